@@ -1,0 +1,9 @@
+"""skgd: scikit-learn-compatible gradient-descent estimators."""
+
+from . import losses
+from ._engine import DivergenceError
+from ._estimators import GDClassifier, GDRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["GDClassifier", "GDRegressor", "DivergenceError", "losses", "__version__"]

@@ -1,0 +1,585 @@
+"""GDRegressor and GDClassifier: thin scikit-learn estimators around the descent engine.
+
+They validate and encode the data, build a :class:`~skgd.losses.LinearObjective`, call
+:func:`skgd._engine.minimize` and store the result. Everything numerical lives in
+``losses``, ``_engine``, ``_decays`` and ``_updates``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._decays import DECAYS, make_decay
+from ._engine import EngineState, minimize
+from ._updates import UPDATE_RULES
+from .losses import (
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    LinearObjective,
+    SquaredError,
+)
+
+_L1_RATIO = {"l2": lambda l1_ratio: 0.0, "l1": lambda l1_ratio: 1.0,
+             "elasticnet": lambda l1_ratio: l1_ratio}
+# Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
+_SHRINKING_DECAYS = {"exponential", "step", "plateau"}
+
+
+class _BaseGD(BaseEstimator):
+    """Parameters, fitting and prediction shared by both estimators."""
+
+    _parameter_constraints: dict = {
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "decay": [StrOptions(set(DECAYS)), callable],
+        "decay_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "decay_steps": [Interval(Integral, 1, None, closed="left")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions(set(UPDATE_RULES))],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterov": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "penalty": [StrOptions(set(_L1_RATIO))],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _check_params(self):
+        """Rules that tie two parameters together."""
+        if self.solver != "gd" and (self.momentum != 0 or self.nesterov):
+            raise ValueError(
+                f"momentum={self.momentum} and nesterov={self.nesterov} only apply to "
+                f"solver='gd', not solver={self.solver!r}; leave them at their defaults or "
+                "use solver='gd'.")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0, e.g. momentum=0.9.")
+        if (isinstance(self.decay, str) and self.decay in _SHRINKING_DECAYS
+                and self.decay_rate is not None and self.decay_rate > 1):
+            raise ValueError(
+                f"decay={self.decay!r} multiplies the learning rate by decay_rate, so "
+                f"decay_rate={self.decay_rate} > 1 would grow it; use a value in (0, 1].")
+
+    # -- fitting ----------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight, *, partial, classes=None):
+        # A fit that raises must leave a previously fitted model exactly as it was.
+        saved = dict(self.__dict__)
+        try:
+            self._fit_unsafe(X, y, sample_weight, partial=partial, classes=classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        return self
+
+    def _fit_unsafe(self, X, y, sample_weight, *, partial, classes):
+        self._check_params()
+        resume = partial and hasattr(self, "_engine_state")
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
+            multi_output=self._regression, y_numeric=self._regression, reset=not resume,
+        )
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                             ensure_non_negative=True)
+        loss, y, sample_weight = self._encode_targets(y, sample_weight, partial, classes,
+                                                      resume)
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight sums to zero: at least one sample needs a "
+                             "positive weight.")
+        rng = check_random_state(self.random_state)
+
+        validation = None
+        if self.early_stopping and not partial:
+            X, y, sample_weight, validation = self._validation_split(
+                X, y, sample_weight, loss, rng)
+        objective = LinearObjective(
+            loss, X, y, sample_weight, alpha=self.alpha,
+            l1_ratio=_L1_RATIO[self.penalty](self.l1_ratio),
+            fit_intercept=self.fit_intercept,
+        )
+        if validation is not None:
+            validation = validation(objective)
+
+        rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
+        state = self._initial_state(objective, rule, partial, resume)
+        if self.learning_rate != "auto":
+            learning_rate = float(self.learning_rate)
+        elif resume:
+            learning_rate = self._learning_rate
+        else:
+            lipschitz = objective.lipschitz(self.batch_size)
+            learning_rate = 1.0 / lipschitz if lipschitz > 0 else 1.0
+
+        def loss_gradient(w, rows):
+            part = objective if rows is None else objective.subset(rows)
+            return part.loss_gradient(w)
+
+        result = minimize(
+            loss_gradient, objective.init_params(), n_samples=objective.n_samples,
+            learning_rate=learning_rate,
+            decay=make_decay(self.decay, decay_rate=self.decay_rate,
+                             decay_steps=self.decay_steps, power_t=self.power_t,
+                             max_iter=self.max_iter),
+            rule=rule, penalty=objective.l1_penalty(),
+            max_iter=1 if partial else self.max_iter,
+            tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
+            batch_size=self.batch_size, shuffle=self.shuffle, rng=rng,
+            validation=validation, state=state, verbose=self.verbose,
+        )
+        if not partial and self.tol is not None and not result.converged:
+            warnings.warn(
+                f"{type(self).__name__} ran max_iter={self.max_iter} epochs without the "
+                f"objective settling within tol={self.tol}; increase max_iter, or raise "
+                "tol, or check the learning rate.", ConvergenceWarning, stacklevel=3)
+
+        coef, intercept = objective.unpack(result.params)
+        self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
+        self._engine_state = result.state
+        self._solver = self.solver
+        self._learning_rate = learning_rate
+        self.t_ = result.state.n_updates
+        if resume:
+            self.loss_curve_ = self.loss_curve_ + result.loss_curve
+            self.learning_rate_curve_ = self.learning_rate_curve_ + result.learning_rate_curve
+        else:
+            self.loss_curve_ = result.loss_curve
+            self.learning_rate_curve_ = result.learning_rate_curve
+        self.n_iter_ = len(self.loss_curve_)
+        if result.validation_scores is not None:
+            self.validation_scores_ = result.validation_scores
+            self.best_validation_score_ = result.best_validation_score
+        else:
+            self.__dict__.pop("validation_scores_", None)
+            self.__dict__.pop("best_validation_score_", None)
+
+    def _initial_state(self, objective, rule, partial, resume):
+        """Engine state to continue from (partial_fit, warm_start), or None for a fresh start."""
+        previous = getattr(self, "_engine_state", None)
+        if not (resume or (self.warm_start and previous is not None)):
+            return None
+        params = previous.params.astype(objective.X.dtype, copy=False)
+        if params.shape != (objective.n_params,):
+            # warm_start on data of another shape (features, targets or classes):
+            # nothing to continue from.
+            return None
+        if resume and self._solver == self.solver:
+            rule_state = previous.rule_state
+        else:
+            # A new fit, or a new solver, starts the momentum afresh on the old solution.
+            rule_state = rule.init(params)
+        return EngineState(params, rule_state, previous.epoch, previous.n_updates,
+                           previous.n_plateaus)
+
+    def _validation_split(self, X, y, sample_weight, loss, rng):
+        """Hold out ``validation_fraction`` of the rows; return the scorer factory."""
+        stratify = None if self._regression else y
+        train, val = train_test_split(np.arange(X.shape[0]),
+                                      test_size=self.validation_fraction,
+                                      random_state=rng, stratify=stratify)
+        X_val, y_val, sw_val = X[val], y[val], sample_weight[val]
+
+        def validation(objective):
+            return lambda w: self._score_raw(objective.raw_prediction(w, X_val), y_val,
+                                             sw_val)
+
+        return X[train], y[train], sample_weight[train], validation
+
+    # -- prediction -------------------------------------------------------------------
+    def _decision(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          reset=False)
+        return X @ self.coef_.T + self.intercept_
+
+
+class GDRegressor(RegressorMixin, _BaseGD):
+    """Linear regression by gradient descent on the (half) mean squared error.
+
+    Minimises ``F = 1/(2S) sum_i s_i ||x_i W + b - y_i||^2 + alpha R(W)`` with
+    ``R(W) = (1 - rho)/2 ||W||^2 + rho ||W||_1`` (``rho`` = 0 for ``"l2"``, 1 for
+    ``"l1"``, ``l1_ratio`` for ``"elasticnet"``). ``GDRegressor(alpha=a)`` reaches the
+    solution of ``Ridge(alpha=n*a)`` and ``penalty="l1"`` that of ``Lasso(alpha=a)``.
+
+    Parameters
+    ----------
+    learning_rate : float or "auto", default="auto"
+        Base step size. ``"auto"`` uses ``1/L``, where ``L`` (the Lipschitz constant of the
+        gradient, estimated by power iteration on X) makes full-batch descent safe.
+    decay : {"constant", "inverse", "invscaling", "exponential", "step", "cosine", \
+"plateau"} or callable, default="constant"
+        Learning-rate decay over epochs; a callable ``f(epoch) -> factor``.
+    decay_rate : float, default=None
+        Strength of ``"inverse"`` (default 0.01), ``"exponential"`` (0.99), ``"step"``
+        and ``"plateau"`` (0.5).
+    decay_steps : int, default=100
+        Epochs between the drops of ``"step"``.
+    power_t : float, default=0.25
+        Exponent of ``"invscaling"``.
+    solver : {"accelerated", "gd", "adam"}, default="accelerated"
+        Update rule: Nesterov's accelerated gradient with adaptive restart, plain gradient
+        descent (optionally with momentum), or Adam.
+    momentum : float, default=0.0
+        Heavy-ball momentum of ``solver="gd"``.
+    nesterov : bool, default=False
+        Nesterov momentum for ``solver="gd"`` (needs ``momentum > 0``).
+    batch_size : int, default=None
+        Mini-batch size; None is the full batch, 1 is stochastic gradient descent.
+    shuffle : bool, default=True
+        Reshuffle the mini-batches each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mini-batch order and the early-stopping split.
+    max_iter : int, default=1000
+        Maximum number of epochs (passes over the data).
+    tol : float or None, default=1e-4
+        Stop when the monitored loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs; None runs ``max_iter`` epochs.
+    n_iter_no_change : int, default=5
+    alpha : float, default=0.0
+        Regularisation strength.
+    penalty : {"l2", "l1", "elasticnet"}, default="l2"
+    l1_ratio : float, default=0.15
+        Share of L1 in ``"elasticnet"``.
+    fit_intercept : bool, default=True
+        The intercept is never penalised.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, score it after every epoch, stop
+        when it stops improving and keep the best weights.
+    validation_fraction : float, default=0.1
+    warm_start : bool, default=False
+        Start from the previous solution and decay schedule.
+    verbose : int, default=0
+        Print one line per epoch when positive.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+    n_iter_ : int
+        Epochs run by ``fit`` (by all ``partial_fit`` calls since the last ``fit``).
+    t_ : int
+        Parameter updates done, counted across warm starts and ``partial_fit`` calls.
+    loss_curve_ : list of float
+        Training objective (with the penalty) during each epoch: at the point where the
+        full-batch gradient was taken, or the mean over the epoch's mini-batches.
+    learning_rate_curve_ : list of float
+        Learning rate used in each epoch.
+    validation_scores_ : list of float
+        R^2 on the held-out split after each epoch (``early_stopping=True`` only).
+    best_validation_score_ : float
+        Best of ``validation_scores_`` (``early_stopping=True`` only).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skgd import GDRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), GDRegressor(tol=1e-8)).fit(X, y)
+    >>> round(model.score(X, y), 3)
+    0.518
+    """
+
+    _regression = True
+
+    def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
+                 decay_steps=100, power_t=0.25, solver="accelerated", momentum=0.0,
+                 nesterov=False, batch_size=None, shuffle=True, random_state=None,
+                 max_iter=1000, tol=1e-4, n_iter_no_change=5, alpha=0.0, penalty="l2",
+                 l1_ratio=0.15, fit_intercept=True, early_stopping=False,
+                 validation_fraction=0.1, warm_start=False, verbose=0):
+        self.learning_rate = learning_rate
+        self.decay = decay
+        self.decay_rate = decay_rate
+        self.decay_steps = decay_steps
+        self.power_t = power_t
+        self.solver = solver
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.alpha = alpha
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit by gradient descent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GDRegressor
+        """
+        return self._fit(X, y, sample_weight, partial=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch over ``(X, y)``, continuing the coefficients and the schedule.
+
+        ``early_stopping`` does not apply. With ``learning_rate="auto"`` the step size is
+        derived from the first batch and kept.
+
+        Returns
+        -------
+        self : GDRegressor
+        """
+        return self._fit(X, y, sample_weight, partial=True)
+
+    def predict(self, X):
+        """Predict targets, of shape (n_samples,) or (n_samples, n_targets)."""
+        return self._decision(X)
+
+    def _encode_targets(self, y, sample_weight, partial, classes, resume):
+        y = y.astype(sample_weight.dtype, copy=False)
+        if resume and y.ndim != (2 if self.coef_.ndim == 2 else 1):
+            raise ValueError(
+                f"y has {y.ndim} dimension(s) but the model was fitted with "
+                f"{self.coef_.ndim}-dimensional coef_; pass y of the same shape.")
+        if resume and y.ndim == 2 and y.shape[1] != self.coef_.shape[0]:
+            raise ValueError(f"y has {y.shape[1]} targets but the model was fitted on "
+                             f"{self.coef_.shape[0]}.")
+        return SquaredError(None if y.ndim == 1 else y.shape[1]), y, sample_weight
+
+    @staticmethod
+    def _shape_coef(coef, intercept):
+        if coef.ndim == 1:
+            return coef.copy(), float(intercept)
+        return coef.copy(), intercept.copy()
+
+    @staticmethod
+    def _score_raw(raw, y, sample_weight):
+        return r2_score(y, raw, sample_weight=sample_weight)
+
+
+class GDClassifier(ClassifierMixin, _BaseGD):
+    """Linear classifier by gradient descent on the cross-entropy.
+
+    Two classes: binary cross-entropy with the sigmoid,
+    ``F = 1/S sum_i s_i [log(1 + e^{z_i}) - y_i z_i] + alpha R(W)``. K >= 3 classes:
+    categorical cross-entropy with a true softmax over one weight row per class,
+    ``F = 1/S sum_i s_i [log sum_k e^{z_ik} - z_{i,y_i}] + alpha R(W)``.
+    ``GDClassifier(alpha=a)`` reaches the solution of ``LogisticRegression(C=1/(n*a))``.
+
+    Parameters
+    ----------
+    learning_rate, decay, decay_rate, decay_steps, power_t, solver, momentum, nesterov, \
+batch_size, shuffle, random_state, max_iter, tol, n_iter_no_change, alpha, penalty, \
+l1_ratio, fit_intercept, early_stopping, validation_fraction, warm_start, verbose :
+        As in :class:`GDRegressor`. The early-stopping split is stratified and scored by
+        accuracy.
+    class_weight : dict, "balanced" or None, default=None
+        Multiplies each sample's weight by the weight of its class; ``"balanced"`` uses
+        ``n_samples / (n_classes * np.bincount(y))``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    n_iter_, t_, loss_curve_, learning_rate_curve_, validation_scores_, \
+best_validation_score_, n_features_in_, feature_names_in_ :
+        As in :class:`GDRegressor`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skgd import GDClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), GDClassifier(alpha=0.01)).fit(X, y)
+    >>> model.predict_proba(X[:1]).round(3)
+    array([[0.927, 0.073, 0.   ]])
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseGD._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+    _regression = False
+
+    def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
+                 decay_steps=100, power_t=0.25, solver="accelerated", momentum=0.0,
+                 nesterov=False, batch_size=None, shuffle=True, random_state=None,
+                 max_iter=1000, tol=1e-4, n_iter_no_change=5, alpha=0.0, penalty="l2",
+                 l1_ratio=0.15, fit_intercept=True, early_stopping=False,
+                 validation_fraction=0.1, warm_start=False, class_weight=None, verbose=0):
+        self.learning_rate = learning_rate
+        self.decay = decay
+        self.decay_rate = decay_rate
+        self.decay_steps = decay_steps
+        self.power_t = power_t
+        self.solver = solver
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.alpha = alpha
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.class_weight = class_weight
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit by gradient descent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (any type ``np.unique`` sorts), at least two distinct.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GDClassifier
+        """
+        return self._fit(X, y, sample_weight, partial=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch over ``(X, y)``, continuing the coefficients and the schedule.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            All the classes; required on the first call, as later batches may lack some.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GDClassifier
+        """
+        return self._fit(X, y, sample_weight, partial=True, classes=classes)
+
+    def decision_function(self, X):
+        """Raw predictions ``X @ coef_.T + intercept_``: shape (n_samples,) for two
+        classes (positive means ``classes_[1]``), else (n_samples, n_classes)."""
+        raw = self._decision(X)
+        return raw.ravel() if raw.shape[1] == 1 else raw
+
+    def predict(self, X):
+        """Predict class labels, of shape (n_samples,)."""
+        raw = self.decision_function(X)
+        return self.classes_[self._raw_to_index(raw)]
+
+    def predict_proba(self, X):
+        """Class probabilities (sigmoid or softmax), of shape (n_samples, n_classes)."""
+        raw = self.decision_function(X)
+        return self._loss_for(len(self.classes_)).predict_proba(raw)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`, computed without taking the log of 0."""
+        raw = self.decision_function(X)
+        return self._loss_for(len(self.classes_)).predict_log_proba(raw)
+
+    @staticmethod
+    def _loss_for(n_classes):
+        return BinaryCrossEntropy() if n_classes == 2 else CategoricalCrossEntropy(n_classes)
+
+    @staticmethod
+    def _raw_to_index(raw):
+        return (raw > 0).astype(np.intp) if raw.ndim == 1 else raw.argmax(axis=1)
+
+    def _encode_targets(self, y, sample_weight, partial, classes, resume):
+        check_classification_targets(y)
+        if resume:
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(f"classes={classes!r} differs from the classes of the "
+                                 f"first partial_fit call, {self.classes_!r}.")
+            all_classes = self.classes_
+        elif partial:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to "
+                                 "partial_fit: the labels of every batch to come, e.g. "
+                                 "classes=np.unique(y_all).")
+            all_classes = np.unique(classes)
+        else:
+            all_classes = np.unique(y)
+        unseen = np.setdiff1d(np.unique(y), all_classes)
+        if unseen.size:
+            raise ValueError(f"y contains labels {unseen!r} that are not in "
+                             f"classes={all_classes!r}.")
+        if len(all_classes) < 2:
+            raise ValueError(
+                f"GDClassifier needs samples of at least 2 classes; got only one class, "
+                f"{all_classes[0]!r}.")
+        y_index = np.searchsorted(all_classes, y)
+        if self.class_weight is not None:
+            if partial and self.class_weight == "balanced":
+                raise ValueError("class_weight='balanced' needs all the data at once; for "
+                                 "partial_fit pass a dict of class weights.")
+            per_class = compute_class_weight(self.class_weight, classes=all_classes, y=y)
+            sample_weight = sample_weight * per_class[y_index].astype(sample_weight.dtype)
+        self.classes_ = all_classes
+        loss = self._loss_for(len(all_classes))
+        if isinstance(loss, BinaryCrossEntropy):
+            return loss, y_index.astype(sample_weight.dtype), sample_weight
+        return loss, y_index, sample_weight
+
+    @staticmethod
+    def _shape_coef(coef, intercept):
+        return np.array(coef, ndmin=2, copy=True), np.array(intercept, ndmin=1, copy=True)
+
+    def _score_raw(self, raw, y, sample_weight):
+        raw = raw.ravel() if raw.ndim == 2 and raw.shape[1] == 1 else raw
+        return accuracy_score(y.astype(np.intp), self._raw_to_index(raw),
+                              sample_weight=sample_weight)

@@ -1,0 +1,347 @@
+"""Per-sample losses and the linear-model objective that the descent engine minimises.
+
+A loss is a small object whose methods act per sample on the raw prediction
+``raw_prediction = X @ coef.T + intercept``, as in scikit-learn's ``sklearn._loss``.
+Averaging over samples, the linear model and the L2 term live in :class:`LinearObjective`,
+which exposes ``loss``, ``gradient`` and ``loss_gradient`` on a flat parameter vector so
+that ``scipy.optimize.check_grad`` and the descent engine consume it unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit, log_expit
+
+__all__ = [
+    "SquaredError",
+    "BinaryCrossEntropy",
+    "CategoricalCrossEntropy",
+    "LinearObjective",
+]
+
+
+def _weighted(values, sample_weight):
+    if sample_weight is None:
+        return values
+    if values.ndim == 2:
+        return values * sample_weight[:, None]
+    return values * sample_weight
+
+
+class SquaredError:
+    """Half squared error, the loss of least squares regression.
+
+    ``loss_i = 1/2 * ||raw_prediction_i - y_i||^2``, with the identity link.
+    Domain: ``y`` real, of shape ``(n_samples,)`` or ``(n_samples, n_targets)``.
+
+    Parameters
+    ----------
+    n_targets : int or None, default=None
+        None for 1-D ``y``; the number of columns for 2-D ``y``.
+    """
+
+    # Bound on the second derivative with respect to the raw prediction.
+    curvature = 1.0
+
+    def __init__(self, n_targets: int | None = None):
+        self.n_targets = n_targets
+
+    @property
+    def n_outputs(self) -> int:
+        """Columns of the raw prediction (None means a 1-D raw prediction)."""
+        return 1 if self.n_targets is None else self.n_targets
+
+    @property
+    def raw_ndim(self) -> int:
+        return 1 if self.n_targets is None else 2
+
+    def loss(self, y_true, raw_prediction, sample_weight=None):
+        """Per-sample loss, of shape (n_samples,)."""
+        diff = raw_prediction - y_true
+        sq = diff * diff
+        if sq.ndim == 2:
+            sq = sq.sum(axis=1)
+        return _weighted(0.5 * sq, sample_weight)
+
+    def gradient(self, y_true, raw_prediction, sample_weight=None):
+        """Per-sample derivative with respect to ``raw_prediction`` (same shape)."""
+        return _weighted(raw_prediction - y_true, sample_weight)
+
+    def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
+        """``(loss, gradient)`` in one pass."""
+        diff = raw_prediction - y_true
+        sq = diff * diff
+        if sq.ndim == 2:
+            sq = sq.sum(axis=1)
+        return _weighted(0.5 * sq, sample_weight), _weighted(diff, sample_weight)
+
+
+class BinaryCrossEntropy:
+    """Binary cross-entropy (log loss) with the logistic (sigmoid) link.
+
+    ``loss_i = log(1 + exp(z_i)) - y_i * z_i`` with ``z = raw_prediction`` and
+    ``P(y=1) = expit(z)``. Domain: ``y`` in {0, 1}, shape ``(n_samples,)``.
+    Computed as ``logaddexp(0, z) - y z``, which neither overflows nor needs clipping.
+    """
+
+    # sigmoid'(z) = p (1 - p) <= 1/4
+    curvature = 0.25
+    n_outputs = 1
+    raw_ndim = 1
+
+    def loss(self, y_true, raw_prediction, sample_weight=None):
+        """Per-sample loss, of shape (n_samples,)."""
+        return _weighted(np.logaddexp(0, raw_prediction) - y_true * raw_prediction, sample_weight)
+
+    def gradient(self, y_true, raw_prediction, sample_weight=None):
+        """Per-sample derivative ``expit(z) - y``."""
+        return _weighted(expit(raw_prediction) - y_true, sample_weight)
+
+    def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
+        """``(loss, gradient)`` in one pass."""
+        return (
+            self.loss(y_true, raw_prediction, sample_weight),
+            self.gradient(y_true, raw_prediction, sample_weight),
+        )
+
+    @staticmethod
+    def predict_proba(raw_prediction):
+        """Class probabilities ``[1 - p, p]``, of shape (n_samples, 2)."""
+        proba = expit(raw_prediction)
+        return np.column_stack([1 - proba, proba])
+
+    @staticmethod
+    def predict_log_proba(raw_prediction):
+        """Log-probabilities, stable for large ``|raw_prediction|``."""
+        return np.column_stack([log_expit(-raw_prediction), log_expit(raw_prediction)])
+
+
+class CategoricalCrossEntropy:
+    """Categorical cross-entropy with the softmax link, one raw output per class.
+
+    ``loss_i = log sum_k exp(z_ik) - z_{i, y_i}``. Domain: ``y`` integer class indices
+    0..K-1 of shape ``(n_samples,)``; raw prediction of shape ``(n_samples, K)``.
+    The log-sum-exp subtracts the row maximum first, so it never overflows.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes K (at least 2).
+    """
+
+    # The softmax Hessian diag(p) - p p^T has spectral norm <= 1/2 (Böhning's bound).
+    curvature = 0.5
+    raw_ndim = 2
+
+    def __init__(self, n_classes: int):
+        self.n_classes = n_classes
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_classes
+
+    @staticmethod
+    def _log_sum_exp(raw_prediction):
+        """Return ``(logsumexp per row, softmax)`` computed from one exponential."""
+        row_max = raw_prediction.max(axis=1, keepdims=True)
+        exp = np.exp(raw_prediction - row_max)
+        total = exp.sum(axis=1, keepdims=True)
+        return (row_max + np.log(total))[:, 0], exp / total
+
+    def loss(self, y_true, raw_prediction, sample_weight=None):
+        """Per-sample loss, of shape (n_samples,)."""
+        return self.loss_gradient(y_true, raw_prediction, sample_weight)[0]
+
+    def gradient(self, y_true, raw_prediction, sample_weight=None):
+        """Per-sample derivative ``softmax(z) - onehot(y)``, of shape (n_samples, K)."""
+        return self.loss_gradient(y_true, raw_prediction, sample_weight)[1]
+
+    def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
+        """``(loss, gradient)`` in one pass."""
+        rows = np.arange(raw_prediction.shape[0])
+        y_true = np.asarray(y_true, dtype=np.intp)
+        lse, proba = self._log_sum_exp(raw_prediction)
+        loss = lse - raw_prediction[rows, y_true]
+        proba[rows, y_true] -= 1
+        return _weighted(loss, sample_weight), _weighted(proba, sample_weight)
+
+    @classmethod
+    def predict_proba(cls, raw_prediction):
+        """Softmax probabilities, of shape (n_samples, K)."""
+        return cls._log_sum_exp(raw_prediction)[1]
+
+    @classmethod
+    def predict_log_proba(cls, raw_prediction):
+        """Log-softmax, stable for large ``|raw_prediction|``."""
+        return raw_prediction - cls._log_sum_exp(raw_prediction)[0][:, None]
+
+
+class LinearObjective:
+    """Smooth part of the training objective of a linear model, on a flat vector.
+
+    ``F(w) = (1/S) sum_i s_i loss(y_i, x_i . W + b) + alpha (1 - l1_ratio)/2 ||W||^2``
+    with ``S = sum_i s_i``. The intercept ``b`` is never penalised. The L1 part
+    ``alpha * l1_ratio * ||W||_1`` is not included: the engine applies it as a proximal
+    step (see :meth:`l1_penalty`).
+
+    The flat parameter vector holds ``coef`` (shape ``(n_outputs, n_features)``, row-major)
+    followed by the ``n_outputs`` intercepts when ``fit_intercept``.
+
+    Parameters
+    ----------
+    loss : SquaredError, BinaryCrossEntropy or CategoricalCrossEntropy
+    X : {ndarray, scipy.sparse CSR matrix} of shape (n_samples, n_features)
+        float32 or float64; never copied.
+    y : ndarray
+        Targets as the loss expects them (encoded class indices for classification).
+    sample_weight : ndarray of shape (n_samples,), default=None
+    alpha : float, default=0.0
+    l1_ratio : float, default=0.0
+    fit_intercept : bool, default=True
+    """
+
+    def __init__(self, loss, X, y, sample_weight=None, alpha=0.0, l1_ratio=0.0,
+                 fit_intercept=True):
+        self.loss_function = loss
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.n_samples, self.n_features = X.shape
+        self.n_outputs = loss.n_outputs
+        self.n_coef = self.n_outputs * self.n_features
+        self.n_params = self.n_coef + (self.n_outputs if fit_intercept else 0)
+        self.l2_reg_strength = float(alpha * (1.0 - l1_ratio))
+        # Weights normalised to sum to one, so the data term is a weighted mean.
+        if sample_weight is None:
+            self._weight = None
+            self._scale = 1.0 / self.n_samples
+        else:
+            self._weight = np.asarray(sample_weight, dtype=X.dtype) / X.dtype.type(
+                np.sum(sample_weight, dtype=np.float64))
+            self._scale = 1.0
+
+    # -- layout -----------------------------------------------------------------------
+    def unpack(self, w):
+        """Split a flat vector into ``(coef, intercept)`` views.
+
+        ``coef`` has shape ``(n_features,)`` for a 1-D raw prediction, else
+        ``(n_outputs, n_features)``; ``intercept`` is a scalar or ``(n_outputs,)``.
+        """
+        coef = w[: self.n_coef]
+        intercept = w[self.n_coef:] if self.fit_intercept else np.zeros(self.n_outputs, w.dtype)
+        if self.loss_function.raw_ndim == 1:
+            return coef, intercept[0]
+        return coef.reshape(self.n_outputs, self.n_features), intercept
+
+    def raw_prediction(self, w, X=None):
+        """``X @ coef.T + intercept`` for the flat vector ``w`` (X defaults to the data)."""
+        coef, intercept = self.unpack(w)
+        X = self.X if X is None else X
+        return X @ coef.T + intercept
+
+    def init_params(self):
+        """The zero vector in X's dtype, the engine's default starting point."""
+        return np.zeros(self.n_params, dtype=self.X.dtype)
+
+    # -- objective --------------------------------------------------------------------
+    def loss_gradient(self, w):
+        """Return ``(F(w), dF/dw)`` from one forward and one backward pass over X."""
+        raw = self.raw_prediction(w)
+        per_sample, grad_raw = self.loss_function.loss_gradient(self.y, raw, self._weight)
+        loss = float(per_sample.sum(dtype=np.float64)) * self._scale
+        if self._scale != 1.0:
+            grad_raw *= self.X.dtype.type(self._scale)
+        grad = np.empty_like(w)
+        grad_coef = self.X.T @ grad_raw
+        grad[: self.n_coef] = grad_coef.T.ravel() if grad_coef.ndim == 2 else grad_coef
+        if self.fit_intercept:
+            grad[self.n_coef:] = grad_raw.sum(axis=0)
+        if self.l2_reg_strength:
+            flat_coef = w[: self.n_coef]
+            loss += 0.5 * self.l2_reg_strength * float(flat_coef @ flat_coef)
+            grad[: self.n_coef] += self.l2_reg_strength * flat_coef
+        return loss, grad
+
+    def loss(self, w):
+        """``F(w)`` as a float."""
+        return self.loss_gradient(w)[0]
+
+    def gradient(self, w):
+        """``dF/dw`` as a flat array."""
+        return self.loss_gradient(w)[1]
+
+    def subset(self, rows):
+        """The same objective on the samples ``rows`` (a slice or an index array)."""
+        return LinearObjective(
+            self.loss_function, self.X[rows], self.y[rows],
+            None if self.sample_weight is None else self.sample_weight[rows],
+            self.alpha, self.l1_ratio, self.fit_intercept,
+        )
+
+    def l1_penalty(self):
+        """The non-smooth part ``alpha * l1_ratio * ||W||_1``, or None when it is zero."""
+        strength = float(self.alpha * self.l1_ratio)
+        return _L1Penalty(strength, self.n_coef) if strength > 0 else None
+
+    # -- step size --------------------------------------------------------------------
+    def lipschitz(self, batch_size=None, n_iter=30, rtol=1e-3):
+        """Estimate the Lipschitz constant L of the gradient of ``F``.
+
+        ``L = curvature * lambda_max(X1^T D X1 / S) + l2`` where ``X1`` is X with a
+        column of ones when there is an intercept and ``D`` holds the sample weights.
+        lambda_max comes from a few power iterations (each one pass of ``X`` and
+        ``X.T``), never from an SVD. For mini-batches of size ``b`` the constant of the
+        expected mini-batch gradient (Gower et al., 2019) interpolates between the
+        full-batch value and the largest per-sample value ``max_i ||x1_i||^2``.
+        """
+        X = self.X
+        weight = self._weight
+        rng = np.random.default_rng(0)
+        v = rng.standard_normal(self.n_features + 1).astype(X.dtype)
+        if not self.fit_intercept:
+            v[-1] = 0
+        eig = 0.0
+        for _ in range(n_iter):
+            v /= np.linalg.norm(v) or 1.0
+            Xv = X @ v[:-1] + v[-1]
+            weighted = Xv * weight if weight is not None else Xv * X.dtype.type(self._scale)
+            new = np.empty_like(v)
+            new[:-1] = X.T @ weighted
+            new[-1] = weighted.sum() if self.fit_intercept else 0
+            new_eig = float(v @ new)
+            v = new
+            if abs(new_eig - eig) <= rtol * new_eig:
+                eig = new_eig
+                break
+            eig = new_eig
+        lipschitz = eig
+        n = self.n_samples
+        if batch_size is not None and batch_size < n:
+            sq_norms = (X.multiply(X).sum(axis=1).A1 if sp.issparse(X)
+                        else np.einsum("ij,ij->i", X, X))
+            largest = float(sq_norms.max()) + (1.0 if self.fit_intercept else 0.0)
+            b = batch_size
+            lipschitz = (n * (b - 1) * eig + (n - b) * largest) / (b * (n - 1))
+        return self.loss_function.curvature * lipschitz + self.l2_reg_strength
+
+
+class _L1Penalty:
+    """``strength * ||coef||_1`` on the first ``n_coef`` entries of the flat vector."""
+
+    def __init__(self, strength, n_coef):
+        self.strength = strength
+        self.n_coef = n_coef
+
+    def value(self, w):
+        return self.strength * float(np.abs(w[: self.n_coef]).sum())
+
+    def prox(self, w, step):
+        """Soft-thresholding: the proximal operator of ``step * value``; exact zeros."""
+        coef = w[: self.n_coef]
+        threshold = step * self.strength
+        w[: self.n_coef] = np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0)
+        return w
