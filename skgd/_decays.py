@@ -8,7 +8,8 @@ not use; ``None`` means the default that suits that decay.
 """
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 
 class Decay(NamedTuple):

@@ -436,7 +436,7 @@ best_validation_score_, n_features_in_, feature_names_in_ :
     >>> X, y = load_iris(return_X_y=True)
     >>> model = make_pipeline(StandardScaler(), GDClassifier(alpha=0.01)).fit(X, y)
     >>> model.predict_proba(X[:1]).round(3)
-    array([[0.927, 0.073, 0.   ]])
+    array([[0.978, 0.022, 0.   ]])
     """
 
     _parameter_constraints: dict = {
