@@ -134,6 +134,7 @@ def minimize(
     scores = [] if validation is not None else None
     best_monitored, best_params, stalled = math.inf, params, 0
     reference = None
+    deterministic = validation is None and (batch_size is None or batch_size >= n_samples)
     converged = False
     start = time.perf_counter()
 
@@ -171,11 +172,14 @@ def minimize(
                       f"learning_rate {rate:.4g}  {time.perf_counter() - start:.3f}s"
                       + (f"  validation score {scores[-1]:.6g}" if scores else ""))
 
-            # As scikit-learn's SGD: a stall is an epoch not better than the best by tol.
-            if tol is not None and monitored > best_monitored - tol:
-                stalled += 1
-            else:
+            # A stall is an epoch not better than the best by tol, as in scikit-learn's
+            # SGD, except that full-batch training loss rising by more than tol is the
+            # overshoot of momentum, which passes, not a plateau.
+            if tol is None or monitored < best_monitored - tol or (
+                    deterministic and monitored > best_monitored + tol):
                 stalled = 0
+            else:
+                stalled += 1
             if monitored < best_monitored:
                 best_monitored, best_params = monitored, params
             if tol is not None and stalled >= n_iter_no_change:
