@@ -1,0 +1,219 @@
+"""Tests of the learning-rate decays (skgd._decays) and of their use by GDRegressor.
+
+Expected learning rates come from the table of API.md, epoch t = 0, 1, 2, ...
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+
+from skgd import GDRegressor
+from skgd._decays import DECAYS, Decay, make_decay
+
+LEARNING_RATE = 0.05
+MAX_ITER = 30
+
+# name -> (settings passed to the estimator / make_decay, factor f with eta_t = eta * f(t)).
+# With tol=None the loss is never monitored, so "plateau" never lowers the rate.
+FORMULAS = {
+    "constant": ({}, lambda t: 1.0),
+    "inverse": ({"decay_rate": 0.3}, lambda t: 1.0 / (1.0 + 0.3 * t)),
+    "invscaling": ({"power_t": 0.5}, lambda t: 1.0 / (t + 1.0) ** 0.5),
+    "exponential": ({"decay_rate": 0.9}, lambda t: 0.9**t),
+    "step": ({"decay_rate": 0.5, "decay_steps": 7}, lambda t: 0.5 ** math.floor(t / 7)),
+    "cosine": ({}, lambda t: 0.5 * (1.0 + math.cos(math.pi * t / MAX_ITER))),
+    "plateau": ({"decay_rate": 0.5}, lambda t: 1.0),
+}
+
+# Documented defaults (decay_rate=None, decay_steps=100, power_t=0.25).
+DEFAULT_FORMULAS = {
+    "inverse": ({}, lambda t: 1.0 / (1.0 + 0.01 * t)),
+    "invscaling": ({}, lambda t: 1.0 / (t + 1.0) ** 0.25),
+    "exponential": ({}, lambda t: 0.99**t),
+    "step": ({"decay_steps": 4}, lambda t: 0.5 ** math.floor(t / 4)),
+}
+
+
+def callable_decay(t):
+    return 1.0 / (1.0 + t) ** 2
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.normal(size=40)
+    return X, (y - y.mean()) / y.std()
+
+
+def expected_curve(factor, n_epochs):
+    return [LEARNING_RATE * factor(t) for t in range(n_epochs)]
+
+
+def test_every_decay_has_a_formula():
+    assert set(FORMULAS) == set(DECAYS)
+
+
+@pytest.mark.parametrize("solver, batch_size", [("accelerated", None), ("gd", 8)],
+                         ids=["accelerated-full-batch", "gd-mini-batch"])
+@pytest.mark.parametrize("name", sorted(DECAYS))
+def test_learning_rate_curve_follows_formula(data, name, solver, batch_size):
+    settings, factor = FORMULAS[name]
+    model = GDRegressor(learning_rate=LEARNING_RATE, decay=name, tol=None, max_iter=MAX_ITER,
+                        solver=solver, batch_size=batch_size, random_state=0, **settings)
+    model.fit(*data)
+    assert model.n_iter_ == MAX_ITER
+    assert_allclose(model.learning_rate_curve_, expected_curve(factor, MAX_ITER),
+                    rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_FORMULAS))
+def test_learning_rate_curve_default_settings(data, name):
+    settings, factor = DEFAULT_FORMULAS[name]
+    model = GDRegressor(learning_rate=LEARNING_RATE, decay=name, tol=None, max_iter=MAX_ITER,
+                        **settings).fit(*data)
+    assert_allclose(model.learning_rate_curve_, expected_curve(factor, MAX_ITER),
+                    rtol=1e-12, atol=0)
+
+
+def test_learning_rate_curve_callable(data):
+    model = GDRegressor(learning_rate=LEARNING_RATE, decay=callable_decay, tol=None,
+                        max_iter=MAX_ITER).fit(*data)
+    assert_allclose(model.learning_rate_curve_, expected_curve(callable_decay, MAX_ITER),
+                    rtol=1e-12, atol=0)
+
+
+def test_partial_fit_continues_the_schedule(data):
+    X, y = data
+    model = GDRegressor(learning_rate=LEARNING_RATE, decay="exponential", decay_rate=0.9)
+    for _ in range(4):
+        model.partial_fit(X, y)
+    assert_allclose(model.learning_rate_curve_, expected_curve(lambda t: 0.9**t, 4),
+                    rtol=1e-12, atol=0)
+
+
+# -- "plateau" ----------------------------------------------------------------------------
+@pytest.mark.parametrize("decay_rate, n_iter_no_change", [(0.5, 2), (0.1, 3)])
+def test_plateau_drops_by_decay_rate_until_one_millionth(data, decay_rate, n_iter_no_change):
+    # With tol far above any change of the loss, every epoch after the first is a stall.
+    model = GDRegressor(learning_rate=LEARNING_RATE, decay="plateau", decay_rate=decay_rate,
+                        tol=10.0, n_iter_no_change=n_iter_no_change, max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(*data)
+    rates = np.array(model.learning_rate_curve_)
+    assert rates[0] == LEARNING_RATE
+    drops = np.flatnonzero(np.diff(rates) != 0)
+    n_drops = len(drops)
+    assert n_drops >= 1
+    # Each drop multiplies the rate by exactly decay_rate ...
+    assert_allclose(rates[drops + 1] / rates[drops], decay_rate, rtol=1e-12)
+    assert_allclose(rates[drops + 1], LEARNING_RATE * decay_rate ** np.arange(1, n_drops + 1),
+                    rtol=1e-12)
+    # ... after n_iter_no_change stalls (the first epoch, with nothing to compare to,
+    # is not one) ...
+    assert_array_equal(drops + 1, 1 + n_iter_no_change * np.arange(1, n_drops + 1))
+    # ... and the fit stops at the first plateau that would take it below 1e-6 * eta.
+    assert rates[-1] >= 1e-6 * LEARNING_RATE * (1 - 1e-12)
+    assert rates[-1] * decay_rate < 1e-6 * LEARNING_RATE
+    assert model.n_iter_ == 1 + n_iter_no_change * (n_drops + 1)
+
+
+def improved(loss_curve, epoch, tol):
+    """Whether the loss of ``epoch`` beat the best of the earlier epochs by ``tol``."""
+    return epoch == 0 or loss_curve[epoch] < min(loss_curve[:epoch]) - tol
+
+
+@pytest.mark.parametrize("solver", ["gd", "accelerated", "adam"])
+def test_plateau_on_a_normal_problem(data, solver):
+    tol, n_iter_no_change, decay_rate, max_iter = 1e-3, 3, 0.5, 2000
+    model = GDRegressor(learning_rate=LEARNING_RATE, decay="plateau", decay_rate=decay_rate,
+                        tol=tol, n_iter_no_change=n_iter_no_change, solver=solver,
+                        max_iter=max_iter).fit(*data)
+    rates = np.array(model.learning_rate_curve_)
+    losses = model.loss_curve_
+    assert rates[0] == LEARNING_RATE
+    assert np.all(np.diff(rates) <= 0)
+    # Every rate is eta * decay_rate^k for a whole number k of plateaus, one at a time.
+    exponents = np.log(rates / LEARNING_RATE) / np.log(decay_rate)
+    assert_allclose(exponents, np.round(exponents), atol=1e-9)
+    assert set(np.diff(np.round(exponents))) <= {0.0, 1.0}
+    drops = np.flatnonzero(np.diff(rates) != 0)
+    assert len(drops) >= 1
+    # A drop follows n_iter_no_change epochs in a row without an improvement by tol.
+    for drop in drops:
+        window = range(drop - n_iter_no_change + 1, drop + 1)
+        assert not any(improved(losses, epoch, tol) for epoch in window)
+    assert np.all(np.diff(drops) >= n_iter_no_change)
+    # It stops only once the next drop would fall below 1e-6 * eta.
+    assert model.n_iter_ < max_iter
+    assert rates[-1] * decay_rate < 1e-6 * LEARNING_RATE
+
+
+# -- make_decay ---------------------------------------------------------------------------
+EPOCHS = range(0, 60)
+
+
+@pytest.mark.parametrize("name", sorted(DECAYS))
+def test_make_decay_factor_follows_formula(name):
+    settings, factor = FORMULAS[name]
+    decay = make_decay(name, max_iter=MAX_ITER, **settings)
+    assert isinstance(decay, Decay)
+    assert decay.factor(0, 0) == 1.0
+    assert_allclose([decay.factor(t, 0) for t in EPOCHS], [factor(t) for t in EPOCHS],
+                    rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(set(DECAYS) - {"plateau"}))
+def test_make_decay_ignores_plateaus_except_for_plateau(name):
+    settings, _ = FORMULAS[name]
+    decay = make_decay(name, max_iter=MAX_ITER, **settings)
+    assert not decay.reduces_on_plateau
+    for n_plateaus in (1, 5):
+        assert [decay.factor(t, n_plateaus) for t in EPOCHS] == [
+            decay.factor(t, 0) for t in EPOCHS]
+
+
+def test_make_decay_plateau_counts_plateaus():
+    decay = make_decay("plateau", decay_rate=0.3)
+    assert decay.reduces_on_plateau
+    for n_plateaus in range(6):
+        expected = 0.3**n_plateaus
+        assert {decay.factor(t, n_plateaus) for t in (0, 7, 100)} == {expected}
+    assert make_decay("plateau").factor(0, 3) == 0.5**3
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_FORMULAS))
+def test_make_decay_defaults(name):
+    settings, factor = DEFAULT_FORMULAS[name]
+    # The estimators pass decay_rate=None to mean "the default of this decay".
+    decay = make_decay(name, decay_rate=None, **settings)
+    assert_allclose([decay.factor(t, 0) for t in EPOCHS], [factor(t) for t in EPOCHS],
+                    rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(DECAYS))
+def test_make_decay_accepts_every_estimator_setting(name):
+    settings = dict(decay_rate=0.7, decay_steps=3, power_t=0.4, max_iter=50)
+    decay = make_decay(name, **settings)
+    assert decay.factor(0, 0) == 1.0
+    assert 0 < decay.factor(10, 0) <= 1.0
+
+
+def test_make_decay_callable():
+    decay = make_decay(callable_decay)
+    assert not decay.reduces_on_plateau
+    for t in EPOCHS:
+        assert decay.factor(t, 0) == callable_decay(t)
+        assert decay.factor(t, 4) == callable_decay(t)
+    assert type(make_decay(lambda t: np.float32(0.5)).factor(3, 0)) is float
+
+
+def test_make_decay_unknown_name():
+    with pytest.raises((KeyError, ValueError), match="linear"):
+        make_decay("linear")

@@ -1,0 +1,436 @@
+"""Tests of the descent engine (skgd._engine.minimize) on plain functions.
+
+The engine knows nothing of scikit-learn, so neither do these tests: the objectives are
+quadratics and least-squares sums written here with numpy, with known minimisers.
+"""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import skgd
+from skgd._decays import make_decay
+from skgd._engine import DivergenceError, minimize
+from skgd._updates import UPDATE_RULES
+
+# id -> (update rule, its settings)
+RULES = {
+    "gd": ("gd", {}),
+    "gd-momentum": ("gd", {"momentum": 0.5}),
+    "gd-nesterov": ("gd", {"momentum": 0.5, "nesterov": True}),
+    "accelerated": ("accelerated", {}),
+    "adam": ("adam", {}),
+}
+
+
+def make_rule(rule_id):
+    name, settings = RULES[rule_id]
+    return UPDATE_RULES[name](**settings)
+
+
+class Quadratic:
+    """f(w) = 1/2 w^T A w - b^T w with A symmetric positive definite of given spectrum."""
+
+    def __init__(self, eigenvalues, seed=0, rotate=True):
+        rng = np.random.default_rng(seed)
+        d = len(eigenvalues)
+        Q = np.linalg.qr(rng.normal(size=(d, d)))[0] if rotate else np.eye(d)
+        self.A = Q @ np.diag(eigenvalues) @ Q.T
+        self.lipschitz = max(eigenvalues)
+        if rotate:
+            self.b = rng.normal(size=d)
+            self.solution = np.linalg.solve(self.A, self.b)
+        else:
+            # Whole numbers: the minimiser is exact and the gradient there exactly zero.
+            self.solution = rng.integers(-3, 4, size=d).astype(float)
+            self.b = self.A @ self.solution
+        self.minimum = self(self.solution)
+
+    def __call__(self, w):
+        return float(0.5 * w @ self.A @ w - self.b @ w)
+
+    def loss_gradient(self, w, rows):
+        assert rows is None, "full-batch runs must not ask for mini-batches"
+        return self(w), self.A @ w - self.b
+
+
+@pytest.fixture
+def quadratic():
+    return Quadratic(np.linspace(1.0, 10.0, 6))
+
+
+def learning_rate_for(rule_id, quadratic):
+    # 1/L for the gradient methods; Adam's steps are about learning_rate per coordinate.
+    return 0.1 if rule_id == "adam" else 1.0 / quadratic.lipschitz
+
+
+def run(quadratic, rule_id, **kwargs):
+    kwargs.setdefault("learning_rate", learning_rate_for(rule_id, quadratic))
+    kwargs.setdefault("params", np.zeros(len(quadratic.b)))
+    return minimize(quadratic.loss_gradient, n_samples=1, rule=make_rule(rule_id), **kwargs)
+
+
+def test_every_update_rule_is_tested():
+    assert {name for name, _ in RULES.values()} == set(UPDATE_RULES)
+
+
+def test_divergence_error_classes():
+    assert issubclass(DivergenceError, ValueError)
+    assert issubclass(DivergenceError, FloatingPointError)
+    assert skgd.DivergenceError is DivergenceError
+
+
+# -- convergence and stopping ---------------------------------------------------------------
+@pytest.mark.parametrize("rule_id", RULES)
+def test_converges_to_the_minimiser(quadratic, rule_id):
+    max_iter = 1000
+    result = run(quadratic, rule_id, max_iter=max_iter, tol=None)
+    assert_allclose(result.params, quadratic.solution, rtol=1e-8,
+                    atol=1e-8 * np.abs(quadratic.solution).max())
+    assert result.n_iter == max_iter
+    assert not result.converged
+    for curve in (result.loss_curve, result.learning_rate_curve):
+        assert len(curve) == result.n_iter
+        assert np.all(np.isfinite(curve))
+    # The first gradient is taken at the starting point, the last ones near the minimum.
+    assert result.loss_curve[0] == quadratic(np.zeros(len(quadratic.b)))
+    assert_allclose(result.loss_curve[-1], quadratic.minimum, rtol=1e-12)
+    assert result.learning_rate_curve == [learning_rate_for(rule_id, quadratic)] * max_iter
+    assert result.state.epoch == max_iter
+    assert result.state.n_updates == max_iter
+    assert_array_equal(result.state.params, result.params)
+    assert result.validation_scores is None
+    assert result.best_validation_score is None
+
+
+def textbook_iterates(rule_id, gradient, start, learning_rate, n_steps):
+    """The points where each rule takes its gradients, its final iterate and the number of
+    momentum restarts, from the formulas of API.md and the update rules' docstrings."""
+    momentum = RULES[rule_id][1].get("momentum", 0.0)
+    x, previous = start.copy(), start.copy()
+    queried, n_restarts = [], 0
+    if rule_id.startswith("gd"):
+        for _ in range(n_steps):
+            look_ahead = x + momentum * (x - previous)
+            query = look_ahead if rule_id == "gd-nesterov" else x
+            queried.append(query)
+            x, previous = look_ahead - learning_rate * gradient(query), x
+    elif rule_id == "accelerated":
+        y, theta = start.copy(), 1.0
+        for _ in range(n_steps):
+            queried.append(y)
+            new = y - learning_rate * gradient(y)
+            if np.dot(y - new, new - x) > 0:
+                y, theta = new, 1.0
+                n_restarts += 1
+            else:
+                next_theta = (1 + np.sqrt(1 + 4 * theta**2)) / 2
+                y, theta = new + (theta - 1) / next_theta * (new - x), next_theta
+            x = new
+    else:
+        beta1, beta2, epsilon = 0.9, 0.999, 1e-8
+        mean, second = np.zeros_like(x), np.zeros_like(x)
+        for t in range(1, n_steps + 1):
+            queried.append(x)
+            g = gradient(x)
+            mean = beta1 * mean + (1 - beta1) * g
+            second = beta2 * second + (1 - beta2) * g**2
+            corrected_mean, corrected_second = mean / (1 - beta1**t), second / (1 - beta2**t)
+            x = x - learning_rate * corrected_mean / (np.sqrt(corrected_second) + epsilon)
+    return queried, x, n_restarts
+
+
+@pytest.mark.parametrize("rule_id", RULES)
+def test_iterates_follow_the_update_formula(rule_id):
+    quadratic = Quadratic(np.geomspace(1.0, 100.0, 6))
+    start = np.random.default_rng(5).normal(size=6)
+    learning_rate = 0.5 / quadratic.lipschitz if rule_id != "adam" else 0.05
+    n_steps = 60
+    queried, expected, n_restarts = textbook_iterates(
+        rule_id, lambda w: quadratic.A @ w - quadratic.b, start, learning_rate, n_steps)
+    result = run(quadratic, rule_id, params=start, learning_rate=learning_rate,
+                 max_iter=n_steps, tol=None)
+    # Adam's bias correction folded into the step (as the Adam paper suggests) moves
+    # epsilon by a factor sqrt(1 - beta2^t): equal up to about epsilon / |gradient|.
+    rtol = 1e-6 if rule_id == "adam" else 1e-10
+    expected_losses = [quadratic(w) for w in queried]
+    assert_allclose(result.params, expected, rtol=rtol)
+    assert_allclose(result.loss_curve, expected_losses, rtol=rtol,
+                    atol=rtol * abs(expected_losses[0]))
+    if rule_id == "accelerated":
+        # Both branches of the adaptive restart were exercised.
+        assert 0 < n_restarts < n_steps
+
+
+@pytest.mark.parametrize("rule_id", RULES)
+def test_tol_stops_when_no_longer_improving(quadratic, rule_id):
+    tol, n_iter_no_change, max_iter = 1e-10, 5, 5000
+    result = run(quadratic, rule_id, max_iter=max_iter, tol=tol,
+                 n_iter_no_change=n_iter_no_change)
+    assert result.converged
+    assert result.n_iter < max_iter
+    assert len(result.loss_curve) == len(result.learning_rate_curve) == result.n_iter
+    assert np.all(np.isfinite(result.loss_curve))
+    # The last n_iter_no_change epochs did not beat the best before them by tol ...
+    losses = result.loss_curve
+    for epoch in range(result.n_iter - n_iter_no_change, result.n_iter):
+        assert losses[epoch] >= min(losses[:epoch]) - tol
+    # ... which happens only close to the minimum.
+    assert losses[-1] - quadratic.minimum < 1e-6 * abs(quadratic.minimum)
+
+
+@pytest.mark.parametrize("rule_id", RULES)
+def test_not_converged_when_max_iter_is_hit(quadratic, rule_id):
+    result = run(quadratic, rule_id, max_iter=3, tol=1e-10)
+    assert not result.converged
+    assert result.n_iter == 3
+    assert len(result.loss_curve) == len(result.learning_rate_curve) == 3
+
+
+@pytest.mark.parametrize("rule_id", RULES)
+def test_tol_none_runs_max_iter_epochs_even_at_the_minimum(rule_id):
+    # A diagonal quadratic started at its minimiser: the gradient is exactly zero, so
+    # every rule stays put and the loss never improves.
+    quadratic = Quadratic(np.arange(1.0, 7.0), seed=0, rotate=False)
+    n_iter_no_change = 2
+    stopped = run(quadratic, rule_id, params=quadratic.solution.copy(), max_iter=50,
+                  tol=1e-10, n_iter_no_change=n_iter_no_change)
+    # The first epoch sets the best, the next ones all stall.
+    assert stopped.converged
+    assert stopped.n_iter == 1 + n_iter_no_change
+    full = run(quadratic, rule_id, params=quadratic.solution.copy(), max_iter=50, tol=None)
+    assert not full.converged
+    assert full.n_iter == full.state.epoch == full.state.n_updates == 50
+    assert len(full.loss_curve) == len(full.learning_rate_curve) == 50
+    assert_array_equal(full.params, quadratic.solution)
+
+
+def test_accelerated_beats_gd_on_an_ill_conditioned_quadratic():
+    # Condition number 1000: gradient descent needs O(kappa) epochs, Nesterov's method
+    # O(sqrt(kappa)).
+    quadratic = Quadratic(np.geomspace(1.0, 1000.0, 20), seed=1)
+    start = np.zeros(20)
+    threshold = 1e-8 * (quadratic(start) - quadratic.minimum)
+
+    def epochs_to_reach_threshold(rule_id):
+        result = run(quadratic, rule_id, learning_rate=1.0 / quadratic.lipschitz,
+                     max_iter=10000, tol=None)
+        gap = np.array(result.loss_curve) - quadratic.minimum
+        assert gap.min() <= threshold, f"{rule_id} did not get within the threshold"
+        return int(np.argmax(gap <= threshold))
+
+    gd_epochs = epochs_to_reach_threshold("gd")
+    accelerated_epochs = epochs_to_reach_threshold("accelerated")
+    assert 5 * accelerated_epochs < gd_epochs
+
+
+# -- divergence -----------------------------------------------------------------------------
+# id -> learning rate far beyond what the rule tolerates on the quadratic (L = 10).
+TOO_LARGE = {"gd": 2.5, "gd-momentum": 2.5, "gd-nesterov": 2.5, "accelerated": 2.5,
+             "adam": 1e5}
+
+
+def divergence_message(quadratic, rule_id, learning_rate, max_iter=100):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DivergenceError) as excinfo:
+            run(quadratic, rule_id, learning_rate=learning_rate, max_iter=max_iter, tol=None)
+    return str(excinfo.value)
+
+
+def diverged_epoch(message):
+    found = re.search(r"epoch (\d+)", message)
+    assert found, message
+    return int(found.group(1))
+
+
+def names_learning_rate(message, learning_rate):
+    return any(f"learning_rate={text}" in message
+               for text in (f"{learning_rate:g}", repr(learning_rate)))
+
+
+@pytest.mark.parametrize("rule_id", RULES)
+def test_too_large_learning_rate_raises_divergence_error(quadratic, rule_id):
+    learning_rate = TOO_LARGE[rule_id]
+    message = divergence_message(quadratic, rule_id, learning_rate)
+    assert names_learning_rate(message, learning_rate), message
+    assert "'auto'" in message
+    # The epoch named (counted from 0, as the decay table counts them) is the first one
+    # that blew up: the epochs before it run without an error.
+    epoch = diverged_epoch(message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if epoch > 0:
+            result = run(quadratic, rule_id, learning_rate=learning_rate, max_iter=epoch,
+                         tol=None)
+            assert np.all(np.isfinite(result.loss_curve))
+    assert diverged_epoch(divergence_message(quadratic, rule_id, learning_rate,
+                                             max_iter=epoch + 1)) == epoch
+
+
+@pytest.mark.parametrize("rule_id", ["gd", "adam"])
+def test_overflowing_objective_raises_divergence_error(quadratic, rule_id):
+    # Steps of 1e300 overflow the objective to inf or nan.
+    message = divergence_message(quadratic, rule_id, 1e300)
+    assert names_learning_rate(message, 1e300), message
+    assert "'auto'" in message
+
+
+def test_non_finite_final_parameters_raise_divergence_error():
+    target = np.full(3, 10.0)
+
+    def loss_gradient(w, rows):
+        return float(0.5 * np.sum((w - target) ** 2)), w - target
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # One epoch: the objective at the start is finite, the step overflows to inf.
+        with pytest.raises(DivergenceError, match="learning_rate=1e\\+308"):
+            minimize(loss_gradient, np.zeros(3), n_samples=1, learning_rate=1e308,
+                     rule=make_rule("gd"), max_iter=1, tol=None)
+
+
+# -- resuming -------------------------------------------------------------------------------
+@pytest.mark.parametrize("rule_id", RULES)
+def test_resume_from_state_continues(quadratic, rule_id):
+    decay = make_decay("exponential", decay_rate=0.9)
+    learning_rate = learning_rate_for(rule_id, quadratic)
+    whole = run(quadratic, rule_id, decay=decay, max_iter=20, tol=None)
+    first = run(quadratic, rule_id, decay=decay, max_iter=12, tol=None)
+    # params is ignored when resuming: the state holds the parameters.
+    second = run(quadratic, rule_id, decay=decay, max_iter=8, tol=None, state=first.state,
+                 params=np.full(len(quadratic.b), np.nan))
+    assert second.state.epoch == 20
+    assert second.state.n_updates == 20
+    assert second.n_iter == 8
+    assert_allclose(second.learning_rate_curve,
+                    [learning_rate * 0.9**t for t in range(12, 20)], rtol=1e-12)
+    assert first.loss_curve + second.loss_curve == whole.loss_curve
+    assert first.learning_rate_curve + second.learning_rate_curve == whole.learning_rate_curve
+    assert_array_equal(second.params, whole.params)
+
+
+# -- mini-batches ---------------------------------------------------------------------------
+class LeastSquares:
+    """f(w) = mean_i 1/2 (m_i . w - t_i)^2, with t = M w_true, so that f(w_true) = 0."""
+
+    def __init__(self, n_samples=23, n_features=4, seed=0):
+        rng = np.random.default_rng(seed)
+        self.M = rng.normal(size=(n_samples, n_features))
+        self.solution = rng.normal(size=n_features)
+        self.t = self.M @ self.solution
+        self.calls, self.calls_values = [], []
+
+    def loss_gradient(self, w, rows):
+        index = np.arange(len(self.t)) if rows is None else np.arange(len(self.t))[rows]
+        self.calls.append(index)
+        residual = self.M[index] @ w - self.t[index]
+        value = float(0.5 * np.mean(residual**2))
+        self.calls_values.append(value)
+        return value, self.M[index].T @ residual / len(index)
+
+    def run(self, seed, **kwargs):
+        self.calls, self.calls_values = [], []
+        kwargs.setdefault("max_iter", 6)
+        kwargs.setdefault("batch_size", 5)
+        return minimize(self.loss_gradient, np.zeros(self.M.shape[1]),
+                        n_samples=len(self.t), learning_rate=0.05, rule=make_rule("gd"),
+                        tol=None, rng=np.random.default_rng(seed), **kwargs)
+
+
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "no-shuffle"])
+def test_mini_batches_cover_every_sample_once_per_epoch(shuffle):
+    problem = LeastSquares()
+    n_samples, batch_size, max_iter = len(problem.t), 5, 6
+    result = problem.run(0, shuffle=shuffle)
+    n_batches = -(-n_samples // batch_size)
+    assert result.state.n_updates == max_iter * n_batches
+    assert len(problem.calls) == max_iter * n_batches
+    orders = []
+    for epoch in range(max_iter):
+        batches = problem.calls[epoch * n_batches:(epoch + 1) * n_batches]
+        sizes = [len(rows) for rows in batches]
+        assert sizes == [batch_size] * (n_batches - 1) + [n_samples - batch_size * (n_batches - 1)]
+        order = np.concatenate(batches)
+        assert_array_equal(np.sort(order), np.arange(n_samples))
+        orders.append(order)
+        # The epoch's objective is the mean of its batch objectives, weighted by size.
+        values = problem.calls_values[epoch * n_batches:(epoch + 1) * n_batches]
+        assert_allclose(result.loss_curve[epoch],
+                        np.dot(values, sizes) / n_samples, rtol=1e-12)
+    distinct_orders = {tuple(order) for order in orders}
+    if shuffle:
+        assert len(distinct_orders) == max_iter
+    else:
+        assert distinct_orders == {tuple(range(n_samples))}
+
+
+def test_mini_batches_reproducible_for_a_seed():
+    problem = LeastSquares()
+    first = problem.run(42)
+    first_calls = problem.calls
+    again = problem.run(42)
+    assert all(np.array_equal(a, b) for a, b in zip(first_calls, problem.calls, strict=True))
+    assert_array_equal(again.params, first.params)
+    assert again.loss_curve == first.loss_curve
+    other = problem.run(43)
+    assert not all(np.array_equal(a, b) for a, b in zip(first_calls, problem.calls,
+                                                        strict=True))
+    assert not np.array_equal(other.params, first.params)
+    assert other.loss_curve != first.loss_curve
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_mini_batches_converge_when_every_sample_is_fitted(batch_size):
+    # t = M w_true: every per-sample loss vanishes at w_true, so even SGD converges.
+    problem = LeastSquares()
+    result = problem.run(0, batch_size=batch_size, max_iter=400)
+    assert_allclose(result.params, problem.solution, rtol=1e-6, atol=1e-8)
+
+
+def test_resume_with_mini_batches_continues_the_shuffling():
+    problem = LeastSquares()
+    whole = problem.run(0, max_iter=8)
+    rng = np.random.default_rng(0)
+    common = dict(n_samples=len(problem.t), learning_rate=0.05, rule=make_rule("gd"),
+                  tol=None, batch_size=5, rng=rng)
+    first = minimize(problem.loss_gradient, np.zeros(4), max_iter=5, **common)
+    second = minimize(problem.loss_gradient, None, max_iter=3, state=first.state, **common)
+    assert second.state.n_updates == whole.state.n_updates
+    assert first.loss_curve + second.loss_curve == whole.loss_curve
+    assert_array_equal(second.params, whole.params)
+
+
+# -- validation -----------------------------------------------------------------------------
+@pytest.mark.parametrize("rule_id", RULES)
+def test_validation_returns_the_best_scoring_parameters(quadratic, rule_id):
+    start = np.zeros(len(quadratic.b))
+    # Highest when the iterate is halfway (in distance) from the start to the minimum,
+    # which descent passes through and then leaves.
+    radius = 0.5 * np.linalg.norm(start - quadratic.solution)
+    seen = []
+
+    def score(w):
+        return -abs(np.linalg.norm(w - quadratic.solution) - radius)
+
+    def validation(w):
+        seen.append(w.copy())
+        return score(w)
+
+    n_iter_no_change = 4
+    result = run(quadratic, rule_id, params=start, max_iter=500, tol=1e-6,
+                 n_iter_no_change=n_iter_no_change, validation=validation)
+    scores = result.validation_scores
+    assert len(scores) == len(seen) == result.n_iter
+    assert scores == [score(w) for w in seen]
+    best = int(np.argmax(scores))
+    assert result.best_validation_score == scores[best] == max(scores)
+    assert_array_equal(result.params, seen[best])
+    assert 0 < best < result.n_iter - 1
+    # It stops once the score has not improved for n_iter_no_change epochs.
+    assert result.converged
+    assert result.n_iter <= best + 1 + n_iter_no_change
+    assert not np.allclose(result.params, quadratic.solution, rtol=1e-3)
