@@ -257,7 +257,9 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Maximum number of epochs (passes over the data).
     tol : float or None, default=1e-4
         Stop when the monitored loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs; None runs ``max_iter`` epochs.
+        ``n_iter_no_change`` epochs; None runs ``max_iter`` epochs. In full-batch
+        training an epoch whose objective rises more than ``tol`` above its best (the
+        overshoot of momentum) is not counted as a plateau, so such a run goes on.
     n_iter_no_change : int, default=5
     alpha : float, default=0.0
         Regularisation strength.
