@@ -42,7 +42,10 @@ def step(decay_rate=None, decay_steps=100, **_):
 
 
 def cosine(max_iter=1000, **_):
-    return Decay(lambda t, n_plateaus: 0.5 * (1.0 + math.cos(math.pi * t / max_iter)))
+    # Restarts every max_iter epochs (as SGDR does) so that a warm start or partial_fit
+    # past max_iter begins a new cycle instead of a zero rate.
+    return Decay(lambda t, n_plateaus:
+                 0.5 * (1.0 + math.cos(math.pi * (t % max_iter) / max_iter)))
 
 
 def plateau(decay_rate=None, **_):

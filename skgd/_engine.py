@@ -20,9 +20,10 @@ from ._decays import Decay, make_decay
 from ._updates import UPDATE_RULES, UpdateRule
 
 # An objective that grows this many times over its first value (or over 1, when that is
-# smaller) is diverging: with a convex objective and a sane step it never rises far
-# above its start.
-_EXPLOSION = 1e8
+# smaller) is diverging: with a convex objective and a stable step it never rises far above
+# its start. The cross-entropy grows only linearly in the weights, so a too-large step
+# makes it bounce at a huge value rather than overflow; this catches that too.
+_EXPLOSION = 1e4
 # "plateau" stops once it has cut the rate by this factor in all.
 _MIN_PLATEAU_FACTOR = 1e-6
 

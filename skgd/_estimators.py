@@ -391,9 +391,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
     @staticmethod
     def _shape_coef(coef, intercept):
-        if coef.ndim == 1:
-            return coef.copy(), float(intercept)
-        return coef.copy(), intercept.copy()
+        # A 1-D model's intercept is a numpy scalar of X's dtype, as in Ridge.
+        return coef.copy(), intercept if coef.ndim == 1 else intercept.copy()
 
     @staticmethod
     def _score_raw(raw, y, sample_weight):

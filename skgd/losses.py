@@ -82,7 +82,9 @@ class BinaryCrossEntropy:
 
     ``loss_i = log(1 + exp(z_i)) - y_i * z_i`` with ``z = raw_prediction`` and
     ``P(y=1) = expit(z)``. Domain: ``y`` in {0, 1}, shape ``(n_samples,)``.
-    Computed as ``logaddexp(0, z) - y z``, which neither overflows nor needs clipping.
+    For such ``y`` this equals ``log(1 + exp((1 - 2 y) z))``, computed by ``logaddexp``:
+    it neither overflows, nor needs clipping, nor cancels digits when a confident
+    prediction is right.
     """
 
     # sigmoid'(z) = p (1 - p) <= 1/4
@@ -92,7 +94,7 @@ class BinaryCrossEntropy:
 
     def loss(self, y_true, raw_prediction, sample_weight=None):
         """Per-sample loss, of shape (n_samples,)."""
-        return _weighted(np.logaddexp(0, raw_prediction) - y_true * raw_prediction, sample_weight)
+        return _weighted(np.logaddexp(0, (1 - 2 * y_true) * raw_prediction), sample_weight)
 
     def gradient(self, y_true, raw_prediction, sample_weight=None):
         """Per-sample derivative ``expit(z) - y``."""
@@ -142,12 +144,16 @@ class CategoricalCrossEntropy:
         return self.n_classes
 
     @staticmethod
-    def _log_sum_exp(raw_prediction):
-        """Return ``(logsumexp per row, softmax)`` computed from one exponential."""
-        row_max = raw_prediction.max(axis=1, keepdims=True)
-        exp = np.exp(raw_prediction - row_max)
+    def _log_softmax_parts(raw_prediction):
+        """Return ``(raw - row max, log of the shifted sum, softmax)``.
+
+        Keeping the row maximum out of the sum avoids both overflow and the cancellation
+        of ``(max + log sum) - raw``, which in float32 loses digits for large logits.
+        """
+        shifted = raw_prediction - raw_prediction.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
         total = exp.sum(axis=1, keepdims=True)
-        return (row_max + np.log(total))[:, 0], exp / total
+        return shifted, np.log(total), exp / total
 
     def loss(self, y_true, raw_prediction, sample_weight=None):
         """Per-sample loss, of shape (n_samples,)."""
@@ -161,20 +167,21 @@ class CategoricalCrossEntropy:
         """``(loss, gradient)`` in one pass."""
         rows = np.arange(raw_prediction.shape[0])
         y_true = np.asarray(y_true, dtype=np.intp)
-        lse, proba = self._log_sum_exp(raw_prediction)
-        loss = lse - raw_prediction[rows, y_true]
+        shifted, log_total, proba = self._log_softmax_parts(raw_prediction)
+        loss = log_total[:, 0] - shifted[rows, y_true]
         proba[rows, y_true] -= 1
         return _weighted(loss, sample_weight), _weighted(proba, sample_weight)
 
     @classmethod
     def predict_proba(cls, raw_prediction):
         """Softmax probabilities, of shape (n_samples, K)."""
-        return cls._log_sum_exp(raw_prediction)[1]
+        return cls._log_softmax_parts(raw_prediction)[2]
 
     @classmethod
     def predict_log_proba(cls, raw_prediction):
         """Log-softmax, stable for large ``|raw_prediction|``."""
-        return raw_prediction - cls._log_sum_exp(raw_prediction)[0][:, None]
+        shifted, log_total, _ = cls._log_softmax_parts(raw_prediction)
+        return shifted - log_total
 
 
 class LinearObjective:

@@ -25,7 +25,8 @@ FORMULAS = {
     "invscaling": ({"power_t": 0.5}, lambda t: 1.0 / (t + 1.0) ** 0.5),
     "exponential": ({"decay_rate": 0.9}, lambda t: 0.9**t),
     "step": ({"decay_rate": 0.5, "decay_steps": 7}, lambda t: 0.5 ** math.floor(t / 7)),
-    "cosine": ({}, lambda t: 0.5 * (1.0 + math.cos(math.pi * t / MAX_ITER))),
+    # Within max_iter epochs the API formula; past it, a new cycle (warm restarts).
+    "cosine": ({}, lambda t: 0.5 * (1.0 + math.cos(math.pi * (t % MAX_ITER) / MAX_ITER))),
     "plateau": ({"decay_rate": 0.5}, lambda t: 1.0),
 }
 

@@ -1,0 +1,250 @@
+"""Demo: gradient descent against scikit-learn's exact solvers, run as ``python -m skgd``.
+
+For three of scikit-learn's bundled datasets (they load offline) -- ``diabetes`` for
+:class:`~skgd.GDRegressor`, ``breast_cancer`` and ``digits`` for
+:class:`~skgd.GDClassifier` -- the demo makes one train/test split with a fixed seed
+(stratified for classification), fits a ``StandardScaler`` on the training rows, and fits
+a few settings of the gradient-descent estimator: ``learning_rate="auto"`` with the
+``"accelerated"`` and ``"gd"`` solvers, the ``"cosine"`` and ``"inverse"`` decays, and a
+small fixed learning rate that crawls and runs out of epochs. Next to them it fits the
+scikit-learn solver of the same objective, ``Ridge(alpha=n*a)`` for ``GDRegressor(alpha=a)``
+and ``LogisticRegression(C=1/(n*a))`` for ``GDClassifier(alpha=a)`` (``n`` training rows),
+and evaluates that objective at the solver's coefficients with
+:class:`skgd.losses.LinearObjective`.
+
+Each table row shows the iterations run (epochs for gradient descent, solver iterations
+for ``LogisticRegression``, none for Ridge's closed form), the final training objective
+(``loss_curve_[-1]`` for gradient descent), its relative gap to the exact solver's
+objective, the held-out score (R^2 or accuracy) and the fit time. Rows marked ``*`` ended
+at ``max_iter`` without converging; their ``ConvergenceWarning`` is recorded, not printed.
+
+Examples
+--------
+::
+
+    python -m skgd                  # all three datasets
+    python -m skgd breast_cancer    # one of them
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from skgd import GDClassifier, GDRegressor
+from skgd.losses import (
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    LinearObjective,
+    SquaredError,
+)
+
+SEED = 0
+TEST_SIZE = 0.25
+MAX_ITER = 1500
+
+# (label, estimator parameters) of the gradient-descent rows, the same on every dataset.
+SETTINGS = [
+    ("accelerated, lr=auto", {"solver": "accelerated"}),
+    ("accelerated, lr=auto, cosine", {"solver": "accelerated", "decay": "cosine"}),
+    ("gd, lr=auto", {"solver": "gd"}),
+    ("gd, lr=auto, inverse", {"solver": "gd", "decay": "inverse"}),
+    ("gd, lr=0.001 (crawl)", {"solver": "gd", "learning_rate": 0.001, "max_iter": 300}),
+]
+
+
+class Dataset(NamedTuple):
+    """How to load, fit and score one demo dataset."""
+
+    load: Callable
+    estimator: type
+    # Penalty strength a of the gradient-descent objective, from the training rows n.
+    alpha: Callable[[int], float]
+    # tol is absolute: it must be small next to the objective's scale.
+    tol: float
+
+
+DATASETS = {
+    "diabetes": Dataset(load_diabetes, GDRegressor, lambda n: 1e-3, 1e-6),
+    # alpha = 1/n makes the matching LogisticRegression C = 1, its default.
+    "breast_cancer": Dataset(load_breast_cancer, GDClassifier, lambda n: 1.0 / n, 1e-9),
+    "digits": Dataset(load_digits, GDClassifier, lambda n: 1.0 / n, 1e-9),
+}
+
+
+class Row(NamedTuple):
+    """One fitted model of the table."""
+
+    model: str
+    setting: str
+    n_iter: int | None
+    objective: float
+    score: float
+    fit_time: float
+    converged: bool
+
+
+class Comparison(NamedTuple):
+    """The gradient-descent rows of one dataset and the exact solver's row."""
+
+    name: str
+    n_train: int
+    n_test: int
+    n_features: int
+    alpha: float
+    rows: list
+    reference: Row
+
+
+def relative_gap(row, reference):
+    """``(row.objective - reference.objective) / |reference.objective|``."""
+    return (row.objective - reference.objective) / abs(reference.objective)
+
+
+def _split(dataset):
+    X, y = dataset.load(return_X_y=True)
+    stratify = None if dataset.estimator is GDRegressor else y
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=TEST_SIZE, random_state=SEED, stratify=stratify)
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def _fit(model, X, y):
+    """Fit; return the seconds taken and whether it ended without a ConvergenceWarning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        start = time.perf_counter()
+        model.fit(X, y)
+        seconds = time.perf_counter() - start
+    converged = True
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            converged = False
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    return seconds, converged
+
+
+def _reference(dataset, X, y, alpha):
+    """The exact solver of the objective that ``dataset.estimator(alpha=alpha)`` minimises.
+
+    Returns the unfitted solver, the per-sample loss and ``y`` encoded for that loss.
+    """
+    n = X.shape[0]
+    if dataset.estimator is GDRegressor:
+        return Ridge(alpha=n * alpha), SquaredError(), y
+    classes = np.unique(y)
+    y_encoded = np.searchsorted(classes, y)
+    if len(classes) == 2:
+        loss, y_encoded = BinaryCrossEntropy(), y_encoded.astype(np.float64)
+    else:
+        loss = CategoricalCrossEntropy(len(classes))
+    # A tight tol so that the reference objective is exact to many digits.
+    model = LogisticRegression(C=1.0 / (n * alpha), tol=1e-8, max_iter=10_000)
+    return model, loss, y_encoded
+
+
+def compare(name):
+    """Fit every setting and the exact solver on dataset ``name``; return the rows.
+
+    Parameters
+    ----------
+    name : {"diabetes", "breast_cancer", "digits"}
+
+    Returns
+    -------
+    comparison : Comparison
+    """
+    # These problems are small: BLAS threads only add overhead (and much more of it on a
+    # busy machine), so every model, ours and scikit-learn's, is timed on one thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _compare(name, DATASETS[name])
+
+
+def _compare(name, dataset):
+    X_train, X_test, y_train, y_test = _split(dataset)
+    n_train = X_train.shape[0]
+    alpha = dataset.alpha(n_train)
+    estimator = dataset.estimator.__name__
+
+    rows = []
+    for setting, params in SETTINGS:
+        model = dataset.estimator(**{"alpha": alpha, "tol": dataset.tol,
+                                     "max_iter": MAX_ITER, **params})
+        seconds, converged = _fit(model, X_train, y_train)
+        rows.append(Row(estimator, setting, model.n_iter_, model.loss_curve_[-1],
+                        model.score(X_test, y_test), seconds, converged))
+
+    model, loss, y_encoded = _reference(dataset, X_train, y_train, alpha)
+    seconds, converged = _fit(model, X_train, y_train)
+    objective = LinearObjective(loss, X_train, y_encoded, alpha=alpha)
+    params = np.concatenate([np.ravel(model.coef_), np.ravel(model.intercept_)])
+    n_iter = getattr(model, "n_iter_", None)
+    reference = Row(type(model).__name__, "exact", None if n_iter is None else int(np.max(n_iter)),
+                    objective.loss(params), model.score(X_test, y_test), seconds, converged)
+    return Comparison(name, n_train, X_test.shape[0], X_train.shape[1], alpha, rows, reference)
+
+
+def format_comparison(comparison):
+    """The one-line header and the aligned table of a :class:`Comparison`, as text."""
+    c = comparison
+    ref = c.reference
+    if ref.model == "Ridge":
+        matching, score_name = f"Ridge(alpha={c.n_train * c.alpha:.4g})", "R^2"
+    else:
+        matching, score_name = f"LogisticRegression(C={1 / (c.n_train * c.alpha):.4g})", "accuracy"
+    lines = [f"{c.name}: {c.n_train} train / {c.n_test} test rows, {c.n_features} features; "
+             f"{c.rows[0].model}(alpha={c.alpha:.4g}) vs {matching}"]
+    header = (f"  {'model':<18} {'setting':<30} {'iter':>6} {'objective':>16} "
+              f"{'rel. gap':>9} {score_name:>8} {'fit time':>9}")
+    lines += [header, "  " + "-" * (len(header) - 2)]
+    for row in [*c.rows, ref]:
+        n_iter = "-" if row.n_iter is None else f"{row.n_iter}{'' if row.converged else '*'}"
+        gap = "(ref)" if row is ref else f"{relative_gap(row, ref):+.1e}"
+        lines.append(f"  {row.model:<18} {row.setting:<30} {n_iter:>6} {row.objective:>16.10g} "
+                     f"{gap:>9} {row.score:>8.4f} {row.fit_time * 1e3:>7.1f}ms")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Print the comparison tables of the datasets named in ``argv`` (default: all).
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Command-line arguments; None reads ``sys.argv``.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m skgd",
+        description="Fit skgd's gradient-descent estimators on scikit-learn's bundled "
+                    "datasets next to the exact scikit-learn solver of the same objective.")
+    parser.add_argument("datasets", nargs="*", metavar="dataset",
+                        help=f"datasets to run, among {', '.join(DATASETS)} (default: all)")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.datasets if name not in DATASETS]
+    if unknown:
+        parser.error(f"unknown dataset(s) {', '.join(unknown)}; choose among "
+                     f"{', '.join(DATASETS)}.")
+    for name in args.datasets or DATASETS:
+        print(format_comparison(compare(name)))
+        print()
+    print("iter: epochs for gradient descent, solver iterations for LogisticRegression;\n"
+          "      * = stopped at max_iter without converging (ConvergenceWarning not shown).\n"
+          "rel. gap: (objective - exact solver's objective) / exact solver's objective.")
+
+
+if __name__ == "__main__":
+    main()

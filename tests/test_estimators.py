@@ -1,0 +1,722 @@
+"""Behaviour of GDRegressor and GDClassifier: fitting, prediction, state and input checks."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import log_softmax
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_digits,
+    load_iris,
+    load_wine,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+
+from skgd import DivergenceError, GDClassifier, GDRegressor
+
+
+def _standardised(loader):
+    X, y = loader(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return _standardised(load_breast_cancer)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return _standardised(load_iris)
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    return _standardised(load_diabetes)
+
+
+FITTED_STATE = ("coef_", "intercept_", "n_iter_", "n_features_in_", "t_", "loss_curve_",
+                "learning_rate_curve_")
+
+
+def _snapshot(model):
+    return {name: np.copy(getattr(model, name)) for name in FITTED_STATE}
+
+
+def _assert_unchanged(model, snapshot):
+    for name, value in snapshot.items():
+        assert_array_equal(getattr(model, name), value, err_msg=name)
+
+
+# -- update rules and batch modes -----------------------------------------------------
+
+SOLVERS = {
+    "accelerated": {"solver": "accelerated"},
+    "gd": {"solver": "gd"},
+    "gd-momentum": {"solver": "gd", "momentum": 0.9},
+    "gd-nesterov": {"solver": "gd", "momentum": 0.9, "nesterov": True},
+    "adam": {"solver": "adam"},
+}
+BATCHES = {"full-batch": None, "minibatch-32": 32, "sgd": 1}
+
+
+@pytest.mark.parametrize("batch", list(BATCHES))
+@pytest.mark.parametrize("solver", list(SOLVERS))
+def test_every_solver_and_batch_mode_fits_breast_cancer(cancer, solver, batch):
+    X, y = cancer
+    model = GDClassifier(batch_size=BATCHES[batch], random_state=0, **SOLVERS[solver])
+    model.fit(X, y)
+    assert model.score(X, y) > 0.97
+
+
+@pytest.mark.parametrize("batch_size", [1, 32], ids=["sgd", "minibatch-32"])
+@pytest.mark.parametrize("solver", ["accelerated", "adam"])
+def test_minibatch_runs_are_reproducible_and_depend_on_the_seed(cancer, solver, batch_size):
+    X, y = cancer
+
+    def fit(random_state, shuffle=True):
+        return GDClassifier(solver=solver, batch_size=batch_size, shuffle=shuffle,
+                            random_state=random_state, max_iter=2, tol=None).fit(X, y)
+
+    assert_array_equal(fit(0).coef_, fit(0).coef_)
+    assert_array_equal(fit(0).intercept_, fit(0).intercept_)
+    assert not np.array_equal(fit(0).coef_, fit(1).coef_)
+    # Without shuffling the batches come in order, so the seed plays no part.
+    assert_array_equal(fit(0, shuffle=False).coef_, fit(1, shuffle=False).coef_)
+
+
+def test_grid_search_over_learning_rate_in_a_pipeline():
+    X, y = load_digits(return_X_y=True)
+    pipeline = make_pipeline(StandardScaler(), GDClassifier(alpha=1e-3, tol=1e-3))
+    grid = {"gdclassifier__learning_rate": [0.01, 0.1, "auto"]}
+    with warnings.catch_warnings():
+        # The smallest fixed rate may use up max_iter; that is the grid's business.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GridSearchCV(pipeline, grid, cv=3).fit(X, y)
+
+    assert search.best_params_["gdclassifier__learning_rate"] in grid[
+        "gdclassifier__learning_rate"]
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_score_ > 0.9
+    assert search.best_estimator_.score(X, y) > 0.9
+
+
+# -- divergence and failed fits -------------------------------------------------------
+
+@pytest.mark.parametrize("Estimator, loader", [(GDRegressor, load_diabetes),
+                                               (GDClassifier, load_breast_cancer)],
+                         ids=["regressor", "classifier"])
+def test_too_large_learning_rate_raises_divergence_error(Estimator, loader):
+    X, y = loader(return_X_y=True)
+    model = Estimator(learning_rate=1e3, solver="gd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DivergenceError) as info:
+            model.fit(X, y)
+
+    assert isinstance(info.value, ValueError)
+    message = str(info.value)
+    assert re.search(r"learning_rate\s*=\s*(1000(\.0*)?|1(\.0*)?e\+?0*3)\b", message)
+    assert re.search(r"epoch \d+", message)
+    assert "'auto'" in message
+    assert not hasattr(model, "coef_")
+
+
+def _nan_at(X, index):
+    X = np.array(X, dtype=float)
+    X.flat[index] = np.nan
+    return X
+
+
+_DIVERGE = {"learning_rate": 1e3, "solver": "gd"}
+
+# (estimator, data, make, error): make(X, y) -> (parameters, X, y) of a fit that raises.
+FAILING_FITS = {
+    "regressor-divergence": (GDRegressor, "diabetes",
+                             lambda X, y: (_DIVERGE, X * 10, y), DivergenceError),
+    "regressor-nan-in-y": (GDRegressor, "diabetes",
+                           lambda X, y: ({}, X, _nan_at(y, 3)), ValueError),
+    "classifier-divergence": (GDClassifier, "cancer_unscaled",
+                              lambda X, y: (_DIVERGE, X, y), DivergenceError),
+    "classifier-nan-in-X": (GDClassifier, "cancer",
+                            lambda X, y: ({}, _nan_at(X, 7), y), ValueError),
+    "classifier-other-n_features-and-nan": (
+        GDClassifier, "cancer", lambda X, y: ({}, np.full((len(y), 3), np.nan), y),
+        ValueError),
+    "classifier-one-class": (GDClassifier, "cancer",
+                             lambda X, y: ({}, X, np.zeros_like(y)), ValueError),
+}
+
+
+@pytest.fixture(scope="module")
+def cancer_unscaled():
+    return load_breast_cancer(return_X_y=True)
+
+
+@pytest.mark.parametrize("failure", list(FAILING_FITS))
+@pytest.mark.parametrize("warm_start", [True, False], ids=["warm", "cold"])
+def test_failed_fit_leaves_the_fitted_model_untouched(request, failure, warm_start):
+    Estimator, data, make, error = FAILING_FITS[failure]
+    X, y = request.getfixturevalue(data)
+    model = Estimator(warm_start=warm_start, tol=None, max_iter=200).fit(X, y)
+    before = _snapshot(model)
+    predictions = model.predict(X)
+
+    params, X_bad, y_bad = make(X, y)
+    model.set_params(**params)
+    with pytest.raises(error):
+        model.fit(X_bad, y_bad)
+
+    _assert_unchanged(model, before)
+    if Estimator is GDClassifier:
+        assert_array_equal(model.classes_, np.unique(y))
+    assert_array_equal(model.predict(X), predictions)
+
+
+def test_failed_partial_fit_leaves_the_model_untouched(cancer):
+    X, y = cancer
+    model = GDClassifier().partial_fit(X, y, classes=[0, 1])
+    before = _snapshot(model)
+    with pytest.raises(ValueError):
+        model.partial_fit(X, np.full_like(y, 2))
+    _assert_unchanged(model, before)
+
+
+# -- sparse input and dtypes ----------------------------------------------------------
+
+def _sparsified(X):
+    return np.where(np.abs(X) < 0.7, 0.0, X)
+
+
+@pytest.mark.parametrize("batch_size", [None, 32], ids=["full-batch", "minibatch-32"])
+@pytest.mark.parametrize("penalty", ["l2", "l1"])
+@pytest.mark.parametrize("Estimator, loader", [(GDRegressor, load_diabetes),
+                                               (GDClassifier, load_breast_cancer),
+                                               (GDClassifier, load_iris)],
+                         ids=["regressor", "binary-classifier", "multiclass-classifier"])
+def test_sparse_csr_input_gives_the_dense_result(Estimator, loader, penalty, batch_size):
+    X, y = _standardised(loader)
+    X = _sparsified(X)
+    X_csr = sp.csr_matrix(X)
+    assert X_csr.nnz < 0.6 * X.size
+    sample_weight = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y))
+
+    # Sparse and dense products round differently in the last bit. Full-batch descent
+    # converges, so that never grows; with noisy mini-batch gradients the restarts of
+    # accelerated descent amplify it over hundreds of epochs, so those runs stay short.
+    max_iter = 200 if batch_size is None else 30
+
+    def fit(data):
+        return Estimator(alpha=0.01, penalty=penalty, batch_size=batch_size, random_state=0,
+                         max_iter=max_iter, tol=None).fit(data, y, sample_weight)
+
+    dense, sparse = fit(X), fit(X_csr)
+    assert_allclose(sparse.coef_, dense.coef_, rtol=0, atol=1e-10)
+    assert_allclose(sparse.intercept_, dense.intercept_, rtol=0, atol=1e-10)
+    assert_allclose(sparse.predict(X_csr), dense.predict(X), rtol=1e-10, atol=1e-10)
+    if penalty == "l1":
+        assert_array_equal(sparse.coef_ == 0, dense.coef_ == 0)
+
+
+CLASSIFIER_OUTPUTS = ["predict_proba", "predict_log_proba", "decision_function"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("data", ["binary", "multiclass"])
+def test_classifier_keeps_the_input_float_dtype(cancer, iris, dtype, data):
+    X, y = cancer if data == "binary" else iris
+    X = X.astype(dtype)
+    model = GDClassifier(max_iter=50, tol=None).fit(X, y)
+
+    assert model.coef_.dtype == dtype
+    assert np.asarray(model.intercept_).dtype == dtype
+    for method in CLASSIFIER_OUTPUTS:
+        assert getattr(model, method)(X).dtype == dtype, method
+    assert_array_equal(np.unique(model.predict(X)), np.unique(y))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("targets", ["1d", "2d"])
+def test_regressor_keeps_the_input_float_dtype(diabetes, dtype, targets):
+    X, y = diabetes
+    y = y if targets == "1d" else np.column_stack([y, -y])
+    model = GDRegressor(max_iter=50, tol=None).fit(X.astype(dtype), y)
+
+    assert model.coef_.dtype == dtype
+    assert np.asarray(model.intercept_).dtype == dtype
+    assert model.predict(X.astype(dtype)).dtype == dtype
+
+
+def test_integer_input_is_fitted_in_float64():
+    X, y = load_iris(return_X_y=True)
+    model = GDClassifier(max_iter=20, tol=None).fit((X * 10).astype(np.int64), y)
+    assert model.coef_.dtype == np.float64
+    assert model.predict_proba(X).dtype == np.float64
+
+
+# -- partial_fit and warm_start -------------------------------------------------------
+
+def test_classifier_partial_fit_over_chunks_learns(cancer):
+    X, y = cancer
+    chunks = np.array_split(np.arange(len(y)), 6)
+    model = GDClassifier(batch_size=32, random_state=0)
+    n_updates = n_epochs = 0
+    for _ in range(5):
+        for rows in chunks:
+            model.partial_fit(X[rows], y[rows], classes=np.array([0, 1]))
+            n_updates += -(-len(rows) // 32)
+            n_epochs += 1
+            assert model.t_ == n_updates
+            assert model.n_iter_ == len(model.loss_curve_) == n_epochs
+            assert len(model.learning_rate_curve_) == n_epochs
+
+    assert_array_equal(model.classes_, [0, 1])
+    assert model.score(X, y) > 0.9
+
+
+def test_partial_fit_accepts_chunks_missing_a_class(iris):
+    X, y = iris
+    model = GDClassifier()
+    model.partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
+    model.partial_fit(X[y == 2], y[y == 2])
+    assert_array_equal(model.classes_, [0, 1, 2])
+    assert model.coef_.shape == (3, X.shape[1])
+
+
+def test_first_partial_fit_needs_classes(cancer):
+    X, y = cancer
+    with pytest.raises(ValueError, match="classes"):
+        GDClassifier().partial_fit(X, y)
+
+
+def test_partial_fit_with_labels_outside_classes_raises(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="classes"):
+        GDClassifier().partial_fit(X, y, classes=[0, 1])
+
+
+@pytest.mark.parametrize("Estimator, data", [(GDRegressor, "diabetes"),
+                                             (GDClassifier, "iris")],
+                         ids=["regressor", "classifier"])
+def test_repeated_partial_fit_equals_fit_for_as_many_epochs(request, Estimator, data):
+    X, y = request.getfixturevalue(data)
+    n_epochs = 25
+    extra = {"classes": np.unique(y)} if Estimator is GDClassifier else {}
+    model = Estimator(decay="inverse", decay_rate=0.1)
+    for _ in range(n_epochs):
+        model.partial_fit(X, y, **extra)
+    reference = Estimator(decay="inverse", decay_rate=0.1, max_iter=n_epochs,
+                          tol=None).fit(X, y)
+
+    assert_allclose(model.coef_, reference.coef_, rtol=1e-12, atol=1e-12)
+    assert_allclose(model.intercept_, reference.intercept_, rtol=1e-12, atol=1e-12)
+    assert_allclose(model.loss_curve_, reference.loss_curve_, rtol=1e-12)
+    assert_allclose(model.learning_rate_curve_, reference.learning_rate_curve_, rtol=1e-12)
+    assert model.t_ == reference.t_ == n_epochs
+
+
+def test_regressor_partial_fit_over_chunks_learns(diabetes):
+    X, y = diabetes
+    ols_r2 = GDRegressor(tol=None, max_iter=500).fit(X, y).score(X, y)
+    chunks = np.array_split(np.arange(len(y)), 4)
+    model = GDRegressor()
+    for _ in range(20):
+        for rows in chunks:
+            model.partial_fit(X[rows], y[rows])
+    assert model.score(X, y) > ols_r2 - 0.005
+    assert model.n_iter_ == len(model.loss_curve_) == 80
+
+
+def test_warm_start_starts_from_the_previous_solution(cancer):
+    X, y = cancer
+    model = GDClassifier(warm_start=True, tol=1e-6, max_iter=5000).fit(X, y)
+    first_epochs, first_loss = model.n_iter_, model.loss_curve_[-1]
+    model.fit(X, y)
+    assert model.n_iter_ < first_epochs
+    assert model.loss_curve_[0] <= first_loss + 1e-6
+
+
+def test_cold_refit_repeats_the_first_fit(cancer):
+    X, y = cancer
+    model = GDClassifier(decay="inverse", decay_rate=0.5, max_iter=20, tol=None).fit(X, y)
+    first_coef, first_rates = model.coef_.copy(), list(model.learning_rate_curve_)
+    model.fit(X, y)
+    assert_array_equal(model.coef_, first_coef)
+    assert model.learning_rate_curve_ == first_rates
+
+
+def test_warm_start_continues_the_decay_schedule(cancer):
+    X, y = cancer
+    rate, decay_rate = 0.2, 0.5
+    model = GDClassifier(learning_rate=rate, decay="inverse", decay_rate=decay_rate,
+                         warm_start=True, max_iter=7, tol=None).fit(X, y)
+    assert_allclose(model.learning_rate_curve_,
+                    [rate / (1 + decay_rate * t) for t in range(7)], rtol=1e-12)
+    model.set_params(max_iter=4)
+    model.fit(X, y)
+    assert_allclose(model.learning_rate_curve_,
+                    [rate / (1 + decay_rate * t) for t in range(7, 11)], rtol=1e-12)
+
+
+def test_partial_fit_continues_the_decay_schedule(cancer):
+    X, y = cancer
+    rate, decay_rate = 0.2, 0.5
+    model = GDClassifier(learning_rate=rate, decay="inverse", decay_rate=decay_rate)
+    for _ in range(5):
+        model.partial_fit(X, y, classes=[0, 1])
+    assert_allclose(model.learning_rate_curve_,
+                    [rate / (1 + decay_rate * t) for t in range(5)], rtol=1e-12)
+
+
+# -- early stopping -------------------------------------------------------------------
+
+def _held_out_rows(y_encoded, validation_fraction, random_state, stratify):
+    """The split ``fit`` makes: train_test_split of the row indices, seeded as in fit."""
+    return train_test_split(np.arange(len(y_encoded)), test_size=validation_fraction,
+                            random_state=check_random_state(random_state),
+                            stratify=y_encoded if stratify else None)
+
+
+def test_classifier_early_stopping_keeps_the_best_epoch(cancer):
+    X, y = cancer
+    labels = load_breast_cancer().target_names[y]
+    # fit stratifies on the encoded labels, the indices into the sorted classes_.
+    encoded = np.searchsorted(np.unique(labels), labels)
+    model = GDClassifier(early_stopping=True, validation_fraction=0.2, learning_rate=0.05,
+                         solver="gd", n_iter_no_change=10, random_state=3).fit(X, labels)
+
+    scores = model.validation_scores_
+    assert len(scores) == model.n_iter_
+    assert model.best_validation_score_ == max(scores)
+    train, val = _held_out_rows(encoded, 0.2, 3, stratify=True)
+    assert model.score(X[val], labels[val]) == pytest.approx(model.best_validation_score_,
+                                                             rel=1e-12)
+
+    # The returned weights are those after the best epoch: plain descent on the training
+    # rows for that many epochs gives the same model.
+    best_epoch = int(np.argmax(scores)) + 1
+    assert best_epoch < model.n_iter_
+    replay = GDClassifier(learning_rate=0.05, solver="gd", max_iter=best_epoch,
+                          tol=None).fit(X[train], labels[train])
+    assert_allclose(model.coef_, replay.coef_, rtol=1e-12, atol=1e-14)
+    assert_allclose(model.intercept_, replay.intercept_, rtol=1e-12, atol=1e-14)
+
+
+def test_regressor_early_stopping_scores_r2_on_the_held_out_rows(diabetes):
+    X, y = diabetes
+    model = GDRegressor(early_stopping=True, random_state=0, tol=1e-5).fit(X, y)
+
+    assert model.best_validation_score_ == max(model.validation_scores_)
+    _, val = _held_out_rows(y, 0.1, 0, stratify=False)
+    assert model.score(X[val], y[val]) == pytest.approx(model.best_validation_score_,
+                                                        rel=1e-12)
+    assert r2_score(y[val], model.predict(X[val])) == pytest.approx(
+        model.best_validation_score_, rel=1e-12)
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_validation_attributes_only_with_early_stopping(cancer, Estimator):
+    X, y = cancer
+    model = Estimator(early_stopping=True, random_state=0).fit(X, y)
+    assert hasattr(model, "validation_scores_")
+    model.set_params(early_stopping=False).fit(X, y)
+    assert not hasattr(model, "validation_scores_")
+    assert not hasattr(model, "best_validation_score_")
+
+
+# -- predictions, attributes and options ----------------------------------------------
+
+def test_l1_penalty_gives_exact_zeros(cancer):
+    X, y = cancer
+    l1 = GDClassifier(penalty="l1", alpha=0.02).fit(X, y)
+    l2 = GDClassifier(penalty="l2", alpha=0.02).fit(X, y)
+    assert np.sum(l1.coef_ == 0) >= 5
+    assert np.all(l2.coef_ != 0)
+    assert l1.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("data", ["binary", "multiclass"])
+def test_probabilities_and_log_probabilities(cancer, iris, data):
+    X, y = cancer if data == "binary" else iris
+    model = GDClassifier(alpha=1e-3).fit(X, y)
+
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(y), len(model.classes_))
+    assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert_array_equal(model.classes_[proba.argmax(axis=1)], model.predict(X))
+    log_proba = model.predict_log_proba(X)
+    # 1 - p, as scikit-learn computes the first column, is exact only in absolute terms,
+    # so the logs agree tightly where the probability is not tiny.
+    assert_allclose(np.exp(log_proba), proba, rtol=1e-10, atol=1e-15)
+    usable = proba > 1e-6
+    assert np.sum(usable) > len(y)
+    assert_allclose(log_proba[usable], np.log(proba[usable]), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("data", ["binary", "multiclass"])
+def test_log_probabilities_stay_finite_for_huge_logits(cancer, iris, data):
+    X, y = cancer if data == "binary" else iris
+    model = GDClassifier(alpha=1e-3).fit(X, y)
+    X_huge = X * 1e6
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        raw = model.decision_function(X_huge)
+        log_proba = model.predict_log_proba(X_huge)
+        proba = model.predict_proba(X_huge)
+
+    assert np.all(np.isfinite(log_proba))
+    assert np.max(np.abs(raw)) > 1e5
+    expected = (np.column_stack([-np.logaddexp(0, raw), -np.logaddexp(0, -raw)])
+                if raw.ndim == 1 else log_softmax(raw, axis=1))
+    assert_allclose(log_proba, expected, rtol=1e-12)
+    assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("data", ["binary", "multiclass"])
+def test_string_labels(cancer, iris, data):
+    X, y = cancer if data == "binary" else iris
+    names = np.array(["setosa", "versicolor", "virginica"] if data == "multiclass"
+                     else ["benign", "malignant"])
+    strings = names[y]
+    by_string = GDClassifier(max_iter=100, tol=None).fit(X, strings)
+    by_index = GDClassifier(max_iter=100, tol=None).fit(X, y)
+
+    assert_array_equal(by_string.classes_, names)
+    predicted = by_string.predict(X)
+    assert set(predicted) <= set(names)
+    assert_array_equal(predicted, names[by_index.predict(X)])
+    assert_allclose(by_string.coef_, by_index.coef_, rtol=1e-12)
+    assert by_string.score(X, strings) == by_index.score(X, y)
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 3.0, 1: 0.5, 2: 1.5}],
+                         ids=["balanced", "dict"])
+def test_class_weight_equals_the_equivalent_sample_weight(class_weight):
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    if class_weight == "balanced":
+        per_class = len(y) / (3 * np.bincount(y))
+    else:
+        per_class = np.array([class_weight[k] for k in range(3)])
+
+    weighted = GDClassifier(class_weight=class_weight, max_iter=100, tol=None).fit(X, y)
+    reference = GDClassifier(max_iter=100, tol=None).fit(X, y, sample_weight=per_class[y])
+    unweighted = GDClassifier(max_iter=100, tol=None).fit(X, y)
+
+    assert_allclose(weighted.coef_, reference.coef_, rtol=1e-12, atol=1e-14)
+    assert_allclose(weighted.intercept_, reference.intercept_, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(weighted.coef_, unweighted.coef_)
+
+
+def test_class_weight_multiplies_sample_weight(cancer):
+    X, y = cancer
+    sample_weight = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y))
+    class_weight = {0: 2.0, 1: 0.5}
+    weighted = GDClassifier(class_weight=class_weight, max_iter=100, tol=None)
+    weighted.fit(X, y, sample_weight)
+    reference = GDClassifier(max_iter=100, tol=None).fit(
+        X, y, sample_weight * np.array([2.0, 0.5])[y])
+    assert_allclose(weighted.coef_, reference.coef_, rtol=1e-12, atol=1e-14)
+
+
+def test_coef_shapes(cancer, iris, diabetes):
+    X_bin, y_bin = cancer
+    X_multi, y_multi = iris
+    X_reg, y_reg = diabetes
+    p_bin, p_multi, p_reg = X_bin.shape[1], X_multi.shape[1], X_reg.shape[1]
+
+    binary = GDClassifier(max_iter=20, tol=None).fit(X_bin, y_bin)
+    assert binary.coef_.shape == (1, p_bin)
+    assert binary.intercept_.shape == (1,)
+    assert binary.decision_function(X_bin).shape == (len(y_bin),)
+    assert binary.predict_proba(X_bin).shape == (len(y_bin), 2)
+
+    multi = GDClassifier(max_iter=20, tol=None).fit(X_multi, y_multi)
+    assert multi.coef_.shape == (3, p_multi)
+    assert multi.intercept_.shape == (3,)
+    assert multi.decision_function(X_multi).shape == (len(y_multi), 3)
+
+    one_target = GDRegressor(max_iter=20, tol=None).fit(X_reg, y_reg)
+    assert one_target.coef_.shape == (p_reg,)
+    assert np.ndim(one_target.intercept_) == 0
+    assert one_target.predict(X_reg).shape == (len(y_reg),)
+
+    two_targets = GDRegressor(max_iter=20, tol=None).fit(X_reg, np.column_stack([y_reg, -y_reg]))
+    assert two_targets.coef_.shape == (2, p_reg)
+    assert two_targets.intercept_.shape == (2,)
+    assert two_targets.predict(X_reg).shape == (len(y_reg), 2)
+
+
+@pytest.mark.parametrize("Estimator, loader", [(GDRegressor, load_diabetes),
+                                               (GDClassifier, load_wine)],
+                         ids=["regressor", "classifier"])
+def test_feature_names_from_a_dataframe(Estimator, loader):
+    frame, y = loader(return_X_y=True, as_frame=True)
+    model = Estimator(max_iter=5, tol=None).fit(frame, y)
+    assert model.n_features_in_ == frame.shape[1]
+    assert_array_equal(model.feature_names_in_, frame.columns)
+    assert_allclose(model.predict(frame), Estimator(max_iter=5, tol=None).fit(
+        frame.to_numpy(), y).predict(frame.to_numpy()))
+
+
+@pytest.mark.parametrize("decay", ["constant", "inverse", "plateau"])
+@pytest.mark.parametrize("tol", [1e-4, None], ids=["tol", "no-tol"])
+def test_curves_have_one_entry_per_epoch(cancer, decay, tol):
+    X, y = cancer
+    model = GDClassifier(decay=decay, tol=tol, max_iter=60 if tol is None else 5000)
+    model.fit(X, y)
+    assert model.n_iter_ == len(model.loss_curve_) == len(model.learning_rate_curve_)
+    assert model.t_ == model.n_iter_
+    if tol is None:
+        assert model.n_iter_ == 60
+
+
+def test_loss_curve_is_the_training_objective(cancer):
+    X, y = cancer
+    alpha = 0.01
+    model = GDClassifier(alpha=alpha, solver="gd", max_iter=10, tol=None).fit(X, y)
+    # With plain full-batch descent, epoch t's objective is taken at the weights of the
+    # start of that epoch: the last entry is the objective before the final step.
+    previous = GDClassifier(alpha=alpha, solver="gd", max_iter=9, tol=None).fit(X, y)
+    z = X @ previous.coef_.ravel() + previous.intercept_[0]
+    objective = np.mean(np.logaddexp(0, z) - y * z) + alpha / 2 * np.sum(previous.coef_ ** 2)
+    assert model.loss_curve_[-1] == pytest.approx(objective, rel=1e-12)
+    assert np.all(np.diff(model.loss_curve_) < 0)
+
+
+def test_convergence_warning_when_max_iter_is_too_small(cancer):
+    X, y = cancer
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        GDClassifier(max_iter=3, tol=1e-4).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        GDClassifier(max_iter=3, tol=None).fit(X, y)
+        GDClassifier(max_iter=1000, tol=1e-4).fit(X, y)
+
+
+def test_verbose_prints_one_line_per_epoch(capsys, cancer):
+    X, y = cancer
+    model = GDClassifier(verbose=1, max_iter=12, tol=None).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+
+    assert len(lines) == model.n_iter_ == 12
+    for epoch, (line, objective) in enumerate(zip(lines, model.loss_curve_, strict=True),
+                                                  start=1):
+        match = re.search(r"epoch\D*(\d+).*objective\D*?([-+]?\d[\d.eE+-]*)", line)
+        assert match, line
+        assert int(match.group(1)) == epoch
+        assert float(match.group(2)) == pytest.approx(objective, rel=1e-8)
+
+
+def test_silent_by_default(capsys, cancer):
+    X, y = cancer
+    GDClassifier(max_iter=5, tol=None).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+# -- bad input ------------------------------------------------------------------------
+
+def _with(array, index, value):
+    array = np.array(array, dtype=float)
+    array.flat[index] = value
+    return array
+
+
+BAD_CLASSIFIER_INPUT = {
+    "nan-in-X": (lambda X, y: (_with(X, 5, np.nan), y, None), "NaN"),
+    "inf-in-X": (lambda X, y: (_with(X, 5, np.inf), y, None), "infinity"),
+    "nan-in-y": (lambda X, y: (X, _with(y, 4, np.nan), None), "NaN"),
+    "nan-in-sample_weight": (lambda X, y: (X, y, _with(np.ones(len(y)), 3, np.nan)), "NaN"),
+    "inf-in-sample_weight": (lambda X, y: (X, y, _with(np.ones(len(y)), 3, np.inf)),
+                             "infinity"),
+    "negative-sample_weight": (lambda X, y: (X, y, _with(np.ones(len(y)), 3, -1.0)),
+                               "[Nn]egative"),
+    "zero-sample_weight": (lambda X, y: (X, y, np.zeros(len(y))), "[Ss]ample.weight"),
+    "empty-X": (lambda X, y: (X[:0], y[:0], None), "0 sample"),
+    "one-class": (lambda X, y: (X, np.ones_like(y), None), "class"),
+    "X-y-lengths": (lambda X, y: (X, y[:-1], None), "inconsistent numbers of samples"),
+    "sample_weight-length": (lambda X, y: (X, y, np.ones(len(y) - 1)), "sample_weight"),
+    "3d-X": (lambda X, y: (X.reshape(len(y), -1, 1), y, None), "dim"),
+    "continuous-y": (lambda X, y: (X, y + 0.5, None), "[Uu]nknown label type"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CLASSIFIER_INPUT))
+def test_classifier_rejects_bad_input(iris, case):
+    X, y = iris
+    make, pattern = BAD_CLASSIFIER_INPUT[case]
+    X_bad, y_bad, sample_weight = make(X, y)
+    with pytest.raises(ValueError, match=pattern):
+        GDClassifier().fit(X_bad, y_bad, sample_weight)
+
+
+BAD_REGRESSOR_INPUT = {
+    "nan-in-y": (lambda X, y: (X, _with(y, 2, np.nan)), "NaN"),
+    "inf-in-y": (lambda X, y: (X, _with(y, 2, np.inf)), "infinity"),
+    "nan-in-X": (lambda X, y: (_with(X, 2, np.nan), y), "NaN"),
+    "X-y-lengths": (lambda X, y: (X[1:], y), "inconsistent numbers of samples"),
+    "3d-X": (lambda X, y: (X.reshape(len(y), -1, 2), y), "dim"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REGRESSOR_INPUT))
+def test_regressor_rejects_bad_input(diabetes, case):
+    X, y = diabetes
+    make, pattern = BAD_REGRESSOR_INPUT[case]
+    with pytest.raises(ValueError, match=pattern):
+        GDRegressor().fit(*make(X, y))
+
+
+def test_predict_rejects_the_wrong_number_of_features(iris):
+    X, y = iris
+    model = GDClassifier(max_iter=10, tol=None).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X[:, :3])
+
+
+BAD_PARAMS = {
+    "negative-learning_rate": ({"learning_rate": -1}, "learning_rate"),
+    "zero-learning_rate": ({"learning_rate": 0.0}, "learning_rate"),
+    "unknown-learning_rate": ({"learning_rate": "fast"}, "learning_rate"),
+    "unknown-decay": ({"decay": "nope"}, "decay"),
+    "unknown-solver": ({"solver": "newton"}, "solver"),
+    "momentum-with-adam": ({"solver": "adam", "momentum": 0.9}, "momentum"),
+    "momentum-with-accelerated": ({"momentum": 0.5}, "momentum"),
+    "nesterov-without-momentum": ({"solver": "gd", "nesterov": True}, "momentum"),
+    "momentum-of-one": ({"solver": "gd", "momentum": 1.0}, "momentum"),
+    "growing-exponential-decay": ({"decay": "exponential", "decay_rate": 1.5}, "decay_rate"),
+    "zero-batch_size": ({"batch_size": 0}, "batch_size"),
+    "zero-max_iter": ({"max_iter": 0}, "max_iter"),
+    "negative-tol": ({"tol": -1e-3}, "tol"),
+    "negative-alpha": ({"alpha": -0.1}, "alpha"),
+    "unknown-penalty": ({"penalty": "l3"}, "penalty"),
+    "l1_ratio-above-one": ({"penalty": "elasticnet", "l1_ratio": 1.5}, "l1_ratio"),
+    "validation_fraction-of-one": ({"early_stopping": True, "validation_fraction": 1.0},
+                                   "validation_fraction"),
+}
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+@pytest.mark.parametrize("case", list(BAD_PARAMS))
+def test_invalid_parameters_raise_value_error(iris, Estimator, case):
+    X, y = iris
+    params, pattern = BAD_PARAMS[case]
+    with pytest.raises(ValueError, match=pattern):
+        Estimator(**params).fit(X, y)
+
+
+def test_balanced_class_weight_is_refused_by_partial_fit(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="balanced"):
+        GDClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])

@@ -1,0 +1,78 @@
+"""The ``python -m skgd`` demo: it runs, and gradient descent reaches the exact solvers."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from skgd.__main__ import DATASETS, compare, format_comparison, main, relative_gap
+
+ACCELERATED = ("accelerated, lr=auto", "accelerated, lr=auto, cosine")
+
+
+@pytest.fixture(scope="module", params=list(DATASETS))
+def comparison(request):
+    return compare(request.param)
+
+
+def _row(comparison, setting):
+    (row,) = [row for row in comparison.rows if row.setting == setting]
+    return row
+
+
+def test_python_m_skgd_runs_every_dataset_against_both_reference_solvers():
+    result = subprocess.run([sys.executable, "-m", "skgd"], capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    for name in DATASETS:
+        assert re.search(rf"^{name}: \d+ train / \d+ test rows", result.stdout, re.MULTILINE)
+    assert re.search(r"^  Ridge +exact", result.stdout, re.MULTILINE)
+    assert re.search(r"^  LogisticRegression +exact", result.stdout, re.MULTILINE)
+    assert "ConvergenceWarning" not in result.stderr
+    gaps = [float(re.search(r" ([+-]\d\.\de[+-]\d+) ", line).group(1))
+            for line in result.stdout.splitlines() if "accelerated, lr=auto " in line]
+    assert len(gaps) == len(DATASETS)
+    assert all(abs(gap) < 1e-5 for gap in gaps), gaps
+
+
+@pytest.mark.parametrize("setting", ACCELERATED)
+def test_accelerated_auto_reaches_the_exact_objective(comparison, setting):
+    row = _row(comparison, setting)
+    reference = comparison.reference
+    assert row.converged
+    assert reference.converged
+    # The reference is a minimiser, so a GD objective far below it would be a wrong objective.
+    assert abs(relative_gap(row, reference)) < 1e-5
+    # The same minimiser predicts (nearly) the same on held-out rows.
+    assert row.score == pytest.approx(reference.score, abs=2 / comparison.n_test)
+
+
+def test_plain_gd_and_a_tiny_fixed_rate_fall_behind_accelerated(comparison):
+    reference = comparison.reference
+    accelerated = _row(comparison, "accelerated, lr=auto")
+    gd = _row(comparison, "gd, lr=auto")
+    crawl = _row(comparison, "gd, lr=0.001 (crawl)")
+    assert relative_gap(accelerated, reference) < relative_gap(gd, reference)
+    assert relative_gap(gd, reference) < relative_gap(crawl, reference)
+    assert not crawl.converged
+    assert crawl.n_iter == 300
+    assert relative_gap(crawl, reference) > 1.0
+
+
+def test_table_has_a_header_line_and_one_line_per_model(comparison):
+    lines = format_comparison(comparison).splitlines()
+    assert lines[0].startswith(f"{comparison.name}: {comparison.n_train} train")
+    body = lines[3:]
+    assert len(body) == len(comparison.rows) + 1
+    assert body[-1].split()[:2] == [comparison.reference.model, "exact"]
+    # Rows that ran out of epochs, and only those, carry the "*" marker.
+    for line, row in zip(body[:-1], comparison.rows, strict=True):
+        assert (f"{row.n_iter}*" in line) == (not row.converged)
+
+
+def test_unknown_dataset_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["iris"])
+    assert exit_info.value.code == 2
+    assert "unknown dataset(s) iris" in capsys.readouterr().err

@@ -1,0 +1,270 @@
+"""Properties that must hold on every dataset, checked on a few hundred random small ones.
+
+Shapes, feature scales up to 1e6, duplicated rows, constant columns, 2 to 6 classes and
+regression targets up to 1e6 are drawn by hypothesis; the values come from a seeded
+NumPy generator, so a failing example is reproducible from what hypothesis prints.
+"""
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.special import log_expit, logsumexp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from skgd import DivergenceError, GDClassifier, GDRegressor
+from skgd.losses import BinaryCrossEntropy, CategoricalCrossEntropy, LinearObjective
+
+# Tolerance of "probabilities sum to one", by the dtype they are computed in.
+SUM_TOL = {np.float64: 1e-6, np.float32: 1e-5}
+
+
+class DataSpec(NamedTuple):
+    """What hypothesis draws for a dataset; :func:`make_X` turns it into the data."""
+
+    n_samples: int
+    n_features: int
+    seed: int
+    n_constant: int
+    n_duplicates: int
+    exponents: tuple
+    dtype: type
+
+
+@st.composite
+def data_specs(draw):
+    n_samples = draw(st.integers(2, 60))
+    n_features = draw(st.integers(1, 8))
+    return DataSpec(
+        n_samples, n_features,
+        seed=draw(st.integers(0, 2**32 - 1)),
+        n_constant=draw(st.integers(0, n_features)),
+        n_duplicates=draw(st.integers(0, n_samples - 1)),
+        exponents=tuple(draw(st.lists(st.integers(-3, 6), min_size=n_features,
+                                      max_size=n_features))),
+        dtype=draw(st.sampled_from([np.float64, np.float32])),
+    )
+
+
+def make_X(spec):
+    """``X`` with awkward structure: per-column scales 10**k, duplicated rows, constant
+    columns; also returns the generator, to draw ``y`` from."""
+    rng = np.random.default_rng(spec.seed)
+    X = rng.standard_normal((spec.n_samples, spec.n_features))
+    X[:, :spec.n_constant] = rng.uniform(-3, 3, size=spec.n_constant)
+    rows = rng.integers(0, spec.n_samples, (2, spec.n_duplicates))
+    X[rows[0]] = X[rows[1]]
+    X *= 10.0 ** np.array(spec.exponents)
+    return X.astype(spec.dtype), rng
+
+
+@st.composite
+def descent_params(draw):
+    """Settings of either estimator: "auto" or fixed rates (some too large), mini-batches."""
+    batch_size = draw(st.none() | st.integers(1, 16))
+    return {
+        "learning_rate": draw(st.sampled_from(["auto", "auto", 1e-3, 0.1, 10.0])),
+        "solver": draw(st.sampled_from(["accelerated", "gd", "adam"])),
+        "alpha": draw(st.sampled_from([0.0, 1e-3, 1.0])),
+        "penalty": draw(st.sampled_from(["l2", "l1", "elasticnet"])),
+        "fit_intercept": draw(st.booleans()),
+        "batch_size": batch_size,
+        "shuffle": draw(st.booleans()),
+        "random_state": draw(st.integers(0, 1000)),
+        # Mini-batch epochs cost n_samples / batch_size updates each.
+        "max_iter": 200 if batch_size is None else 20,
+    }
+
+
+def _fit_or_diverge(model, X, y):
+    """Fit; return the model, or None when it raised the documented DivergenceError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            model.fit(X, y)
+        except DivergenceError as error:
+            assert "learning_rate" in str(error)
+            event("raised DivergenceError")
+            return None
+    event("fitted")
+    return model
+
+
+def _check_fitted(model, params):
+    assert np.all(np.isfinite(model.coef_))
+    assert np.all(np.isfinite(model.intercept_))
+    assert np.all(np.isfinite(model.loss_curve_))
+    assert 1 <= model.n_iter_ <= params["max_iter"]
+    if _auto_cannot_diverge(params):
+        # A safe step never ends above where it started (up to rounding).
+        first = model.loss_curve_[0]
+        assert model.loss_curve_[-1] <= first + 1e-5 * abs(first)
+
+
+def _check_same_fit_again(model, X, y):
+    """A second fit with the same random_state gives bit-identical coefficients."""
+    again = _fit_or_diverge(clone(model), X, y)
+    assert again is not None
+    np.testing.assert_array_equal(again.coef_, model.coef_)
+    np.testing.assert_array_equal(again.intercept_, model.intercept_)
+
+
+def _auto_cannot_diverge(params):
+    return (params["learning_rate"] == "auto" and params["batch_size"] is None
+            and params["solver"] != "adam")
+
+
+@settings(max_examples=200, deadline=None)
+@given(spec=data_specs(), n_classes=st.integers(2, 6), string_labels=st.booleans(),
+       params=descent_params())
+def test_classifier_fits_or_raises_divergence_and_predicts_probabilities(
+        spec, n_classes, string_labels, params):
+    X, rng = make_X(spec)
+    n_samples = X.shape[0]
+    labels = (np.array([f"class {k}" for k in range(n_classes)]) if string_labels
+              else np.sort(rng.choice(np.arange(-50, 50), n_classes, replace=False)))
+    index = rng.integers(0, n_classes, n_samples)
+    index[:2] = rng.choice(n_classes, 2, replace=False)
+    y = labels[index]
+
+    model = _fit_or_diverge(GDClassifier(**params), X, y)
+    if model is None:
+        assert not _auto_cannot_diverge(params)
+        return
+    _check_fitted(model, params)
+    n_seen = len(np.unique(y))
+    np.testing.assert_array_equal(model.classes_, np.unique(y))
+    assert model.coef_.shape == (1 if n_seen == 2 else n_seen, X.shape[1])
+    assert model.intercept_.shape == (model.coef_.shape[0],)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        proba = model.predict_proba(X)
+        log_proba = model.predict_log_proba(X)
+        predicted = model.predict(X)
+    assert proba.shape == (n_samples, n_seen)
+    assert np.all(np.isfinite(proba))
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=SUM_TOL[X.dtype.type])
+    assert np.all(np.isfinite(log_proba)) and np.all(log_proba <= 0)
+    # Both are computed from the same raw predictions: they may differ by rounding only,
+    # a few float32 epsilons, however large the raw predictions are.
+    np.testing.assert_allclose(np.exp(log_proba), proba, rtol=1e-4, atol=1e-6)
+    assert predicted.shape == (n_samples,)
+    assert np.all(np.isin(predicted, model.classes_))
+    # The predicted class is a most probable one.
+    chosen = proba[np.arange(n_samples), np.searchsorted(model.classes_, predicted)]
+    np.testing.assert_array_equal(chosen, proba.max(axis=1))
+    _check_same_fit_again(model, X, y)
+
+
+@settings(max_examples=200, deadline=None)
+@given(spec=data_specs(), y_exponent=st.integers(0, 6), n_targets=st.sampled_from([None, 2]),
+       params=descent_params())
+def test_regressor_fits_or_raises_divergence_and_predicts_finite_values(
+        spec, y_exponent, n_targets, params):
+    X, rng = make_X(spec)
+    n_samples, n_features = X.shape
+    shape = (n_features,) if n_targets is None else (n_features, n_targets)
+    # Coefficients that keep every feature's contribution of order one.
+    scale = np.maximum(np.abs(X.astype(np.float64)).max(axis=0), 1.0)
+    true_coef = rng.standard_normal(shape) / (scale if n_targets is None else scale[:, None])
+    noise = rng.standard_normal((n_samples,) if n_targets is None else (n_samples, n_targets))
+    y = (X.astype(np.float64) @ true_coef + noise + 3.0) * 10.0**y_exponent
+
+    model = _fit_or_diverge(GDRegressor(**params), X, y)
+    if model is None:
+        assert not _auto_cannot_diverge(params)
+        return
+    _check_fitted(model, params)
+    assert model.coef_.shape == (shape if n_targets is None else shape[::-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        predicted = model.predict(X)
+    assert predicted.shape == y.shape
+    assert np.all(np.isfinite(predicted))
+    _check_same_fit_again(model, X, y)
+
+
+@settings(max_examples=50, deadline=None)
+@given(spec=data_specs(), label=st.sampled_from([0, 7, "only"]))
+def test_classifier_rejects_a_single_class(spec, label):
+    X, _ = make_X(spec)
+    y = np.full(X.shape[0], label)
+    with pytest.raises(ValueError, match="class"):
+        GDClassifier(max_iter=5).fit(X, y)
+
+
+logits = arrays(np.float64, st.integers(1, 40),
+                elements=st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=logits, seed=st.integers(0, 2**32 - 1), alpha=st.sampled_from([0.0, 0.5]))
+def test_binary_cross_entropy_objective_is_finite_and_nonnegative(raw, seed, alpha):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, raw.size).astype(np.float64)
+    sample_weight = rng.uniform(0.1, 2.0, raw.size)
+    # With X the identity and no intercept, the parameters are the raw predictions.
+    objective = LinearObjective(BinaryCrossEntropy(), np.eye(raw.size), y, sample_weight,
+                                alpha=alpha, fit_intercept=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        loss, gradient = objective.loss_gradient(raw)
+    assert np.isfinite(loss) and loss >= 0
+    assert np.all(np.isfinite(gradient))
+    per_sample = -np.where(y == 1, log_expit(raw), log_expit(-raw))
+    expected = per_sample @ sample_weight / sample_weight.sum() + 0.5 * alpha * raw @ raw
+    assert loss == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n_classes=st.integers(2, 6), data=st.data(), seed=st.integers(0, 2**32 - 1),
+       alpha=st.sampled_from([0.0, 0.5]))
+def test_categorical_cross_entropy_objective_is_finite_and_nonnegative(
+        n_classes, data, seed, alpha):
+    raw = data.draw(arrays(np.float64, st.tuples(st.integers(1, 20), st.just(n_classes)),
+                           elements=st.floats(-1e4, 1e4, allow_nan=False,
+                                              allow_infinity=False)))
+    n_samples = raw.shape[0]
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n_samples)
+    sample_weight = rng.uniform(0.1, 2.0, n_samples)
+    # With X the identity and no intercept, coef (row-major, one row per class) is raw.T.
+    objective = LinearObjective(CategoricalCrossEntropy(n_classes), np.eye(n_samples), y,
+                                sample_weight, alpha=alpha, fit_intercept=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        loss, gradient = objective.loss_gradient(raw.T.ravel())
+    assert np.isfinite(loss) and loss >= 0
+    assert np.all(np.isfinite(gradient))
+    per_sample = logsumexp(raw, axis=1) - raw[np.arange(n_samples), y]
+    expected = per_sample @ sample_weight / sample_weight.sum() + 0.5 * alpha * np.sum(raw**2)
+    assert loss == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(loss=st.sampled_from([BinaryCrossEntropy(), CategoricalCrossEntropy(2),
+                             CategoricalCrossEntropy(5)]),
+       n_samples=st.integers(1, 20), offset=st.floats(-1e4, 1e4),
+       seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from([np.float64, np.float32]))
+def test_log_proba_is_the_log_of_proba_for_large_raw_predictions(
+        loss, n_samples, offset, seed, dtype):
+    # A large common offset with moderate differences between classes: the raw predictions
+    # of a model with a large intercept or a large-scale feature.
+    rng = np.random.default_rng(seed)
+    shape = (n_samples,) if loss.raw_ndim == 1 else (n_samples, loss.n_outputs)
+    raw = (offset + rng.uniform(-20, 20, shape)).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        proba = loss.predict_proba(raw)
+        log_proba = loss.predict_log_proba(raw)
+    assert np.all(np.isfinite(log_proba)) and np.all(log_proba <= 0)
+    # Both come from the same raw predictions, so they may differ by rounding only.
+    np.testing.assert_allclose(np.exp(log_proba), proba, rtol=1e-4, atol=1e-6)
