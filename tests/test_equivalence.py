@@ -14,6 +14,7 @@ regression is compared with SAGA, the scikit-learn solver that supports it.
 
 import numpy as np
 import pytest
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import (
     load_breast_cancer,
@@ -24,8 +25,13 @@ from sklearn.datasets import (
 )
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.fixes import parse_version
 
 from skgd import GDClassifier, GDRegressor
+
+# scikit-learn 1.8 turned LogisticRegression's L1 penalty from penalty="l1" into l1_ratio=1.
+L1_LOGISTIC = ({"l1_ratio": 1.0} if parse_version(sklearn.__version__) >= parse_version("1.8")
+               else {"penalty": "l1"})
 
 
 def _standardised(loader):
@@ -185,7 +191,7 @@ def test_l1_classifier_matches_l1_logistic_regression(case, max_iter):
 
     model = GDClassifier(alpha=1.0 / (C * len(y)), penalty="l1", tol=None,
                          max_iter=max_iter).fit(X, y)
-    reference = LogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=1e-12,
+    reference = LogisticRegression(C=C, solver="saga", **L1_LOGISTIC, tol=1e-12,
                                    max_iter=100000).fit(X, y)
 
     assert np.any(reference.coef_ == 0)
