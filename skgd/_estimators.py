@@ -135,12 +135,8 @@ class _BaseGD(BaseEstimator):
             lipschitz = objective.lipschitz(self.batch_size)
             learning_rate = 1.0 / lipschitz if lipschitz > 0 else 1.0
 
-        def loss_gradient(w, rows):
-            part = objective if rows is None else objective.subset(rows)
-            return part.loss_gradient(w)
-
         result = minimize(
-            loss_gradient, objective.init_params(), n_samples=objective.n_samples,
+            objective.loss_gradient, objective.init_params(), n_samples=objective.n_samples,
             learning_rate=learning_rate,
             decay=make_decay(self.decay, decay_rate=self.decay_rate,
                              decay_steps=self.decay_steps, power_t=self.power_t,

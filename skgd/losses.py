@@ -21,6 +21,22 @@ __all__ = [
 ]
 
 
+# Rows of dense X per block of LinearObjective.loss_gradient: a few MiB, so that a block
+# read for the forward product is still in cache for the gradient.
+_BLOCK_BYTES = 4 * 2**20
+
+
+def _row_blocks(X):
+    """Row slices of X for one fused pass; ``[None]`` (all of X at once) for sparse X."""
+    if sp.issparse(X):
+        return [None]
+    n_samples = X.shape[0]
+    step = max(256, _BLOCK_BYTES // max(1, X.shape[1] * X.itemsize))
+    if step >= n_samples:
+        return [None]
+    return [slice(start, start + step) for start in range(0, n_samples, step)]
+
+
 def _weighted(values, sample_weight):
     if sample_weight is None:
         return values
@@ -222,14 +238,8 @@ class LinearObjective:
         self.n_coef = self.n_outputs * self.n_features
         self.n_params = self.n_coef + (self.n_outputs if fit_intercept else 0)
         self.l2_reg_strength = float(alpha * (1.0 - l1_ratio))
-        # Weights normalised to sum to one, so the data term is a weighted mean.
-        if sample_weight is None:
-            self._weight = None
-            self._scale = 1.0 / self.n_samples
-        else:
-            self._weight = np.asarray(sample_weight, dtype=X.dtype) / X.dtype.type(
-                np.sum(sample_weight, dtype=np.float64))
-            self._scale = 1.0
+        if sample_weight is not None:
+            self.sample_weight = np.asarray(sample_weight, dtype=X.dtype)
 
     # -- layout -----------------------------------------------------------------------
     def unpack(self, w):
@@ -255,18 +265,50 @@ class LinearObjective:
         return np.zeros(self.n_params, dtype=self.X.dtype)
 
     # -- objective --------------------------------------------------------------------
-    def loss_gradient(self, w):
-        """Return ``(F(w), dF/dw)`` from one forward and one backward pass over X."""
-        raw = self.raw_prediction(w)
-        per_sample, grad_raw = self.loss_function.loss_gradient(self.y, raw, self._weight)
-        loss = float(per_sample.sum(dtype=np.float64)) * self._scale
-        if self._scale != 1.0:
-            grad_raw *= self.X.dtype.type(self._scale)
-        grad = np.empty_like(w)
-        grad_coef = self.X.T @ grad_raw
-        grad[: self.n_coef] = grad_coef.T.ravel() if grad_coef.ndim == 2 else grad_coef
-        if self.fit_intercept:
-            grad[self.n_coef:] = grad_raw.sum(axis=0)
+    def loss_gradient(self, w, rows=None):
+        """Return ``(F(w), dF/dw)``, reading X once.
+
+        Dense X is processed in row blocks that stay in cache: the forward product, the
+        per-sample loss and the block's share of the gradient are computed before moving
+        on, so X streams from memory once instead of twice, and the per-sample
+        temporaries stay block-sized.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+        rows : slice or ndarray of int, default=None
+            Evaluate the same objective on these samples only (a mini-batch): their
+            weights are normalised by their own sum.
+        """
+        X, y, weight = self.X, self.y, self.sample_weight
+        if rows is not None:
+            X, y = X[rows], y[rows]
+            weight = None if weight is None else weight[rows]
+        if weight is None:
+            scale = 1.0 / X.shape[0]
+        else:
+            total = float(np.sum(weight, dtype=np.float64))
+            scale = 1.0 / total if total > 0 else 0.0
+        coef, intercept = self.unpack(w)
+        grad = np.zeros_like(w)
+        grad_coef = grad[: self.n_coef].reshape(coef.shape)
+        loss = 0.0
+        for block in _row_blocks(X):
+            X_block = X if block is None else X[block]
+            raw = X_block @ coef.T
+            raw += intercept
+            per_sample, grad_raw = self.loss_function.loss_gradient(
+                y if block is None else y[block], raw,
+                None if weight is None else (weight if block is None else weight[block]))
+            loss += float(per_sample.sum(dtype=np.float64))
+            if sp.issparse(X_block):
+                grad_coef += (X_block.T @ grad_raw).T
+            else:
+                grad_coef += grad_raw.T @ X_block
+            if self.fit_intercept:
+                grad[self.n_coef:] += grad_raw.sum(axis=0)
+        loss *= scale
+        grad *= grad.dtype.type(scale)
         if self.l2_reg_strength:
             flat_coef = w[: self.n_coef]
             loss += 0.5 * self.l2_reg_strength * float(flat_coef @ flat_coef)
@@ -280,14 +322,6 @@ class LinearObjective:
     def gradient(self, w):
         """``dF/dw`` as a flat array."""
         return self.loss_gradient(w)[1]
-
-    def subset(self, rows):
-        """The same objective on the samples ``rows`` (a slice or an index array)."""
-        return LinearObjective(
-            self.loss_function, self.X[rows], self.y[rows],
-            None if self.sample_weight is None else self.sample_weight[rows],
-            self.alpha, self.l1_ratio, self.fit_intercept,
-        )
 
     def l1_penalty(self):
         """The non-smooth part ``alpha * l1_ratio * ||W||_1``, or None when it is zero."""
@@ -308,8 +342,9 @@ class LinearObjective:
         between the full-batch value and the largest per-sample ``max_i ||x1_i||^2``.
         """
         X = self.X
-        weight = (self._weight if self._weight is not None
-                  else np.full(self.n_samples, self._scale, dtype=X.dtype))[:, None]
+        weight = (np.full(self.n_samples, 1.0 / self.n_samples, dtype=X.dtype)
+                  if self.sample_weight is None else self.sample_weight
+                  / X.dtype.type(np.sum(self.sample_weight, dtype=np.float64)))[:, None]
         n_cols = self.n_features + (1 if self.fit_intercept else 0)
         rng = np.random.default_rng(0)
         basis = np.linalg.qr(

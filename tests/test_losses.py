@@ -502,3 +502,53 @@ def test_l1_penalty_prox_is_soft_thresholding(loss_name, fit_intercept):
     assert_array_equal(shrunk[n_coef:], w[n_coef:])
     # A proximal step of size 0 changes nothing.
     assert_array_equal(penalty.prox(w.copy(), 0.0), w)
+
+
+# -- row blocks and mini-batches ------------------------------------------------------------
+def _large_data(loss_name, n_samples=1000, seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, N_FEATURES))
+    y = {"squared": lambda: rng.normal(size=n_samples),
+         "squared-3targets": lambda: rng.normal(size=(n_samples, 3)),
+         "binary": lambda: rng.integers(0, 2, size=n_samples).astype(np.float64),
+         "categorical-4": lambda: rng.integers(0, 4, size=n_samples)}[loss_name]()
+    return X, y, rng.uniform(0.1, 3.0, size=n_samples)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_row_blocked_pass_equals_one_block(monkeypatch, loss_name, weighted):
+    import skgd.losses
+
+    X, y, sample_weight = _large_data(loss_name)
+    make_loss = LOSSES[loss_name][0]
+    objective = LinearObjective(make_loss(), X, y, sample_weight if weighted else None,
+                                alpha=0.2)
+    w = np.random.default_rng(0).normal(size=objective.n_params)
+    whole = objective.loss_gradient(w)
+    # Blocks of 256 rows: 1000 rows make four blocks, the last one partial.
+    monkeypatch.setattr(skgd.losses, "_BLOCK_BYTES", 1)
+    assert len(skgd.losses._row_blocks(X)) == 4
+    blocked = objective.loss_gradient(w)
+    assert_allclose(blocked[0], whole[0], rtol=1e-13)
+    assert_allclose(blocked[1], whole[1], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_rows_evaluate_the_objective_of_the_mini_batch(loss_name):
+    X, y, sample_weight = _large_data(loss_name, n_samples=60)
+    make_loss = LOSSES[loss_name][0]
+    rows = np.array([5, 17, 2, 40, 33])
+    for weights in (None, sample_weight):
+        full = LinearObjective(make_loss(), X, y, weights, alpha=0.2)
+        batch = LinearObjective(make_loss(), X[rows], y[rows],
+                                None if weights is None else weights[rows], alpha=0.2)
+        w = np.random.default_rng(1).normal(size=full.n_params)
+        for part, expected in ((rows, batch.loss_gradient(w)),
+                               (slice(10, 20), LinearObjective(
+                                   make_loss(), X[10:20], y[10:20],
+                                   None if weights is None else weights[10:20],
+                                   alpha=0.2).loss_gradient(w))):
+            loss, grad = full.loss_gradient(w, part)
+            assert_allclose(loss, expected[0], rtol=1e-13)
+            assert_allclose(grad, expected[1], rtol=1e-12, atol=1e-15)
