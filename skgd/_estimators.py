@@ -111,19 +111,25 @@ class _BaseGD(BaseEstimator):
         if not sample_weight.sum() > 0:
             raise ValueError("sample_weight sums to zero: at least one sample needs a "
                              "positive weight.")
+        if np.all(sample_weight == 1):
+            # Unit weights change nothing; without them each pass skips a multiplication.
+            sample_weight = None
         rng = check_random_state(self.random_state)
 
-        validation = None
+        held_out = None
         if self.early_stopping and not partial:
-            X, y, sample_weight, validation = self._validation_split(
-                X, y, sample_weight, loss, rng)
+            X, y, sample_weight, held_out = self._validation_split(X, y, sample_weight, rng)
         objective = LinearObjective(
             loss, X, y, sample_weight, alpha=self.alpha,
             l1_ratio=_L1_RATIO[self.penalty](self.l1_ratio),
             fit_intercept=self.fit_intercept,
         )
-        if validation is not None:
-            validation = validation(objective)
+        validation = None
+        if held_out is not None:
+            X_val, y_val, sw_val = held_out
+
+            def validation(w):
+                return self._score_raw(objective.raw_prediction(w, X_val), y_val, sw_val)
 
         rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
         state = self._initial_state(objective, rule, partial, resume)
@@ -191,19 +197,15 @@ class _BaseGD(BaseEstimator):
         return EngineState(params, rule_state, previous.epoch, previous.n_updates,
                            previous.n_plateaus)
 
-    def _validation_split(self, X, y, sample_weight, loss, rng):
-        """Hold out ``validation_fraction`` of the rows; return the scorer factory."""
-        stratify = None if self._regression else y
+    def _validation_split(self, X, y, sample_weight, rng):
+        """Split off ``validation_fraction`` of the rows (stratified for classifiers)."""
         train, val = train_test_split(np.arange(X.shape[0]),
                                       test_size=self.validation_fraction,
-                                      random_state=rng, stratify=stratify)
-        X_val, y_val, sw_val = X[val], y[val], sample_weight[val]
-
-        def validation(objective):
-            return lambda w: self._score_raw(objective.raw_prediction(w, X_val), y_val,
-                                             sw_val)
-
-        return X[train], y[train], sample_weight[train], validation
+                                      random_state=rng,
+                                      stratify=None if self._regression else y)
+        weights = (None, None) if sample_weight is None else (sample_weight[train],
+                                                              sample_weight[val])
+        return X[train], y[train], weights[0], (X[val], y[val], weights[1])
 
     # -- prediction -------------------------------------------------------------------
     def _decision(self, X):
