@@ -1,0 +1,91 @@
+"""``python -m benchmarks.run --quick``: every task runs and prints its table.
+
+Timings are not asserted: they belong to the benchmark's output, not to the tests. The
+benchmark runs in a subprocess from the repository root, where ``benchmarks`` imports.
+"""
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TASKS = ["regression", "binary", "multiclass", "sparse", "minibatch", "loss_gradient",
+         "float32", "auto"]
+# Tasks whose table compares fitted contenders, with how many of them.
+FIT_TASKS = {"regression": 3, "binary": 3, "multiclass": 3, "sparse": 3, "minibatch": 2,
+             "float32": 2}
+
+
+def _run(*args):
+    result = subprocess.run([sys.executable, "-m", "benchmarks.run", *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def quick():
+    return _run("--quick")
+
+
+def _tables(stdout):
+    """``{task: (header cells, row cells)}`` from the text output (columns: 2+ spaces)."""
+    tables = {}
+    for block in stdout.split("\n\n"):
+        lines = block.splitlines()
+        name = lines[0].split(":")[0]
+        rules = [i for i, line in enumerate(lines) if re.fullmatch(r"  -+", line)]
+        if name in TASKS and rules:
+            (rule,) = rules
+            split = [re.split(r"\s{2,}", line.strip()) for line in lines[rule - 1:]]
+            tables[name] = (split[0], split[2:])
+    return tables
+
+
+def test_quick_run_prints_a_header_and_every_tasks_table(quick):
+    assert re.search(r"^skgd benchmarks \(quick sizes", quick.stdout, re.MULTILINE)
+    for field in ("date", "machine", "versions", "thread pools"):
+        assert re.search(rf"^  {field}: \S", quick.stdout, re.MULTILINE)
+    tables = _tables(quick.stdout)
+    assert sorted(tables) == sorted(TASKS)
+    for header, rows in tables.values():
+        assert rows
+        assert all(len(row) == len(header) for row in rows)
+    # ConvergenceWarnings are recorded in the tables (the "*"), not printed.
+    assert "ConvergenceWarning" not in quick.stderr
+
+
+@pytest.mark.parametrize("task", list(FIT_TASKS))
+def test_every_contender_has_a_finite_objective_gap(quick, task):
+    header, rows = _tables(quick.stdout)[task]
+    assert len(rows) == FIT_TASKS[task]
+    gap = header.index("rel. gap")
+    gaps = [float(row[gap]) for row in rows]
+    assert all(math.isfinite(value) for value in gaps), gaps
+    # The skgd row is first, and the time ratio is to itself.
+    assert rows[0][0].startswith(("GDRegressor", "GDClassifier"))
+    assert rows[0][header.index("vs skgd")] == "1.00"
+
+
+def test_float32_fit_keeps_float32_coefficients(quick):
+    header, rows = _tables(quick.stdout)["float32"]
+    assert [row[header.index("coef_")] for row in rows] == ["float64", "float32"]
+
+
+def test_markdown_prints_pipe_tables_of_the_tasks_chosen_with_only():
+    stdout = _run("--quick", "--markdown", "--only", "loss_gradient", "auto").stdout
+    assert re.findall(r"^### (\w+)$", stdout, re.MULTILINE) == ["loss_gradient", "auto"]
+    assert re.search(r"^\| X dtype \| loss_gradient \|", stdout, re.MULTILINE)
+    assert re.search(r"^\| :--- \|( ---: \|)+$", stdout, re.MULTILINE)
+    assert re.search(r"^\| float32 \|", stdout, re.MULTILINE)
+
+
+def test_unknown_task_is_a_usage_error():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.run", "--only", "nope"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "invalid choice: 'nope'" in result.stderr
