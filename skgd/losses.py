@@ -24,17 +24,24 @@ __all__ = [
 # Rows of dense X per block of LinearObjective.loss_gradient: a few MiB, so that a block
 # read for the forward product is still in cache for the gradient.
 _BLOCK_BYTES = 4 * 2**20
+# Below this many columns of dense X, lipschitz() builds the Gram matrix (one pass of
+# BLAS-3 work, exact) instead of iterating matrix-vector passes.
+_GRAM_MAX_COLUMNS = 256
 
 
-def _row_blocks(X):
-    """Row slices of X for one fused pass; ``[None]`` (all of X at once) for sparse X."""
-    if sp.issparse(X):
-        return [None]
+def _row_blocks(X, *columns):
+    """Yield ``(X block, column blocks...)`` over cache-sized row blocks of dense X.
+
+    Sparse X, and X smaller than one block, come whole. ``None`` columns stay None.
+    """
     n_samples = X.shape[0]
-    step = max(256, _BLOCK_BYTES // max(1, X.shape[1] * X.itemsize))
-    if step >= n_samples:
-        return [None]
-    return [slice(start, start + step) for start in range(0, n_samples, step)]
+    step = max(256, _BLOCK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
+    if sp.issparse(X) or step >= n_samples:
+        yield (X, *columns)
+        return
+    for start in range(0, n_samples, step):
+        rows = slice(start, start + step)
+        yield (X[rows], *(None if column is None else column[rows] for column in columns))
 
 
 def _weighted(values, sample_weight):
@@ -293,13 +300,11 @@ class LinearObjective:
         grad = np.zeros_like(w)
         grad_coef = grad[: self.n_coef].reshape(coef.shape)
         loss = 0.0
-        for block in _row_blocks(X):
-            X_block = X if block is None else X[block]
+        for X_block, y_block, weight_block in _row_blocks(X, y, weight):
             raw = X_block @ coef.T
             raw += intercept
-            per_sample, grad_raw = self.loss_function.loss_gradient(
-                y if block is None else y[block], raw,
-                None if weight is None else (weight if block is None else weight[block]))
+            per_sample, grad_raw = self.loss_function.loss_gradient(y_block, raw,
+                                                                    weight_block)
             loss += float(per_sample.sum(dtype=np.float64))
             if sp.issparse(X_block):
                 grad_coef += (X_block.T @ grad_raw).T
@@ -329,47 +334,20 @@ class LinearObjective:
         return _L1Penalty(strength, self.n_coef) if strength > 0 else None
 
     # -- step size --------------------------------------------------------------------
-    def lipschitz(self, batch_size=None, n_iter=30, rtol=1e-3, block_size=8):
+    def lipschitz(self, batch_size=None):
         """Estimate the Lipschitz constant L of the gradient of ``F``.
 
         ``L = curvature * lambda_max(X1^T D X1 / S) + l2`` where ``X1`` is X with a
         column of ones when there is an intercept and ``D`` holds the sample weights.
-        lambda_max comes from a few block power iterations with Rayleigh-Ritz, never from
-        an SVD: each iteration is one row-blocked pass over X applying ``X1^T D X1`` to
-        ``block_size`` vectors at once, and the block makes it converge to the top of a
-        cluster of close eigenvalues, where a single vector can stall on the second one.
         For mini-batches of size ``b`` the constant of the expected mini-batch gradient
         (Gower et al., 2019) interpolates between the full-batch value and the largest
         per-sample ``max_i ||x1_i||^2``.
         """
-        X, weight = self.X, self.sample_weight
-        scale = 1.0 / (self.n_samples if weight is None
-                       else float(np.sum(weight, dtype=np.float64)))
-        n_cols = self.n_features + (1 if self.fit_intercept else 0)
-        rng = np.random.default_rng(0)
-        basis = np.linalg.qr(
-            rng.standard_normal((n_cols, min(block_size, n_cols))).astype(X.dtype))[0]
-        eig = 0.0
-        for _ in range(n_iter):
-            image = np.zeros_like(basis)
-            for block in _row_blocks(X):
-                X_block = X if block is None else X[block]
-                projected = X_block @ basis[: self.n_features]
-                if self.fit_intercept:
-                    projected += basis[-1]
-                if weight is not None:
-                    projected *= (weight if block is None else weight[block])[:, None]
-                image[: self.n_features] += X_block.T @ projected
-                if self.fit_intercept:
-                    image[-1] += projected.sum(axis=0)
-            image *= image.dtype.type(scale)
-            # Rayleigh-Ritz: the largest eigenvalue of the matrix restricted to the block.
-            new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
-            converged = abs(new_eig - eig) <= rtol * new_eig
-            eig = new_eig
-            if converged or basis.shape[1] == n_cols:
-                break
-            basis = np.linalg.qr(image)[0]
+        X = self.X
+        if not sp.issparse(X) and X.shape[1] < _GRAM_MAX_COLUMNS:
+            eig = self._top_eigenvalue_from_gram()
+        else:
+            eig = self._top_eigenvalue_by_power_iteration()
         lipschitz = eig
         n = self.n_samples
         if batch_size is not None and batch_size < n:
@@ -379,6 +357,66 @@ class LinearObjective:
             b = batch_size
             lipschitz = (n * (b - 1) * eig + (n - b) * largest) / (b * (n - 1))
         return self.loss_function.curvature * lipschitz + self.l2_reg_strength
+
+    def _total_weight(self):
+        if self.sample_weight is None:
+            return float(self.n_samples)
+        return float(np.sum(self.sample_weight, dtype=np.float64))
+
+    def _top_eigenvalue_from_gram(self):
+        """Exact lambda_max of ``X1^T D X1 / S`` from its Gram matrix, built in one pass.
+
+        With few columns the Gram matrix costs a few passes' worth of BLAS-3 work and
+        gives the exact value, where power iteration needs many passes for a bound.
+        """
+        n_features = self.n_features
+        n_cols = n_features + (1 if self.fit_intercept else 0)
+        gram = np.zeros((n_cols, n_cols), dtype=self.X.dtype)
+        for X_block, weight in _row_blocks(self.X, self.sample_weight):
+            weighted = X_block if weight is None else X_block * weight[:, None]
+            gram[:n_features, :n_features] += weighted.T @ X_block
+            if self.fit_intercept:
+                column_sums = weighted.sum(axis=0)
+                gram[:n_features, -1] += column_sums
+                gram[-1, :n_features] += column_sums
+        if self.fit_intercept:
+            gram[-1, -1] = self._total_weight()
+        return float(np.linalg.eigvalsh(gram)[-1]) / self._total_weight()
+
+    def _top_eigenvalue_by_power_iteration(self, n_iter=30, rtol=1e-3, block_size=8):
+        """lambda_max of ``X1^T D X1 / S`` by block power iteration with Rayleigh-Ritz.
+
+        Each iteration is one row-blocked pass applying the matrix to ``block_size``
+        vectors at once; the block makes it converge to the top of a cluster of close
+        eigenvalues, where a single vector can stall on the second one.
+        """
+        n_features = self.n_features
+        n_cols = n_features + (1 if self.fit_intercept else 0)
+        dtype = self.X.dtype
+        rng = np.random.default_rng(0)
+        basis = np.linalg.qr(
+            rng.standard_normal((n_cols, min(block_size, n_cols))).astype(dtype))[0]
+        eig = 0.0
+        for _ in range(n_iter):
+            image = np.zeros_like(basis)
+            for X_block, weight in _row_blocks(self.X, self.sample_weight):
+                projected = X_block @ basis[:n_features]
+                if self.fit_intercept:
+                    projected += basis[-1]
+                if weight is not None:
+                    projected *= weight[:, None]
+                image[:n_features] += X_block.T @ projected
+                if self.fit_intercept:
+                    image[-1] += projected.sum(axis=0)
+            image *= dtype.type(1.0 / self._total_weight())
+            # Rayleigh-Ritz: the largest eigenvalue of the matrix restricted to the block.
+            new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
+            converged = abs(new_eig - eig) <= rtol * new_eig
+            eig = new_eig
+            if converged or basis.shape[1] == n_cols:
+                break
+            basis = np.linalg.qr(image)[0]
+        return eig
 
 
 class _L1Penalty:
