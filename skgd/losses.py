@@ -24,8 +24,8 @@ __all__ = [
 # Rows of dense X per block of LinearObjective.loss_gradient: a few MiB, so that a block
 # read for the forward product is still in cache for the gradient.
 _BLOCK_BYTES = 4 * 2**20
-# Below this many columns of dense X, lipschitz() builds the Gram matrix (one pass of
-# BLAS-3 work, exact) instead of iterating matrix-vector passes.
+# Below this many columns of X, lipschitz() builds the Gram matrix (one pass, exact)
+# instead of iterating matrix-vector passes.
 _GRAM_MAX_COLUMNS = 256
 
 
@@ -357,7 +357,7 @@ class LinearObjective:
         per-sample ``max_i ||x1_i||^2``.
         """
         X = self.X
-        if not sp.issparse(X) and X.shape[1] < _GRAM_MAX_COLUMNS:
+        if X.shape[1] < _GRAM_MAX_COLUMNS:
             eig = self._top_eigenvalue_from_gram()
         else:
             eig = self._top_eigenvalue_by_power_iteration()
@@ -386,10 +386,15 @@ class LinearObjective:
         n_cols = n_features + (1 if self.fit_intercept else 0)
         gram = np.zeros((n_cols, n_cols), dtype=self.X.dtype)
         for X_block, weight in _row_blocks(self.X, self.sample_weight):
-            weighted = X_block if weight is None else X_block * weight[:, None]
-            gram[:n_features, :n_features] += weighted.T @ X_block
+            if sp.issparse(X_block):
+                weighted = (X_block if weight is None
+                            else sp.csr_matrix(X_block.multiply(weight[:, None])))
+                gram[:n_features, :n_features] += (weighted.T @ X_block).toarray()
+            else:
+                weighted = X_block if weight is None else X_block * weight[:, None]
+                gram[:n_features, :n_features] += weighted.T @ X_block
             if self.fit_intercept:
-                column_sums = weighted.sum(axis=0)
+                column_sums = np.asarray(weighted.sum(axis=0)).ravel()
                 gram[:n_features, -1] += column_sums
                 gram[-1, :n_features] += column_sums
         if self.fit_intercept:
