@@ -249,7 +249,8 @@ class LinearObjective:
         self.loss_function = loss
         self.X = X
         self.y = y
-        self.sample_weight = sample_weight
+        self.sample_weight = (None if sample_weight is None
+                              else np.asarray(sample_weight, dtype=X.dtype))
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
@@ -258,8 +259,6 @@ class LinearObjective:
         self.n_coef = self.n_outputs * self.n_features
         self.n_params = self.n_coef + (self.n_outputs if fit_intercept else 0)
         self.l2_reg_strength = float(alpha * (1.0 - l1_ratio))
-        if sample_weight is not None:
-            self.sample_weight = np.asarray(sample_weight, dtype=X.dtype)
 
     # -- layout -----------------------------------------------------------------------
     def unpack(self, w):
