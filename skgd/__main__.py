@@ -17,18 +17,23 @@ for ``LogisticRegression``, none for Ridge's closed form), the final training ob
 (``loss_curve_[-1]`` for gradient descent), its relative gap to the exact solver's
 objective, the held-out score (R^2 or accuracy) and the fit time. Rows marked ``*`` ended
 at ``max_iter`` without converging; their ``ConvergenceWarning`` is recorded, not printed.
+A line on stderr announces each fit as it starts. ``--plot FILE`` also saves the loss
+curves: one subplot per dataset, one line per setting, the relative gap of the training
+objective to the exact solver's after each epoch, on a log scale (needs matplotlib).
 
 Examples
 --------
 ::
 
-    python -m skgd                  # all three datasets
-    python -m skgd breast_cancer    # one of them
+    python -m skgd                          # all three datasets
+    python -m skgd breast_cancer            # one of them
+    python -m skgd --plot loss_curves.png   # and the loss curves
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -40,9 +45,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 from threadpoolctl import threadpool_limits
 
-from skgd import GDClassifier, GDRegressor
+from skgd import GDClassifier, GDRegressor, LossCurveDisplay
 from skgd.losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -93,6 +99,8 @@ class Row(NamedTuple):
     score: float
     fit_time: float
     converged: bool
+    # Training objective after each epoch; None for the exact solver.
+    loss_curve: list | None = None
 
 
 class Comparison(NamedTuple):
@@ -157,12 +165,14 @@ def _reference(dataset, X, y, alpha):
     return model, loss, y_encoded
 
 
-def compare(name):
+def compare(name, *, progress=False):
     """Fit every setting and the exact solver on dataset ``name``; return the rows.
 
     Parameters
     ----------
     name : {"diabetes", "breast_cancer", "digits"}
+    progress : bool, default=False
+        Print a line to stderr as each fit starts.
 
     Returns
     -------
@@ -171,10 +181,10 @@ def compare(name):
     # These problems are small: BLAS threads only add overhead (and much more of it on a
     # busy machine), so every model, ours and scikit-learn's, is timed on one thread.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _compare(name, DATASETS[name])
+        return _compare(name, DATASETS[name], progress)
 
 
-def _compare(name, dataset):
+def _compare(name, dataset, progress):
     X_train, X_test, y_train, y_test = _split(dataset)
     n_train = X_train.shape[0]
     alpha = dataset.alpha(n_train)
@@ -184,11 +194,15 @@ def _compare(name, dataset):
     for setting, params in SETTINGS:
         model = dataset.estimator(**{"alpha": alpha, "tol": dataset.tol,
                                      "max_iter": MAX_ITER, **params})
+        if progress:
+            print(f"{name}: fitting {estimator} ({setting})", file=sys.stderr, flush=True)
         seconds, converged = _fit(model, X_train, y_train)
         rows.append(Row(estimator, setting, model.n_iter_, model.loss_curve_[-1],
-                        model.score(X_test, y_test), seconds, converged))
+                        model.score(X_test, y_test), seconds, converged, model.loss_curve_))
 
     model, loss, y_encoded = _reference(dataset, X_train, y_train, alpha)
+    if progress:
+        print(f"{name}: fitting {type(model).__name__} (exact)", file=sys.stderr, flush=True)
     seconds, converged = _fit(model, X_train, y_train)
     objective = LinearObjective(loss, X_train, y_encoded, alpha=alpha)
     params = np.concatenate([np.ravel(model.coef_), np.ravel(model.intercept_)])
@@ -219,6 +233,36 @@ def format_comparison(comparison):
     return "\n".join(lines)
 
 
+def plot_comparisons(comparisons, path):
+    """Save the loss curves of the gradient-descent rows to the image file ``path``.
+
+    One subplot per :class:`Comparison`, one line per setting: the relative gap of the
+    training objective to the exact solver's objective after each epoch, on a log scale.
+
+    Parameters
+    ----------
+    comparisons : list of Comparison
+    path : str or path-like
+        Where to save the figure; its extension picks the format (``.png``, ``.pdf``...).
+    """
+    # A bare Figure needs no pyplot, hence no GUI backend, to be saved.
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5 * len(comparisons), 4.5), layout="constrained")
+    for ax, comparison in zip(figure.subplots(1, len(comparisons), squeeze=False)[0],
+                              comparisons, strict=True):
+        reference = comparison.reference.objective
+        for row in comparison.rows:
+            gap = (np.asarray(row.loss_curve) - reference) / abs(reference)
+            # Gaps below the float64 resolution are rounding noise around the optimum;
+            # clipped there, they stay on the log scale.
+            LossCurveDisplay(np.maximum(gap, np.finfo(np.float64).eps),
+                             estimator_name=row.setting).plot(ax=ax, log_scale=True)
+        ax.set_ylabel("relative gap to the exact objective")
+        ax.set_title(f"{comparison.name} ({comparison.rows[0].model})")
+    figure.savefig(path)
+
+
 def main(argv=None):
     """Print the comparison tables of the datasets named in ``argv`` (default: all).
 
@@ -233,17 +277,27 @@ def main(argv=None):
                     "datasets next to the exact scikit-learn solver of the same objective.")
     parser.add_argument("datasets", nargs="*", metavar="dataset",
                         help=f"datasets to run, among {', '.join(DATASETS)} (default: all)")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="also save the loss curves to this image file, e.g. curves.png "
+                             "(needs matplotlib)")
     args = parser.parse_args(argv)
     unknown = [name for name in args.datasets if name not in DATASETS]
     if unknown:
         parser.error(f"unknown dataset(s) {', '.join(unknown)}; choose among "
                      f"{', '.join(DATASETS)}.")
+    if args.plot:
+        # Before the fits, not after them.
+        check_matplotlib_support("python -m skgd --plot")
+    comparisons = []
     for name in args.datasets or DATASETS:
-        print(format_comparison(compare(name)))
+        comparisons.append(compare(name, progress=True))
+        print(format_comparison(comparisons[-1]))
         print()
     print("iter: epochs for gradient descent, solver iterations for LogisticRegression;\n"
           "      * = stopped at max_iter without converging (ConvergenceWarning not shown).\n"
           "rel. gap: (objective - exact solver's objective) / exact solver's objective.")
+    if args.plot:
+        plot_comparisons(comparisons, args.plot)
 
 
 if __name__ == "__main__":

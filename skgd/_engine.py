@@ -3,8 +3,8 @@
 It knows nothing of scikit-learn, of X or of estimators. It receives a function
 ``loss_gradient(w, rows)`` returning ``(objective, gradient)`` (``rows`` is None for the
 full batch, else a slice or index array of a mini-batch), a step size, a decay, an update
-rule and optionally the proximal operator of a non-smooth penalty, and it returns a
-:class:`DescentResult`.
+rule, optionally the proximal operator of a non-smooth penalty and per-epoch hooks, and it
+returns a :class:`DescentResult`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class DescentResult(NamedTuple):
     state: EngineState
     n_iter: int
     converged: bool
+    # An on_epoch_end hook asked to stop.
+    stopped: bool
     loss_curve: list
     learning_rate_curve: list
     validation_scores: list | None
@@ -93,6 +95,8 @@ def minimize(
     validation: Callable | None = None,
     state: EngineState | None = None,
     verbose: int = 0,
+    on_epoch_begin: Callable | None = None,
+    on_epoch_end: Callable | None = None,
 ) -> DescentResult:
     """Run up to ``max_iter`` epochs of descent on ``loss_gradient``.
 
@@ -122,6 +126,12 @@ def minimize(
         Resume from a previous result's state (parameters, rule state, schedule).
     verbose : int
         Print one line per epoch when positive.
+    on_epoch_begin : callable ``(epoch, params) -> None``, optional
+        Called before each epoch with its number (counted across resumes) and the
+        parameters it starts from.
+    on_epoch_end : callable ``(epoch, params) -> bool``, optional
+        Called after each epoch with its number and the parameters it reached; returning
+        True stops the descent there.
     """
     decay = make_decay("constant") if decay is None else decay
     rule = UPDATE_RULES["accelerated"]() if rule is None else rule
@@ -136,12 +146,14 @@ def minimize(
     best_monitored, best_params, stalled = math.inf, params, 0
     reference = None
     deterministic = validation is None and (batch_size is None or batch_size >= n_samples)
-    converged = False
+    converged = stopped = False
     start = time.perf_counter()
 
     # Overflow in a diverging run is reported by DivergenceError, not by warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(max_iter):
+            if on_epoch_begin is not None:
+                on_epoch_begin(epoch, params)
             rate = learning_rate * decay.factor(epoch, n_plateaus)
             objective = 0.0
             for rows, fraction in _batches(n_samples, batch_size, shuffle, rng):
@@ -183,6 +195,9 @@ def minimize(
                 stalled += 1
             if monitored < best_monitored:
                 best_monitored, best_params = monitored, params
+            if on_epoch_end is not None and on_epoch_end(epoch - 1, params):
+                stopped = True
+                break
             if tol is not None and stalled >= n_iter_no_change:
                 stalled = 0
                 if (decay.reduces_on_plateau
@@ -203,6 +218,7 @@ def minimize(
         state=EngineState(params, rule_state, epoch, n_updates, n_plateaus),
         n_iter=len(loss_curve),
         converged=converged,
+        stopped=stopped,
         loss_curve=loss_curve,
         learning_rate_curve=rate_curve,
         validation_scores=scores,

@@ -2,7 +2,8 @@
 
 They validate and encode the data, build a :class:`~skgd.losses.LinearObjective`, call
 :func:`skgd._engine.minimize` and store the result. Everything numerical lives in
-``losses``, ``_engine``, ``_decays`` and ``_updates``.
+``losses``, ``_engine``, ``_decays`` and ``_updates``. With scikit-learn >= 1.9 they take
+its callbacks (``set_callbacks``): each fit is a task with one sub-task per epoch.
 """
 
 from __future__ import annotations
@@ -31,13 +32,76 @@ from .losses import (
     SquaredError,
 )
 
+try:
+    from sklearn.callback import CallbackSupportMixin as _CallbackSupport
+except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no one.
+
+    class _CallbackSupport:
+        """Stand-in for scikit-learn's ``CallbackSupportMixin``, without callbacks."""
+
+        def _init_callback_context(self, task_name, max_subtasks):
+            return None
+
 _L1_RATIO = {"l2": lambda l1_ratio: 0.0, "l1": lambda l1_ratio: 1.0,
              "elasticnet": lambda l1_ratio: l1_ratio}
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
 _SHRINKING_DECAYS = {"exponential", "step", "plateau"}
 
 
-class _BaseGD(BaseEstimator):
+class _CallbackReport:
+    """Reports a fit to the estimator's scikit-learn callbacks, if it has any.
+
+    The fit (or ``partial_fit``) call is the task of ``context``; each epoch is a
+    sub-task, and a callback whose ``on_fit_task_end`` returns True at an epoch stops
+    the descent there.
+    """
+
+    def __init__(self, estimator, context, X, y, sample_weight):
+        # Only scikit-learn >= 1.9's set_callbacks sets _skl_callbacks.
+        self.active = bool(getattr(estimator, "_skl_callbacks", None))
+        self.estimator, self.context = estimator, context
+        self.data = {"X": X, "y": y,
+                     "metadata": None if sample_weight is None else {
+                         "sample_weight": sample_weight}}
+
+    def begin_fit(self):
+        if self.active:
+            self.context.call_on_fit_task_begin(estimator=self.estimator, **self.data)
+
+    def end_fit(self):
+        if self.active:
+            # The estimator itself is fitted by now: nothing to reconstruct.
+            self.context.call_on_fit_task_end(estimator=self.estimator, **self.data,
+                                              reconstruction_attributes={})
+
+    def epoch_hooks(self, objective):
+        """The engine's ``on_epoch_begin`` and ``on_epoch_end`` keyword arguments."""
+        if not self.active:
+            return {}
+        shape_coef = self.estimator._shape_coef
+        epoch_context = None
+
+        def fitted_attributes(params):
+            # Callables are evaluated only for a callback that asks for fitted_estimator.
+            return lambda: dict(zip(("coef_", "intercept_"),
+                                    shape_coef(*objective.unpack(params)), strict=True))
+
+        def on_epoch_begin(epoch, params):
+            nonlocal epoch_context
+            epoch_context = self.context.subcontext(task_name="epoch")
+            epoch_context.call_on_fit_task_begin(
+                estimator=self.estimator, **self.data,
+                reconstruction_attributes=fitted_attributes(params))
+
+        def on_epoch_end(epoch, params):
+            return epoch_context.call_on_fit_task_end(
+                estimator=self.estimator, **self.data,
+                reconstruction_attributes=fitted_attributes(params))
+
+        return {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end}
+
+
+class _BaseGD(_CallbackSupport, BaseEstimator):
     """Parameters, fitting and prediction shared by both estimators."""
 
     _parameter_constraints: dict = {
@@ -87,23 +151,30 @@ class _BaseGD(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight, *, partial, classes=None):
+        # Made before the snapshot below, so that a rollback keeps what scikit-learn needs
+        # to tear the callbacks down as the fit exits.
+        context = self._init_callback_context(task_name="partial_fit" if partial else "fit",
+                                              max_subtasks=1 if partial else self.max_iter)
         # A fit that raises must leave a previously fitted model exactly as it was.
         saved = dict(self.__dict__)
         try:
-            self._fit_unsafe(X, y, sample_weight, partial=partial, classes=classes)
+            self._fit_unsafe(X, y, sample_weight, partial=partial, classes=classes,
+                             context=context)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
         return self
 
-    def _fit_unsafe(self, X, y, sample_weight, *, partial, classes):
+    def _fit_unsafe(self, X, y, sample_weight, *, partial, classes, context):
         self._check_params()
         resume = partial and hasattr(self, "_engine_state")
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
             multi_output=self._regression, y_numeric=self._regression, reset=not resume,
         )
+        callbacks = _CallbackReport(self, context, X, y, sample_weight)
+        callbacks.begin_fit()
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                              ensure_non_negative=True)
         loss, y, sample_weight = self._encode_targets(y, sample_weight, partial, classes,
@@ -152,8 +223,10 @@ class _BaseGD(BaseEstimator):
             tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
             batch_size=self.batch_size, shuffle=self.shuffle, rng=rng,
             validation=validation, state=state, verbose=self.verbose,
+            **callbacks.epoch_hooks(objective),
         )
-        if not partial and self.tol is not None and not result.converged:
+        if (not partial and self.tol is not None and not result.converged
+                and not result.stopped):
             warnings.warn(
                 f"{type(self).__name__} ran max_iter={self.max_iter} epochs without the "
                 f"objective settling within tol={self.tol}; increase max_iter, or raise "
@@ -178,6 +251,7 @@ class _BaseGD(BaseEstimator):
         else:
             self.__dict__.pop("validation_scores_", None)
             self.__dict__.pop("best_validation_score_", None)
+        callbacks.end_fit()
 
     def _initial_state(self, objective, rule, partial, resume):
         """Engine state to continue from (partial_fit, warm_start), or None for a fresh start."""
@@ -293,7 +367,18 @@ class GDRegressor(RegressorMixin, _BaseGD):
     best_validation_score_ : float
         Best of ``validation_scores_`` (``early_stopping=True`` only).
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+
+    See Also
+    --------
+    skgd.LossCurveDisplay : Plot ``loss_curve_`` and the other per-epoch curves.
+
+    Notes
+    -----
+    With scikit-learn >= 1.9, ``set_callbacks`` takes its callbacks, such as
+    ``sklearn.callback.ProgressBar`` and ``ScoringMonitor``: each ``fit`` or
+    ``partial_fit`` call is a task with one sub-task per epoch, and a callback whose
+    ``on_fit_task_end`` returns True at an epoch ends the fit there.
 
     Examples
     --------
@@ -425,6 +510,14 @@ l1_ratio, fit_intercept, early_stopping, validation_fraction, warm_start, verbos
     n_iter_, t_, loss_curve_, learning_rate_curve_, validation_scores_, \
 best_validation_score_, n_features_in_, feature_names_in_ :
         As in :class:`GDRegressor`.
+
+    See Also
+    --------
+    skgd.LossCurveDisplay : Plot ``loss_curve_`` and the other per-epoch curves.
+
+    Notes
+    -----
+    Takes scikit-learn's callbacks as :class:`GDRegressor` does.
 
     Examples
     --------

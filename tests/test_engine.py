@@ -190,6 +190,30 @@ def test_not_converged_when_max_iter_is_hit(quadratic, rule_id):
     assert len(result.loss_curve) == len(result.learning_rate_curve) == 3
 
 
+def test_epoch_hooks_see_each_epoch_and_can_stop_the_descent(quadratic):
+    calls = []
+
+    def on_epoch_begin(epoch, params):
+        calls.append(("begin", epoch, quadratic(params)))
+
+    def on_epoch_end(epoch, params):
+        calls.append(("end", epoch, quadratic(params)))
+        return epoch == 3
+
+    result = run(quadratic, "gd", max_iter=50, tol=None, on_epoch_begin=on_epoch_begin,
+                 on_epoch_end=on_epoch_end)
+    assert result.stopped
+    assert not result.converged
+    assert result.n_iter == len(result.loss_curve) == 4
+    assert [call[:2] for call in calls] == [
+        (hook, epoch) for epoch in range(4) for hook in ("begin", "end")]
+    # Plain gradient descent evaluates each epoch's loss where that epoch begins.
+    assert [value for hook, _, value in calls if hook == "begin"] == result.loss_curve
+    # Each epoch ends where the next one begins.
+    assert [call[2] for call in calls[1:-1:2]] == [call[2] for call in calls[2::2]]
+    assert calls[-1][2] == quadratic(result.params)
+
+
 @pytest.mark.parametrize("rule_id", RULES)
 def test_tol_none_runs_max_iter_epochs_even_at_the_minimum(rule_id):
     # A diagonal quadratic started at its minimiser: the gradient is exactly zero, so

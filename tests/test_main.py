@@ -6,7 +6,14 @@ import sys
 
 import pytest
 
-from skgd.__main__ import DATASETS, compare, format_comparison, main, relative_gap
+from skgd.__main__ import (
+    DATASETS,
+    SETTINGS,
+    compare,
+    format_comparison,
+    main,
+    relative_gap,
+)
 
 ACCELERATED = ("accelerated, lr=auto", "accelerated, lr=auto, cosine")
 
@@ -76,3 +83,16 @@ def test_unknown_dataset_is_a_usage_error(capsys):
         main(["iris"])
     assert exit_info.value.code == 2
     assert "unknown dataset(s) iris" in capsys.readouterr().err
+
+
+def test_plot_saves_a_png_and_progress_goes_to_stderr(tmp_path, capsys):
+    path = tmp_path / "curves.png"
+    main(["diabetes", "--plot", str(path)])
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert path.stat().st_size > 1000
+    captured = capsys.readouterr()
+    # Progress on stderr, one line per fit; stdout keeps only the table.
+    assert captured.err.splitlines() == [
+        f"diabetes: fitting GDRegressor ({setting})" for setting, _ in SETTINGS
+    ] + ["diabetes: fitting Ridge (exact)"]
+    assert "fitting" not in captured.out

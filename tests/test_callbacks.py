@@ -1,0 +1,142 @@
+"""scikit-learn's callbacks (``set_callbacks``): a fit is a task with one sub-task per epoch."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.preprocessing import scale
+
+from skgd import DivergenceError, GDClassifier, GDRegressor
+
+callback = pytest.importorskip(
+    "sklearn.callback", reason="scikit-learn < 1.9 has no callback API")
+
+
+class Recorder:
+    """Records every hook call; its ``on_fit_task_end`` asks to stop after ``stop_after``
+    epochs."""
+
+    def __init__(self, stop_after=None):
+        self.stop_after = stop_after
+        self.calls = []
+
+    def setup(self, estimator, context):
+        self.calls.append(("setup", context.task_name))
+
+    def teardown(self, estimator, context):
+        self.calls.append(("teardown", context.task_name))
+
+    def on_fit_task_begin(self, estimator, context):
+        self.calls.append(("begin", context.task_name))
+
+    def on_fit_task_end(self, estimator, context):
+        self.calls.append(("end", context.task_name))
+        return (context.task_name == "epoch" and self.stop_after is not None
+                and context.task_id + 1 >= self.stop_after)
+
+    def count(self, hook, task_name):
+        return self.calls.count((hook, task_name))
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y = load_diabetes(return_X_y=True)
+    return scale(X), y
+
+
+@pytest.fixture(scope="module")
+def classification():
+    X, y = load_breast_cancer(return_X_y=True)
+    return scale(X), y
+
+
+@pytest.fixture(params=["regressor", "classifier"])
+def problem(request, regression, classification):
+    if request.param == "regressor":
+        return GDRegressor, regression
+    return GDClassifier, classification
+
+
+def test_one_fit_task_with_one_subtask_per_epoch(problem):
+    Estimator, (X, y) = problem
+    recorder = Recorder()
+    model = Estimator(max_iter=500).set_callbacks(recorder).fit(X, y)
+    assert 1 < model.n_iter_ < 500
+    for hook in ("begin", "end"):
+        assert recorder.count(hook, "fit") == 1
+        assert recorder.count(hook, "epoch") == model.n_iter_
+    assert recorder.calls[:2] == [("setup", "fit"), ("begin", "fit")]
+    assert recorder.calls[-2:] == [("end", "fit"), ("teardown", "fit")]
+    # Every epoch ends before the next one begins.
+    epochs = [call for call in recorder.calls if call[1] == "epoch"]
+    assert epochs == [("begin", "epoch"), ("end", "epoch")] * model.n_iter_
+
+
+@pytest.mark.parametrize("stop_after", [1, 4])
+def test_a_callback_returning_true_stops_the_fit_at_that_epoch(problem, stop_after):
+    Estimator, (X, y) = problem
+    recorder = Recorder(stop_after=stop_after)
+    with warnings.catch_warnings():
+        # Stopped on request, not out of epochs: no ConvergenceWarning.
+        warnings.simplefilter("error")
+        model = Estimator(max_iter=500).set_callbacks(recorder).fit(X, y)
+    assert model.n_iter_ == stop_after
+    assert len(model.loss_curve_) == stop_after
+    assert recorder.count("end", "epoch") == stop_after
+    assert recorder.calls[-2:] == [("end", "fit"), ("teardown", "fit")]
+    # The stopped model is the one a fit of that many epochs gives.
+    full = Estimator(max_iter=stop_after, tol=None).fit(X, y)
+    assert_allclose(model.coef_, full.coef_)
+
+
+def test_each_partial_fit_call_is_a_task_of_one_epoch(classification):
+    X, y = classification
+    recorder = Recorder()
+    model = GDClassifier().set_callbacks(recorder)
+    for _ in range(3):
+        model.partial_fit(X, y, classes=[0, 1])
+    assert model.n_iter_ == 3
+    assert recorder.count("setup", "partial_fit") == 3
+    assert recorder.count("end", "partial_fit") == 3
+    assert recorder.count("end", "epoch") == 3
+
+
+def test_callbacks_are_torn_down_when_the_fit_raises(regression):
+    X, y = regression
+    recorder = Recorder()
+    model = GDRegressor(solver="gd", learning_rate=100.0).set_callbacks(recorder)
+    with pytest.raises(DivergenceError):
+        model.fit(X, y)
+    assert recorder.calls[-1] == ("teardown", "fit")
+    assert not hasattr(model, "_callback_fit_ctx")
+
+
+def test_progress_bar_shows_the_fit_complete(regression, capsys):
+    X, y = regression
+    model = GDRegressor(max_iter=50, tol=None).set_callbacks(callback.ProgressBar()).fit(X, y)
+    assert model.n_iter_ == 50
+    output = capsys.readouterr().out
+    assert "GDRegressor - fit" in output
+    assert "100%" in output
+
+
+@pytest.mark.parametrize("scoring", ["r2", "accuracy"])
+def test_scoring_monitor_logs_the_score_after_each_epoch(regression, classification, scoring):
+    if scoring == "r2":
+        Estimator, (X, y) = GDRegressor, regression
+    else:
+        # String labels: the callbacks get the labels as given, not their encoding.
+        Estimator, (X, y) = GDClassifier, (classification[0],
+                                          np.array(["benign", "malignant"])[classification[1]])
+    monitor = callback.ScoringMonitor(scoring=scoring)
+    model = Estimator(max_iter=5, tol=None).set_callbacks(monitor).fit(X, y)
+    log = monitor.get_logs().data
+    epochs = [row for row in log if row["task_name"] == "epoch"]
+    assert [row["task_id"] for row in epochs] == [0, 1, 2, 3, 4]
+    # Full-batch descent is deterministic: epoch k ends where a (k+1)-epoch fit does.
+    expected = [Estimator(max_iter=k + 1, tol=None).fit(X, y).score(X, y) for k in range(5)]
+    assert_allclose([row[scoring] for row in epochs], expected)
+    (fit,) = [row for row in log if row["task_name"] == "fit"]
+    assert fit[scoring] == pytest.approx(model.score(X, y))
