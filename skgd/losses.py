@@ -61,6 +61,13 @@ class SquaredError:
     ----------
     n_targets : int or None, default=None
         None for 1-D ``y``; the number of columns for 2-D ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgd.losses import SquaredError
+    >>> SquaredError().loss(np.array([1.0, 2.0]), np.array([1.5, 0.0]))
+    array([0.125, 2.   ])
     """
 
     # Bound on the second derivative with respect to the raw prediction.
@@ -107,6 +114,15 @@ class BinaryCrossEntropy:
     For such ``y`` this equals ``log(1 + exp((1 - 2 y) z))``, computed by ``logaddexp``:
     it neither overflows, nor needs clipping, nor cancels digits when a confident
     prediction is right.
+
+    Examples
+    --------
+    A confident wrong prediction costs about ``|z|``; a confident right one about 0:
+
+    >>> import numpy as np
+    >>> from skgd.losses import BinaryCrossEntropy
+    >>> BinaryCrossEntropy().loss(np.array([0.0, 1.0]), np.array([1e4, 1e4]))
+    array([10000.,     0.])
     """
 
     # sigmoid'(z) = p (1 - p) <= 1/4
@@ -159,6 +175,14 @@ class CategoricalCrossEntropy:
     ----------
     n_classes : int
         Number of classes K (at least 2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgd.losses import CategoricalCrossEntropy
+    >>> raw_prediction = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 1e4]])
+    >>> CategoricalCrossEntropy(n_classes=3).loss(np.array([0, 2]), raw_prediction)
+    array([0.23954477, 0.        ])
     """
 
     # The softmax Hessian diag(p) - p p^T has spectral norm <= 1/2 (Böhning's bound).
@@ -242,6 +266,19 @@ class LinearObjective:
     alpha : float, default=0.0
     l1_ratio : float, default=0.0
     fit_intercept : bool, default=True
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.optimize import check_grad
+    >>> from skgd.losses import CategoricalCrossEntropy, LinearObjective
+    >>> X = np.random.default_rng(0).normal(size=(50, 4))
+    >>> y = np.arange(50) % 3
+    >>> obj = LinearObjective(CategoricalCrossEntropy(n_classes=3), X, y, alpha=0.1)
+    >>> obj.n_params
+    15
+    >>> bool(check_grad(obj.loss, obj.gradient, np.zeros(obj.n_params)) < 1e-6)
+    True
     """
 
     def __init__(self, loss, X, y, sample_weight=None, alpha=0.0, l1_ratio=0.0,
