@@ -42,8 +42,8 @@ except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no
         def _init_callback_context(self, task_name, max_subtasks):
             return None
 
-_L1_RATIO = {"l2": lambda l1_ratio: 0.0, "l1": lambda l1_ratio: 1.0,
-             "elasticnet": lambda l1_ratio: l1_ratio}
+# Share of L1 in R(W) for the fixed penalties; "elasticnet" takes l1_ratio.
+_L1_SHARE = {"l2": 0.0, "l1": 1.0}
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
 _SHRINKING_DECAYS = {"exponential", "step", "plateau"}
 
@@ -120,7 +120,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "penalty": [StrOptions(set(_L1_RATIO))],
+        "penalty": [StrOptions({*_L1_SHARE, "elasticnet"})],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
         "early_stopping": ["boolean"],
@@ -192,7 +192,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             X, y, sample_weight, held_out = self._validation_split(X, y, sample_weight, rng)
         objective = LinearObjective(
             loss, X, y, sample_weight, alpha=self.alpha,
-            l1_ratio=_L1_RATIO[self.penalty](self.l1_ratio),
+            l1_ratio=_L1_SHARE.get(self.penalty, self.l1_ratio),
             fit_intercept=self.fit_intercept,
         )
         validation = None
@@ -203,7 +203,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 return self._score_raw(objective.raw_prediction(w, X_val), y_val, sw_val)
 
         rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
-        state = self._initial_state(objective, rule, partial, resume)
+        state = self._initial_state(objective, rule, resume)
         if self.learning_rate != "auto":
             learning_rate = float(self.learning_rate)
         elif resume:
@@ -253,7 +253,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             self.__dict__.pop("best_validation_score_", None)
         callbacks.end_fit()
 
-    def _initial_state(self, objective, rule, partial, resume):
+    def _initial_state(self, objective, rule, resume):
         """Engine state to continue from (partial_fit, warm_start), or None for a fresh start."""
         previous = getattr(self, "_engine_state", None)
         if not (resume or (self.warm_start and previous is not None)):
@@ -672,6 +672,5 @@ best_validation_score_, n_features_in_, feature_names_in_ :
         return np.array(coef, ndmin=2, copy=True), np.array(intercept, ndmin=1, copy=True)
 
     def _score_raw(self, raw, y, sample_weight):
-        raw = raw.ravel() if raw.ndim == 2 and raw.shape[1] == 1 else raw
         return accuracy_score(y.astype(np.intp), self._raw_to_index(raw),
                               sample_weight=sample_weight)

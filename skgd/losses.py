@@ -51,7 +51,20 @@ def _weighted(values, sample_weight):
     return values
 
 
-class SquaredError:
+class _PerSampleLoss:
+    """``loss`` and ``gradient`` taken from ``loss_gradient``, so each loss writes its
+    formula once."""
+
+    def loss(self, y_true, raw_prediction, sample_weight=None):
+        """Per-sample loss, of shape (n_samples,)."""
+        return self.loss_gradient(y_true, raw_prediction, sample_weight)[0]
+
+    def gradient(self, y_true, raw_prediction, sample_weight=None):
+        """Per-sample derivative with respect to ``raw_prediction`` (same shape)."""
+        return self.loss_gradient(y_true, raw_prediction, sample_weight)[1]
+
+
+class SquaredError(_PerSampleLoss):
     """Half squared error, the loss of least squares regression.
 
     ``loss_i = 1/2 * ||raw_prediction_i - y_i||^2``, with the identity link.
@@ -85,18 +98,6 @@ class SquaredError:
     def raw_ndim(self) -> int:
         return 1 if self.n_targets is None else 2
 
-    def loss(self, y_true, raw_prediction, sample_weight=None):
-        """Per-sample loss, of shape (n_samples,)."""
-        diff = raw_prediction - y_true
-        sq = diff * diff
-        if sq.ndim == 2:
-            sq = sq.sum(axis=1)
-        return _weighted(0.5 * sq, sample_weight)
-
-    def gradient(self, y_true, raw_prediction, sample_weight=None):
-        """Per-sample derivative with respect to ``raw_prediction`` (same shape)."""
-        return _weighted(raw_prediction - y_true, sample_weight)
-
     def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
         """``(loss, gradient)`` in one pass."""
         diff = raw_prediction - y_true
@@ -106,14 +107,14 @@ class SquaredError:
         return _weighted(0.5 * sq, sample_weight), _weighted(diff, sample_weight)
 
 
-class BinaryCrossEntropy:
+class BinaryCrossEntropy(_PerSampleLoss):
     """Binary cross-entropy (log loss) with the logistic (sigmoid) link.
 
     ``loss_i = log(1 + exp(z_i)) - y_i * z_i`` with ``z = raw_prediction`` and
     ``P(y=1) = expit(z)``. Domain: ``y`` in {0, 1}, shape ``(n_samples,)``.
-    For such ``y`` this equals ``log(1 + exp((1 - 2 y) z))``, computed by ``logaddexp``:
-    it neither overflows, nor needs clipping, nor cancels digits when a confident
-    prediction is right.
+    For such ``y`` this equals ``log(1 + exp((1 - 2 y) z))``, computed from
+    ``exp(-|z|)``: it neither overflows, nor needs clipping, nor cancels digits when a
+    confident prediction is right. The gradient is ``expit(z) - y``.
 
     Examples
     --------
@@ -129,14 +130,6 @@ class BinaryCrossEntropy:
     curvature = 0.25
     n_outputs = 1
     raw_ndim = 1
-
-    def loss(self, y_true, raw_prediction, sample_weight=None):
-        """Per-sample loss, of shape (n_samples,)."""
-        return _weighted(np.logaddexp(0, (1 - 2 * y_true) * raw_prediction), sample_weight)
-
-    def gradient(self, y_true, raw_prediction, sample_weight=None):
-        """Per-sample derivative ``expit(z) - y``."""
-        return _weighted(expit(raw_prediction) - y_true, sample_weight)
 
     def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
         """``(loss, gradient)`` in one pass, from one exponential per sample.
@@ -164,7 +157,7 @@ class BinaryCrossEntropy:
         return np.column_stack([log_expit(-raw_prediction), log_expit(raw_prediction)])
 
 
-class CategoricalCrossEntropy:
+class CategoricalCrossEntropy(_PerSampleLoss):
     """Categorical cross-entropy with the softmax link, one raw output per class.
 
     ``loss_i = log sum_k exp(z_ik) - z_{i, y_i}``. Domain: ``y`` integer class indices
@@ -213,14 +206,6 @@ class CategoricalCrossEntropy:
         total = proba @ np.ones(proba.shape[1], dtype=proba.dtype)
         proba /= total[:, None]
         return shifted, proba, np.log(total)
-
-    def loss(self, y_true, raw_prediction, sample_weight=None):
-        """Per-sample loss, of shape (n_samples,)."""
-        return self.loss_gradient(y_true, raw_prediction, sample_weight)[0]
-
-    def gradient(self, y_true, raw_prediction, sample_weight=None):
-        """Per-sample derivative ``softmax(z) - onehot(y)``, of shape (n_samples, K)."""
-        return self.loss_gradient(y_true, raw_prediction, sample_weight)[1]
 
     def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
         """``(loss, gradient)`` in one pass."""
