@@ -5,6 +5,11 @@ It knows nothing of scikit-learn, of X or of estimators. It receives a function
 full batch, else a slice or index array of a mini-batch), a step size, a decay, an update
 rule, optionally the proximal operator of a non-smooth penalty and per-epoch hooks, and it
 returns a :class:`DescentResult`.
+
+The parameters may be any Array API array: they stay in their namespace and on their
+device. The objective may come back as a 0-d array there; the engine sums it over the
+epoch and reads it on the host once per epoch. The mini-batch order is drawn on the host
+and moved to the parameters' device once per epoch.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._array_api import get_namespace
 from ._decays import Decay, make_decay
 from ._updates import UPDATE_RULES, UpdateRule
 
@@ -35,7 +41,7 @@ class DivergenceError(FloatingPointError, ValueError):
 class EngineState(NamedTuple):
     """Everything needed to resume descent where it stopped (warm start, partial_fit)."""
 
-    params: np.ndarray
+    params: object
     rule_state: object
     epoch: int
     n_updates: int
@@ -43,7 +49,7 @@ class EngineState(NamedTuple):
 
 
 class DescentResult(NamedTuple):
-    params: np.ndarray
+    params: object
     state: EngineState
     n_iter: int
     converged: bool
@@ -59,11 +65,11 @@ def _identity_prox(w, step):
     return w
 
 
-def _batches(n_samples, batch_size, shuffle, rng):
+def _batches(n_samples, batch_size, shuffle, rng, xp, device):
     if batch_size is None or batch_size >= n_samples:
         yield None, 1.0
         return
-    order = rng.permutation(n_samples) if shuffle else None
+    order = xp.asarray(rng.permutation(n_samples), device=device) if shuffle else None
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
         rows = slice(start, stop) if order is None else order[start:stop]
@@ -79,7 +85,7 @@ def _diverged(learning_rate, epoch, value):
 
 def minimize(
     loss_gradient: Callable,
-    params: np.ndarray,
+    params,
     *,
     n_samples: int,
     learning_rate: float,
@@ -102,10 +108,11 @@ def minimize(
 
     Parameters
     ----------
-    loss_gradient : callable ``(w, rows) -> (float, ndarray)``
-        Smooth objective and its gradient; ``rows`` is None (full batch) or a mini-batch.
-    params : ndarray
-        Starting point; ignored when ``state`` is given.
+    loss_gradient : callable ``(w, rows) -> (objective, gradient)``
+        Smooth objective (a float or a 0-d array) and its gradient; ``rows`` is None
+        (full batch), a slice, or an index array on the device of ``params``.
+    params : array
+        Starting point (any Array API array); ignored when ``state`` is given.
     n_samples : int
         Number of samples ``rows`` index into.
     learning_rate : float
@@ -140,6 +147,7 @@ def minimize(
     if state is None:
         state = EngineState(params, rule.init(params), 0, 0, 0)
     params, rule_state, epoch, n_updates, n_plateaus = state
+    xp, device = get_namespace(params)
 
     loss_curve, rate_curve = [], []
     scores = [] if validation is not None else None
@@ -156,16 +164,18 @@ def minimize(
                 on_epoch_begin(epoch, params)
             rate = learning_rate * decay.factor(epoch, n_plateaus)
             objective = 0.0
-            for rows, fraction in _batches(n_samples, batch_size, shuffle, rng):
+            for rows, fraction in _batches(n_samples, batch_size, shuffle, rng, xp, device):
                 point = rule.query(params, rule_state)
                 value, grad = loss_gradient(point, rows)
                 if penalty is not None:
-                    value += penalty.value(point)
-                if not math.isfinite(value):
-                    raise _diverged(learning_rate, epoch, value)
-                objective += fraction * value
+                    value = value + penalty.value(point)
+                objective = objective + fraction * value
                 params, rule_state = rule.update(grad, params, rule_state, rate, prox)
                 n_updates += 1
+            # The one read of the objective on the host in this epoch.
+            objective = float(objective)
+            if not math.isfinite(objective):
+                raise _diverged(learning_rate, epoch, objective)
             epoch += 1
             if reference is None:
                 reference = max(abs(objective), 1.0)
@@ -207,7 +217,7 @@ def minimize(
                 converged = True
                 break
 
-    if not np.all(np.isfinite(params)):
+    if not bool(xp.all(xp.isfinite(params))):
         raise _diverged(learning_rate, epoch - 1, math.inf)
     best_score = None
     if validation is not None:

@@ -4,6 +4,11 @@ They validate and encode the data, build a :class:`~skgd.losses.LinearObjective`
 :func:`skgd._engine.minimize` and store the result. Everything numerical lives in
 ``losses``, ``_engine``, ``_decays`` and ``_updates``. With scikit-learn >= 1.9 they take
 its callbacks (``set_callbacks``): each fit is a task with one sub-task per epoch.
+
+Under ``sklearn.config_context(array_api_dispatch=True)`` X may be any Array API array
+(array-api-strict, PyTorch, CuPy, on any device): X never leaves its device, the fitted
+attributes and predictions live there too. Targets and weights (n numbers) are checked
+and encoded on the host and moved to X's device once per fit.
 """
 
 from __future__ import annotations
@@ -12,16 +17,19 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils._array_api import get_namespace_and_device
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._array_api import get_namespace, input_namespace, is_numpy, move_to, to_numpy
 from ._decays import DECAYS, make_decay
 from ._engine import EngineState, minimize
 from ._updates import UPDATE_RULES
@@ -30,6 +38,7 @@ from .losses import (
     CategoricalCrossEntropy,
     LinearObjective,
     SquaredError,
+    _transposed,
 )
 
 try:
@@ -46,6 +55,14 @@ except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no
 _L1_SHARE = {"l2": 0.0, "l1": 1.0}
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
 _SHRINKING_DECAYS = {"exponential", "step", "plateau"}
+
+
+def _take_rows(X, rows):
+    """Rows of X for host indices: NumPy and sparse index directly, others by ``take``."""
+    xp, device = get_namespace(X)
+    if is_numpy(xp):
+        return X[rows]
+    return xp.take(X, xp.asarray(rows, device=device), axis=0)
 
 
 class _CallbackReport:
@@ -132,6 +149,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags
 
     def _check_params(self):
@@ -169,16 +187,24 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
     def _fit_unsafe(self, X, y, sample_weight, *, partial, classes, context):
         self._check_params()
         resume = partial and hasattr(self, "_engine_state")
+        if resume:
+            self._check_same_namespace(X, "partial_fit")
+        xp, _, device = get_namespace_and_device(X)
         X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
+            self, X, y, accept_sparse="csr", dtype=[xp.float64, xp.float32],
             multi_output=self._regression, y_numeric=self._regression, reset=not resume,
         )
         callbacks = _CallbackReport(self, context, X, y, sample_weight)
         callbacks.begin_fit()
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
-                                             ensure_non_negative=True)
-        loss, y, sample_weight = self._encode_targets(y, sample_weight, partial, classes,
-                                                      resume)
+        # Targets and weights are n numbers: checked and encoded on the host with NumPy,
+        # then moved to X's namespace and device below. X itself stays where it is.
+        host_dtype = np.float32 if X.dtype == xp.float32 else np.float64
+        sample_weight = _check_sample_weight(
+            None if sample_weight is None else to_numpy(sample_weight),
+            np.empty((X.shape[0], 0), dtype=host_dtype), dtype=host_dtype,
+            ensure_non_negative=True)
+        loss, y, sample_weight = self._encode_targets(to_numpy(y), sample_weight, partial,
+                                                      classes, resume)
         if not sample_weight.sum() > 0:
             raise ValueError("sample_weight sums to zero: at least one sample needs a "
                              "positive weight.")
@@ -190,6 +216,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         held_out = None
         if self.early_stopping and not partial:
             X, y, sample_weight, held_out = self._validation_split(X, y, sample_weight, rng)
+        y, sample_weight = (move_to(array, xp, device) for array in (y, sample_weight))
         objective = LinearObjective(
             loss, X, y, sample_weight, alpha=self.alpha,
             l1_ratio=_L1_SHARE.get(self.penalty, self.l1_ratio),
@@ -200,7 +227,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             X_val, y_val, sw_val = held_out
 
             def validation(w):
-                return self._score_raw(objective.raw_prediction(w, X_val), y_val, sw_val)
+                # Scored on the host: one small transfer per epoch.
+                raw = to_numpy(objective.raw_prediction(w, X_val))
+                return self._score_raw(raw, y_val, sw_val)
 
         rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
         state = self._initial_state(objective, rule, resume)
@@ -213,7 +242,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             learning_rate = 1.0 / lipschitz if lipschitz > 0 else 1.0
 
         result = minimize(
-            objective.loss_gradient, objective.init_params(), n_samples=objective.n_samples,
+            objective.loss_gradient_array, objective.init_params(),
+            n_samples=objective.n_samples,
             learning_rate=learning_rate,
             decay=make_decay(self.decay, decay_rate=self.decay_rate,
                              decay_steps=self.decay_steps, power_t=self.power_t,
@@ -258,7 +288,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         previous = getattr(self, "_engine_state", None)
         if not (resume or (self.warm_start and previous is not None)):
             return None
-        params = previous.params.astype(objective.X.dtype, copy=False)
+        # A warm start may move to another namespace or device; partial_fit may not.
+        params = objective.xp.astype(
+            move_to(previous.params, objective.xp, objective.device), objective.X.dtype)
         if params.shape != (objective.n_params,):
             # warm_start on data of another shape (features, targets or classes):
             # nothing to continue from.
@@ -272,21 +304,43 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                            previous.n_plateaus)
 
     def _validation_split(self, X, y, sample_weight, rng):
-        """Split off ``validation_fraction`` of the rows (stratified for classifiers)."""
+        """Split off ``validation_fraction`` of the rows (stratified for classifiers).
+
+        The indices are drawn on the host; ``y`` and ``sample_weight`` are host arrays.
+        """
         train, val = train_test_split(np.arange(X.shape[0]),
                                       test_size=self.validation_fraction,
                                       random_state=rng,
                                       stratify=None if self._regression else y)
         weights = (None, None) if sample_weight is None else (sample_weight[train],
                                                               sample_weight[val])
-        return X[train], y[train], weights[0], (X[val], y[val], weights[1])
+        return _take_rows(X, train), y[train], weights[0], (_take_rows(X, val), y[val],
+                                                            weights[1])
 
     # -- prediction -------------------------------------------------------------------
-    def _decision(self, X):
+    def _check_same_namespace(self, X, method):
+        """Raise unless X, once validated, lives where the fitted coefficients do."""
+        fitted_xp, fitted_device = get_namespace(self.coef_)
+        xp, device = input_namespace(X, get_config()["array_api_dispatch"])
+        if is_numpy(fitted_xp) and is_numpy(xp):
+            return
+        if xp is fitted_xp and device == fitted_device:
+            return
+        raise ValueError(
+            f"Inputs passed to {type(self).__name__}.{method}() must use the same "
+            f"namespace and the same device as those passed to fit(): the model was "
+            f"fitted on {fitted_xp.__name__} arrays on device {fitted_device!r}, and X "
+            f"is taken as {xp.__name__} on device {device!r}. Move X there (and enable "
+            "sklearn.config_context(array_api_dispatch=True) for non-NumPy arrays), or "
+            "refit the model on arrays like X.")
+
+    def _decision(self, X, method):
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+        self._check_same_namespace(X, method)
+        xp, _ = get_namespace(self.coef_)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[xp.float64, xp.float32],
                           reset=False)
-        return X @ self.coef_.T + self.intercept_
+        return X @ _transposed(self.coef_) + self.intercept_
 
 
 class GDRegressor(RegressorMixin, _BaseGD):
@@ -459,7 +513,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
     def predict(self, X):
         """Predict targets, of shape (n_samples,) or (n_samples, n_targets)."""
-        return self._decision(X)
+        return self._decision(X, "predict")
 
     def _encode_targets(self, y, sample_weight, partial, classes, resume):
         y = y.astype(sample_weight.dtype, copy=False)
@@ -474,8 +528,10 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
     @staticmethod
     def _shape_coef(coef, intercept):
-        # A 1-D model's intercept is a numpy scalar of X's dtype, as in Ridge.
-        return coef.copy(), intercept if coef.ndim == 1 else intercept.copy()
+        # A 1-D model's intercept is a scalar of X's dtype (NumPy's), as in Ridge.
+        xp = get_namespace(coef)[0]
+        return (xp.asarray(coef, copy=True),
+                intercept if coef.ndim == 1 else xp.asarray(intercept, copy=True))
 
     @staticmethod
     def _score_raw(raw, y, sample_weight):
@@ -605,22 +661,32 @@ best_validation_score_, n_features_in_, feature_names_in_ :
     def decision_function(self, X):
         """Raw predictions ``X @ coef_.T + intercept_``: shape (n_samples,) for two
         classes (positive means ``classes_[1]``), else (n_samples, n_classes)."""
-        raw = self._decision(X)
-        return raw.ravel() if raw.shape[1] == 1 else raw
+        return self._raw(X, "decision_function")
+
+    def _raw(self, X, method):
+        raw = self._decision(X, method)
+        return get_namespace(raw)[0].reshape(raw, (-1,)) if raw.shape[1] == 1 else raw
 
     def predict(self, X):
-        """Predict class labels, of shape (n_samples,)."""
-        raw = self.decision_function(X)
-        return self.classes_[self._raw_to_index(raw)]
+        """Predict class labels, of shape (n_samples,).
+
+        With non-NumPy X the labels come in X's namespace and on its device when they
+        are numbers or booleans, else as a NumPy array.
+        """
+        index = self._raw_to_index(self._raw(X, "predict"))
+        xp, device = get_namespace(index)
+        if is_numpy(xp) or self.classes_.dtype.kind not in "biuf":
+            return self.classes_[to_numpy(index)]
+        return xp.take(xp.asarray(self.classes_, device=device), index)
 
     def predict_proba(self, X):
         """Class probabilities (sigmoid or softmax), of shape (n_samples, n_classes)."""
-        raw = self.decision_function(X)
+        raw = self._raw(X, "predict_proba")
         return self._loss_for(len(self.classes_)).predict_proba(raw)
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed without taking the log of 0."""
-        raw = self.decision_function(X)
+        raw = self._raw(X, "predict_log_proba")
         return self._loss_for(len(self.classes_)).predict_log_proba(raw)
 
     @staticmethod
@@ -629,7 +695,8 @@ best_validation_score_, n_features_in_, feature_names_in_ :
 
     @staticmethod
     def _raw_to_index(raw):
-        return (raw > 0).astype(np.intp) if raw.ndim == 1 else raw.argmax(axis=1)
+        xp = get_namespace(raw)[0]
+        return xp.astype(raw > 0, xp.int64) if raw.ndim == 1 else xp.argmax(raw, axis=1)
 
     def _encode_targets(self, y, sample_weight, partial, classes, resume):
         check_classification_targets(y)
@@ -669,7 +736,9 @@ best_validation_score_, n_features_in_, feature_names_in_ :
 
     @staticmethod
     def _shape_coef(coef, intercept):
-        return np.array(coef, ndmin=2, copy=True), np.array(intercept, ndmin=1, copy=True)
+        xp = get_namespace(coef)[0]
+        return (xp.reshape(xp.asarray(coef, copy=True), (-1, coef.shape[-1])),
+                xp.reshape(xp.asarray(intercept, copy=True), (-1,)))
 
     def _score_raw(self, raw, y, sample_weight):
         return accuracy_score(y.astype(np.intp), self._raw_to_index(raw),

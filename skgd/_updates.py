@@ -7,14 +7,15 @@ the parameters themselves otherwise); and
 ``update(grad, params, state, learning_rate, prox) -> (params, state)``. States are
 NamedTuples that are returned, never mutated. ``prox(w, step)`` is the proximal step of
 the non-smooth penalty (the identity without L1), applied after every update so that L1
-gives exact zeros.
+gives exact zeros. The rules use array operators only, so the parameters may live in any
+Array API namespace and on any device.
 """
 
 import math
 from collections.abc import Callable
 from typing import NamedTuple
 
-import numpy as np
+from ._array_api import get_namespace
 
 
 class UpdateRule(NamedTuple):
@@ -28,7 +29,7 @@ def _params(params, state):
 
 
 class MomentumState(NamedTuple):
-    velocity: np.ndarray
+    velocity: object
 
 
 def gd(momentum=0.0, nesterov=False, **_):
@@ -46,7 +47,7 @@ def gd(momentum=0.0, nesterov=False, **_):
         )
 
     def init(params):
-        return MomentumState(np.zeros_like(params))
+        return MomentumState(get_namespace(params)[0].zeros_like(params))
 
     def query(params, state):
         return params + momentum * state.velocity if nesterov else params
@@ -59,7 +60,7 @@ def gd(momentum=0.0, nesterov=False, **_):
 
 
 class AcceleratedState(NamedTuple):
-    query: np.ndarray
+    query: object
     theta: float
 
 
@@ -82,7 +83,7 @@ def accelerated(**_):
     def update(grad, params, state, learning_rate, prox):
         new = prox(state.query - learning_rate * grad, learning_rate)
         step = new - params
-        if float(np.dot(state.query - new, step)) > 0:
+        if float((state.query - new) @ step) > 0:
             return new, AcceleratedState(new, 1.0)
         theta = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * state.theta ** 2))
         return new, AcceleratedState(new + ((state.theta - 1.0) / theta) * step, theta)
@@ -91,8 +92,8 @@ def accelerated(**_):
 
 
 class AdamState(NamedTuple):
-    mean: np.ndarray
-    second_moment: np.ndarray
+    mean: object
+    second_moment: object
     count: int
 
 
@@ -100,14 +101,15 @@ def adam(beta1=0.9, beta2=0.999, epsilon=1e-8, **_):
     """Adam (Kingma & Ba, 2015) with bias correction; prox with the base step for L1."""
 
     def init(params):
-        return AdamState(np.zeros_like(params), np.zeros_like(params), 0)
+        zeros = get_namespace(params)[0].zeros_like
+        return AdamState(zeros(params), zeros(params), 0)
 
     def update(grad, params, state, learning_rate, prox):
         count = state.count + 1
         mean = beta1 * state.mean + (1 - beta1) * grad
         second = beta2 * state.second_moment + (1 - beta2) * (grad * grad)
         step = learning_rate * math.sqrt(1 - beta2 ** count) / (1 - beta1 ** count)
-        new = prox(params - step * mean / (np.sqrt(second) + epsilon), learning_rate)
+        new = prox(params - step * mean / (second ** 0.5 + epsilon), learning_rate)
         return new, AdamState(mean, second, count)
 
     return UpdateRule(init, _params, update)

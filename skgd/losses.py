@@ -5,13 +5,18 @@ A loss is a small object whose methods act per sample on the raw prediction
 Averaging over samples, the linear model and the L2 term live in :class:`LinearObjective`,
 which exposes ``loss``, ``gradient`` and ``loss_gradient`` on a flat parameter vector so
 that ``scipy.optimize.check_grad`` and the descent engine consume it unchanged.
+
+Everything is written against the Array API standard: the arrays may come from NumPy,
+array-api-strict, PyTorch or CuPy, on any device, and every result stays in their
+namespace and on their device. Only SciPy sparse X is NumPy-specific.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, log_expit
+
+from ._array_api import get_namespace, is_numpy, to_numpy
 
 __all__ = [
     "SquaredError",
@@ -32,16 +37,27 @@ _GRAM_MAX_COLUMNS = 256
 def _row_blocks(X, *columns):
     """Yield ``(X block, column blocks...)`` over cache-sized row blocks of dense X.
 
-    Sparse X, and X smaller than one block, come whole. ``None`` columns stay None.
+    Sparse X, X smaller than one block and X off the NumPy namespace come whole: the
+    blocks are for a CPU cache, and a GPU wants one large product. ``None`` columns stay
+    None.
     """
     n_samples = X.shape[0]
+    if sp.issparse(X) or not is_numpy(get_namespace(X)[0]):
+        yield (X, *columns)
+        return
     step = max(256, _BLOCK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
-    if sp.issparse(X) or step >= n_samples:
+    if step >= n_samples:
         yield (X, *columns)
         return
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
         yield (X[rows], *(None if column is None else column[rows] for column in columns))
+
+
+def _transposed(coef):
+    """``coef.T`` for a 2-D coef; a 1-D coef multiplies as it is (the Array API defines
+    ``.T`` for 2-D arrays only)."""
+    return coef.T if coef.ndim == 2 else coef
 
 
 def _weighted(values, sample_weight):
@@ -103,7 +119,7 @@ class SquaredError(_PerSampleLoss):
         diff = raw_prediction - y_true
         sq = diff * diff
         if sq.ndim == 2:
-            sq = sq.sum(axis=1)
+            sq = get_namespace(sq)[0].sum(sq, axis=1)
         return _weighted(0.5 * sq, sample_weight), _weighted(diff, sample_weight)
 
 
@@ -137,10 +153,11 @@ class BinaryCrossEntropy(_PerSampleLoss):
         With ``e = exp(-|z|)`` in (0, 1]: ``loss = log1p(e) + max((1 - 2y) z, 0)`` and
         ``expit(z) = 1 / (1 + e)`` for ``z >= 0``, ``e / (1 + e)`` otherwise.
         """
-        exp_neg_abs = np.exp(-np.abs(raw_prediction))
-        loss = np.log1p(exp_neg_abs)
-        loss += np.maximum((1 - 2 * y_true) * raw_prediction, 0)
-        gradient = np.where(raw_prediction >= 0, 1, exp_neg_abs)
+        xp = get_namespace(raw_prediction)[0]
+        exp_neg_abs = xp.exp(-xp.abs(raw_prediction))
+        loss = xp.log1p(exp_neg_abs)
+        loss += xp.maximum((1 - 2 * y_true) * raw_prediction, 0.0)
+        gradient = xp.where(raw_prediction >= 0, 1.0, exp_neg_abs)
         gradient /= 1 + exp_neg_abs
         gradient -= y_true
         return _weighted(loss, sample_weight), _weighted(gradient, sample_weight)
@@ -148,13 +165,23 @@ class BinaryCrossEntropy(_PerSampleLoss):
     @staticmethod
     def predict_proba(raw_prediction):
         """Class probabilities ``[1 - p, p]``, of shape (n_samples, 2)."""
-        proba = expit(raw_prediction)
-        return np.column_stack([1 - proba, proba])
+        xp = get_namespace(raw_prediction)[0]
+        # expit(z) and expit(-z) from exp(-|z|), so neither rounds a tiny one to 0 - 0.
+        exp_neg_abs = xp.exp(-xp.abs(raw_prediction))
+        larger = 1 / (1 + exp_neg_abs)
+        smaller = exp_neg_abs * larger
+        positive = raw_prediction >= 0
+        return xp.stack([xp.where(positive, smaller, larger),
+                         xp.where(positive, larger, smaller)], axis=1)
 
     @staticmethod
     def predict_log_proba(raw_prediction):
         """Log-probabilities, stable for large ``|raw_prediction|``."""
-        return np.column_stack([log_expit(-raw_prediction), log_expit(raw_prediction)])
+        xp = get_namespace(raw_prediction)[0]
+        # log expit(z) = min(z, 0) - log(1 + exp(-|z|))
+        log_norm = xp.log1p(xp.exp(-xp.abs(raw_prediction)))
+        return xp.stack([xp.minimum(-raw_prediction, 0.0) - log_norm,
+                         xp.minimum(raw_prediction, 0.0) - log_norm], axis=1)
 
 
 class CategoricalCrossEntropy(_PerSampleLoss):
@@ -195,26 +222,34 @@ class CategoricalCrossEntropy(_PerSampleLoss):
 
         Keeping the row maximum out of the sum avoids both overflow and the cancellation
         of ``(max + log sum) - raw``, which in float32 loses digits for large logits.
-        numpy reduces a short last axis slowly, so the row maximum is a loop over the
+        NumPy reduces a short last axis slowly, so the row maximum is a loop over the
         columns and the row sum a matrix-vector product.
         """
-        row_max = raw_prediction[:, 0].copy()
+        xp, device = get_namespace(raw_prediction)
+        row_max = raw_prediction[:, 0]
         for column in range(1, raw_prediction.shape[1]):
-            np.maximum(row_max, raw_prediction[:, column], out=row_max)
+            row_max = xp.maximum(row_max, raw_prediction[:, column])
         shifted = raw_prediction - row_max[:, None]
-        proba = np.exp(shifted)
-        total = proba @ np.ones(proba.shape[1], dtype=proba.dtype)
+        proba = xp.exp(shifted)
+        total = proba @ xp.ones(proba.shape[1], dtype=proba.dtype, device=device)
         proba /= total[:, None]
-        return shifted, proba, np.log(total)
+        return shifted, proba, xp.log(total)
 
     def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
         """``(loss, gradient)`` in one pass."""
+        xp, device = get_namespace(raw_prediction)
         n_samples, n_classes = raw_prediction.shape
-        # Flat positions of the true classes: faster than fancy indexing on two axes.
-        true_class = np.arange(n_samples) * n_classes + np.asarray(y_true, dtype=np.intp)
+        true_class = xp.astype(y_true, xp.int64, copy=False)
+        # The loss gathers the true classes from the flattened rows, several times faster
+        # than a gather along the second axis. The Array API has no scatter, so the
+        # gradient subtracts the one-hot rows a column at a time, which costs no more
+        # than a one-hot matrix and allocates only column-sized temporaries.
+        flat_index = xp.arange(n_samples, dtype=xp.int64, device=device) * n_classes
+        flat_index += true_class
         shifted, proba, log_total = self._log_softmax_parts(raw_prediction)
-        loss = log_total - shifted.ravel().take(true_class)
-        proba.ravel()[true_class] -= 1
+        loss = log_total - xp.take(xp.reshape(shifted, (-1,)), flat_index)
+        for column in range(n_classes):
+            proba[:, column] -= xp.astype(true_class == column, proba.dtype)
         return _weighted(loss, sample_weight), _weighted(proba, sample_weight)
 
     @classmethod
@@ -270,9 +305,10 @@ class LinearObjective:
                  fit_intercept=True):
         self.loss_function = loss
         self.X = X
+        self.xp, self.device = get_namespace(X)
         self.y = y
-        self.sample_weight = (None if sample_weight is None
-                              else np.asarray(sample_weight, dtype=X.dtype))
+        self.sample_weight = (None if sample_weight is None else self.xp.asarray(
+            sample_weight, dtype=X.dtype, device=self.device))
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
@@ -281,6 +317,8 @@ class LinearObjective:
         self.n_coef = self.n_outputs * self.n_features
         self.n_params = self.n_coef + (self.n_outputs if fit_intercept else 0)
         self.l2_reg_strength = float(alpha * (1.0 - l1_ratio))
+        total = self._total_weight()
+        self._inverse_total_weight = 1.0 / total if total > 0 else 0.0
 
     # -- layout -----------------------------------------------------------------------
     def unpack(self, w):
@@ -289,21 +327,23 @@ class LinearObjective:
         ``coef`` has shape ``(n_features,)`` for a 1-D raw prediction, else
         ``(n_outputs, n_features)``; ``intercept`` is a scalar or ``(n_outputs,)``.
         """
+        xp = self.xp
         coef = w[: self.n_coef]
-        intercept = w[self.n_coef:] if self.fit_intercept else np.zeros(self.n_outputs, w.dtype)
+        intercept = (w[self.n_coef:] if self.fit_intercept
+                     else xp.zeros(self.n_outputs, dtype=w.dtype, device=self.device))
         if self.loss_function.raw_ndim == 1:
             return coef, intercept[0]
-        return coef.reshape(self.n_outputs, self.n_features), intercept
+        return xp.reshape(coef, (self.n_outputs, self.n_features)), intercept
 
     def raw_prediction(self, w, X=None):
         """``X @ coef.T + intercept`` for the flat vector ``w`` (X defaults to the data)."""
         coef, intercept = self.unpack(w)
         X = self.X if X is None else X
-        return X @ coef.T + intercept
+        return X @ _transposed(coef) + intercept
 
     def init_params(self):
-        """The zero vector in X's dtype, the engine's default starting point."""
-        return np.zeros(self.n_params, dtype=self.X.dtype)
+        """The zero vector in X's dtype and on X's device, the engine's starting point."""
+        return self.xp.zeros(self.n_params, dtype=self.X.dtype, device=self.device)
 
     # -- objective --------------------------------------------------------------------
     def loss_gradient(self, w, rows=None):
@@ -316,43 +356,66 @@ class LinearObjective:
 
         Parameters
         ----------
-        w : ndarray of shape (n_params,)
-        rows : slice or ndarray of int, default=None
+        w : array of shape (n_params,)
+        rows : slice or array of int, default=None
             Evaluate the same objective on these samples only (a mini-batch): their
-            weights are normalised by their own sum.
+            weights are normalised by their own sum. An index array lives on X's device.
         """
+        value, grad = self.loss_gradient_array(w, rows)
+        return float(value), grad
+
+    def loss_gradient_array(self, w, rows=None):
+        """:meth:`loss_gradient` with ``F(w)`` left as a 0-d float64 array on X's device.
+
+        The engine sums these over an epoch and reads the total once, so a GPU is not
+        made to wait for the host after every step.
+        """
+        xp = self.xp
         X, y, weight = self.X, self.y, self.sample_weight
         if rows is not None:
-            X, y = X[rows], y[rows]
-            weight = None if weight is None else weight[rows]
-        if weight is None:
-            scale = 1.0 / X.shape[0]
-        else:
-            total = float(np.sum(weight, dtype=np.float64))
-            scale = 1.0 / total if total > 0 else 0.0
+            X, y, weight = (self._take_rows(array, rows) for array in (X, y, weight))
         coef, intercept = self.unpack(w)
-        grad = np.zeros_like(w)
-        grad_coef = grad[: self.n_coef].reshape(coef.shape)
-        loss = 0.0
+        grad_coef = xp.zeros(coef.shape, dtype=w.dtype, device=self.device)
+        grad_intercept = xp.zeros(self.n_outputs, dtype=w.dtype, device=self.device)
+        loss = xp.zeros((), dtype=xp.float64, device=self.device)
         for X_block, y_block, weight_block in _row_blocks(X, y, weight):
-            raw = X_block @ coef.T
+            raw = X_block @ _transposed(coef)
             raw += intercept
             per_sample, grad_raw = self.loss_function.loss_gradient(y_block, raw,
                                                                     weight_block)
-            loss += float(per_sample.sum(dtype=np.float64))
+            loss += xp.sum(per_sample, dtype=xp.float64)
             if sp.issparse(X_block):
-                grad_coef += (X_block.T @ grad_raw).T
+                grad_coef += _transposed(X_block.T @ grad_raw)
             else:
-                grad_coef += grad_raw.T @ X_block
+                grad_coef += _transposed(grad_raw) @ X_block
             if self.fit_intercept:
-                grad[self.n_coef:] += grad_raw.sum(axis=0)
+                grad_intercept += xp.reshape(xp.sum(grad_raw, axis=0), (-1,))
+        if weight is None:
+            scale = grad_scale = 1.0 / X.shape[0]
+        elif rows is None:
+            scale = grad_scale = self._inverse_total_weight
+        else:
+            # Computed on the device, so that a mini-batch step does not wait for the
+            # host. A mini-batch of zero weights contributes nothing (1 / inf = 0).
+            total = xp.sum(weight, dtype=xp.float64)
+            scale = 1 / xp.where(total > 0, total, xp.inf)
+            grad_scale = xp.astype(scale, w.dtype)
         loss *= scale
-        grad *= grad.dtype.type(scale)
+        grad_coef *= grad_scale
+        grad_intercept *= grad_scale
         if self.l2_reg_strength:
             flat_coef = w[: self.n_coef]
-            loss += 0.5 * self.l2_reg_strength * float(flat_coef @ flat_coef)
-            grad[: self.n_coef] += self.l2_reg_strength * flat_coef
-        return loss, grad
+            loss += 0.5 * self.l2_reg_strength * (flat_coef @ flat_coef)
+            grad_coef += self.l2_reg_strength * coef
+        parts = [xp.reshape(grad_coef, (-1,))]
+        if self.fit_intercept:
+            parts.append(grad_intercept)
+        return loss, xp.concat(parts)
+
+    def _take_rows(self, array, rows):
+        if array is None or isinstance(rows, slice) or sp.issparse(array):
+            return None if array is None else array[rows]
+        return self.xp.take(array, rows, axis=0)
 
     def loss(self, w):
         """``F(w)`` as a float."""
@@ -365,7 +428,7 @@ class LinearObjective:
     def l1_penalty(self):
         """The non-smooth part ``alpha * l1_ratio * ||W||_1``, or None when it is zero."""
         strength = float(self.alpha * self.l1_ratio)
-        return _L1Penalty(strength, self.n_coef) if strength > 0 else None
+        return _L1Penalty(strength, self.n_coef, self.xp) if strength > 0 else None
 
     # -- step size --------------------------------------------------------------------
     def lipschitz(self, batch_size=None):
@@ -377,49 +440,57 @@ class LinearObjective:
         (Gower et al., 2019) interpolates between the full-batch value and the largest
         per-sample ``max_i ||x1_i||^2``.
         """
-        X = self.X
-        if X.shape[1] < _GRAM_MAX_COLUMNS:
+        if self.n_features < _GRAM_MAX_COLUMNS:
             eig = self._top_eigenvalue_from_gram()
         else:
             eig = self._top_eigenvalue_by_power_iteration()
         lipschitz = eig
         n = self.n_samples
         if batch_size is not None and batch_size < n:
-            sq_norms = (np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X)
-                        else np.einsum("ij,ij->i", X, X))
-            largest = float(sq_norms.max()) + (1.0 if self.fit_intercept else 0.0)
+            largest = max(self._largest_squared_row_norm(X_block)
+                          for (X_block,) in _row_blocks(self.X))
+            largest += 1.0 if self.fit_intercept else 0.0
             b = batch_size
             lipschitz = (n * (b - 1) * eig + (n - b) * largest) / (b * (n - 1))
         return self.loss_function.curvature * lipschitz + self.l2_reg_strength
 
+    def _largest_squared_row_norm(self, X_block):
+        if sp.issparse(X_block):
+            return float(X_block.multiply(X_block).sum(axis=1).max())
+        return float(self.xp.max(self.xp.vecdot(X_block, X_block)))
+
     def _total_weight(self):
         if self.sample_weight is None:
             return float(self.n_samples)
-        return float(np.sum(self.sample_weight, dtype=np.float64))
+        return float(self.xp.sum(self.sample_weight, dtype=self.xp.float64))
 
     def _top_eigenvalue_from_gram(self):
         """Exact lambda_max of ``X1^T D X1 / S`` from its Gram matrix, built in one pass.
 
         With few columns the Gram matrix costs a few passes' worth of BLAS-3 work and
-        gives the exact value, where power iteration needs many passes for a bound.
+        gives the exact value, where power iteration needs many passes for a bound. The
+        small matrix goes to the host for its eigenvalues.
         """
+        xp, device = self.xp, self.device
         n_features = self.n_features
-        n_cols = n_features + (1 if self.fit_intercept else 0)
-        gram = np.zeros((n_cols, n_cols), dtype=self.X.dtype)
+        gram = xp.zeros((n_features, n_features), dtype=self.X.dtype, device=device)
+        column_sums = xp.zeros(n_features, dtype=self.X.dtype, device=device)
         for X_block, weight in _row_blocks(self.X, self.sample_weight):
             if sp.issparse(X_block):
                 weighted = (X_block if weight is None
                             else sp.csr_matrix(X_block.multiply(weight[:, None])))
-                gram[:n_features, :n_features] += (weighted.T @ X_block).toarray()
+                gram += (weighted.T @ X_block).toarray()
+                column_sums += np.asarray(weighted.sum(axis=0)).ravel()
             else:
                 weighted = X_block if weight is None else X_block * weight[:, None]
-                gram[:n_features, :n_features] += weighted.T @ X_block
-            if self.fit_intercept:
-                column_sums = np.asarray(weighted.sum(axis=0)).ravel()
-                gram[:n_features, -1] += column_sums
-                gram[-1, :n_features] += column_sums
+                gram += weighted.T @ X_block
+                column_sums += xp.sum(weighted, axis=0)
+        gram = to_numpy(gram).astype(np.float64)
         if self.fit_intercept:
-            gram[-1, -1] = self._total_weight()
+            # X1 = [X, 1]: the extra row and column hold the weighted column sums.
+            column_sums = to_numpy(column_sums).astype(np.float64)
+            gram = np.block([[gram, column_sums[:, None]],
+                             [column_sums[None, :], np.array([[self._total_weight()]])]])
         return float(np.linalg.eigvalsh(gram)[-1]) / self._total_weight()
 
     def _top_eigenvalue_by_power_iteration(self, n_iter=30, rtol=1e-3, block_size=8):
@@ -427,27 +498,34 @@ class LinearObjective:
 
         Each iteration is one row-blocked pass applying the matrix to ``block_size``
         vectors at once; the block makes it converge to the top of a cluster of close
-        eigenvalues, where a single vector can stall on the second one.
+        eigenvalues, where a single vector can stall on the second one. The small
+        ``(n_features, block_size)`` basis is orthonormalised on the host.
         """
+        xp, device = self.xp, self.device
         n_features = self.n_features
         n_cols = n_features + (1 if self.fit_intercept else 0)
         dtype = self.X.dtype
+        inverse_total = 1.0 / self._total_weight()
         rng = np.random.default_rng(0)
-        basis = np.linalg.qr(
-            rng.standard_normal((n_cols, min(block_size, n_cols))).astype(dtype))[0]
+        basis = np.linalg.qr(rng.standard_normal((n_cols, min(block_size, n_cols))))[0]
         eig = 0.0
         for _ in range(n_iter):
-            image = np.zeros_like(basis)
+            on_device = xp.asarray(basis, dtype=dtype, device=device)
+            image = xp.zeros(on_device.shape, dtype=dtype, device=device)
+            image_intercept = xp.zeros(on_device.shape[1], dtype=dtype, device=device)
             for X_block, weight in _row_blocks(self.X, self.sample_weight):
-                projected = X_block @ basis[:n_features]
+                projected = X_block @ on_device[:n_features, :]
                 if self.fit_intercept:
-                    projected += basis[-1]
+                    projected += on_device[n_features, :]
                 if weight is not None:
                     projected *= weight[:, None]
-                image[:n_features] += X_block.T @ projected
+                image[:n_features, :] += X_block.T @ projected
                 if self.fit_intercept:
-                    image[-1] += projected.sum(axis=0)
-            image *= dtype.type(1.0 / self._total_weight())
+                    image_intercept += xp.sum(projected, axis=0)
+            image = to_numpy(image).astype(np.float64)
+            if self.fit_intercept:
+                image[n_features] = to_numpy(image_intercept)
+            image *= inverse_total
             # Rayleigh-Ritz: the largest eigenvalue of the matrix restricted to the block.
             new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
             converged = abs(new_eig - eig) <= rtol * new_eig
@@ -461,16 +539,19 @@ class LinearObjective:
 class _L1Penalty:
     """``strength * ||coef||_1`` on the first ``n_coef`` entries of the flat vector."""
 
-    def __init__(self, strength, n_coef):
+    def __init__(self, strength, n_coef, xp):
         self.strength = strength
         self.n_coef = n_coef
+        self.xp = xp
 
     def value(self, w):
-        return self.strength * float(np.abs(w[: self.n_coef]).sum())
+        """The penalty as a 0-d array on w's device."""
+        return self.strength * self.xp.sum(self.xp.abs(w[: self.n_coef]))
 
     def prox(self, w, step):
         """Soft-thresholding: the proximal operator of ``step * value``; exact zeros."""
+        xp = self.xp
         coef = w[: self.n_coef]
         threshold = step * self.strength
-        w[: self.n_coef] = np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0)
+        w[: self.n_coef] = xp.sign(coef) * xp.maximum(xp.abs(coef) - threshold, 0.0)
         return w

@@ -1,0 +1,68 @@
+"""The few namespace helpers the losses and the engine need, on top of array-api-compat.
+
+The numerical code is written once against the Array API standard: ``xp`` is the
+namespace of the data (NumPy, array-api-strict, PyTorch, CuPy, ...), arrays stay on the
+data's device, and only scalars (the objective once per epoch) come back to the host.
+Nothing here imports scikit-learn: the engine uses it too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from array_api_compat import array_namespace, is_array_api_obj, to_device
+from array_api_compat import device as array_device
+
+# NumPy >= 2.1 is an Array API namespace itself (np.astype came last); older NumPy goes
+# through array-api-compat's wrapper.
+_NUMPY = np if hasattr(np, "astype") else array_namespace(np.empty(0))
+
+
+def get_namespace(*arrays):
+    """``(xp, device)`` of the arrays; None entries are skipped and sparse X means NumPy.
+
+    NumPy arrays, the common case, skip array-api-compat's inspection, which costs
+    tens of microseconds a call on the hot path.
+    """
+    if len(arrays) == 1 and type(arrays[0]) is np.ndarray:
+        return _NUMPY, "cpu"
+    arrays = [a for a in arrays if a is not None and not sp.issparse(a)]
+    if all(isinstance(a, np.ndarray) for a in arrays):
+        return _NUMPY, "cpu"
+    return array_namespace(*arrays), array_device(arrays[0])
+
+
+def is_numpy(xp) -> bool:
+    """NumPy itself or a wrapper of it (array-api-compat's, scikit-learn's copy)."""
+    return xp.__name__ == "numpy" or xp.__name__.endswith("array_api_compat.numpy")
+
+
+def input_namespace(X, dispatch):
+    """``(xp, device)`` that validation will give X: its own with array API dispatch,
+    NumPy's for sparse matrices, lists, data frames, or when dispatch is off."""
+    if dispatch and is_array_api_obj(X) and not sp.issparse(X):
+        return get_namespace(X)
+    return get_namespace()
+
+
+def to_numpy(array) -> np.ndarray:
+    """A NumPy copy (or view) of ``array``, moved to the host first when it lives on a
+    device that DLPack cannot hand to NumPy directly (a GPU). NumPy arrays, sparse
+    matrices and array-likes that are not Array API arrays (lists, pandas objects) pass
+    through unchanged."""
+    if isinstance(array, np.ndarray) or sp.issparse(array) or not is_array_api_obj(array):
+        return array
+    try:
+        return np.from_dlpack(array)
+    except (BufferError, RuntimeError, TypeError, ValueError):
+        return np.from_dlpack(to_device(array, "cpu"))
+
+
+def move_to(array, xp, device):
+    """``array`` in namespace ``xp`` on ``device`` (unchanged when it already is)."""
+    if array is None:
+        return None
+    source_xp, source_device = get_namespace(array)
+    if source_xp is xp and source_device == device:
+        return array
+    return xp.asarray(to_numpy(array), device=device)
