@@ -8,6 +8,7 @@ its callbacks (``set_callbacks``): each fit is a task with one sub-task per epoc
 
 from __future__ import annotations
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -46,6 +47,22 @@ except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no
 _L1_SHARE = {"l2": 0.0, "l1": 1.0}
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
 _SHRINKING_DECAYS = {"exponential", "step", "plateau"}
+
+
+def _is_dask(X):
+    # dask hook: tells a dask collection by its class, without importing dask.
+    return type(X).__module__.startswith("dask.")
+
+
+def _lazy_on_dask(method):
+    """dask hook: ``method(X)`` on a dask array maps it over the row chunks, lazily."""
+    @functools.wraps(method)
+    def predict(self, X):
+        if _is_dask(X):
+            from ._dask import map_prediction
+            return map_prediction(self, method, X)
+        return method(self, X)
+    return predict
 
 
 class _CallbackReport:
@@ -168,6 +185,10 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
 
     def _fit_unsafe(self, X, y, sample_weight, *, partial, classes, context):
         self._check_params()
+        if _is_dask(X):  # dask hook: a data-parallel fit on the cluster
+            from ._dask import fit
+            return fit(self, X, y, sample_weight, partial=partial, classes=classes,
+                       context=context)
         resume = partial and hasattr(self, "_engine_state")
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
@@ -457,6 +478,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         """
         return self._fit(X, y, sample_weight, partial=True)
 
+    @_lazy_on_dask
     def predict(self, X):
         """Predict targets, of shape (n_samples,) or (n_samples, n_targets)."""
         return self._decision(X)
@@ -602,22 +624,26 @@ best_validation_score_, n_features_in_, feature_names_in_ :
         """
         return self._fit(X, y, sample_weight, partial=True, classes=classes)
 
+    @_lazy_on_dask
     def decision_function(self, X):
         """Raw predictions ``X @ coef_.T + intercept_``: shape (n_samples,) for two
         classes (positive means ``classes_[1]``), else (n_samples, n_classes)."""
         raw = self._decision(X)
         return raw.ravel() if raw.shape[1] == 1 else raw
 
+    @_lazy_on_dask
     def predict(self, X):
         """Predict class labels, of shape (n_samples,)."""
         raw = self.decision_function(X)
         return self.classes_[self._raw_to_index(raw)]
 
+    @_lazy_on_dask
     def predict_proba(self, X):
         """Class probabilities (sigmoid or softmax), of shape (n_samples, n_classes)."""
         raw = self.decision_function(X)
         return self._loss_for(len(self.classes_)).predict_proba(raw)
 
+    @_lazy_on_dask
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed without taking the log of 0."""
         raw = self.decision_function(X)
