@@ -3,11 +3,12 @@
 :func:`fit` is what ``GDRegressor.fit`` and ``GDClassifier.fit`` run when X is a dask
 array. The data stay on the workers of the active dask scheduler (a ``distributed``
 cluster, or dask's local threads): they are persisted once, and each epoch is ONE graph
-execution, in which every row chunk evaluates the NumPy :class:`~skgd.losses.LinearObjective`
-on itself (forward product, per-sample loss and gradient in one task) and a tree of small
-tasks sums the chunks' ``n_params + 1`` numbers. The parameters, the update rule, the decay
-and the L1 proximal step stay on the client, in the same :func:`skgd._engine.minimize` as
-the NumPy fit, so both reach the same coefficients up to the order of the sums.
+execution, in which every row chunk evaluates the NumPy
+:class:`~skgd.losses.LinearObjective` on itself (forward product, per-sample loss and
+gradient in one task) and a tree of small tasks sums the chunks' ``n_params + 2`` numbers
+(total weight, loss, gradient). The parameters, the update rule, the decay and the L1
+proximal step stay on the client, in the same :func:`skgd._engine.minimize` as the NumPy
+fit, so both reach the same coefficients up to the order of the sums.
 
 Set-up executions, before the first epoch: one ``persist`` of X, y and the weights; one
 pass of checks (finite values, weights, the classes and their counts); one ``persist`` of
@@ -155,7 +156,7 @@ class DaskLinearObjective:
     The same objective ``F``, with the same flat parameter vector, methods and attributes
     as the engine and the estimators use them. ``loss_gradient`` runs one graph: a fused
     NumPy ``LinearObjective.loss_gradient`` per chunk, whose un-normalised results a tree
-    of tasks sums; only those ``n_params + 1`` numbers reach the client.
+    of tasks sums; only ``n_params + 2`` numbers reach the client.
 
     Parameters
     ----------
