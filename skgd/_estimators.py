@@ -13,6 +13,7 @@ and encoded on the host and moved to X's device once per fit.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -63,6 +64,22 @@ def _take_rows(X, rows):
     if is_numpy(xp):
         return X[rows]
     return xp.take(X, xp.asarray(rows, device=device), axis=0)
+
+
+def _is_dask(X):
+    # dask hook: tells a dask collection by its class, without importing dask.
+    return type(X).__module__.startswith("dask.")
+
+
+def _lazy_on_dask(method):
+    """dask hook: ``method(X)`` on a dask array maps it over the row chunks, lazily."""
+    @functools.wraps(method)
+    def predict(self, X):
+        if _is_dask(X):
+            from ._dask import map_prediction
+            return map_prediction(self, method, X)
+        return method(self, X)
+    return predict
 
 
 class _CallbackReport:
@@ -186,6 +203,10 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
 
     def _fit_unsafe(self, X, y, sample_weight, *, partial, classes, context):
         self._check_params()
+        if _is_dask(X):  # dask hook: a data-parallel fit on the cluster
+            from ._dask import fit
+            return fit(self, X, y, sample_weight, partial=partial, classes=classes,
+                       context=context)
         resume = partial and hasattr(self, "_engine_state")
         if resume:
             self._check_same_namespace(X, "partial_fit")
@@ -511,6 +532,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         """
         return self._fit(X, y, sample_weight, partial=True)
 
+    @_lazy_on_dask
     def predict(self, X):
         """Predict targets, of shape (n_samples,) or (n_samples, n_targets)."""
         return self._decision(X, "predict")
@@ -658,6 +680,7 @@ best_validation_score_, n_features_in_, feature_names_in_ :
         """
         return self._fit(X, y, sample_weight, partial=True, classes=classes)
 
+    @_lazy_on_dask
     def decision_function(self, X):
         """Raw predictions ``X @ coef_.T + intercept_``: shape (n_samples,) for two
         classes (positive means ``classes_[1]``), else (n_samples, n_classes)."""
@@ -667,6 +690,7 @@ best_validation_score_, n_features_in_, feature_names_in_ :
         raw = self._decision(X, method)
         return get_namespace(raw)[0].reshape(raw, (-1,)) if raw.shape[1] == 1 else raw
 
+    @_lazy_on_dask
     def predict(self, X):
         """Predict class labels, of shape (n_samples,).
 
@@ -679,11 +703,13 @@ best_validation_score_, n_features_in_, feature_names_in_ :
             return self.classes_[to_numpy(index)]
         return xp.take(xp.asarray(self.classes_, device=device), index)
 
+    @_lazy_on_dask
     def predict_proba(self, X):
         """Class probabilities (sigmoid or softmax), of shape (n_samples, n_classes)."""
         raw = self._raw(X, "predict_proba")
         return self._loss_for(len(self.classes_)).predict_proba(raw)
 
+    @_lazy_on_dask
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed without taking the log of 0."""
         raw = self._raw(X, "predict_log_proba")

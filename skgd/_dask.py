@@ -1,0 +1,529 @@
+"""Data-parallel fits and lazy predictions on dask arrays.
+
+:func:`fit` is what ``GDRegressor.fit`` and ``GDClassifier.fit`` run when X is a dask
+array. The data stay on the workers of the active dask scheduler (a ``distributed``
+cluster, or dask's local threads): they are persisted once, and each epoch is ONE graph
+execution, in which every row chunk evaluates the NumPy
+:class:`~skgd.losses.LinearObjective` on itself (forward product, per-sample loss and
+gradient in one task) and a tree of small tasks sums the chunks' ``n_params + 2`` numbers
+(total weight, loss, gradient). The parameters, the update rule, the decay and the L1
+proximal step stay on the client, in the same :func:`skgd._engine.minimize` as the NumPy
+fit, so both reach the same coefficients up to the order of the sums.
+
+Set-up executions, before the first epoch: one ``persist`` of X, y and the weights; one
+pass of checks (finite values, weights, the classes and their counts); one ``persist`` of
+the derived arrays when there are any (encoded classes, class weights, the early-stopping
+split); one pass for ``learning_rate="auto"`` (one per power iteration when X has
+``_GRAM_MAX_COLUMNS`` columns or more); and, for a regressor with early stopping, one pass
+for the R^2 denominator of the held-out rows. Early stopping scores the held-out rows in a
+second execution per epoch, as the score is taken at the updated parameters, which the
+next epoch's gradient does not visit.
+
+This module imports dask; ``skgd`` imports it only when it meets a dask array.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
+
+from ._decays import make_decay
+from ._engine import minimize
+from ._estimators import _L1_SHARE, _CallbackReport
+from ._updates import UPDATE_RULES
+from .losses import _GRAM_MAX_COLUMNS, LinearObjective, SquaredError
+
+# Partial sums combined per task of the reduction tree: its depth is log_8(chunks).
+_FAN_IN = 8
+
+_MINI_BATCH_ERROR = (
+    "batch_size={batch_size} asks for mini-batches, which skgd does not run on dask "
+    "arrays: each mini-batch would be a round trip to the cluster for a few rows. Use "
+    "batch_size=None for data-parallel full-batch descent on the cluster, or "
+    "dask_ml.wrappers.Incremental(estimator) to stream the chunks through partial_fit "
+    "(mini-batches within each NumPy chunk)."
+)
+
+
+# -- tasks run on the workers, one per chunk ----------------------------------------------
+def _chunk_loss_gradient(loss, X, y, sample_weight, w, fit_intercept):
+    """``[sum_i s_i, sum_i s_i loss_i, sum_i s_i dloss_i/dw]`` over one chunk, as float64.
+
+    The NumPy objective normalises by the chunk's total weight; multiplying it back gives
+    the chunk's share of the sums, which add up across chunks. The total weight comes
+    along, so the client normalises without a pass of its own.
+    """
+    total = _weight_sum(X, sample_weight)
+    if total == 0:
+        return np.zeros(w.size + 2)
+    value, grad = LinearObjective(loss, X, y, sample_weight,
+                                  fit_intercept=fit_intercept).loss_gradient(w)
+    return np.concatenate([[1.0, value], grad]) * total
+
+
+def _chunk_gram(X, sample_weight, fit_intercept):
+    """``[sum_i s_i, X1^T D X1]`` over one chunk, flat (X1: X with a column of ones for
+    the intercept)."""
+    n_features = X.shape[1]
+    n_cols = n_features + (1 if fit_intercept else 0)
+    total = _weight_sum(X, sample_weight)
+    gram = np.zeros((n_cols, n_cols))
+    weighted = X if sample_weight is None else X * sample_weight[:, None]
+    gram[:n_features, :n_features] = weighted.T @ X
+    if fit_intercept:
+        column_sums = weighted.sum(axis=0)
+        gram[:n_features, -1] = column_sums
+        gram[-1, :n_features] = column_sums
+        gram[-1, -1] = total
+    return np.concatenate([[total], gram.ravel()])
+
+
+def _chunk_gram_product(X, sample_weight, basis, fit_intercept):
+    """``[sum_i s_i, X1^T D X1 @ basis]`` over one chunk, flat, for the power iteration."""
+    n_features = X.shape[1]
+    projected = X @ basis[:n_features]
+    if fit_intercept:
+        projected += basis[-1]
+    if sample_weight is not None:
+        projected *= sample_weight[:, None]
+    image = np.zeros(basis.shape)
+    image[:n_features] = X.T @ projected
+    if fit_intercept:
+        image[-1] = projected.sum(axis=0)
+    return np.concatenate([[_weight_sum(X, sample_weight)], image.ravel()])
+
+
+def _chunk_squared_residuals(layout, X, y, sample_weight, w):
+    """Per output, ``sum_i s_i (y_i - raw_i)^2`` over one chunk (R^2 numerator)."""
+    residual = (y - layout.raw_prediction(w, X)).reshape(X.shape[0], -1)
+    weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    return weight @ residual**2
+
+
+def _chunk_moments(y, sample_weight):
+    """``(total weight, weighted mean, weighted sum of squared deviations)`` of a chunk."""
+    y = y.reshape(y.shape[0], -1)
+    weight = np.ones(y.shape[0]) if sample_weight is None else sample_weight
+    total = float(np.sum(weight, dtype=np.float64))
+    mean = weight @ y / total if total > 0 else np.zeros(y.shape[1])
+    return total, mean, weight @ (y - mean) ** 2
+
+
+def _chunk_correct(layout, raw_to_index, X, y, sample_weight, w):
+    """``[sum_i s_i [predicted class == y_i], sum_i s_i]`` over one chunk (accuracy)."""
+    correct = raw_to_index(layout.raw_prediction(w, X)) == y.astype(np.intp)
+    weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    return np.array([weight @ correct, _weight_sum(X, sample_weight)])
+
+
+def _weight_sum(X, sample_weight):
+    if sample_weight is None:
+        return float(X.shape[0])
+    return float(np.sum(sample_weight, dtype=np.float64))
+
+
+def _add(*parts):
+    return functools.reduce(np.add, parts)
+
+
+def _tree_sum(parts):
+    """One delayed sum of delayed ``parts``, as a tree of ``_FAN_IN``-way additions."""
+    while len(parts) > 1:
+        parts = [dask.delayed(_add, pure=True)(*parts[start:start + _FAN_IN])
+                 for start in range(0, len(parts), _FAN_IN)]
+    return parts[0]
+
+
+def _blocks(array):
+    """Delayed row chunks of a row-chunked dask array, or Nones for a missing one."""
+    return list(array.to_delayed().ravel())
+
+
+# -- the objective ------------------------------------------------------------------------
+class DaskLinearObjective:
+    """:class:`~skgd.losses.LinearObjective` on row-chunked dask arrays.
+
+    The same objective ``F``, with the same flat parameter vector, methods and attributes
+    as the engine and the estimators use them. ``loss_gradient`` runs one graph: a fused
+    NumPy ``LinearObjective.loss_gradient`` per chunk, whose un-normalised results a tree
+    of tasks sums; only ``n_params + 2`` numbers reach the client.
+
+    Parameters
+    ----------
+    loss : SquaredError, BinaryCrossEntropy or CategoricalCrossEntropy
+    X : dask array of shape (n_samples, n_features)
+        Row-chunked, one chunk across the columns, known chunk sizes; best persisted.
+    y : dask array of shape (n_samples,) or (n_samples, n_targets)
+        Encoded targets, chunked as the rows of X.
+    sample_weight : dask array of shape (n_samples,), default=None
+        Chunked as the rows of X.
+    alpha, l1_ratio, fit_intercept :
+        As in :class:`~skgd.losses.LinearObjective`.
+    """
+
+    def __init__(self, loss, X, y, sample_weight=None, alpha=0.0, l1_ratio=0.0,
+                 fit_intercept=True):
+        self.loss_function = loss
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.fit_intercept = fit_intercept
+        self.n_samples, self.n_features = X.shape
+        # The layout of the flat vector, the L2 strength and the L1 penalty are the NumPy
+        # objective's: build one on no rows and use it on the client.
+        self._layout = LinearObjective(loss, np.empty((0, self.n_features), X.dtype),
+                                       np.empty(0), alpha=alpha, l1_ratio=l1_ratio,
+                                       fit_intercept=fit_intercept)
+        self.n_outputs = self._layout.n_outputs
+        self.n_coef = self._layout.n_coef
+        self.n_params = self._layout.n_params
+        self.l2_reg_strength = self._layout.l2_reg_strength
+        self._chunks = list(zip(_blocks(X), _blocks(y),
+                                [None] * X.numblocks[0] if sample_weight is None
+                                else _blocks(sample_weight), strict=True))
+
+    def unpack(self, w):
+        """Split a flat vector into ``(coef, intercept)``, as ``LinearObjective.unpack``."""
+        return self._layout.unpack(w)
+
+    def init_params(self):
+        """The zero vector in X's dtype."""
+        return self._layout.init_params()
+
+    def l1_penalty(self):
+        """The L1 term, applied on the client by its proximal step (or None)."""
+        return self._layout.l1_penalty()
+
+    def raw_prediction(self, w, X=None):
+        """``X @ coef.T + intercept``, a lazy dask array (X defaults to the data)."""
+        X = self.X if X is None else X
+        raw_shape = () if self.loss_function.raw_ndim == 1 else (self.n_outputs,)
+        return X.map_blocks(lambda block: self._layout.raw_prediction(w, block),
+                            chunks=(X.chunks[0], *((size,) for size in raw_shape)),
+                            drop_axis=[] if raw_shape else [1], dtype=X.dtype)
+
+    def loss_gradient(self, w, rows=None):
+        """Return ``(F(w), dF/dw)`` from one graph execution on the cluster.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_params,)
+        rows : None
+            Mini-batches are not run on dask arrays; anything but None raises.
+        """
+        if rows is not None:
+            raise ValueError(_MINI_BATCH_ERROR.format(batch_size="<mini-batch>"))
+        parts = [dask.delayed(_chunk_loss_gradient, pure=True)(
+                    self.loss_function, X, y, weight, w, self.fit_intercept)
+                 for X, y, weight in self._chunks]
+        (sums,) = dask.compute(_tree_sum(parts))
+        scale = 1.0 / sums[0] if sums[0] > 0 else 0.0
+        loss = float(sums[1]) * scale
+        grad = (sums[2:] * scale).astype(w.dtype)
+        if self.l2_reg_strength:
+            flat_coef = w[: self.n_coef]
+            loss += 0.5 * self.l2_reg_strength * float(flat_coef @ flat_coef)
+            grad[: self.n_coef] += self.l2_reg_strength * flat_coef
+        return loss, grad
+
+    def lipschitz(self, batch_size=None):
+        """The Lipschitz constant of the gradient, as ``LinearObjective.lipschitz``.
+
+        With fewer than ``_GRAM_MAX_COLUMNS`` columns each chunk builds its weighted Gram
+        matrix, a tree sums them and the client takes the top eigenvalue: one execution,
+        the exact value the NumPy objective computes. With more, the same block power
+        iteration as the NumPy objective, one execution per iteration.
+        """
+        if batch_size is not None and batch_size < self.n_samples:
+            raise ValueError(_MINI_BATCH_ERROR.format(batch_size=batch_size))
+        if self.n_features < _GRAM_MAX_COLUMNS:
+            parts = [dask.delayed(_chunk_gram, pure=True)(X, weight, self.fit_intercept)
+                     for X, _, weight in self._chunks]
+            (sums,) = dask.compute(_tree_sum(parts))
+            n_cols = self.n_features + (1 if self.fit_intercept else 0)
+            gram = sums[1:].reshape(n_cols, n_cols)
+            eig = float(np.linalg.eigvalsh(gram)[-1]) / sums[0]
+        else:
+            eig = self._top_eigenvalue_by_power_iteration()
+        return self.loss_function.curvature * eig + self.l2_reg_strength
+
+    def _top_eigenvalue_by_power_iteration(self, n_iter=30, rtol=1e-3, block_size=8):
+        """``LinearObjective._top_eigenvalue_by_power_iteration``, one execution a step."""
+        n_cols = self.n_features + (1 if self.fit_intercept else 0)
+        dtype = self.X.dtype
+        rng = np.random.default_rng(0)
+        basis = np.linalg.qr(
+            rng.standard_normal((n_cols, min(block_size, n_cols))).astype(dtype))[0]
+        eig = 0.0
+        for _ in range(n_iter):
+            parts = [dask.delayed(_chunk_gram_product, pure=True)(
+                        X, weight, basis, self.fit_intercept)
+                     for X, _, weight in self._chunks]
+            (sums,) = dask.compute(_tree_sum(parts))
+            image = (sums[1:].reshape(basis.shape) / sums[0]).astype(dtype)
+            new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
+            converged = abs(new_eig - eig) <= rtol * new_eig
+            eig = new_eig
+            if converged or basis.shape[1] == n_cols:
+                break
+            basis = np.linalg.qr(image)[0]
+        return eig
+
+
+# -- fitting ------------------------------------------------------------------------------
+def fit(estimator, X, y, sample_weight, *, partial, classes, context):
+    """Fit ``estimator`` on dask arrays, as ``_BaseGD._fit_unsafe`` does on NumPy ones.
+
+    ``classes`` is accepted for the signature's sake: ``partial_fit`` raises here.
+    """
+    if partial:
+        raise ValueError(
+            "partial_fit does not take dask arrays: it runs one epoch on the data it is "
+            "given. Use dask_ml.wrappers.Incremental(estimator).fit(X, y) (with "
+            "classes= for a classifier) to stream the chunks through partial_fit, or fit "
+            "for a data-parallel full-batch fit on the cluster.")
+    if estimator.batch_size is not None and estimator.batch_size < X.shape[0]:
+        raise ValueError(_MINI_BATCH_ERROR.format(batch_size=estimator.batch_size))
+    X = _check_X(X)
+    _check_n_features(estimator, X, reset=True)
+    _check_feature_names(estimator, X, reset=True)
+    y = _rows_like(X, y, "y")
+    if not estimator._regression and y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel().rechunk((X.chunks[0],))
+    if not estimator._regression and y.ndim != 1:
+        raise ValueError(f"y has shape {y.shape}; GDClassifier takes 1-D class labels.")
+    if sample_weight is not None:
+        sample_weight = _rows_like(X, sample_weight, "sample_weight").astype(X.dtype)
+        if sample_weight.ndim != 1:
+            raise ValueError(f"sample_weight has shape {sample_weight.shape}; pass one "
+                             "weight per sample, of shape (n_samples,).")
+    X, y, sample_weight = dask.persist(X, y, sample_weight)
+    callbacks = _CallbackReport(estimator, context, X, y, sample_weight)
+    callbacks.begin_fit()
+
+    rng = check_random_state(estimator.random_state)
+    loss, y, sample_weight, stratify = _encode(estimator, X, y, sample_weight)
+    held_out = None
+    if estimator.early_stopping:
+        X, y, sample_weight, held_out = _validation_split(estimator, X, y, sample_weight,
+                                                          rng, stratify)
+    if held_out is not None or not estimator._regression:
+        X, y, sample_weight, held_out = dask.persist(X, y, sample_weight, held_out)
+    objective = DaskLinearObjective(
+        loss, X, y, sample_weight, alpha=estimator.alpha,
+        l1_ratio=_L1_SHARE.get(estimator.penalty, estimator.l1_ratio),
+        fit_intercept=estimator.fit_intercept,
+    )
+    validation = None if held_out is None else _validation_score(estimator, objective,
+                                                                 *held_out)
+    rule = UPDATE_RULES[estimator.solver](momentum=estimator.momentum,
+                                          nesterov=estimator.nesterov)
+    state = estimator._initial_state(objective, rule, False)
+    if estimator.learning_rate != "auto":
+        learning_rate = float(estimator.learning_rate)
+    else:
+        lipschitz = objective.lipschitz(estimator.batch_size)
+        learning_rate = 1.0 / lipschitz if lipschitz > 0 else 1.0
+
+    result = minimize(
+        objective.loss_gradient, objective.init_params(), n_samples=objective.n_samples,
+        learning_rate=learning_rate,
+        decay=make_decay(estimator.decay, decay_rate=estimator.decay_rate,
+                         decay_steps=estimator.decay_steps, power_t=estimator.power_t,
+                         max_iter=estimator.max_iter),
+        rule=rule, penalty=objective.l1_penalty(), max_iter=estimator.max_iter,
+        tol=estimator.tol, n_iter_no_change=estimator.n_iter_no_change,
+        batch_size=None, rng=rng, validation=validation, state=state,
+        verbose=estimator.verbose, **callbacks.epoch_hooks(objective),
+    )
+    if estimator.tol is not None and not result.converged and not result.stopped:
+        warnings.warn(
+            f"{type(estimator).__name__} ran max_iter={estimator.max_iter} epochs without "
+            f"the objective settling within tol={estimator.tol}; increase max_iter, or "
+            "raise tol, or check the learning rate.", ConvergenceWarning, stacklevel=4)
+
+    estimator.coef_, estimator.intercept_ = estimator._shape_coef(
+        *objective.unpack(result.params))
+    estimator._engine_state = result.state
+    estimator._solver = estimator.solver
+    estimator._learning_rate = learning_rate
+    estimator.t_ = result.state.n_updates
+    estimator.loss_curve_ = result.loss_curve
+    estimator.learning_rate_curve_ = result.learning_rate_curve
+    estimator.n_iter_ = len(estimator.loss_curve_)
+    if result.validation_scores is not None:
+        estimator.validation_scores_ = result.validation_scores
+        estimator.best_validation_score_ = result.best_validation_score
+    else:
+        estimator.__dict__.pop("validation_scores_", None)
+        estimator.__dict__.pop("best_validation_score_", None)
+    callbacks.end_fit()
+
+
+def _check_X(X):
+    """X as a float32/float64 dask array chunked by rows only, with known chunk sizes."""
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"skgd fits dask arrays, not {type(X).__name__}; convert a dask DataFrame "
+            "with X.to_dask_array(lengths=True).")
+    if X.ndim != 2:
+        raise ValueError(f"X has shape {X.shape}; pass a 2-D array (n_samples, "
+                         "n_features).")
+    if any(np.isnan(size) for size in X.chunks[0]):
+        raise ValueError("X has chunks of unknown size; call X.compute_chunk_sizes() "
+                         "first.")
+    if X.shape[0] == 0:
+        raise ValueError("X has 0 samples; at least one is required.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    # Each task needs whole rows.
+    return X.rechunk({1: -1}) if X.numblocks[1] > 1 else X
+
+
+def _rows_like(X, values, name):
+    """``values`` (dask or array-like) as a dask array chunked as the rows of X."""
+    if not isinstance(values, da.Array):
+        values = np.asarray(values)
+        values = da.from_array(values, chunks=(X.chunks[0], *values.shape[1:]))
+    if values.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} samples but {name} has {values.shape[0]}.")
+    return values.rechunk({0: X.chunks[0], **{axis: -1 for axis in range(1, values.ndim)}})
+
+
+def _encode(estimator, X, y, sample_weight):
+    """Check the data in one execution and encode the targets, as ``_encode_targets``.
+
+    Returns the loss, the encoded y, the weights (times the class weights) and, for a
+    stratified early-stopping split, the labels on the client (else None).
+    """
+    classify = not estimator._regression
+    checks = {"X is finite": da.isfinite(X).all()}
+    if not classify:
+        y = y.astype(X.dtype)
+        checks["y is finite"] = da.isfinite(y).all()
+    if sample_weight is not None:
+        checks["sample_weight is finite"] = da.isfinite(sample_weight).all()
+        checks["sample_weight is non-negative"] = (sample_weight >= 0).all()
+    stats = {"checks": checks,
+             "total": X.shape[0] if sample_weight is None
+             else sample_weight.sum(dtype=np.float64)}
+    if classify:
+        stats["classes"] = da.unique(y, return_counts=True)
+        if estimator.early_stopping:
+            stats["labels"] = y
+    (stats,) = dask.compute(stats)
+    failed = [check for check, passed in stats["checks"].items() if not passed]
+    if failed:
+        raise ValueError(f"Check failed: {failed[0]}. Remove or replace the NaN, infinite "
+                         "or negative values.")
+    if not stats["total"] > 0:
+        raise ValueError("sample_weight sums to zero: at least one sample needs a "
+                         "positive weight.")
+    if not classify:
+        return SquaredError(None if y.ndim == 1 else y.shape[1]), y, sample_weight, None
+
+    classes, counts = stats["classes"]
+    check_classification_targets(classes)
+    if len(classes) < 2:
+        raise ValueError(f"GDClassifier needs samples of at least 2 classes; got only one "
+                         f"class, {classes[0]!r}.")
+    estimator.classes_ = classes
+    loss = estimator._loss_for(len(classes))
+    y_index = y.map_blocks(lambda labels: np.searchsorted(classes, labels), dtype=np.intp)
+    if estimator.class_weight is not None:
+        if isinstance(estimator.class_weight, dict):
+            per_class = compute_class_weight(estimator.class_weight, classes=classes,
+                                             y=classes)
+        else:
+            # "balanced", from the counts: n_samples / (n_classes * bincount(y)).
+            per_class = X.shape[0] / (len(classes) * counts.astype(np.float64))
+        per_class = per_class.astype(X.dtype)
+        class_weight = y_index.map_blocks(lambda index: per_class[index], dtype=X.dtype)
+        sample_weight = (class_weight if sample_weight is None
+                         else sample_weight * class_weight)
+    if loss.raw_ndim == 1:
+        y_index = y_index.astype(X.dtype)
+    return loss, y_index, sample_weight, stats.get("labels")
+
+
+def _validation_split(estimator, X, y, sample_weight, rng, stratify):
+    """The NumPy fit's split of ``np.arange(n)``, applied in sorted order to the chunks.
+
+    The same generator draws the same indices; sorting them keeps each held-out or
+    training row in its chunk, and the order of rows does not change the objective.
+    """
+    train, val = train_test_split(np.arange(X.shape[0]),
+                                  test_size=estimator.validation_fraction,
+                                  random_state=rng, stratify=stratify)
+    train, val = np.sort(train), np.sort(val)
+    weights = (None, None) if sample_weight is None else (sample_weight[train],
+                                                          sample_weight[val])
+    return X[train], y[train], weights[0], (X[val], y[val], weights[1])
+
+
+def _validation_score(estimator, objective, X, y, sample_weight):
+    """``w -> score`` on the held-out rows (R^2 or accuracy), one execution per call."""
+    chunks = list(zip(_blocks(X), _blocks(y),
+                      [None] * X.numblocks[0] if sample_weight is None
+                      else _blocks(sample_weight), strict=True))
+    layout = objective._layout
+    if not estimator._regression:
+        def accuracy(w):
+            parts = [dask.delayed(_chunk_correct, pure=True)(
+                        layout, estimator._raw_to_index, X_val, y_val, weight, w)
+                     for X_val, y_val, weight in chunks]
+            (correct, total) = dask.compute(_tree_sum(parts))[0]
+            return correct / total
+        return accuracy
+
+    # The R^2 denominator, sum_i s_i (y_i - weighted mean)^2, is fixed: computed once,
+    # from per-chunk moments merged with the parallel-variance formula.
+    (moments,) = dask.compute([dask.delayed(_chunk_moments, pure=True)(y_val, weight)
+                               for _, y_val, weight in chunks])
+    totals = np.array([total for total, _, _ in moments])
+    means = np.array([mean for _, mean, _ in moments])
+    mean = totals @ means / totals.sum()
+    denominator = sum(squares + total * (chunk_mean - mean) ** 2
+                      for total, chunk_mean, squares in moments)
+
+    def r2(w):
+        parts = [dask.delayed(_chunk_squared_residuals, pure=True)(
+                    layout, X_val, y_val, weight, w)
+                 for X_val, y_val, weight in chunks]
+        (numerator,) = dask.compute(_tree_sum(parts))
+        # As sklearn.metrics.r2_score: a constant target scores 1 if fitted exactly,
+        # else 0; the outputs are averaged.
+        scores = np.ones(numerator.shape)
+        fitted = (denominator != 0) & (numerator != 0)
+        scores[fitted] = 1 - numerator[fitted] / denominator[fitted]
+        scores[(numerator != 0) & (denominator == 0)] = 0.0
+        return float(scores.mean())
+    return r2
+
+
+# -- prediction ---------------------------------------------------------------------------
+def map_prediction(estimator, method, X):
+    """``method(estimator, chunk)`` on each row chunk of X: a lazy dask array.
+
+    The NumPy prediction runs unchanged on every chunk, so a chunk's result is exactly
+    what the NumPy method gives on those rows.
+    """
+    check_is_fitted(estimator)
+    X = _check_X(X)
+    _check_n_features(estimator, X, reset=False)
+    # The shape and dtype of one row's prediction tell the chunks of the result.
+    sample = method(estimator, np.zeros((1, X.shape[1]), X.dtype))
+    predict = functools.partial(method, estimator)
+    if sample.ndim == 1:
+        return X.map_blocks(predict, drop_axis=1, chunks=(X.chunks[0],),
+                            dtype=sample.dtype, meta=sample[:0])
+    return X.map_blocks(predict, chunks=(X.chunks[0], (sample.shape[1],)),
+                        dtype=sample.dtype, meta=sample[:0])
