@@ -186,6 +186,8 @@ class DaskLinearObjective:
         self.n_coef = self._layout.n_coef
         self.n_params = self._layout.n_params
         self.l2_reg_strength = self._layout.l2_reg_strength
+        # The parameters live on the client, in NumPy.
+        self.xp, self.device = self._layout.xp, self._layout.device
         self._chunks = list(zip(_blocks(X), _blocks(y),
                                 [None] * X.numblocks[0] if sample_weight is None
                                 else _blocks(sample_weight), strict=True))

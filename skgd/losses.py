@@ -54,6 +54,13 @@ def _row_blocks(X, *columns):
         yield (X[rows], *(None if column is None else column[rows] for column in columns))
 
 
+def _scalar(value, like):
+    """``value`` as a 0-d array of ``like``'s dtype and device: Array API versions before
+    2024.12 take no Python scalars in ``where``, ``maximum`` and ``minimum``."""
+    xp, device = get_namespace(like)
+    return xp.asarray(value, dtype=like.dtype, device=device)
+
+
 def _transposed(coef):
     """``coef.T`` for a 2-D coef; a 1-D coef multiplies as it is (the Array API defines
     ``.T`` for 2-D arrays only)."""
@@ -156,8 +163,8 @@ class BinaryCrossEntropy(_PerSampleLoss):
         xp = get_namespace(raw_prediction)[0]
         exp_neg_abs = xp.exp(-xp.abs(raw_prediction))
         loss = xp.log1p(exp_neg_abs)
-        loss += xp.maximum((1 - 2 * y_true) * raw_prediction, 0.0)
-        gradient = xp.where(raw_prediction >= 0, 1.0, exp_neg_abs)
+        loss += xp.maximum((1 - 2 * y_true) * raw_prediction, _scalar(0, loss))
+        gradient = xp.where(raw_prediction >= 0, _scalar(1, exp_neg_abs), exp_neg_abs)
         gradient /= 1 + exp_neg_abs
         gradient -= y_true
         return _weighted(loss, sample_weight), _weighted(gradient, sample_weight)
@@ -180,8 +187,9 @@ class BinaryCrossEntropy(_PerSampleLoss):
         xp = get_namespace(raw_prediction)[0]
         # log expit(z) = min(z, 0) - log(1 + exp(-|z|))
         log_norm = xp.log1p(xp.exp(-xp.abs(raw_prediction)))
-        return xp.stack([xp.minimum(-raw_prediction, 0.0) - log_norm,
-                         xp.minimum(raw_prediction, 0.0) - log_norm], axis=1)
+        zero = _scalar(0, log_norm)
+        return xp.stack([xp.minimum(-raw_prediction, zero) - log_norm,
+                         xp.minimum(raw_prediction, zero) - log_norm], axis=1)
 
 
 class CategoricalCrossEntropy(_PerSampleLoss):
@@ -398,7 +406,7 @@ class LinearObjective:
             # Computed on the device, so that a mini-batch step does not wait for the
             # host. A mini-batch of zero weights contributes nothing (1 / inf = 0).
             total = xp.sum(weight, dtype=xp.float64)
-            scale = 1 / xp.where(total > 0, total, xp.inf)
+            scale = 1 / xp.where(total > 0, total, _scalar(xp.inf, total))
             grad_scale = xp.astype(scale, w.dtype)
         loss *= scale
         grad_coef *= grad_scale
@@ -553,5 +561,6 @@ class _L1Penalty:
         xp = self.xp
         coef = w[: self.n_coef]
         threshold = step * self.strength
-        w[: self.n_coef] = xp.sign(coef) * xp.maximum(xp.abs(coef) - threshold, 0.0)
+        w[: self.n_coef] = xp.sign(coef) * xp.maximum(xp.abs(coef) - threshold,
+                                                      _scalar(0, coef))
         return w

@@ -1,5 +1,5 @@
 import os
 
-# scikit-learn's estimator checks include an Array-API input check (run on NumPy for
-# estimators without Array-API support) that skips itself unless this is set.
+# scikit-learn's Array API checks, and the estimators under array_api_dispatch=True,
+# need SciPy's Array API support, which SciPy reads once, at import.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
