@@ -25,22 +25,17 @@ This module imports dask; ``skgd`` imports it only when it meets a dask array.
 from __future__ import annotations
 
 import functools
-import warnings
 
 import dask
 import dask.array as da
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
-from ._decays import make_decay
-from ._engine import minimize
 from ._estimators import _L1_SHARE, _CallbackReport
-from ._updates import UPDATE_RULES
 from .losses import _GRAM_MAX_COLUMNS, LinearObjective, SquaredError
 
 # Partial sums combined per task of the reduction tree: its depth is log_8(chunks).
@@ -236,6 +231,9 @@ class DaskLinearObjective:
             grad[: self.n_coef] += self.l2_reg_strength * flat_coef
         return loss, grad
 
+    # The objective is on the client already: nothing to leave on a device.
+    loss_gradient_array = loss_gradient
+
     def lipschitz(self, batch_size=None):
         """The Lipschitz constant of the gradient, as ``LinearObjective.lipschitz``.
 
@@ -326,48 +324,7 @@ def fit(estimator, X, y, sample_weight, *, partial, classes, context):
     )
     validation = None if held_out is None else _validation_score(estimator, objective,
                                                                  *held_out)
-    rule = UPDATE_RULES[estimator.solver](momentum=estimator.momentum,
-                                          nesterov=estimator.nesterov)
-    state = estimator._initial_state(objective, rule, False)
-    if estimator.learning_rate != "auto":
-        learning_rate = float(estimator.learning_rate)
-    else:
-        lipschitz = objective.lipschitz(estimator.batch_size)
-        learning_rate = 1.0 / lipschitz if lipschitz > 0 else 1.0
-
-    result = minimize(
-        objective.loss_gradient, objective.init_params(), n_samples=objective.n_samples,
-        learning_rate=learning_rate,
-        decay=make_decay(estimator.decay, decay_rate=estimator.decay_rate,
-                         decay_steps=estimator.decay_steps, power_t=estimator.power_t,
-                         max_iter=estimator.max_iter),
-        rule=rule, penalty=objective.l1_penalty(), max_iter=estimator.max_iter,
-        tol=estimator.tol, n_iter_no_change=estimator.n_iter_no_change,
-        batch_size=None, rng=rng, validation=validation, state=state,
-        verbose=estimator.verbose, **callbacks.epoch_hooks(objective),
-    )
-    if estimator.tol is not None and not result.converged and not result.stopped:
-        warnings.warn(
-            f"{type(estimator).__name__} ran max_iter={estimator.max_iter} epochs without "
-            f"the objective settling within tol={estimator.tol}; increase max_iter, or "
-            "raise tol, or check the learning rate.", ConvergenceWarning, stacklevel=4)
-
-    estimator.coef_, estimator.intercept_ = estimator._shape_coef(
-        *objective.unpack(result.params))
-    estimator._engine_state = result.state
-    estimator._solver = estimator.solver
-    estimator._learning_rate = learning_rate
-    estimator.t_ = result.state.n_updates
-    estimator.loss_curve_ = result.loss_curve
-    estimator.learning_rate_curve_ = result.learning_rate_curve
-    estimator.n_iter_ = len(estimator.loss_curve_)
-    if result.validation_scores is not None:
-        estimator.validation_scores_ = result.validation_scores
-        estimator.best_validation_score_ = result.best_validation_score
-    else:
-        estimator.__dict__.pop("validation_scores_", None)
-        estimator.__dict__.pop("best_validation_score_", None)
-    callbacks.end_fit()
+    estimator._descend(objective, validation, rng, callbacks, partial=False, resume=False)
 
 
 def _check_X(X):

@@ -252,6 +252,14 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 raw = to_numpy(objective.raw_prediction(w, X_val))
                 return self._score_raw(raw, y_val, sw_val)
 
+        self._descend(objective, validation, rng, callbacks, partial=partial, resume=resume)
+
+    def _descend(self, objective, validation, rng, callbacks, *, partial, resume):
+        """Run the engine on ``objective`` and store the fitted attributes.
+
+        Shared by the in-memory fit and the dask one (``skgd._dask``), which differ only
+        in the objective they build.
+        """
         rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
         state = self._initial_state(objective, rule, resume)
         if self.learning_rate != "auto":
@@ -281,7 +289,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             warnings.warn(
                 f"{type(self).__name__} ran max_iter={self.max_iter} epochs without the "
                 f"objective settling within tol={self.tol}; increase max_iter, or raise "
-                "tol, or check the learning rate.", ConvergenceWarning, stacklevel=3)
+                "tol, or check the learning rate.", ConvergenceWarning, stacklevel=4)
 
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
