@@ -8,6 +8,8 @@ Nothing here imports scikit-learn: the engine uses it too.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 from array_api_compat import array_namespace, is_array_api_obj, to_device
@@ -66,3 +68,30 @@ def move_to(array, xp, device):
     if source_xp is xp and source_device == device:
         return array
     return xp.asarray(to_numpy(array), device=device)
+
+
+@functools.cache
+def _scatters_through_views(xp, device) -> bool:
+    """Whether ``xp.reshape(a, (-1,))[index] -= 1`` updates ``a`` in place.
+
+    The Array API standard has no integer-array ``__setitem__``, but NumPy, PyTorch and
+    CuPy have one, and it is several times faster than any standard-only equivalent;
+    array-api-strict refuses it. Probed once per namespace and device.
+    """
+    probe = xp.zeros((2, 2), device=device)
+    try:
+        flat = xp.reshape(probe, (-1,))
+        flat[xp.asarray([1], device=device)] -= 1
+    except (TypeError, ValueError, IndexError, NotImplementedError, RuntimeError):
+        return False
+    return bool(probe[0, 1] == -1)
+
+
+def subtract_at(array, rows_flat_index, xp, device) -> bool:
+    """``array.flat[index] -= 1`` in place where the namespace allows it; returns whether
+    it did."""
+    if not _scatters_through_views(xp, device):
+        return False
+    flat = xp.reshape(array, (-1,))
+    flat[rows_flat_index] -= 1
+    return True

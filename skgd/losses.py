@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._array_api import get_namespace, is_numpy, to_numpy
+from ._array_api import get_namespace, is_numpy, subtract_at, to_numpy
 
 __all__ = [
     "SquaredError",
@@ -249,15 +249,16 @@ class CategoricalCrossEntropy(_PerSampleLoss):
         n_samples, n_classes = raw_prediction.shape
         true_class = xp.astype(y_true, xp.int64, copy=False)
         # The loss gathers the true classes from the flattened rows, several times faster
-        # than a gather along the second axis. The Array API has no scatter, so the
-        # gradient subtracts the one-hot rows a column at a time, which costs no more
-        # than a one-hot matrix and allocates only column-sized temporaries.
+        # than a gather along the second axis.
         flat_index = xp.arange(n_samples, dtype=xp.int64, device=device) * n_classes
         flat_index += true_class
         shifted, proba, log_total = self._log_softmax_parts(raw_prediction)
         loss = log_total - xp.take(xp.reshape(shifted, (-1,)), flat_index)
-        for column in range(n_classes):
-            proba[:, column] -= xp.astype(true_class == column, proba.dtype)
+        # gradient = proba - one_hot(y): a scatter where the library has one; the
+        # standard alone has none, so there a column at a time.
+        if not subtract_at(proba, flat_index, xp, device):
+            for column in range(n_classes):
+                proba[:, column] -= xp.astype(true_class == column, proba.dtype)
         return _weighted(loss, sample_weight), _weighted(proba, sample_weight)
 
     @classmethod
@@ -383,21 +384,26 @@ class LinearObjective:
         if rows is not None:
             X, y, weight = (self._take_rows(array, rows) for array in (X, y, weight))
         coef, intercept = self.unpack(w)
-        grad_coef = xp.zeros(coef.shape, dtype=w.dtype, device=self.device)
-        grad_intercept = xp.zeros(self.n_outputs, dtype=w.dtype, device=self.device)
-        loss = xp.zeros((), dtype=xp.float64, device=self.device)
+        loss = grad_coef = grad_intercept = None
         for X_block, y_block, weight_block in _row_blocks(X, y, weight):
             raw = X_block @ _transposed(coef)
             raw += intercept
             per_sample, grad_raw = self.loss_function.loss_gradient(y_block, raw,
                                                                     weight_block)
-            loss += xp.sum(per_sample, dtype=xp.float64)
+            block_loss = xp.sum(per_sample, dtype=xp.float64)
             if sp.issparse(X_block):
-                grad_coef += _transposed(X_block.T @ grad_raw)
+                block_grad = _transposed(X_block.T @ grad_raw)
             else:
-                grad_coef += _transposed(grad_raw) @ X_block
-            if self.fit_intercept:
-                grad_intercept += xp.reshape(xp.sum(grad_raw, axis=0), (-1,))
+                block_grad = _transposed(grad_raw) @ X_block
+            # keepdims gives a 1-D raw prediction's intercept gradient the shape (1,).
+            block_intercept = (xp.sum(grad_raw, axis=0, keepdims=grad_raw.ndim == 1)
+                               if self.fit_intercept else 0.0)
+            if loss is None:
+                loss, grad_coef, grad_intercept = block_loss, block_grad, block_intercept
+            else:
+                loss += block_loss
+                grad_coef += block_grad
+                grad_intercept += block_intercept
         if weight is None:
             scale = grad_scale = 1.0 / X.shape[0]
         elif rows is None:
@@ -415,10 +421,9 @@ class LinearObjective:
             flat_coef = w[: self.n_coef]
             loss += 0.5 * self.l2_reg_strength * (flat_coef @ flat_coef)
             grad_coef += self.l2_reg_strength * coef
-        parts = [xp.reshape(grad_coef, (-1,))]
-        if self.fit_intercept:
-            parts.append(grad_intercept)
-        return loss, xp.concat(parts)
+        if not self.fit_intercept:
+            return loss, xp.reshape(grad_coef, (-1,))
+        return loss, xp.concat([xp.reshape(grad_coef, (-1,)), grad_intercept])
 
     def _take_rows(self, array, rows):
         if array is None or isinstance(rows, slice) or sp.issparse(array):
