@@ -287,11 +287,13 @@ class LinearObjective:
     Parameters
     ----------
     loss : SquaredError, BinaryCrossEntropy or CategoricalCrossEntropy
-    X : {ndarray, scipy.sparse CSR matrix} of shape (n_samples, n_features)
-        float32 or float64; never copied.
-    y : ndarray
-        Targets as the loss expects them (encoded class indices for classification).
-    sample_weight : ndarray of shape (n_samples,), default=None
+    X : {array, scipy.sparse CSR matrix} of shape (n_samples, n_features)
+        float32 or float64, NumPy or any Array API array (PyTorch, CuPy, ...) on any
+        device; never copied. Every result stays in its namespace and on its device.
+    y : array
+        Targets as the loss expects them (encoded class indices for classification),
+        in X's namespace and on its device.
+    sample_weight : array of shape (n_samples,), default=None
     alpha : float, default=0.0
     l1_ratio : float, default=0.0
     fit_intercept : bool, default=True
