@@ -36,7 +36,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
 from ._estimators import _L1_SHARE, _CallbackReport
-from .losses import _GRAM_MAX_COLUMNS, LinearObjective, SquaredError
+from .losses import _GRAM_MAX_COLUMNS, LinearObjective, SquaredError, _top_eigenvalue
 
 # Partial sums combined per task of the reduction tree: its depth is log_8(chunks).
 _FAN_IN = 8
@@ -255,27 +255,17 @@ class DaskLinearObjective:
             eig = self._top_eigenvalue_by_power_iteration()
         return self.loss_function.curvature * eig + self.l2_reg_strength
 
-    def _top_eigenvalue_by_power_iteration(self, n_iter=30, rtol=1e-3, block_size=8):
+    def _top_eigenvalue_by_power_iteration(self):
         """``LinearObjective._top_eigenvalue_by_power_iteration``, one execution a step."""
-        n_cols = self.n_features + (1 if self.fit_intercept else 0)
-        dtype = self.X.dtype
-        rng = np.random.default_rng(0)
-        basis = np.linalg.qr(
-            rng.standard_normal((n_cols, min(block_size, n_cols))).astype(dtype))[0]
-        eig = 0.0
-        for _ in range(n_iter):
+        def gram_product(basis):
             parts = [dask.delayed(_chunk_gram_product, pure=True)(
                         X, weight, basis, self.fit_intercept)
                      for X, _, weight in self._chunks]
             (sums,) = dask.compute(_tree_sum(parts))
-            image = (sums[1:].reshape(basis.shape) / sums[0]).astype(dtype)
-            new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
-            converged = abs(new_eig - eig) <= rtol * new_eig
-            eig = new_eig
-            if converged or basis.shape[1] == n_cols:
-                break
-            basis = np.linalg.qr(image)[0]
-        return eig
+            return sums[1:].reshape(basis.shape) / sums[0]
+
+        n_cols = self.n_features + (1 if self.fit_intercept else 0)
+        return _top_eigenvalue(gram_product, n_cols)
 
 
 # -- fitting ------------------------------------------------------------------------------

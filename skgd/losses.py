@@ -508,47 +508,56 @@ class LinearObjective:
                              [column_sums[None, :], np.array([[self._total_weight()]])]])
         return float(np.linalg.eigvalsh(gram)[-1]) / self._total_weight()
 
-    def _top_eigenvalue_by_power_iteration(self, n_iter=30, rtol=1e-3, block_size=8):
-        """lambda_max of ``X1^T D X1 / S`` by block power iteration with Rayleigh-Ritz.
+    def _top_eigenvalue_by_power_iteration(self):
+        """lambda_max of ``X1^T D X1 / S`` by :func:`_top_eigenvalue`, one row-blocked
+        pass over X per iteration."""
+        n_cols = self.n_features + (1 if self.fit_intercept else 0)
+        return _top_eigenvalue(self._gram_product, n_cols)
 
-        Each iteration is one row-blocked pass applying the matrix to ``block_size``
-        vectors at once; the block makes it converge to the top of a cluster of close
-        eigenvalues, where a single vector can stall on the second one. The small
-        ``(n_features, block_size)`` basis is orthonormalised on the host.
-        """
-        xp, device = self.xp, self.device
+    def _gram_product(self, basis):
+        """``X1^T D X1 / S @ basis`` for a host ``(n_cols, k)`` basis, back on the host."""
+        xp, device, dtype = self.xp, self.device, self.X.dtype
         n_features = self.n_features
-        n_cols = n_features + (1 if self.fit_intercept else 0)
-        dtype = self.X.dtype
-        inverse_total = 1.0 / self._total_weight()
-        rng = np.random.default_rng(0)
-        basis = np.linalg.qr(rng.standard_normal((n_cols, min(block_size, n_cols))))[0]
-        eig = 0.0
-        for _ in range(n_iter):
-            on_device = xp.asarray(basis, dtype=dtype, device=device)
-            image = xp.zeros(on_device.shape, dtype=dtype, device=device)
-            image_intercept = xp.zeros(on_device.shape[1], dtype=dtype, device=device)
-            for X_block, weight in _row_blocks(self.X, self.sample_weight):
-                projected = X_block @ on_device[:n_features, :]
-                if self.fit_intercept:
-                    projected += on_device[n_features, :]
-                if weight is not None:
-                    projected *= weight[:, None]
-                image[:n_features, :] += X_block.T @ projected
-                if self.fit_intercept:
-                    image_intercept += xp.sum(projected, axis=0)
-            image = to_numpy(image).astype(np.float64)
+        on_device = xp.asarray(basis, dtype=dtype, device=device)
+        image = xp.zeros((n_features, basis.shape[1]), dtype=dtype, device=device)
+        image_intercept = xp.zeros(basis.shape[1], dtype=dtype, device=device)
+        for X_block, weight in _row_blocks(self.X, self.sample_weight):
+            projected = X_block @ on_device[:n_features, :]
             if self.fit_intercept:
-                image[n_features] = to_numpy(image_intercept)
-            image *= inverse_total
-            # Rayleigh-Ritz: the largest eigenvalue of the matrix restricted to the block.
-            new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
-            converged = abs(new_eig - eig) <= rtol * new_eig
-            eig = new_eig
-            if converged or basis.shape[1] == n_cols:
-                break
-            basis = np.linalg.qr(image)[0]
-        return eig
+                projected += on_device[n_features, :]
+            if weight is not None:
+                projected *= weight[:, None]
+            image += X_block.T @ projected
+            if self.fit_intercept:
+                image_intercept += xp.sum(projected, axis=0)
+        image = to_numpy(image).astype(np.float64)
+        if self.fit_intercept:
+            image = np.vstack([image, to_numpy(image_intercept)])
+        return image / self._total_weight()
+
+
+def _top_eigenvalue(gram_product, n_cols, n_iter=30, rtol=1e-3, block_size=8):
+    """lambda_max of a symmetric positive semi-definite ``n_cols``-square matrix, known
+    only by ``gram_product(basis) -> matrix @ basis`` (host float64 arrays), by block power
+    iteration with Rayleigh-Ritz.
+
+    The block of ``block_size`` vectors makes it converge to the top of a cluster of close
+    eigenvalues, where a single vector can stall on the second one. The small basis is
+    orthonormalised on the host; each iteration costs one ``gram_product``.
+    """
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((n_cols, min(block_size, n_cols))))[0]
+    eig = 0.0
+    for _ in range(n_iter):
+        image = gram_product(basis)
+        # Rayleigh-Ritz: the largest eigenvalue of the matrix restricted to the block.
+        new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
+        converged = abs(new_eig - eig) <= rtol * new_eig
+        eig = new_eig
+        if converged or basis.shape[1] == n_cols:
+            break
+        basis = np.linalg.qr(image)[0]
+    return eig
 
 
 class _L1Penalty:

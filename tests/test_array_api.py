@@ -25,18 +25,6 @@ from skgd.losses import (
 )
 
 
-def _dispatch_unavailable():
-    """Why scikit-learn cannot enable Array API dispatch here (old SciPy), or None."""
-    try:
-        with config_context(array_api_dispatch=True):
-            return None
-    except (ImportError, RuntimeError) as error:
-        return str(error)
-
-
-needs_dispatch = pytest.mark.skipif(_dispatch_unavailable() is not None,
-                                    reason=str(_dispatch_unavailable()))
-
 NAMESPACES = [
     pytest.param("array_api_strict", "CPU_DEVICE", id="strict-CPU_DEVICE"),
     pytest.param("array_api_strict", "device1", id="strict-device1"),
@@ -105,7 +93,7 @@ def _assert_in(array, xp, device):
     assert array_device(array) == device
 
 
-@needs_dispatch
+@pytest.mark.array_api_dispatch
 @pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
 @pytest.mark.parametrize(("estimator", "target", "weighted"), CASES)
 def test_fit_and_predictions_equal_numpy(estimator, target, weighted, name, device_name):
@@ -144,7 +132,7 @@ def test_fit_and_predictions_equal_numpy(estimator, target, weighted, name, devi
                                                                 rel=1e-6)
 
 
-@needs_dispatch
+@pytest.mark.array_api_dispatch
 @pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
 @pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
 def test_float32_stays_float32_on_the_device(Estimator, name, device_name):
@@ -161,7 +149,7 @@ def test_float32_stays_float32_on_the_device(Estimator, name, device_name):
     assert_allclose(to_numpy(model.coef_), reference.coef_, rtol=1e-4, atol=1e-5)
 
 
-@needs_dispatch
+@pytest.mark.array_api_dispatch
 @pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
 def test_partial_fit_and_warm_start_continue_on_the_device(name, device_name):
     to_xp, xp, device = _namespace(name, device_name)
@@ -213,7 +201,7 @@ def test_objective_and_lipschitz_equal_numpy(loss, target, name, device_name):
     assert objective.lipschitz(8) == pytest.approx(reference.lipschitz(8), rel=1e-12)
 
 
-@needs_dispatch
+@pytest.mark.array_api_dispatch
 def test_y_and_sample_weight_follow_the_namespace_of_X():
     """As in scikit-learn, ``y`` and ``sample_weight`` move to X's namespace and device."""
     to_xp, xp, device = _namespace("array_api_strict", "device1")
@@ -226,7 +214,7 @@ def test_y_and_sample_weight_follow_the_namespace_of_X():
     assert_allclose(to_numpy(model.coef_), reference.coef_, rtol=1e-8)
 
 
-@needs_dispatch
+@pytest.mark.array_api_dispatch
 @pytest.mark.parametrize("method", METHODS)
 def test_predicting_on_another_namespace_or_device_raises(method):
     to_xp, xp, device = _namespace("array_api_strict", "CPU_DEVICE")
