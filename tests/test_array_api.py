@@ -24,7 +24,6 @@ from skgd.losses import (
     SquaredError,
 )
 
-
 NAMESPACES = [
     pytest.param("array_api_strict", "CPU_DEVICE", id="strict-CPU_DEVICE"),
     pytest.param("array_api_strict", "device1", id="strict-device1"),
