@@ -8,8 +8,6 @@ Nothing here imports scikit-learn: the engine uses it too.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import scipy.sparse as sp
 from array_api_compat import array_namespace, is_array_api_obj, to_device
@@ -65,12 +63,16 @@ def move_to(array, xp, device):
     if array is None:
         return None
     source_xp, source_device = get_namespace(array)
-    if source_xp is xp and source_device == device:
+    if (source_xp is xp and source_device == device) or (is_numpy(source_xp)
+                                                         and is_numpy(xp)):
         return array
     return xp.asarray(to_numpy(array), device=device)
 
 
-@functools.cache
+# Namespace and device name -> whether they scatter through a flat view (see below).
+_SCATTERS = {}
+
+
 def _scatters_through_views(xp, device) -> bool:
     """Whether ``xp.reshape(a, (-1,))[index] -= 1`` updates ``a`` in place.
 
@@ -78,13 +80,16 @@ def _scatters_through_views(xp, device) -> bool:
     CuPy have one, and it is several times faster than any standard-only equivalent;
     array-api-strict refuses it. Probed once per namespace and device.
     """
-    probe = xp.zeros((2, 2), device=device)
-    try:
-        flat = xp.reshape(probe, (-1,))
-        flat[xp.asarray([1], device=device)] -= 1
-    except (TypeError, ValueError, IndexError, NotImplementedError, RuntimeError):
-        return False
-    return bool(probe[0, 1] == -1)
+    key = (xp.__name__, str(device))
+    if key not in _SCATTERS:
+        probe = xp.zeros((2, 2), device=device)
+        try:
+            flat = xp.reshape(probe, (-1,))
+            flat[xp.asarray([1], device=device)] -= 1
+            _SCATTERS[key] = bool(probe[0, 1] == -1)
+        except (TypeError, ValueError, IndexError, NotImplementedError, RuntimeError):
+            _SCATTERS[key] = False
+    return _SCATTERS[key]
 
 
 def subtract_at(array, rows_flat_index, xp, device) -> bool:

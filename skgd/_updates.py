@@ -83,6 +83,7 @@ def accelerated(**_):
     def update(grad, params, state, learning_rate, prox):
         new = prox(state.query - learning_rate * grad, learning_rate)
         step = new - params
+        # The one number a step reads on the host: whether the step turned back.
         if float((state.query - new) @ step) > 0:
             return new, AcceleratedState(new, 1.0)
         theta = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * state.theta ** 2))
