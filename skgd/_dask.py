@@ -127,6 +127,15 @@ def _weight_sum(X, sample_weight):
     return float(np.sum(sample_weight, dtype=np.float64))
 
 
+def _positive_total(total):
+    """The summed sample weight, which the set-up checks before class weights apply: a
+    dict of class weights can still zero it."""
+    if not total > 0:
+        raise ValueError("sample_weight (times class_weight) sums to zero: at least one "
+                         "sample needs a positive weight.")
+    return total
+
+
 def _add(*parts):
     return functools.reduce(np.add, parts)
 
@@ -222,7 +231,7 @@ class DaskLinearObjective:
                     self.loss_function, X, y, weight, w, self.fit_intercept)
                  for X, y, weight in self._chunks]
         (sums,) = dask.compute(_tree_sum(parts))
-        scale = 1.0 / sums[0] if sums[0] > 0 else 0.0
+        scale = 1.0 / _positive_total(sums[0])
         loss = float(sums[1]) * scale
         grad = (sums[2:] * scale).astype(w.dtype)
         if self.l2_reg_strength:
@@ -250,7 +259,7 @@ class DaskLinearObjective:
             (sums,) = dask.compute(_tree_sum(parts))
             n_cols = self.n_features + (1 if self.fit_intercept else 0)
             gram = sums[1:].reshape(n_cols, n_cols)
-            eig = float(np.linalg.eigvalsh(gram)[-1]) / sums[0]
+            eig = float(np.linalg.eigvalsh(gram)[-1]) / _positive_total(sums[0])
         else:
             eig = self._top_eigenvalue_by_power_iteration()
         return self.loss_function.curvature * eig + self.l2_reg_strength
@@ -262,7 +271,7 @@ class DaskLinearObjective:
                         X, weight, basis, self.fit_intercept)
                      for X, _, weight in self._chunks]
             (sums,) = dask.compute(_tree_sum(parts))
-            return sums[1:].reshape(basis.shape) / sums[0]
+            return sums[1:].reshape(basis.shape) / _positive_total(sums[0])
 
         n_cols = self.n_features + (1 if self.fit_intercept else 0)
         return _top_eigenvalue(gram_product, n_cols)

@@ -216,6 +216,18 @@ def test_non_finite_X_raises(cluster):
         GDRegressor().fit(da.from_array(X, chunks=(CHUNK, N_FEATURES)), y)
 
 
+def test_class_weights_that_zero_every_weight_raise_and_keep_the_model(cluster):
+    (X, y, _), (dX, dy, _) = _data(n_classes=2)
+    model = GDClassifier(max_iter=3, tol=None).fit(dX, dy)
+    coef = model.coef_.copy()
+    model.set_params(class_weight={"ant": 0.0, "bee": 0.0})
+    with pytest.raises(ValueError, match="sums to zero"):
+        model.fit(dX, dy)
+    np.testing.assert_array_equal(model.coef_, coef)
+    with pytest.raises(ValueError, match="sums to zero"):
+        GDClassifier(class_weight={"ant": 0.0, "bee": 0.0}).fit(X, y)
+
+
 def test_incremental_streams_chunks_through_partial_fit(cluster):
     from dask_ml.wrappers import Incremental
 
