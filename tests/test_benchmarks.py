@@ -89,3 +89,16 @@ def test_unknown_task_is_a_usage_error():
                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "invalid choice: 'nope'" in result.stderr
+
+
+def test_gpu_epoch_runs_its_tables_on_the_cpu():
+    """The GPU script's timing part, on PyTorch's CPU device: it runs and reports."""
+    pytest.importorskip("torch")
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu_epoch", "--device", "cpu", "--rows", "3000",
+         "--features", "8", "--repeat", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    for line in ("| gradient pass (loss_gradient) |", "| epoch of a GDClassifier fit |",
+                 "gradient bandwidth on the device:", "plain X.sum() read bandwidth"):
+        assert line in result.stdout
