@@ -328,8 +328,9 @@ class LinearObjective:
         self.n_coef = self.n_outputs * self.n_features
         self.n_params = self.n_coef + (self.n_outputs if fit_intercept else 0)
         self.l2_reg_strength = float(alpha * (1.0 - l1_ratio))
-        total = self._total_weight()
-        self._inverse_total_weight = 1.0 / total if total > 0 else 0.0
+        # S, read on the host once: every full-batch pass and the step size divide by it.
+        self._total_weight = (float(self.n_samples) if self.sample_weight is None else
+                              float(self.xp.sum(self.sample_weight, dtype=self.xp.float64)))
 
     # -- layout -----------------------------------------------------------------------
     def unpack(self, w):
@@ -409,7 +410,7 @@ class LinearObjective:
         if weight is None:
             scale = grad_scale = 1.0 / X.shape[0]
         elif rows is None:
-            scale = grad_scale = self._inverse_total_weight
+            scale = grad_scale = 1.0 / self._total_weight if self._total_weight > 0 else 0.0
         else:
             # Computed on the device, so that a mini-batch step does not wait for the
             # host. A mini-batch of zero weights contributes nothing (1 / inf = 0).
@@ -474,11 +475,6 @@ class LinearObjective:
             return float(X_block.multiply(X_block).sum(axis=1).max())
         return float(self.xp.max(self.xp.vecdot(X_block, X_block)))
 
-    def _total_weight(self):
-        if self.sample_weight is None:
-            return float(self.n_samples)
-        return float(self.xp.sum(self.sample_weight, dtype=self.xp.float64))
-
     def _top_eigenvalue_from_gram(self):
         """Exact lambda_max of ``X1^T D X1 / S`` from its Gram matrix, built in one pass.
 
@@ -495,18 +491,20 @@ class LinearObjective:
                 weighted = (X_block if weight is None
                             else sp.csr_matrix(X_block.multiply(weight[:, None])))
                 gram += (weighted.T @ X_block).toarray()
-                column_sums += np.asarray(weighted.sum(axis=0)).ravel()
+                if self.fit_intercept:
+                    column_sums += np.asarray(weighted.sum(axis=0)).ravel()
             else:
                 weighted = X_block if weight is None else X_block * weight[:, None]
                 gram += weighted.T @ X_block
-                column_sums += xp.sum(weighted, axis=0)
+                if self.fit_intercept:
+                    column_sums += xp.sum(weighted, axis=0)
         gram = to_numpy(gram).astype(np.float64)
         if self.fit_intercept:
             # X1 = [X, 1]: the extra row and column hold the weighted column sums.
             column_sums = to_numpy(column_sums).astype(np.float64)
             gram = np.block([[gram, column_sums[:, None]],
-                             [column_sums[None, :], np.array([[self._total_weight()]])]])
-        return float(np.linalg.eigvalsh(gram)[-1]) / self._total_weight()
+                             [column_sums[None, :], np.array([[self._total_weight]])]])
+        return float(np.linalg.eigvalsh(gram)[-1]) / self._total_weight
 
     def _top_eigenvalue_by_power_iteration(self):
         """lambda_max of ``X1^T D X1 / S`` by :func:`_top_eigenvalue`, one row-blocked
@@ -533,7 +531,7 @@ class LinearObjective:
         image = to_numpy(image).astype(np.float64)
         if self.fit_intercept:
             image = np.vstack([image, to_numpy(image_intercept)])
-        return image / self._total_weight()
+        return image / self._total_weight
 
 
 def _top_eigenvalue(gram_product, n_cols, n_iter=30, rtol=1e-3, block_size=8):
