@@ -13,8 +13,9 @@ fit, so both reach the same coefficients up to the order of the sums.
 Set-up executions, before the first epoch: one ``persist`` of X, y and the weights; one
 pass of checks (finite values, weights, the classes and their counts); one ``persist`` of
 the derived arrays when there are any (encoded classes, class weights, the early-stopping
-split); one pass for ``learning_rate="auto"`` (one per power iteration when X has
-``_GRAM_MAX_COLUMNS`` columns or more); and, for a regressor with early stopping, one pass
+split); one pass for the curvature of ``learning_rate="auto"`` and the preconditioner (the
+Gram matrix, its diagonal, or one per power iteration for wide X, see
+:mod:`skgd._curvature`); and, for a regressor with early stopping, one pass
 for the R^2 denominator of the held-out rows. Early stopping scores the held-out rows in a
 second execution per epoch, as the score is taken at the updated parameters, which the
 next epoch's gradient does not visit.
@@ -36,7 +37,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
 from ._estimators import _L1_SHARE, _CallbackReport
-from .losses import _GRAM_MAX_COLUMNS, LinearObjective, SquaredError, _top_eigenvalue
+from . import _curvature
+from .losses import LinearObjective, SquaredError
 
 # Partial sums combined per task of the reduction tree: its depth is log_8(chunks).
 _FAN_IN = 8
@@ -96,6 +98,14 @@ def _chunk_gram_product(X, sample_weight, basis, fit_intercept):
     if fit_intercept:
         image[-1] = projected.sum(axis=0)
     return np.concatenate([[_weight_sum(X, sample_weight)], image.ravel()])
+
+
+def _chunk_gram_diagonal(X, sample_weight, fit_intercept):
+    """``[sum_i s_i, diag(X1^T D X1)]`` over one chunk."""
+    total = _weight_sum(X, sample_weight)
+    squares = X * X if sample_weight is None else X * X * sample_weight[:, None]
+    diagonal = squares.sum(axis=0, dtype=np.float64)
+    return np.concatenate([[total], diagonal, [total] if fit_intercept else []])
 
 
 def _chunk_squared_residuals(layout, X, y, sample_weight, w):
@@ -243,38 +253,36 @@ class DaskLinearObjective:
     # The objective is on the client already: nothing to leave on a device.
     loss_gradient_array = loss_gradient
 
+    # -- curvature: one execution each, summed over chunks (see skgd._curvature) -------
     def lipschitz(self, batch_size=None):
-        """The Lipschitz constant of the gradient, as ``LinearObjective.lipschitz``.
-
-        With fewer than ``_GRAM_MAX_COLUMNS`` columns each chunk builds its weighted Gram
-        matrix, a tree sums them and the client takes the top eigenvalue: one execution,
-        the exact value the NumPy objective computes. With more, the same block power
-        iteration as the NumPy objective, one execution per iteration.
-        """
+        """The Lipschitz constant of the gradient, as ``LinearObjective.lipschitz``."""
         if batch_size is not None and batch_size < self.n_samples:
             raise ValueError(_MINI_BATCH_ERROR.format(batch_size=batch_size))
-        if self.n_features < _GRAM_MAX_COLUMNS:
-            parts = [dask.delayed(_chunk_gram, pure=True)(X, weight, self.fit_intercept)
-                     for X, _, weight in self._chunks]
-            (sums,) = dask.compute(_tree_sum(parts))
-            n_cols = self.n_features + (1 if self.fit_intercept else 0)
-            gram = sums[1:].reshape(n_cols, n_cols)
-            eig = float(np.linalg.eigvalsh(gram)[-1]) / _positive_total(sums[0])
-        else:
-            eig = self._top_eigenvalue_by_power_iteration()
-        return self.loss_function.curvature * eig + self.l2_reg_strength
+        return _curvature.lipschitz(self)
 
-    def _top_eigenvalue_by_power_iteration(self):
-        """``LinearObjective._top_eigenvalue_by_power_iteration``, one execution a step."""
-        def gram_product(basis):
-            parts = [dask.delayed(_chunk_gram_product, pure=True)(
-                        X, weight, basis, self.fit_intercept)
-                     for X, _, weight in self._chunks]
-            (sums,) = dask.compute(_tree_sum(parts))
-            return sums[1:].reshape(basis.shape) / _positive_total(sums[0])
+    def _sum_chunks(self, function, *args):
+        """``(total weight, summed flat result)`` of ``function(X, weight, *args,
+        fit_intercept)`` over the chunks, from one execution."""
+        parts = [dask.delayed(function, pure=True)(X, weight, *args, self.fit_intercept)
+                 for X, _, weight in self._chunks]
+        (sums,) = dask.compute(_tree_sum(parts))
+        return _positive_total(sums[0]), sums[1:]
 
-        n_cols = self.n_features + (1 if self.fit_intercept else 0)
-        return _top_eigenvalue(gram_product, n_cols)
+    def gram(self):
+        """``X1^T D X1 / S`` on the client: each chunk builds its share, a tree sums."""
+        total, flat = self._sum_chunks(_chunk_gram)
+        n_cols = self.n_features + self.fit_intercept
+        return flat.reshape(n_cols, n_cols) / total
+
+    def gram_product(self, basis):
+        """``X1^T D X1 / S @ basis`` for a client basis."""
+        total, flat = self._sum_chunks(_chunk_gram_product, basis)
+        return flat.reshape(basis.shape) / total
+
+    def gram_diagonal(self):
+        """The diagonal of :meth:`gram`, without the matrix."""
+        total, flat = self._sum_chunks(_chunk_gram_diagonal)
+        return flat / total
 
 
 # -- fitting ------------------------------------------------------------------------------

@@ -3,13 +3,32 @@
 It knows nothing of scikit-learn, of X or of estimators. It receives a function
 ``loss_gradient(w, rows)`` returning ``(objective, gradient)`` (``rows`` is None for the
 full batch, else a slice or index array of a mini-batch), a step size, a decay, an update
-rule, optionally the proximal operator of a non-smooth penalty and per-epoch hooks, and it
-returns a :class:`DescentResult`.
+rule, a metric to step in (see :mod:`skgd._curvature`), optionally the proximal operator of
+a non-smooth penalty and per-epoch hooks, and it returns a :class:`DescentResult`.
+
+**When it stops.** A full-batch run stops once its *optimality* is at most ``tol``: the
+norm of the gradient mapping ``G(w) = (w - prox_M(w - lr M^-1 grad F(w))) / lr`` in the
+metric, ``||G||_{M}``, relative to its value at the starting point (for a smooth objective
+``||G||_M^2 = grad^T M^-1 grad``). ``G = 0`` exactly at a minimiser, the measure is free
+(each step computes ``G`` at the point where it takes the gradient) and, being relative,
+it does not depend on the scale of X, y or the loss. Runs that see the data in
+mini-batches, or that score a validation set, stop by an epoch-level rule instead: the
+monitored value (training objective or validation score) has not improved by ``tol``
+relative to its best for ``n_iter_no_change`` epochs; their optimality is measured once,
+after the last epoch, by one more full pass.
+
+**Divergence.** The objective at the starting point is the reference, kept in the
+:class:`EngineState` that warm starts and ``partial_fit`` carry. With a convex objective and
+a stable step the objective stays below it (up to the noise of mini-batches); one that is
+not finite, or rises above it by ``_EXPLOSION`` times its size, or by ``_RISE`` times
+two epochs running, is diverging, and :class:`DivergenceError` is raised. An objective that is not finite at the
+starting point, before any step, is the data's fault and raises a plain ``ValueError``.
 
 The parameters may be any Array API array: they stay in their namespace and on their
 device. The objective may come back as a 0-d array there; the engine sums it over the
-epoch and reads it on the host once per epoch. The mini-batch order is drawn on the host
-and moved to the parameters' device once per epoch.
+epoch and reads it on the host once per epoch (with the optimality measure, for a full
+batch). The mini-batch order is drawn on the host and moved to the parameters' device
+once per epoch.
 """
 
 from __future__ import annotations
@@ -22,20 +41,34 @@ from typing import NamedTuple
 import numpy as np
 
 from ._array_api import get_namespace
+from ._curvature import Euclidean
 from ._decays import Decay, make_decay
-from ._updates import UPDATE_RULES, UpdateRule
+from ._updates import UPDATE_RULES, Step, UpdateRule
 
-# An objective that grows this many times over its first value (or over 1, when that is
-# smaller) is diverging: with a convex objective and a stable step it never rises far above
-# its start. The cross-entropy grows only linearly in the weights, so a too-large step
-# makes it bounce at a huge value rather than overflow; this catches that too.
+# An objective that rises above its starting value by this many times its size has
+# diverged at once; one that rises by _RISE times for two epochs running is diverging too (a bounded loss such as the
+# cross-entropy grows only linearly in the weights, so a too-large step makes it bounce at
+# a high value instead of overflowing). A transient overshoot of momentum passes.
 _EXPLOSION = 1e4
+_RISE = 10.0
 # "plateau" stops once it has cut the rate by this factor in all.
 _MIN_PLATEAU_FACTOR = 1e-6
 
 
 class DivergenceError(FloatingPointError, ValueError):
-    """The objective became non-finite or exploded: the learning rate is too large."""
+    """The objective became non-finite or exploded: the step is too large."""
+
+
+class References(NamedTuple):
+    """The scale of the problem at its starting point: what divergence and optimality are
+    measured against."""
+
+    objective: float
+    # |objective|, or the smallest normal number when it is 0: a rise of the objective
+    # is measured in this unit.
+    scale: float
+    # Squared optimality measure ||G||_M^2 at the starting point.
+    optimality: float
 
 
 class EngineState(NamedTuple):
@@ -46,6 +79,9 @@ class EngineState(NamedTuple):
     epoch: int
     n_updates: int
     n_plateaus: int
+    references: References | None = None
+    # Consecutive epochs whose objective was above _RISE times the reference.
+    n_rises: int = 0
 
 
 class DescentResult(NamedTuple):
@@ -59,9 +95,11 @@ class DescentResult(NamedTuple):
     learning_rate_curve: list
     validation_scores: list | None
     best_validation_score: float | None
+    # The relative optimality measure at the end (None when it was not measured).
+    optimality: float | None
 
 
-def _identity_prox(w, step):
+def _no_prox(w, step):
     return w
 
 
@@ -76,13 +114,6 @@ def _batches(n_samples, batch_size, shuffle, rng, xp, device):
         yield rows, (stop - start) / n_samples
 
 
-def _diverged(learning_rate, epoch, value):
-    return DivergenceError(
-        f"learning_rate={learning_rate:.6g} made the objective diverge at epoch {epoch} "
-        f"(objective={value:.6g}); try a smaller learning_rate or learning_rate='auto'."
-    )
-
-
 def minimize(
     loss_gradient: Callable,
     params,
@@ -92,6 +123,7 @@ def minimize(
     decay: Decay | None = None,
     rule: UpdateRule | None = None,
     penalty=None,
+    metric=None,
     max_iter: int = 1000,
     tol: float | None = 1e-4,
     n_iter_no_change: int = 5,
@@ -100,6 +132,9 @@ def minimize(
     rng=None,
     validation: Callable | None = None,
     state: EngineState | None = None,
+    reference_point=None,
+    measure_at_end: bool = True,
+    advice: str = "try a smaller learning rate.",
     verbose: int = 0,
     on_epoch_begin: Callable | None = None,
     on_epoch_end: Callable | None = None,
@@ -119,20 +154,31 @@ def minimize(
         Base step size, scaled each epoch by ``decay.factor``.
     decay : Decay, default=constant
     rule : UpdateRule, default=accelerated
-    penalty : object with ``value(w)`` and ``prox(w, step)``, optional
+    penalty : object with ``value(w)``, ``prox(w, step)`` and ``n_coef``, optional
         Non-smooth penalty, added to the monitored objective and applied by its prox.
+    metric : object from :mod:`skgd._curvature`, default=Euclidean
+        The metric the rule steps in (``direction``, ``inner``, ``prox``).
     max_iter, tol, n_iter_no_change :
-        Stop once the monitored value has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs (``tol=None``: run ``max_iter`` epochs).
+        Stop on optimality (full batch) or the epoch-level rule (mini-batches,
+        validation), as the module docstring says; ``tol=None`` runs ``max_iter`` epochs.
     batch_size, shuffle, rng :
         Mini-batches of ``batch_size`` rows, reshuffled each epoch with ``rng``.
     validation : callable ``w -> score``, optional
         When given, the monitored value is this score (higher is better) after each
         epoch, and the best parameters seen are returned.
     state : EngineState, optional
-        Resume from a previous result's state (parameters, rule state, schedule).
+        Resume from a previous result's state (parameters, rule state, schedule, and the
+        references unless they are None).
+    reference_point : array, optional
+        Where to measure the references when the state has none (default: the starting
+        point). A warm start passes the origin, the scale of the problem, rather than a
+        starting point that is already nearly optimal.
+    measure_at_end : bool, default=True
+        Measure the optimality of a mini-batch run after its last epoch (one full pass).
+    advice : str
+        What a :class:`DivergenceError` recommends.
     verbose : int
-        Print one line per epoch when positive.
+        Print one line per epoch, and a summary, when positive.
     on_epoch_begin : callable ``(epoch, params) -> None``, optional
         Called before each epoch with its number (counted across resumes) and the
         parameters it starts from.
@@ -142,23 +188,54 @@ def minimize(
     """
     decay = make_decay("constant") if decay is None else decay
     rule = UPDATE_RULES["accelerated"]() if rule is None else rule
-    prox = _identity_prox if penalty is None else penalty.prox
+    metric = Euclidean() if metric is None else metric
+    prox = _no_prox if penalty is None else (
+        lambda w, step: metric.prox(penalty, w, step))
     rng = np.random.default_rng() if rng is None else rng
     if state is None:
         state = EngineState(params, rule.init(params), 0, 0, 0)
-    params, rule_state, epoch, n_updates, n_plateaus = state
+    params, rule_state, epoch, n_updates, n_plateaus, references, n_rises = state
     xp, device = get_namespace(params)
+    full_batch = batch_size is None or batch_size >= n_samples
+
+    def optimality(point, grad, direction, forward, rate):
+        """``||G||_M^2`` at ``point``, a 0-d array: no host read here."""
+        if penalty is None:
+            return grad @ direction
+        gap = point - forward
+        return metric.inner(gap, gap) / (rate * rate)
+
+    def measure(point, rate):
+        """``(F, ||G||_M^2)`` at ``point`` from one full pass, read on the host."""
+        value, grad = loss_gradient(point, None)
+        if penalty is not None:
+            value = value + penalty.value(point)
+        direction = metric.direction(grad)
+        forward = prox(point - rate * direction, rate)
+        return float(value), float(optimality(point, grad, direction, forward, rate))
+
+    def diverged(epoch, value, rate):
+        reason = ("became non-finite" if not math.isfinite(value) else
+                  f"rose from {references.objective:.6g} at the start to {value:.6g}")
+        return DivergenceError(
+            f"learning_rate={rate:.6g} (the step of epoch {epoch}) made the objective "
+            f"diverge: it {reason}; {advice}")
+
+    if references is None and (not full_batch or reference_point is not None):
+        references = _references(*measure(params if reference_point is None
+                                          else reference_point, learning_rate))
 
     loss_curve, rate_curve = [], []
     scores = [] if validation is not None else None
     best_monitored, best_params, stalled = math.inf, params, 0
-    reference = None
-    deterministic = validation is None and (batch_size is None or batch_size >= n_samples)
+    relative = None
+    epoch_rule = validation is not None or not full_batch
     converged = stopped = False
     start = time.perf_counter()
 
-    # Overflow in a diverging run is reported by DivergenceError, not by warnings.
-    with np.errstate(over="ignore", invalid="ignore"):
+    # Overflow in a diverging run is reported by DivergenceError, not by warnings; an
+    # exponential that underflows to 0 is exact enough.
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for _ in range(max_iter):
             if on_epoch_begin is not None:
                 on_epoch_begin(epoch, params)
@@ -170,36 +247,52 @@ def minimize(
                 if penalty is not None:
                     value = value + penalty.value(point)
                 objective = objective + fraction * value
-                params, rule_state = rule.update(grad, params, rule_state, rate, prox)
+                direction = metric.direction(grad)
+                step = Step(point, grad, direction, prox(point - rate * direction, rate))
+                params, rule_state = rule.update(step, params, rule_state, rate, metric,
+                                                 prox)
                 n_updates += 1
-            # The one read of the objective on the host in this epoch.
+            # The reads of the epoch on the host: the objective and, for a full batch,
+            # the optimality at the point where the gradient was taken.
             objective = float(objective)
-            if not math.isfinite(objective):
-                raise _diverged(learning_rate, epoch, objective)
+            squared = (float(optimality(step.point, step.grad, step.direction,
+                                        step.forward, rate)) if full_batch else 0.0)
+            if references is None:
+                if not (math.isfinite(objective) and math.isfinite(squared)):
+                    raise ValueError(
+                        f"The objective is {objective} at the starting point, before any "
+                        "step: the data are too large for their dtype (their squares or "
+                        "products overflow). Rescale X and y, e.g. with "
+                        "sklearn.preprocessing.StandardScaler.")
+                references = _references(objective, squared)
+            if not (math.isfinite(objective) and math.isfinite(squared)):
+                raise diverged(epoch, math.inf, rate)
+            rise = (objective - references.objective) / references.scale
+            n_rises = n_rises + 1 if rise > _RISE else 0
+            if rise > _EXPLOSION or n_rises >= 2:
+                raise diverged(epoch, objective, rate)
             epoch += 1
-            if reference is None:
-                reference = max(abs(objective), 1.0)
-            if objective > _EXPLOSION * reference:
-                raise _diverged(learning_rate, epoch - 1, objective)
             loss_curve.append(objective)
             rate_curve.append(rate)
+            if full_batch:
+                relative = _relative(squared, references)
 
             if validation is not None:
                 score = float(validation(params))
                 scores.append(score)
-                monitored = -score
+                monitored = -score if not math.isnan(score) else math.inf
             else:
                 monitored = objective
             if verbose:
                 print(f"epoch {epoch:>5}  objective {objective:.10g}  "
-                      f"learning_rate {rate:.4g}  {time.perf_counter() - start:.3f}s"
+                      f"learning_rate {rate:.4g}"
+                      + (f"  optimality {relative:.3g}" if full_batch else "")
+                      + f"  {time.perf_counter() - start:.3f}s"
                       + (f"  validation score {scores[-1]:.6g}" if scores else ""))
 
-            # A stall is an epoch not better than the best by tol, as in scikit-learn's
-            # SGD, except that full-batch training loss rising by more than tol is the
-            # overshoot of momentum, which passes, not a plateau.
-            if tol is None or monitored < best_monitored - tol or (
-                    deterministic and monitored > best_monitored + tol):
+            # The epoch-level rule: an epoch not better than the best by tol (relative).
+            if tol is None or monitored < best_monitored - (
+                    tol * abs(best_monitored) if math.isfinite(best_monitored) else 0.0):
                 stalled = 0
             else:
                 stalled += 1
@@ -208,24 +301,46 @@ def minimize(
             if on_epoch_end is not None and on_epoch_end(epoch - 1, params):
                 stopped = True
                 break
-            if tol is not None and stalled >= n_iter_no_change:
+            if tol is None:
+                continue
+            if full_batch and relative <= tol:
+                converged = True
+                break
+            if stalled >= n_iter_no_change:
                 stalled = 0
                 if (decay.reduces_on_plateau
                         and decay.factor(epoch, n_plateaus + 1) >= _MIN_PLATEAU_FACTOR):
                     n_plateaus += 1
                     continue
-                converged = True
-                break
+                if epoch_rule:
+                    converged = True
+                    break
+                if decay.reduces_on_plateau:
+                    # The rate is as low as "plateau" takes it: stop, optimal or not.
+                    break
 
-    if not bool(xp.all(xp.isfinite(params))):
-        raise _diverged(learning_rate, epoch - 1, math.inf)
-    best_score = None
-    if validation is not None:
-        params = best_params
-        best_score = max(scores)
+        if not bool(xp.all(xp.isfinite(params))):
+            raise diverged(epoch - 1, math.inf, rate)
+        best_score = None
+        if validation is not None:
+            params = best_params
+            best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
+        if (validation is not None or not full_batch) and measure_at_end and loss_curve:
+            value, squared = measure(params, learning_rate)
+            # The last mini-batch step comes after the last objective the epoch read.
+            if not (math.isfinite(value) and math.isfinite(squared)) or (
+                    value - references.objective) / references.scale > _EXPLOSION:
+                raise diverged(epoch - 1, value, rate)
+            relative = _relative(squared, references)
+    if verbose:
+        print(f"{len(loss_curve)} epochs, objective {loss_curve[-1]:.10g}, "
+              + (f"optimality {relative:.3g} (tol={tol}), " if relative is not None else "")
+              + ("converged" if converged else "stopped" if stopped else "not converged")
+              + f", {time.perf_counter() - start:.3f}s")
     return DescentResult(
         params=params,
-        state=EngineState(params, rule_state, epoch, n_updates, n_plateaus),
+        state=EngineState(params, rule_state, epoch, n_updates, n_plateaus, references,
+                          n_rises),
         n_iter=len(loss_curve),
         converged=converged,
         stopped=stopped,
@@ -233,4 +348,17 @@ def minimize(
         learning_rate_curve=rate_curve,
         validation_scores=scores,
         best_validation_score=best_score,
+        optimality=relative,
     )
+
+
+def _references(objective, squared):
+    return References(objective, max(abs(objective), float(np.finfo(np.float64).tiny)),
+                      squared)
+
+
+def _relative(squared, references):
+    """``||G||_M`` relative to its value at the starting point (0 where both are 0)."""
+    if references.optimality <= 0:
+        return 0.0 if squared <= 0 else math.inf
+    return math.sqrt(max(squared, 0.0) / references.optimality)

@@ -14,6 +14,7 @@ and encoded on the host and moved to X's device once per fit.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -30,6 +31,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _curvature
 from ._array_api import get_namespace, input_namespace, is_numpy, move_to, to_numpy
 from ._decays import DECAYS, make_decay
 from ._engine import EngineState, minimize
@@ -56,6 +58,21 @@ except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no
 _L1_SHARE = {"l2": 0.0, "l1": 1.0}
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
 _SHRINKING_DECAYS = {"exponential", "step", "plateau"}
+
+
+def _adam_step(objective):
+    """Adam's ``"auto"`` step: a tenth of the root-mean-square coordinate of the safe
+    gradient step ``grad F(0) / L`` at the start.
+
+    Adam moves every coordinate by about its learning rate whatever the gradient's size,
+    so ``1/L`` (a step *multiplier*) means nothing to it; this is a step *length* of the
+    problem's own scale, which keeps it bounded where ``1/L`` is huge (X of tiny scale).
+    """
+    start = objective.init_params()
+    grad = to_numpy(objective.loss_gradient(start)[1]).astype(np.float64)
+    lipschitz = objective.lipschitz()
+    size = 0.1 * float(np.sqrt(np.mean(grad * grad))) / lipschitz if lipschitz > 0 else 0.0
+    return size if size > 0 else 1e-3
 
 
 def _take_rows(X, rows):
@@ -145,6 +162,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         "decay_steps": [Interval(Integral, 1, None, closed="left")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions(set(UPDATE_RULES))],
+        "preconditioner": [StrOptions({"auto", *_curvature.PRECONDITIONERS}), None],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "nesterov": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -176,6 +194,11 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 f"momentum={self.momentum} and nesterov={self.nesterov} only apply to "
                 f"solver='gd', not solver={self.solver!r}; leave them at their defaults or "
                 "use solver='gd'.")
+        if self.solver == "adam" and self.preconditioner not in ("auto", None):
+            raise ValueError(
+                f"solver='adam' scales each coordinate itself and steps in no "
+                f"preconditioner; preconditioner={self.preconditioner!r} needs solver="
+                "'accelerated' or 'gd' (or use preconditioner='auto' or None with Adam).")
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0, e.g. momentum=0.9.")
         if (isinstance(self.decay, str) and self.decay in _SHRINKING_DECAYS
@@ -262,13 +285,16 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         """
         rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
         state = self._initial_state(objective, rule, resume)
-        if self.learning_rate != "auto":
-            learning_rate = float(self.learning_rate)
-        elif resume:
-            learning_rate = self._learning_rate
+        penalty = objective.l1_penalty()
+        if resume:
+            # partial_fit keeps the metric and the step of its first call.
+            metric, learning_rate = self._metric, self._learning_rate
         else:
-            lipschitz = objective.lipschitz(self.batch_size)
-            learning_rate = 1.0 / lipschitz if lipschitz > 0 else 1.0
+            preconditioner = _curvature.resolve(
+                self.preconditioner, objective, batch_size=self.batch_size,
+                streaming=partial, l1=penalty is not None, adaptive=self.solver == "adam")
+            metric = _curvature.make_metric(preconditioner, objective)
+            learning_rate = self._step_size(objective, metric)
 
         result = minimize(
             objective.loss_gradient_array, objective.init_params(),
@@ -277,25 +303,32 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             decay=make_decay(self.decay, decay_rate=self.decay_rate,
                              decay_steps=self.decay_steps, power_t=self.power_t,
                              max_iter=self.max_iter),
-            rule=rule, penalty=objective.l1_penalty(),
+            rule=rule, penalty=penalty, metric=metric,
             max_iter=1 if partial else self.max_iter,
             tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
             batch_size=self.batch_size, shuffle=self.shuffle, rng=rng,
-            validation=validation, state=state, verbose=self.verbose,
+            validation=validation, state=state,
+            # A warm start measures the scale of the problem at the origin, not at its
+            # nearly optimal starting point.
+            reference_point=None if state is None or resume else objective.init_params(),
+            measure_at_end=not partial,
+            advice=self._divergence_advice(learning_rate, metric),
+            verbose=self.verbose,
             **callbacks.epoch_hooks(objective),
         )
         if (not partial and self.tol is not None and not result.converged
                 and not result.stopped):
-            warnings.warn(
-                f"{type(self).__name__} ran max_iter={self.max_iter} epochs without the "
-                f"objective settling within tol={self.tol}; increase max_iter, or raise "
-                "tol, or check the learning rate.", ConvergenceWarning, stacklevel=4)
+            warnings.warn(self._not_converged_message(result, objective.n_samples),
+                          ConvergenceWarning, stacklevel=4)
 
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
         self._engine_state = result.state
         self._solver = self.solver
+        self._metric = metric
         self._learning_rate = learning_rate
+        self.preconditioner_ = metric.name
+        self.optimality_ = math.nan if result.optimality is None else result.optimality
         self.t_ = result.state.n_updates
         if resume:
             self.loss_curve_ = self.loss_curve_ + result.loss_curve
@@ -311,6 +344,47 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             self.__dict__.pop("validation_scores_", None)
             self.__dict__.pop("best_validation_score_", None)
         callbacks.end_fit()
+
+    def _step_size(self, objective, metric):
+        """The base step: ``learning_rate`` itself in the Euclidean metric, a multiple of
+        the step that cannot diverge in a curvature metric; ``"auto"`` is that step."""
+        auto = self.learning_rate == "auto"
+        if self.solver == "adam":
+            return _adam_step(objective) if auto else float(self.learning_rate)
+        if metric.name is None and not auto:
+            return float(self.learning_rate)
+        bound = _curvature.step_bound(metric, objective, self.batch_size)
+        return (1.0 if auto else float(self.learning_rate)) / bound if bound > 0 else 1.0
+
+    def _divergence_advice(self, learning_rate, metric):
+        """What a DivergenceError recommends, never the setting already in use."""
+        if self.learning_rate == "auto":
+            return (f"learning_rate='auto' chose {learning_rate:.3g}; if the decay does "
+                    f"not raise it, pass a smaller float learning_rate, e.g. "
+                    f"{learning_rate / 10:.3g}.")
+        if metric.name is not None:
+            return (f"learning_rate={self.learning_rate:g} multiplies the step of "
+                    f"preconditioner={metric.name!r} that cannot diverge (learning_rate="
+                    f"'auto', the same as 1.0): try learning_rate='auto' or a value <= 1.")
+        return (f"try a smaller learning_rate than {self.learning_rate:g}, e.g. "
+                f"{self.learning_rate / 10:g}, or learning_rate='auto'.")
+
+    def _not_converged_message(self, result, n_samples):
+        name = type(self).__name__
+        if self.early_stopping or (self.batch_size is not None
+                                   and self.batch_size < n_samples):
+            return (f"{name} ran max_iter={self.max_iter} epochs without its "
+                    f"{'validation score' if self.early_stopping else 'training objective'}"
+                    f" settling within tol={self.tol} for n_iter_no_change="
+                    f"{self.n_iter_no_change} epochs (optimality at the end: "
+                    f"{result.optimality:.3g}); increase max_iter or tol.")
+        return (f"{name} stopped after {result.n_iter} epochs, before reaching optimality "
+                f"tol={self.tol}: its optimality (the norm of the gradient mapping relative "
+                f"to the start) is {result.optimality:.3g}, {result.optimality / self.tol:.3g}"
+                " times tol, so the objective may still be above its minimum. Increase "
+                "max_iter" + (", or keep preconditioner='auto'"
+                              if self.preconditioner is None else "")
+                + ", or check the learning rate and decay.")
 
     def _initial_state(self, objective, rule, resume):
         """Engine state to continue from (partial_fit, warm_start), or None for a fresh start."""
@@ -329,8 +403,10 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         else:
             # A new fit, or a new solver, starts the momentum afresh on the old solution.
             rule_state = rule.init(params)
-        return EngineState(params, rule_state, previous.epoch, previous.n_updates,
-                           previous.n_plateaus)
+        # partial_fit carries the divergence reference across calls; a warm-started fit
+        # measures its own problem.
+        return previous._replace(params=params, rule_state=rule_state,
+                                 **({} if resume else {"references": None, "n_rises": 0}))
 
     def _validation_split(self, X, y, sample_weight, rng):
         """Split off ``validation_fraction`` of the rows (stratified for classifiers).
@@ -383,8 +459,13 @@ class GDRegressor(RegressorMixin, _BaseGD):
     Parameters
     ----------
     learning_rate : float or "auto", default="auto"
-        Base step size. ``"auto"`` uses ``1/L``, where ``L`` (the Lipschitz constant of the
-        gradient, estimated by power iteration on X) makes full-batch descent safe.
+        Base step size. ``"auto"`` is the step that cannot make full-batch descent
+        diverge: 1 in a curvature ``preconditioner``'s metric, ``1/L`` without one (``L``
+        the Lipschitz constant of the gradient, from X's Gram matrix or power iteration),
+        Gower et al.'s bound for mini-batches, and for Adam a tenth of the typical
+        coordinate of ``grad F(0) / L``. A float is the step itself without a
+        preconditioner (the textbook ``w <- w - learning_rate * grad``) and a multiple of
+        the ``"auto"`` step with one, so values above 1 may diverge.
     decay : {"constant", "inverse", "invscaling", "exponential", "step", "cosine", \
 "plateau"} or callable, default="constant"
         Learning-rate decay over epochs; a callable ``f(epoch) -> factor``.
@@ -398,6 +479,16 @@ class GDRegressor(RegressorMixin, _BaseGD):
     solver : {"accelerated", "gd", "adam"}, default="accelerated"
         Update rule: Nesterov's accelerated gradient with adaptive restart, plain gradient
         descent (optionally with momentum), or Adam.
+    preconditioner : {"auto", "full", "diagonal"} or None, default="auto"
+        The metric the update steps in, ``w <- w - learning_rate * M^-1 grad``.
+        ``"full"``: ``M`` the curvature bound ``c X1^T D X1 / S + alpha I`` (``X1`` is X
+        with a column of ones, ``c`` = 1, 1/4 or 1/2 for the squared error, the binary and
+        the softmax cross-entropy), factored once per fit: least squares in one step,
+        logistic regression in tens of epochs, whatever the collinearity. ``"diagonal"``:
+        its Jacobi diagonal, scaled to stay a bound. None: the plain metric. ``"auto"``
+        picks ``"full"`` for up to 1024 columns and ``"diagonal"`` beyond, for full-batch
+        fits; with L1 it uses the diagonal form (exact soft thresholds); for mini-batches,
+        ``partial_fit`` and Adam it is None. ``preconditioner_`` tells what was used.
     momentum : float, default=0.0
         Heavy-ball momentum of ``solver="gd"``.
     nesterov : bool, default=False
@@ -411,10 +502,15 @@ class GDRegressor(RegressorMixin, _BaseGD):
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data).
     tol : float or None, default=1e-4
-        Stop when the monitored loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs; None runs ``max_iter`` epochs. In full-batch
-        training an epoch whose objective rises more than ``tol`` above its best (the
-        overshoot of momentum) is not counted as a plateau, so such a run goes on.
+        Full batch: stop once the *optimality* ``||G(w)||_M / ||G(w_0)||_M`` is at most
+        ``tol``, where ``G(w) = (w - prox(w - lr M^-1 grad F(w))) / lr`` is the gradient
+        mapping (the gradient, without L1) measured in the preconditioner's metric ``M``
+        and ``w_0`` the starting point (the origin for a warm start): zero exactly at the
+        optimum, and free of the scale of X, y and the loss. Mini-batches and early
+        stopping: stop when the training objective (or the validation score) has not
+        improved on its best by ``tol`` times its size for ``n_iter_no_change`` epochs.
+        None runs ``max_iter`` epochs. A fit that ends otherwise warns with its
+        optimality; see ``optimality_``.
     n_iter_no_change : int, default=5
     alpha : float, default=0.0
         Regularisation strength.
@@ -445,6 +541,12 @@ class GDRegressor(RegressorMixin, _BaseGD):
         full-batch gradient was taken, or the mean over the epoch's mini-batches.
     learning_rate_curve_ : list of float
         Learning rate used in each epoch.
+    optimality_ : float
+        The optimality (see ``tol``) where the fit ended: after the last full-batch
+        epoch, or measured by one more pass after mini-batch training or early stopping
+        (NaN after a mini-batch ``partial_fit``).
+    preconditioner_ : {"full", "diagonal"} or None
+        The metric the fit stepped in (what ``preconditioner="auto"`` chose).
     validation_scores_ : list of float
         R^2 on the held-out split after each epoch (``early_stopping=True`` only).
     best_validation_score_ : float
@@ -478,8 +580,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
     _regression = True
 
     def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, power_t=0.25, solver="accelerated", momentum=0.0,
-                 nesterov=False, batch_size=None, shuffle=True, random_state=None,
+                 decay_steps=100, power_t=0.25, solver="accelerated",
+                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None, shuffle=True, random_state=None,
                  max_iter=1000, tol=1e-4, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
                  validation_fraction=0.1, warm_start=False, verbose=0):
@@ -489,6 +591,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         self.decay_steps = decay_steps
         self.power_t = power_t
         self.solver = solver
+        self.preconditioner = preconditioner
         self.momentum = momentum
         self.nesterov = nesterov
         self.batch_size = batch_size
@@ -580,8 +683,9 @@ class GDClassifier(ClassifierMixin, _BaseGD):
     Parameters
     ----------
     learning_rate, decay, decay_rate, decay_steps, power_t, solver, momentum, nesterov, \
-batch_size, shuffle, random_state, max_iter, tol, n_iter_no_change, alpha, penalty, \
-l1_ratio, fit_intercept, early_stopping, validation_fraction, warm_start, verbose :
+preconditioner, batch_size, shuffle, random_state, max_iter, tol, n_iter_no_change, \
+alpha, penalty, l1_ratio, fit_intercept, early_stopping, validation_fraction, \
+warm_start, verbose :
         As in :class:`GDRegressor`. The early-stopping split is stratified and scored by
         accuracy.
     class_weight : dict, "balanced" or None, default=None
@@ -593,8 +697,8 @@ l1_ratio, fit_intercept, early_stopping, validation_fraction, warm_start, verbos
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
     intercept_ : ndarray of shape (1,) or (n_classes,)
-    n_iter_, t_, loss_curve_, learning_rate_curve_, validation_scores_, \
-best_validation_score_, n_features_in_, feature_names_in_ :
+    n_iter_, t_, loss_curve_, learning_rate_curve_, optimality_, preconditioner_, \
+validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         As in :class:`GDRegressor`.
 
     See Also
@@ -624,8 +728,8 @@ best_validation_score_, n_features_in_, feature_names_in_ :
     _regression = False
 
     def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, power_t=0.25, solver="accelerated", momentum=0.0,
-                 nesterov=False, batch_size=None, shuffle=True, random_state=None,
+                 decay_steps=100, power_t=0.25, solver="accelerated",
+                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None, shuffle=True, random_state=None,
                  max_iter=1000, tol=1e-4, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
                  validation_fraction=0.1, warm_start=False, class_weight=None, verbose=0):
@@ -635,6 +739,7 @@ best_validation_score_, n_features_in_, feature_names_in_ :
         self.decay_steps = decay_steps
         self.power_t = power_t
         self.solver = solver
+        self.preconditioner = preconditioner
         self.momentum = momentum
         self.nesterov = nesterov
         self.batch_size = batch_size

@@ -4,11 +4,16 @@ Each rule is an :class:`UpdateRule` of three plain functions, in the spirit of o
 ``(init, update)`` pairs: ``init(params) -> state``; ``query(params, state) -> point``
 where the next gradient must be evaluated (the look-ahead point for Nesterov methods,
 the parameters themselves otherwise); and
-``update(grad, params, state, learning_rate, prox) -> (params, state)``. States are
-NamedTuples that are returned, never mutated. ``prox(w, step)`` is the proximal step of
-the non-smooth penalty (the identity without L1), applied after every update so that L1
-gives exact zeros. The rules use array operators only, so the parameters may live in any
-Array API namespace and on any device.
+``update(step, params, state, learning_rate, metric, prox) -> (params, state)``. States
+are NamedTuples that are returned, never mutated.
+
+The engine hands each rule a :class:`Step`: the gradient at the query point, that gradient
+in the metric (``direction = M^-1 grad``, see :mod:`skgd._curvature`; the gradient itself
+in the Euclidean metric) and the forward-backward point ``prox(point - lr * direction)``
+that plain and accelerated descent move to. ``prox(w, step)`` is the proximal step of the
+non-smooth penalty in the metric (the identity without L1), applied after every update so
+that L1 gives exact zeros; ``metric.inner(u, v)`` is ``u^T M v``. The rules use array
+operators only, so the parameters may live in any Array API namespace and on any device.
 """
 
 import math
@@ -16,6 +21,16 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ._array_api import get_namespace
+
+
+class Step(NamedTuple):
+    """What the engine computed at the query point for the rule."""
+
+    point: object
+    grad: object
+    direction: object
+    # prox(point - learning_rate * direction, learning_rate)
+    forward: object
 
 
 class UpdateRule(NamedTuple):
@@ -33,17 +48,18 @@ class MomentumState(NamedTuple):
 
 
 def gd(momentum=0.0, nesterov=False, **_):
-    """Gradient descent ``x <- x - lr * grad``, with optional heavy-ball momentum.
+    """Gradient descent ``x <- x - lr * M^-1 grad``, with optional heavy-ball momentum.
 
-    With momentum ``mu``: ``x_{k+1} = prox(x_k - lr * grad + mu (x_k - x_{k-1}))``; with
-    ``nesterov=True`` the gradient is taken at the look-ahead ``x_k + mu (x_k - x_{k-1})``.
+    With momentum ``mu``: ``x_{k+1} = prox(x_k - lr * M^-1 grad + mu (x_k - x_{k-1}))``;
+    with ``nesterov=True`` the gradient is taken at the look-ahead
+    ``x_k + mu (x_k - x_{k-1})``.
     """
     if momentum == 0:
         return UpdateRule(
             init=lambda params: None,
             query=_params,
-            update=lambda grad, params, state, learning_rate, prox: (
-                prox(params - learning_rate * grad, learning_rate), None),
+            update=lambda step, params, state, learning_rate, metric, prox: (
+                step.forward, None),
         )
 
     def init(params):
@@ -52,8 +68,9 @@ def gd(momentum=0.0, nesterov=False, **_):
     def query(params, state):
         return params + momentum * state.velocity if nesterov else params
 
-    def update(grad, params, state, learning_rate, prox):
-        new = prox(params + momentum * state.velocity - learning_rate * grad, learning_rate)
+    def update(step, params, state, learning_rate, metric, prox):
+        new = prox(params + momentum * state.velocity - learning_rate * step.direction,
+                   learning_rate)
         return new, MomentumState(new - params)
 
     return UpdateRule(init, query, update)
@@ -67,11 +84,11 @@ class AcceleratedState(NamedTuple):
 def accelerated(**_):
     """Nesterov's accelerated (proximal) gradient, FISTA, with adaptive restart.
 
-    The gradient is taken at ``y``, ``x_{k+1} = prox(y - lr * grad)`` and
+    The gradient is taken at ``y``, ``x_{k+1} = prox(y - lr * M^-1 grad)`` and
     ``y = x_{k+1} + (theta_k - 1) / theta_{k+1} (x_{k+1} - x_k)``. Momentum restarts
-    (O'Donoghue & Candès, 2015, gradient scheme) whenever the step points against it,
-    which keeps the fast rate on strongly convex problems without knowing their
-    strong convexity, and needs no momentum setting.
+    (O'Donoghue & Candès, 2015, gradient scheme, in the metric) whenever the step points
+    against it, which keeps the fast rate on strongly convex problems without knowing
+    their strong convexity, and needs no momentum setting.
     """
 
     def init(params):
@@ -80,14 +97,14 @@ def accelerated(**_):
     def query(params, state):
         return state.query
 
-    def update(grad, params, state, learning_rate, prox):
-        new = prox(state.query - learning_rate * grad, learning_rate)
-        step = new - params
+    def update(step, params, state, learning_rate, metric, prox):
+        new = step.forward
+        moved = new - params
         # The one number a step reads on the host: whether the step turned back.
-        if float((state.query - new) @ step) > 0:
+        if float(metric.inner(state.query - new, moved)) > 0:
             return new, AcceleratedState(new, 1.0)
         theta = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * state.theta ** 2))
-        return new, AcceleratedState(new + ((state.theta - 1.0) / theta) * step, theta)
+        return new, AcceleratedState(new + ((state.theta - 1.0) / theta) * moved, theta)
 
     return UpdateRule(init, query, update)
 
@@ -99,13 +116,18 @@ class AdamState(NamedTuple):
 
 
 def adam(beta1=0.9, beta2=0.999, epsilon=1e-8, **_):
-    """Adam (Kingma & Ba, 2015) with bias correction; prox with the base step for L1."""
+    """Adam (Kingma & Ba, 2015) with bias correction; prox with the base step for L1.
+
+    Adam scales each coordinate by its own gradient history, so it steps in the
+    Euclidean metric, on the raw gradient.
+    """
 
     def init(params):
         zeros = get_namespace(params)[0].zeros_like
         return AdamState(zeros(params), zeros(params), 0)
 
-    def update(grad, params, state, learning_rate, prox):
+    def update(step, params, state, learning_rate, metric, prox):
+        grad = step.grad
         count = state.count + 1
         mean = beta1 * state.mean + (1 - beta1) * grad
         second = beta2 * state.second_moment + (1 - beta2) * (grad * grad)

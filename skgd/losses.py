@@ -16,7 +16,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._array_api import get_namespace, is_numpy, subtract_at, to_numpy
+from . import _curvature
+from ._array_api import get_namespace, subtract_at
+from ._curvature import row_blocks as _row_blocks
 
 __all__ = [
     "SquaredError",
@@ -24,34 +26,6 @@ __all__ = [
     "CategoricalCrossEntropy",
     "LinearObjective",
 ]
-
-
-# Rows of dense X per block of LinearObjective.loss_gradient: a few MiB, so that a block
-# read for the forward product is still in cache for the gradient.
-_BLOCK_BYTES = 4 * 2**20
-# Below this many columns of X, lipschitz() builds the Gram matrix (one pass, exact)
-# instead of iterating matrix-vector passes.
-_GRAM_MAX_COLUMNS = 256
-
-
-def _row_blocks(X, *columns):
-    """Yield ``(X block, column blocks...)`` over cache-sized row blocks of dense X.
-
-    Sparse X, X smaller than one block and X off the NumPy namespace come whole: the
-    blocks are for a CPU cache, and a GPU wants one large product. ``None`` columns stay
-    None.
-    """
-    n_samples = X.shape[0]
-    if sp.issparse(X) or not is_numpy(get_namespace(X)[0]):
-        yield (X, *columns)
-        return
-    step = max(256, _BLOCK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
-    if step >= n_samples:
-        yield (X, *columns)
-        return
-    for start in range(0, n_samples, step):
-        rows = slice(start, start + step)
-        yield (X[rows], *(None if column is None else column[rows] for column in columns))
 
 
 def _scalar(value, like):
@@ -446,116 +420,32 @@ class LinearObjective:
         strength = float(self.alpha * self.l1_ratio)
         return _L1Penalty(strength, self.n_coef, self.xp) if strength > 0 else None
 
-    # -- step size --------------------------------------------------------------------
+    # -- curvature (see skgd._curvature) ---------------------------------------------
     def lipschitz(self, batch_size=None):
-        """Estimate the Lipschitz constant L of the gradient of ``F``.
+        """The Lipschitz constant L of the gradient of ``F``: ``lambda_max`` of
+        ``curvature * X1^T D X1 / S + l2`` (``X1``: X with a column of ones when there is
+        an intercept, ``D`` the sample weights), or its mini-batch version for
+        ``batch_size`` (see :func:`skgd._curvature.lipschitz`)."""
+        return _curvature.lipschitz(self, batch_size)
 
-        ``L = curvature * lambda_max(X1^T D X1 / S) + l2`` where ``X1`` is X with a
-        column of ones when there is an intercept and ``D`` holds the sample weights.
-        For mini-batches of size ``b`` the constant of the expected mini-batch gradient
-        (Gower et al., 2019) interpolates between the full-batch value and the largest
-        per-sample ``max_i ||x1_i||^2``.
-        """
-        if self.n_features < _GRAM_MAX_COLUMNS:
-            eig = self._top_eigenvalue_from_gram()
-        else:
-            eig = self._top_eigenvalue_by_power_iteration()
-        lipschitz = eig
-        n = self.n_samples
-        if batch_size is not None and batch_size < n:
-            largest = max(self._largest_squared_row_norm(X_block)
-                          for (X_block,) in _row_blocks(self.X))
-            largest += 1.0 if self.fit_intercept else 0.0
-            b = batch_size
-            lipschitz = (n * (b - 1) * eig + (n - b) * largest) / (b * (n - 1))
-        return self.loss_function.curvature * lipschitz + self.l2_reg_strength
+    def gram(self):
+        """``X1^T D X1 / S`` on the host, float64, in one pass over X."""
+        return _curvature.gram(self.X, self.sample_weight, self.fit_intercept,
+                               self._total_weight)
 
-    def _largest_squared_row_norm(self, X_block):
-        if sp.issparse(X_block):
-            return float(X_block.multiply(X_block).sum(axis=1).max())
-        return float(self.xp.max(self.xp.vecdot(X_block, X_block)))
+    def gram_product(self, basis):
+        """``X1^T D X1 / S @ basis`` for a host basis, in one pass over X."""
+        return _curvature.gram_product(self.X, self.sample_weight, self.fit_intercept,
+                                       self._total_weight, basis)
 
-    def _top_eigenvalue_from_gram(self):
-        """Exact lambda_max of ``X1^T D X1 / S`` from its Gram matrix, built in one pass.
+    def gram_diagonal(self):
+        """The diagonal of :meth:`gram`, without the matrix."""
+        return _curvature.gram_diagonal(self.X, self.sample_weight, self.fit_intercept,
+                                        self._total_weight)
 
-        With few columns the Gram matrix costs a few passes' worth of BLAS-3 work and
-        gives the exact value, where power iteration needs many passes for a bound. The
-        small matrix goes to the host for its eigenvalues.
-        """
-        xp, device = self.xp, self.device
-        n_features = self.n_features
-        gram = xp.zeros((n_features, n_features), dtype=self.X.dtype, device=device)
-        column_sums = xp.zeros(n_features, dtype=self.X.dtype, device=device)
-        for X_block, weight in _row_blocks(self.X, self.sample_weight):
-            if sp.issparse(X_block):
-                weighted = (X_block if weight is None
-                            else sp.csr_matrix(X_block.multiply(weight[:, None])))
-                gram += (weighted.T @ X_block).toarray()
-                if self.fit_intercept:
-                    column_sums += np.asarray(weighted.sum(axis=0)).ravel()
-            else:
-                weighted = X_block if weight is None else X_block * weight[:, None]
-                gram += weighted.T @ X_block
-                if self.fit_intercept:
-                    column_sums += xp.sum(weighted, axis=0)
-        gram = to_numpy(gram).astype(np.float64)
-        if self.fit_intercept:
-            # X1 = [X, 1]: the extra row and column hold the weighted column sums.
-            column_sums = to_numpy(column_sums).astype(np.float64)
-            gram = np.block([[gram, column_sums[:, None]],
-                             [column_sums[None, :], np.array([[self._total_weight]])]])
-        return float(np.linalg.eigvalsh(gram)[-1]) / self._total_weight
-
-    def _top_eigenvalue_by_power_iteration(self):
-        """lambda_max of ``X1^T D X1 / S`` by :func:`_top_eigenvalue`, one row-blocked
-        pass over X per iteration."""
-        n_cols = self.n_features + (1 if self.fit_intercept else 0)
-        return _top_eigenvalue(self._gram_product, n_cols)
-
-    def _gram_product(self, basis):
-        """``X1^T D X1 / S @ basis`` for a host ``(n_cols, k)`` basis, back on the host."""
-        xp, device, dtype = self.xp, self.device, self.X.dtype
-        n_features = self.n_features
-        on_device = xp.asarray(basis, dtype=dtype, device=device)
-        image = xp.zeros((n_features, basis.shape[1]), dtype=dtype, device=device)
-        image_intercept = xp.zeros(basis.shape[1], dtype=dtype, device=device)
-        for X_block, weight in _row_blocks(self.X, self.sample_weight):
-            projected = X_block @ on_device[:n_features, :]
-            if self.fit_intercept:
-                projected += on_device[n_features, :]
-            if weight is not None:
-                projected *= weight[:, None]
-            image += X_block.T @ projected
-            if self.fit_intercept:
-                image_intercept += xp.sum(projected, axis=0)
-        image = to_numpy(image).astype(np.float64)
-        if self.fit_intercept:
-            image = np.vstack([image, to_numpy(image_intercept)])
-        return image / self._total_weight
-
-
-def _top_eigenvalue(gram_product, n_cols, n_iter=30, rtol=1e-3, block_size=8):
-    """lambda_max of a symmetric positive semi-definite ``n_cols``-square matrix, known
-    only by ``gram_product(basis) -> matrix @ basis`` (host float64 arrays), by block power
-    iteration with Rayleigh-Ritz.
-
-    The block of ``block_size`` vectors makes it converge to the top of a cluster of close
-    eigenvalues, where a single vector can stall on the second one. The small basis is
-    orthonormalised on the host; each iteration costs one ``gram_product``.
-    """
-    rng = np.random.default_rng(0)
-    basis = np.linalg.qr(rng.standard_normal((n_cols, min(block_size, n_cols))))[0]
-    eig = 0.0
-    for _ in range(n_iter):
-        image = gram_product(basis)
-        # Rayleigh-Ritz: the largest eigenvalue of the matrix restricted to the block.
-        new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
-        converged = abs(new_eig - eig) <= rtol * new_eig
-        eig = new_eig
-        if converged or basis.shape[1] == n_cols:
-            break
-        basis = np.linalg.qr(image)[0]
-    return eig
+    def largest_row_norm(self, inverse_metric=None):
+        """``max_i x1_i^T A x1_i`` (see :func:`skgd._curvature.largest_row_norm`)."""
+        return _curvature.largest_row_norm(self.X, self.fit_intercept, inverse_metric)
 
 
 class _L1Penalty:

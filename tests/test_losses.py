@@ -393,7 +393,7 @@ def lipschitz_method(request, monkeypatch):
     import skgd.losses
 
     if request.param == "power-iteration":
-        monkeypatch.setattr(skgd.losses, "_GRAM_MAX_COLUMNS", 0)
+        monkeypatch.setattr(skgd._curvature, "GRAM_MAX_COLUMNS", 0)
     return request.param
 
 
@@ -537,7 +537,7 @@ def test_row_blocked_pass_equals_one_block(monkeypatch, loss_name, weighted):
     w = np.random.default_rng(0).normal(size=objective.n_params)
     whole = objective.loss_gradient(w)
     # Blocks of 256 rows: 1000 rows make four blocks, the last one partial.
-    monkeypatch.setattr(skgd.losses, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(skgd._curvature, "BLOCK_BYTES", 1)
     assert len(list(skgd.losses._row_blocks(X))) == 4
     blocked = objective.loss_gradient(w)
     assert_allclose(blocked[0], whole[0], rtol=1e-13)

@@ -1,0 +1,442 @@
+"""Curvature of the linear-model objectives, and the metrics the engine steps in.
+
+For every loss here the Hessian of the smooth objective ``F`` is bounded, in the Loewner
+order, by one matrix per output,
+
+    B = c * X1^T D X1 / S + l2 * E,
+
+where ``X1`` is X with a column of ones when there is an intercept, ``D`` holds the sample
+weights, ``S`` their sum, ``c`` the loss's ``curvature`` (1 for the squared error, whose
+Hessian this is exactly; 1/4 for the binary cross-entropy; 1/2 per class for the softmax,
+Böhning's bound) and ``E`` the identity on the coefficients (the intercept is not
+penalised). The flat parameter vector holds ``n_outputs`` such blocks.
+
+A *metric* is the matrix ``M`` the update rules step in: ``x <- prox_M(x - lr M^-1 grad)``.
+``M >= B`` makes ``lr = 1`` the majorisation step, which cannot make the objective rise;
+the Euclidean metric needs ``lr = 1/L`` with ``L = lambda_max(B)`` instead. Three metrics
+are registered by name in :data:`PRECONDITIONERS`:
+
+- ``"full"``: ``M = B`` itself, from the Gram matrix (one pass of ``n * p^2`` BLAS-3
+  work) and inverted once on the host. It undoes collinearity and column scale alike:
+  least squares is solved in one step, logistic regression in tens.
+- ``"diagonal"``: ``M = s * diag(B)`` with ``s = lambda_max(diag(B)^-1/2 B diag(B)^-1/2)``,
+  the smallest multiple of the Jacobi metric that still majorises ``B``. It undoes column
+  scale only, costs ``O(n p)`` memory traffic and no ``p x p`` matrix for wide X, and
+  keeps the L1 prox an exact per-coordinate soft threshold.
+- ``None``: the Euclidean metric, the textbook update.
+
+Everything that reads X lives here too: the Gram matrix, its products for the power
+iteration, its diagonal and the per-row norms that bound mini-batch gradients. The small
+matrices go to the host (float64); the metric's own arrays go back to X's device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._array_api import get_namespace, is_numpy, to_numpy
+
+# Below this many columns (with the intercept), the Gram matrix gives lambda_max exactly
+# in one pass; wider X uses block power iteration, a pass per iteration.
+GRAM_MAX_COLUMNS = 256
+# "auto" factors the full bound up to this many columns: the Gram pass then costs at most
+# a few dozen gradient passes and the host inversion well under a second, which the tens
+# of epochs it saves on ill-conditioned data repay.
+FULL_MAX_COLUMNS = 1024
+# Rows of dense X per block of a pass: a few MiB, so that a block read for one product is
+# still in cache for the next.
+BLOCK_BYTES = 4 * 2**20
+
+
+def row_blocks(X, *columns):
+    """Yield ``(X block, column blocks...)`` over cache-sized row blocks of dense X.
+
+    Sparse X, X smaller than one block and X off the NumPy namespace come whole: the
+    blocks are for a CPU cache, and a GPU wants one large product. ``None`` columns stay
+    None.
+    """
+    n_samples = X.shape[0]
+    if sp.issparse(X) or not is_numpy(get_namespace(X)[0]):
+        yield (X, *columns)
+        return
+    step = max(256, BLOCK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
+    if step >= n_samples:
+        yield (X, *columns)
+        return
+    for start in range(0, n_samples, step):
+        rows = slice(start, start + step)
+        yield (X[rows], *(None if column is None else column[rows] for column in columns))
+
+
+def _finite_or_raise(matrix, what):
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(
+            f"The {what} of X overflows: X has entries too large for its dtype to square "
+            "(about 1e154 in float64, 1e19 in float32). Rescale X, e.g. with "
+            "sklearn.preprocessing.StandardScaler or MaxAbsScaler.")
+    return matrix
+
+
+# -- passes over X (each returns host float64, normalised by the total weight S) ----------
+def gram(X, sample_weight, fit_intercept, total_weight):
+    """``X1^T D X1 / S`` in one pass, of shape ``(n_cols, n_cols)``."""
+    xp, device = get_namespace(X)
+    n_features = X.shape[1]
+    matrix = xp.zeros((n_features, n_features), dtype=X.dtype, device=device)
+    column_sums = xp.zeros(n_features, dtype=X.dtype, device=device)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for X_block, weight in row_blocks(X, sample_weight):
+            if sp.issparse(X_block):
+                weighted = (X_block if weight is None
+                            else sp.csr_matrix(X_block.multiply(weight[:, None])))
+                matrix += (weighted.T @ X_block).toarray()
+                if fit_intercept:
+                    column_sums += np.asarray(weighted.sum(axis=0)).ravel()
+            else:
+                weighted = X_block if weight is None else X_block * weight[:, None]
+                matrix += weighted.T @ X_block
+                if fit_intercept:
+                    column_sums += xp.sum(weighted, axis=0)
+    matrix = to_numpy(matrix).astype(np.float64)
+    if fit_intercept:
+        # X1 = [X, 1]: the extra row and column hold the weighted column sums.
+        column_sums = to_numpy(column_sums).astype(np.float64)
+        matrix = np.block([[matrix, column_sums[:, None]],
+                           [column_sums[None, :], np.array([[total_weight]])]])
+    return _finite_or_raise(matrix / total_weight, "Gram matrix")
+
+
+def gram_product(X, sample_weight, fit_intercept, total_weight, basis):
+    """``X1^T D X1 / S @ basis`` for a host ``(n_cols, k)`` basis, in one pass."""
+    xp, device = get_namespace(X)
+    dtype, n_features = X.dtype, X.shape[1]
+    on_device = xp.asarray(basis, dtype=dtype, device=device)
+    image = xp.zeros((n_features, basis.shape[1]), dtype=dtype, device=device)
+    image_intercept = xp.zeros(basis.shape[1], dtype=dtype, device=device)
+    for X_block, weight in row_blocks(X, sample_weight):
+        projected = X_block @ on_device[:n_features, :]
+        if fit_intercept:
+            projected += on_device[n_features, :]
+        if weight is not None:
+            projected *= weight[:, None]
+        image += X_block.T @ projected
+        if fit_intercept:
+            image_intercept += xp.sum(projected, axis=0)
+    image = to_numpy(image).astype(np.float64)
+    if fit_intercept:
+        image = np.vstack([image, to_numpy(image_intercept)])
+    return image / total_weight
+
+
+def gram_diagonal(X, sample_weight, fit_intercept, total_weight):
+    """The diagonal of ``X1^T D X1 / S`` in one pass, without the matrix."""
+    xp, device = get_namespace(X)
+    diagonal = xp.zeros(X.shape[1], dtype=xp.float64, device=device)
+    for X_block, weight in row_blocks(X, sample_weight):
+        if sp.issparse(X_block):
+            squares = X_block.multiply(X_block)
+            if weight is not None:
+                squares = squares.multiply(weight[:, None])
+            diagonal += np.asarray(squares.sum(axis=0), dtype=np.float64).ravel()
+        else:
+            squares = X_block * X_block
+            if weight is not None:
+                squares *= weight[:, None]
+            diagonal += xp.sum(squares, axis=0, dtype=xp.float64)
+    diagonal = to_numpy(diagonal)
+    if fit_intercept:
+        diagonal = np.append(diagonal, total_weight)
+    return _finite_or_raise(diagonal / total_weight, "squared column norm")
+
+
+def largest_row_norm(X, fit_intercept, inverse_metric=None):
+    """``max_i x1_i^T A x1_i`` over the rows of X, with ``A`` the identity (None), a host
+    diagonal (1-D) or a host ``(n_cols, n_cols)`` matrix: the per-sample curvature that
+    bounds a mini-batch gradient in that metric."""
+    xp, device = get_namespace(X)
+    n_features = X.shape[1]
+    largest = 0.0
+    for (X_block,) in row_blocks(X):
+        if inverse_metric is None:
+            coef_part = None
+            if sp.issparse(X_block):
+                norms = np.asarray(X_block.multiply(X_block).sum(axis=1)).ravel()
+            else:
+                norms = xp.vecdot(X_block, X_block)
+            norms = norms + (1.0 if fit_intercept else 0.0)
+        elif inverse_metric.ndim == 1:
+            weights = xp.asarray(inverse_metric[:n_features], dtype=X.dtype, device=device)
+            squares = X_block.multiply(X_block) if sp.issparse(X_block) else X_block * X_block
+            norms = squares @ weights
+            if fit_intercept:
+                norms = norms + inverse_metric[n_features]
+        else:
+            A = xp.asarray(inverse_metric, dtype=X.dtype, device=device)
+            coef_part = X_block @ A[:n_features, :n_features]
+            if sp.issparse(X_block):
+                norms = np.asarray(X_block.multiply(coef_part).sum(axis=1)).ravel()
+            else:
+                norms = xp.sum(coef_part * X_block, axis=1)
+            if fit_intercept:
+                norms = (norms + 2 * (X_block @ A[:n_features, n_features])
+                         + A[n_features, n_features])
+        largest = max(largest, float(xp.max(norms)) if not isinstance(norms, np.ndarray)
+                      else float(np.max(norms)))
+    return largest
+
+
+def top_eigenvalue(gram_product, n_cols, n_iter=30, rtol=1e-3, block_size=8):
+    """lambda_max of a symmetric positive semi-definite ``n_cols``-square matrix, known
+    only by ``gram_product(basis) -> matrix @ basis`` (host float64 arrays), by block power
+    iteration with Rayleigh-Ritz.
+
+    The block of ``block_size`` vectors makes it converge to the top of a cluster of close
+    eigenvalues, where a single vector can stall on the second one. The small basis is
+    orthonormalised on the host; each iteration costs one ``gram_product``.
+    """
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((n_cols, min(block_size, n_cols))))[0]
+    eig = 0.0
+    for _ in range(n_iter):
+        image = gram_product(basis)
+        # Rayleigh-Ritz: the largest eigenvalue of the matrix restricted to the block.
+        new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
+        converged = abs(new_eig - eig) <= rtol * new_eig
+        eig = new_eig
+        if converged or basis.shape[1] == n_cols:
+            break
+        basis = np.linalg.qr(image)[0]
+    return eig
+
+
+# -- the bound B ---------------------------------------------------------------------------
+def _penalised(objective):
+    """The diagonal ``E`` of the L2 term over one block: 1 on coefficients, 0 on the
+    intercept."""
+    return np.append(np.ones(objective.n_features), [0.0] * objective.fit_intercept)
+
+
+def bound(objective):
+    """``B`` of one output block, host float64 ``(n_cols, n_cols)``."""
+    return (objective.loss_function.curvature * objective.gram()
+            + objective.l2_reg_strength * np.diag(_penalised(objective)))
+
+
+def lipschitz(objective, batch_size=None):
+    """The Lipschitz constant ``L = lambda_max(B)`` of the gradient of ``F``.
+
+    For mini-batches of size ``b`` the constant of the expected mini-batch gradient
+    (Gower et al., 2019) interpolates between the full-batch value and the largest
+    per-sample curvature ``c max_i ||x1_i||^2``.
+    """
+    n_cols = objective.n_features + objective.fit_intercept
+    if n_cols < GRAM_MAX_COLUMNS:
+        eig = float(np.linalg.eigvalsh(objective.gram())[-1])
+    else:
+        eig = top_eigenvalue(objective.gram_product, n_cols)
+    curvature = objective.loss_function.curvature
+    return (_mini_batch(objective, batch_size, curvature * eig,
+                        lambda: curvature * objective.largest_row_norm(None))
+            + objective.l2_reg_strength)
+
+
+def _mini_batch(objective, batch_size, full, largest):
+    """Gower et al.'s expected smoothness of size-``b`` mini-batches, between the full
+    batch's constant ``full`` and the largest per-sample one, ``largest()``."""
+    n, b = objective.n_samples, batch_size
+    if b is None or b >= n:
+        return full
+    return (n * (b - 1) * full + (n - b) * largest()) / (b * (n - 1))
+
+
+# -- metrics -------------------------------------------------------------------------------
+class Euclidean:
+    """The plain metric ``M = I``: the textbook ``x <- x - lr * grad``."""
+
+    name = None
+
+    def direction(self, grad):
+        return grad
+
+    def inner(self, u, v):
+        return u @ v
+
+    def prox(self, penalty, w, step):
+        return penalty.prox(w, step)
+
+
+class Diagonal:
+    """``M = diag(weights)``, a flat vector over the parameters (on their device)."""
+
+    name = "diagonal"
+
+    def __init__(self, weights):
+        self.weights = weights
+        self._inverse = 1 / weights
+
+    def direction(self, grad):
+        return grad * self._inverse
+
+    def inner(self, u, v):
+        return (u * self.weights) @ v
+
+    def prox(self, penalty, w, step):
+        # The L1 prox in a diagonal metric is a soft threshold per coordinate.
+        return penalty.prox(w, step * self._inverse[: penalty.n_coef])
+
+
+class Full:
+    """``M`` the same ``(n_cols, n_cols)`` matrix on each output's block of the flat vector.
+
+    The flat vector holds the coefficients row-major, ``(n_outputs, n_features)``, then
+    the intercepts; a block is one output's coefficients and intercept.
+    """
+
+    name = "full"
+
+    def __init__(self, matrix, inverse, n_outputs, n_features, fit_intercept):
+        self.matrix, self._inverse = matrix, inverse
+        self.n_outputs, self.n_features = n_outputs, n_features
+        self.fit_intercept = fit_intercept
+
+    def _blocks(self, w):
+        xp = get_namespace(w)[0]
+        n_coef = self.n_outputs * self.n_features
+        coef = xp.reshape(w[:n_coef], (self.n_outputs, self.n_features))
+        if not self.fit_intercept:
+            return coef
+        return xp.concat([coef, xp.reshape(w[n_coef:], (self.n_outputs, 1))], axis=1)
+
+    def _flat(self, blocks):
+        xp = get_namespace(blocks)[0]
+        if not self.fit_intercept:
+            return xp.reshape(blocks, (-1,))
+        return xp.concat([xp.reshape(blocks[:, : self.n_features], (-1,)),
+                          blocks[:, self.n_features]])
+
+    def direction(self, grad):
+        return self._flat(self._blocks(grad) @ self._inverse)
+
+    def inner(self, u, v):
+        return get_namespace(u)[0].sum((self._blocks(u) @ self.matrix) * self._blocks(v))
+
+    def prox(self, penalty, w, step):
+        raise ValueError("The full metric has no exact L1 prox: use the diagonal one.")
+
+
+def _floor(eigenvalues, eps):
+    """Eigenvalues raised to a floor relative to the largest.
+
+    Collinear columns (a one-hot block beside the intercept) make ``B`` singular. The
+    floor keeps ``M >= B`` and bounds ``M^-1``: gradient rounding errors along the null
+    directions, about ``eps`` of the gradient, are amplified at most ``1/sqrt(eps)``-fold,
+    and those directions do not change the objective.
+    """
+    floor = float(np.sqrt(eps)) * max(float(eigenvalues[-1]), 0.0)
+    return np.maximum(eigenvalues, floor if floor > 0 else 1.0)
+
+
+def _on_device(objective, array):
+    return objective.xp.asarray(array, dtype=objective.X.dtype, device=objective.device)
+
+
+def full(objective):
+    """The metric ``M = B``, factored once on the host."""
+    eigenvalues, vectors = np.linalg.eigh(bound(objective))
+    eigenvalues = _floor(eigenvalues, float(objective.xp.finfo(objective.X.dtype).eps))
+    matrix = (vectors * eigenvalues) @ vectors.T
+    inverse = (vectors / eigenvalues) @ vectors.T
+    return Full(_on_device(objective, matrix), _on_device(objective, inverse),
+                objective.n_outputs, objective.n_features, objective.fit_intercept)
+
+
+def _jacobi_scale(objective, diagonal):
+    """``lambda_max(diag^-1/2 B diag^-1/2)``: how far the Jacobi metric must be scaled up
+    to majorise ``B``."""
+    n_cols = diagonal.size
+    root = np.sqrt(diagonal)
+    if n_cols < GRAM_MAX_COLUMNS:
+        scaled = bound(objective) / root[:, None] / root[None, :]
+        return float(np.linalg.eigvalsh(scaled)[-1])
+    curvature, l2 = objective.loss_function.curvature, objective.l2_reg_strength
+    penalised = _penalised(objective)[:, None]
+
+    def product(basis):
+        unscaled = basis / root[:, None]
+        image = curvature * objective.gram_product(unscaled) + l2 * penalised * unscaled
+        return image / root[:, None]
+
+    return top_eigenvalue(product, n_cols)
+
+
+def diagonal(objective):
+    """The metric ``M = s * diag(B)``, the scaled Jacobi metric, over the flat vector."""
+    diag = (objective.loss_function.curvature * objective.gram_diagonal()
+            + objective.l2_reg_strength * _penalised(objective))
+    # A column of zeros has no curvature: any positive weight majorises it.
+    diag = np.where(diag > 0, diag, max(float(diag.max()), 1.0))
+    diag = diag * _jacobi_scale(objective, diag)
+    n_features = objective.n_features
+    flat = np.tile(diag[:n_features], objective.n_outputs)
+    if objective.fit_intercept:
+        flat = np.append(flat, np.full(objective.n_outputs, diag[n_features]))
+    return Diagonal(_on_device(objective, flat))
+
+
+PRECONDITIONERS = {"full": full, "diagonal": diagonal}
+
+
+def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
+            adaptive=False):
+    """The preconditioner that ``name`` stands for on this problem, or None.
+
+    ``"auto"`` picks ``"full"`` where the ``p x p`` bound is cheap enough to factor and
+    ``"diagonal"`` beyond (wide or wide sparse X never builds a ``p x p`` matrix). An L1
+    penalty needs an exact prox, which the diagonal metric has: ``"full"`` falls back to
+    it, majorised (see :func:`diagonal`). ``"auto"`` keeps the Euclidean metric for
+    mini-batches, whose per-sample bound in a metric fitted to the average is larger than
+    that metric gains; for streams (``partial_fit``), whose first batch need not
+    represent the rest, and a metric fitted to it would be kept for all; and for adaptive
+    rules (Adam), which scale each coordinate themselves.
+    """
+    if name is None:
+        return None
+    if name == "auto":
+        if adaptive or streaming or (batch_size is not None
+                                     and batch_size < objective.n_samples):
+            return None
+        n_cols = objective.n_features + objective.fit_intercept
+        name = "full" if n_cols <= FULL_MAX_COLUMNS else "diagonal"
+    if name == "full" and l1:
+        return "diagonal"
+    return name
+
+
+def make_metric(name, objective):
+    """The metric object for a resolved preconditioner name (None: Euclidean)."""
+    return Euclidean() if name is None else PRECONDITIONERS[name](objective)
+
+
+def step_bound(metric, objective, batch_size=None):
+    """The Lipschitz constant of the gradient in ``metric``: ``lr = 1 / step_bound`` is the
+    step that cannot make full-batch descent diverge.
+
+    A majorising metric has 1 for the full batch; for mini-batches, the per-sample
+    curvature in that metric enters as in :func:`lipschitz`.
+    """
+    if isinstance(metric, Euclidean):
+        return lipschitz(objective, batch_size)
+    if isinstance(metric, Full):
+        inverse = to_numpy(metric._inverse).astype(np.float64)
+    else:
+        inverse = to_numpy(metric._inverse).astype(np.float64)
+        # One block's diagonal: the first output's coefficients, then its intercept.
+        n_features = objective.n_features
+        inverse = np.append(inverse[:n_features],
+                            inverse[objective.n_coef:objective.n_coef + 1])
+    curvature = objective.loss_function.curvature
+    # M >= l2 E, so the L2 term adds at most 1 to each sample's constant in the metric.
+    return _mini_batch(objective, batch_size, 1.0,
+                       lambda: curvature * objective.largest_row_norm(inverse)
+                       + (1.0 if objective.l2_reg_strength else 0.0))
