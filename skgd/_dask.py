@@ -413,7 +413,7 @@ def _encode(estimator, X, y, sample_weight):
     if failed:
         raise ValueError(f"Check failed: {failed[0]}. Remove or replace the NaN, infinite "
                          "or negative values.")
-    _check_weight_sum(float(stats["total"]))
+    _check_weight_sum(stats["total"])
     if not classify:
         return SquaredError(None if y.ndim == 1 else y.shape[1]), y, sample_weight, None
 

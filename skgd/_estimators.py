@@ -74,13 +74,15 @@ def _check_class_weight(per_class, classes, class_weight):
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"class_weight={class_weight!r} gives class {classes[first]!r} the weight "
-            f"{per_class[first]}; class weights must be finite and non-negative.")
+            f"class_weight={class_weight!r} gives class {classes.tolist()[first]!r} the "
+            f"weight {per_class[first]}; class weights must be finite and non-negative.")
     return per_class
 
 
-def _check_weight_sum(total, class_weight=None):
-    """Raise unless the summed sample weight ``total`` is positive and finite."""
+def _check_weight_sum(sample_weight, class_weight=None):
+    """Raise unless the sample weights sum to a positive, finite number."""
+    with np.errstate(over="ignore"):
+        total = float(np.sum(sample_weight, dtype=np.float64))
     name = "sample_weight" if class_weight is None else "sample_weight (times class_weight)"
     if not total > 0:
         raise ValueError(f"{name} sums to zero: at least one sample needs a positive "
@@ -226,7 +228,6 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 f"decay_rate={self.decay_rate} > 1 would grow it; use a value in (0, 1].")
 
     # -- fitting ----------------------------------------------------------------------
-    @_ignore_underflow
     def _fit(self, X, y, sample_weight, *, partial, classes=None, validation_data=None):
         # Made before the snapshot below, so that a rollback keeps what scikit-learn needs
         # to tear the callbacks down as the fit exits.
@@ -235,8 +236,11 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         # A fit that raises must leave a previously fitted model exactly as it was.
         saved = dict(self.__dict__)
         try:
-            self._fit_unsafe(X, y, sample_weight, partial=partial, classes=classes,
-                             validation_data=validation_data, context=context)
+            # Underflow to 0 is harmless here (see losses._ignore_underflow), also under
+            # a strict np.errstate; a with block adds no frame to warnings' stack levels.
+            with np.errstate(under="ignore"):
+                self._fit_unsafe(X, y, sample_weight, partial=partial, classes=classes,
+                                 validation_data=validation_data, context=context)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -289,8 +293,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         labels = to_numpy(y)
         loss, y, sample_weight = self._encode_targets(labels, sample_weight, partial,
                                                       classes, resume)
-        _check_weight_sum(float(np.sum(sample_weight, dtype=np.float64)),
-                          getattr(self, "class_weight", None))
+        _check_weight_sum(sample_weight, getattr(self, "class_weight", None))
         if np.all(sample_weight == 1):
             # Unit weights change nothing; without them each pass skips a multiplication.
             sample_weight = None
