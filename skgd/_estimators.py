@@ -100,6 +100,18 @@ def _check_dense_y(y, name="y"):
                         "Use '.toarray()' to convert to a dense numpy array.")
 
 
+def _targets_in(y, dtype, name="y"):
+    """Regression targets (finite, validated) cast to X's float dtype, or a clear error
+    where they overflow it (float32 tops out at 3.4e38)."""
+    with np.errstate(over="ignore"):
+        cast = y.astype(dtype, copy=False)
+    if not np.all(np.isfinite(cast)):
+        raise ValueError(
+            f"{name} has values beyond the range of {np.dtype(dtype).name}, the dtype of "
+            f"X (largest {np.finfo(dtype).max:.3g}): pass X as float64, or rescale {name}.")
+    return cast
+
+
 def _take_rows(X, rows):
     """Rows of X for host indices: NumPy and sparse index directly, others by ``take``."""
     xp, device = get_namespace(X)
@@ -785,7 +797,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         return self._decision(X, "predict")
 
     def _encode_targets(self, y, sample_weight, partial, classes, resume):
-        y = y.astype(sample_weight.dtype, copy=False)
+        y = _targets_in(y, sample_weight.dtype)
         # intercept_, not coef_, tells the fitted shape: coef_ may be sparse (sparsify).
         fitted_ndim = 1 + np.ndim(self.intercept_) if resume else y.ndim
         if y.ndim != fitted_ndim:
@@ -799,7 +811,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
     @staticmethod
     def _encode_validation_targets(y_val, sample_weight_val, loss, labels):
-        y_val = y_val.astype(sample_weight_val.dtype, copy=False)
+        y_val = _targets_in(y_val, sample_weight_val.dtype, "y_val")
         if y_val.ndim != loss.raw_ndim or (y_val.ndim == 2
                                            and y_val.shape[1] != loss.n_outputs):
             raise ValueError(f"y_val has shape {y_val.shape}, but y has shape "

@@ -667,6 +667,8 @@ BAD_REGRESSOR_INPUT = {
     "nan-in-X": (lambda X, y: (_with(X, 2, np.nan), y), "NaN"),
     "X-y-lengths": (lambda X, y: (X[1:], y), "inconsistent numbers of samples"),
     "3d-X": (lambda X, y: (X.reshape(len(y), -1, 2), y), "dim"),
+    "y-beyond-float32-X": (lambda X, y: (X.astype(np.float32), y * 1e37),
+                           "y has values beyond the range of float32"),
 }
 
 
