@@ -47,7 +47,6 @@ from .losses import (
     CategoricalCrossEntropy,
     LinearObjective,
     SquaredError,
-    _ignore_underflow,
     _transposed,
 )
 
@@ -110,6 +109,17 @@ def _targets_in(y, dtype, name="y"):
             f"{name} has values beyond the range of {np.dtype(dtype).name}, the dtype of "
             f"X (largest {np.finfo(dtype).max:.3g}): pass X as float64, or rescale {name}.")
     return cast
+
+
+def _unscorable(reason):
+    raise ValueError(f"early_stopping=True: {reason}. Raise validation_fraction, pass "
+                     "larger X_val and y_val to fit, or set early_stopping=False.")
+
+
+def _check_validation_weights(sample_weight_val):
+    # Class weights can zero them even where the sample weights are positive.
+    if not np.sum(sample_weight_val, dtype=np.float64) > 0:
+        _unscorable("the validation rows' sample weights sum to zero")
 
 
 def _take_rows(X, rows):
@@ -301,7 +311,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         # Targets and weights are n numbers: checked and encoded on the host with NumPy,
         # then moved to X's namespace and device below. X itself stays where it is.
         host_dtype = np.float32 if X.dtype == xp.float32 else np.float64
-        sample_weight = self._check_sample_weight(sample_weight, X.shape[0], host_dtype)
+        sample_weight = self._host_sample_weight(sample_weight, X.shape[0], host_dtype)
         labels = to_numpy(y)
         loss, y, sample_weight = self._encode_targets(labels, sample_weight, partial,
                                                       classes, resume)
@@ -328,15 +338,11 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             self._check_scored()
 
     @staticmethod
-    def _check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
+    def _host_sample_weight(sample_weight, n_samples, dtype):
         """Finite, non-negative weights as a host array of ``dtype``, ones for None."""
-        sample_weight = _check_sample_weight(
+        return _check_sample_weight(
             None if sample_weight is None else to_numpy(sample_weight),
             np.empty((n_samples, 0), dtype=dtype), dtype=dtype, ensure_non_negative=True)
-        if not np.all(np.isfinite(sample_weight)):
-            # _check_sample_weight lets inf through in some scikit-learn versions.
-            raise ValueError(f"{name} contains NaN or infinity; pass finite weights.")
-        return sample_weight
 
     def _encode_validation_data(self, X_val, y_val, sample_weight_val, loss, labels, X,
                                 host_dtype):
@@ -350,24 +356,15 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             multi_output=self._regression, y_numeric=self._regression, reset=False)
         X_val = (X_val.astype(X.dtype, copy=False) if sp.issparse(X_val)
                  else xp.astype(move_to(X_val, xp, device), X.dtype, copy=False))
-        sample_weight_val = self._check_sample_weight(sample_weight_val, X_val.shape[0],
-                                                      host_dtype, "sample_weight_val")
+        sample_weight_val = self._host_sample_weight(sample_weight_val, X_val.shape[0],
+                                                     host_dtype)
         y_val, sample_weight_val = self._encode_validation_targets(
             to_numpy(y_val), sample_weight_val, loss, labels)
-        self._check_validation_size(X_val.shape[0], sample_weight_val)
+        if X_val.shape[0] < 2:
+            _unscorable(f"{X_val.shape[0]} validation row(s) cannot be scored: at least 2 "
+                        "are needed")
+        _check_validation_weights(sample_weight_val)
         return X_val, y_val, (None if np.all(sample_weight_val == 1) else sample_weight_val)
-
-    def _check_validation_size(self, n_val, sample_weight_val, reason=None):
-        """Raise unless ``n_val`` validation rows (with these weights) can be scored."""
-        if reason is None and n_val < 2:
-            reason = f"{n_val} validation row(s) cannot be scored: at least 2 are needed"
-        if (reason is None and sample_weight_val is not None
-                and not np.sum(sample_weight_val, dtype=np.float64) > 0):
-            reason = "the validation rows' sample weights sum to zero"
-        if reason is not None:
-            raise ValueError(
-                f"early_stopping=True: {reason}. Raise validation_fraction, pass larger "
-                "X_val and y_val to fit, or set early_stopping=False.")
 
     def _validation_score(self, objective, X_val, y_val, sample_weight_val):
         """``w -> score`` of the validation rows by ``scoring``, higher is better.
@@ -507,20 +504,19 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         n_samples = X.shape[0]
         # train_test_split's rounding.
         n_val = math.ceil(self.validation_fraction * n_samples)
-        reason = None
         if not self._regression:
             counts = np.bincount(y.astype(np.intp), minlength=len(self.classes_))
             if min(n_val, n_samples - n_val) < len(counts) or counts.min() < 2:
-                reason = (f"validation_fraction={self.validation_fraction} of the "
-                          f"{n_samples} samples cannot be stratified: each of the "
-                          f"{len(counts)} classes needs at least 2 samples and a row on "
-                          f"each side ({n_val} validation rows, {n_samples - n_val} "
-                          "training rows)")
+                _unscorable(f"validation_fraction={self.validation_fraction} of the "
+                            f"{n_samples} samples cannot be stratified: each of the "
+                            f"{len(counts)} classes needs at least 2 samples and a row on "
+                            f"each side ({n_val} validation rows, {n_samples - n_val} "
+                            "training rows)")
         elif n_val < 2 or n_val == n_samples:
-            reason = (f"validation_fraction={self.validation_fraction} of the {n_samples} "
-                      f"samples holds out {n_val} row(s), leaving {n_samples - n_val} to "
-                      "train on; scoring needs at least 2 and training at least 1")
-        self._check_validation_size(n_val, None, reason)
+            _unscorable(f"validation_fraction={self.validation_fraction} of the "
+                        f"{n_samples} samples holds out {n_val} row(s), leaving "
+                        f"{n_samples - n_val} to train on; scoring needs at least 2 and "
+                        "training at least 1")
         train, val = train_test_split(np.arange(n_samples),
                                       test_size=self.validation_fraction,
                                       random_state=rng,
@@ -528,7 +524,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         weights = (None, None) if sample_weight is None else (sample_weight[train],
                                                               sample_weight[val])
         if weights[1] is not None:
-            self._check_validation_size(n_val, weights[1])
+            _check_validation_weights(weights[1])
         return _take_rows(X, train), y[train], weights[0], (_take_rows(X, val), y[val],
                                                             weights[1])
 
@@ -549,18 +545,19 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             "sklearn.config_context(array_api_dispatch=True) for non-NumPy arrays), or "
             "refit the model on arrays like X.")
 
-    @_ignore_underflow
     def _decision(self, X, method):
         check_is_fitted(self)
         self._check_same_namespace(X, method)
         xp, _ = get_namespace(self.coef_)
         X = validate_data(self, X, accept_sparse="csr", dtype=[xp.float64, xp.float32],
                           reset=False)
-        if sp.issparse(self.coef_):
-            # After sparsify(): a (n_outputs, n_features) matrix, 1-D models included.
-            raw = safe_sparse_dot(X, self.coef_.T, dense_output=True)
-            return (raw[:, 0] if np.ndim(self.intercept_) == 0 else raw) + self.intercept_
-        return X @ _transposed(self.coef_) + self.intercept_
+        # Underflow to 0 is harmless, also under a strict np.errstate.
+        with np.errstate(under="ignore"):
+            if sp.issparse(self.coef_):
+                # After sparsify(): a (n_outputs, n_features) matrix, 1-D models included.
+                raw = safe_sparse_dot(X, self.coef_.T, dense_output=True)
+                return (raw[:, 0] if np.ndim(self.intercept_) == 0 else raw) + self.intercept_
+            return X @ _transposed(self.coef_) + self.intercept_
 
     def densify(self):
         """Convert a sparse ``coef_`` (see :meth:`sparsify`) back to a dense array.
@@ -849,7 +846,8 @@ verbose :
         ``scoring=None`` is the accuracy.
     class_weight : dict, "balanced" or None, default=None
         Multiplies each sample's weight by the weight of its class; ``"balanced"`` uses
-        ``n_samples / (n_classes * np.bincount(y))``.
+        ``n_samples / (n_classes * np.bincount(y))``. Class weights must be finite and
+        non-negative.
 
     Attributes
     ----------
