@@ -29,6 +29,7 @@ import functools
 
 import dask
 import dask.array as da
+import dask.utils
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -36,8 +37,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
-from ._estimators import _L1_SHARE, _CallbackReport
 from . import _curvature
+from ._estimators import _CallbackReport, _check_class_weight, _check_weight_sum
 from .losses import LinearObjective, SquaredError
 
 # Partial sums combined per task of the reduction tree: its depth is log_8(chunks).
@@ -286,7 +287,7 @@ class DaskLinearObjective:
 
 
 # -- fitting ------------------------------------------------------------------------------
-def fit(estimator, X, y, sample_weight, *, partial, classes, context):
+def fit(estimator, X, y, sample_weight, *, partial, classes, validation_data, context):
     """Fit ``estimator`` on dask arrays, as ``_BaseGD._fit_unsafe`` does on NumPy ones.
 
     ``classes`` is accepted for the signature's sake: ``partial_fit`` raises here.
@@ -299,6 +300,13 @@ def fit(estimator, X, y, sample_weight, *, partial, classes, context):
             "for a data-parallel full-batch fit on the cluster.")
     if estimator.batch_size is not None and estimator.batch_size < X.shape[0]:
         raise ValueError(_MINI_BATCH_ERROR.format(batch_size=estimator.batch_size))
+    if validation_data is not None or (estimator.early_stopping
+                                       and estimator.scoring is not None):
+        raise ValueError(
+            "On dask arrays early stopping holds out validation_fraction of X and scores "
+            "it on the cluster with the estimator's score: X_val, y_val and scoring are "
+            "not supported there. Leave them out, or fit in memory.")
+    _check_workers()
     X = _check_X(X)
     _check_n_features(estimator, X, reset=True)
     _check_feature_names(estimator, X, reset=True)
@@ -324,14 +332,34 @@ def fit(estimator, X, y, sample_weight, *, partial, classes, context):
                                                           rng, stratify)
     if held_out is not None or not estimator._regression:
         X, y, sample_weight, held_out = dask.persist(X, y, sample_weight, held_out)
-    objective = DaskLinearObjective(
-        loss, X, y, sample_weight, alpha=estimator.alpha,
-        l1_ratio=_L1_SHARE.get(estimator.penalty, estimator.l1_ratio),
-        fit_intercept=estimator.fit_intercept,
-    )
+    alpha, l1_ratio = estimator._penalty()
+    objective = DaskLinearObjective(loss, X, y, sample_weight, alpha=alpha,
+                                    l1_ratio=l1_ratio, fit_intercept=estimator.fit_intercept)
     validation = None if held_out is None else _validation_score(estimator, objective,
                                                                  *held_out)
     estimator._descend(objective, validation, rng, callbacks, partial=False, resume=False)
+
+
+def _check_workers():
+    """Raise when the active scheduler is a ``distributed`` cluster without workers.
+
+    Its tasks would wait forever for one; this waits as long as dask's
+    ``distributed.comm.timeouts.connect`` setting (30 s by default) for a worker to join.
+    """
+    # A distributed scheduler is a Client's bound method; distributed is imported then.
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    if type(client).__module__.split(".")[0] != "distributed":
+        return
+    if client.scheduler_info(n_workers=-1)["workers"]:
+        return
+    timeout = dask.config.get("distributed.comm.timeouts.connect")
+    try:
+        client.wait_for_workers(1, timeout=dask.utils.parse_timedelta(timeout))
+    except TimeoutError:
+        raise ValueError(
+            f"The dask cluster of {client} has no workers, and none joined within "
+            f"{timeout} (dask setting distributed.comm.timeouts.connect): the fit would "
+            "wait for one forever. Start workers, or fit under another scheduler.") from None
 
 
 def _check_X(X):
@@ -359,6 +387,9 @@ def _rows_like(X, values, name):
     if not isinstance(values, da.Array):
         values = np.asarray(values)
         values = da.from_array(values, chunks=(X.chunks[0], *values.shape[1:]))
+    if any(np.isnan(size) for size in values.chunks[0]):
+        raise ValueError(f"{name} has chunks of unknown size; call "
+                         f"{name}.compute_chunk_sizes() first.")
     if values.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} samples but {name} has {values.shape[0]}.")
     return values.rechunk({0: X.chunks[0], **{axis: -1 for axis in range(1, values.ndim)}})
@@ -390,9 +421,7 @@ def _encode(estimator, X, y, sample_weight):
     if failed:
         raise ValueError(f"Check failed: {failed[0]}. Remove or replace the NaN, infinite "
                          "or negative values.")
-    if not stats["total"] > 0:
-        raise ValueError("sample_weight sums to zero: at least one sample needs a "
-                         "positive weight.")
+    _check_weight_sum(stats["total"])
     if not classify:
         return SquaredError(None if y.ndim == 1 else y.shape[1]), y, sample_weight, None
 
@@ -406,8 +435,9 @@ def _encode(estimator, X, y, sample_weight):
     y_index = y.map_blocks(lambda labels: np.searchsorted(classes, labels), dtype=np.intp)
     if estimator.class_weight is not None:
         if isinstance(estimator.class_weight, dict):
-            per_class = compute_class_weight(estimator.class_weight, classes=classes,
-                                             y=classes)
+            per_class = _check_class_weight(
+                compute_class_weight(estimator.class_weight, classes=classes, y=classes),
+                classes, estimator.class_weight)
         else:
             # "balanced", from the counts: n_samples / (n_classes * bincount(y)).
             per_class = X.shape[0] / (len(classes) * counts.astype(np.float64))

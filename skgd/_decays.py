@@ -28,7 +28,9 @@ def inverse(decay_rate=None, **_):
 
 
 def invscaling(power_t=0.25, **_):
-    return Decay(lambda t, n_plateaus: 1.0 / (t + 1.0) ** power_t)
+    # A negative power underflows to 0.0 where 1 / (t + 1)**power_t would raise
+    # OverflowError (Python floats raise on overflow, not on underflow).
+    return Decay(lambda t, n_plateaus: (t + 1.0) ** -power_t)
 
 
 def exponential(decay_rate=None, **_):

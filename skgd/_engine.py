@@ -21,8 +21,9 @@ after the last epoch, by one more full pass.
 :class:`EngineState` that warm starts and ``partial_fit`` carry. With a convex objective and
 a stable step the objective stays below it (up to the noise of mini-batches); one that is
 not finite, or rises above it by ``_EXPLOSION`` times its size, or by ``_RISE`` times
-two epochs running, is diverging, and :class:`DivergenceError` is raised. An objective that is not finite at the
-starting point, before any step, is the data's fault and raises a plain ``ValueError``.
+two epochs running, is diverging, and :class:`DivergenceError` is raised. An objective
+that is not finite at the starting point, before any step, is the data's fault and
+raises a plain ``ValueError``.
 
 The parameters may be any Array API array: they stay in their namespace and on their
 device. The objective may come back as a 0-d array there; the engine sums it over the
@@ -46,9 +47,10 @@ from ._decays import Decay, make_decay
 from ._updates import UPDATE_RULES, Step, UpdateRule
 
 # An objective that rises above its starting value by this many times its size has
-# diverged at once; one that rises by _RISE times for two epochs running is diverging too (a bounded loss such as the
-# cross-entropy grows only linearly in the weights, so a too-large step makes it bounce at
-# a high value instead of overflowing). A transient overshoot of momentum passes.
+# diverged at once; one that rises by _RISE times for two epochs running is diverging too
+# (a bounded loss such as the cross-entropy grows only linearly in the weights, so a
+# too-large step makes it bounce at a high value instead of overflowing). A transient
+# overshoot of momentum passes.
 _EXPLOSION = 1e4
 _RISE = 10.0
 # "plateau" stops once it has cut the rate by this factor in all.

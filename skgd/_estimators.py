@@ -19,22 +19,29 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import accuracy_score, check_scoring, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._array_api import get_namespace_and_device
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from . import _curvature
 from ._array_api import get_namespace, input_namespace, is_numpy, move_to, to_numpy
 from ._decays import DECAYS, make_decay
-from ._engine import EngineState, minimize
+from ._engine import minimize
 from ._updates import UPDATE_RULES
 from .losses import (
     BinaryCrossEntropy,
@@ -73,6 +80,62 @@ def _adam_step(objective):
     lipschitz = objective.lipschitz()
     size = 0.1 * float(np.sqrt(np.mean(grad * grad))) / lipschitz if lipschitz > 0 else 0.0
     return size if size > 0 else 1e-3
+
+
+def _check_class_weight(per_class, classes, class_weight):
+    """Raise unless every class weight is finite and non-negative: a negative one makes
+    the objective unbounded below, and NaN or inf poison every sum."""
+    bad = ~(np.isfinite(per_class) & (per_class >= 0))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"class_weight={class_weight!r} gives class {classes.tolist()[first]!r} the "
+            f"weight {per_class[first]}; class weights must be finite and non-negative.")
+    return per_class
+
+
+def _check_weight_sum(sample_weight, class_weight=None):
+    """Raise unless the sample weights sum to a positive, finite number."""
+    with np.errstate(over="ignore"):
+        total = float(np.sum(sample_weight, dtype=np.float64))
+    name = "sample_weight" if class_weight is None else "sample_weight (times class_weight)"
+    if not total > 0:
+        raise ValueError(f"{name} sums to zero: at least one sample needs a positive "
+                         "weight.")
+    if not math.isfinite(total):
+        raise ValueError(f"{name} sums to {total}: rescale the weights (only their "
+                         "ratios matter).")
+
+
+def _check_dense_y(y, name="y"):
+    # As scikit-learn's check_array words it; validate_data would take a sparse y for a
+    # multi-output regressor and fail later, in a matrix product.
+    if sp.issparse(y):
+        raise TypeError(f"Sparse data was passed for {name}, but dense data is required. "
+                        "Use '.toarray()' to convert to a dense numpy array.")
+
+
+def _targets_in(y, dtype, name="y"):
+    """Regression targets (finite, validated) cast to X's float dtype, or a clear error
+    where they overflow it (float32 tops out at 3.4e38)."""
+    with np.errstate(over="ignore"):
+        cast = y.astype(dtype, copy=False)
+    if not np.all(np.isfinite(cast)):
+        raise ValueError(
+            f"{name} has values beyond the range of {np.dtype(dtype).name}, the dtype of "
+            f"X (largest {np.finfo(dtype).max:.3g}): pass X as float64, or rescale {name}.")
+    return cast
+
+
+def _unscorable(reason):
+    raise ValueError(f"early_stopping=True: {reason}. Raise validation_fraction, pass "
+                     "larger X_val and y_val to fit, or set early_stopping=False.")
+
+
+def _check_validation_weights(sample_weight_val):
+    # Class weights can zero them even where the sample weights are positive.
+    if not np.sum(sample_weight_val, dtype=np.float64) > 0:
+        _unscorable("the validation rows' sample weights sum to zero")
 
 
 def _take_rows(X, rows):
@@ -172,11 +235,12 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "penalty": [StrOptions({*_L1_SHARE, "elasticnet"})],
+        "penalty": [StrOptions({*_L1_SHARE, "elasticnet"}), None],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "scoring": [str, callable, None],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
     }
@@ -208,7 +272,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 f"decay_rate={self.decay_rate} > 1 would grow it; use a value in (0, 1].")
 
     # -- fitting ----------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight, *, partial, classes=None):
+    def _fit(self, X, y, sample_weight, *, partial, classes=None, validation_data=None):
         # Made before the snapshot below, so that a rollback keeps what scikit-learn needs
         # to tear the callbacks down as the fit exits.
         context = self._init_callback_context(task_name="partial_fit" if partial else "fit",
@@ -216,20 +280,46 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         # A fit that raises must leave a previously fitted model exactly as it was.
         saved = dict(self.__dict__)
         try:
-            self._fit_unsafe(X, y, sample_weight, partial=partial, classes=classes,
-                             context=context)
+            # Underflow to 0 is harmless here (see losses._ignore_underflow), also under
+            # a strict np.errstate; a with block adds no frame to warnings' stack levels.
+            with np.errstate(under="ignore"):
+                self._fit_unsafe(X, y, sample_weight, partial=partial, classes=classes,
+                                 validation_data=validation_data, context=context)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
         return self
 
-    def _fit_unsafe(self, X, y, sample_weight, *, partial, classes, context):
+    def _penalty(self):
+        """``(alpha, l1_ratio)`` of the objective; ``penalty=None`` means no penalty."""
+        if self.penalty is None:
+            return 0.0, 0.0
+        return self.alpha, _L1_SHARE.get(self.penalty, self.l1_ratio)
+
+    def _check_validation_data(self, X_val, y_val, sample_weight_val):
+        """Raise unless the validation data passed to ``fit`` come whole and are used."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is given without X_val and y_val; "
+                                 "pass all three, or none.")
+            return None
+        if X_val is None or y_val is None:
+            raise ValueError("X_val and y_val go together: pass both, or neither.")
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are passed to fit, but early_stopping=False: they are "
+                "only used to stop early. Set early_stopping=True, or leave them out.")
+        return X_val, y_val, sample_weight_val
+
+    def _fit_unsafe(self, X, y, sample_weight, *, partial, classes, validation_data,
+                    context):
         self._check_params()
+        _check_dense_y(y)
         if _is_dask(X):  # dask hook: a data-parallel fit on the cluster
             from ._dask import fit
             return fit(self, X, y, sample_weight, partial=partial, classes=classes,
-                       context=context)
+                       validation_data=validation_data, context=context)
         resume = partial and hasattr(self, "_engine_state")
         if resume:
             self._check_same_namespace(X, "partial_fit")
@@ -243,39 +333,107 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         # Targets and weights are n numbers: checked and encoded on the host with NumPy,
         # then moved to X's namespace and device below. X itself stays where it is.
         host_dtype = np.float32 if X.dtype == xp.float32 else np.float64
-        sample_weight = _check_sample_weight(
-            None if sample_weight is None else to_numpy(sample_weight),
-            np.empty((X.shape[0], 0), dtype=host_dtype), dtype=host_dtype,
-            ensure_non_negative=True)
-        loss, y, sample_weight = self._encode_targets(to_numpy(y), sample_weight, partial,
+        sample_weight = self._host_sample_weight(sample_weight, X.shape[0], host_dtype)
+        labels = to_numpy(y)
+        loss, y, sample_weight = self._encode_targets(labels, sample_weight, partial,
                                                       classes, resume)
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero: at least one sample needs a "
-                             "positive weight.")
+        _check_weight_sum(sample_weight, getattr(self, "class_weight", None))
         if np.all(sample_weight == 1):
             # Unit weights change nothing; without them each pass skips a multiplication.
             sample_weight = None
         rng = check_random_state(self.random_state)
 
         held_out = None
-        if self.early_stopping and not partial:
+        if validation_data is not None:
+            held_out = self._encode_validation_data(*validation_data, loss, labels, X,
+                                                    host_dtype)
+        elif self.early_stopping and not partial:
             X, y, sample_weight, held_out = self._validation_split(X, y, sample_weight, rng)
         y, sample_weight = (move_to(array, xp, device) for array in (y, sample_weight))
-        objective = LinearObjective(
-            loss, X, y, sample_weight, alpha=self.alpha,
-            l1_ratio=_L1_SHARE.get(self.penalty, self.l1_ratio),
-            fit_intercept=self.fit_intercept,
-        )
-        validation = None
-        if held_out is not None:
-            X_val, y_val, sw_val = held_out
+        alpha, l1_ratio = self._penalty()
+        objective = LinearObjective(loss, X, y, sample_weight, alpha=alpha,
+                                    l1_ratio=l1_ratio, fit_intercept=self.fit_intercept)
+        validation = None if held_out is None else self._validation_score(objective,
+                                                                          *held_out)
+        self._descend(objective, validation, rng, callbacks, partial=partial, resume=resume)
+        if validation is not None:
+            self._check_scored()
 
-            def validation(w):
+    @staticmethod
+    def _host_sample_weight(sample_weight, n_samples, dtype):
+        """Finite, non-negative weights as a host array of ``dtype``, ones for None."""
+        return _check_sample_weight(
+            None if sample_weight is None else to_numpy(sample_weight),
+            np.empty((n_samples, 0), dtype=dtype), dtype=dtype, ensure_non_negative=True)
+
+    def _encode_validation_data(self, X_val, y_val, sample_weight_val, loss, labels, X,
+                                host_dtype):
+        """The validation data passed to ``fit``, checked and encoded as the training
+        data are: X_val in X's namespace, dtype and device; y_val and the weights (times
+        the class weights) on the host, as ``_validation_split`` leaves them."""
+        _check_dense_y(y_val, "y_val")
+        xp, device = get_namespace(X)
+        X_val, y_val = validate_data(
+            self, X_val, y_val, accept_sparse="csr", dtype=[xp.float64, xp.float32],
+            multi_output=self._regression, y_numeric=self._regression, reset=False)
+        X_val = (X_val.astype(X.dtype, copy=False) if sp.issparse(X_val)
+                 else xp.astype(move_to(X_val, xp, device), X.dtype, copy=False))
+        sample_weight_val = self._host_sample_weight(sample_weight_val, X_val.shape[0],
+                                                     host_dtype)
+        y_val, sample_weight_val = self._encode_validation_targets(
+            to_numpy(y_val), sample_weight_val, loss, labels)
+        if X_val.shape[0] < 2:
+            _unscorable(f"{X_val.shape[0]} validation row(s) cannot be scored: at least 2 "
+                        "are needed")
+        _check_validation_weights(sample_weight_val)
+        return X_val, y_val, (None if np.all(sample_weight_val == 1) else sample_weight_val)
+
+    def _validation_score(self, objective, X_val, y_val, sample_weight_val):
+        """``w -> score`` of the validation rows by ``scoring``, higher is better.
+
+        A NaN score becomes -inf, so that it is never the best epoch.
+        """
+        if self.scoring is None:
+            def score(w):
                 # Scored on the host: one small transfer per epoch.
                 raw = to_numpy(objective.raw_prediction(w, X_val))
-                return self._score_raw(raw, y_val, sw_val)
+                return self._score_raw(raw, y_val, sample_weight_val)
+        elif self.scoring == "loss":
+            xp, device = objective.xp, objective.device
+            alpha, l1_ratio = self._penalty()
+            held_out = LinearObjective(
+                objective.loss_function, X_val, move_to(y_val, xp, device),
+                move_to(sample_weight_val, xp, device), alpha=alpha, l1_ratio=l1_ratio,
+                fit_intercept=self.fit_intercept)
+            l1 = held_out.l1_penalty()
 
-        self._descend(objective, validation, rng, callbacks, partial=partial, resume=resume)
+            def score(w):
+                # The validation objective F, negated so that higher is better.
+                return -(held_out.loss(w) + (0.0 if l1 is None else float(l1.value(w))))
+        else:
+            scorer = check_scoring(self, scoring=self.scoring)
+            y_true = y_val if self._regression else self.classes_[y_val.astype(np.intp)]
+            metadata = ({} if sample_weight_val is None
+                        else {"sample_weight": sample_weight_val})
+
+            def score(w):
+                # A scorer calls the estimator's own predict methods: give it the
+                # epoch's coefficients (the fit stores the final ones afterwards).
+                self.coef_, self.intercept_ = self._shape_coef(*objective.unpack(w))
+                return scorer(self, X_val, y_true, **metadata)
+
+        def validation(w):
+            value = float(score(w))
+            return -math.inf if math.isnan(value) else value
+        return validation
+
+    def _check_scored(self):
+        """Raise when no epoch got a finite validation score: the fit would be the start."""
+        if self.best_validation_score_ == -math.inf:
+            raise ValueError(
+                f"early_stopping=True: scoring={self.scoring!r} gave no finite score on "
+                f"the validation data in {len(self.validation_scores_)} epochs, so there "
+                "is no best epoch to keep. Check the validation data and the scoring.")
 
     def _descend(self, objective, validation, rng, callbacks, *, partial, resume):
         """Run the engine on ``objective`` and store the fitted attributes.
@@ -340,7 +498,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         if result.validation_scores is not None:
             self.validation_scores_ = result.validation_scores
             self.best_validation_score_ = result.best_validation_score
-        else:
+        elif not resume:
+            # partial_fit scores nothing: an early-stopping fit's scores stay, for the
+            # epochs they describe (as in MLPClassifier); a new fit drops them.
             self.__dict__.pop("validation_scores_", None)
             self.__dict__.pop("best_validation_score_", None)
         callbacks.end_fit()
@@ -412,13 +572,34 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         """Split off ``validation_fraction`` of the rows (stratified for classifiers).
 
         The indices are drawn on the host; ``y`` and ``sample_weight`` are host arrays.
+        The training rows are copied once, not indexed: the objective streams them in
+        contiguous row blocks every epoch, which an index would turn into a gather per
+        pass. ``fit(..., X_val=, y_val=)`` avoids the copy.
         """
-        train, val = train_test_split(np.arange(X.shape[0]),
+        n_samples = X.shape[0]
+        # train_test_split's rounding.
+        n_val = math.ceil(self.validation_fraction * n_samples)
+        if not self._regression:
+            counts = np.bincount(y.astype(np.intp), minlength=len(self.classes_))
+            if min(n_val, n_samples - n_val) < len(counts) or counts.min() < 2:
+                _unscorable(f"validation_fraction={self.validation_fraction} of the "
+                            f"{n_samples} samples cannot be stratified: each of the "
+                            f"{len(counts)} classes needs at least 2 samples and a row on "
+                            f"each side ({n_val} validation rows, {n_samples - n_val} "
+                            "training rows)")
+        elif n_val < 2 or n_val == n_samples:
+            _unscorable(f"validation_fraction={self.validation_fraction} of the "
+                        f"{n_samples} samples holds out {n_val} row(s), leaving "
+                        f"{n_samples - n_val} to train on; scoring needs at least 2 and "
+                        "training at least 1")
+        train, val = train_test_split(np.arange(n_samples),
                                       test_size=self.validation_fraction,
                                       random_state=rng,
                                       stratify=None if self._regression else y)
         weights = (None, None) if sample_weight is None else (sample_weight[train],
                                                               sample_weight[val])
+        if weights[1] is not None:
+            _check_validation_weights(weights[1])
         return _take_rows(X, train), y[train], weights[0], (_take_rows(X, val), y[val],
                                                             weights[1])
 
@@ -445,7 +626,47 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         xp, _ = get_namespace(self.coef_)
         X = validate_data(self, X, accept_sparse="csr", dtype=[xp.float64, xp.float32],
                           reset=False)
-        return X @ _transposed(self.coef_) + self.intercept_
+        # Underflow to 0 is harmless, also under a strict np.errstate.
+        with np.errstate(under="ignore"):
+            if sp.issparse(self.coef_):
+                # After sparsify(): a (n_outputs, n_features) matrix, 1-D models included.
+                raw = safe_sparse_dot(X, self.coef_.T, dense_output=True)
+                return (raw[:, 0] if np.ndim(self.intercept_) == 0 else raw) + self.intercept_
+            return X @ _transposed(self.coef_) + self.intercept_
+
+    def densify(self):
+        """Convert a sparse ``coef_`` (see :meth:`sparsify`) back to a dense array.
+
+        ``coef_`` is dense after ``fit``; this undoes :meth:`sparsify`.
+
+        Returns
+        -------
+        self : estimator
+        """
+        check_is_fitted(self)
+        if sp.issparse(self.coef_):
+            coef = self.coef_.toarray()
+            self.coef_ = coef.ravel() if np.ndim(self.intercept_) == 0 else coef
+        return self
+
+    def sparsify(self):
+        """Convert ``coef_`` to a ``scipy.sparse`` CSR matrix, as ``SGDClassifier`` does.
+
+        Worth it when most coefficients are zero (an L1 penalty): predictions take the
+        sparse matrix product. A 1-D ``coef_`` becomes one row. ``fit``,
+        ``partial_fit`` and :meth:`densify` bring back a dense ``coef_``.
+
+        Returns
+        -------
+        self : estimator
+        """
+        check_is_fitted(self)
+        if not is_numpy(get_namespace(self.coef_)[0]):
+            raise ValueError("sparsify() makes a SciPy sparse matrix, which holds NumPy "
+                             "coefficients only; this model was fitted on "
+                             f"{get_namespace(self.coef_)[0].__name__} arrays.")
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self
 
 
 class GDRegressor(RegressorMixin, _BaseGD):
@@ -514,15 +735,29 @@ class GDRegressor(RegressorMixin, _BaseGD):
     n_iter_no_change : int, default=5
     alpha : float, default=0.0
         Regularisation strength.
-    penalty : {"l2", "l1", "elasticnet"}, default="l2"
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        None: no penalty, whatever ``alpha`` (scikit-learn's spelling of ``alpha=0``).
     l1_ratio : float, default=0.15
         Share of L1 in ``"elasticnet"``.
     fit_intercept : bool, default=True
         The intercept is never penalised.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, score it after every epoch, stop
-        when it stops improving and keep the best weights.
+        Hold out ``validation_fraction`` of the data (or take the ``X_val`` and
+        ``y_val`` passed to :meth:`fit`), score it by ``scoring`` after every epoch, stop
+        when the score has not improved by ``tol`` for ``n_iter_no_change`` epochs and
+        keep the best weights. A split too small to score (fewer than 2 validation rows)
+        raises a ValueError.
     validation_fraction : float, default=0.1
+        Share of the rows held out by ``early_stopping``. The training rows are copied
+        once (about ``1 - validation_fraction`` times X in memory): the objective
+        streams them in contiguous blocks every epoch, which indexing X would turn into a
+        gather per pass. Passing ``X_val`` and ``y_val`` to :meth:`fit` avoids the copy.
+    scoring : str, callable or None, default=None
+        Validation score of ``early_stopping``, higher is better: None is :meth:`score`
+        (R^2, accuracy for the classifier); ``"loss"`` the objective ``F`` on the
+        validation rows, negated; else a scikit-learn scorer name or callable
+        ``scorer(estimator, X, y)`` (see ``sklearn.metrics.check_scoring``). A NaN score
+        counts as ``-inf``: never the best epoch.
     warm_start : bool, default=False
         Start from the previous solution and decay schedule.
     verbose : int, default=0
@@ -548,7 +783,9 @@ class GDRegressor(RegressorMixin, _BaseGD):
     preconditioner_ : {"full", "diagonal"} or None
         The metric the fit stepped in (what ``preconditioner="auto"`` chose).
     validation_scores_ : list of float
-        R^2 on the held-out split after each epoch (``early_stopping=True`` only).
+        ``scoring`` of the validation rows after each epoch of the last ``fit``
+        (``early_stopping=True`` only). ``partial_fit`` scores nothing: it leaves them as
+        they are while ``loss_curve_`` grows, as ``MLPClassifier`` does.
     best_validation_score_ : float
         Best of ``validation_scores_`` (``early_stopping=True`` only).
     n_features_in_ : int
@@ -581,10 +818,11 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
     def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
                  decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None, shuffle=True, random_state=None,
+                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
+                 shuffle=True, random_state=None,
                  max_iter=1000, tol=1e-4, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
-                 validation_fraction=0.1, warm_start=False, verbose=0):
+                 validation_fraction=0.1, scoring=None, warm_start=False, verbose=0):
         self.learning_rate = learning_rate
         self.decay = decay
         self.decay_rate = decay_rate
@@ -606,6 +844,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         self.fit_intercept = fit_intercept
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.scoring = scoring
         self.warm_start = warm_start
         self.verbose = verbose
 
@@ -615,7 +854,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit by gradient descent.
 
         Parameters
@@ -623,12 +863,20 @@ class GDRegressor(RegressorMixin, _BaseGD):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation data for ``early_stopping=True``, used instead of holding out
+            ``validation_fraction`` of ``X`` (as ``HistGradientBoostingRegressor`` takes
+            it). Needs ``early_stopping=True`` and ``y_val``.
+        y_val : array-like of shape (n_val,) or (n_val, n_targets), default=None
+        sample_weight_val : array-like of shape (n_val,), default=None
 
         Returns
         -------
         self : GDRegressor
         """
-        return self._fit(X, y, sample_weight, partial=False)
+        return self._fit(X, y, sample_weight, partial=False,
+                         validation_data=self._check_validation_data(X_val, y_val,
+                                                                     sample_weight_val))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -649,15 +897,26 @@ class GDRegressor(RegressorMixin, _BaseGD):
         return self._decision(X, "predict")
 
     def _encode_targets(self, y, sample_weight, partial, classes, resume):
-        y = y.astype(sample_weight.dtype, copy=False)
-        if resume and y.ndim != (2 if self.coef_.ndim == 2 else 1):
+        y = _targets_in(y, sample_weight.dtype)
+        # intercept_, not coef_, tells the fitted shape: coef_ may be sparse (sparsify).
+        fitted_ndim = 1 + np.ndim(self.intercept_) if resume else y.ndim
+        if y.ndim != fitted_ndim:
             raise ValueError(
                 f"y has {y.ndim} dimension(s) but the model was fitted with "
-                f"{self.coef_.ndim}-dimensional coef_; pass y of the same shape.")
-        if resume and y.ndim == 2 and y.shape[1] != self.coef_.shape[0]:
+                f"{fitted_ndim}-dimensional coef_; pass y of the same shape.")
+        if resume and y.ndim == 2 and y.shape[1] != len(self.intercept_):
             raise ValueError(f"y has {y.shape[1]} targets but the model was fitted on "
-                             f"{self.coef_.shape[0]}.")
+                             f"{len(self.intercept_)}.")
         return SquaredError(None if y.ndim == 1 else y.shape[1]), y, sample_weight
+
+    @staticmethod
+    def _encode_validation_targets(y_val, sample_weight_val, loss, labels):
+        y_val = _targets_in(y_val, sample_weight_val.dtype, "y_val")
+        if y_val.ndim != loss.raw_ndim or (y_val.ndim == 2
+                                           and y_val.shape[1] != loss.n_outputs):
+            raise ValueError(f"y_val has shape {y_val.shape}, but y has shape "
+                             f"{labels.shape}; pass as many targets.")
+        return y_val, sample_weight_val
 
     @staticmethod
     def _shape_coef(coef, intercept):
@@ -684,13 +943,14 @@ class GDClassifier(ClassifierMixin, _BaseGD):
     ----------
     learning_rate, decay, decay_rate, decay_steps, power_t, solver, momentum, nesterov, \
 preconditioner, batch_size, shuffle, random_state, max_iter, tol, n_iter_no_change, \
-alpha, penalty, l1_ratio, fit_intercept, early_stopping, validation_fraction, \
+alpha, penalty, l1_ratio, fit_intercept, early_stopping, validation_fraction, scoring, \
 warm_start, verbose :
-        As in :class:`GDRegressor`. The early-stopping split is stratified and scored by
-        accuracy.
+        As in :class:`GDRegressor`. The early-stopping split is stratified, and
+        ``scoring=None`` is the accuracy.
     class_weight : dict, "balanced" or None, default=None
         Multiplies each sample's weight by the weight of its class; ``"balanced"`` uses
-        ``n_samples / (n_classes * np.bincount(y))``.
+        ``n_samples / (n_classes * np.bincount(y))``. Class weights must be finite and
+        non-negative.
 
     Attributes
     ----------
@@ -729,10 +989,12 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
 
     def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
                  decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None, shuffle=True, random_state=None,
+                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
+                 shuffle=True, random_state=None,
                  max_iter=1000, tol=1e-4, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
-                 validation_fraction=0.1, warm_start=False, class_weight=None, verbose=0):
+                 validation_fraction=0.1, scoring=None, warm_start=False, class_weight=None,
+                 verbose=0):
         self.learning_rate = learning_rate
         self.decay = decay
         self.decay_rate = decay_rate
@@ -754,12 +1016,14 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         self.fit_intercept = fit_intercept
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.scoring = scoring
         self.warm_start = warm_start
         self.class_weight = class_weight
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit by gradient descent.
 
         Parameters
@@ -768,12 +1032,22 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         y : array-like of shape (n_samples,)
             Class labels (any type ``np.unique`` sorts), at least two distinct.
         sample_weight : array-like of shape (n_samples,), default=None
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation data for ``early_stopping=True``, used instead of the stratified
+            split of ``X`` (as ``HistGradientBoostingClassifier`` takes it). Needs
+            ``early_stopping=True`` and ``y_val``.
+        y_val : array-like of shape (n_val,), default=None
+            Labels among those of ``y``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Multiplied by ``class_weight`` as the training weights are.
 
         Returns
         -------
         self : GDClassifier
         """
-        return self._fit(X, y, sample_weight, partial=False)
+        return self._fit(X, y, sample_weight, partial=False,
+                         validation_data=self._check_validation_data(X_val, y_val,
+                                                                     sample_weight_val))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -865,13 +1139,34 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
             if partial and self.class_weight == "balanced":
                 raise ValueError("class_weight='balanced' needs all the data at once; for "
                                  "partial_fit pass a dict of class weights.")
-            per_class = compute_class_weight(self.class_weight, classes=all_classes, y=y)
-            sample_weight = sample_weight * per_class[y_index].astype(sample_weight.dtype)
+            sample_weight = sample_weight * self._class_weights(all_classes, y)[
+                y_index].astype(sample_weight.dtype)
         self.classes_ = all_classes
         loss = self._loss_for(len(all_classes))
         if isinstance(loss, BinaryCrossEntropy):
             return loss, y_index.astype(sample_weight.dtype), sample_weight
         return loss, y_index, sample_weight
+
+    def _class_weights(self, classes, y):
+        """Checked weight of each class, in ``classes`` order (``y``: for "balanced")."""
+        return _check_class_weight(
+            compute_class_weight(self.class_weight, classes=classes, y=y), classes,
+            self.class_weight)
+
+    def _encode_validation_targets(self, y_val, sample_weight_val, loss, labels):
+        y_val = column_or_1d(y_val)
+        unseen = np.setdiff1d(np.unique(y_val), self.classes_)
+        if unseen.size:
+            raise ValueError(f"y_val contains labels {unseen!r} that are not among the "
+                             f"classes of y, {self.classes_!r}.")
+        y_index = np.searchsorted(self.classes_, y_val)
+        if self.class_weight is not None:
+            # The training data's class weights ("balanced": the training counts).
+            sample_weight_val = sample_weight_val * self._class_weights(
+                self.classes_, labels)[y_index].astype(sample_weight_val.dtype)
+        if isinstance(loss, BinaryCrossEntropy):
+            return y_index.astype(sample_weight_val.dtype), sample_weight_val
+        return y_index, sample_weight_val
 
     @staticmethod
     def _shape_coef(coef, intercept):

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _curvature
-from ._array_api import get_namespace, subtract_at
+from ._array_api import get_namespace, is_numpy, subtract_at
 from ._curvature import row_blocks as _row_blocks
 
 __all__ = [
@@ -39,6 +39,12 @@ def _transposed(coef):
     """``coef.T`` for a 2-D coef; a 1-D coef multiplies as it is (the Array API defines
     ``.T`` for 2-D arrays only)."""
     return coef.T if coef.ndim == 2 else coef
+
+
+# exp(-|z|) and products of tiny numbers underflow to 0, which is harmless here; under a
+# strict np.errstate(under="raise") NumPy would otherwise raise FloatingPointError. Other
+# namespaces do not trap floating-point errors. As a decorator it keeps no per-call state.
+_ignore_underflow = np.errstate(under="ignore")
 
 
 def _weighted(values, sample_weight):
@@ -95,6 +101,7 @@ class SquaredError(_PerSampleLoss):
     def raw_ndim(self) -> int:
         return 1 if self.n_targets is None else 2
 
+    @_ignore_underflow
     def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
         """``(loss, gradient)`` in one pass."""
         diff = raw_prediction - y_true
@@ -128,6 +135,7 @@ class BinaryCrossEntropy(_PerSampleLoss):
     n_outputs = 1
     raw_ndim = 1
 
+    @_ignore_underflow
     def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
         """``(loss, gradient)`` in one pass, from one exponential per sample.
 
@@ -144,6 +152,7 @@ class BinaryCrossEntropy(_PerSampleLoss):
         return _weighted(loss, sample_weight), _weighted(gradient, sample_weight)
 
     @staticmethod
+    @_ignore_underflow
     def predict_proba(raw_prediction):
         """Class probabilities ``[1 - p, p]``, of shape (n_samples, 2)."""
         xp = get_namespace(raw_prediction)[0]
@@ -156,6 +165,7 @@ class BinaryCrossEntropy(_PerSampleLoss):
                          xp.where(positive, larger, smaller)], axis=1)
 
     @staticmethod
+    @_ignore_underflow
     def predict_log_proba(raw_prediction):
         """Log-probabilities, stable for large ``|raw_prediction|``."""
         xp = get_namespace(raw_prediction)[0]
@@ -171,7 +181,10 @@ class CategoricalCrossEntropy(_PerSampleLoss):
 
     ``loss_i = log sum_k exp(z_ik) - z_{i, y_i}``. Domain: ``y`` integer class indices
     0..K-1 of shape ``(n_samples,)``; raw prediction of shape ``(n_samples, K)``.
-    The log-sum-exp subtracts the row maximum first, so it never overflows.
+    The log-sum-exp subtracts the row maximum first, so it never overflows. Infinite raw
+    predictions are the limits of finite ones, as in :class:`BinaryCrossEntropy`: a row
+    whose maximum is ``+inf`` puts all its probability on the entries that reach it (the
+    loss is 0 there, ``inf`` for another true class), and ``-inf`` entries get none.
 
     Parameters
     ----------
@@ -199,6 +212,8 @@ class CategoricalCrossEntropy(_PerSampleLoss):
         return self.n_classes
 
     @staticmethod
+    # inf - inf below is invalid, and replaced; underflow: see _ignore_underflow.
+    @np.errstate(under="ignore", invalid="ignore")
     def _log_softmax_parts(raw_prediction):
         """Return ``(raw - row max, softmax, log of the shifted sum)``.
 
@@ -211,12 +226,20 @@ class CategoricalCrossEntropy(_PerSampleLoss):
         row_max = raw_prediction[:, 0]
         for column in range(1, raw_prediction.shape[1]):
             row_max = xp.maximum(row_max, raw_prediction[:, column])
-        shifted = raw_prediction - row_max[:, None]
+        row_max = row_max[:, None]
+        shifted = raw_prediction - row_max
+        # An entry equal to an infinite row maximum shifted to inf - inf = NaN: it is the
+        # limit's 0 (NaN entries, from a diverged fit, stay NaN). NumPy checks the row
+        # maxima first, much cheaper than the where; elsewhere the check would make the
+        # device wait for the host.
+        if not is_numpy(xp) or bool(xp.any(xp.isinf(row_max))):
+            shifted = xp.where(raw_prediction == row_max, _scalar(0, shifted), shifted)
         proba = xp.exp(shifted)
         total = proba @ xp.ones(proba.shape[1], dtype=proba.dtype, device=device)
         proba /= total[:, None]
         return shifted, proba, xp.log(total)
 
+    @_ignore_underflow
     def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
         """``(loss, gradient)`` in one pass."""
         xp, device = get_namespace(raw_prediction)
@@ -305,6 +328,10 @@ class LinearObjective:
         # S, read on the host once: every full-batch pass and the step size divide by it.
         self._total_weight = (float(self.n_samples) if self.sample_weight is None else
                               float(self.xp.sum(self.sample_weight, dtype=self.xp.float64)))
+        if self.sample_weight is not None and not 0 < self._total_weight < np.inf:
+            raise ValueError(
+                f"sample_weight sums to {self._total_weight}: F divides by that sum, so the "
+                "weights must be non-negative, finite and not all zero.")
 
     # -- layout -----------------------------------------------------------------------
     def unpack(self, w):

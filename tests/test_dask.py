@@ -84,7 +84,9 @@ def _assert_same_fit(numpy_model, dask_model, rtol=1e-8):
     {"alpha": 0.01, "solver": "gd", "momentum": 0.9, "decay": "exponential"},
     {"solver": "adam", "learning_rate": 0.05, "decay": "inverse"},
     {"early_stopping": True, "validation_fraction": 0.2, "random_state": 0},
-], ids=["auto", "l1", "momentum-exponential", "adam-inverse", "early-stopping"])
+    {"penalty": None, "alpha": 1.0},
+], ids=["auto", "l1", "momentum-exponential", "adam-inverse", "early-stopping",
+        "no-penalty"])
 def test_regressor_matches_numpy(cluster, params):
     (X, y, sw), (dX, dy, dsw) = _data()
     numpy_model = GDRegressor(tol=None, max_iter=20, **params).fit(X, y, sample_weight=sw)
@@ -226,6 +228,48 @@ def test_class_weights_that_zero_every_weight_raise_and_keep_the_model(cluster):
     np.testing.assert_array_equal(model.coef_, coef)
     with pytest.raises(ValueError, match="sums to zero"):
         GDClassifier(class_weight={"ant": 0.0, "bee": 0.0}).fit(X, y)
+
+
+@pytest.mark.parametrize("weight", [-0.1, np.nan, np.inf], ids=["negative", "nan", "inf"])
+def test_bad_class_weights_raise_as_on_numpy(cluster, weight):
+    (X, y, _), (dX, dy, _) = _data(n_classes=2)
+    class_weight = {"ant": weight, "bee": 1.0}
+    message = r"class_weight=.* class 'ant' .*finite and non-negative"
+    with pytest.raises(ValueError, match=message):
+        GDClassifier(class_weight=class_weight).fit(dX, dy)
+    with pytest.raises(ValueError, match=message):
+        GDClassifier(class_weight=class_weight).fit(X, y)
+
+
+def test_y_of_unknown_chunk_sizes_gets_skgd_hint(cluster):
+    _, (dX, dy, _) = _data()
+    with pytest.raises(ValueError, match=r"y has chunks of unknown size; call "
+                                         r"y.compute_chunk_sizes\(\) first"):
+        GDRegressor().fit(dX, dy[dy > -np.inf])
+
+
+@pytest.mark.parametrize("fit_params, params", [
+    ({"X_val": "dX", "y_val": "dy"}, {"early_stopping": True}),
+    ({}, {"early_stopping": True, "scoring": "loss"}),
+], ids=["X_val", "scoring"])
+def test_validation_data_and_scoring_are_refused_on_dask(cluster, fit_params, params):
+    _, (dX, dy, _) = _data()
+    arrays = {"dX": dX[:100], "dy": dy[:100]}
+    with pytest.raises(ValueError, match="X_val, y_val and scoring are not supported"):
+        GDRegressor(**params).fit(dX, dy, **{name: arrays[value]
+                                             for name, value in fit_params.items()})
+
+
+def test_a_cluster_without_workers_raises_after_the_connect_timeout():
+    import dask
+
+    _, (dX, dy, _) = _data()
+    with distributed.LocalCluster(n_workers=0, processes=False,
+                                  dashboard_address=":0") as empty, \
+            distributed.Client(empty), \
+            dask.config.set({"distributed.comm.timeouts.connect": "0.5s"}):
+        with pytest.raises(ValueError, match="has no workers, and none joined within 0.5s"):
+            GDRegressor().fit(dX, dy)
 
 
 def test_incremental_streams_chunks_through_partial_fit(cluster):

@@ -4,7 +4,6 @@ Expected learning rates come from the table of API.md, epoch t = 0, 1, 2, ...
 """
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -223,3 +222,16 @@ def test_make_decay_callable():
 def test_make_decay_unknown_name():
     with pytest.raises((KeyError, ValueError), match="linear"):
         make_decay("linear")
+
+
+@pytest.mark.parametrize("power_t", [250.0, 1e4])
+def test_invscaling_with_a_huge_power_underflows_to_zero_instead_of_overflowing(
+        data, power_t):
+    factors = [make_decay("invscaling", power_t=power_t).factor(t, 0) for t in range(30)]
+    assert factors[0] == 1.0
+    assert all(0.0 <= factor <= 1.0 for factor in factors)
+    assert factors[-1] == 0.0
+    model = GDRegressor(learning_rate=LEARNING_RATE, decay="invscaling", power_t=power_t,
+                        tol=None, max_iter=MAX_ITER).fit(*data)
+    assert model.learning_rate_curve_[0] == LEARNING_RATE
+    assert np.all(np.isfinite(model.coef_))

@@ -672,6 +672,8 @@ BAD_REGRESSOR_INPUT = {
     "nan-in-X": (lambda X, y: (_with(X, 2, np.nan), y), "NaN"),
     "X-y-lengths": (lambda X, y: (X[1:], y), "inconsistent numbers of samples"),
     "3d-X": (lambda X, y: (X.reshape(len(y), -1, 2), y), "dim"),
+    "y-beyond-float32-X": (lambda X, y: (X.astype(np.float32), y * 1e37),
+                           "y has values beyond the range of float32"),
 }
 
 
@@ -725,3 +727,336 @@ def test_balanced_class_weight_is_refused_by_partial_fit(iris):
     X, y = iris
     with pytest.raises(ValueError, match="balanced"):
         GDClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
+
+
+# -- hardening: early stopping on small or user-given validation data ------------------
+
+def test_early_stopping_on_a_split_too_small_to_score_raises_before_fitting(diabetes):
+    X, y = diabetes
+    # 10 rows hold out one: its R^2 is NaN, and the fit used to return the zero model.
+    with pytest.raises(ValueError, match=r"early_stopping=True: .* 1 row\(s\).*X_val"):
+        GDRegressor(early_stopping=True, random_state=0).fit(X[:10], y[:10])
+    model = GDRegressor(early_stopping=True, validation_fraction=0.2,
+                        random_state=0).fit(X[:10], y[:10])
+    assert np.all(np.isfinite(model.validation_scores_))
+    assert np.any(model.coef_ != 0)
+
+
+def test_classifier_early_stopping_needs_a_row_of_each_class_on_each_side(iris):
+    X, y = iris
+    rows = np.r_[0:4, 50:54, 100:104]
+    with pytest.raises(ValueError, match="early_stopping=True: .*stratified.*3 classes"):
+        GDClassifier(early_stopping=True, random_state=0).fit(X[rows], y[rows])
+
+
+def test_early_stopping_rejects_validation_rows_of_zero_weight(iris):
+    X, y = iris
+    # Class weights can zero the weights of validation rows that all share a class.
+    with pytest.raises(ValueError, match="validation rows' sample weights sum to zero"):
+        GDClassifier(early_stopping=True, class_weight={0: 0.0, 1: 1.0, 2: 1.0}).fit(
+            X, y, X_val=X[:5], y_val=y[:5])
+
+
+def _nan_for_the_first_epochs(n_nan):
+    """A scorer (R^2) that returns NaN for its first ``n_nan`` calls."""
+    calls = []
+
+    def scorer(estimator, X, y, sample_weight=None):
+        calls.append(None)
+        return np.nan if len(calls) <= n_nan else estimator.score(X, y, sample_weight)
+    return scorer
+
+
+def test_a_nan_validation_score_is_never_the_best_epoch(diabetes):
+    X, y = diabetes
+    model = GDRegressor(early_stopping=True, scoring=_nan_for_the_first_epochs(3),
+                        n_iter_no_change=20, random_state=0).fit(X, y)
+    assert model.validation_scores_[:3] == [-np.inf] * 3
+    assert np.isfinite(model.best_validation_score_)
+    assert model.best_validation_score_ == max(model.validation_scores_[3:])
+    assert np.any(model.coef_ != 0)
+
+
+def test_no_finite_validation_score_at_all_raises_and_keeps_the_model(diabetes):
+    X, y = diabetes
+    model = GDRegressor(max_iter=5, tol=None).fit(X, y)
+    coef = model.coef_.copy()
+    model.set_params(early_stopping=True, scoring=_nan_for_the_first_epochs(10**6))
+    with pytest.raises(ValueError, match="no finite score"):
+        model.fit(X, y)
+    assert_array_equal(model.coef_, coef)
+    assert not hasattr(model, "validation_scores_")
+
+
+@pytest.mark.parametrize("Estimator, data", [(GDRegressor, "diabetes"),
+                                             (GDClassifier, "iris")])
+def test_early_stopping_scores_the_X_val_passed_to_fit(request, Estimator, data):
+    X, y = request.getfixturevalue(data)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.3, random_state=0)
+    params = dict(learning_rate=0.05, solver="gd", n_iter_no_change=10)
+    model = Estimator(early_stopping=True, **params).fit(X_train, y_train, X_val=X_val,
+                                                          y_val=y_val)
+    assert model.score(X_val, y_val) == pytest.approx(model.best_validation_score_,
+                                                      rel=1e-12)
+    # Every training row is trained on: the best epoch replays on all of X_train.
+    best_epoch = int(np.argmax(model.validation_scores_)) + 1
+    replay = Estimator(max_iter=best_epoch, tol=None, **params).fit(X_train, y_train)
+    assert_allclose(model.coef_, replay.coef_, rtol=1e-12, atol=1e-14)
+
+
+def test_sample_weight_val_and_class_weight_weigh_the_validation_score(iris):
+    X, y = iris
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.3, random_state=0)
+    class_weight = {0: 1.0, 1: 3.0, 2: 0.5}
+    sample_weight_val = np.random.default_rng(0).uniform(0.5, 2.0, len(y_val))
+    model = GDClassifier(early_stopping=True, class_weight=class_weight, max_iter=30,
+                         scoring="accuracy").fit(
+        X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val)
+    weights = sample_weight_val * np.array([1.0, 3.0, 0.5])[y_val]
+    assert model.score(X_val, y_val, weights) == pytest.approx(
+        model.best_validation_score_, rel=1e-12)
+
+
+VALIDATION_DATA_MISUSE = {
+    "without-early_stopping": ({"early_stopping": False}, ("X_val", "y_val"),
+                               "early_stopping=False"),
+    "X_val-alone": ({"early_stopping": True}, ("X_val",), "X_val and y_val go together"),
+    "sample_weight_val-alone": ({"early_stopping": True}, ("sample_weight_val",),
+                                "without X_val"),
+}
+
+
+@pytest.mark.parametrize("case", list(VALIDATION_DATA_MISUSE))
+def test_validation_data_misuse_raises(iris, case):
+    X, y = iris
+    params, given, pattern = VALIDATION_DATA_MISUSE[case]
+    data = {"X_val": X[:20], "y_val": y[:20], "sample_weight_val": np.ones(20)}
+    with pytest.raises(ValueError, match=pattern):
+        GDClassifier(**params).fit(X, y, **{name: data[name] for name in given})
+
+
+def test_y_val_with_an_unknown_label_raises(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="y_val contains labels"):
+        GDClassifier(early_stopping=True).fit(X[y < 2], y[y < 2], X_val=X[:20],
+                                              y_val=np.r_[y[:19], 2])
+
+
+def test_X_val_with_another_number_of_features_raises(diabetes):
+    X, y = diabetes
+    with pytest.raises(ValueError, match="features"):
+        GDRegressor(early_stopping=True).fit(X, y, X_val=X[:20, :3], y_val=y[:20])
+
+
+def test_scoring_loss_is_the_negated_validation_objective(iris):
+    from skgd.losses import CategoricalCrossEntropy, LinearObjective
+
+    X, y = iris
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.3, random_state=0)
+    model = GDClassifier(early_stopping=True, scoring="loss", alpha=0.01, penalty="l1",
+                         max_iter=50, tol=None).fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    objective = LinearObjective(CategoricalCrossEntropy(3), X_val, y_val, alpha=0.01,
+                                l1_ratio=1.0)
+    params = np.concatenate([model.coef_.ravel(), model.intercept_])
+    expected = objective.loss(params) + 0.01 * np.abs(model.coef_).sum()
+    assert model.best_validation_score_ == pytest.approx(-expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("scoring", ["neg_mean_absolute_error",
+                                     lambda estimator, X, y: -np.max(
+                                         np.abs(estimator.predict(X) - y))],
+                         ids=["name", "callable"])
+def test_scoring_takes_scikit_learn_scorers(diabetes, scoring):
+    X, y = diabetes
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.3, random_state=0)
+    model = GDRegressor(early_stopping=True, scoring=scoring, max_iter=50, tol=None).fit(
+        X_train, y_train, X_val=X_val, y_val=y_val)
+    error = np.abs(model.predict(X_val) - y_val)
+    expected = -(error.mean() if isinstance(scoring, str) else error.max())
+    assert model.best_validation_score_ == pytest.approx(expected, rel=1e-12)
+    assert model.best_validation_score_ == max(model.validation_scores_)
+
+
+def test_an_unknown_scoring_name_raises(diabetes):
+    X, y = diabetes
+    with pytest.raises(ValueError, match="nonsense"):
+        GDRegressor(early_stopping=True, scoring="nonsense").fit(X, y)
+
+
+def test_fit_requests_the_validation_data_through_metadata_routing():
+    from sklearn import config_context
+
+    with config_context(enable_metadata_routing=True):
+        model = GDRegressor().set_fit_request(X_val=True, y_val=True,
+                                              sample_weight_val=True)
+        requests = model.get_metadata_routing().fit.requests
+    assert {"X_val", "y_val", "sample_weight_val"} <= set(requests)
+    assert requests["X_val"] is True
+
+
+def test_early_stopping_split_by_the_non_numpy_row_selection(monkeypatch, cancer):
+    # Off NumPy the split's rows are taken with xp.take (an Array API namespace has no
+    # fancy indexing); here NumPy goes that way too, and must give the same fit.
+    X, y = cancer
+    params = dict(early_stopping=True, random_state=0, max_iter=30)
+    expected = GDClassifier(**params).fit(X, y)
+    monkeypatch.setattr("skgd._estimators.is_numpy", lambda xp: False)
+    model = GDClassifier(**params).fit(X, y)
+    assert_array_equal(model.coef_, expected.coef_)
+    assert model.validation_scores_ == expected.validation_scores_
+
+
+def test_partial_fit_after_early_stopping_keeps_the_validation_history(diabetes):
+    X, y = diabetes
+    model = GDRegressor(early_stopping=True, random_state=0).fit(X, y)
+    scores, best, n_epochs = (list(model.validation_scores_),
+                              model.best_validation_score_, model.n_iter_)
+    model.partial_fit(X, y)
+    # partial_fit scores nothing: the fit's scores describe its epochs, as in MLP.
+    assert model.validation_scores_ == scores
+    assert model.best_validation_score_ == best
+    assert len(model.loss_curve_) == model.n_iter_ == n_epochs + 1
+
+
+# -- hardening: weights ---------------------------------------------------------------
+
+@pytest.mark.parametrize("class_weight", [{0: -0.1, 1: 1.0}, {0: -1.0, 1: 1.0},
+                                          {0: np.nan, 1: 1.0}, {0: np.inf, 1: 1.0}],
+                         ids=["small-negative", "negative", "nan", "inf"])
+def test_class_weights_must_be_finite_and_non_negative(cancer, class_weight):
+    X, y = cancer
+    with pytest.raises(ValueError, match=r"class_weight=.* class 0 .*finite and "
+                                         "non-negative"):
+        GDClassifier(class_weight=class_weight).fit(X, y)
+
+
+def test_class_weights_of_zero_everywhere_name_class_weight(cancer):
+    X, y = cancer
+    with pytest.raises(ValueError, match=r"sample_weight \(times class_weight\) sums to "
+                                         "zero"):
+        GDClassifier(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
+
+
+def test_sample_weights_whose_sum_overflows_raise(diabetes):
+    X, y = diabetes
+    with pytest.raises(ValueError, match="sample_weight sums to inf: rescale"):
+        GDRegressor().fit(X, y, np.full(len(y), 1e308))
+
+
+@pytest.mark.parametrize("scale", [1.0 / 442, 1e-200], ids=["sum-one", "tiny"])
+def test_positive_weights_with_a_small_sum_fit_as_unit_weights(diabetes, scale):
+    # Only the weights' ratios matter: F divides by their sum.
+    X, y = diabetes
+    expected = GDRegressor(max_iter=50, tol=None).fit(X, y)
+    model = GDRegressor(max_iter=50, tol=None).fit(X, y, np.full(len(y), scale))
+    assert_allclose(model.coef_, expected.coef_, rtol=1e-10)
+
+
+# -- hardening: messages, strict error states -----------------------------------------
+
+def test_regressor_says_that_y_must_be_dense(diabetes):
+    X, y = diabetes
+    with pytest.raises(TypeError, match="dense data is required"):
+        GDRegressor().fit(X, sp.csr_matrix(y[:, None]))
+
+
+@pytest.mark.parametrize("data", ["binary", "multiclass"])
+def test_fit_and_predict_under_strict_floating_point_error_states(cancer, iris, data):
+    # Separable data drive the raw predictions far enough for exp(-|z|) to underflow.
+    X, y = cancer if data == "binary" else iris
+    params = dict(learning_rate=50.0, solver="gd", max_iter=30, tol=None)
+    expected = GDClassifier(**params).fit(X, y)
+    with np.errstate(all="raise"):
+        model = GDClassifier(**params).fit(X, y)
+        proba = model.predict_proba(100 * X)
+        log_proba = model.predict_log_proba(100 * X)
+        predicted = model.predict(X)
+    assert_array_equal(model.coef_, expected.coef_)
+    assert_array_equal(proba, expected.predict_proba(100 * X))
+    assert np.any(proba == 0)
+    assert np.all(np.isfinite(log_proba))
+    assert_array_equal(predicted, expected.predict(X))
+
+
+# -- hardening: warm starts and partial_fit on data of another shape ------------------
+
+def _other_shapes(cancer, iris, diabetes):
+    X_reg, y_reg = diabetes
+    X_multi, y_multi = iris
+    return {
+        "features": (GDRegressor, (X_reg, y_reg), (X_reg[:, :4], y_reg)),
+        "targets": (GDRegressor, (X_reg, y_reg), (X_reg, np.column_stack([y_reg, -y_reg]))),
+        "classes": (GDClassifier, (X_multi, y_multi),
+                    (X_multi[y_multi < 2], y_multi[y_multi < 2])),
+    }
+
+
+@pytest.mark.parametrize("change", ["features", "targets", "classes"])
+def test_warm_start_on_data_of_another_shape_starts_afresh(cancer, iris, diabetes, change):
+    Estimator, first, second = _other_shapes(cancer, iris, diabetes)[change]
+    params = dict(decay="inverse", max_iter=20, tol=None)
+    model = Estimator(warm_start=True, **params).fit(*first).fit(*second)
+    cold = Estimator(**params).fit(*second)
+    assert_array_equal(model.coef_, cold.coef_)
+    assert model.learning_rate_curve_ == cold.learning_rate_curve_
+    assert model.t_ == cold.t_
+
+
+def test_partial_fit_with_another_number_of_targets_raises(diabetes):
+    X, y = diabetes
+    model = GDRegressor().partial_fit(X, np.column_stack([y, -y]))
+    with pytest.raises(ValueError, match="3 targets but the model was fitted on 2"):
+        model.partial_fit(X, np.column_stack([y, -y, y]))
+    with pytest.raises(ValueError, match="1 dimension"):
+        model.partial_fit(X, y)
+
+
+# -- issue 13: penalty=None, densify/sparsify -----------------------------------------
+
+def test_penalty_none_is_no_penalty_whatever_alpha(cancer):
+    X, y = cancer
+    params = dict(max_iter=30, tol=None)
+    unpenalised = GDClassifier(alpha=0.0, **params).fit(X, y)
+    model = GDClassifier(penalty=None, alpha=1.0, **params).fit(X, y)
+    assert_array_equal(model.coef_, unpenalised.coef_)
+    assert model.loss_curve_ == unpenalised.loss_curve_
+
+
+@pytest.mark.parametrize("Estimator, data", [(GDRegressor, "diabetes"),
+                                             (GDClassifier, "cancer"),
+                                             (GDClassifier, "iris")],
+                         ids=["regressor", "binary", "multiclass"])
+@pytest.mark.parametrize("sparse_X", [False, True], ids=["dense-X", "csr-X"])
+def test_sparsify_and_densify(request, Estimator, data, sparse_X):
+    X, y = request.getfixturevalue(data)
+    alpha = 10.0 if Estimator is GDRegressor else 0.05
+    model = Estimator(alpha=alpha, penalty="l1", max_iter=50, tol=None).fit(X, y)
+    coef = model.coef_.copy()
+    X_predict = sp.csr_matrix(X) if sparse_X else X
+    expected = {method: getattr(model, method)(X) for method in
+                ("predict", "decision_function", "predict_proba") if hasattr(model, method)}
+
+    assert model.sparsify() is model
+    assert sp.issparse(model.coef_)
+    assert model.coef_.nnz == np.count_nonzero(coef) < coef.size
+    for method, value in expected.items():
+        assert_allclose(getattr(model, method)(X_predict), value, rtol=1e-12, atol=1e-15)
+
+    assert model.densify() is model
+    assert isinstance(model.coef_, np.ndarray)
+    assert_array_equal(model.coef_, coef)
+    assert model.densify().coef_.shape == coef.shape
+
+
+def test_partial_fit_after_sparsify_continues_with_a_dense_coef(diabetes):
+    X, y = diabetes
+    model = GDRegressor(max_iter=5, tol=None).fit(X, y).sparsify()
+    model.partial_fit(X, y)
+    assert isinstance(model.coef_, np.ndarray) and model.coef_.shape == (X.shape[1],)
+
+
+def test_sparsify_needs_a_fitted_model():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        GDClassifier().sparsify()

@@ -350,6 +350,97 @@ def test_predict_log_proba_is_stable():
     assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-15)
 
 
+@pytest.mark.parametrize("z", [np.inf, -np.inf], ids=["+inf", "-inf"])
+def test_categorical_and_binary_cross_entropy_agree_on_infinite_raw_predictions(z):
+    # Two classes with raw predictions [0, z] are the binary model with raw prediction z.
+    y = np.array([0.0, 1.0])
+    raw = np.array([z, z])
+    Z = np.column_stack([np.zeros(2), raw])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        binary_loss, binary_gradient = BinaryCrossEntropy().loss_gradient(y, raw)
+        loss, gradient = CategoricalCrossEntropy(2).loss_gradient(y.astype(int), Z)
+        proba = CategoricalCrossEntropy.predict_proba(Z)
+        log_proba = CategoricalCrossEntropy.predict_log_proba(Z)
+    assert_array_equal(loss, binary_loss)
+    # The softmax gradient of class 1 is the sigmoid gradient; class 0's is its negative.
+    assert_array_equal(gradient, np.column_stack([-binary_gradient, binary_gradient]))
+    assert_array_equal(proba, BinaryCrossEntropy.predict_proba(raw))
+    assert_array_equal(log_proba, BinaryCrossEntropy.predict_log_proba(raw))
+
+
+def test_categorical_cross_entropy_infinite_rows_are_the_limits_of_finite_ones():
+    Z = np.array([[np.inf, 0.0, 1.0], [np.inf, np.inf, 0.0], [-np.inf, -np.inf, -np.inf],
+                  [0.0, -np.inf, 2.0], [np.nan, 0.0, 1.0]])
+    y = np.array([0, 2, 1, 1, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, gradient = CategoricalCrossEntropy(3).loss_gradient(y, Z)
+    # All the mass on the entries that reach an infinite maximum, split evenly; a row of
+    # -inf is uniform; a -inf entry gets none; NaN (a diverged fit) stays NaN.
+    expected_proba = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3],
+                               softmax([0.0, -np.inf, 2.0])])
+    expected_gradient = expected_proba.copy()
+    expected_gradient[np.arange(4), y[:4]] -= 1
+    assert_allclose(gradient[:4], expected_gradient, rtol=1e-15)
+    assert_allclose(loss[:4], [0.0, np.inf, np.log(3), np.inf], rtol=1e-15)
+    assert np.isnan(loss[4]) and np.all(np.isnan(gradient[4]))
+
+
+@pytest.mark.parametrize("loss_name", LOSSES)
+def test_losses_run_under_strict_floating_point_error_states(loss_name):
+    # exp(-|z|) for |z| = 800 and the square of a residual of 1e-200 underflow to 0; with
+    # every floating-point error raising, that harmless underflow must not.
+    X, y, _ = make_data(loss_name)
+    objective = make_objective(loss_name, X, y)
+    loss = objective.loss_function
+    raw = objective.raw_prediction(random_params(objective))
+    if loss_name.startswith("squared"):
+        y, raw = np.zeros_like(raw), np.full_like(raw, 1e-200)
+    else:
+        raw *= 800 / np.abs(raw).max()
+    expected = loss.loss_gradient(y, raw)
+    with np.errstate(all="raise"):
+        actual = loss.loss_gradient(y, raw)
+        if hasattr(loss, "predict_proba"):
+            assert np.all(np.isfinite(loss.predict_proba(raw)))
+            assert np.all(np.isfinite(loss.predict_log_proba(raw)))
+    assert_array_equal(actual[0], expected[0])
+    assert_array_equal(actual[1], expected[1])
+
+
+@pytest.mark.parametrize("sample_weight", [np.zeros(N_SAMPLES), np.full(N_SAMPLES, np.nan),
+                                           np.full(N_SAMPLES, np.inf)],
+                         ids=["zeros", "nan", "inf"])
+@pytest.mark.parametrize("loss_name", LOSSES)
+def test_objective_rejects_weights_without_a_positive_finite_sum(loss_name, sample_weight):
+    X, y, _ = make_data(loss_name)
+    with pytest.raises(ValueError, match="sample_weight sums to"):
+        make_objective(loss_name, X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_categorical_gradient_without_a_scatter_equals_the_scatter(monkeypatch, weighted):
+    # Namespaces without an integer-array scatter (array-api-strict) take the one-hot
+    # column loop; NumPy takes the scatter. Both give the same gradient.
+    X, y, sample_weight = make_data("categorical-4")
+    objective = make_objective("categorical-4", X, y,
+                               sample_weight=sample_weight if weighted else None)
+    w = random_params(objective)
+    expected = objective.loss_gradient(w)
+    calls = []
+
+    def no_scatter(*args):
+        calls.append(args)
+        return False
+
+    monkeypatch.setattr("skgd.losses.subtract_at", no_scatter)
+    loss, gradient = objective.loss_gradient(w)
+    assert calls
+    assert loss == expected[0]
+    assert_allclose(gradient, expected[1], rtol=1e-14, atol=1e-16)
+
+
 # -- Lipschitz constant of the gradient ---------------------------------------------------
 def exact_lipschitz(X, sample_weight, fit_intercept, curvature, l2):
     """curvature * lambda_max(X1^T D X1 / S) + l2, with an exact eigendecomposition."""

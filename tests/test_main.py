@@ -96,3 +96,20 @@ def test_plot_saves_a_png_and_progress_goes_to_stderr(tmp_path, capsys):
         f"diabetes: fitting GDRegressor ({setting})" for setting, _ in SETTINGS
     ] + ["diabetes: fitting Ridge (exact)"]
     assert "fitting" not in captured.out
+
+
+@pytest.mark.parametrize("plot, message", [
+    ("", "--plot needs a file name"),
+    ("{tmp}/missing/curves.png", "directory {tmp}/missing does not exist"),
+    ("{tmp}/curves.xyz", "use one matplotlib writes: .*\\.png"),
+    ("{tmp}/curves", "use one matplotlib writes"),
+], ids=["empty", "missing-directory", "unknown-extension", "no-extension"])
+def test_a_bad_plot_path_is_a_usage_error_before_any_fit(tmp_path, capsys, plot, message):
+    plot = plot.format(tmp=tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diabetes", f"--plot={plot}"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert re.search(message.format(tmp=re.escape(str(tmp_path))), err)
+    assert "fitting" not in err
+    assert "Traceback" not in err

@@ -1,10 +1,14 @@
 """Properties that must hold on every dataset, checked on a few hundred random small ones.
 
-Shapes, feature scales up to 1e6, duplicated rows, constant columns, 2 to 6 classes and
-regression targets up to 1e6 are drawn by hypothesis; the values come from a seeded
-NumPy generator, so a failing example is reproducible from what hypothesis prints.
+Shapes, feature scales up to 1e6, duplicated rows, constant columns, 2 to 6 classes (with
+class weights) and regression targets up to 1e6 are drawn by hypothesis, and fits run
+under the default or a strict ``np.errstate(all="raise")``; the values come from a seeded
+NumPy generator, so a failing example is reproducible from what hypothesis prints. One
+more property takes the data to huge and tiny scales.
 """
 
+import contextlib
+import re
 import warnings
 from typing import NamedTuple
 
@@ -81,9 +85,18 @@ def descent_params(draw):
     }
 
 
-def _fit_or_diverge(model, X, y):
-    """Fit; return the model, or None when it raised the documented DivergenceError."""
-    with warnings.catch_warnings():
+def _error_state(strict):
+    """Every floating-point error raising, as some users run; or NumPy's default."""
+    return np.errstate(all="raise") if strict else contextlib.nullcontext()
+
+
+def _fit_or_diverge(model, X, y, strict=False):
+    """Fit; return the model, or None when it raised the documented DivergenceError.
+
+    With ``strict``, under ``np.errstate(all="raise")``: harmless underflow must not
+    raise, and neither must anything else in a fit that does not diverge.
+    """
+    with warnings.catch_warnings(), _error_state(strict):
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("error", RuntimeWarning)
         try:
@@ -120,11 +133,23 @@ def _auto_cannot_diverge(params):
             and params["solver"] != "adam")
 
 
+@st.composite
+def class_weights(draw, n_classes):
+    """None, "balanced", or a weight per class index, zeros included (never all zero)."""
+    kind = draw(st.sampled_from(["none", "balanced", "dict"]))
+    if kind != "dict":
+        return None if kind == "none" else kind
+    weights = draw(st.lists(st.sampled_from([0.0, 0.01, 0.5, 1.0, 3.0, 100.0]),
+                            min_size=n_classes, max_size=n_classes))
+    weights[draw(st.integers(0, n_classes - 1))] = draw(st.sampled_from([0.5, 1.0, 2.0]))
+    return weights
+
+
 @settings(max_examples=200, deadline=None)
 @given(spec=data_specs(), n_classes=st.integers(2, 6), string_labels=st.booleans(),
-       params=descent_params())
+       params=descent_params(), data=st.data(), strict=st.booleans())
 def test_classifier_fits_or_raises_divergence_and_predicts_probabilities(
-        spec, n_classes, string_labels, params):
+        spec, n_classes, string_labels, params, data, strict):
     X, rng = make_X(spec)
     n_samples = X.shape[0]
     labels = (np.array([f"class {k}" for k in range(n_classes)]) if string_labels
@@ -132,8 +157,17 @@ def test_classifier_fits_or_raises_divergence_and_predicts_probabilities(
     index = rng.integers(0, n_classes, n_samples)
     index[:2] = rng.choice(n_classes, 2, replace=False)
     y = labels[index]
+    class_weight = data.draw(class_weights(n_classes))
+    if isinstance(class_weight, list):
+        class_weight = dict(zip(labels.tolist(), class_weight, strict=True))
+        if not any(class_weight[label] for label in np.unique(y).tolist()):
+            # Every sample weighs zero: nothing to fit.
+            with pytest.raises(ValueError, match=r"\(times class_weight\) sums to zero"):
+                GDClassifier(class_weight=class_weight, **params).fit(X, y)
+            return
 
-    model = _fit_or_diverge(GDClassifier(**params), X, y)
+    model = _fit_or_diverge(GDClassifier(class_weight=class_weight, **params), X, y,
+                            strict)
     if model is None:
         assert not _auto_cannot_diverge(params)
         return
@@ -143,7 +177,7 @@ def test_classifier_fits_or_raises_divergence_and_predicts_probabilities(
     assert model.coef_.shape == (1 if n_seen == 2 else n_seen, X.shape[1])
     assert model.intercept_.shape == (model.coef_.shape[0],)
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _error_state(strict):
         warnings.simplefilter("error", RuntimeWarning)
         proba = model.predict_proba(X)
         log_proba = model.predict_log_proba(X)
@@ -166,9 +200,9 @@ def test_classifier_fits_or_raises_divergence_and_predicts_probabilities(
 
 @settings(max_examples=200, deadline=None)
 @given(spec=data_specs(), y_exponent=st.integers(0, 6), n_targets=st.sampled_from([None, 2]),
-       params=descent_params())
+       params=descent_params(), strict=st.booleans())
 def test_regressor_fits_or_raises_divergence_and_predicts_finite_values(
-        spec, y_exponent, n_targets, params):
+        spec, y_exponent, n_targets, params, strict):
     X, rng = make_X(spec)
     n_samples, n_features = X.shape
     shape = (n_features,) if n_targets is None else (n_features, n_targets)
@@ -178,18 +212,53 @@ def test_regressor_fits_or_raises_divergence_and_predicts_finite_values(
     noise = rng.standard_normal((n_samples,) if n_targets is None else (n_samples, n_targets))
     y = (X.astype(np.float64) @ true_coef + noise + 3.0) * 10.0**y_exponent
 
-    model = _fit_or_diverge(GDRegressor(**params), X, y)
+    model = _fit_or_diverge(GDRegressor(**params), X, y, strict)
     if model is None:
         assert not _auto_cannot_diverge(params)
         return
     _check_fitted(model, params)
     assert model.coef_.shape == (shape if n_targets is None else shape[::-1])
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _error_state(strict):
         warnings.simplefilter("error", RuntimeWarning)
         predicted = model.predict(X)
     assert predicted.shape == y.shape
     assert np.all(np.isfinite(predicted))
     _check_same_fit_again(model, X, y)
+
+
+# A ValueError's message says what to change: it names an input or a setting.
+CLEAR_MESSAGE = re.compile(r"\b(X|y|sample_weight|learning_rate)\b")
+
+
+@settings(max_examples=100, deadline=None)
+@given(spec=data_specs(), x_exponent=st.integers(-300, 150), y_exponent=st.integers(-300, 300),
+       classify=st.booleans(), params=descent_params(), strict=st.booleans())
+def test_huge_or_tiny_scales_fit_finite_coefficients_or_raise_a_clear_value_error(
+        spec, x_exponent, y_exponent, classify, params, strict):
+    X, rng = make_X(spec)
+    # Features (up to 1e6 times 10**x_exponent) whose squares stay within the dtype's
+    # range: the Gram matrix of larger ones overflows (issue 12, item 3).
+    x_exponent = min(x_exponent, int(np.log10(np.finfo(spec.dtype).max)) // 2 - 7)
+    with np.errstate(over="ignore", under="ignore"):
+        X = (X.astype(np.float64) * 10.0**x_exponent).astype(spec.dtype)
+    if classify:
+        y = rng.integers(0, 2, X.shape[0])
+        y[:2] = [0, 1]
+        model = GDClassifier(**params)
+    else:
+        y = (rng.standard_normal(X.shape[0]) + 3.0) * 10.0**y_exponent
+        model = GDRegressor(**params)
+    with warnings.catch_warnings(), _error_state(strict):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            model.fit(X, y)
+        except ValueError as error:
+            event(f"raised {type(error).__name__}")
+            assert CLEAR_MESSAGE.search(str(error)), repr(error)
+            return
+    event("fitted")
+    assert np.all(np.isfinite(model.coef_))
+    assert np.all(np.isfinite(model.intercept_))
 
 
 @settings(max_examples=50, deadline=None)
