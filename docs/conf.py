@@ -8,6 +8,11 @@ The gallery examples in ``examples/`` run during the build (matplotlib's Agg bac
 no network): the figures of the user guide are theirs.
 """
 
+import importlib.util
+import re
+import shutil
+from pathlib import Path
+
 import matplotlib
 from threadpoolctl import threadpool_limits
 
@@ -63,6 +68,39 @@ sphinx_gallery_conf = {
     "min_reported_time": 0,
     "remove_config_comments": True,
 }
+
+# MathJax is served from the site itself, not a CDN, so the math renders offline. The
+# files come from the django-static-mathjax package (MathJax 3, in the docs extra): the
+# SVG output component, which needs no web fonts, and the components it loads on demand.
+_MATHJAX = Path(importlib.util.find_spec("mathjax").origin).parent / "static" / "mathjax"
+mathjax_path = "mathjax/tex-svg.js"
+
+
+def _copy_mathjax(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static" / "mathjax"
+    shutil.copytree(_MATHJAX / "es5", target, dirs_exist_ok=True, ignore=lambda folder, names: [
+        name for name in names
+        if folder == str(_MATHJAX / "es5") and name.endswith(".js") and name != "tex-svg.js"])
+    shutil.copy(_MATHJAX / "LICENSE", target / "LICENSE")
+
+
+# The API page documents methods the estimators inherit from scikit-learn (score,
+# set_callbacks, set_*_request). Their docstrings cross-reference scikit-learn's own user
+# guide and glossary, which this site does not have: keep the words, drop the links.
+_SKLEARN_CROSS_REFERENCE = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<[^`>]*>)?`")
+
+
+def _unlink_sklearn_cross_references(app, what, name, obj, options, lines):
+    if getattr(obj, "__module__", "").startswith("sklearn."):
+        lines[:] = [_SKLEARN_CROSS_REFERENCE.sub(r"*\1*", line) for line in lines]
+
+
+def setup(app):
+    app.connect("build-finished", _copy_mathjax)
+    app.connect("autodoc-process-docstring", _unlink_sklearn_cross_references)
+
 
 html_theme = "alabaster"
 html_title = f"skgd {release}"
