@@ -67,6 +67,8 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "min_reported_time": 0,
     "remove_config_comments": True,
+    # The execution-times pages load jQuery and DataTables from CDNs; the site is offline.
+    "write_computation_times": False,
 }
 
 # MathJax is served from the site itself, not a CDN, so the math renders offline. The
