@@ -109,4 +109,10 @@ html_title = f"skgd {release}"
 html_theme_options = {
     "description": "Gradient descent done right inside scikit-learn",
     "fixed_sidebar": False,
+    # alabaster's 940 px page cut code lines off; 1300 px holds a 99-character line.
+    "page_width": "1300px",
+    "sidebar_width": "220px",
+    "body_max_width": "none",
 }
+html_static_path = ["_static"]
+html_css_files = ["skgd.css"]
