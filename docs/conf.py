@@ -8,6 +8,11 @@ The gallery examples in ``examples/`` run during the build (matplotlib's Agg bac
 no network): the figures of the user guide are theirs.
 """
 
+import importlib.util
+import re
+import shutil
+from pathlib import Path
+
 import matplotlib
 from threadpoolctl import threadpool_limits
 
@@ -62,11 +67,52 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "min_reported_time": 0,
     "remove_config_comments": True,
+    # The execution-times pages load jQuery and DataTables from CDNs; the site is offline.
+    "write_computation_times": False,
 }
+
+# MathJax is served from the site itself, not a CDN, so the math renders offline. The
+# files come from the django-static-mathjax package (MathJax 3, in the docs extra): the
+# SVG output component, which needs no web fonts, and the components it loads on demand.
+_MATHJAX = Path(importlib.util.find_spec("mathjax").origin).parent / "static" / "mathjax"
+mathjax_path = "mathjax/tex-svg.js"
+
+
+def _copy_mathjax(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static" / "mathjax"
+    shutil.copytree(_MATHJAX / "es5", target, dirs_exist_ok=True, ignore=lambda folder, names: [
+        name for name in names
+        if folder == str(_MATHJAX / "es5") and name.endswith(".js") and name != "tex-svg.js"])
+    shutil.copy(_MATHJAX / "LICENSE", target / "LICENSE")
+
+
+# The API page documents methods the estimators inherit from scikit-learn (score,
+# set_callbacks, set_*_request). Their docstrings cross-reference scikit-learn's own user
+# guide and glossary, which this site does not have: keep the words, drop the links.
+_SKLEARN_CROSS_REFERENCE = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<[^`>]*>)?`")
+
+
+def _unlink_sklearn_cross_references(app, what, name, obj, options, lines):
+    if getattr(obj, "__module__", "").startswith("sklearn."):
+        lines[:] = [_SKLEARN_CROSS_REFERENCE.sub(r"*\1*", line) for line in lines]
+
+
+def setup(app):
+    app.connect("build-finished", _copy_mathjax)
+    app.connect("autodoc-process-docstring", _unlink_sklearn_cross_references)
+
 
 html_theme = "alabaster"
 html_title = f"skgd {release}"
 html_theme_options = {
     "description": "Gradient descent done right inside scikit-learn",
     "fixed_sidebar": False,
+    # alabaster's 940 px page cut code lines off; 1300 px holds a 99-character line.
+    "page_width": "1300px",
+    "sidebar_width": "220px",
+    "body_max_width": "none",
 }
+html_static_path = ["_static"]
+html_css_files = ["skgd.css"]

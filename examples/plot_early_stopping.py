@@ -46,7 +46,6 @@ print(f"with early stopping:    {early.n_iter_} epochs, best validation accuracy
 
 display = LossCurveDisplay.from_estimator(full, log_scale=True, show_learning_rate=False,
                                           name="early_stopping=False")
-display.ax_.get_legend().remove()  # the next call draws one legend for all the lines
 LossCurveDisplay.from_estimator(early, ax=display.ax_, log_scale=True,
                                 show_learning_rate=False, name="early_stopping=True")
 display.ax_.set_title("Digits: training objective, and validation accuracy with "

@@ -23,7 +23,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skgd import DivergenceError, GDRegressor
+from skgd import DivergenceError, GDRegressor, LossCurveDisplay, SearchLossCurveDisplay
 
 X, y = load_diabetes(return_X_y=True)
 
@@ -99,3 +99,28 @@ plt.show()
 # :ref:`sphx_glr_auto_examples_plot_learning_rates.py`) every fold diverges.
 # ``learning_rate="auto"`` lands on the plateau without a search: it computes
 # :math:`1/L` from each training fold.
+
+# %%
+# The loss curve of every rate
+# ----------------------------
+#
+# The search keeps only its best estimator. :class:`skgd.SearchLossCurveDisplay` refits
+# every candidate on the whole dataset and draws its training objective per epoch, one
+# colour per rate from the smallest to the largest, with the mean cross-validated score
+# in the legend; the rates whose fit raises :class:`skgd.DivergenceError` are marked
+# with a cross. One line:
+
+with warnings.catch_warnings():
+    # The rates too small for 50 epochs end unconverged, as they did in the search.
+    warnings.simplefilter("ignore")
+    display = SearchLossCurveDisplay.from_search(search, X, y, log_scale=True)
+display.ax_.set_title("one curve per learning_rate (solver='gd', 50 epochs)")
+plt.show()
+
+# %%
+# The small rates crawl down in straight lines, the rates of the plateau reach the
+# minimum within a few dozen epochs, and from about 0.5 on the fits diverge. The best
+# estimator itself, a pipeline inside the search, is one call too:
+
+display = LossCurveDisplay.from_estimator(search, name="best rate, refitted by the search")
+plt.show()

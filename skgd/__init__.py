@@ -3,9 +3,9 @@
 from . import losses
 from ._engine import DivergenceError
 from ._estimators import GDClassifier, GDRegressor
-from ._plot import LossCurveDisplay
+from ._plot import LossCurveDisplay, SearchLossCurveDisplay
 
 __version__ = "0.1.0"
 
-__all__ = ["GDClassifier", "GDRegressor", "DivergenceError", "LossCurveDisplay", "losses",
-           "__version__"]
+__all__ = ["GDClassifier", "GDRegressor", "DivergenceError", "LossCurveDisplay",
+           "SearchLossCurveDisplay", "losses", "__version__"]

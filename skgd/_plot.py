@@ -1,4 +1,9 @@
-"""LossCurveDisplay: the loss curve of a fit, after scikit-learn's Display API.
+"""Displays of the loss curves of fits, after scikit-learn's Display API.
+
+:class:`LossCurveDisplay` draws one fit (an estimator, a pipeline ending in one, or a
+fitted search's best estimator); several calls on one ``ax`` overlay fits.
+:class:`SearchLossCurveDisplay` draws one curve per candidate of a hyper-parameter search,
+for instance a grid over ``learning_rate``, and marks the settings that diverged.
 
 matplotlib is imported inside the plotting code only, so that ``import skgd`` works
 without it.
@@ -6,17 +11,42 @@ without it.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
+
+from ._engine import DivergenceError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# Labels that mark the twin axes a display made, so that the next display drawn on the
+# same axes finds and reuses them instead of stacking a new twin per call.
+_LEARNING_RATE_AXES = "skgd learning rate"
+_VALIDATION_AXES = "skgd validation score"
+# Line styles that tell the curves of one fit apart; its colour tells the fits apart.
+_STYLES = {"learning rate": "--", "validation score": ":"}
 
 
 class LossCurveDisplay:
     """Loss curve of a gradient-descent fit: the training objective after each epoch.
 
     Optionally with the learning rate and the validation score of each epoch, each on
-    its own y axis at the right. Build it with :meth:`from_estimator`, or from the curves
-    themselves, then call :meth:`plot`. All parameters are stored as attributes.
+    its own y axis at the right, drawn dashed and dotted in the colour of the loss curve.
+    Build it with :meth:`from_estimator`, or from the curves themselves, then call
+    :meth:`plot`. All parameters are stored as attributes.
+
+    Drawing several fits on one ``ax`` overlays them: each fit gets a colour and a legend
+    entry (its ``name``), and all share one learning-rate axis and one validation axis.
+    A figure the display makes itself uses matplotlib's constrained layout, so the right
+    axes and their labels stay inside it when saved.
 
     Parameters
     ----------
@@ -40,15 +70,16 @@ class LossCurveDisplay:
     ax_ : matplotlib Axes
         Axes of the loss curve.
     ax_learning_rate_ : matplotlib Axes or None
-        Twin axes of the learning rate, when plotted.
+        Twin axes of the learning rate, when plotted (shared by the fits drawn on ``ax_``).
     ax_validation_ : matplotlib Axes or None
-        Twin axes of the validation score, when plotted.
+        Twin axes of the validation score, when plotted (shared likewise).
     figure_ : matplotlib Figure
         Figure holding the axes.
 
     See Also
     --------
     LossCurveDisplay.from_estimator : Plot the curves of a fitted estimator.
+    SearchLossCurveDisplay : One loss curve per candidate of a hyper-parameter search.
 
     Examples
     --------
@@ -67,21 +98,27 @@ class LossCurveDisplay:
     >>> plt.close(display.figure_)
     """
 
-    def __init__(self, loss_curve, learning_rate_curve=None, validation_scores=None,
-                 estimator_name=None):
+    def __init__(self, loss_curve: ArrayLike, learning_rate_curve: ArrayLike | None = None,
+                 validation_scores: ArrayLike | None = None,
+                 estimator_name: str | None = None) -> None:
         self.loss_curve = loss_curve
         self.learning_rate_curve = learning_rate_curve
         self.validation_scores = validation_scores
         self.estimator_name = estimator_name
 
-    def plot(self, ax=None, *, log_scale=False, show_learning_rate=True,
-             show_validation=True, **line_kwargs):
+    def plot(self, ax: Axes | None = None, *, name: str | None = None,
+             log_scale: bool = False, show_learning_rate: bool = True,
+             show_validation: bool = True, **line_kwargs: Any) -> LossCurveDisplay:
         """Plot the curves.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Axes to plot the loss curve on; None makes a new figure and axes.
+            Axes to plot the loss curve on; None makes a new figure (constrained layout)
+            and axes. Axes that already show a fit keep it: this one is overlaid, on
+            the same twin axes.
+        name : str, default=None
+            Label of the loss curve in the legend; None uses ``estimator_name``.
         log_scale : bool, default=False
             Logarithmic y axis for the loss.
         show_learning_rate : bool, default=True
@@ -101,60 +138,68 @@ class LossCurveDisplay:
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
+        name = self.estimator_name if name is None else name
         epochs = np.arange(1, len(self.loss_curve) + 1)
-        label = "training objective" if self.estimator_name is None else self.estimator_name
+        label = "training objective" if name is None else name
         (self.line_,) = ax.plot(epochs, self.loss_curve, **{"label": label, **line_kwargs})
+        color = self.line_.get_color()
         ax.set_xlabel("epoch")
         ax.set_ylabel("training objective")
         if log_scale:
             ax.set_yscale("log")
 
-        twins = []
         self.ax_learning_rate_ = self.learning_rate_line_ = None
         if show_learning_rate and self.learning_rate_curve is not None:
-            self.ax_learning_rate_, self.learning_rate_line_ = _twin_plot(
-                ax, epochs, self.learning_rate_curve, "learning rate", "tab:gray", "--")
-            twins.append(self.ax_learning_rate_)
+            self.ax_learning_rate_ = _twin(ax, _LEARNING_RATE_AXES, "learning rate")
+            (self.learning_rate_line_,) = self.ax_learning_rate_.plot(
+                epochs, self.learning_rate_curve, color=color,
+                linestyle=_STYLES["learning rate"], label=f"{label}: learning rate")
         self.ax_validation_ = self.validation_line_ = None
         if show_validation and self.validation_scores is not None:
-            self.ax_validation_, self.validation_line_ = _twin_plot(
-                ax, epochs, self.validation_scores, "validation score", "tab:green", ":")
-            if twins:
-                # Two right-hand axes: move the second one out so their ticks don't overlap.
-                self.ax_validation_.spines["right"].set_position(("axes", 1.15))
-            twins.append(self.ax_validation_)
+            self.ax_validation_ = _twin(ax, _VALIDATION_AXES, "validation score")
+            (self.validation_line_,) = self.ax_validation_.plot(
+                epochs, self.validation_scores, color=color,
+                linestyle=_STYLES["validation score"], label=f"{label}: validation score")
 
-        # One legend for the lines of every axes, drawn on the topmost so nothing hides it.
-        handles = [handle for axes in [ax, *twins]
-                   for handle in axes.get_legend_handles_labels()[0]]
-        (twins[-1] if twins else ax).legend(handles=handles)
+        twins = _twins(ax)
+        if len(twins) == 2:
+            # Two right-hand axes: move the validation one out so their ticks don't overlap.
+            twins[1].spines["right"].set_position(("axes", 1.18))
+        _legend(ax, twins)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
 
     @classmethod
-    def from_estimator(cls, estimator, *, ax=None, log_scale=False, show_learning_rate=True,
-                       show_validation=True, name=None, **line_kwargs):
+    def from_estimator(cls, estimator: BaseEstimator, *, ax: Axes | None = None,
+                       name: str | None = None, log_scale: bool = False,
+                       show_learning_rate: bool = True, show_validation: bool = True,
+                       **line_kwargs: Any) -> LossCurveDisplay:
         """Plot the curves of a fitted :class:`~skgd.GDRegressor` or :class:`~skgd.GDClassifier`.
 
         Reads ``loss_curve_``, ``learning_rate_curve_`` and, when the estimator was fitted
-        with ``early_stopping=True``, ``validation_scores_``.
+        with ``early_stopping=True``, ``validation_scores_``. Call it again with the same
+        ``ax`` (and another ``name``) to overlay other fits.
 
         Parameters
         ----------
-        estimator : GDRegressor or GDClassifier
-            A fitted estimator.
+        estimator : estimator
+            A fitted :class:`~skgd.GDRegressor` or :class:`~skgd.GDClassifier`, a fitted
+            :class:`~sklearn.pipeline.Pipeline` whose final step is one, or a fitted
+            search (such as :class:`~sklearn.model_selection.GridSearchCV`, with
+            ``refit=True``), whose ``best_estimator_`` is drawn.
         ax : matplotlib Axes, default=None
             Axes to plot on; None makes a new figure and axes.
+        name : str, default=None
+            Label of the loss curve in the legend; None uses the class name of the
+            gradient-descent estimator.
         log_scale : bool, default=False
             Logarithmic y axis for the loss.
         show_learning_rate : bool, default=True
             Plot the learning rate on a twin y axis.
         show_validation : bool, default=True
             Plot the validation scores on a twin y axis, when the estimator has them.
-        name : str, default=None
-            Label of the loss curve; None uses the estimator's class name.
         **line_kwargs : dict
             Passed to matplotlib's ``plot`` for the loss curve.
 
@@ -164,21 +209,260 @@ class LossCurveDisplay:
             The display, plotted.
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        check_is_fitted(estimator)
+        model = _descent_estimator(estimator)
         display = cls(
-            estimator.loss_curve_,
-            learning_rate_curve=estimator.learning_rate_curve_,
-            validation_scores=getattr(estimator, "validation_scores_", None),
-            estimator_name=type(estimator).__name__ if name is None else name,
+            model.loss_curve_,
+            learning_rate_curve=model.learning_rate_curve_,
+            validation_scores=getattr(model, "validation_scores_", None),
+            estimator_name=type(model).__name__,
         )
-        return display.plot(ax=ax, log_scale=log_scale,
+        return display.plot(ax=ax, name=name, log_scale=log_scale,
                             show_learning_rate=show_learning_rate,
                             show_validation=show_validation, **line_kwargs)
 
 
-def _twin_plot(ax, epochs, values, label, color, linestyle):
-    """Plot ``values`` on a new y axis at the right of ``ax``, labelled in the line's colour."""
+class SearchLossCurveDisplay:
+    """Loss curves of the candidates of a hyper-parameter search, one curve per setting.
+
+    The figure of a learning-rate search: how fast each rate brings the training
+    objective down, and which rates diverge. Build it with :meth:`from_search`, which
+    refits every candidate of a fitted search on the data, or from the curves
+    themselves, then call :meth:`plot`. All parameters are stored as attributes.
+
+    Parameters
+    ----------
+    loss_curves : list of array-like of shape (n_epochs,) or None
+        Training objective after each epoch, one curve per candidate; None marks a
+        candidate whose fit diverged (raised :class:`~skgd.DivergenceError`).
+    labels : list of str
+        Legend label of each candidate, such as ``"learning_rate=0.1"``.
+    scores : array-like of shape (n_candidates,), default=None
+        Cross-validated score of each candidate (NaN where its fits failed), shown in
+        the legend.
+
+    Attributes
+    ----------
+    lines_ : list of matplotlib Line2D
+        One line per candidate. A diverged candidate's line has no data: it is its
+        legend entry, a red cross.
+    diverged_ : ndarray of bool of shape (n_candidates,)
+        Whether each candidate diverged.
+    ax_ : matplotlib Axes
+        Axes of the curves.
+    figure_ : matplotlib Figure
+        Figure holding the axes.
+
+    See Also
+    --------
+    LossCurveDisplay : The curves of one fit.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.preprocessing import scale
+    >>> from skgd import GDRegressor, SearchLossCurveDisplay
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> X = scale(X)
+    >>> search = GridSearchCV(GDRegressor(solver="gd", max_iter=30, tol=None),
+    ...                       {"learning_rate": [0.01, 0.1]}, error_score=np.nan)
+    >>> display = SearchLossCurveDisplay.from_search(search.fit(X, y), X, y)
+    >>> display.labels
+    ['learning_rate=0.01', 'learning_rate=0.1']
+    >>> display.diverged_
+    array([False, False])
+    >>> plt.close(display.figure_)
+    """
+
+    def __init__(self, loss_curves: Sequence[ArrayLike | None], labels: Sequence[str],
+                 scores: ArrayLike | None = None) -> None:
+        self.loss_curves = loss_curves
+        self.labels = labels
+        self.scores = scores
+
+    def plot(self, ax: Axes | None = None, *, log_scale: bool = False,
+             cmap: str = "viridis", **line_kwargs: Any) -> SearchLossCurveDisplay:
+        """Plot one loss curve per candidate.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to plot on; None makes a new figure (constrained layout) and axes.
+        log_scale : bool, default=False
+            Logarithmic y axis for the loss.
+        cmap : str or matplotlib Colormap, default="viridis"
+            Colours of the candidates, in their order (for a grid over one parameter,
+            from its smallest value to its largest).
+        **line_kwargs : dict
+            Passed to matplotlib's ``plot`` for every curve.
+
+        Returns
+        -------
+        display : SearchLossCurveDisplay
+            This display, holding the plotted artists.
+        """
+        check_matplotlib_support(f"{type(self).__name__}.plot")
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+        n_candidates = len(self.loss_curves)
+        colors = plt.get_cmap(cmap)(np.linspace(0.0, 0.85, n_candidates))
+        scores = (np.full(n_candidates, np.nan) if self.scores is None
+                  else np.asarray(self.scores, dtype=float))
+        self.diverged_ = np.array([curve is None for curve in self.loss_curves])
+        self.lines_ = []
+        for curve, label, score, color in zip(self.loss_curves, self.labels, scores, colors,
+                                              strict=True):
+            if curve is None:
+                (line,) = ax.plot([], [], "x", color="tab:red", markersize=8,
+                                  markeredgewidth=2, label=f"{label}: diverged")
+            else:
+                if self.scores is not None:
+                    label = f"{label} (CV score {score:.3g})"
+                (line,) = ax.plot(np.arange(1, len(curve) + 1), curve,
+                                  **{"color": color, "label": label, **line_kwargs})
+            self.lines_.append(line)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training objective")
+        if log_scale:
+            ax.set_yscale("log")
+        # Beside the axes, where it hides no curve; constrained layout makes room for it.
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_search(cls, search: BaseEstimator, X: ArrayLike, y: ArrayLike, *,
+                    ax: Axes | None = None, log_scale: bool = False, cmap: str = "viridis",
+                    **line_kwargs: Any) -> SearchLossCurveDisplay:
+        """Refit every candidate of a fitted search on ``X, y`` and plot its loss curve.
+
+        A search keeps only its best estimator, so each candidate, the search's
+        estimator with that candidate's parameters, is fitted once more, on all of
+        ``X, y``. A candidate whose fit raises :class:`~skgd.DivergenceError` is marked
+        diverged. The legend names each candidate by the parameters that vary across
+        the search (without their pipeline prefix) and gives its mean cross-validated
+        score, NaN where some folds failed (``error_score=np.nan`` records a
+        diverged fold so).
+
+        Parameters
+        ----------
+        search : GridSearchCV or RandomizedSearchCV
+            A fitted search whose estimator is a :class:`~skgd.GDRegressor`, a
+            :class:`~skgd.GDClassifier`, or a :class:`~sklearn.pipeline.Pipeline`
+            ending in one.
+        X : array-like of shape (n_samples, n_features)
+            Data to refit the candidates on, usually the data the search was fitted on.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        ax : matplotlib Axes, default=None
+            Axes to plot on; None makes a new figure and axes.
+        log_scale : bool, default=False
+            Logarithmic y axis for the loss.
+        cmap : str or matplotlib Colormap, default="viridis"
+            Colours of the candidates, in the search's order.
+        **line_kwargs : dict
+            Passed to matplotlib's ``plot`` for every curve.
+
+        Returns
+        -------
+        display : SearchLossCurveDisplay
+            The display, plotted.
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_search")
+        check_is_fitted(search, "cv_results_")
+        results = search.cv_results_
+        candidates = results["params"]
+        loss_curves = []
+        for params in candidates:
+            model = clone(search.estimator).set_params(**params)
+            try:
+                model.fit(X, y)
+            except DivergenceError:
+                loss_curves.append(None)
+            else:
+                loss_curves.append(_descent_estimator(model).loss_curve_)
+        score_key = "mean_test_score" if "mean_test_score" in results else (
+            f"mean_test_{search.refit}" if isinstance(search.refit, str) else None)
+        display = cls(loss_curves, _candidate_labels(candidates),
+                      scores=None if score_key is None else results[score_key])
+        return display.plot(ax=ax, log_scale=log_scale, cmap=cmap, **line_kwargs)
+
+
+def _descent_estimator(estimator: BaseEstimator) -> BaseEstimator:
+    """The fitted gradient-descent estimator that ``estimator`` is or holds: a pipeline's
+    final step, a fitted search's ``best_estimator_``, or the estimator itself."""
+    if hasattr(estimator, "cv_results_") or hasattr(estimator, "best_estimator_"):
+        check_is_fitted(estimator, "cv_results_")
+        if not hasattr(estimator, "best_estimator_"):
+            raise ValueError(
+                f"{type(estimator).__name__} was fitted with refit=False and keeps no "
+                "estimator: fit it with refit=True, or draw every candidate with "
+                "SearchLossCurveDisplay.from_search(search, X, y).")
+        return _descent_estimator(estimator.best_estimator_)
+    if isinstance(estimator, Pipeline):
+        return _descent_estimator(estimator[-1])
+    check_is_fitted(estimator)
+    if not hasattr(estimator, "loss_curve_"):
+        raise TypeError(
+            f"{type(estimator).__name__} has no loss_curve_: pass a fitted GDRegressor or "
+            "GDClassifier, a Pipeline ending in one, or a search over one.")
+    return estimator
+
+
+def _candidate_labels(candidates: Sequence[dict]) -> list[str]:
+    """``name=value`` for the parameters that differ across candidates, without the
+    ``step__`` prefix of pipeline parameters."""
+    keys = [key for key in candidates[0]
+            if len(candidates) == 1 or len({repr(c[key]) for c in candidates}) > 1]
+    return [", ".join(f"{key.rsplit('__', 1)[-1]}={_format(params[key])}" for key in keys)
+            for params in candidates]
+
+
+def _format(value: object) -> str:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | numbers.Integral):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _twin(ax: Axes, role: str, ylabel: str) -> Axes:
+    """The twin y axis of ``ax`` labelled ``role``, made on the first call."""
+    for twin in _twins(ax):
+        if twin.get_label() == role:
+            return twin
     twin = ax.twinx()
-    (line,) = twin.plot(epochs, values, label=label, color=color, linestyle=linestyle)
-    twin.set_ylabel(label, color=color)
-    return twin, line
+    twin.set_label(role)
+    twin.set_ylabel(ylabel)
+    return twin
+
+
+def _twins(ax: Axes) -> list[Axes]:
+    """The display's twin axes of ``ax``: learning rate first, then validation score."""
+    twins = {other.get_label(): other for other in ax.figure.axes
+             if other is not ax and ax.get_shared_x_axes().joined(ax, other)}
+    return [twins[role] for role in (_LEARNING_RATE_AXES, _VALIDATION_AXES) if role in twins]
+
+
+def _legend(ax: Axes, twins: list[Axes]) -> None:
+    """One legend for every axes: a fit per loss curve (its colour), then the style of
+    each twin's curves. Drawn on the topmost axes, so no curve hides it."""
+    import matplotlib.lines
+
+    handles = list(ax.get_legend_handles_labels()[0])
+    for twin in twins:
+        lines = twin.get_lines()
+        kind = twin.get_ylabel()
+        # One fit: the entry is in its colour; several: in grey, standing for them all.
+        color = lines[0].get_color() if len(lines) == 1 else "0.35"
+        handles.append(matplotlib.lines.Line2D([], [], color=color, linestyle=_STYLES[kind],
+                                               label=kind))
+    for axes in [ax, *twins]:
+        if axes.get_legend() is not None:
+            axes.get_legend().remove()
+    (twins[-1] if twins else ax).legend(handles=handles)

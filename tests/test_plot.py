@@ -1,18 +1,25 @@
-"""LossCurveDisplay draws the fitted curves, and ``import skgd`` does not need matplotlib."""
+"""LossCurveDisplay and SearchLossCurveDisplay draw the fitted curves, and ``import skgd``
+does not need matplotlib."""
 
+import io
 import subprocess
 import sys
+import warnings
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.exceptions import NotFittedError
-from sklearn.preprocessing import scale
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler, scale
 
-from skgd import GDClassifier, GDRegressor, LossCurveDisplay
+from skgd import GDClassifier, GDRegressor, LossCurveDisplay, SearchLossCurveDisplay
 
 # No window: figures are only drawn in memory. pyplot picks its backend at the first
 # figure, so this still applies after the import above.
@@ -113,3 +120,136 @@ def test_ax_is_reused_and_line_kwargs_reach_the_loss_line(regressor):
 def test_unfitted_estimator_raises_not_fitted_error():
     with pytest.raises(NotFittedError):
         LossCurveDisplay.from_estimator(GDRegressor())
+
+
+@pytest.fixture(scope="module")
+def classification():
+    X, y = load_breast_cancer(return_X_y=True)
+    return X, y
+
+
+def test_pipeline_is_drawn_through_its_final_step(classification):
+    X, y = classification
+    pipe = make_pipeline(StandardScaler(), GDClassifier(max_iter=20, tol=None)).fit(X, y)
+    display = LossCurveDisplay.from_estimator(pipe)
+    assert_array_equal(display.line_.get_ydata(), pipe[-1].loss_curve_)
+    assert display.line_.get_label() == "GDClassifier"
+
+
+def test_fitted_search_draws_its_best_estimator(classification):
+    X, y = classification
+    pipe = make_pipeline(StandardScaler(), GDClassifier(max_iter=10, tol=None))
+    search = GridSearchCV(pipe, {"gdclassifier__alpha": [0.0, 0.1]}, cv=2).fit(X, y)
+    display = LossCurveDisplay.from_estimator(search, name="best")
+    assert_array_equal(display.line_.get_ydata(), search.best_estimator_[-1].loss_curve_)
+    assert display.line_.get_label() == "best"
+
+
+def test_search_without_refit_keeps_no_estimator_to_draw(classification):
+    X, y = classification
+    search = GridSearchCV(GDClassifier(max_iter=5, tol=None), {"alpha": [0.0, 0.1]}, cv=2,
+                          refit=False).fit(scale(X), y)
+    with pytest.raises(ValueError, match="refit=False.*SearchLossCurveDisplay"):
+        LossCurveDisplay.from_estimator(search)
+
+
+def test_an_estimator_without_loss_curve_raises_type_error(classification):
+    X, y = classification
+    with pytest.raises(TypeError, match="LogisticRegression has no loss_curve_"):
+        LossCurveDisplay.from_estimator(LogisticRegression().fit(scale(X), y))
+
+
+def test_overlaid_fits_share_one_twin_axis_per_curve_kind(classification):
+    X, y = scale(classification[0]), classification[1]
+    _, ax = plt.subplots()
+    displays = [
+        LossCurveDisplay.from_estimator(
+            GDClassifier(solver="gd", learning_rate=rate, early_stopping=True, max_iter=10,
+                         tol=None, random_state=0).fit(X, y), ax=ax, name=f"rate {rate}")
+        for rate in (0.01, 0.1, 1.0)]
+    # The loss axes, one learning-rate axes and one validation axes, whatever the count.
+    assert len(ax.figure.axes) == 3
+    assert len({display.ax_learning_rate_ for display in displays}) == 1
+    assert len({display.ax_validation_ for display in displays}) == 1
+    assert len(displays[0].ax_learning_rate_.get_lines()) == 3
+    # Each fit's curves are drawn in its colour.
+    for display in displays:
+        assert display.learning_rate_line_.get_color() == display.line_.get_color()
+        assert display.validation_line_.get_color() == display.line_.get_color()
+    assert len({display.line_.get_color() for display in displays}) == 3
+    # One legend in the figure: a fit per entry, then the style of the twin curves.
+    legends = [axes.get_legend() for axes in ax.figure.axes if axes.get_legend()]
+    assert len(legends) == 1
+    assert [text.get_text() for text in legends[0].get_texts()] == [
+        "rate 0.01", "rate 0.1", "rate 1.0", "learning rate", "validation score"]
+
+
+def test_name_in_plot_overrides_the_estimator_name():
+    display = LossCurveDisplay([3.0, 2.0], estimator_name="model").plot(name="other")
+    assert display.line_.get_label() == "other"
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_own_figure_holds_every_axis_and_label_when_saved(classification, early_stopping):
+    X, y = scale(classification[0]), classification[1]
+    model = GDClassifier(early_stopping=early_stopping, max_iter=10, tol=None,
+                         random_state=0).fit(X, y)
+    display = LossCurveDisplay.from_estimator(model)
+    figure = display.figure_
+    figure.savefig(io.BytesIO(), format="png")
+    renderer = figure.canvas.get_renderer()
+    assert len(figure.axes) == (3 if early_stopping else 2)
+    for axes in figure.axes:
+        box = axes.get_tightbbox(renderer)
+        assert box.x0 >= 0 and box.y0 >= 0
+        assert box.x1 <= figure.bbox.width and box.y1 <= figure.bbox.height
+
+
+@pytest.fixture(scope="module")
+def learning_rate_search():
+    X, y = load_diabetes(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), GDRegressor(solver="gd", max_iter=20, tol=None))
+    search = GridSearchCV(pipe, {"gdregressor__learning_rate": [0.01, 0.1, 100.0]}, cv=3,
+                          error_score=np.nan)
+    with warnings.catch_warnings():
+        # The diverging rate's folds fail on purpose; their scores are NaN.
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    return search, X, y
+
+
+def test_search_display_draws_one_refitted_curve_per_candidate(learning_rate_search):
+    search, X, y = learning_rate_search
+    display = SearchLossCurveDisplay.from_search(search, X, y, log_scale=True)
+    assert display.labels == ["learning_rate=0.01", "learning_rate=0.1", "learning_rate=100"]
+    assert_array_equal(display.diverged_, [False, False, True])
+    for line, rate in zip(display.lines_[:2], [0.01, 0.1], strict=True):
+        refit = clone(search.estimator).set_params(gdregressor__learning_rate=rate).fit(X, y)
+        assert_array_equal(line.get_ydata(), refit[-1].loss_curve_)
+        assert_array_equal(line.get_xdata(), np.arange(1, 21))
+    assert display.ax_.get_yscale() == "log"
+    # The diverged rate is a legend entry (a cross), not a curve.
+    assert len(display.lines_[2].get_xdata()) == 0
+    assert display.lines_[2].get_marker() == "x"
+    scores = search.cv_results_["mean_test_score"]
+    assert [text.get_text() for text in display.ax_.get_legend().get_texts()] == [
+        f"learning_rate=0.01 (CV score {scores[0]:.3g})",
+        f"learning_rate=0.1 (CV score {scores[1]:.3g})",
+        "learning_rate=100: diverged"]
+
+
+def test_search_display_names_only_the_parameters_that_vary(classification):
+    X, y = classification
+    pipe = make_pipeline(StandardScaler(), GDClassifier(max_iter=5, tol=None))
+    grid = {"gdclassifier__learning_rate": [0.1, "auto"], "gdclassifier__alpha": [0.01]}
+    search = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    display = SearchLossCurveDisplay.from_search(search, X, y)
+    assert display.labels == ["learning_rate=0.1", "learning_rate=auto"]
+    assert not display.diverged_.any()
+
+
+def test_search_display_needs_a_fitted_search(classification):
+    X, y = classification
+    with pytest.raises(NotFittedError):
+        SearchLossCurveDisplay.from_search(GridSearchCV(GDClassifier(), {"alpha": [0.1]}),
+                                           X, y)
