@@ -32,7 +32,10 @@ matrices go to the host (float64); the metric's own arrays go back to X's device
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from ._array_api import get_namespace, is_numpy, to_numpy
@@ -85,6 +88,10 @@ def gram(X, sample_weight, fit_intercept, total_weight):
     n_features = X.shape[1]
     matrix = xp.zeros((n_features, n_features), dtype=X.dtype, device=device)
     column_sums = xp.zeros(n_features, dtype=X.dtype, device=device)
+    # The intercept's corner, sum_i s_i: S itself for the sample weights, less for the
+    # curvature-scaled weights of local_grams.
+    corner = (float(X.shape[0]) if sample_weight is None
+              else float(xp.sum(sample_weight, dtype=xp.float64)))
     with np.errstate(over="ignore", invalid="ignore"):
         for X_block, weight in row_blocks(X, sample_weight):
             if sp.issparse(X_block):
@@ -103,7 +110,7 @@ def gram(X, sample_weight, fit_intercept, total_weight):
         # X1 = [X, 1]: the extra row and column hold the weighted column sums.
         column_sums = to_numpy(column_sums).astype(np.float64)
         matrix = np.block([[matrix, column_sums[:, None]],
-                           [column_sums[None, :], np.array([[total_weight]])]])
+                           [column_sums[None, :], np.array([[corner]])]])
     return _finite_or_raise(matrix / total_weight, "Gram matrix")
 
 
@@ -290,15 +297,18 @@ class Full:
     """``M`` the same ``(n_cols, n_cols)`` matrix on each output's block of the flat vector.
 
     The flat vector holds the coefficients row-major, ``(n_outputs, n_features)``, then
-    the intercepts; a block is one output's coefficients and intercept.
+    the intercepts; a block is one output's coefficients and intercept. ``refresh(w)``,
+    where present, gives Newton's metric at ``w`` (a :class:`Dense` one).
     """
 
     name = "full"
 
-    def __init__(self, matrix, inverse, n_outputs, n_features, fit_intercept):
+    def __init__(self, matrix, inverse, n_outputs, n_features, fit_intercept,
+                 refresh=None):
         self.matrix, self._inverse = matrix, inverse
         self.n_outputs, self.n_features = n_outputs, n_features
         self.fit_intercept = fit_intercept
+        self.refresh = refresh
 
     def _blocks(self, w):
         xp = get_namespace(w)[0]
@@ -325,30 +335,84 @@ class Full:
         raise ValueError("The full metric has no exact L1 prox: use the diagonal one.")
 
 
-def _floor(eigenvalues, eps):
-    """Eigenvalues raised to a floor relative to the largest.
+class Dense:
+    """``M`` a matrix over the whole flat vector: Newton's metric, the local Hessian, which
+    couples the outputs of the softmax. No global bound: the engine checks its steps."""
 
-    Collinear columns (a one-hot block beside the intercept) make ``B`` singular. The
-    floor keeps ``M >= B`` and bounds ``M^-1``: gradient rounding errors along the null
-    directions, about ``eps`` of the gradient, are amplified at most ``1/sqrt(eps)``-fold,
-    and those directions do not change the objective.
-    """
-    floor = float(np.sqrt(eps)) * max(float(eigenvalues[-1]), 0.0)
-    return np.maximum(eigenvalues, floor if floor > 0 else 1.0)
+    name = "full"
+
+    def __init__(self, matrix, inverse, refresh):
+        self.matrix, self._inverse, self.refresh = matrix, inverse, refresh
+
+    def direction(self, grad):
+        return self._inverse @ grad
+
+    def inner(self, u, v):
+        return u @ (self.matrix @ v)
 
 
 def _on_device(objective, array):
     return objective.xp.asarray(array, dtype=objective.X.dtype, device=objective.device)
 
 
+def _factor(objective, matrix):
+    """``(M, M^-1)`` on X's device for a host symmetric ``B``: ``M = B + delta diag(B)``,
+    inverted through the Cholesky factor of its Jacobi-scaled form.
+
+    Collinear columns (a one-hot block beside the intercept) make ``B`` singular. The
+    ridge ``delta = sqrt(eps)``, relative to each diagonal entry so that columns of any
+    scale keep their own curvature, keeps ``M >= B`` and bounds ``M^-1``: gradient
+    rounding errors along the null directions, about ``eps`` of the gradient, are
+    amplified at most ``1/sqrt(eps)``-fold, and those directions do not change the
+    objective. Where rounding leaves the scaled matrix indefinite, ``delta`` grows tenfold
+    until it is not. A zero diagonal entry (a column of zeros) counts as 1.
+    """
+    eps = float(objective.xp.finfo(objective.X.dtype).eps)
+    diagonal = np.diag(matrix).copy()
+    diagonal[~(diagonal > 0)] = 1.0
+    root = np.sqrt(diagonal)
+    scaled = matrix / root[:, None] / root[None, :]
+    identity = np.eye(matrix.shape[0])
+    delta = np.sqrt(eps)
+    while True:
+        try:
+            factor = scipy.linalg.cho_factor(scaled + delta * identity)
+            break
+        except np.linalg.LinAlgError:
+            delta *= 10
+    inverse = scipy.linalg.cho_solve(factor, identity) / root[:, None] / root[None, :]
+    return (_on_device(objective, matrix + delta * np.diag(diagonal)),
+            _on_device(objective, (inverse + inverse.T) / 2))
+
+
 def full(objective):
-    """The metric ``M = B``, factored once on the host."""
-    eigenvalues, vectors = np.linalg.eigh(bound(objective))
-    eigenvalues = _floor(eigenvalues, float(objective.xp.finfo(objective.X.dtype).eps))
-    matrix = (vectors * eigenvalues) @ vectors.T
-    inverse = (vectors / eigenvalues) @ vectors.T
-    return Full(_on_device(objective, matrix), _on_device(objective, inverse),
-                objective.n_outputs, objective.n_features, objective.fit_intercept)
+    """The metric ``M = B``, factored once on the host. Where the objective has a local
+    Hessian (the cross-entropies), :meth:`Full.refresh` gives Newton's metric there."""
+    refresh = None
+    if hasattr(objective.loss_function, "local_hessian"):
+        def refresh(w):
+            matrix, inverse = _factor(objective, objective.local_hessian(w))
+            return Dense(matrix, inverse, refresh)
+
+    metric = Full(*_factor(objective, bound(objective)), objective.n_outputs,
+                  objective.n_features, objective.fit_intercept, refresh)
+    metric.refit_epochs = _refit_epochs(objective)
+    return metric
+
+
+# A flop of the Gram's matrix-matrix products takes about this many times less time than
+# one of a gradient's matrix-vector products, which wait on memory.
+_BLAS3_SPEEDUP = 8
+
+
+def _refit_epochs(objective):
+    """How many epochs' work a refit to the local Hessian costs: a Gram pass per pair of
+    outputs and the Cholesky factorisation, against a gradient's two products."""
+    n, n_cols, k = objective.n_samples, objective.n_features + objective.fit_intercept, \
+        objective.n_outputs
+    refit = (k * (k + 1) // 2 * n * n_cols**2 / _BLAS3_SPEEDUP
+             + objective.n_params**3 / 3)
+    return max(1, math.ceil(refit / (2 * n * n_cols * k)))
 
 
 def _jacobi_scale(objective, diagonal):

@@ -200,11 +200,15 @@ def minimize(
     xp, device = get_namespace(params)
     full_batch = batch_size is None or batch_size >= n_samples
 
-    def optimality(point, grad, direction, forward, rate):
-        """``||G||_M^2`` at ``point``, a 0-d array: no host read here."""
+    local = _LocalMetric(metric, refits=full_batch)
+
+    def optimality(step, rate):
+        """``||G||_M^2`` at ``step.point``, a 0-d array (no host read). After a refit to
+        the local Hessian ``H <= B`` it is Newton's decrement ``grad^T H^-1 grad``, about
+        twice the gap ``F - F*`` and never below its value in the bound ``B``."""
         if penalty is None:
-            return grad @ direction
-        gap = point - forward
+            return step.grad @ step.direction
+        gap = step.point - step.forward
         return metric.inner(gap, gap) / (rate * rate)
 
     def measure(point, rate):
@@ -213,8 +217,8 @@ def minimize(
         if penalty is not None:
             value = value + penalty.value(point)
         direction = metric.direction(grad)
-        forward = prox(point - rate * direction, rate)
-        return float(value), float(optimality(point, grad, direction, forward, rate))
+        step = Step(point, grad, direction, prox(point - rate * direction, rate))
+        return float(value), float(optimality(step, rate))
 
     def diverged(epoch, value, rate):
         reason = ("became non-finite" if not math.isfinite(value) else
@@ -257,8 +261,7 @@ def minimize(
             # The reads of the epoch on the host: the objective and, for a full batch,
             # the optimality at the point where the gradient was taken.
             objective = float(objective)
-            squared = (float(optimality(step.point, step.grad, step.direction,
-                                        step.forward, rate)) if full_batch else 0.0)
+            squared = float(optimality(step, rate)) if full_batch else 0.0
             if references is None:
                 if not (math.isfinite(objective) and math.isfinite(squared)):
                     raise ValueError(
@@ -267,17 +270,24 @@ def minimize(
                         "products overflow). Rescale X and y, e.g. with "
                         "sklearn.preprocessing.StandardScaler.")
                 references = _references(objective, squared)
-            if not (math.isfinite(objective) and math.isfinite(squared)):
-                raise diverged(epoch, math.inf, rate)
-            rise = (objective - references.objective) / references.scale
-            n_rises = n_rises + 1 if rise > _RISE else 0
-            if rise > _EXPLOSION or n_rises >= 2:
-                raise diverged(epoch, objective, rate)
             epoch += 1
             loss_curve.append(objective)
             rate_curve.append(rate)
-            if full_batch:
-                relative = _relative(squared, references)
+            reverted = full_batch and local.overshot(objective, step.point)
+            if reverted:
+                # A step in the local metric raised the objective: the epoch stays in the
+                # record, the descent goes on from the best point before it.
+                params, metric = local.recover()
+                rule_state = rule.init(params)
+            else:
+                if not (math.isfinite(objective) and math.isfinite(squared)):
+                    raise diverged(epoch - 1, math.inf, rate)
+                rise = (objective - references.objective) / references.scale
+                n_rises = n_rises + 1 if rise > _RISE else 0
+                if rise > _EXPLOSION or n_rises >= 2:
+                    raise diverged(epoch - 1, objective, rate)
+                if full_batch:
+                    relative = _relative(squared, references)
 
             if validation is not None:
                 score = float(validation(params))
@@ -289,6 +299,7 @@ def minimize(
                 print(f"epoch {epoch:>5}  objective {objective:.10g}  "
                       f"learning_rate {rate:.4g}"
                       + (f"  optimality {relative:.3g}" if full_batch else "")
+                      + ("  (rejected: back to the bound's metric)" if reverted else "")
                       + f"  {time.perf_counter() - start:.3f}s"
                       + (f"  validation score {scores[-1]:.6g}" if scores else ""))
 
@@ -305,7 +316,7 @@ def minimize(
                 break
             if tol is None:
                 continue
-            if full_batch and relative <= tol:
+            if full_batch and not reverted and relative <= tol:
                 converged = True
                 break
             if stalled >= n_iter_no_change:
@@ -320,6 +331,9 @@ def minimize(
                 if decay.reduces_on_plateau:
                     # The rate is as low as "plateau" takes it: stop, optimal or not.
                     break
+            if local.due():
+                metric = local.refit(params)
+                rule_state = rule.init(params)
 
         if not bool(xp.all(xp.isfinite(params))):
             raise diverged(epoch - 1, math.inf, rate)
@@ -352,6 +366,67 @@ def minimize(
         best_validation_score=best_score,
         optimality=relative,
     )
+
+
+class _LocalMetric:
+    """When to refit a metric that has a ``refresh(w)`` to the local curvature, and what
+    to do when such a metric, which is no global bound, lets the objective rise.
+
+    A refit costs about ``metric.refit_epochs`` epochs of work (its Gram passes are
+    ``n p^2``, a gradient ``n p``): it is done once that many epochs have passed since
+    the last one, so refits take at most about half the time, whatever the shape of X,
+    and the schedule is the same on every run. After a refit the rule restarts at the
+    point it was fitted at, the *anchor*; an epoch whose objective exceeds the anchor's
+    sends the descent back to the best point since (see :meth:`recover`).
+    """
+
+    def __init__(self, metric, refits):
+        self.bound = self.metric = metric
+        self.active = refits and getattr(metric, "refresh", None) is not None
+        self.cost = getattr(metric, "refit_epochs", 1)
+        self.waited = 0
+        self.patience = 1
+        self.anchor = self.anchor_value = None
+        self.best_point = self.best_value = None
+
+    def due(self):
+        if not self.active:
+            return False
+        self.waited += 1
+        return self.waited >= self.patience * self.cost
+
+    def refit(self, params):
+        self.metric = self.metric.refresh(params)
+        self.waited = 0
+        self.anchor, self.anchor_value = params, None
+        return self.metric
+
+    def overshot(self, objective, point):
+        """Whether this epoch's objective, at ``point``, rose above the anchor's (the
+        first epoch after a refit measures the anchor's); keeps the best point since."""
+        if self.anchor is None:
+            return False
+        if self.anchor_value is None:
+            self.anchor_value = self.best_value = objective
+            self.best_point = point
+            return False
+        if objective < self.best_value:
+            self.best_value, self.best_point = objective, point
+        return not objective <= self.anchor_value
+
+    def recover(self):
+        """Where to go on after an overshoot, and in which metric: refit at the best point
+        of the phase if it made progress; else back to the anchor, in the global bound,
+        with refits four times rarer."""
+        if self.best_value < self.anchor_value:
+            point = self.best_point
+            return point, self.refit(point)
+        point = self.anchor
+        self.metric = self.bound
+        self.anchor = self.anchor_value = None
+        self.patience *= 4
+        self.waited = 0
+        return point, self.metric
 
 
 def _references(objective, squared):

@@ -722,7 +722,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Seeds the mini-batch order and the early-stopping split.
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data).
-    tol : float or None, default=1e-4
+    tol : float or None, default=1e-5
         Full batch: stop once the *optimality* ``||G(w)||_M / ||G(w_0)||_M`` is at most
         ``tol``, where ``G(w) = (w - prox(w - lr M^-1 grad F(w))) / lr`` is the gradient
         mapping (the gradient, without L1) measured in the preconditioner's metric ``M``
@@ -820,7 +820,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
                  decay_steps=100, power_t=0.25, solver="accelerated",
                  preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
                  shuffle=True, random_state=None,
-                 max_iter=1000, tol=1e-4, n_iter_no_change=5, alpha=0.0, penalty="l2",
+                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
                  validation_fraction=0.1, scoring=None, warm_start=False, verbose=0):
         self.learning_rate = learning_rate
@@ -991,7 +991,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
                  decay_steps=100, power_t=0.25, solver="accelerated",
                  preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
                  shuffle=True, random_state=None,
-                 max_iter=1000, tol=1e-4, n_iter_no_change=5, alpha=0.0, penalty="l2",
+                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
                  validation_fraction=0.1, scoring=None, warm_start=False, class_weight=None,
                  verbose=0):

@@ -153,6 +153,16 @@ class BinaryCrossEntropy(_PerSampleLoss):
 
     @staticmethod
     @_ignore_underflow
+    def local_hessian(raw_prediction):
+        """``h(0, 0)``: the second derivative ``p (1 - p)`` per sample, at most
+        :attr:`curvature`."""
+        xp = get_namespace(raw_prediction)[0]
+        exp_neg_abs = xp.exp(-xp.abs(raw_prediction))
+        second = exp_neg_abs / ((1 + exp_neg_abs) * (1 + exp_neg_abs))
+        return lambda j, k: second
+
+    @staticmethod
+    @_ignore_underflow
     def predict_proba(raw_prediction):
         """Class probabilities ``[1 - p, p]``, of shape (n_samples, 2)."""
         xp = get_namespace(raw_prediction)[0]
@@ -257,6 +267,18 @@ class CategoricalCrossEntropy(_PerSampleLoss):
             for column in range(n_classes):
                 proba[:, column] -= xp.astype(true_class == column, proba.dtype)
         return _weighted(loss, sample_weight), _weighted(proba, sample_weight)
+
+    @classmethod
+    def local_hessian(cls, raw_prediction):
+        """``h(j, k)``: entry ``(j, k)`` of each sample's Hessian ``diag(p) - p p^T`` with
+        respect to its raw prediction, of shape (n_samples,)."""
+        proba = cls._log_softmax_parts(raw_prediction)[1]
+
+        def entry(j, k):
+            product = -proba[:, j] * proba[:, k]
+            return product + proba[:, j] if j == k else product
+
+        return entry
 
     @classmethod
     def predict_proba(cls, raw_prediction):
@@ -459,6 +481,32 @@ class LinearObjective:
         """``X1^T D X1 / S`` on the host, float64, in one pass over X."""
         return _curvature.gram(self.X, self.sample_weight, self.fit_intercept,
                                self._total_weight)
+
+    def local_hessian(self, w):
+        """The Hessian of ``F`` at ``w`` (smooth part, L2 included), host float64, of shape
+        ``(n_params, n_params)`` in the layout of the flat vector.
+
+        Built from one weighted Gram matrix ``X1^T diag(s_i h_i^{jk}) X1 / S`` per pair of
+        outputs ``j <= k``, where ``h_i^{jk}`` is the loss's ``local_hessian`` (``p (1 -
+        p)`` for the sigmoid, ``diag(p) - p p^T`` for the softmax): ``n p^2`` work a pair.
+        """
+        curvature = self.loss_function.local_hessian(self.raw_prediction(w))
+        n_features = self.n_features
+        index = [np.r_[k * n_features:(k + 1) * n_features,
+                       [self.n_coef + k] if self.fit_intercept else []].astype(int)
+                 for k in range(self.n_outputs)]
+        hessian = np.zeros((self.n_params, self.n_params))
+        for j in range(self.n_outputs):
+            for k in range(j, self.n_outputs):
+                weights = curvature(j, k)
+                if self.sample_weight is not None:
+                    weights = weights * self.sample_weight
+                block = _curvature.gram(self.X, weights, self.fit_intercept,
+                                        self._total_weight)
+                hessian[np.ix_(index[j], index[k])] = block
+                hessian[np.ix_(index[k], index[j])] = block.T
+        hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
+        return hessian
 
     def gram_product(self, basis):
         """``X1^T D X1 / S @ basis`` for a host basis, in one pass over X."""
