@@ -32,10 +32,10 @@ matrices go to the host (float64); the metric's own arrays go back to X's device
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
 from ._array_api import get_namespace, is_numpy, to_numpy
@@ -278,9 +278,8 @@ class Diagonal:
 
     name = "diagonal"
 
-    def __init__(self, weights):
-        self.weights = weights
-        self._inverse = 1 / weights
+    def __init__(self, weights, inverse):
+        self.weights, self._inverse = weights, inverse
 
     def direction(self, grad):
         return grad * self._inverse
@@ -337,67 +336,105 @@ class Full:
 
 class Dense:
     """``M`` a matrix over the whole flat vector: Newton's metric, the local Hessian, which
-    couples the outputs of the softmax. No global bound: the engine checks its steps."""
+    couples the outputs of the softmax. No global bound: the engine checks its steps.
+
+    The softmax does not change when the same number is added to every class's raw
+    prediction, so its Hessian is singular along "the same coefficients and intercept for
+    every class". With ``shift_invariant`` the step is kept free of that direction (its
+    mean over the classes is removed), as plain descent from zero keeps it: the
+    coefficients and intercepts keep summing to zero over the classes, the solution
+    ``LogisticRegression`` reports, and rounding cannot drift along it.
+    """
 
     name = "full"
 
-    def __init__(self, matrix, inverse, refresh):
+    def __init__(self, matrix, inverse, refresh, shift_invariant=None):
         self.matrix, self._inverse, self.refresh = matrix, inverse, refresh
+        self.shift_invariant = shift_invariant
 
     def direction(self, grad):
-        return self._inverse @ grad
+        step = self._inverse @ grad
+        if self.shift_invariant is None:
+            return step
+        return self.shift_invariant.centre(step)
 
     def inner(self, u, v):
         return u @ (self.matrix @ v)
 
 
 def _on_device(objective, array):
+    """A host float64 metric array in X's dtype, on X's device; a clear error where X's
+    scale puts it beyond that dtype (X of tiny or huge scale, squared)."""
+    largest = float(objective.xp.finfo(objective.X.dtype).max)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.all(np.abs(array) < largest):
+            raise ValueError(
+                "The curvature of the objective overflows the dtype of X: X has entries "
+                "too small or too large for their squares to be represented. Rescale X, "
+                "e.g. with sklearn.preprocessing.StandardScaler or MaxAbsScaler.")
     return objective.xp.asarray(array, dtype=objective.X.dtype, device=objective.device)
 
 
 def _factor(objective, matrix):
-    """``(M, M^-1)`` on X's device for a host symmetric ``B``: ``M = B + delta diag(B)``,
-    inverted through the Cholesky factor of its Jacobi-scaled form.
+    """``(M, M^+)`` on X's device for a host symmetric ``B``: ``M = B`` and ``M^+`` its
+    pseudo-inverse, from the eigenvectors of its Jacobi-scaled form
+    ``diag(B)^-1/2 B diag(B)^-1/2``.
 
-    Collinear columns (a one-hot block beside the intercept) make ``B`` singular. The
-    ridge ``delta = sqrt(eps)``, relative to each diagonal entry so that columns of any
-    scale keep their own curvature, keeps ``M >= B`` and bounds ``M^-1``: gradient
-    rounding errors along the null directions, about ``eps`` of the gradient, are
-    amplified at most ``1/sqrt(eps)``-fold, and those directions do not change the
-    objective. Where rounding leaves the scaled matrix indefinite, ``delta`` grows tenfold
-    until it is not. A zero diagonal entry (a column of zeros) counts as 1.
+    Collinear columns (a one-hot block beside the intercept, more columns than rows) make
+    ``B`` singular. The gradient of the data term lies in ``B``'s range, and the
+    objective does not change along its null directions, so the step leaves those alone:
+    eigenvalues below ``100 eps`` of the largest (scaled, so that columns of any scale
+    keep their own curvature) count as zero. Rounding errors in the gradient are then not
+    amplified, and a fit started at zero keeps to the row space, as plain descent does.
+    A zero diagonal entry (a column of zeros) counts as 1.
     """
     eps = float(objective.xp.finfo(objective.X.dtype).eps)
     diagonal = np.diag(matrix).copy()
     diagonal[~(diagonal > 0)] = 1.0
     root = np.sqrt(diagonal)
-    scaled = matrix / root[:, None] / root[None, :]
-    identity = np.eye(matrix.shape[0])
-    delta = np.sqrt(eps)
-    while True:
-        try:
-            factor = scipy.linalg.cho_factor(scaled + delta * identity)
-            break
-        except np.linalg.LinAlgError:
-            delta *= 10
-    inverse = scipy.linalg.cho_solve(factor, identity) / root[:, None] / root[None, :]
-    return (_on_device(objective, matrix + delta * np.diag(diagonal)),
-            _on_device(objective, (inverse + inverse.T) / 2))
+    eigenvalues, vectors = np.linalg.eigh(matrix / root[:, None] / root[None, :])
+    kept = eigenvalues > 100 * eps * max(float(eigenvalues[-1]), 0.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        vectors = vectors[:, kept] / root[:, None]
+        inverse = (vectors / eigenvalues[kept]) @ vectors.T
+    return _on_device(objective, matrix), _on_device(objective, inverse)
 
 
 def full(objective):
     """The metric ``M = B``, factored once on the host. Where the objective has a local
-    Hessian (the cross-entropies), :meth:`Full.refresh` gives Newton's metric there."""
+    Hessian (the cross-entropies, in memory), :meth:`Full.refresh` gives Newton's metric
+    there."""
     refresh = None
-    if hasattr(objective.loss_function, "local_hessian"):
+    if hasattr(objective.loss_function, "local_hessian") and hasattr(objective,
+                                                                      "local_hessian"):
+        shift = _ClassShift(objective) if getattr(objective.loss_function,
+                                                  "shift_invariant", False) else None
+
         def refresh(w):
-            matrix, inverse = _factor(objective, objective.local_hessian(w))
-            return Dense(matrix, inverse, refresh)
+            return Dense(*_factor(objective, objective.local_hessian(w)), refresh, shift)
 
     metric = Full(*_factor(objective, bound(objective)), objective.n_outputs,
                   objective.n_features, objective.fit_intercept, refresh)
-    metric.refit_epochs = _refit_epochs(objective)
+    if refresh is not None:
+        metric.refit_epochs = _refit_epochs(objective)
     return metric
+
+
+class _ClassShift:
+    """Removes from a flat vector its mean over the classes, per feature and intercept."""
+
+    def __init__(self, objective):
+        self.n_outputs, self.n_features = objective.n_outputs, objective.n_features
+        self.n_coef = objective.n_coef
+
+    def centre(self, w):
+        xp = get_namespace(w)[0]
+        coef = xp.reshape(w[: self.n_coef], (self.n_outputs, self.n_features))
+        parts = [xp.reshape(coef - xp.mean(coef, axis=0), (-1,))]
+        if w.shape[0] > self.n_coef:
+            intercept = w[self.n_coef:]
+            parts.append(intercept - xp.mean(intercept))
+        return xp.concat(parts)
 
 
 # A flop of the Gram's matrix-matrix products takes about this many times less time than
@@ -407,11 +444,14 @@ _BLAS3_SPEEDUP = 8
 
 def _refit_epochs(objective):
     """How many epochs' work a refit to the local Hessian costs: a Gram pass per pair of
-    outputs and the Cholesky factorisation, against a gradient's two products."""
-    n, n_cols, k = objective.n_samples, objective.n_features + objective.fit_intercept, \
+    outputs and the eigendecomposition, against a gradient's two products.
+
+    Rows are counted by their total weight, so that weighting a row by 2 and repeating it
+    give the same schedule, hence the same fit.
+    """
+    n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
         objective.n_outputs
-    refit = (k * (k + 1) // 2 * n * n_cols**2 / _BLAS3_SPEEDUP
-             + objective.n_params**3 / 3)
+    refit = k * (k + 1) // 2 * n * n_cols**2 / _BLAS3_SPEEDUP + objective.n_params**3
     return max(1, math.ceil(refit / (2 * n * n_cols * k)))
 
 
@@ -445,7 +485,9 @@ def diagonal(objective):
     flat = np.tile(diag[:n_features], objective.n_outputs)
     if objective.fit_intercept:
         flat = np.append(flat, np.full(objective.n_outputs, diag[n_features]))
-    return Diagonal(_on_device(objective, flat))
+    with np.errstate(over="ignore", divide="ignore"):
+        inverse = 1 / flat
+    return Diagonal(_on_device(objective, flat), _on_device(objective, inverse))
 
 
 PRECONDITIONERS = {"full": full, "diagonal": diagonal}
@@ -475,6 +517,16 @@ def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
     if name == "full" and l1:
         return "diagonal"
     return name
+
+
+def without_refits(metric):
+    """``metric`` without its ``refresh`` (which holds the objective, hence X): what an
+    estimator keeps, and pickles, for ``partial_fit`` to continue in."""
+    if getattr(metric, "refresh", None) is None:
+        return metric
+    frozen = copy.copy(metric)
+    frozen.refresh = None
+    return frozen
 
 
 def make_metric(name, objective):

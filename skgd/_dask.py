@@ -101,6 +101,19 @@ def _chunk_gram_product(X, sample_weight, basis, fit_intercept):
     return np.concatenate([[_weight_sum(X, sample_weight)], image.ravel()])
 
 
+def _chunk_local_hessian(X, sample_weight, loss, y, w, fit_intercept):
+    """``[sum_i s_i, the data term's Hessian summed over the chunk]``, flat."""
+    total = _weight_sum(X, sample_weight)
+    objective = LinearObjective(loss, X, y, sample_weight, fit_intercept=fit_intercept)
+    hessian = objective.local_hessian(w) if total > 0 else np.zeros((w.size, w.size))
+    return np.concatenate([[total], hessian.ravel() * total])
+
+
+def _chunk_weight(X, sample_weight, fit_intercept):
+    """``[sum_i s_i]`` over one chunk."""
+    return np.array([_weight_sum(X, sample_weight)])
+
+
 def _chunk_gram_diagonal(X, sample_weight, fit_intercept):
     """``[sum_i s_i, diag(X1^T D X1)]`` over one chunk."""
     total = _weight_sum(X, sample_weight)
@@ -279,6 +292,24 @@ class DaskLinearObjective:
         """``X1^T D X1 / S @ basis`` for a client basis."""
         total, flat = self._sum_chunks(_chunk_gram_product, basis)
         return flat.reshape(basis.shape) / total
+
+    def local_hessian(self, w):
+        """The Hessian of ``F`` at ``w``, as ``LinearObjective.local_hessian``: each chunk
+        sums its share, a tree adds them."""
+        parts = [dask.delayed(_chunk_local_hessian, pure=True)(
+                    X, weight, self.loss_function, y, w, self.fit_intercept)
+                 for X, y, weight in self._chunks]
+        (sums,) = dask.compute(_tree_sum(parts))
+        hessian = sums[1:].reshape(w.size, w.size) / _positive_total(sums[0])
+        hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
+        return hessian
+
+    @property
+    def total_weight(self):
+        """``S``, computed once, when the refit schedule asks for it."""
+        if not hasattr(self, "_total_weight"):
+            self._total_weight = _positive_total(self._sum_chunks(_chunk_weight)[0])
+        return self._total_weight
 
     def gram_diagonal(self):
         """The diagonal of :meth:`gram`, without the matrix."""

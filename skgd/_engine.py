@@ -20,10 +20,10 @@ after the last epoch, by one more full pass.
 **Divergence.** The objective at the starting point is the reference, kept in the
 :class:`EngineState` that warm starts and ``partial_fit`` carry. With a convex objective and
 a stable step the objective stays below it (up to the noise of mini-batches); one that is
-not finite, or rises above it by ``_EXPLOSION`` times its size, or by ``_RISE`` times
-two epochs running, is diverging, and :class:`DivergenceError` is raised. An objective
-that is not finite at the starting point, before any step, is the data's fault and
-raises a plain ``ValueError``.
+not finite, or rises above it by ``_EXPLOSION`` times its size, or stays above twice its
+value for ``_RISE_EPOCHS`` epochs running, is diverging, and :class:`DivergenceError` is
+raised. An objective that is not finite at the starting point, before any step, is the
+data's fault and raises a plain ``ValueError``.
 
 The parameters may be any Array API array: they stay in their namespace and on their
 device. The objective may come back as a 0-d array there; the engine sums it over the
@@ -47,12 +47,15 @@ from ._decays import Decay, make_decay
 from ._updates import UPDATE_RULES, Step, UpdateRule
 
 # An objective that rises above its starting value by this many times its size has
-# diverged at once; one that rises by _RISE times for two epochs running is diverging too
-# (a bounded loss such as the cross-entropy grows only linearly in the weights, so a
-# too-large step makes it bounce at a high value instead of overflowing). A transient
-# overshoot of momentum passes.
+# diverged at once; one that stays above twice its start for _RISE_EPOCHS epochs running
+# is diverging too (a bounded loss such as the cross-entropy grows only linearly in the
+# weights, so a too-large step makes it bounce at a high value instead of overflowing).
+# A descent step never leaves the objective there; a transient overshoot of momentum
+# passes.
 _EXPLOSION = 1e4
-_RISE = 10.0
+_RISE_EPOCHS = 3
+# Relative rounding error of an objective summed from float32 losses.
+_ROUNDING = 1e-6
 # "plateau" stops once it has cut the rate by this factor in all.
 _MIN_PLATEAU_FACTOR = 1e-6
 
@@ -82,7 +85,7 @@ class EngineState(NamedTuple):
     n_updates: int
     n_plateaus: int
     references: References | None = None
-    # Consecutive epochs whose objective was above _RISE times the reference.
+    # Consecutive epochs whose objective was above twice the reference.
     n_rises: int = 0
 
 
@@ -200,7 +203,9 @@ def minimize(
     xp, device = get_namespace(params)
     full_batch = batch_size is None or batch_size >= n_samples
 
-    local = _LocalMetric(metric, refits=full_batch)
+    # Refits only where the step is the metric's own: a learning rate above 1 scales it
+    # beyond any local curvature, and its overshoots are the learning rate's.
+    local = _LocalMetric(metric, refits=full_batch and learning_rate <= 1)
 
     def optimality(step, rate):
         """``||G||_M^2`` at ``step.point``, a 0-d array (no host read). After a refit to
@@ -208,8 +213,8 @@ def minimize(
         twice the gap ``F - F*`` and never below its value in the bound ``B``."""
         if penalty is None:
             return step.grad @ step.direction
-        gap = step.point - step.forward
-        return metric.inner(gap, gap) / (rate * rate)
+        mapping = (step.point - step.forward) / rate
+        return metric.inner(mapping, mapping)
 
     def measure(point, rate):
         """``(F, ||G||_M^2)`` at ``point`` from one full pass, read on the host."""
@@ -228,8 +233,9 @@ def minimize(
             f"diverge: it {reason}; {advice}")
 
     if references is None and (not full_batch or reference_point is not None):
-        references = _references(*measure(params if reference_point is None
-                                          else reference_point, learning_rate))
+        with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+            references = _references(*measure(params if reference_point is None
+                                              else reference_point, learning_rate))
 
     loss_curve, rate_curve = [], []
     scores = [] if validation is not None else None
@@ -241,8 +247,11 @@ def minimize(
 
     # Overflow in a diverging run is reported by DivergenceError, not by warnings; an
     # exponential that underflows to 0 is exact enough.
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         for _ in range(max_iter):
+            if loss_curve and local.due():
+                metric = local.refit(params)
+                rule_state = rule.init(params)
             if on_epoch_begin is not None:
                 on_epoch_begin(epoch, params)
             rate = learning_rate * decay.factor(epoch, n_plateaus)
@@ -263,17 +272,11 @@ def minimize(
             objective = float(objective)
             squared = float(optimality(step, rate)) if full_batch else 0.0
             if references is None:
-                if not (math.isfinite(objective) and math.isfinite(squared)):
-                    raise ValueError(
-                        f"The objective is {objective} at the starting point, before any "
-                        "step: the data are too large for their dtype (their squares or "
-                        "products overflow). Rescale X and y, e.g. with "
-                        "sklearn.preprocessing.StandardScaler.")
                 references = _references(objective, squared)
             epoch += 1
             loss_curve.append(objective)
             rate_curve.append(rate)
-            reverted = full_batch and local.overshot(objective, step.point)
+            reverted = local.overshot(objective, step.point)
             if reverted:
                 # A step in the local metric raised the objective: the epoch stays in the
                 # record, the descent goes on from the best point before it.
@@ -283,8 +286,8 @@ def minimize(
                 if not (math.isfinite(objective) and math.isfinite(squared)):
                     raise diverged(epoch - 1, math.inf, rate)
                 rise = (objective - references.objective) / references.scale
-                n_rises = n_rises + 1 if rise > _RISE else 0
-                if rise > _EXPLOSION or n_rises >= 2:
+                n_rises = n_rises + 1 if rise > 1 else 0
+                if rise > _EXPLOSION or n_rises >= _RISE_EPOCHS:
                     raise diverged(epoch - 1, objective, rate)
                 if full_batch:
                     relative = _relative(squared, references)
@@ -299,7 +302,7 @@ def minimize(
                 print(f"epoch {epoch:>5}  objective {objective:.10g}  "
                       f"learning_rate {rate:.4g}"
                       + (f"  optimality {relative:.3g}" if full_batch else "")
-                      + ("  (rejected: back to the bound's metric)" if reverted else "")
+                      + ("  (step rejected: the objective rose)" if reverted else "")
                       + f"  {time.perf_counter() - start:.3f}s"
                       + (f"  validation score {scores[-1]:.6g}" if scores else ""))
 
@@ -317,6 +320,9 @@ def minimize(
             if tol is None:
                 continue
             if full_batch and not reverted and relative <= tol:
+                # The certificate is for the point where the gradient was taken: that is
+                # the point returned, not the step from it (which no one has checked).
+                params = step.point
                 converged = True
                 break
             if stalled >= n_iter_no_change:
@@ -331,9 +337,6 @@ def minimize(
                 if decay.reduces_on_plateau:
                     # The rate is as low as "plateau" takes it: stop, optimal or not.
                     break
-            if local.due():
-                metric = local.refit(params)
-                rule_state = rule.init(params)
 
         if not bool(xp.all(xp.isfinite(params))):
             raise diverged(epoch - 1, math.inf, rate)
@@ -403,24 +406,27 @@ class _LocalMetric:
 
     def overshot(self, objective, point):
         """Whether this epoch's objective, at ``point``, rose above the anchor's (the
-        first epoch after a refit measures the anchor's); keeps the best point since."""
+        first epoch after a refit measures the anchor's, which must not be above the best
+        seen before it: the step that led there was the previous metric's); keeps the
+        best point."""
         if self.anchor is None:
             return False
         if self.anchor_value is None:
-            self.anchor_value = self.best_value = objective
-            self.best_point = point
-            return False
-        if objective < self.best_value:
+            if self.best_value is not None and not objective <= _slack(self.best_value):
+                return True
+            self.anchor_value = objective
+        elif not objective <= _slack(self.anchor_value):
+            return True
+        if self.best_value is None or objective < self.best_value:
             self.best_value, self.best_point = objective, point
-        return not objective <= self.anchor_value
+        return False
 
     def recover(self):
         """Where to go on after an overshoot, and in which metric: refit at the best point
-        of the phase if it made progress; else back to the anchor, in the global bound,
-        with refits four times rarer."""
-        if self.best_value < self.anchor_value:
-            point = self.best_point
-            return point, self.refit(point)
+        seen if it is not where the overshooting metric was fitted; else back there, in
+        the global bound, with refits four times rarer."""
+        if self.best_point is not self.anchor:
+            return self.best_point, self.refit(self.best_point)
         point = self.anchor
         self.metric = self.bound
         self.anchor = self.anchor_value = None
@@ -429,7 +435,19 @@ class _LocalMetric:
         return point, self.metric
 
 
+def _slack(value):
+    """``value`` and the rounding a float32 objective may add to it: below this, a rise
+    is noise, not an overshoot."""
+    return value + _ROUNDING * abs(value)
+
+
 def _references(objective, squared):
+    """The references of a starting point; a clear error where they are not finite."""
+    if not (math.isfinite(objective) and math.isfinite(squared)):
+        raise ValueError(
+            f"The objective is {objective} at the starting point, before any step: the "
+            "data are too large for their dtype (their squares or products overflow). "
+            "Rescale X and y, e.g. with sklearn.preprocessing.StandardScaler.")
     return References(objective, max(abs(objective), float(np.finfo(np.float64).tiny)),
                       squared)
 

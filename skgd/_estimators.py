@@ -75,11 +75,14 @@ def _adam_step(objective):
     so ``1/L`` (a step *multiplier*) means nothing to it; this is a step *length* of the
     problem's own scale, which keeps it bounded where ``1/L`` is huge (X of tiny scale).
     """
-    start = objective.init_params()
-    grad = to_numpy(objective.loss_gradient(start)[1]).astype(np.float64)
-    lipschitz = objective.lipschitz()
-    size = 0.1 * float(np.sqrt(np.mean(grad * grad))) / lipschitz if lipschitz > 0 else 0.0
-    return size if size > 0 else 1e-3
+    # Data too large for their dtype overflow here; the engine's first epoch then says so.
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad = to_numpy(objective.loss_gradient(objective.init_params())[1])
+        grad = grad.astype(np.float64)
+        lipschitz = objective.lipschitz()
+        size = (0.1 * float(np.sqrt(np.mean(grad * grad))) / lipschitz
+                if lipschitz > 0 else 0.0)
+    return size if size > 0 and math.isfinite(size) else 1e-3
 
 
 def _check_class_weight(per_class, classes, class_weight):
@@ -483,7 +486,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
         self._engine_state = result.state
         self._solver = self.solver
-        self._metric = metric
+        # partial_fit continues in this metric; refits belong to one fit's objective.
+        self._metric = _curvature.without_refits(metric)
         self._learning_rate = learning_rate
         self.preconditioner_ = metric.name
         self.optimality_ = math.nan if result.optimality is None else result.optimality
@@ -978,7 +982,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
     >>> X, y = load_iris(return_X_y=True)
     >>> model = make_pipeline(StandardScaler(), GDClassifier(alpha=0.01)).fit(X, y)
     >>> model.predict_proba(X[:1]).round(3)
-    array([[0.978, 0.022, 0.   ]])
+    array([[0.979, 0.021, 0.   ]])
     """
 
     _parameter_constraints: dict = {

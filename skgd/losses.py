@@ -212,6 +212,8 @@ class CategoricalCrossEntropy(_PerSampleLoss):
 
     # The softmax Hessian diag(p) - p p^T has spectral norm <= 1/2 (Böhning's bound).
     curvature = 0.5
+    # Adding the same number to every class's raw prediction changes nothing.
+    shift_invariant = True
     raw_ndim = 2
 
     def __init__(self, n_classes: int):
@@ -354,6 +356,11 @@ class LinearObjective:
             raise ValueError(
                 f"sample_weight sums to {self._total_weight}: F divides by that sum, so the "
                 "weights must be non-negative, finite and not all zero.")
+
+    @property
+    def total_weight(self) -> float:
+        """``S``, the sum of the sample weights (the number of rows without them)."""
+        return self._total_weight
 
     # -- layout -----------------------------------------------------------------------
     def unpack(self, w):
