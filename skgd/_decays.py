@@ -67,7 +67,21 @@ DECAYS = {
 
 
 def make_decay(decay, **settings) -> Decay:
-    """Resolve a decay name or a callable ``f(epoch) -> factor`` into a :class:`Decay`."""
-    if callable(decay):
-        return Decay(lambda t, n_plateaus: float(decay(t)))
-    return DECAYS[decay](**settings)
+    """Resolve a decay name or a callable ``f(epoch) -> factor`` into a :class:`Decay`.
+
+    A callable's factor is checked each epoch: NaN, infinite or negative factors would
+    otherwise surface later as a "diverging" learning rate, which is not the cause.
+    """
+    if not callable(decay):
+        return DECAYS[decay](**settings)
+
+    def factor(t, n_plateaus):
+        value = float(decay(t))
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(
+                f"decay={decay!r} returned {value} at epoch {t}; a decay must return a "
+                "finite factor >= 0 (the learning rate of epoch t is learning_rate * "
+                "decay(t)).")
+        return value
+
+    return Decay(factor)

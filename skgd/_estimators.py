@@ -527,9 +527,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                     f"not raise it, pass a smaller float learning_rate, e.g. "
                     f"{learning_rate / 10:.3g}.")
         if metric.name is not None:
-            return (f"learning_rate={self.learning_rate:g} multiplies the step of "
-                    f"preconditioner={metric.name!r} that cannot diverge (learning_rate="
-                    f"'auto', the same as 1.0): try learning_rate='auto' or a value <= 1.")
+            return (f"with preconditioner={metric.name!r} a float learning_rate "
+                    "multiplies the step that cannot diverge (learning_rate='auto', the "
+                    "same as 1.0): try learning_rate='auto' or a value <= 1.")
         return (f"try a smaller learning_rate than {self.learning_rate:g}, e.g. "
                 f"{self.learning_rate / 10:g}, or learning_rate='auto'.")
 

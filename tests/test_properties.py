@@ -22,7 +22,12 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from skgd import DivergenceError, GDClassifier, GDRegressor
-from skgd.losses import BinaryCrossEntropy, CategoricalCrossEntropy, LinearObjective
+from skgd.losses import (
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    LinearObjective,
+    SquaredError,
+)
 
 # Tolerance of "probabilities sum to one", by the dtype they are computed in.
 SUM_TOL = {np.float64: 1e-6, np.float32: 1e-5}
@@ -337,3 +342,110 @@ def test_log_proba_is_the_log_of_proba_for_large_raw_predictions(
     assert np.all(np.isfinite(log_proba)) and np.all(log_proba <= 0)
     # Both come from the same raw predictions, so they may differ by rounding only.
     np.testing.assert_allclose(np.exp(log_proba), proba, rtol=1e-4, atol=1e-6)
+
+
+@st.composite
+def truth_params(draw):
+    """Any rule, batch mode, penalty and rate, fixed rates included that are far too large."""
+    batch_size = draw(st.none() | st.none() | st.integers(1, 16))
+    return {
+        "learning_rate": draw(st.sampled_from(["auto", "auto", 1e-2, 1.0, 1e3])),
+        "solver": draw(st.sampled_from(["accelerated", "gd", "adam"])),
+        "preconditioner": draw(st.sampled_from(["auto", "auto", None, "diagonal"])),
+        "alpha": draw(st.sampled_from([1e-3, 1e-1])),
+        "penalty": draw(st.sampled_from(["l2", "l2", "l1"])),
+        "batch_size": batch_size,
+        "random_state": 0,
+        "max_iter": 300 if batch_size is None else 10,
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=data_specs(), x_exponent=st.integers(-8, 8), y_exponent=st.integers(-8, 8),
+       classify=st.booleans(), weighted=st.booleans(), params=truth_params())
+def test_a_fit_that_reports_no_trouble_is_optimal_and_never_exploded(
+        spec, x_exponent, y_exponent, classify, weighted, params):
+    X, rng = make_X(spec)
+    X = (X.astype(np.float64) * 10.0**x_exponent).astype(spec.dtype)
+    n_samples = X.shape[0]
+    sample_weight = rng.uniform(0.2, 3.0, n_samples) if weighted else None
+    if params["solver"] == "adam" and params["preconditioner"] == "diagonal":
+        params["preconditioner"] = None
+    if classify:
+        y = rng.integers(0, 2, n_samples)
+        y[:2] = [0, 1]
+        model = GDClassifier(**params)
+        loss, target = BinaryCrossEntropy(), y.astype(np.float64)
+    else:
+        y = (X.astype(np.float64) @ rng.standard_normal(X.shape[1])
+             + rng.standard_normal(n_samples)) * 10.0**y_exponent
+        model = GDRegressor(**params)
+        loss, target = SquaredError(), y
+    l1 = params["penalty"] == "l1"
+    objective = LinearObjective(loss, X.astype(np.float64), target, sample_weight,
+                                alpha=params["alpha"], l1_ratio=float(l1))
+
+    def value(coef, intercept):
+        w = np.concatenate([np.ravel(coef), np.ravel(intercept)]).astype(np.float64)
+        penalty = params["alpha"] * np.abs(w[:-1]).sum() if l1 else 0.0
+        return objective.loss(w) + penalty
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            model.fit(X, y, sample_weight=sample_weight)
+        except ValueError as error:
+            # DivergenceError, or the data's scale beyond the dtype: both say what to do.
+            event(type(error).__name__)
+            assert CLEAR_MESSAGE.search(str(error)), repr(error)
+            return
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    event("warned" if warned else "no warning")
+    if warned:
+        return
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+    start = value(np.zeros(X.shape[1]), 0.0)
+    final = value(model.coef_, model.intercept_)
+    # Never worse than the zero model by a factor: that is an exploded fit.
+    assert final <= 2 * start + 1e-12 * abs(start), (final, start)
+    if ((params["batch_size"] is None or params["batch_size"] >= n_samples)
+            and params["preconditioner"] == "auto" and params["solver"] != "adam"
+            and not l1 and X.dtype == np.float64):
+        # A full-batch fit that reports convergence in the curvature metric is near the
+        # exact optimum: the metric makes the measure blind to the conditioning of X. (In
+        # the plain or diagonal metric, with L1, a small gradient mapping means a small
+        # gap only up to the condition number: see the user guide. float32 descent resolves
+        # the objective to float32's precision only.)
+        reference = _exact_objective(X, y, sample_weight, params, classify, value)
+        if reference is not None:
+            # Optimality is relative to the start: where the optimum is a tiny fraction of
+            # the start's objective (near-separable classes, near-interpolation), the gap
+            # is resolved to about tol**2 of the start, not of the optimum.
+            assert final - reference <= 1e-3 * abs(reference) + 1e-8 * abs(start), (
+                final, reference, start)
+
+
+def _exact_objective(X, y, sample_weight, params, classify, value):
+    """The objective at scikit-learn's exact solution of the same problem (L2, or L1 for
+    regression), or None where it has none at hand or it did not converge."""
+    from sklearn.linear_model import Lasso, LogisticRegression, Ridge
+
+    X = X.astype(np.float64)
+    total = X.shape[0] if sample_weight is None else sample_weight.sum()
+    alpha, l1 = params["alpha"], params["penalty"] == "l1"
+    if classify:
+        if l1:
+            return None
+        exact = LogisticRegression(C=1 / (total * alpha), solver="newton-cholesky",
+                                   tol=1e-12, max_iter=500)
+    else:
+        exact = (Lasso(alpha=alpha, tol=1e-12, max_iter=100_000) if l1
+                 else Ridge(alpha=total * alpha, solver="cholesky"))
+    with warnings.catch_warnings(record=True) as caught:
+        # Not converged, or an ill-conditioned solve (scipy's LinAlgWarning): no reference.
+        warnings.simplefilter("always")
+        exact.fit(X, y, sample_weight=sample_weight)
+    if caught:
+        return None
+    return value(exact.coef_, exact.intercept_)
