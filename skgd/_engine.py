@@ -346,9 +346,10 @@ def minimize(
             best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
         if (validation is not None or not full_batch) and measure_at_end and loss_curve:
             value, squared = measure(params, learning_rate)
-            # The last mini-batch step comes after the last objective the epoch read.
+            # The steps after the last objective an epoch read are checked here: a model
+            # more than twice as bad as the start is returned by no fit.
             if not (math.isfinite(value) and math.isfinite(squared)) or (
-                    value - references.objective) / references.scale > _EXPLOSION:
+                    value - references.objective) / references.scale > 1:
                 raise diverged(epoch - 1, value, rate)
             relative = _relative(squared, references)
     if verbose:
