@@ -123,7 +123,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
 print(f"{'problem':<13} {'preconditioner':>15} {'chosen':>9} {'gap<=1e-4':>10} "
       f"{'gap<=1e-8':>10} {'after 200':>10} {'time':>7}")
 for ax, (name, (Estimator, alpha, X, y, _, best)) in zip(axes, problems.items(),
-                                                                 strict=True):
+                                                         strict=True):
     for label, preconditioner in preconditioners.items():
         model = Estimator(alpha=alpha, preconditioner=preconditioner, max_iter=200,
                           tol=None)

@@ -83,8 +83,8 @@ ax.plot(np.arange(1, len(gap) + 1), gap, "k--", label="defaults (preconditioner=
 ax.set_yscale("log")
 ax.set_xlabel("epoch")
 ax.set_ylabel("relative gap $(F - F^*)/F^*$")
-ax.set_title("GDClassifier(alpha=1/n, preconditioner=None) on breast cancer: update rules",
-             fontsize=10)
+ax.set_title("GDClassifier(alpha=1/n) on breast cancer: update rules with "
+             "preconditioner=None, and the defaults (dashed)", fontsize=9)
 ax.legend()
 plt.show()
 
