@@ -37,8 +37,8 @@ X = StandardScaler().fit_transform(X)
 # gradient changes at most :math:`L` times as fast as the weights, where :math:`L` is the
 # largest eigenvalue of :math:`X_1^\top X_1 / n` (:math:`X_1` is :math:`X` with a column
 # of ones for the intercept). Without a preconditioner, ``learning_rate="auto"`` uses
-# :math:`\eta = 1/L`. On a
-# quadratic like this one, full-batch descent diverges for any :math:`\eta > 2/L`.
+# :math:`\eta = 1/L`. On a quadratic like this one, full-batch descent diverges for any
+# :math:`\eta > 2/L`.
 
 L = LinearObjective(SquaredError(), X, y).lipschitz()
 print(f"L = {L:.4f}; learning_rate='auto' is 1/L = {1 / L:.4f}; 2/L = {2 / L:.4f}")
