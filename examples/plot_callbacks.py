@@ -4,8 +4,8 @@ Watching a fit: verbose, progress bars and callbacks
 
 A fit can report each epoch in three ways:
 
-- ``verbose=1`` prints one line per epoch: the training objective, the learning rate and
-  the time taken;
+- ``verbose=1`` prints one line per epoch: the training objective, the learning rate, the
+  optimality (see ``tol``) and the time taken;
 - scikit-learn's callbacks (``sklearn.callback``, scikit-learn >= 1.9), set with
   ``set_callbacks``: :class:`~sklearn.callback.ProgressBar` draws a progress bar (with
   ``rich``, the ``progress`` extra: ``pip install "skgd[progress]"``) and
@@ -90,7 +90,10 @@ class HeldOutStopper:
 
 
 stopper = HeldOutStopper(X_test, y_test)
-stopped = GDClassifier(solver="gd", learning_rate=0.05, max_iter=500, tol=None)
+# A slow textbook fit (``preconditioner=None``, a small fixed step) gives the held-out
+# score time to rise and level off.
+stopped = GDClassifier(solver="gd", preconditioner=None, learning_rate=0.05, max_iter=500,
+                       tol=None)
 stopped.set_callbacks(stopper).fit(X_train, y_train)
 print(f"stopped after {stopped.n_iter_} of 500 epochs; best held-out accuracy "
       f"{max(stopper.scores):.4f} at epoch {stopper.scores.index(max(stopper.scores)) + 1}")

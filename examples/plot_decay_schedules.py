@@ -53,8 +53,10 @@ print(f"F* = {best:.10f}")
 # Eight schedules
 # ---------------
 #
-# Every fit runs 100 epochs of mini-batches of 32 rows with the plain update
-# (``solver="gd"``) from the same base rate 0.3 and the same shuffling seed. The
+# Every fit runs 100 epochs of mini-batches of 32 rows with the textbook update
+# (``solver="gd", preconditioner=None``: the float 0.3 is the step itself, not a
+# multiple of a curvature metric's step) from the same base rate 0.3 and the same
+# shuffling seed. The
 # callable schedule is a linear warm-up over the first 10 epochs. ``"plateau"`` is the
 # only one that looks at the loss: it halves the rate each time the epoch's loss has not
 # improved by ``tol`` for ``n_iter_no_change`` epochs, so it needs a ``tol``; the
@@ -81,8 +83,8 @@ schedules = {
 
 models = {}
 for name, (params, _) in schedules.items():
-    settings = dict(alpha=alpha, solver="gd", learning_rate=0.3, batch_size=32,
-                    max_iter=100, tol=None, random_state=0)
+    settings = dict(alpha=alpha, solver="gd", preconditioner=None, learning_rate=0.3,
+                    batch_size=32, max_iter=100, tol=None, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         models[name] = GDClassifier(**{**settings, **params}).fit(X, y)
@@ -129,4 +131,5 @@ plt.show()
 # How fast to decay is a trade-off: ``"plateau"`` here halves the rate every five epochs
 # from epoch 12 on (the noisy epoch loss rarely improves by ``tol=1e-3``), and the
 # descent crawls for most of the run. With full-batch gradients there is no such noise,
-# and ``"constant"`` with ``learning_rate="auto"`` is the right default.
+# and ``"constant"`` with ``learning_rate="auto"`` (and the default preconditioner) is
+# the right default.

@@ -13,7 +13,8 @@ the gradient, the vector of partial derivatives,
 
 This example draws that update on a two-dimensional convex quadratic, the shape every
 least-squares objective has, for four step sizes :math:`\eta`: too small (the descent
-crawls), :math:`1/L` (what ``learning_rate="auto"`` picks), large (it overshoots the
+crawls), :math:`1/L` (what ``learning_rate="auto"`` picks for the textbook update,
+``preconditioner=None``), large (it overshoots the
 valley floor and zig-zags) and too large (every step overshoots by more than it gains, and
 the iterates fly off).
 """
@@ -103,8 +104,8 @@ plt.show()
 # * With :math:`\eta = 1/L` the steep direction is solved in one step (its error is
 #   multiplied by :math:`1 - \eta \cdot 10 = 0`) and the rest of the way is along the
 #   shallow valley, where the error shrinks by :math:`1 - \eta \cdot 1 = 0.9` a step.
-#   ``learning_rate="auto"`` uses this step, computed from the data: full-batch descent
-#   with it cannot diverge.
+#   With ``preconditioner=None``, ``learning_rate="auto"`` uses this step, computed
+#   from the data: full-batch descent with it cannot diverge.
 # * With :math:`\eta = 0.19` each step jumps across the steep direction: its error is
 #   multiplied by :math:`1 - 1.9 = -0.9`, so it changes sign at every step and shrinks
 #   no faster than the shallow error did at :math:`1/L`. The shallow direction now
@@ -114,3 +115,9 @@ plt.show()
 #   grows at every step, and the iterates move away from the minimum. skgd's estimators
 #   notice this as the objective blowing up and raise :class:`skgd.DivergenceError`
 #   (see :ref:`sphx_glr_auto_examples_plot_learning_rates.py`).
+#
+# No single step suits both directions: the one that solves the steep direction is ten
+# times too small for the shallow one. Stepping in the metric of :math:`A` itself,
+# :math:`x \leftarrow x - A^{-1} \nabla f(x)`, reaches the minimum of this quadratic in
+# one step; that is what skgd's default ``preconditioner="auto"`` does with the Gram
+# matrix of the data (see :ref:`sphx_glr_auto_examples_plot_preconditioning.py`).

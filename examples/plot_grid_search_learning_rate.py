@@ -6,7 +6,9 @@ skgd's estimators are ordinary scikit-learn estimators, so the learning rate can
 tuned like any other hyper-parameter: here with :class:`~sklearn.model_selection.GridSearchCV`
 over a :class:`~sklearn.pipeline.Pipeline` that standardises the features first.
 
-The budget is fixed at 50 epochs of the plain update (``solver="gd"``, ``tol=None``), so
+The budget is fixed at 50 epochs of the textbook update (``solver="gd"``,
+``preconditioner=None``, ``tol=None``: the float *is* the step; with skgd's default
+preconditioner it would multiply a step that already cannot diverge), so
 the cross-validated :math:`R^2` traces the three regimes of the learning rate: too small
 rates have not reached the minimum after 50 epochs, good rates have, and too large
 rates diverge. A fit that diverges raises :class:`skgd.DivergenceError`;
@@ -35,7 +37,8 @@ X, y = load_diabetes(return_X_y=True)
 # cross-validation. The failed fits are the point of the experiment, so their warnings
 # are silenced; their scores are NaN.
 
-pipe = make_pipeline(StandardScaler(), GDRegressor(solver="gd", max_iter=50, tol=None))
+pipe = make_pipeline(StandardScaler(), GDRegressor(solver="gd", preconditioner=None,
+                                                   max_iter=50, tol=None))
 rates = np.logspace(-3, 0, 13)
 search = GridSearchCV(
     pipe,
@@ -87,7 +90,8 @@ ax.set_xscale("log")
 ax.set_ylim(-4.3, 1.0)
 ax.set_xlabel("learning_rate")
 ax.set_ylabel("cross-validated $R^2$")
-ax.set_title("GDRegressor(solver='gd', max_iter=50) on diabetes")
+ax.set_title("GDRegressor(solver='gd', preconditioner=None, max_iter=50) on diabetes",
+             fontsize=10)
 ax.legend(loc="center right")
 plt.show()
 
@@ -114,7 +118,8 @@ with warnings.catch_warnings():
     # The rates too small for 50 epochs end unconverged, as they did in the search.
     warnings.simplefilter("ignore")
     display = SearchLossCurveDisplay.from_search(search, X, y, log_scale=True)
-display.ax_.set_title("one curve per learning_rate (solver='gd', 50 epochs)")
+display.ax_.set_title("one curve per learning_rate (solver='gd', preconditioner=None, "
+                      "50 epochs)", fontsize=10)
 plt.show()
 
 # %%
