@@ -384,19 +384,25 @@ def _factor(objective, matrix):
     ``B`` singular. The gradient of the data term lies in ``B``'s range, and the
     objective does not change along its null directions, so the step leaves those alone:
     eigenvalues below ``100 eps`` of the largest (scaled, so that columns of any scale
-    keep their own curvature) count as zero. Rounding errors in the gradient are then not
-    amplified, and a fit started at zero keeps to the row space, as plain descent does.
-    A zero diagonal entry (a column of zeros) counts as 1.
+    keep their own curvature) count as zero, and those below ``eps**(1/3)`` of it are
+    raised to that. Rounding errors in the gradient are then amplified at most
+    ``eps**(-1/3)``-fold (so that weighting a row and repeating it give the same fit to
+    1e-7, as scikit-learn checks), and a fit started at zero keeps to the row space, as
+    plain descent does. A zero diagonal entry (a column of zeros) counts as 1.
     """
     eps = float(objective.xp.finfo(objective.X.dtype).eps)
     diagonal = np.diag(matrix).copy()
     diagonal[~(diagonal > 0)] = 1.0
     root = np.sqrt(diagonal)
     eigenvalues, vectors = np.linalg.eigh(matrix / root[:, None] / root[None, :])
-    kept = eigenvalues > 100 * eps * max(float(eigenvalues[-1]), 0.0)
+    largest = max(float(eigenvalues[-1]), 0.0)
+    kept = eigenvalues > 100 * eps * largest
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         vectors = vectors[:, kept] / root[:, None]
-        inverse = (vectors / eigenvalues[kept]) @ vectors.T
+        # Nearly null directions keep a step, at most eps**-1/3 times the largest:
+        # their gradient is mostly rounding, which must not be amplified beyond that.
+        floored = np.maximum(eigenvalues[kept], np.cbrt(eps) * largest)
+        inverse = (vectors / floored) @ vectors.T
     return _on_device(objective, matrix), _on_device(objective, inverse)
 
 
@@ -437,8 +443,9 @@ class _ClassShift:
         return xp.concat(parts)
 
 
-# A flop of the Gram's matrix-matrix products takes about this many times less time than
-# one of a gradient's matrix-vector products, which wait on memory.
+# A flop of the Gram's matrix-matrix products (and of the eigendecomposition, blocked
+# LAPACK) takes about this many times less time than one of a gradient's matrix-vector
+# products, which wait on memory.
 _BLAS3_SPEEDUP = 8
 
 
@@ -451,7 +458,7 @@ def _refit_epochs(objective):
     """
     n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
         objective.n_outputs
-    refit = k * (k + 1) // 2 * n * n_cols**2 / _BLAS3_SPEEDUP + objective.n_params**3
+    refit = (k * (k + 1) // 2 * n * n_cols**2 + objective.n_params**3) / _BLAS3_SPEEDUP
     return max(1, math.ceil(refit / (2 * n * n_cols * k)))
 
 
