@@ -143,8 +143,9 @@ def test_a_fit_stopped_by_max_iter_warns_with_its_optimality():
 def test_mini_batch_fits_measure_their_optimality_after_the_last_epoch(Estimator):
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    model = Estimator(batch_size=32, random_state=0, max_iter=5, tol=None).fit(X, y)
-    full = Estimator(max_iter=200).fit(X, y)
+    model = Estimator(alpha=1e-2, batch_size=32, random_state=0, max_iter=5,
+                      tol=None).fit(X, y)
+    full = Estimator(alpha=1e-2, max_iter=200).fit(X, y)
     # Five epochs of mini-batches get close; a converged full-batch fit gets closer.
     assert 0 < full.optimality_ <= full.tol < model.optimality_ < 1
     assert model.preconditioner_ is None and full.preconditioner_ == "full"
