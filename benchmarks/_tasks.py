@@ -486,6 +486,14 @@ def _measure(estimator, X, y, repeat):
     return Measurement(model, best, peak_mib, converged)
 
 
+def _measure_once(estimator, X, y, repeat):
+    """One traced fit, which gives both the peak memory and the time (``repeat`` unused)."""
+    model = clone(estimator)
+    (converged, seconds), peak_mib = _traced(lambda: _timed(functools.partial(_fit, model, X,
+                                                                              y)))
+    return Measurement(model, seconds, peak_mib, converged)
+
+
 def _median_seconds(function, repeat):
     return float(np.median([_timed(function)[1] for _ in range(repeat)]))
 
@@ -529,15 +537,19 @@ def collinear_problem(n_samples):
     return _regression_problem(collinear_data(n_samples))
 
 
+# The exact solver of the one-hot tasks: lbfgs, at tol=1e-10 on their near-collinear
+# columns, runs for many minutes (the multiclass one did not finish in ten).
+NEWTON_ONLY = ("newton-cholesky",)
+
+
 @functools.cache
 def onehot_binary_problem(n_samples):
-    return _classification_problem(onehot_binary_data(n_samples), ("newton-cholesky", "lbfgs"))
+    return _classification_problem(onehot_binary_data(n_samples), NEWTON_ONLY)
 
 
 @functools.cache
 def onehot_multiclass_problem(n_samples):
-    return _classification_problem(onehot_multiclass_data(n_samples),
-                                   ("newton-cholesky", "lbfgs"))
+    return _classification_problem(onehot_multiclass_data(n_samples), NEWTON_ONLY)
 
 
 def _classification_problem(split, exact_solvers):
@@ -578,8 +590,9 @@ class Contender(NamedTuple):
     estimator: object
     # The dtype X is cast to (outside the timing) before the fit.
     dtype: type = np.float64
-    # Timed fits, where not Config.repeat: 1 for contenders that take many seconds.
-    repeat: int | None = None
+    # A contender that takes many seconds is timed once, on its traced fit: warm-up and
+    # tracing are noise next to its time, and a repeat would double the task's.
+    slow: bool = False
 
 
 def _failed(label):
@@ -596,8 +609,8 @@ def _fit_rows(problem, contenders, repeat, notes):
         X_train = split.X_train.astype(contender.dtype, copy=False)
         X_test = split.X_test.astype(contender.dtype, copy=False)
         try:
-            fit = _measure(contender.estimator, X_train, split.y_train,
-                           contender.repeat or repeat)
+            fit = (_measure_once if contender.slow else _measure)(
+                contender.estimator, X_train, split.y_train, repeat)
         except (ValueError, FloatingPointError) as error:
             notes.append(f"{contender.label} raised {type(error).__name__}: {error}")
             rows.append(_failed(contender.label))
@@ -703,7 +716,7 @@ def _curvature_classifiers(n_train):
         Contender("LogisticRegression()", LogisticRegression()),
         Contender(NEWTON, LogisticRegression(solver="newton-cholesky")),
         Contender("GDClassifier(alpha=1/n, preconditioner=None)",
-                  GDClassifier(alpha=alpha, preconditioner=None), repeat=1),
+                  GDClassifier(alpha=alpha, preconditioner=None), slow=True),
     ]
 
 
@@ -711,9 +724,9 @@ def _curvature_regressors():
     return [
         Contender("GDRegressor()", GDRegressor()),
         Contender("GDRegressor(preconditioner=None)", GDRegressor(preconditioner=None),
-                  repeat=1),
+                  slow=True),
         Contender("Ridge()", Ridge()),
-        Contender("SGDRegressor()", SGDRegressor(random_state=SEED), repeat=1),
+        Contender("SGDRegressor()", SGDRegressor(random_state=SEED), slow=True),
     ]
 
 
@@ -806,7 +819,7 @@ def real(config):
     split = real_binary_data(config)
     if split is None:
         return _skipped("real", "statsmodels")
-    problem = _classification_problem(split, ("newton-cholesky", "lbfgs"))
+    problem = _classification_problem(split, NEWTON_ONLY)
     return _fit_task("real", problem, _curvature_classifiers(split.X_train.shape[0]),
                      config.repeat, notes=[
                          "data: statsmodels.datasets.fair (6 366 women, 1974), y = affairs > 0; "
