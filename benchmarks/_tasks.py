@@ -1,10 +1,21 @@
 """The benchmark tasks: their data, their contenders, and one function per task.
 
 A task function takes a :class:`Config` and returns a :class:`TaskResult` whose ``rows``
-are NamedTuples (:class:`FitRow`, :class:`PassRow` or :class:`AutoRow`); each row type
-knows its column ``headers`` and its formatted ``cells()``, and ``benchmarks.run`` lays
-them out. Data are generated once per size and shared by the tasks that use them (the
-binary data serve five tasks), as is each problem's exact objective ``F*``.
+are NamedTuples (:class:`FitRow`, :class:`PassRow`, :class:`AutoRow` or, for a task that
+cannot run here, :class:`SkipRow`), followed by any further :class:`Table` (the
+:class:`EpochsRow` tables of the curvature tasks); each row type knows its column
+``headers`` and its formatted ``cells()``, and ``benchmarks.run`` lays them out. Data are
+generated once per size and shared by the tasks that use them (the binary data serve five
+tasks, the one-hot table two), as is each problem's exact objective ``F*``.
+
+The curvature tasks (``onehot_binary``, ``onehot_multiclass``, ``collinear``, ``real``,
+``real_regression``) pit skgd's default, curvature-aware fit against scikit-learn's
+solvers and against skgd without its metric (``preconditioner=None``), on data as users
+prepare it (a ``ColumnTransformer`` of one-hot categories and standardised numbers) or
+not at all (unscaled collinear columns). Their epochs tables follow each skgd fit's
+trajectory to the gaps 1e-4, 1e-6 and 1e-10, and time it to 1e-6 (classification) or 1e-10
+(regression). ``real`` and ``real_regression`` read tables statsmodels ships (``fair``,
+``randhie``), and are skipped, with a note row, where statsmodels is not installed.
 
 How a fit is measured (:func:`_measure`): one fit under :mod:`tracemalloc` gives the peak
 memory allocated during the fit (numpy reports its buffers to tracemalloc; memory that
@@ -24,7 +35,9 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import LinAlgWarning
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (
@@ -35,9 +48,9 @@ from sklearn.linear_model import (
     SGDRegressor,
 )
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from skgd import GDClassifier, GDRegressor
+from skgd import GDClassifier, GDRegressor, _curvature
 from skgd.losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -66,6 +79,21 @@ N_MULTICLASS = 100_000
 N_SPARSE = 100_000
 N_SPARSE_FEATURES = 20_000
 SPARSE_DENSITY = 1e-3
+N_ONEHOT = 200_000
+# Levels of the one-hot tasks' categorical columns, and their numeric columns: independent
+# ones, then near-copies (the column plus 1e-2 noise) of the first few.
+ONEHOT_LEVELS = (5, 12, 25, 40)
+N_ONEHOT_NUMERIC = 16
+N_ONEHOT_COPIES = 4
+ONEHOT_CLASSES = 4
+N_COLLINEAR = 200_000
+N_COLLINEAR_FEATURES = 50
+N_COLLINEAR_FACTORS = 5
+COLLINEAR_NOISE = 1e-3
+# The epochs tables: the relative gaps whose first epoch is reported, and how many epochs
+# the trajectory (tol=None) is followed for.
+CURVE_GAPS = (1e-4, 1e-6, 1e-10)
+CURVE_EPOCHS = 100
 
 
 class Config(NamedTuple):
@@ -100,13 +128,23 @@ class Problem(NamedTuple):
     f_star_solver: str
 
 
+class Table(NamedTuple):
+    """A further table of a task, printed below its main one."""
+
+    title: str
+    notes: list
+    rows: list
+
+
 class TaskResult(NamedTuple):
-    """What a task prints: a title line, caption lines and the rows of its table."""
+    """What a task prints: a title line, caption lines and the rows of its table, then any
+    further :class:`Table`."""
 
     name: str
     title: str
     notes: list
     rows: list
+    tables: tuple = ()
 
 
 def _seconds(seconds):
@@ -116,7 +154,8 @@ def _seconds(seconds):
 
 
 class FitRow(NamedTuple):
-    """One contender's fit: ``ratio`` is its time over the skgd row's (the first one)."""
+    """One contender's fit: ``ratio`` is its time over the skgd row's (the first one).
+    A contender whose fit raised has NaN everywhere (its error is in the task's notes)."""
 
     contender: str
     seconds: float
@@ -132,9 +171,50 @@ class FitRow(NamedTuple):
                "coef_")
 
     def cells(self):
+        if math.isnan(self.seconds):
+            return (self.contender, "failed", *("-" * (len(self.headers) - 2)))
         n_iter = "-" if self.n_iter is None else f"{self.n_iter}{'' if self.converged else '*'}"
+        # A diverged fit's score can be astronomically negative.
+        score = f"{self.score:.4f}" if abs(self.score) < 1e4 else f"{self.score:.1e}"
         return (self.contender, _seconds(self.seconds), f"{self.ratio:.2f}", f"{self.gap:+.1e}",
-                f"{self.score:.4f}", n_iter, f"{self.peak_mib:.1f}", self.coef_dtype)
+                score, n_iter, f"{self.peak_mib:.1f}", self.coef_dtype)
+
+
+def _power(gap):
+    """1e-06 as "1e-6"."""
+    mantissa, exponent = f"{gap:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+class EpochsRow(NamedTuple):
+    """An skgd contender's trajectory: the first epoch at which its objective (at the point
+    where the gradient was taken) is within each of :data:`CURVE_GAPS` of F*, and the time
+    a fit stopped there takes, against the reference contenders' times."""
+
+    contender: str
+    epochs: tuple
+    max_epochs: int
+    target: float
+    seconds: float
+    gap: float
+    # (label, reference time) pairs.
+    references: tuple
+
+    @property
+    def headers(self):
+        return ("contender", *(f"epochs to {_power(gap)}" for gap in CURVE_GAPS),
+                f"time to {_power(self.target)}", "gap there",
+                *(f"vs {label}" for label, _ in self.references))
+
+    def cells(self):
+        reached = not math.isnan(self.seconds)
+        return (self.contender,
+                *(f">{self.max_epochs}" if epoch is None else str(epoch)
+                  for epoch in self.epochs),
+                _seconds(self.seconds) if reached else "-",
+                f"{self.gap:+.1e}" if reached else "-",
+                *(f"{self.seconds / seconds:.2f}" if reached else "-"
+                  for _, seconds in self.references))
 
 
 class PassRow(NamedTuple):
@@ -154,19 +234,20 @@ class PassRow(NamedTuple):
 
 
 class AutoRow(NamedTuple):
-    """The Lipschitz estimate of ``learning_rate="auto"`` against the whole fit."""
+    """The build of ``preconditioner="auto"``'s metric against the whole default fit."""
 
     dtype: str
-    lipschitz_seconds: float
+    metric: str
+    build_seconds: float
     fit_seconds: float
     percent: float
     n_iter: int
 
-    headers = ("X dtype", "lipschitz()", "fit", "share of fit", "fit iter")
+    headers = ("X dtype", "metric", "metric build", "fit", "share of fit", "fit iter")
 
     def cells(self):
-        return (self.dtype, _seconds(self.lipschitz_seconds), _seconds(self.fit_seconds),
-                f"{self.percent:.1f}%", str(self.n_iter))
+        return (self.dtype, self.metric, _seconds(self.build_seconds),
+                _seconds(self.fit_seconds), f"{self.percent:.1f}%", str(self.n_iter))
 
 
 # -- data ------------------------------------------------------------------------------
@@ -215,6 +296,130 @@ def sparse_data(n_samples):
     score = X @ rng.standard_normal(N_SPARSE_FEATURES)
     score += rng.normal(scale=0.5 * score.std(), size=n_samples)
     return _split(X, (score > 0).astype(np.int64), stratify=True, scale=False)
+
+
+def _transformed_split(X, y, *, stratify, categorical, numeric):
+    """Split, then what users put before a linear model, fitted on the training rows:
+    categories one-hot encoded, numbers standardised. The output is dense, so that
+    ``LogisticRegression(solver="newton-cholesky")`` runs on it too."""
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=TEST_SIZE, random_state=SEED, stratify=y if stratify else None)
+    transformer = ColumnTransformer([
+        ("categories", OneHotEncoder(sparse_output=False, handle_unknown="ignore"),
+         categorical),
+        ("numbers", StandardScaler(), numeric),
+    ]).fit(X_train)
+    return Split(np.asarray(transformer.transform(X_train), dtype=np.float64),
+                 np.asarray(transformer.transform(X_test), dtype=np.float64), y_train, y_test)
+
+
+@functools.cache
+def onehot_table(n_samples):
+    """A table of categorical and numeric columns, and the planted scores of its classes.
+
+    The categorical columns hold integer codes, ``ONEHOT_LEVELS`` levels each. The numeric
+    ones are standard normal, then near-copies of the first ``N_ONEHOT_COPIES`` (the
+    column plus 1e-2 noise), each at its own scale between 1e-3 and 1e3. The scores of
+    ``ONEHOT_CLASSES`` classes are linear: a normal effect per level and a normal
+    coefficient per (unscaled) numeric column.
+    """
+    rng = np.random.default_rng(SEED)
+    codes = np.column_stack([rng.integers(levels, size=n_samples) for levels in ONEHOT_LEVELS])
+    independent = rng.standard_normal((n_samples, N_ONEHOT_NUMERIC))
+    copies = (independent[:, :N_ONEHOT_COPIES]
+              + 1e-2 * rng.standard_normal((n_samples, N_ONEHOT_COPIES)))
+    numeric = np.hstack([independent, copies])
+    scores = sum(rng.normal(scale=0.5, size=(levels, ONEHOT_CLASSES))[codes[:, column]]
+                 for column, levels in enumerate(ONEHOT_LEVELS))
+    scores += numeric @ rng.normal(scale=0.3, size=(numeric.shape[1], ONEHOT_CLASSES))
+    numeric *= 10.0 ** rng.uniform(-3, 3, size=numeric.shape[1])
+    return np.hstack([codes, numeric]).astype(np.float64), scores
+
+
+def _onehot_split(n_samples, y):
+    X = onehot_table(n_samples)[0]
+    n_categorical = len(ONEHOT_LEVELS)
+    return _transformed_split(X, y, stratify=True, categorical=list(range(n_categorical)),
+                              numeric=list(range(n_categorical, X.shape[1])))
+
+
+@functools.cache
+def onehot_binary_data(n_samples):
+    """:func:`onehot_table` through the transformer; y drawn from the logistic model of
+    the first class's score."""
+    scores = onehot_table(n_samples)[1][:, 0]
+    rng = np.random.default_rng(SEED + 1)
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-scores))).astype(np.int64)
+    return _onehot_split(n_samples, y)
+
+
+@functools.cache
+def onehot_multiclass_data(n_samples):
+    """:func:`onehot_table` through the transformer; y drawn from the softmax of the
+    scores (the Gumbel trick)."""
+    scores = onehot_table(n_samples)[1]
+    rng = np.random.default_rng(SEED + 1)
+    y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+    return _onehot_split(n_samples, y)
+
+
+@functools.cache
+def collinear_data(n_samples):
+    """``N_COLLINEAR_FEATURES`` columns mixed from ``N_COLLINEAR_FACTORS`` latent factors,
+    plus noise of ``COLLINEAR_NOISE``, each then at its own scale between 1e-2 and 1e3;
+    y is linear in the factors plus unit noise. X is not scaled: the hard case."""
+    rng = np.random.default_rng(SEED)
+    factors = rng.standard_normal((n_samples, N_COLLINEAR_FACTORS))
+    X = factors @ rng.standard_normal((N_COLLINEAR_FACTORS, N_COLLINEAR_FEATURES))
+    X += COLLINEAR_NOISE * rng.standard_normal(X.shape)
+    X *= 10.0 ** rng.uniform(-2, 3, size=N_COLLINEAR_FEATURES)
+    y = factors @ rng.standard_normal(N_COLLINEAR_FACTORS) + rng.standard_normal(n_samples)
+    return _split(X, y, stratify=False, scale=False)
+
+
+def _statsmodels_frame(name, config):
+    """A table statsmodels ships (all of it, or a random ``1/QUICK_SHRINK`` of its rows in
+    quick mode), or None where statsmodels is not installed."""
+    try:
+        from statsmodels import datasets
+    except ImportError:
+        return None
+    frame = getattr(datasets, name).load_pandas().data
+    return frame.sample(n=config.rows(len(frame)), random_state=SEED) if config.quick else frame
+
+
+# statsmodels' fair: 6 366 women surveyed in 1974; had an affair (affairs > 0).
+FAIR_CATEGORICAL = ["rate_marriage", "religious", "occupation", "occupation_husb"]
+FAIR_NUMERIC = ["age", "yrs_married", "children", "educ"]
+# statsmodels' randhie: 20 190 people of the RAND health insurance experiment; log(1 + the
+# number of visits to a doctor).
+RANDHIE_CATEGORICAL = ["idp", "physlm", "hlthg", "hlthf", "hlthp"]
+RANDHIE_NUMERIC = ["lncoins", "lpi", "fmde", "disea"]
+
+
+@functools.cache
+def real_binary_data(config):
+    """statsmodels' ``fair`` through the transformer, y = affairs > 0; None without
+    statsmodels."""
+    frame = _statsmodels_frame("fair", config)
+    if frame is None:
+        return None
+    y = (frame["affairs"] > 0).to_numpy().astype(np.int64)
+    return _transformed_split(frame[FAIR_CATEGORICAL + FAIR_NUMERIC], y, stratify=True,
+                              categorical=FAIR_CATEGORICAL, numeric=FAIR_NUMERIC)
+
+
+@functools.cache
+def real_regression_data(config):
+    """statsmodels' ``randhie`` through the transformer, y = log(1 + mdvis); None without
+    statsmodels."""
+    frame = _statsmodels_frame("randhie", config)
+    if frame is None:
+        return None
+    y = np.log1p(frame["mdvis"].to_numpy().astype(np.float64))
+    return _transformed_split(frame[RANDHIE_CATEGORICAL + RANDHIE_NUMERIC], y,
+                              stratify=False, categorical=RANDHIE_CATEGORICAL,
+                              numeric=RANDHIE_NUMERIC)
 
 
 def _nbytes(X):
@@ -281,6 +486,14 @@ def _measure(estimator, X, y, repeat):
     return Measurement(model, best, peak_mib, converged)
 
 
+def _measure_once(estimator, X, y, repeat):
+    """One traced fit, which gives both the peak memory and the time (``repeat`` unused)."""
+    model = clone(estimator)
+    (converged, seconds), peak_mib = _traced(lambda: _timed(functools.partial(_fit, model, X,
+                                                                              y)))
+    return Measurement(model, seconds, peak_mib, converged)
+
+
 def _median_seconds(function, repeat):
     return float(np.median([_timed(function)[1] for _ in range(repeat)]))
 
@@ -295,20 +508,48 @@ def _problem(split, objective, label, exact_solvers):
     """Fit every exact solver once, untimed; F* is the smallest objective they reach."""
     reached = []
     for name, solver in exact_solvers:
-        converged = _fit(solver, split.X_train, split.y_train)
+        with warnings.catch_warnings():
+            # Ridge's cholesky warns of the ill-conditioned Gram of collinear X; its
+            # objective, next to the others', says whether it mattered.
+            warnings.simplefilter("ignore", LinAlgWarning)
+            converged = _fit(solver, split.X_train, split.y_train)
         reached.append((_objective_value(objective, solver),
                         name if converged else f"{name}, with a ConvergenceWarning"))
     f_star, f_star_solver = min(reached)
     return Problem(split, objective, label, f_star, f_star_solver)
 
 
-@functools.cache
-def regression_problem(n_samples):
-    split = regression_data(n_samples)
+def _regression_problem(split):
     objective = LinearObjective(SquaredError(), split.X_train, split.y_train)
     exact = [("LinearRegression()", LinearRegression()),
-             ("Ridge(alpha=0, solver='cholesky')", Ridge(alpha=0.0, solver="cholesky"))]
+             ("Ridge(alpha=0, solver='cholesky')", Ridge(alpha=0.0, solver="cholesky")),
+             ("Ridge(alpha=0, solver='svd')", Ridge(alpha=0.0, solver="svd"))]
     return _problem(split, objective, "GDRegressor(alpha=0), half mean squared error", exact)
+
+
+@functools.cache
+def regression_problem(n_samples):
+    return _regression_problem(regression_data(n_samples))
+
+
+@functools.cache
+def collinear_problem(n_samples):
+    return _regression_problem(collinear_data(n_samples))
+
+
+# The exact solver of the one-hot tasks: lbfgs, at tol=1e-10 on their near-collinear
+# columns, runs for many minutes (the multiclass one did not finish in ten).
+NEWTON_ONLY = ("newton-cholesky",)
+
+
+@functools.cache
+def onehot_binary_problem(n_samples):
+    return _classification_problem(onehot_binary_data(n_samples), NEWTON_ONLY)
+
+
+@functools.cache
+def onehot_multiclass_problem(n_samples):
+    return _classification_problem(onehot_multiclass_data(n_samples), NEWTON_ONLY)
 
 
 def _classification_problem(split, exact_solvers):
@@ -349,16 +590,31 @@ class Contender(NamedTuple):
     estimator: object
     # The dtype X is cast to (outside the timing) before the fit.
     dtype: type = np.float64
+    # A contender that takes many seconds is timed once, on its traced fit: warm-up and
+    # tracing are noise next to its time, and a repeat would double the task's.
+    slow: bool = False
 
 
-def _fit_rows(problem, contenders, repeat):
-    """Measure every contender on the problem's split; the first one is skgd's row."""
+def _failed(label):
+    nan = math.nan
+    return FitRow(label, nan, nan, nan, nan, None, False, nan, "-")
+
+
+def _fit_rows(problem, contenders, repeat, notes):
+    """Measure every contender on the problem's split; the first one is skgd's row. A fit
+    that raises gets a row of NaN and a line in ``notes``."""
     split = problem.split
     rows = []
     for contender in contenders:
         X_train = split.X_train.astype(contender.dtype, copy=False)
         X_test = split.X_test.astype(contender.dtype, copy=False)
-        fit = _measure(contender.estimator, X_train, split.y_train, repeat)
+        try:
+            fit = (_measure_once if contender.slow else _measure)(
+                contender.estimator, X_train, split.y_train, repeat)
+        except (ValueError, FloatingPointError) as error:
+            notes.append(f"{contender.label} raised {type(error).__name__}: {error}")
+            rows.append(_failed(contender.label))
+            continue
         n_iter = getattr(fit.model, "n_iter_", None)
         rows.append(FitRow(
             contender=contender.label,
@@ -375,11 +631,64 @@ def _fit_rows(problem, contenders, repeat):
     return rows
 
 
-def _fit_task(name, problem, contenders, repeat, notes=()):
+def _fit_task(name, problem, contenders, repeat, notes=(), epochs=None):
+    """The fit table of the contenders; with ``epochs=(target, reference labels)``, also
+    the table of :func:`_epochs_table`."""
     notes = [f"objective: {problem.label}",
              f"F* = {problem.f_star:.10g}, from {problem.f_star_solver}", *notes]
-    return TaskResult(name, _describe(problem.split), notes,
-                      _fit_rows(problem, contenders, repeat))
+    rows = _fit_rows(problem, contenders, repeat, notes)
+    tables = () if epochs is None else (_epochs_table(problem, contenders, rows, *epochs,
+                                                      repeat),)
+    return TaskResult(name, _describe(problem.split), notes, rows, tables)
+
+
+def _first_epoch(gaps, gap):
+    """The 1-based epoch of the first entry of ``gaps`` at most ``gap``, or None."""
+    reached = np.flatnonzero(gaps <= gap)
+    return int(reached[0]) + 1 if reached.size else None
+
+
+def _epochs_table(problem, contenders, rows, target, references, repeat):
+    """How many epochs each skgd contender's fit needs to reach each relative gap of
+    :data:`CURVE_GAPS`, and how long a fit takes to reach ``target``.
+
+    One fit with ``tol=None, max_iter=CURVE_EPOCHS`` follows the default fit's trajectory
+    (its schedule does not depend on ``tol`` or ``max_iter``) past where it stops; the gap
+    of epoch k is that of ``loss_curve_[k]``, the objective where that epoch took its
+    gradient. The time to ``target`` is the best of ``repeat`` fits with ``tol=None`` and
+    ``max_iter`` that epoch, next to the ``references`` contenders' times in ``rows``
+    (each at its own default stopping point, whose gap the fit table shows).
+    """
+    split, f_star = problem.split, problem.f_star
+    times = {row.contender: row.seconds for row in rows}
+    reference_times = tuple((label, times[label]) for label in references)
+    epoch_rows = []
+    for contender in contenders:
+        if not isinstance(contender.estimator, (GDClassifier, GDRegressor)):
+            continue
+        curve = clone(contender.estimator).set_params(tol=None, max_iter=CURVE_EPOCHS)
+        _fit(curve, split.X_train, split.y_train)
+        gaps = (np.asarray(curve.loss_curve_) - f_star) / abs(f_star)
+        epochs = tuple(_first_epoch(gaps, gap) for gap in CURVE_GAPS)
+        seconds = gap = math.nan
+        if (epoch := epochs[CURVE_GAPS.index(target)]) is not None:
+            estimator = clone(contender.estimator).set_params(tol=None, max_iter=epoch)
+            seconds = math.inf
+            for _ in range(repeat):
+                model = clone(estimator)
+                seconds = min(seconds, _timed(functools.partial(
+                    _fit, model, split.X_train, split.y_train))[1])
+            gap = (_objective_value(problem.objective, model) - f_star) / abs(f_star)
+        epoch_rows.append(EpochsRow(contender.label, epochs, CURVE_EPOCHS, target, seconds,
+                                    gap, reference_times))
+    return Table("epochs to gap", [
+        f"epochs to g: the first epoch whose objective (loss_curve_, at the point where the "
+        f"gradient was taken) is within g of F*, on the trajectory of a fit with tol=None, "
+        f"max_iter={CURVE_EPOCHS}; >{CURVE_EPOCHS}: not within it",
+        f"time to {_power(target)}: best of {repeat} fits with tol=None and max_iter that epoch; "
+        "gap there: of the coef_ such a fit returns (its last step taken)",
+        "vs X: that time over X's time in the table above (X at its own defaults)",
+    ], epoch_rows)
 
 
 def _classifier_contenders(n_train):
@@ -390,6 +699,52 @@ def _classifier_contenders(n_train):
         Contender("SGDClassifier(log_loss, alpha=1/n)",
                   SGDClassifier(loss="log_loss", alpha=alpha, random_state=SEED)),
     ]
+
+
+# The curvature contenders: skgd's default, scikit-learn's default and its Newton solver,
+# and skgd without its metric. The epochs tables compare skgd's time to the target gap
+# with the references'.
+NEWTON = "LogisticRegression(newton-cholesky)"
+CLASSIFICATION_TARGET = (1e-6, (NEWTON, "LogisticRegression()"))
+REGRESSION_TARGET = (1e-10, ("Ridge()", "SGDRegressor()"))
+
+
+def _curvature_classifiers(n_train):
+    alpha = 1.0 / n_train
+    return [
+        Contender("GDClassifier(alpha=1/n)", GDClassifier(alpha=alpha)),
+        Contender("LogisticRegression()", LogisticRegression()),
+        Contender(NEWTON, LogisticRegression(solver="newton-cholesky")),
+        Contender("GDClassifier(alpha=1/n, preconditioner=None)",
+                  GDClassifier(alpha=alpha, preconditioner=None), slow=True),
+    ]
+
+
+def _curvature_regressors():
+    return [
+        Contender("GDRegressor()", GDRegressor()),
+        Contender("GDRegressor(preconditioner=None)", GDRegressor(preconditioner=None),
+                  slow=True),
+        Contender("Ridge()", Ridge()),
+        Contender("SGDRegressor()", SGDRegressor(random_state=SEED), slow=True),
+    ]
+
+
+class SkipRow(NamedTuple):
+    """The row of a task that could not run here."""
+
+    reason: str
+
+    headers = ("skipped",)
+
+    def cells(self):
+        return (self.reason,)
+
+
+def _skipped(name, package):
+    reason = (f"{package} is not installed; pip install {package} (or skgd's "
+              "'bench' extra) to run this task")
+    return TaskResult(name, "skipped", [], [SkipRow(reason)])
 
 
 # -- tasks -----------------------------------------------------------------------------
@@ -424,6 +779,66 @@ def sparse(config):
     problem = sparse_problem(config.rows(N_SPARSE))
     return _fit_task("sparse", problem,
                      _classifier_contenders(problem.split.X_train.shape[0]), config.repeat)
+
+
+def onehot_binary(config):
+    """One-hot categories and numbers of mixed scales through a ColumnTransformer, binary."""
+    problem = onehot_binary_problem(config.rows(N_ONEHOT))
+    return _fit_task("onehot_binary", problem,
+                     _curvature_classifiers(problem.split.X_train.shape[0]), config.repeat,
+                     notes=[_onehot_note()], epochs=CLASSIFICATION_TARGET)
+
+
+def onehot_multiclass(config):
+    """The one-hot table with ``ONEHOT_CLASSES`` softmax classes."""
+    problem = onehot_multiclass_problem(config.rows(N_ONEHOT))
+    return _fit_task("onehot_multiclass", problem,
+                     _curvature_classifiers(problem.split.X_train.shape[0]), config.repeat,
+                     notes=[_onehot_note()], epochs=CLASSIFICATION_TARGET)
+
+
+def _onehot_note():
+    return (f"X: ColumnTransformer(OneHotEncoder(sparse_output=False), StandardScaler()) of "
+            f"{len(ONEHOT_LEVELS)} categorical columns ({', '.join(map(str, ONEHOT_LEVELS))} "
+            f"levels) and {N_ONEHOT_NUMERIC + N_ONEHOT_COPIES} numeric ones of scales 1e-3 to "
+            f"1e3, {N_ONEHOT_COPIES} of them a column plus 1e-2 noise; fitted on the training "
+            "rows, outside the timing")
+
+
+def collinear(config):
+    """Unscaled, strongly collinear regression: columns mixed from a few latent factors."""
+    problem = collinear_problem(config.rows(N_COLLINEAR))
+    return _fit_task("collinear", problem, _curvature_regressors(), config.repeat, notes=[
+        f"X: {N_COLLINEAR_FEATURES} columns mixed from {N_COLLINEAR_FACTORS} latent factors "
+        f"plus noise of {COLLINEAR_NOISE:g}, scales 1e-2 to 1e3, not standardised",
+    ], epochs=REGRESSION_TARGET)
+
+
+def real(config):
+    """statsmodels' ``fair`` table (affairs > 0) through a ColumnTransformer."""
+    split = real_binary_data(config)
+    if split is None:
+        return _skipped("real", "statsmodels")
+    problem = _classification_problem(split, NEWTON_ONLY)
+    return _fit_task("real", problem, _curvature_classifiers(split.X_train.shape[0]),
+                     config.repeat, notes=[
+                         "data: statsmodels.datasets.fair (6 366 women, 1974), y = affairs > 0; "
+                         f"one-hot: {', '.join(FAIR_CATEGORICAL)}; standardised: "
+                         f"{', '.join(FAIR_NUMERIC)}"], epochs=CLASSIFICATION_TARGET)
+
+
+def real_regression(config):
+    """statsmodels' ``randhie`` table, log(1 + doctor visits), through a ColumnTransformer."""
+    split = real_regression_data(config)
+    if split is None:
+        return _skipped("real_regression", "statsmodels")
+    problem = _regression_problem(split)
+    return _fit_task("real_regression", problem, _curvature_regressors(), config.repeat,
+                     notes=[
+                         "data: statsmodels.datasets.randhie (20 190 people of the RAND health "
+                         "insurance experiment), y = log(1 + mdvis); one-hot: "
+                         f"{', '.join(RANDHIE_CATEGORICAL)}; standardised: "
+                         f"{', '.join(RANDHIE_NUMERIC)}"], epochs=REGRESSION_TARGET)
 
 
 def minibatch(config):
@@ -477,19 +892,26 @@ def float32(config):
 
 
 def auto(config):
-    """The cost of learning_rate="auto"'s Lipschitz estimate within a default fit."""
+    """The cost of building preconditioner="auto"'s metric within a default fit."""
     split = binary_data(config.rows(N_BINARY))
     alpha = 1.0 / split.X_train.shape[0]
     y = split.y_train.astype(np.float64)
     objective = LinearObjective(BinaryCrossEntropy(), split.X_train, y, alpha=alpha)
-    objective.lipschitz()
-    lipschitz_seconds = min(_timed(objective.lipschitz)[1] for _ in range(config.repeat))
+    name = _curvature.resolve("auto", objective)
+
+    def build():
+        return _curvature.make_metric(name, objective)
+
+    build()
+    build_seconds = min(_timed(build)[1] for _ in range(config.repeat))
     fit = _measure(GDClassifier(alpha=alpha), split.X_train, split.y_train, config.repeat)
     return TaskResult("auto", _describe(split), [
-        "lipschitz(): LinearObjective(BinaryCrossEntropy(), X, y, alpha=1/n).lipschitz(); "
-        "fit: a default GDClassifier(alpha=1/n) fit, which calls it once",
-    ], [AutoRow(str(split.X_train.dtype), lipschitz_seconds, fit.seconds,
-                100 * lipschitz_seconds / fit.seconds, fit.model.n_iter_)])
+        "metric build: skgd._curvature.make_metric(resolve('auto', objective), objective) "
+        "for LinearObjective(BinaryCrossEntropy(), X, y, alpha=1/n); fit: a default "
+        "GDClassifier(alpha=1/n) fit, which builds it once (and may refit it to the local "
+        "Hessian later, not counted here)",
+    ], [AutoRow(str(split.X_train.dtype), str(name), build_seconds, fit.seconds,
+                100 * build_seconds / fit.seconds, fit.model.n_iter_)])
 
 
 TASKS = {
@@ -501,4 +923,9 @@ TASKS = {
     "loss_gradient": loss_gradient,
     "float32": float32,
     "auto": auto,
+    "onehot_binary": onehot_binary,
+    "onehot_multiclass": onehot_multiclass,
+    "collinear": collinear,
+    "real": real,
+    "real_regression": real_regression,
 }

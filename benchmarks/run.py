@@ -17,7 +17,21 @@ fitted once and untimed, reach. The tasks are:
 - ``minibatch``: one epoch of GDClassifier(batch_size=256) and of SGDClassifier;
 - ``loss_gradient``: one ``LinearObjective.loss_gradient(w)`` against one pass ``X @ coef``;
 - ``float32``: a GDClassifier fit on float32 X against float64 X;
-- ``auto``: the Lipschitz estimate of ``learning_rate="auto"`` as a share of a fit.
+- ``auto``: the build of ``preconditioner="auto"``'s metric as a share of a fit;
+- ``onehot_binary``: 200 000 rows of 4 categorical and 20 numeric columns (mixed scales,
+  near-collinear copies) through ``ColumnTransformer(OneHotEncoder(), StandardScaler())``,
+  GDClassifier(alpha=1/n) against LogisticRegression() (lbfgs), LogisticRegression
+  (solver="newton-cholesky") and GDClassifier(alpha=1/n, preconditioner=None);
+- ``onehot_multiclass``: the same table with 4 softmax classes, the same contenders;
+- ``collinear``: unscaled 200 000 x 50 regression whose columns mix 5 latent factors,
+  GDRegressor() against GDRegressor(preconditioner=None), Ridge() and SGDRegressor();
+- ``real``: statsmodels' ``fair`` table through the ColumnTransformer, the one-hot
+  contenders (skipped where statsmodels is not installed);
+- ``real_regression``: statsmodels' ``randhie`` table, the collinear task's contenders.
+
+The curvature tasks (the last five) add an "epochs to gap" table: the epochs each skgd
+fit takes to reach the relative gaps 1e-4, 1e-6 and 1e-10, and its time to 1e-6
+(classification) or 1e-10 (regression) next to scikit-learn's.
 
 Examples
 --------
@@ -27,6 +41,7 @@ Examples
     python -m benchmarks.run --quick                # 50x fewer rows: seconds
     python -m benchmarks.run --only binary sparse --repeat 5
     python -m benchmarks.run --markdown > performance.md
+    python -m benchmarks.run --only onehot_binary collinear real
 """
 
 from __future__ import annotations
@@ -116,14 +131,26 @@ def _table(headers, rows, markdown):
     return [line(headers), rule, *(line(row) for row in rows)]
 
 
-def format_result(result, markdown=False):
-    """A :class:`TaskResult` as text: title, caption lines, then the aligned table."""
-    table = _table(result.rows[0].headers, [row.cells() for row in result.rows], markdown)
+def _format_table(heading, title, notes, rows, markdown):
+    """A heading, the title (None: none), the notes and the table of ``rows``."""
+    table = _table(rows[0].headers, [row.cells() for row in rows], markdown)
     if markdown:
-        caption = [f"{result.title}.", "", *(f"- {note}" for note in result.notes), ""]
-        return "\n".join([f"### {result.name}", "", *caption, *table])
-    return "\n".join([f"{result.name}: {result.title}", *(f"  {note}" for note in result.notes),
-                      *table])
+        caption = [*([f"{title}.", ""] if title else []), *(f"- {note}" for note in notes), ""]
+        return "\n".join([heading, "", *caption, *table])
+    return "\n".join([f"{heading}: {title}" if title else heading,
+                      *(f"  {note}" for note in notes), *table])
+
+
+def format_result(result, markdown=False):
+    """A :class:`TaskResult` as text: title, caption lines, then the aligned table, and the
+    same for each further table (headed "TASK (TITLE)", a block of its own)."""
+    blocks = [_format_table(f"### {result.name}" if markdown else result.name, result.title,
+                            result.notes, result.rows, markdown)]
+    for table in result.tables:
+        blocks.append(_format_table(f"#### {result.name}: {table.title}" if markdown
+                                    else f"{result.name} ({table.title})", None, table.notes,
+                                    table.rows, markdown))
+    return "\n\n".join(blocks)
 
 
 def main(argv=None):
