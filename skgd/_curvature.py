@@ -114,6 +114,37 @@ def gram(X, sample_weight, fit_intercept, total_weight):
     return _finite_or_raise(matrix / total_weight, "Gram matrix")
 
 
+def softmax_gram(X, proba, sample_weight, fit_intercept, total_weight):
+    """``sum_i s_i (diag(p_i) - p_i p_i^T) (x) x1_i x1_i^T / S`` for dense X: the Hessian of
+    the softmax cross-entropy's data term, ordered class by class (each class's columns
+    of X1, then the next class's), host float64.
+
+    Per row block, with ``Z = p (x) x1`` (each row's probabilities times its ``x1``), the
+    diagonal blocks are ``Z^T X1`` and the coupling ``Z^T D Z``: two wide matrix products
+    in place of one thin weighted Gram matrix per pair of classes.
+    """
+    xp, device = get_namespace(X)
+    n_classes, n_cols = proba.shape[1], X.shape[1] + fit_intercept
+    size = n_classes * n_cols
+    coupling = xp.zeros((size, size), dtype=X.dtype, device=device)
+    diagonal = xp.zeros((size, n_cols), dtype=X.dtype, device=device)
+    weighted = proba if sample_weight is None else proba * sample_weight[:, None]
+    for X_block, p_block, wp_block in row_blocks(X, proba, weighted):
+        if fit_intercept:
+            ones = xp.ones((X_block.shape[0], 1), dtype=X.dtype, device=device)
+            X_block = xp.concat([X_block, ones], axis=1)
+        rows = X_block.shape[0]
+        Z = xp.reshape(wp_block[:, :, None] * X_block[:, None, :], (rows, size))
+        diagonal += Z.T @ X_block
+        coupling += Z.T @ xp.reshape(p_block[:, :, None] * X_block[:, None, :], (rows, size))
+    diagonal = to_numpy(diagonal).astype(np.float64)
+    hessian = -to_numpy(coupling).astype(np.float64)
+    for k in range(n_classes):
+        block = slice(k * n_cols, (k + 1) * n_cols)
+        hessian[block, block] += diagonal[block]
+    return _finite_or_raise((hessian + hessian.T) / (2 * total_weight), "Hessian")
+
+
 def gram_product(X, sample_weight, fit_intercept, total_weight, basis):
     """``X1^T D X1 / S @ basis`` for a host ``(n_cols, k)`` basis, in one pass."""
     xp, device = get_namespace(X)
@@ -333,6 +364,10 @@ class Full:
     def prox(self, penalty, w, step):
         raise ValueError("The full metric has no exact L1 prox: use the diagonal one.")
 
+    def largest_eigenvalue(self):
+        """``lambda_max(M)``: the Lipschitz constant of the gradient when ``M = B``."""
+        return float(np.linalg.eigvalsh(to_numpy(self.matrix).astype(np.float64))[-1])
+
 
 class Dense:
     """``M`` a matrix over the whole flat vector: Newton's metric, the local Hessian, which
@@ -375,34 +410,36 @@ def _on_device(objective, array):
     return objective.xp.asarray(array, dtype=objective.X.dtype, device=objective.device)
 
 
-def _factor(objective, matrix):
-    """``(M, M^+)`` on X's device for a host symmetric ``B``: ``M = B`` and ``M^+`` its
-    pseudo-inverse, from the eigenvectors of its Jacobi-scaled form
-    ``diag(B)^-1/2 B diag(B)^-1/2``.
+def _factor(objective, data, ridge, cut=None, floor=None):
+    """``(M, M^+)`` on X's device for ``M = data + diag(ridge)``, a curvature matrix of the
+    data term and the L2 term's diagonal, and ``M^+`` its pseudo-inverse; both in the
+    Jacobi scale ``diag(M)^-1/2 M diag(M)^-1/2``, so that columns of any scale keep their
+    own curvature.
 
     Collinear columns (a one-hot block beside the intercept, more columns than rows) make
-    ``B`` singular. The gradient of the data term lies in ``B``'s range, and the
-    objective does not change along its null directions, so the step leaves those alone:
-    eigenvalues below ``100 eps`` of the largest (scaled, so that columns of any scale
-    keep their own curvature) count as zero, and those below ``eps**(1/3)`` of it are
-    raised to that. Rounding errors in the gradient are then amplified at most
-    ``eps**(-1/3)``-fold (so that weighting a row and repeating it give the same fit to
-    1e-7, as scikit-learn checks), and a fit started at zero keeps to the row space, as
-    plain descent does. A zero diagonal entry (a column of zeros) counts as 1.
+    the data's curvature singular: its eigenvalues below ``cut`` of the largest (default
+    ``100 eps``, rounding) count as zero, those up to ``floor`` of it (default: none) are
+    raised to that, and the L2 term, which has no rounding, is added after. The step leaves
+    alone the directions left with no curvature, along which the objective does not
+    change: a fit started at zero keeps to the row space, as plain descent does. A zero
+    diagonal entry (a column of zeros) counts as 1.
     """
     eps = float(objective.xp.finfo(objective.X.dtype).eps)
-    diagonal = np.diag(matrix).copy()
+    cut = 100 * eps if cut is None else cut
+    diagonal = np.diag(data) + ridge
     diagonal[~(diagonal > 0)] = 1.0
     root = np.sqrt(diagonal)
-    eigenvalues, vectors = np.linalg.eigh(matrix / root[:, None] / root[None, :])
-    largest = max(float(eigenvalues[-1]), 0.0)
-    kept = eigenvalues > 100 * eps * largest
+    values, vectors = np.linalg.eigh(data / root[:, None] / root[None, :])
+    largest = max(float(values[-1]), 0.0)
+    kept = values > cut * largest
+    values = values[kept] if floor is None else np.maximum(values[kept], floor * largest)
+    scaled = (vectors[:, kept] * values) @ vectors[:, kept].T + np.diag(ridge / diagonal)
+    values, vectors = np.linalg.eigh(scaled)
+    kept = values > 100 * eps * max(float(values[-1]), 0.0)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         vectors = vectors[:, kept] / root[:, None]
-        # Nearly null directions keep a step, at most eps**-1/3 times the largest:
-        # their gradient is mostly rounding, which must not be amplified beyond that.
-        floored = np.maximum(eigenvalues[kept], np.cbrt(eps) * largest)
-        inverse = (vectors / floored) @ vectors.T
+        inverse = (vectors / values[kept]) @ vectors.T
+    matrix = scaled * root[:, None] * root[None, :]
     return _on_device(objective, matrix), _on_device(objective, inverse)
 
 
@@ -416,10 +453,26 @@ def full(objective):
         shift = _ClassShift(objective) if getattr(objective.loss_function,
                                                   "shift_invariant", False) else None
 
-        def refresh(w):
-            return Dense(*_factor(objective, objective.local_hessian(w)), refresh, shift)
+        ridge = np.append(np.full(objective.n_coef, objective.l2_reg_strength),
+                          np.zeros(objective.n_params - objective.n_coef))
 
-    metric = Full(*_factor(objective, bound(objective)), objective.n_outputs,
+        eps = float(objective.xp.finfo(objective.X.dtype).eps)
+
+        def refresh(w):
+            # A local Hessian's small eigenvalues (confident rows weigh p (1 - p), which
+            # is tiny) are real but steer the fit along directions the data barely
+            # determine, differently for equivalent data (a row weighted by 2 or
+            # repeated): below sqrt(eps) they count as zero, up to eps**(1/3) they are
+            # raised to that. Weighting then gives the fit repetition gives, to 1e-7
+            # (scikit-learn's check), and rounding in the gradient is amplified at most
+            # eps**(-1/3)-fold. The bound B, which has no such rows, keeps them all.
+            data = objective.local_hessian(w) - np.diag(ridge)
+            return Dense(*_factor(objective, data, ridge, cut=np.sqrt(eps),
+                                  floor=np.cbrt(eps)), refresh, shift)
+
+    metric = Full(*_factor(objective, objective.loss_function.curvature * objective.gram(),
+                           objective.l2_reg_strength * _penalised(objective)),
+                  objective.n_outputs,
                   objective.n_features, objective.fit_intercept, refresh)
     if refresh is not None:
         metric.refit_epochs = _refit_epochs(objective)
@@ -478,7 +531,15 @@ def _jacobi_scale(objective, diagonal):
         image = curvature * objective.gram_product(unscaled) + l2 * penalised * unscaled
         return image / root[:, None]
 
-    return top_eigenvalue(product, n_cols)
+    # A scale to a few per cent is all the metric needs: a coarse power iteration (a
+    # third of the passes of a fine one) and a margin above its estimate, which is a
+    # lower bound of the eigenvalue.
+    return (1 + _SCALE_RTOL) * top_eigenvalue(product, n_cols, rtol=_SCALE_RTOL,
+                                              block_size=4)
+
+
+# How closely the power iteration of the diagonal metric's scale converges.
+_SCALE_RTOL = 2e-2
 
 
 def diagonal(objective):
@@ -534,6 +595,23 @@ def without_refits(metric):
     frozen = copy.copy(metric)
     frozen.refresh = None
     return frozen
+
+
+def gauge(metric, objective, penalty=None, batch_size=None):
+    """The metric that measures optimality when the step is taken in ``metric``: the bound
+    ``B`` itself (see :func:`full`), where the step is Euclidean (``preconditioner=None``,
+    Adam), smooth and full-batch, and X narrow enough for its Gram matrix; else None, the
+    step's own metric.
+
+    A small Euclidean gradient says little about the gap on ill-conditioned data; its norm
+    in ``B^-1`` (about twice the gap for least squares) does, so the stopping rule means
+    the same with and without a preconditioner.
+    """
+    full_batch = batch_size is None or batch_size >= objective.n_samples
+    if (metric.name is not None or penalty is not None or not full_batch
+            or objective.n_features + objective.fit_intercept >= GRAM_MAX_COLUMNS):
+        return None
+    return without_refits(full(objective))
 
 
 def make_metric(name, objective):

@@ -129,6 +129,7 @@ def minimize(
     rule: UpdateRule | None = None,
     penalty=None,
     metric=None,
+    gauge=None,
     max_iter: int = 1000,
     tol: float | None = 1e-4,
     n_iter_no_change: int = 5,
@@ -163,6 +164,9 @@ def minimize(
         Non-smooth penalty, added to the monitored objective and applied by its prox.
     metric : object from :mod:`skgd._curvature`, default=Euclidean
         The metric the rule steps in (``direction``, ``inner``, ``prox``).
+    gauge : metric, optional
+        The metric optimality is measured in, where not ``metric`` (a curvature bound for
+        a Euclidean step); only without a penalty.
     max_iter, tol, n_iter_no_change :
         Stop on optimality (full batch) or the epoch-level rule (mini-batches,
         validation), as the module docstring says; ``tol=None`` runs ``max_iter`` epochs.
@@ -212,7 +216,9 @@ def minimize(
         the local Hessian ``H <= B`` it is Newton's decrement ``grad^T H^-1 grad``, about
         twice the gap ``F - F*`` and never below its value in the bound ``B``."""
         if penalty is None:
-            return step.grad @ step.direction
+            if gauge is None or local.anchor is not None:
+                return step.grad @ step.direction
+            return step.grad @ gauge.direction(step.grad)
         mapping = (step.point - step.forward) / rate
         return metric.inner(mapping, mapping)
 

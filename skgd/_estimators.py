@@ -449,13 +449,15 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         penalty = objective.l1_penalty()
         if resume:
             # partial_fit keeps the metric and the step of its first call.
-            metric, learning_rate = self._metric, self._learning_rate
+            metric, learning_rate, gauge = self._metric, self._learning_rate, None
         else:
             preconditioner = _curvature.resolve(
                 self.preconditioner, objective, batch_size=self.batch_size,
                 streaming=partial, l1=penalty is not None, adaptive=self.solver == "adam")
             metric = _curvature.make_metric(preconditioner, objective)
-            learning_rate = self._step_size(objective, metric)
+            gauge = _curvature.gauge(metric, objective, penalty,
+                                     None if partial else self.batch_size)
+            learning_rate = self._step_size(objective, metric, gauge)
 
         result = minimize(
             objective.loss_gradient_array, objective.init_params(),
@@ -464,7 +466,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             decay=make_decay(self.decay, decay_rate=self.decay_rate,
                              decay_steps=self.decay_steps, power_t=self.power_t,
                              max_iter=self.max_iter),
-            rule=rule, penalty=penalty, metric=metric,
+            rule=rule, penalty=penalty, metric=metric, gauge=gauge,
             max_iter=1 if partial else self.max_iter,
             tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
             batch_size=self.batch_size, shuffle=self.shuffle, rng=rng,
@@ -509,7 +511,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             self.__dict__.pop("best_validation_score_", None)
         callbacks.end_fit()
 
-    def _step_size(self, objective, metric):
+    def _step_size(self, objective, metric, gauge):
         """The base step: ``learning_rate`` itself in the Euclidean metric, a multiple of
         the step that cannot diverge in a curvature metric; ``"auto"`` is that step."""
         auto = self.learning_rate == "auto"
@@ -517,7 +519,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             return _adam_step(objective) if auto else float(self.learning_rate)
         if metric.name is None and not auto:
             return float(self.learning_rate)
-        bound = _curvature.step_bound(metric, objective, self.batch_size)
+        # The gauge holds the bound already: its top eigenvalue is L, no second Gram pass.
+        bound = (gauge.largest_eigenvalue() if gauge is not None
+                 else _curvature.step_bound(metric, objective, self.batch_size))
         return (1.0 if auto else float(self.learning_rate)) / bound if bound > 0 else 1.0
 
     def _divergence_advice(self, learning_rate, metric):

@@ -495,14 +495,26 @@ class LinearObjective:
 
         Built from one weighted Gram matrix ``X1^T diag(s_i h_i^{jk}) X1 / S`` per pair of
         outputs ``j <= k``, where ``h_i^{jk}`` is the loss's ``local_hessian`` (``p (1 -
-        p)`` for the sigmoid, ``diag(p) - p p^T`` for the softmax): ``n p^2`` work a pair.
+        p)`` for the sigmoid, ``diag(p) - p p^T`` for the softmax): ``n p^2`` work a pair;
+        for the softmax on dense X, all pairs at once (:func:`skgd._curvature.softmax_gram`).
         """
-        curvature = self.loss_function.local_hessian(self.raw_prediction(w))
+        raw = self.raw_prediction(w)
         n_features = self.n_features
         index = [np.r_[k * n_features:(k + 1) * n_features,
                        [self.n_coef + k] if self.fit_intercept else []].astype(int)
                  for k in range(self.n_outputs)]
         hessian = np.zeros((self.n_params, self.n_params))
+        if getattr(self.loss_function, "shift_invariant", False) and not sp.issparse(self.X):
+            # The softmax couples every pair of classes: two wide products a row block
+            # instead of a thin one per pair.
+            order = np.concatenate(index)
+            hessian[np.ix_(order, order)] = _curvature.softmax_gram(
+                self.X, self.loss_function.predict_proba(raw), self.sample_weight,
+                self.fit_intercept, self._total_weight)
+            hessian[: self.n_coef, : self.n_coef] += (self.l2_reg_strength
+                                                      * np.eye(self.n_coef))
+            return hessian
+        curvature = self.loss_function.local_hessian(raw)
         for j in range(self.n_outputs):
             for k in range(j, self.n_outputs):
                 weights = curvature(j, k)
