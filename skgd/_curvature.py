@@ -52,18 +52,19 @@ FULL_MAX_COLUMNS = 1024
 BLOCK_BYTES = 4 * 2**20
 
 
-def row_blocks(X, *columns):
+def row_blocks(X, *columns, width=None):
     """Yield ``(X block, column blocks...)`` over cache-sized row blocks of dense X.
 
     Sparse X, X smaller than one block and X off the NumPy namespace come whole: the
     blocks are for a CPU cache, and a GPU wants one large product. ``None`` columns stay
-    None.
+    None. ``width``: the columns of the widest array a block makes (X's by default).
     """
     n_samples = X.shape[0]
     if sp.issparse(X) or not is_numpy(get_namespace(X)[0]):
         yield (X, *columns)
         return
-    step = max(256, BLOCK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
+    width = X.shape[1] if width is None else width
+    step = max(256, BLOCK_BYTES // max(1, width * X.dtype.itemsize))
     if step >= n_samples:
         yield (X, *columns)
         return
@@ -81,7 +82,9 @@ def _finite_or_raise(matrix, what):
     return matrix
 
 
-# -- passes over X (each returns host float64, normalised by the total weight S) ----------
+# -- passes over X (each returns host float64, normalised by the total weight S; data too
+# large for their dtype overflow here, and the results say so, not a warning) ---------
+@np.errstate(over="ignore", invalid="ignore")
 def gram(X, sample_weight, fit_intercept, total_weight):
     """``X1^T D X1 / S`` in one pass, of shape ``(n_cols, n_cols)``."""
     xp, device = get_namespace(X)
@@ -89,22 +92,21 @@ def gram(X, sample_weight, fit_intercept, total_weight):
     matrix = xp.zeros((n_features, n_features), dtype=X.dtype, device=device)
     column_sums = xp.zeros(n_features, dtype=X.dtype, device=device)
     # The intercept's corner, sum_i s_i: S itself for the sample weights, less for the
-    # curvature-scaled weights of local_grams.
+    # curvature-scaled weights of a local Hessian.
     corner = (float(X.shape[0]) if sample_weight is None
               else float(xp.sum(sample_weight, dtype=xp.float64)))
-    with np.errstate(over="ignore", invalid="ignore"):
-        for X_block, weight in row_blocks(X, sample_weight):
-            if sp.issparse(X_block):
-                weighted = (X_block if weight is None
-                            else sp.csr_matrix(X_block.multiply(weight[:, None])))
-                matrix += (weighted.T @ X_block).toarray()
-                if fit_intercept:
-                    column_sums += np.asarray(weighted.sum(axis=0)).ravel()
-            else:
-                weighted = X_block if weight is None else X_block * weight[:, None]
-                matrix += weighted.T @ X_block
-                if fit_intercept:
-                    column_sums += xp.sum(weighted, axis=0)
+    for X_block, weight in row_blocks(X, sample_weight):
+        if sp.issparse(X_block):
+            weighted = (X_block if weight is None
+                        else sp.csr_matrix(X_block.multiply(weight[:, None])))
+            matrix += (weighted.T @ X_block).toarray()
+            if fit_intercept:
+                column_sums += np.asarray(weighted.sum(axis=0)).ravel()
+        else:
+            weighted = X_block if weight is None else X_block * weight[:, None]
+            matrix += weighted.T @ X_block
+            if fit_intercept:
+                column_sums += xp.sum(weighted, axis=0)
     matrix = to_numpy(matrix).astype(np.float64)
     if fit_intercept:
         # X1 = [X, 1]: the extra row and column hold the weighted column sums.
@@ -114,6 +116,7 @@ def gram(X, sample_weight, fit_intercept, total_weight):
     return _finite_or_raise(matrix / total_weight, "Gram matrix")
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def softmax_gram(X, proba, sample_weight, fit_intercept, total_weight):
     """``sum_i s_i (diag(p_i) - p_i p_i^T) (x) x1_i x1_i^T / S`` for dense X: the Hessian of
     the softmax cross-entropy's data term, ordered class by class (each class's columns
@@ -129,7 +132,7 @@ def softmax_gram(X, proba, sample_weight, fit_intercept, total_weight):
     coupling = xp.zeros((size, size), dtype=X.dtype, device=device)
     diagonal = xp.zeros((size, n_cols), dtype=X.dtype, device=device)
     weighted = proba if sample_weight is None else proba * sample_weight[:, None]
-    for X_block, p_block, wp_block in row_blocks(X, proba, weighted):
+    for X_block, p_block, wp_block in row_blocks(X, proba, weighted, width=size):
         if fit_intercept:
             ones = xp.ones((X_block.shape[0], 1), dtype=X.dtype, device=device)
             X_block = xp.concat([X_block, ones], axis=1)
@@ -145,6 +148,7 @@ def softmax_gram(X, proba, sample_weight, fit_intercept, total_weight):
     return _finite_or_raise((hessian + hessian.T) / (2 * total_weight), "Hessian")
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def gram_product(X, sample_weight, fit_intercept, total_weight, basis):
     """``X1^T D X1 / S @ basis`` for a host ``(n_cols, k)`` basis, in one pass."""
     xp, device = get_namespace(X)
@@ -164,13 +168,11 @@ def gram_product(X, sample_weight, fit_intercept, total_weight, basis):
     image = to_numpy(image).astype(np.float64)
     if fit_intercept:
         image = np.vstack([image, to_numpy(image_intercept)])
-    return image / total_weight
+    return _finite_or_raise(image / total_weight, "Gram matrix")
 
 
-def gram_diagonal(X, sample_weight, fit_intercept, total_weight):
-    """The diagonal of ``X1^T D X1 / S`` in one pass, without the matrix."""
-    xp, device = get_namespace(X)
-    diagonal = xp.zeros(X.shape[1], dtype=xp.float64, device=device)
+def _accumulate_squares(diagonal, X, sample_weight, xp):
+    """Add ``sum_i s_i x_ij^2`` to ``diagonal``, a row block at a time."""
     for X_block, weight in row_blocks(X, sample_weight):
         if sp.issparse(X_block):
             squares = X_block.multiply(X_block)
@@ -182,12 +184,21 @@ def gram_diagonal(X, sample_weight, fit_intercept, total_weight):
             if weight is not None:
                 squares *= weight[:, None]
             diagonal += xp.sum(squares, axis=0, dtype=xp.float64)
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def gram_diagonal(X, sample_weight, fit_intercept, total_weight):
+    """The diagonal of ``X1^T D X1 / S`` in one pass, without the matrix."""
+    xp, device = get_namespace(X)
+    diagonal = xp.zeros(X.shape[1], dtype=xp.float64, device=device)
+    _accumulate_squares(diagonal, X, sample_weight, xp)
     diagonal = to_numpy(diagonal)
     if fit_intercept:
         diagonal = np.append(diagonal, total_weight)
     return _finite_or_raise(diagonal / total_weight, "squared column norm")
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def largest_row_norm(X, fit_intercept, inverse_metric=None):
     """``max_i x1_i^T A x1_i`` over the rows of X, with ``A`` the identity (None), a host
     diagonal (1-D) or a host ``(n_cols, n_cols)`` matrix: the per-sample curvature that

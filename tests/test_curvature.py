@@ -180,3 +180,11 @@ def test_float32_metrics_stay_float32():
     assert model._metric._inverse.dtype == np.float32
     reference = GDClassifier(alpha=1e-2).fit(X.astype(np.float64), y)
     assert_allclose(model.coef_, reference.coef_, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e160), (np.float32, 1e20)])
+def test_X_whose_squares_overflow_gets_a_clear_error(dtype, scale):
+    X, y = load_diabetes(return_X_y=True)
+    X = (StandardScaler().fit_transform(X)[:60] * scale).astype(dtype)
+    with pytest.raises(ValueError, match="Rescale X"):
+        GDRegressor().fit(X, y[:60])

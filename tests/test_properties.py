@@ -241,9 +241,9 @@ CLEAR_MESSAGE = re.compile(r"\b(X|y|sample_weight|learning_rate)\b")
 def test_huge_or_tiny_scales_fit_finite_coefficients_or_raise_a_clear_value_error(
         spec, x_exponent, y_exponent, classify, params, strict):
     X, rng = make_X(spec)
-    # Features (up to 1e6 times 10**x_exponent) whose squares stay within the dtype's
-    # range: the Gram matrix of larger ones overflows (issue 12, item 3).
-    x_exponent = min(x_exponent, int(np.log10(np.finfo(spec.dtype).max)) // 2 - 7)
+    # Features (up to 1e6 times 10**x_exponent) within the dtype's range, their squares
+    # not always: the Gram matrix of the largest overflows, and must say so.
+    x_exponent = min(x_exponent, int(np.log10(np.finfo(spec.dtype).max)) - 7)
     with np.errstate(over="ignore", under="ignore"):
         X = (X.astype(np.float64) * 10.0**x_exponent).astype(spec.dtype)
     if classify:
