@@ -550,7 +550,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 f"tol={self.tol}: its optimality (the norm of the gradient mapping relative "
                 f"to the start) is {result.optimality:.3g}, {result.optimality / self.tol:.3g}"
                 " times tol, so the objective may still be above its minimum. Increase "
-                "max_iter" + (", or keep preconditioner='auto'"
+                "max_iter" + (", or use preconditioner='auto'"
                               if self.preconditioner is None else "")
                 + ", or check the learning rate and decay.")
 
