@@ -47,6 +47,9 @@ GRAM_MAX_COLUMNS = 256
 # a few dozen gradient passes and the host inversion well under a second, which the tens
 # of epochs it saves on ill-conditioned data repay.
 FULL_MAX_COLUMNS = 1024
+# Refits to the local Hessian build and decompose a matrix over all the parameters (every
+# class's coefficients, for the softmax): up to this many, 32 MiB and well under a second.
+REFIT_MAX_PARAMS = 2048
 # Rows of dense X per block of a pass: a few MiB, so that a block read for one product is
 # still in cache for the next.
 BLOCK_BYTES = 4 * 2**20
@@ -456,11 +459,12 @@ def _factor(objective, data, ridge, cut=None, floor=None):
 
 def full(objective):
     """The metric ``M = B``, factored once on the host. Where the objective has a local
-    Hessian (the cross-entropies, in memory), :meth:`Full.refresh` gives Newton's metric
-    there."""
+    Hessian (the cross-entropies) over at most ``REFIT_MAX_PARAMS`` parameters,
+    :meth:`Full.refresh` gives Newton's metric there."""
     refresh = None
-    if hasattr(objective.loss_function, "local_hessian") and hasattr(objective,
-                                                                      "local_hessian"):
+    if (hasattr(objective.loss_function, "local_hessian")
+            and hasattr(objective, "local_hessian")
+            and objective.n_params <= REFIT_MAX_PARAMS):
         shift = _ClassShift(objective) if getattr(objective.loss_function,
                                                   "shift_invariant", False) else None
 

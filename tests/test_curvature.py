@@ -188,3 +188,12 @@ def test_X_whose_squares_overflow_gets_a_clear_error(dtype, scale):
     X = (StandardScaler().fit_transform(X)[:60] * scale).astype(dtype)
     with pytest.raises(ValueError, match="Rescale X"):
         GDRegressor().fit(X, y[:60])
+
+
+def test_no_refits_where_the_hessian_over_all_parameters_would_be_too_large(monkeypatch):
+    monkeypatch.setattr(curvature, "REFIT_MAX_PARAMS", 10)
+    objective = _problem("softmax")
+    assert objective.n_params > 10
+    assert curvature.full(objective).refresh is None
+    assert curvature.full(_problem("binary", fit_intercept=False, alpha=0.1)).refresh \
+        is not None
