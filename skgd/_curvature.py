@@ -397,8 +397,8 @@ class Dense:
 
     name = "full"
 
-    def __init__(self, matrix, inverse, refresh, shift_invariant=None):
-        self.matrix, self._inverse, self.refresh = matrix, inverse, refresh
+    def __init__(self, matrix, inverse, shift_invariant=None):
+        self.matrix, self._inverse = matrix, inverse
         self.shift_invariant = shift_invariant
 
     def direction(self, grad):
@@ -483,7 +483,7 @@ def full(objective):
             # eps**(-1/3)-fold. The bound B, which has no such rows, keeps them all.
             data = objective.local_hessian(w) - np.diag(ridge)
             return Dense(*_factor(objective, data, ridge, cut=np.sqrt(eps),
-                                  floor=np.cbrt(eps)), refresh, shift)
+                                  floor=np.cbrt(eps)), shift)
 
     metric = Full(*_factor(objective, objective.loss_function.curvature * objective.gram(),
                            objective.l2_reg_strength * _penalised(objective)),

@@ -131,7 +131,7 @@ def minimize(
     metric=None,
     gauge=None,
     max_iter: int = 1000,
-    tol: float | None = 1e-4,
+    tol: float | None = 1e-5,
     n_iter_no_change: int = 5,
     batch_size: int | None = None,
     shuffle: bool = True,
@@ -387,7 +387,7 @@ class _LocalMetric:
     the last one, so refits take at most about half the time, whatever the shape of X,
     and the schedule is the same on every run. After a refit the rule restarts at the
     point it was fitted at, the *anchor*; an epoch whose objective exceeds the anchor's
-    sends the descent back to the best point since (see :meth:`recover`).
+    (or the best before it) sends the descent back to the best point (see :meth:`recover`).
     """
 
     def __init__(self, metric, refits):
@@ -398,6 +398,8 @@ class _LocalMetric:
         self.patience = 1
         self.anchor = self.anchor_value = None
         self.best_point = self.best_value = None
+        # The best objective at the last overshoot: no progress since means fall back.
+        self.recovered = None
 
     def due(self):
         if not self.active:
@@ -406,7 +408,7 @@ class _LocalMetric:
         return self.waited >= self.patience * self.cost
 
     def refit(self, params):
-        self.metric = self.metric.refresh(params)
+        self.metric = self.bound.refresh(params)
         self.waited = 0
         self.anchor, self.anchor_value = params, None
         return self.metric
@@ -429,17 +431,18 @@ class _LocalMetric:
         return False
 
     def recover(self):
-        """Where to go on after an overshoot, and in which metric: refit at the best point
-        seen if it is not where the overshooting metric was fitted; else back there, in
-        the global bound, with refits four times rarer."""
-        if self.best_point is not self.anchor:
-            return self.best_point, self.refit(self.best_point)
-        point = self.anchor
-        self.metric = self.bound
-        self.anchor = self.anchor_value = None
-        self.patience *= 4
-        self.waited = 0
-        return point, self.metric
+        """Where to go on after an overshoot, and in which metric: the best point seen, with
+        a metric refitted there; or, where no point has improved on the best since the last
+        overshoot, the global bound, with refits four times rarer."""
+        point = self.best_point
+        if self.recovered is not None and not self.best_value < self.recovered:
+            self.metric = self.bound
+            self.anchor = self.anchor_value = self.recovered = None
+            self.patience *= 4
+            self.waited = 0
+            return point, self.metric
+        self.recovered = self.best_value
+        return point, self.refit(point)
 
 
 def _slack(value):

@@ -467,3 +467,58 @@ def test_validation_returns_the_best_scoring_parameters(quadratic, rule_id):
     assert result.converged
     assert result.n_iter <= best + 1 + n_iter_no_change
     assert not np.allclose(result.params, quadratic.solution, rtol=1e-3)
+
+
+# -- optimality, references and refits ------------------------------------------------------
+def test_a_full_batch_run_stops_once_its_gradient_is_tol_of_its_start(quadratic):
+    result = run(quadratic, "accelerated", learning_rate=1 / quadratic.lipschitz,
+                 max_iter=10_000, tol=1e-6)
+    assert result.converged
+    start = np.linalg.norm(quadratic.loss_gradient(np.zeros(len(quadratic.b)), None)[1])
+    # The point returned is the one the measure certified.
+    end = np.linalg.norm(quadratic.loss_gradient(result.params, None)[1])
+    assert end <= 1e-6 * start * (1 + 1e-9)
+    assert result.optimality == pytest.approx(end / start, rel=1e-9)
+
+
+def test_the_divergence_reference_is_carried_across_resumes(quadratic):
+    # One epoch per call, as partial_fit runs: each call alone rises only a little, the
+    # reference of the first call catches the sum.
+    state, result = None, None
+    with pytest.raises(DivergenceError):
+        for _ in range(50):
+            result = minimize(quadratic.loss_gradient, np.zeros(len(quadratic.b)),
+                              n_samples=1, learning_rate=0.21, rule=make_rule("gd"),
+                              max_iter=1, tol=None, state=state)
+            state = result.state
+    assert result is not None and result.state.references is not None
+
+
+class _Scaled:
+    """The metric ``M = scale * I``: with ``scale`` below the curvature, steps overshoot."""
+
+    name = "test"
+
+    def __init__(self, scale, refresh=None):
+        self.scale, self.refresh = scale, refresh
+
+    def direction(self, grad):
+        return grad / self.scale
+
+    def inner(self, u, v):
+        return self.scale * (u @ v)
+
+
+def test_a_refitted_metric_that_raises_the_objective_is_rejected(quadratic):
+    # The "local" metric claims a twentieth of the true curvature: its steps overshoot.
+    # The engine keeps the epoch in the record, returns to the best point, and the run
+    # still reaches its tol in the bound's metric.
+    bound = _Scaled(quadratic.lipschitz, refresh=lambda w: _Scaled(quadratic.lipschitz / 20))
+    bound.refit_epochs = 1
+    result = minimize(quadratic.loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
+                      learning_rate=1.0, rule=make_rule("gd"), metric=bound,
+                      max_iter=5000, tol=1e-8)
+    assert result.converged
+    curve = np.array(result.loss_curve)
+    assert np.any(np.diff(curve) > 0)
+    assert_allclose(result.params, quadratic.solution, rtol=1e-5, atol=1e-6)
