@@ -643,10 +643,8 @@ def step_bound(metric, objective, batch_size=None):
     """
     if isinstance(metric, Euclidean):
         return lipschitz(objective, batch_size)
-    if isinstance(metric, Full):
-        inverse = to_numpy(metric._inverse).astype(np.float64)
-    else:
-        inverse = to_numpy(metric._inverse).astype(np.float64)
+    inverse = to_numpy(metric._inverse).astype(np.float64)
+    if not isinstance(metric, Full):
         # One block's diagonal: the first output's coefficients, then its intercept.
         n_features = objective.n_features
         inverse = np.append(inverse[:n_features],
