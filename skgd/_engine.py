@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import NamedTuple
 
 import numpy as np
@@ -61,7 +61,12 @@ _MIN_PLATEAU_FACTOR = 1e-6
 
 
 class DivergenceError(FloatingPointError, ValueError):
-    """The objective became non-finite or exploded: the step is too large."""
+    """The objective became non-finite or exploded: the step is too large.
+
+    Its ``loss_curve`` attribute holds the objective of each epoch before the error.
+    """
+
+    loss_curve: list = []
 
 
 class References(NamedTuple):
@@ -119,8 +124,80 @@ def _batches(n_samples, batch_size, shuffle, rng, xp, device):
         yield rows, (stop - start) / n_samples
 
 
-def minimize(
-    loss_gradient: Callable,
+def minimize(loss_gradient: Callable, params, **settings) -> DescentResult:
+    """Run up to ``max_iter`` epochs of descent on ``loss_gradient``.
+
+    ``loss_gradient(w, rows) -> (objective, gradient)`` gives the smooth objective (a
+    float or a 0-d array) and its gradient; ``rows`` is None (full batch), a slice, or an
+    index array on the device of ``params``. The keyword arguments are those of
+    :func:`descent`.
+    """
+    return run(descent(params, **settings), loss_gradient)
+
+
+# Overflow in a diverging run is reported by DivergenceError, not by warnings; an
+# exponential that underflows to 0 is exact enough. The drivers below set this state
+# around every resumption of a descent, so that descents run side by side never leave
+# each other's error state behind.
+def _quiet():
+    return np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore")
+
+
+def run(descent: Generator, loss_gradient: Callable):
+    """Drive one :func:`descent`, answering its requests with ``loss_gradient``; return
+    its :class:`DescentResult`."""
+    reply = None
+    with _quiet():
+        try:
+            while True:
+                try:
+                    point, rows = descent.send(reply)
+                except StopIteration as stop:
+                    return stop.value
+                reply = loss_gradient(point, rows)
+        finally:
+            descent.close()
+
+
+def run_many(descents: list, loss_gradients: Callable, catch=(), on_done=None) -> list:
+    """Drive several :func:`descent` generators in lockstep, answering their requests
+    together: ``loss_gradients([(index, point, rows), ...])`` returns the list of
+    ``(objective, gradient)`` in the same order. Descents of the same length of epoch ask
+    at the same time, so one pass over the data can serve them all.
+
+    A descent that raises one of the exception types ``catch`` is dropped and the
+    exception is its outcome; any other exception ends the run. Returns the outcome of
+    each descent, a :class:`DescentResult` or an exception, in order; ``on_done(index,
+    outcome)`` is called as each ends.
+    """
+    outcomes = [None] * len(descents)
+    replies = dict.fromkeys(range(len(descents)))
+    with _quiet():
+        try:
+            while replies:
+                requests = []
+                for index, reply in replies.items():
+                    try:
+                        point, rows = descents[index].send(reply)
+                    except StopIteration as stop:
+                        outcomes[index] = stop.value
+                    except catch as error:
+                        outcomes[index] = error
+                    else:
+                        requests.append((index, point, rows))
+                        continue
+                    if on_done is not None:
+                        on_done(index, outcomes[index])
+                answers = loss_gradients(requests) if requests else []
+                replies = {index: answer for (index, _, _), answer
+                           in zip(requests, answers, strict=True)}
+        finally:
+            for descent in descents:
+                descent.close()
+    return outcomes
+
+
+def descent(
     params,
     *,
     n_samples: int,
@@ -145,13 +222,13 @@ def minimize(
     on_epoch_begin: Callable | None = None,
     on_epoch_end: Callable | None = None,
 ) -> DescentResult:
-    """Run up to ``max_iter`` epochs of descent on ``loss_gradient``.
+    """Descent as a generator: it yields each request ``(w, rows)`` for the objective
+    and its gradient and is sent back ``(objective, gradient)`` (see :func:`minimize`);
+    it returns a :class:`DescentResult`. Run it with :func:`run` or :func:`run_many`,
+    which also set the floating-point error state it expects.
 
     Parameters
     ----------
-    loss_gradient : callable ``(w, rows) -> (objective, gradient)``
-        Smooth objective (a float or a 0-d array) and its gradient; ``rows`` is None
-        (full batch), a slice, or an index array on the device of ``params``.
     params : array
         Starting point (any Array API array); ignored when ``state`` is given.
     n_samples : int
@@ -223,8 +300,9 @@ def minimize(
         return metric.inner(mapping, mapping)
 
     def measure(point, rate):
-        """``(F, ||G||_M^2)`` at ``point`` from one full pass, read on the host."""
-        value, grad = loss_gradient(point, None)
+        """``(F, ||G||_M^2)`` at ``point`` from one full pass, read on the host (a
+        sub-generator: its pass is a request)."""
+        value, grad = yield point, None
         if penalty is not None:
             value = value + penalty.value(point)
         direction = metric.direction(grad)
@@ -234,14 +312,16 @@ def minimize(
     def diverged(epoch, value, rate):
         reason = ("became non-finite" if not math.isfinite(value) else
                   f"rose from {references.objective:.6g} at the start to {value:.6g}")
-        return DivergenceError(
+        error = DivergenceError(
             f"learning_rate={rate:.6g} (the step of epoch {epoch}) made the objective "
             f"diverge: it {reason}; {advice}")
+        # The record up to the divergence, for a search that draws its candidates.
+        error.loss_curve = list(loss_curve)
+        return error
 
     if references is None and (not full_batch or reference_point is not None):
-        with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-            references = _references(*measure(params if reference_point is None
-                                              else reference_point, learning_rate))
+        references = _references(*(yield from measure(
+            params if reference_point is None else reference_point, learning_rate)))
 
     loss_curve, rate_curve = [], []
     scores = [] if validation is not None else None
@@ -251,113 +331,110 @@ def minimize(
     converged = stopped = False
     start = time.perf_counter()
 
-    # Overflow in a diverging run is reported by DivergenceError, not by warnings; an
-    # exponential that underflows to 0 is exact enough.
-    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-        for _ in range(max_iter):
-            if loss_curve and local.due():
-                metric = local.refit(params)
-                rule_state = rule.init(params)
-            if on_epoch_begin is not None:
-                on_epoch_begin(epoch, params)
-            rate = learning_rate * decay.factor(epoch, n_plateaus)
-            objective = 0.0
-            for rows, fraction in _batches(n_samples, batch_size, shuffle, rng, xp, device):
-                point = rule.query(params, rule_state)
-                value, grad = loss_gradient(point, rows)
-                if penalty is not None:
-                    value = value + penalty.value(point)
-                objective = objective + fraction * value
-                direction = metric.direction(grad)
-                step = Step(point, grad, direction, prox(point - rate * direction, rate))
-                params, rule_state = rule.update(step, params, rule_state, rate, metric,
-                                                 prox)
-                n_updates += 1
-            # The reads of the epoch on the host: the objective and, for a full batch,
-            # the optimality at the point where the gradient was taken.
-            objective = float(objective)
-            squared = float(optimality(step, rate)) if full_batch else 0.0
-            if references is None:
-                references = _references(objective, squared)
-            epoch += 1
-            loss_curve.append(objective)
-            rate_curve.append(rate)
-            reverted = local.overshot(objective, step.point)
-            if reverted:
-                # A step in the local metric raised the objective: the epoch stays in the
-                # record, the descent goes on from the best point before it.
-                params, metric = local.recover()
-                rule_state = rule.init(params)
-            else:
-                if not (math.isfinite(objective) and math.isfinite(squared)):
-                    raise diverged(epoch - 1, math.inf, rate)
-                rise = (objective - references.objective) / references.scale
-                n_rises = n_rises + 1 if rise > 1 else 0
-                if rise > _EXPLOSION or n_rises >= _RISE_EPOCHS:
-                    raise diverged(epoch - 1, objective, rate)
-                if full_batch:
-                    relative = _relative(squared, references)
+    for _ in range(max_iter):
+        if loss_curve and local.due():
+            metric = local.refit(params)
+            rule_state = rule.init(params)
+        if on_epoch_begin is not None:
+            on_epoch_begin(epoch, params)
+        rate = learning_rate * decay.factor(epoch, n_plateaus)
+        objective = 0.0
+        for rows, fraction in _batches(n_samples, batch_size, shuffle, rng, xp, device):
+            point = rule.query(params, rule_state)
+            value, grad = yield point, rows
+            if penalty is not None:
+                value = value + penalty.value(point)
+            objective = objective + fraction * value
+            direction = metric.direction(grad)
+            step = Step(point, grad, direction, prox(point - rate * direction, rate))
+            params, rule_state = rule.update(step, params, rule_state, rate, metric,
+                                             prox)
+            n_updates += 1
+        # The reads of the epoch on the host: the objective and, for a full batch,
+        # the optimality at the point where the gradient was taken.
+        objective = float(objective)
+        squared = float(optimality(step, rate)) if full_batch else 0.0
+        if references is None:
+            references = _references(objective, squared)
+        epoch += 1
+        loss_curve.append(objective)
+        rate_curve.append(rate)
+        reverted = local.overshot(objective, step.point)
+        if reverted:
+            # A step in the local metric raised the objective: the epoch stays in the
+            # record, the descent goes on from the best point before it.
+            params, metric = local.recover()
+            rule_state = rule.init(params)
+        else:
+            if not (math.isfinite(objective) and math.isfinite(squared)):
+                raise diverged(epoch - 1, math.inf, rate)
+            rise = (objective - references.objective) / references.scale
+            n_rises = n_rises + 1 if rise > 1 else 0
+            if rise > _EXPLOSION or n_rises >= _RISE_EPOCHS:
+                raise diverged(epoch - 1, objective, rate)
+            if full_batch:
+                relative = _relative(squared, references)
 
-            if validation is not None:
-                score = float(validation(params))
-                scores.append(score)
-                monitored = -score if not math.isnan(score) else math.inf
-            else:
-                monitored = objective
-            if verbose:
-                print(f"epoch {epoch:>5}  objective {objective:.10g}  "
-                      f"learning_rate {rate:.4g}"
-                      + (f"  optimality {relative:.3g}" if full_batch else "")
-                      + ("  (step rejected: the objective rose)" if reverted else "")
-                      + f"  {time.perf_counter() - start:.3f}s"
-                      + (f"  validation score {scores[-1]:.6g}" if scores else ""))
+        if validation is not None:
+            score = float(validation(params))
+            scores.append(score)
+            monitored = -score if not math.isnan(score) else math.inf
+        else:
+            monitored = objective
+        if verbose:
+            print(f"epoch {epoch:>5}  objective {objective:.10g}  "
+                  f"learning_rate {rate:.4g}"
+                  + (f"  optimality {relative:.3g}" if full_batch else "")
+                  + ("  (step rejected: the objective rose)" if reverted else "")
+                  + f"  {time.perf_counter() - start:.3f}s"
+                  + (f"  validation score {scores[-1]:.6g}" if scores else ""))
 
-            # The epoch-level rule: an epoch not better than the best by tol (relative).
-            if tol is None or monitored < best_monitored - (
-                    tol * abs(best_monitored) if math.isfinite(best_monitored) else 0.0):
-                stalled = 0
-            else:
-                stalled += 1
-            if monitored < best_monitored:
-                best_monitored, best_params = monitored, params
-            if on_epoch_end is not None and on_epoch_end(epoch - 1, params):
-                stopped = True
-                break
-            if tol is None:
+        # The epoch-level rule: an epoch not better than the best by tol (relative).
+        if tol is None or monitored < best_monitored - (
+                tol * abs(best_monitored) if math.isfinite(best_monitored) else 0.0):
+            stalled = 0
+        else:
+            stalled += 1
+        if monitored < best_monitored:
+            best_monitored, best_params = monitored, params
+        if on_epoch_end is not None and on_epoch_end(epoch - 1, params):
+            stopped = True
+            break
+        if tol is None:
+            continue
+        if full_batch and not reverted and relative <= tol:
+            # The certificate is for the point where the gradient was taken: that is
+            # the point returned, not the step from it (which no one has checked).
+            params = step.point
+            converged = True
+            break
+        if stalled >= n_iter_no_change:
+            stalled = 0
+            if (decay.reduces_on_plateau
+                    and decay.factor(epoch, n_plateaus + 1) >= _MIN_PLATEAU_FACTOR):
+                n_plateaus += 1
                 continue
-            if full_batch and not reverted and relative <= tol:
-                # The certificate is for the point where the gradient was taken: that is
-                # the point returned, not the step from it (which no one has checked).
-                params = step.point
+            if epoch_rule:
                 converged = True
                 break
-            if stalled >= n_iter_no_change:
-                stalled = 0
-                if (decay.reduces_on_plateau
-                        and decay.factor(epoch, n_plateaus + 1) >= _MIN_PLATEAU_FACTOR):
-                    n_plateaus += 1
-                    continue
-                if epoch_rule:
-                    converged = True
-                    break
-                if decay.reduces_on_plateau:
-                    # The rate is as low as "plateau" takes it: stop, optimal or not.
-                    break
+            if decay.reduces_on_plateau:
+                # The rate is as low as "plateau" takes it: stop, optimal or not.
+                break
 
-        if not bool(xp.all(xp.isfinite(params))):
-            raise diverged(epoch - 1, math.inf, rate)
-        best_score = None
-        if validation is not None:
-            params = best_params
-            best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
-        if (validation is not None or not full_batch) and measure_at_end and loss_curve:
-            value, squared = measure(params, learning_rate)
-            # The steps after the last objective an epoch read are checked here: a model
-            # more than twice as bad as the start is returned by no fit.
-            if not (math.isfinite(value) and math.isfinite(squared)) or (
-                    value - references.objective) / references.scale > 1:
-                raise diverged(epoch - 1, value, rate)
-            relative = _relative(squared, references)
+    if not bool(xp.all(xp.isfinite(params))):
+        raise diverged(epoch - 1, math.inf, rate)
+    best_score = None
+    if validation is not None:
+        params = best_params
+        best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
+    if (validation is not None or not full_batch) and measure_at_end and loss_curve:
+        value, squared = yield from measure(params, learning_rate)
+        # The steps after the last objective an epoch read are checked here: a model
+        # more than twice as bad as the start is returned by no fit.
+        if not (math.isfinite(value) and math.isfinite(squared)) or (
+                value - references.objective) / references.scale > 1:
+            raise diverged(epoch - 1, value, rate)
+        relative = _relative(squared, references)
     if verbose:
         print(f"{len(loss_curve)} epochs, objective {loss_curve[-1]:.10g}, "
               + (f"optimality {relative:.3g} (tol={tol}), " if relative is not None else "")

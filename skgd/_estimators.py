@@ -41,7 +41,8 @@ from sklearn.utils.validation import (
 from . import _curvature
 from ._array_api import get_namespace, input_namespace, is_numpy, move_to, to_numpy
 from ._decays import DECAYS, make_decay
-from ._engine import minimize
+from ._engine import descent as engine_descent
+from ._engine import run
 from ._updates import UPDATE_RULES
 from .losses import (
     BinaryCrossEntropy,
@@ -444,6 +445,18 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         Shared by the in-memory fit and the dask one (``skgd._dask``), which differ only
         in the objective they build.
         """
+        descent, finish = self._plan(objective, validation, rng, callbacks,
+                                     partial=partial, resume=resume)
+        message = finish(run(descent, objective.loss_gradient_array))
+        if message is not None:
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+
+    def _plan(self, objective, validation, rng, callbacks, *, partial, resume):
+        """The engine's descent on ``objective`` (a generator, see
+        :func:`skgd._engine.descent`) and ``finish(result)``, which stores the fitted
+        attributes and returns the ConvergenceWarning's message of a fit that did not
+        converge (None otherwise). The CV estimators run many such descents side by side.
+        """
         rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
         state = self._initial_state(objective, rule, resume)
         penalty = objective.l1_penalty()
@@ -459,8 +472,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                                      None if partial else self.batch_size)
             learning_rate = self._step_size(objective, metric, gauge)
 
-        result = minimize(
-            objective.loss_gradient_array, objective.init_params(),
+        descent = engine_descent(
+            objective.init_params(),
             n_samples=objective.n_samples,
             learning_rate=learning_rate,
             decay=make_decay(self.decay, decay_rate=self.decay_rate,
@@ -479,11 +492,17 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             verbose=self.verbose,
             **callbacks.epoch_hooks(objective),
         )
+        return descent, functools.partial(self._store, objective=objective, metric=metric,
+                                          learning_rate=learning_rate, partial=partial,
+                                          resume=resume, callbacks=callbacks)
+
+    def _store(self, result, *, objective, metric, learning_rate, partial, resume,
+               callbacks):
+        """Store the fitted attributes of the engine's ``result`` (see :meth:`_plan`)."""
+        message = None
         if (not partial and self.tol is not None and not result.converged
                 and not result.stopped):
-            warnings.warn(self._not_converged_message(result, objective.n_samples),
-                          ConvergenceWarning, stacklevel=4)
-
+            message = self._not_converged_message(result, objective.n_samples)
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
         self._engine_state = result.state
@@ -510,6 +529,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             self.__dict__.pop("validation_scores_", None)
             self.__dict__.pop("best_validation_score_", None)
         callbacks.end_fit()
+        return message
 
     def _step_size(self, objective, metric, gauge):
         """The base step: ``learning_rate`` itself in the Euclidean metric, a multiple of
