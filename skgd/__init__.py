@@ -1,11 +1,13 @@
 """skgd: scikit-learn-compatible gradient-descent estimators."""
 
 from . import losses
+from ._cv import GDClassifierCV, GDRegressorCV
 from ._engine import DivergenceError
 from ._estimators import GDClassifier, GDRegressor
 from ._plot import LossCurveDisplay, SearchLossCurveDisplay
 
 __version__ = "0.1.0"
 
-__all__ = ["GDClassifier", "GDRegressor", "DivergenceError", "LossCurveDisplay",
-           "SearchLossCurveDisplay", "losses", "__version__"]
+__all__ = ["GDClassifier", "GDRegressor", "GDClassifierCV", "GDRegressorCV",
+           "DivergenceError", "LossCurveDisplay", "SearchLossCurveDisplay", "losses",
+           "__version__"]

@@ -25,6 +25,7 @@ __all__ = [
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
     "LinearObjective",
+    "stacked_loss_gradient",
 ]
 
 
@@ -334,8 +335,11 @@ class LinearObjective:
     """
 
     def __init__(self, loss, X, y, sample_weight=None, alpha=0.0, l1_ratio=0.0,
-                 fit_intercept=True):
+                 fit_intercept=True, shared=None):
         self.loss_function = loss
+        # The passes that do not depend on alpha (Gram matrix, its diagonal), kept for
+        # the objectives of other alphas on the same data, X, y and weights (a search).
+        self._shared = shared
         self.X = X
         self.xp, self.device = get_namespace(X)
         self.y = y
@@ -484,10 +488,20 @@ class LinearObjective:
         ``batch_size`` (see :func:`skgd._curvature.lipschitz`)."""
         return _curvature.lipschitz(self, batch_size)
 
+    def _once(self, name, compute):
+        """``compute()``, or its value kept in ``shared`` (read-only) when there is one."""
+        if self._shared is None:
+            return compute()
+        if name not in self._shared:
+            value = compute()
+            value.setflags(write=False)
+            self._shared[name] = value
+        return self._shared[name]
+
     def gram(self):
         """``X1^T D X1 / S`` on the host, float64, in one pass over X."""
-        return _curvature.gram(self.X, self.sample_weight, self.fit_intercept,
-                               self._total_weight)
+        return self._once("gram", lambda: _curvature.gram(
+            self.X, self.sample_weight, self.fit_intercept, self._total_weight))
 
     def local_hessian(self, w):
         """The Hessian of ``F`` at ``w`` (smooth part, L2 included), host float64, of shape
@@ -534,12 +548,114 @@ class LinearObjective:
 
     def gram_diagonal(self):
         """The diagonal of :meth:`gram`, without the matrix."""
-        return _curvature.gram_diagonal(self.X, self.sample_weight, self.fit_intercept,
-                                        self._total_weight)
+        return self._once("gram_diagonal", lambda: _curvature.gram_diagonal(
+            self.X, self.sample_weight, self.fit_intercept, self._total_weight))
 
     def largest_row_norm(self, inverse_metric=None):
         """``max_i x1_i^T A x1_i`` (see :func:`skgd._curvature.largest_row_norm`)."""
         return _curvature.largest_row_norm(self.X, self.fit_intercept, inverse_metric)
+
+
+def stacked_loss_gradient(objectives, points, rows=None):
+    """``[objective.loss_gradient_array(w, rows) for objective, w in zip(objectives,
+    points)]`` in one pass over X, for objectives that share X, y, the loss and
+    ``fit_intercept`` and differ in their sample weights and L2 strength (the settings
+    and folds of a search).
+
+    The parameters stand side by side as the columns of one ``(n_features, m * K)``
+    matrix, so that each row block of X is multiplied once, by a matrix: about the memory
+    traffic of one objective's pass for all ``m``. Sample weights are grouped by identity
+    (a fold's weights serve all its settings).
+    """
+    first = objectives[0]
+    xp, X, y, loss = first.xp, first.X, first.y, first.loss_function
+    n_outputs = first.n_outputs
+    m = len(objectives)
+    coef, intercept = side_by_side(objectives, points)
+    groups, member_group = {}, []
+    for objective in objectives:
+        key = None if objective.sample_weight is None else id(objective.sample_weight)
+        member_group.append(groups.setdefault(key, (len(groups), objective.sample_weight))[0])
+    weights = None
+    if any(weight is not None for _, weight in groups.values()):
+        ones = xp.ones(first.n_samples, dtype=X.dtype, device=first.device)
+        weights = xp.stack([ones if weight is None else weight
+                            for _, weight in sorted(groups.values(), key=lambda g: g[0])],
+                           axis=1)
+        member_group = xp.asarray(member_group, device=first.device)
+    if rows is not None:
+        X, y, weights = (first._take_rows(array, rows) for array in (X, y, weights))
+    losses = grad_coef = grad_intercept = None
+    batch_weight = 0.0
+    for X_block, y_block, weight_block in _row_blocks(X, y, weights, width=m * n_outputs):
+        n_block = X_block.shape[0]
+        raw = X_block @ coef
+        raw += intercept
+        # One row per (sample, setting): the loss sees a batch of n_block * m samples.
+        raw = xp.reshape(raw, (n_block * m, n_outputs) if loss.raw_ndim == 2 else (-1,))
+        member_weight = (None if weight_block is None
+                         else xp.take(weight_block, member_group, axis=1))
+        per_sample, grad_raw = loss.loss_gradient(
+            _repeat(y_block, m, xp), raw,
+            None if member_weight is None else xp.reshape(member_weight, (-1,)))
+        block_loss = xp.sum(xp.reshape(per_sample, (n_block, m)), axis=0, dtype=xp.float64)
+        grad_raw = xp.reshape(grad_raw, (n_block, m * n_outputs))
+        block_grad = X_block.T @ grad_raw
+        if sp.issparse(block_grad):
+            block_grad = block_grad.toarray()
+        block_intercept = xp.sum(grad_raw, axis=0)
+        if member_weight is not None and rows is not None:
+            batch_weight = batch_weight + xp.sum(member_weight, axis=0, dtype=xp.float64)
+        if losses is None:
+            losses, grad_coef, grad_intercept = block_loss, block_grad, block_intercept
+        else:
+            losses += block_loss
+            grad_coef += block_grad
+            grad_intercept += block_intercept
+    answers = []
+    for j, (objective, w) in enumerate(zip(objectives, points, strict=True)):
+        columns = slice(j * n_outputs, (j + 1) * n_outputs)
+        if weights is None:
+            scale = 1.0 / X.shape[0]
+        elif rows is None:
+            scale = 1.0 / objective.total_weight
+        else:
+            total = batch_weight[j]
+            scale = 1 / xp.where(total > 0, total, _scalar(xp.inf, total))
+        grad_scale = xp.astype(scale, w.dtype) if hasattr(scale, "dtype") else scale
+        value = losses[j] * scale
+        grad = xp.reshape(grad_coef[:, columns].T, (-1,)) * grad_scale
+        if objective.l2_reg_strength:
+            flat_coef = w[: objective.n_coef]
+            value = value + 0.5 * objective.l2_reg_strength * (flat_coef @ flat_coef)
+            grad = grad + objective.l2_reg_strength * flat_coef
+        if objective.fit_intercept:
+            grad = xp.concat([grad, grad_intercept[columns] * grad_scale])
+        answers.append((value, grad))
+    return answers
+
+
+def side_by_side(objectives, points):
+    """The parameters of objectives on the same data as the columns of one matrix:
+    ``(coef, intercept)`` of shapes ``(n_features, m * K)`` and ``(m * K,)``, so that
+    ``X @ coef + intercept`` holds the raw predictions of all, each in ``K`` columns."""
+    xp, n_features, n_outputs = objectives[0].xp, objectives[0].n_features, \
+        objectives[0].n_outputs
+    parts = [objective.unpack(w) for objective, w in zip(objectives, points, strict=True)]
+    coef = xp.concat([xp.reshape(_transposed(c), (n_features, n_outputs)) for c, _ in parts],
+                     axis=1)
+    return coef, xp.concat([xp.reshape(b, (n_outputs,)) for _, b in parts])
+
+
+def _repeat(y, m, xp):
+    """Each entry of ``y`` ``m`` times in a row (the (sample, setting) order)."""
+    if m == 1:
+        return y
+    if is_numpy(xp):
+        return np.repeat(y, m, axis=0)
+    shape = (y.shape[0], m, *y.shape[1:])
+    return xp.reshape(xp.broadcast_to(xp.expand_dims(y, axis=1), shape),
+                      (y.shape[0] * m, *y.shape[1:]))
 
 
 class _L1Penalty:
