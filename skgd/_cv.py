@@ -153,7 +153,7 @@ class _BaseGDCV(BaseEstimator):
                 fit.seconds = seconds / len(run_fits)
             fits += run_fits
 
-        results, curves, messages = self._results(candidates, folds, fits, X, y,
+        results, curves, diverged, messages = self._results(candidates, folds, fits, X, y,
                                                   sample_weight)
         self._warn(messages, len(fits))
         best = int(np.argmin(results["rank_test_score"]))
@@ -166,6 +166,7 @@ class _BaseGDCV(BaseEstimator):
         # Stored only now: a search that raises leaves a fitted model as it was.
         self.cv_results_ = results
         self.loss_curves_ = curves
+        self.diverged_ = diverged
         self.best_index_ = best
         self.best_params_ = best_params
         self.best_score_ = float(results["mean_test_score"][best])
@@ -309,7 +310,7 @@ class _BaseGDCV(BaseEstimator):
                             method="min").astype(np.int32)
         results["rank_test_score"] = rank
         results["n_diverged"] = diverged.sum(axis=1)
-        return results, curves, messages
+        return results, curves, diverged, messages
 
     def _score(self, fold, fits, X, y, sample_weight):
         """The test score of each fit of a fold (NaN for a diverged one), by ``scoring``.
@@ -475,6 +476,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     loss_curves_ : list of list of list of float
         ``loss_curves_[i][k]``: the training objective per epoch of candidate ``i`` on fold
         ``k``, up to its divergence for a diverged fit.
+    diverged_ : ndarray of bool of shape (n_candidates, n_splits)
+        Which fits diverged.
     best_index_, best_params_, best_score_ :
         The candidate with the best mean test score (the first of equals).
     learning_rate_, alpha_ :
@@ -623,6 +626,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     loss_curves_ : list of list of list of float
         ``loss_curves_[i][k]``: the training objective per epoch of candidate ``i`` on fold
         ``k``, up to its divergence for a diverged fit.
+    diverged_ : ndarray of bool of shape (n_candidates, n_splits)
+        Which fits diverged.
     best_index_, best_params_, best_score_ :
         The candidate with the best mean test score (the first of equals).
     learning_rate_, alpha_ :

@@ -233,12 +233,16 @@ class SearchLossCurveDisplay:
     ----------
     loss_curves : list of array-like of shape (n_epochs,) or None
         Training objective after each epoch, one curve per candidate; None marks a
-        candidate whose fit diverged (raised :class:`~skgd.DivergenceError`).
+        candidate whose fit diverged (raised :class:`~skgd.DivergenceError`) and left no
+        curve.
     labels : list of str
         Legend label of each candidate, such as ``"learning_rate=0.1"``.
     scores : array-like of shape (n_candidates,), default=None
         Cross-validated score of each candidate (NaN where its fits failed), shown in
         the legend.
+    diverged : array-like of bool of shape (n_candidates,), default=None
+        Which candidates diverged; their curves (the epochs before the divergence) end in
+        a red cross. None: those whose curve is None.
 
     Attributes
     ----------
@@ -279,10 +283,12 @@ class SearchLossCurveDisplay:
     """
 
     def __init__(self, loss_curves: Sequence[ArrayLike | None], labels: Sequence[str],
-                 scores: ArrayLike | None = None) -> None:
+                 scores: ArrayLike | None = None,
+                 diverged: ArrayLike | None = None) -> None:
         self.loss_curves = loss_curves
         self.labels = labels
         self.scores = scores
+        self.diverged = diverged
 
     def plot(self, ax: Axes | None = None, *, log_scale: bool = False,
              cmap: str = "viridis", **line_kwargs: Any) -> SearchLossCurveDisplay:
@@ -314,13 +320,21 @@ class SearchLossCurveDisplay:
         colors = plt.get_cmap(cmap)(np.linspace(0.0, 0.85, n_candidates))
         scores = (np.full(n_candidates, np.nan) if self.scores is None
                   else np.asarray(self.scores, dtype=float))
-        self.diverged_ = np.array([curve is None for curve in self.loss_curves])
+        self.diverged_ = (np.array([curve is None for curve in self.loss_curves])
+                          if self.diverged is None else np.asarray(self.diverged, dtype=bool))
         self.lines_ = []
-        for curve, label, score, color in zip(self.loss_curves, self.labels, scores, colors,
-                                              strict=True):
-            if curve is None:
-                (line,) = ax.plot([], [], "x", color="tab:red", markersize=8,
-                                  markeredgewidth=2, label=f"{label}: diverged")
+        for curve, label, score, color, diverged in zip(
+                self.loss_curves, self.labels, scores, colors, self.diverged_, strict=True):
+            if diverged:
+                curve = [] if curve is None else np.asarray(curve, dtype=float)
+                # Up to the last finite value, where the objective was still a number.
+                epochs = np.arange(1, len(curve) + 1)
+                finite = np.isfinite(curve)
+                (line,) = ax.plot(epochs[finite], curve[finite] if len(curve) else [],
+                                  **{"color": "tab:red", "alpha": 0.6, **line_kwargs})
+                ax.plot(epochs[finite][-1:], curve[finite][-1:] if len(curve) else [], "x",
+                        color="tab:red", markersize=8, markeredgewidth=2,
+                        label=f"{label}: diverged")
             else:
                 if self.scores is not None:
                     label = f"{label} (CV score {score:.3g})"
@@ -392,6 +406,43 @@ class SearchLossCurveDisplay:
             f"mean_test_{search.refit}" if isinstance(search.refit, str) else None)
         display = cls(loss_curves, _candidate_labels(candidates),
                       scores=None if score_key is None else results[score_key])
+        return display.plot(ax=ax, log_scale=log_scale, cmap=cmap, **line_kwargs)
+
+
+    @classmethod
+    def from_cv(cls, search: BaseEstimator, *, fold: int = 0, ax: Axes | None = None,
+                log_scale: bool = False, cmap: str = "viridis",
+                **line_kwargs: Any) -> SearchLossCurveDisplay:
+        """Plot the loss curve of every candidate of a fitted
+        :class:`~skgd.GDClassifierCV` or :class:`~skgd.GDRegressorCV` on one fold.
+
+        The search keeps every fit's curve (``loss_curves_``), so nothing is refitted. A
+        candidate that diverged on that fold is drawn up to its divergence and marked.
+
+        Parameters
+        ----------
+        search : GDClassifierCV or GDRegressorCV
+            A fitted search.
+        fold : int, default=0
+            The fold whose fits are drawn.
+        ax, log_scale, cmap, **line_kwargs :
+            As in :meth:`from_search`.
+
+        Returns
+        -------
+        display : SearchLossCurveDisplay
+            The display, plotted.
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_cv")
+        check_is_fitted(search, "loss_curves_")
+        if not 0 <= fold < search.n_splits_:
+            raise ValueError(f"fold={fold} is not one of the search's {search.n_splits_} "
+                             f"folds (0 to {search.n_splits_ - 1}).")
+        candidates = search.cv_results_["params"]
+        display = cls([curves[fold] for curves in search.loss_curves_],
+                      _candidate_labels(candidates),
+                      scores=search.cv_results_["mean_test_score"],
+                      diverged=search.diverged_[:, fold])
         return display.plot(ax=ax, log_scale=log_scale, cmap=cmap, **line_kwargs)
 
 

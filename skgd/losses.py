@@ -576,18 +576,25 @@ def stacked_loss_gradient(objectives, points, rows=None):
     for objective in objectives:
         key = None if objective.sample_weight is None else id(objective.sample_weight)
         member_group.append(groups.setdefault(key, (len(groups), objective.sample_weight))[0])
-    weights = None
-    if any(weight is not None for _, weight in groups.values()):
-        ones = xp.ones(first.n_samples, dtype=X.dtype, device=first.device)
-        weights = xp.stack([ones if weight is None else weight
-                            for _, weight in sorted(groups.values(), key=lambda g: g[0])],
-                           axis=1)
+    # One weight vector a group, stacked a row block at a time (never an n x groups copy).
+    weights = [weight for _, weight in sorted(groups.values(), key=lambda g: g[0])]
+    if all(weight is None for weight in weights):
+        weights = []
+    else:
         member_group = xp.asarray(member_group, device=first.device)
     if rows is not None:
-        X, y, weights = (first._take_rows(array, rows) for array in (X, y, weights))
+        X, y = first._take_rows(X, rows), first._take_rows(y, rows)
+        weights = [first._take_rows(weight, rows) for weight in weights]
     losses = grad_coef = grad_intercept = None
     batch_weight = 0.0
-    for X_block, y_block, weight_block in _row_blocks(X, y, weights, width=m * n_outputs):
+    # A block's X rows and its (rows x m K) temporaries, about eight of them, in cache.
+    width = X.shape[1] + 8 * m * n_outputs
+    for X_block, y_block, *weight_blocks in _row_blocks(X, y, *weights, width=width):
+        weight_block = None
+        if weight_blocks:
+            ones = xp.ones(X_block.shape[0], dtype=X.dtype, device=first.device)
+            weight_block = xp.stack([ones if block is None else block
+                                     for block in weight_blocks], axis=1)
         n_block = X_block.shape[0]
         raw = X_block @ coef
         raw += intercept
@@ -615,7 +622,7 @@ def stacked_loss_gradient(objectives, points, rows=None):
     answers = []
     for j, (objective, w) in enumerate(zip(objectives, points, strict=True)):
         columns = slice(j * n_outputs, (j + 1) * n_outputs)
-        if weights is None:
+        if not weights:
             scale = 1.0 / X.shape[0]
         elif rows is None:
             scale = 1.0 / objective.total_weight

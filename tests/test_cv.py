@@ -1,0 +1,269 @@
+"""GDClassifierCV and GDRegressorCV: the search GridSearchCV makes, fitted side by side."""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, make_classification
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.preprocessing import scale
+
+from skgd import (
+    DivergenceError,
+    GDClassifier,
+    GDClassifierCV,
+    GDRegressor,
+    GDRegressorCV,
+    SearchLossCurveDisplay,
+)
+
+
+def _binary():
+    X, y = load_breast_cancer(return_X_y=True)
+    return scale(X), y
+
+
+def _multiclass():
+    X, y = load_iris(return_X_y=True)
+    return scale(X), y
+
+
+def _regression():
+    X, y = load_diabetes(return_X_y=True)
+    return scale(X), y
+
+
+def _grid_search(single, grid, X, y, **kwargs):
+    """GridSearchCV over the same grid, its failed fits recorded as NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitFailedWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="One or more of the test scores")
+        return GridSearchCV(single, grid, error_score=np.nan, **kwargs).fit(X, y)
+
+
+def _split_scores(results, n_splits):
+    return np.array([results[f"split{k}_test_score"] for k in range(n_splits)])
+
+
+def _assert_same_search(search, reference, n_splits=5):
+    assert search.best_params_ == reference.best_params_
+    assert search.best_index_ == reference.best_index_
+    assert_allclose(_split_scores(search.cv_results_, n_splits),
+                    _split_scores(reference.cv_results_, n_splits), rtol=0, atol=1e-8)
+    assert_array_equal(search.cv_results_["rank_test_score"],
+                       reference.cv_results_["rank_test_score"])
+    assert search.best_score_ == pytest.approx(reference.best_score_, abs=1e-8)
+
+
+# Three rates around the step that cannot diverge (the last one does) and two alphas.
+GRID = {"learning_rates": [0.3, 1.0, 30.0], "alphas": [1e-3, 1e-2]}
+
+
+def _as_params(grid):
+    return {"learning_rate": grid["learning_rates"], "alpha": grid["alphas"]}
+
+
+CASES = {
+    "binary": (_binary, GDClassifierCV, GDClassifier),
+    "multiclass": (_multiclass, GDClassifierCV, GDClassifier),
+    "regression": (_regression, GDRegressorCV, GDRegressor),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("settings", [
+    {},
+    {"preconditioner": None, "solver": "gd"},
+    {"solver": "adam", "max_iter": 50},
+    {"penalty": "elasticnet", "l1_ratio": 0.5},
+], ids=["default", "textbook", "adam", "elasticnet"])
+def test_equals_grid_search(case, settings):
+    make_data, cv_class, single = CASES[case]
+    X, y = make_data()
+    # Textbook steps: too small, right, and diverging. (A rate at the edge of stability,
+    # whose fit neither converges nor diverges, is chaotic: rounding, which differs
+    # between one product for all fits and one per fit, grows, as it does between
+    # machines.)
+    grid = GRID if settings.get("solver") != "gd" else {
+        "learning_rates": [0.01, 0.1, 1e3], "alphas": [1e-3, 1e-2]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = cv_class(**grid, **settings).fit(X, y)
+    reference = _grid_search(single(**settings), _as_params(grid), X, y)
+    _assert_same_search(search, reference)
+
+
+@pytest.mark.parametrize("container", ["sparse", "float32"])
+def test_equals_grid_search_on_sparse_and_float32(container):
+    X, y = _binary()
+    if container == "sparse":
+        X = sp.csr_matrix(np.where(np.abs(X) > 1, X, 0.0))
+        tolerance = 1e-8
+    else:
+        X = X.astype(np.float32)
+        tolerance = 1e-8
+    search = GDClassifierCV(**GRID).fit(X, y)
+    reference = _grid_search(GDClassifier(), _as_params(GRID), X, y)
+    _assert_same_search(search, reference)
+    assert search.best_estimator_.coef_.dtype == X.dtype
+    assert tolerance
+
+
+def test_equals_grid_search_in_mini_batches():
+    """Mini-batch fits draw their batches from the fold's training rows, as each fit of
+    GridSearchCV does: with a seeded order, the same fits."""
+    X, y = _binary()
+    settings = {"batch_size": 64, "random_state": 0, "max_iter": 20}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GDClassifierCV(**GRID, **settings).fit(X, y)
+    reference = _grid_search(GDClassifier(**settings), _as_params(GRID), X, y)
+    _assert_same_search(search, reference)
+
+
+def test_equals_grid_search_with_cv_splitter_scoring_and_class_weight():
+    X, y = _multiclass()
+    cv = KFold(3, shuffle=True, random_state=0)
+    settings = {"class_weight": "balanced"}
+    search = GDClassifierCV(**GRID, cv=cv, scoring="neg_log_loss", **settings).fit(X, y)
+    reference = _grid_search(GDClassifier(**settings), _as_params(GRID), X, y, cv=cv,
+                             scoring="neg_log_loss")
+    _assert_same_search(search, reference, n_splits=3)
+
+
+def test_n_jobs_gives_the_same_search():
+    X, y = _binary()
+    one = GDClassifierCV(**GRID).fit(X, y)
+    two = GDClassifierCV(**GRID, n_jobs=2).fit(X, y)
+    assert_array_equal(_split_scores(one.cv_results_, 5), _split_scores(two.cv_results_, 5))
+    assert_array_equal(one.best_estimator_.coef_, two.best_estimator_.coef_)
+
+
+def test_diverged_settings_are_recorded_not_raised():
+    X, y = _regression()
+    search = GDRegressorCV(learning_rates=[0.01, 0.1, 1e3], alphas=[1e-3],
+                           preconditioner=None, solver="gd", max_iter=50, tol=None)
+    search.fit(X, y)
+    results = search.cv_results_
+    assert_array_equal(results["n_diverged"], [0, 0, 5])
+    assert np.isnan(_split_scores(results, 5)[:, 2]).all()
+    assert np.isnan(results["mean_test_score"][2])
+    assert results["rank_test_score"][2] == 3
+    assert search.learning_rate_ == 0.1
+    # The curve of a diverged fit goes up to where it was stopped; the others come down.
+    for fold in range(5):
+        diverged = search.loss_curves_[2][fold]
+        assert 0 < len(diverged) < 50 and diverged[-1] > diverged[0]
+        assert search.loss_curves_[1][fold][-1] < search.loss_curves_[1][fold][0]
+
+
+def test_all_diverged_raises():
+    X, y = _regression()
+    search = GDRegressorCV(learning_rates=[1e3], alphas=[0.0], preconditioner=None,
+                           solver="gd")
+    with pytest.raises(DivergenceError, match="All the 5 fits of GDRegressorCV diverged"):
+        search.fit(X, y)
+    assert not hasattr(search, "cv_results_")
+
+
+def test_refit_is_the_estimator_at_the_best_setting():
+    X, y = _binary()
+    search = GDClassifierCV(**GRID).fit(X, y)
+    single = GDClassifier(learning_rate=search.learning_rate_, alpha=search.alpha_).fit(X, y)
+    assert_array_equal(search.coef_, single.coef_)
+    assert_array_equal(search.intercept_, single.intercept_)
+    for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+        assert_array_equal(getattr(search, method)(X), getattr(single, method)(X))
+    assert search.score(X, y) == single.score(X, y)
+    assert_array_equal(search.classes_, single.classes_)
+
+
+def test_refit_false_keeps_no_model():
+    X, y = _regression()
+    search = GDRegressorCV(alphas=[1e-3, 1e-2], refit=False).fit(X, y)
+    assert hasattr(search, "cv_results_") and not hasattr(search, "best_estimator_")
+    with pytest.raises(AttributeError, match="refit=False"):
+        search.predict(X)
+
+
+def test_cv_results_layout_matches_grid_search():
+    pandas = pytest.importorskip("pandas")
+    X, y = _regression()
+    search = GDRegressorCV(**GRID).fit(X, y)
+    reference = _grid_search(GDRegressor(), _as_params(GRID), X, y)
+    assert set(reference.cv_results_) <= set(search.cv_results_)
+    for key, value in reference.cv_results_.items():
+        assert type(search.cv_results_[key]) is type(value), key
+        assert len(search.cv_results_[key]) == len(value), key
+    assert search.cv_results_["params"] == reference.cv_results_["params"]
+    frame = pandas.DataFrame(search.cv_results_)
+    assert frame.shape[0] == 6
+    assert (frame["mean_fit_time"] > 0).all()
+
+
+def test_scoring_loss_is_the_held_out_objective():
+    X, y = _binary()
+    search = GDClassifierCV(learning_rates=[1.0], alphas=[1e-2], scoring="loss",
+                            cv=KFold(5)).fit(X, y)
+    train, test = next(KFold(5).split(X))
+    model = GDClassifier(alpha=1e-2).fit(X[train], y[train])
+    from skgd.losses import BinaryCrossEntropy, LinearObjective
+    objective = LinearObjective(BinaryCrossEntropy(), X[test], y[test].astype(float),
+                                alpha=1e-2)
+    w = np.append(model.coef_.ravel(), model.intercept_)
+    assert search.cv_results_["split0_test_score"][0] == pytest.approx(
+        -objective.loss(w), rel=1e-10)
+
+
+def test_folds_are_not_copied():
+    """Full-batch fits weigh the rows of X instead of copying a fold's training rows
+    (80 % of X with 5 folds): the search allocates less than that copy alone."""
+    X, y = make_classification(100_000, 50, random_state=0)
+    search = GDClassifierCV(learning_rates=[1.0], alphas=[1e-2], refit=False)
+    tracemalloc.start()
+    search.fit(X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 0.75 * X.nbytes
+
+
+def test_grid_values_are_checked():
+    X, y = _regression()
+    for bad in ([], [0.0], [-1.0], ["fast"], [np.inf]):
+        with pytest.raises(ValueError, match="learning_rates"):
+            GDRegressorCV(learning_rates=bad).fit(X, y)
+    for bad in ([], [-1.0], [np.nan], ["big"]):
+        with pytest.raises(ValueError, match="alphas"):
+            GDRegressorCV(alphas=bad).fit(X, y)
+
+
+def test_other_routes_get_a_clear_error():
+    X, y = _regression()
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(TypeError, match="dask-ml's GridSearchCV over GDRegressor"):
+        GDRegressorCV().fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
+
+
+def test_loss_curve_display_of_a_search():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    X, y = _regression()
+    search = GDRegressorCV(learning_rates=[0.01, 0.1, 1e3], alphas=[0.0],
+                           preconditioner=None, solver="gd", max_iter=30, tol=None).fit(X, y)
+    display = SearchLossCurveDisplay.from_cv(search)
+    assert_array_equal(display.diverged_, [False, False, True])
+    assert display.labels == ["learning_rate=0.01", "learning_rate=0.1",
+                              "learning_rate=1e+03"]
+    # Every curve is drawn, the diverged one up to its divergence, ending in a cross.
+    assert len(display.lines_[0].get_xdata()) == 30
+    assert 0 < len(display.lines_[2].get_xdata()) < 30
+    plt.close(display.figure_)
