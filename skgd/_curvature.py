@@ -153,7 +153,12 @@ def softmax_gram(X, proba, sample_weight, fit_intercept, total_weight):
     coupling = xp.zeros((size, size), dtype=X.dtype, device=device)
     diagonal = xp.zeros((size, n_cols), dtype=X.dtype, device=device)
     weighted = proba if sample_weight is None else proba * sample_weight[:, None]
-    for X_block, p_block, wp_block in row_blocks(X, proba, weighted, width=size):
+    for X_block, p_block, wp_block, weight in row_blocks(X, proba, weighted, sample_weight,
+                                                          width=size):
+        if weight is not None and is_numpy(xp) and not bool(np.all(weight != 0)):
+            # Rows of weight 0 (a search's test rows) add nothing.
+            kept = weight != 0
+            X_block, p_block, wp_block = X_block[kept], p_block[kept], wp_block[kept]
         if fit_intercept:
             ones = xp.ones((X_block.shape[0], 1), dtype=X.dtype, device=device)
             X_block = xp.concat([X_block, ones], axis=1)

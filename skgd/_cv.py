@@ -120,6 +120,12 @@ class _BaseGDCV(BaseEstimator):
                 f"array, search with dask-ml's GridSearchCV over {single}, which fits "
                 "each setting on the cluster.")
         _check_dense_y(y)
+        if self.early_stopping:
+            raise ValueError(
+                f"{name} scores every setting on held-out folds and keeps no validation "
+                f"split inside them: early_stopping=True is not supported. Search with "
+                f"GridSearchCV over {single}(early_stopping=True), or bound the fits with "
+                "max_iter and tol.")
         base = self._estimator()
         base._validate_params()
         base._check_params()

@@ -242,6 +242,12 @@ def test_grid_values_are_checked():
             GDRegressorCV(alphas=bad).fit(X, y)
 
 
+def test_early_stopping_gets_a_clear_error():
+    X, y = _regression()
+    with pytest.raises(ValueError, match="early_stopping=True is not supported"):
+        GDRegressorCV(early_stopping=True).fit(X, y)
+
+
 def test_other_routes_get_a_clear_error():
     X, y = _regression()
     da = pytest.importorskip("dask.array")
