@@ -4,10 +4,10 @@ Every learning rate in one fit: GDRegressorCV
 
 :class:`skgd.GDRegressorCV` cross-validates a grid of learning rates and alphas the way
 :class:`~sklearn.model_selection.GridSearchCV` over :class:`skgd.GDRegressor` does, with
-the same fits and the same scores, but it runs every (setting, fold) fit side by side:
-each epoch, one pass over X answers all of them. It keeps every fit's loss curve, so the
-textbook figure of the learning rate, too small, right and too large, comes out of the
-search itself, without refitting anything.
+the same fits and the same scores to rounding, but it runs every (setting, fold) fit
+side by side: each epoch, one pass over X answers all of them. It keeps every fit's loss
+curve, so the textbook figure of the learning rate, too small, right and too large,
+comes out of the search itself, without refitting anything.
 
 As in :ref:`sphx_glr_auto_examples_plot_learning_rates.py`, the fits use the textbook
 update (``solver="gd"``, ``preconditioner=None``, 50 epochs with ``tol=None``), where a
