@@ -112,7 +112,9 @@ plt.show()
 # every candidate on the whole dataset and draws its training objective per epoch, one
 # colour per rate from the smallest to the largest, with the mean cross-validated score
 # in the legend; the rates whose fit raises :class:`skgd.DivergenceError` are marked
-# with a cross. One line:
+# with a cross. (:class:`skgd.GDRegressorCV` makes this search, on X scaled beforehand,
+# as one fit and keeps the curve of every fold's fit, so drawing them needs no refit;
+# see :ref:`sphx_glr_auto_examples_plot_cv_learning_rate.py`.) One line:
 
 with warnings.catch_warnings():
     # The rates too small for 50 epochs end unconverged, as they did in the search.
