@@ -657,12 +657,14 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     >>> from sklearn.preprocessing import scale
     >>> from skgd import GDClassifierCV
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> search = GDClassifierCV(learning_rates=[0.1, 1.0, 30.0], alphas=[1e-3, 1e-2])
+    >>> search = GDClassifierCV(learning_rates=["auto", 30.0], alphas=[1e-3, 1e-2, 1e-1])
     >>> search = search.fit(scale(X), y)
     >>> search.best_params_
-    {'alpha': 0.001, 'learning_rate': 1.0}
+    {'alpha': 0.01, 'learning_rate': 'auto'}
     >>> search.cv_results_["n_diverged"].tolist()
-    [0, 0, 5, 0, 0, 5]
+    [0, 5, 0, 5, 0, 5]
+    >>> round(search.best_score_, 3)
+    0.979
     """
 
     _parameter_constraints: dict = {
