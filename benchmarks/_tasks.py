@@ -914,6 +914,124 @@ def auto(config):
                 100 * build_seconds / fit.seconds, fit.model.n_iter_)])
 
 
+class SearchRow(NamedTuple):
+    """One search over the grid: its time against GridSearchCV's with the same n_jobs,
+    its peak memory against X's size, and how its split scores compare with
+    GridSearchCV's (n_jobs=1)."""
+
+    contender: str
+    seconds: float
+    ratio: float
+    peak_mib: float
+    x_mib: float
+    best: str
+    score_difference: float
+    n_diverged: int
+
+    headers = ("contender", "time", "vs GridSearchCV", "peak MiB", "peak / X", "best",
+               "max |score diff|", "diverged fits")
+
+    def cells(self):
+        ratio = "-" if math.isnan(self.ratio) else f"{self.ratio:.3f}"
+        difference = ("-" if math.isnan(self.score_difference)
+                      else f"{self.score_difference:.1e}")
+        return (self.contender, _seconds(self.seconds), ratio, f"{self.peak_mib:.1f}",
+                f"{self.peak_mib / self.x_mib:.2f}", self.best, difference,
+                str(self.n_diverged))
+
+
+# The grids of the search tasks: 4 learning rates x 3 alphas, cv=5. With the default
+# preconditioner a rate multiplies the step that cannot diverge; the textbook grid takes
+# plain steps (the largest diverges) and a budget of epochs, as the seed's experiment.
+CV_ALPHAS = (1e-4, 1e-3, 1e-2)
+CV_GRIDS = {
+    "default": ({}, (0.25, 0.5, 1.0, 2.0)),
+    "textbook": ({"preconditioner": None, "solver": "gd", "max_iter": 100, "tol": None},
+                 (0.01, 0.1, 1.0, 100.0)),
+}
+CV_FOLDS = 5
+
+
+def _search_rows(X, y, single, searcher, grid_name):
+    """The CV estimator and GridSearchCV over one grid, n_jobs 1 and 2, in this run."""
+    from sklearn.model_selection import GridSearchCV
+
+    settings, rates = CV_GRIDS[grid_name]
+    x_mib = _nbytes(X) / MIB
+    rows, reference = [], {}
+    for n_jobs in (1, 2):
+        search = searcher(learning_rates=list(rates), alphas=list(CV_ALPHAS), cv=CV_FOLDS,
+                          n_jobs=n_jobs, **settings)
+        grid = GridSearchCV(single(**settings),
+                            {"learning_rate": list(rates), "alpha": list(CV_ALPHAS)},
+                            cv=CV_FOLDS, n_jobs=n_jobs, error_score=np.nan)
+        measured = {}
+        for label, model in ((type(search).__name__, search), ("GridSearchCV", grid)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # tracemalloc sees this process only: GridSearchCV(n_jobs=2)'s workers
+                # are processes of their own.
+                _, peak = _traced(lambda model=model: model.fit(X, y))
+                seconds = _timed(lambda model=model: model.fit(X, y))[1]
+            measured[label] = (model, seconds, peak)
+        (search, search_seconds, search_peak) = measured[type(search).__name__]
+        (grid, grid_seconds, grid_peak) = measured["GridSearchCV"]
+        if n_jobs == 1:
+            reference = grid.cv_results_
+        scores = np.array([search.cv_results_[f"split{k}_test_score"] for k in range(CV_FOLDS)])
+        expected = np.array([reference[f"split{k}_test_score"] for k in range(CV_FOLDS)])
+        difference = float(np.nanmax(np.abs(scores - expected)))
+        best = f"lr={search.learning_rate_:g}, alpha={search.alpha_:g}"
+        grid_best = (f"lr={grid.best_params_['learning_rate']:g}, "
+                     f"alpha={grid.best_params_['alpha']:g}")
+        rows.append(SearchRow(f"{grid_name}: {type(search).__name__}(n_jobs={n_jobs})",
+                              search_seconds, search_seconds / grid_seconds, search_peak,
+                              x_mib, best, difference, int(search.cv_results_["n_diverged"]
+                                                            .sum())))
+        rows.append(SearchRow(f"{grid_name}: GridSearchCV(n_jobs={n_jobs})", grid_seconds,
+                              math.nan, grid_peak, x_mib, grid_best, math.nan,
+                              int(np.isnan(np.array([grid.cv_results_[f"split{k}_test_score"]
+                                                     for k in range(CV_FOLDS)])).sum())))
+    return rows
+
+
+def _search_task(name, split, single, searcher):
+    X = np.vstack([split.X_train, split.X_test])
+    y = np.concatenate([split.y_train, split.y_test])
+    rows = [row for grid_name in CV_GRIDS for row in _search_rows(X, y, single, searcher,
+                                                                   grid_name)]
+    grids = "; ".join(f"{grid_name}: learning_rates={list(rates)}"
+                      + (f" with {settings}" if settings else "")
+                      for grid_name, (settings, rates) in CV_GRIDS.items())
+    return TaskResult(name, f"dense {X.shape[0]} x {X.shape[1]}, {X.dtype}, "
+                      f"{_nbytes(X) / MIB:.1f} MiB", [
+                          f"{single.__name__} over alphas={list(CV_ALPHAS)} and the "
+                          f"learning rates of each grid, cv={CV_FOLDS}; {grids}",
+                          "time: one fit of the search after a traced one; vs GridSearchCV: "
+                          "over GridSearchCV's time with the same n_jobs; peak: tracemalloc "
+                          "peak of this process during the fit, X excluded (GridSearchCV's "
+                          "n_jobs=2 workers are other processes, unseen)",
+                          "max |score diff|: the largest difference of a split score from "
+                          "GridSearchCV(n_jobs=1)'s (diverged fits are NaN in both)",
+                      ], rows)
+
+
+def cv_binary(config):
+    """GDClassifierCV against GridSearchCV(GDClassifier) on the binary task's data."""
+    from skgd import GDClassifierCV
+
+    return _search_task("cv_binary", binary_data(config.rows(N_BINARY)), GDClassifier,
+                        GDClassifierCV)
+
+
+def cv_multiclass(config):
+    """GDClassifierCV against GridSearchCV(GDClassifier) on the 10-class task's data."""
+    from skgd import GDClassifierCV
+
+    return _search_task("cv_multiclass", multiclass_data(config.rows(N_MULTICLASS)),
+                        GDClassifier, GDClassifierCV)
+
+
 TASKS = {
     "regression": regression,
     "binary": binary,
@@ -928,4 +1046,6 @@ TASKS = {
     "collinear": collinear,
     "real": real,
     "real_regression": real_regression,
+    "cv_binary": cv_binary,
+    "cv_multiclass": cv_multiclass,
 }

@@ -36,6 +36,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _curvature
 from ._curvature import BLOCK_BYTES
 from ._engine import DivergenceError, run_many
 from ._estimators import (
@@ -223,9 +224,14 @@ class _BaseGDCV(BaseEstimator):
         return fold
 
     def _search(self, base, candidates, folds):
-        """Fit every candidate on ``folds`` side by side; return the fits and the time."""
+        """Fit every candidate on ``folds`` side by side; return the fits and the time.
+
+        The fits run in groups whose metrics (a ``p x p`` factorisation each, with the
+        default preconditioner, and the local Hessian's for a cross-entropy) fit in
+        :func:`_metric_budget`: side by side, many would take more memory than X.
+        """
         start = time.perf_counter()
-        fits, descents = [], []
+        fits = []
         for fold in folds:
             for index, candidate in enumerate(candidates):
                 estimator = clone(base).set_params(**candidate)
@@ -236,28 +242,41 @@ class _BaseGDCV(BaseEstimator):
                 if fold["classes"] is not None:
                     estimator.classes_ = fold["classes"]
                 alpha, l1_ratio = estimator._penalty()
-                objective = LinearObjective(
+                fit = _FoldFit(estimator, fold, index)
+                fit.objective = LinearObjective(
                     fold["loss"], fold["X"], fold["y"], fold["weight"], alpha=alpha,
                     l1_ratio=l1_ratio, fit_intercept=estimator.fit_intercept,
                     shared=fold["shared"])
-                fit = _FoldFit(estimator, fold, index)
-                fit.objective = objective
-                descent, fit.finish = estimator._plan(
-                    objective, None, check_random_state(estimator.random_state),
-                    _CallbackReport(estimator, None, fold["X"], fold["y"], None),
-                    partial=False, resume=False)
                 fits.append(fit)
-                descents.append(descent)
+        budget = _metric_budget(folds[0]["X"])
+        group = []
+        for fit in fits:
+            if group and _footprint(group + [fit]) > budget:
+                self._run_group(group)
+                group = []
+            group.append(fit)
+        self._run_group(group)
+        return fits, time.perf_counter() - start
 
-        def answer(requests):
-            return _answer(fits, requests)
-
-        outcomes = run_many(descents, answer, catch=(DivergenceError,))
+    @staticmethod
+    def _run_group(fits):
+        """Plan the descents of ``fits`` and run them side by side."""
+        descents = []
+        for fit in fits:
+            estimator = fit.estimator
+            descent, fit.finish = estimator._plan(
+                fit.objective, None, check_random_state(estimator.random_state),
+                _CallbackReport(estimator, None, fit.objective.X, fit.objective.y, None),
+                partial=False, resume=False)
+            descents.append(descent)
+        outcomes = run_many(descents, lambda requests: _answer(fits, requests),
+                            catch=(DivergenceError,))
         for fit, outcome in zip(fits, outcomes, strict=True):
             fit.outcome = outcome
             if not isinstance(outcome, Exception):
                 fit.message = fit.finish(outcome)
-        return fits, time.perf_counter() - start
+                # What partial_fit would continue in; a fold's fit has no partial_fit.
+                del fit.estimator._metric
 
     def _results(self, candidates, folds, fits, X, y, sample_weight):
         """``cv_results_`` in GridSearchCV's layout, the loss curves and the messages of
@@ -396,6 +415,29 @@ class _BaseGDCV(BaseEstimator):
     def predict(self, X):
         """Predict with the estimator refitted on all the data at the best setting."""
         return self._best().predict(self._check_input(X))
+
+
+def _metric_budget(X):
+    """Bytes the metrics of fits run side by side may take: a tenth of X, at least
+    16 MiB."""
+    size = X.data.nbytes if sp.issparse(X) else X.nbytes
+    return max(size // 10, 16 * 2**20)
+
+
+def _footprint(fits):
+    """Bytes the metrics of ``fits`` take while they run: a ``p x p`` bound and its
+    inverse, and as much again for a refit to the local Hessian, for the "full" metric;
+    vectors for the others."""
+    total = 0
+    for fit in fits:
+        estimator, objective = fit.estimator, fit.objective
+        name = _curvature.resolve(estimator.preconditioner, objective,
+                                  batch_size=estimator.batch_size,
+                                  l1=objective.l1_penalty() is not None,
+                                  adaptive=estimator.solver == "adam")
+        size = objective.n_params ** 2 if name == "full" else objective.n_params
+        total += 4 * size * 8
+    return total
 
 
 def _answer(fits, requests):
