@@ -39,33 +39,48 @@ cdef enum:
     ADAM = 4
 
 
+cdef inline double _dot(const floating* u, const floating* v, Py_ssize_t n) noexcept nogil:
+    """``u @ v`` in double, in four running sums: one sum waits on each addition before
+    the next, four keep the processor's adders busy (as BLAS does, in its own order)."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t j, end = n - n % 4
+    for j in range(0, end, 4):
+        s0 += u[j] * v[j]
+        s1 += u[j + 1] * v[j + 1]
+        s2 += u[j + 2] * v[j + 2]
+        s3 += u[j + 3] * v[j + 3]
+    for j in range(end, n):
+        s0 += u[j] * v[j]
+    return (s0 + s1) + (s2 + s3)
+
+
 cdef inline double _row_dot(const floating* data, const index_t* indices,
                             const index_t* indptr, bint sparse, Py_ssize_t n_features,
                             Py_ssize_t i, const floating* coef) noexcept nogil:
     cdef double total = 0.0
-    cdef Py_ssize_t j, t
-    cdef const floating* row
-    if sparse:
-        for t in range(indptr[i], indptr[i + 1]):
-            total += data[t] * coef[indices[t]]
-    else:
-        row = data + i * n_features
-        for j in range(n_features):
-            total += row[j] * coef[j]
+    cdef Py_ssize_t t
+    if not sparse:
+        return _dot(data + i * n_features, coef, n_features)
+    for t in range(indptr[i], indptr[i + 1]):
+        total += data[t] * coef[indices[t]]
     return total
 
 
 cdef inline void _row_axpy(const floating* data, const index_t* indices,
                            const index_t* indptr, bint sparse, Py_ssize_t n_features,
-                           Py_ssize_t i, double scale, double* out) noexcept nogil:
-    """``out += scale * x_i``."""
+                           Py_ssize_t i, double scale, double* out, bint assign) noexcept nogil:
+    """``out += scale * x_i``, or ``out = scale * x_i`` where ``assign`` (dense X)."""
     cdef Py_ssize_t j, t
     cdef const floating* row
     if sparse:
         for t in range(indptr[i], indptr[i + 1]):
             out[indices[t]] += scale * data[t]
+        return
+    row = data + i * n_features
+    if assign:
+        for j in range(n_features):
+            out[j] = scale * row[j]
     else:
-        row = data + i * n_features
         for j in range(n_features):
             out[j] += scale * row[j]
 
@@ -175,8 +190,10 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
 
             loss_total = 0.0
             weight_total = 0.0
-            for j in range(n_params):
-                total_grad[j] = 0.0
+            # Dense rows cover every column: the first one sets the sums.
+            if sparse or not fit_intercept:
+                for j in range(n_params):
+                    total_grad[j] = 0.0
             for b in range(m):
                 i = order[start + b] if shuffled else start + b
                 for k in range(n_outputs):
@@ -196,9 +213,13 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
                 for k in range(n_outputs):
                     _row_axpy(&data[0], &indices[0] if sparse else NULL,
                               &indptr[0] if sparse else NULL, sparse, n_features, i,
-                              grad_raw[b * n_outputs + k], &total_grad[k * n_features])
+                              grad_raw[b * n_outputs + k], &total_grad[k * n_features],
+                              b == 0 and not sparse)
                     if fit_intercept:
-                        total_grad[n_coef + k] += grad_raw[b * n_outputs + k]
+                        if b == 0 and not sparse:
+                            total_grad[n_coef + k] = grad_raw[k]
+                        else:
+                            total_grad[n_coef + k] += grad_raw[b * n_outputs + k]
             if not weighted:
                 scale = 1.0 / m
             else:
@@ -208,10 +229,7 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
 
             value = loss_total * scale
             if l2 != 0:
-                norm = 0.0
-                for j in range(n_coef):
-                    norm += point[j] * point[j]
-                value += 0.5 * l2 * norm
+                value += 0.5 * l2 * _dot(point, point, n_coef)
             if l1 > 0:
                 norm = 0.0
                 for j in range(n_coef):
@@ -222,12 +240,18 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
             # The gradient at the point (the L2 term on the coefficients only), then the
             # rule's step from it, as skgd._updates takes it.
             if rule == PLAIN:
-                for j in range(n_params):
-                    g = (<floating> total_grad[j]) * grad_scale
-                    if l2 != 0 and j < n_coef:
-                        g = g + l2_f * point[j]
-                    new = point[j] - r * g
-                    w[j] = _soft_threshold(new, threshold) if j < n_prox else new
+                # Branch-free loops that the compiler vectorises: the most common rule.
+                if l2 != 0:
+                    for j in range(n_coef):
+                        w[j] = point[j] - r * (
+                            (<floating> total_grad[j]) * grad_scale + l2_f * point[j])
+                else:
+                    for j in range(n_coef):
+                        w[j] = point[j] - r * ((<floating> total_grad[j]) * grad_scale)
+                for j in range(n_coef, n_params):
+                    w[j] = point[j] - r * ((<floating> total_grad[j]) * grad_scale)
+                for j in range(n_prox):
+                    w[j] = _soft_threshold(w[j], threshold)
             elif rule == MOMENTUM or rule == NESTEROV:
                 for j in range(n_params):
                     g = (<floating> total_grad[j]) * grad_scale
