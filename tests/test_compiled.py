@@ -40,7 +40,7 @@ PENALTIES = {
     "l1": dict(alpha=0.01, penalty="l1"),
     "elasticnet": dict(alpha=0.01, penalty="elasticnet", l1_ratio=0.5),
 }
-N_SAMPLES, N_FEATURES = 90, 6
+N_SAMPLES, N_FEATURES = 120, 6
 
 
 def _data(task, density=None):
@@ -236,8 +236,9 @@ def test_unsupported_settings_run_on_the_python_path():
     assert _compiled.epoch_runner(objective, "gd", batch_size=7) is not None
     assert _compiled.epoch_runner(objective, "gd", batch_size=None) is None
     assert _compiled.epoch_runner(objective, "gd", batch_size=N_SAMPLES) is None
-    assert _compiled.epoch_runner(objective, "gd",
-                                  batch_size=_compiled.MAX_BATCH_SIZE + 1) is None
+    largest = _compiled.MAX_DENSE_BATCH_SIZE
+    assert _compiled.epoch_runner(objective, "gd", batch_size=largest) is not None
+    assert _compiled.epoch_runner(objective, "gd", batch_size=largest + 1) is None
     assert _compiled.epoch_runner(objective, "gd", batch_size=7, metric=Diagonal()) is None
     assert _compiled.epoch_runner(csc, "gd", batch_size=7) is None
 
