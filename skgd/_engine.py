@@ -197,8 +197,8 @@ def minimize(
         True stops the descent there.
     run_epoch : callable ``(params, rule_state, learning_rate, order) -> (params,
     rule_state, objective)``, optional
-        Runs a whole mini-batch epoch in place of the loop over batches below, taking the
-        same steps (``order``: the epoch's permutation of the rows on the host, None
+        Runs a whole mini-batch epoch in place of the engine's loop over its batches,
+        taking the same steps (``order``: the epoch's permutation of the rows on the host, None
         without ``shuffle``; ``objective``: the sum of the batches' objectives weighted
         by their share of the rows). The per-epoch rules stay the engine's.
     """

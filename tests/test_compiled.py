@@ -135,10 +135,11 @@ def test_every_loss_layout_and_dtype_takes_the_python_steps(
                             sample_weight=sample_weight if weighted else None), RTOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("penalty", ["none", "l2"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multi-target"])
 def test_plain_descent_on_csr_touches_only_nonzero_columns_with_the_same_steps(
-        monkeypatch, runs, task, penalty):
+        monkeypatch, runs, task, penalty, dtype):
     # Plain descent on CSR without L1 keeps L2's shrink in a scale factor: other arithmetic,
     # the same iterates to rounding. Many rows and a sparse X make the scale run down.
     X, y, _ = _data(task, density=0.2)
@@ -146,7 +147,7 @@ def test_plain_descent_on_csr_touches_only_nonzero_columns_with_the_same_steps(
     estimator = _estimator(task, batch_size=1, solver="gd", learning_rate=0.1, alpha=0.05,
                            max_iter=3)
     _assert_same(*_fit_both(monkeypatch, runs, estimator.set_params(**PENALTIES[penalty]),
-                            X, y), RTOL[np.float64])
+                            X.astype(dtype), y), RTOL[dtype])
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
