@@ -50,7 +50,7 @@ from sklearn.linear_model import (
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from skgd import GDClassifier, GDRegressor, _curvature
+from skgd import GDClassifier, GDRegressor, _compiled, _curvature
 from skgd.losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -284,18 +284,31 @@ def multiclass_data(n_samples):
 
 
 @functools.cache
-def sparse_data(n_samples):
-    """CSR X at density 0.001 with a planted linear model; y is the sign of a noisy score.
+def _sparse_scores(n_samples):
+    """CSR X at density 0.001 and a noisy score from a planted linear model.
 
     Nonzeros and planted coefficients are standard normal; the noise has half the
-    score's standard deviation, so the classes overlap. X is never densified or scaled.
+    score's standard deviation. X is never densified or scaled.
     """
     rng = np.random.default_rng(SEED)
     X = sp.random(n_samples, N_SPARSE_FEATURES, density=SPARSE_DENSITY, format="csr",
                   dtype=np.float64, random_state=rng, data_rvs=rng.standard_normal)
     score = X @ rng.standard_normal(N_SPARSE_FEATURES)
     score += rng.normal(scale=0.5 * score.std(), size=n_samples)
+    return X, score
+
+
+@functools.cache
+def sparse_data(n_samples):
+    """:func:`_sparse_scores`' X; y is the sign of the score, so the classes overlap."""
+    X, score = _sparse_scores(n_samples)
     return _split(X, (score > 0).astype(np.int64), stratify=True, scale=False)
+
+
+@functools.cache
+def sparse_regression_data(n_samples):
+    """:func:`_sparse_scores`' X; y is the score."""
+    return _split(*_sparse_scores(n_samples), stratify=False, scale=False)
 
 
 def _transformed_split(X, y, *, stratify, categorical, numeric):
@@ -857,6 +870,118 @@ def minibatch(config):
                              "alpha=1/n, so they descend the objective above"])
 
 
+class SGDRow(NamedTuple):
+    """skgd's compiled small-batch descent against scikit-learn's SGD on one measure."""
+
+    data: str
+    measure: str
+    skgd_seconds: float
+    sklearn_seconds: float
+    # skgd on its Python path (SKGD_PURE_PYTHON), where measured.
+    python_seconds: float
+    detail: str
+
+    headers = ("data", "measure", "skgd", "scikit-learn", "skgd / scikit-learn",
+               "skgd, Python path", "held-out score")
+
+    def cells(self):
+        return (self.data, self.measure, _seconds(self.skgd_seconds),
+                _seconds(self.sklearn_seconds), f"{self.skgd_seconds / self.sklearn_seconds:.2f}",
+                "-" if math.isnan(self.python_seconds) else _seconds(self.python_seconds),
+                self.detail)
+
+
+# The sgd task: epochs are timed as the difference of fits of 1 and 1 + SGD_EPOCHS epochs
+# (what a fit costs once, validation and set-up, cancels); the full fit is the fewest
+# epochs, up to SGD_MAX_EPOCHS, whose held-out score is within SGD_SCORE_SLACK of
+# scikit-learn's default fit's.
+SGD_BATCH_SIZES = (1, 32)
+SGD_EPOCHS = 2
+SGD_MAX_EPOCHS = 20
+SGD_SCORE_SLACK = 1e-3
+
+
+def _epoch_seconds(estimator, X, y, repeat):
+    def best(max_iter):
+        model = clone(estimator).set_params(max_iter=max_iter)
+        return min(_timed(functools.partial(_fit, clone(model), X, y))[1]
+                   for _ in range(repeat))
+
+    best(1)
+    return max(best(1 + SGD_EPOCHS) - best(1), 0.0) / SGD_EPOCHS
+
+
+def _python_path(function):
+    """``function()`` with the compiled kernel switched off."""
+    enabled = _compiled.ENABLED
+    _compiled.ENABLED = False
+    try:
+        return function()
+    finally:
+        _compiled.ENABLED = enabled
+
+
+def _fit_to_score(estimator, split, target, repeat):
+    """The fewest epochs whose fit scores ``target`` on the held-out rows (or the last
+    tried), the best time of that fit and its score."""
+    for max_iter in range(1, SGD_MAX_EPOCHS + 1):
+        model = clone(estimator).set_params(max_iter=max_iter)
+        _fit(model, split.X_train, split.y_train)
+        score = model.score(split.X_test, split.y_test)
+        if score >= target:
+            break
+    seconds = _measure(model, split.X_train, split.y_train, repeat).seconds
+    return seconds, max_iter, score
+
+
+def sgd(config):
+    """Stochastic (batch_size=1) and small-batch (32) descent, compiled, against
+    SGDClassifier(log_loss) and SGDRegressor: an epoch each, and a whole fit."""
+    problems = [("dense binary", binary_data(config.rows(N_BINARY)), False),
+                ("dense regression", regression_data(config.rows(N_REGRESSION)), True),
+                ("sparse binary", sparse_data(config.rows(N_SPARSE)), False),
+                ("sparse regression", sparse_regression_data(config.rows(N_SPARSE)), True)]
+    rows = []
+    for label, split, regression in problems:
+        X, y = split.X_train, split.y_train
+        alpha = 1.0 / X.shape[0]
+        GD = GDRegressor if regression else GDClassifier
+        SGD = (SGDRegressor() if regression
+               else SGDClassifier(loss="log_loss")).set_params(random_state=SEED)
+        sklearn_epoch = _epoch_seconds(SGD.set_params(alpha=alpha, tol=None), X, y,
+                                       config.repeat)
+        for batch_size in SGD_BATCH_SIZES:
+            model = GD(solver="gd", batch_size=batch_size, alpha=alpha, tol=None,
+                       learning_rate=MINIBATCH_LEARNING_RATE, random_state=SEED)
+            python = (_python_path(lambda model=model, X=X, y=y: _epoch_seconds(model, X, y, 1))
+                      if batch_size > 1 else math.nan)
+            rows.append(SGDRow(label, f"epoch, batch_size={batch_size}",
+                               _epoch_seconds(model, X, y, config.repeat), sklearn_epoch,
+                               python, "-"))
+        reference = _measure(clone(SGD).set_params(alpha=1e-4, tol=1e-3), X, y, config.repeat)
+        target = reference.model.score(split.X_test, split.y_test)
+        seconds, epochs, score = _fit_to_score(
+            GD(solver="gd", batch_size=32, learning_rate="auto", decay="plateau", tol=1e-3,
+               n_iter_no_change=1, random_state=SEED), split, target - SGD_SCORE_SLACK,
+            config.repeat)
+        rows.append(SGDRow(label, "fit to scikit-learn's score", seconds, reference.seconds,
+                           math.nan, f"{score:.4f} in {epochs} epochs / {target:.4f} in "
+                           f"{reference.model.n_iter_}"))
+    return TaskResult("sgd", _describe(problems[0][1]), [
+        "skgd: solver='gd', preconditioner None (what 'auto' is for mini-batches); "
+        "epochs: learning_rate=0.01, alpha=1/n, against SGDClassifier(loss='log_loss') / "
+        "SGDRegressor() with alpha=1/n and their default schedules, tol=None; an epoch's "
+        f"time is (fit of {1 + SGD_EPOCHS} epochs - fit of 1) / {SGD_EPOCHS}",
+        "fit: GDClassifier/GDRegressor(batch_size=32, learning_rate='auto', "
+        "decay='plateau', tol=1e-3, n_iter_no_change=1, alpha=1e-4) for the fewest epochs "
+        f"whose held-out score (accuracy, R^2) is within {SGD_SCORE_SLACK:g} of scikit-learn's "
+        "default fit (alpha=1e-4, tol=1e-3), against that default fit",
+        "the Python path (SKGD_PURE_PYTHON) is timed on one fit per size, batch_size=32 only "
+        "(batch_size=1 takes about 45 us a step there)",
+        f"sparse: {_describe(problems[2][1])}",
+    ], rows)
+
+
 def loss_gradient(config):
     """One LinearObjective.loss_gradient(w) against one pass X @ coef, float64 and float32."""
     split = binary_data(config.rows(N_BINARY))
@@ -1038,6 +1163,7 @@ TASKS = {
     "multiclass": multiclass,
     "sparse": sparse,
     "minibatch": minibatch,
+    "sgd": sgd,
     "loss_gradient": loss_gradient,
     "float32": float32,
     "auto": auto,

@@ -221,6 +221,7 @@ def descent(
     verbose: int = 0,
     on_epoch_begin: Callable | None = None,
     on_epoch_end: Callable | None = None,
+    run_epoch: Callable | None = None,
 ) -> DescentResult:
     """Descent as a generator: it yields each request ``(w, rows)`` for the objective
     and its gradient and is sent back ``(objective, gradient)`` (see :func:`minimize`);
@@ -271,6 +272,12 @@ def descent(
     on_epoch_end : callable ``(epoch, params) -> bool``, optional
         Called after each epoch with its number and the parameters it reached; returning
         True stops the descent there.
+    run_epoch : callable ``(params, rule_state, learning_rate, order) -> (params,
+    rule_state, objective)``, optional
+        Runs a whole mini-batch epoch in place of the engine's loop over its batches,
+        taking the same steps (``order``: the epoch's permutation of the rows on the host, None
+        without ``shuffle``; ``objective``: the sum of the batches' objectives weighted
+        by their share of the rows). The per-epoch rules stay the engine's.
     """
     decay = make_decay("constant") if decay is None else decay
     rule = UPDATE_RULES["accelerated"]() if rule is None else rule
@@ -339,17 +346,24 @@ def descent(
             on_epoch_begin(epoch, params)
         rate = learning_rate * decay.factor(epoch, n_plateaus)
         objective = 0.0
-        for rows, fraction in _batches(n_samples, batch_size, shuffle, rng, xp, device):
-            point = rule.query(params, rule_state)
-            value, grad = yield point, rows
-            if penalty is not None:
-                value = value + penalty.value(point)
-            objective = objective + fraction * value
-            direction = metric.direction(grad)
-            step = Step(point, grad, direction, prox(point - rate * direction, rate))
-            params, rule_state = rule.update(step, params, rule_state, rate, metric,
-                                             prox)
-            n_updates += 1
+        if run_epoch is not None and not full_batch:
+            # The permutation is drawn as _batches draws it: same rng, same batches.
+            order = rng.permutation(n_samples) if shuffle else None
+            params, rule_state, objective = run_epoch(params, rule_state, rate, order)
+            n_updates += -(-n_samples // batch_size)
+            step = None
+        else:
+            for rows, fraction in _batches(n_samples, batch_size, shuffle, rng, xp, device):
+                point = rule.query(params, rule_state)
+                value, grad = yield point, rows
+                if penalty is not None:
+                    value = value + penalty.value(point)
+                objective = objective + fraction * value
+                direction = metric.direction(grad)
+                step = Step(point, grad, direction, prox(point - rate * direction, rate))
+                params, rule_state = rule.update(step, params, rule_state, rate, metric,
+                                                 prox)
+                n_updates += 1
         # The reads of the epoch on the host: the objective and, for a full batch,
         # the optimality at the point where the gradient was taken.
         objective = float(objective)
@@ -359,7 +373,8 @@ def descent(
         epoch += 1
         loss_curve.append(objective)
         rate_curve.append(rate)
-        reverted = local.overshot(objective, step.point)
+        # Only full batches refit the metric, so only they have a step.point to go back to.
+        reverted = local.overshot(objective, None if step is None else step.point)
         if reverted:
             # A step in the local metric raised the objective: the epoch stays in the
             # record, the descent goes on from the best point before it.

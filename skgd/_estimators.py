@@ -38,7 +38,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _curvature
+from . import _compiled, _curvature
 from ._array_api import get_namespace, input_namespace, is_numpy, move_to, to_numpy
 from ._decays import DECAYS, make_decay
 from ._engine import descent as engine_descent
@@ -491,6 +491,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             advice=self._divergence_advice(learning_rate, metric),
             verbose=self.verbose,
             **callbacks.epoch_hooks(objective),
+            run_epoch=_compiled.epoch_runner(
+                objective, self.solver, momentum=self.momentum, nesterov=self.nesterov,
+                penalty=penalty, metric=metric, batch_size=self.batch_size),
         )
         return descent, functools.partial(self._store, objective=objective, metric=metric,
                                           learning_rate=learning_rate, partial=partial,

@@ -115,7 +115,11 @@ class AdamState(NamedTuple):
     count: int
 
 
-def adam(beta1=0.9, beta2=0.999, epsilon=1e-8, **_):
+# Adam's defaults, shared with the compiled kernel (skgd._compiled).
+BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8
+
+
+def adam(beta1=BETA1, beta2=BETA2, epsilon=EPSILON, **_):
     """Adam (Kingma & Ba, 2015) with bias correction; prox with the base step for L1.
 
     Adam scales each coordinate by its own gradient history, so it steps in the

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TASKS = ["regression", "binary", "multiclass", "sparse", "minibatch", "loss_gradient",
+TASKS = ["regression", "binary", "multiclass", "sparse", "minibatch", "sgd", "loss_gradient",
          "float32", "auto", "onehot_binary", "onehot_multiclass", "collinear", "real",
          "real_regression"]
 # Tasks whose table compares fitted contenders, with how many of them.

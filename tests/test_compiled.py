@@ -1,0 +1,260 @@
+"""The compiled small-batch epochs (skgd._compiled, skgd._sgd_fast) take the Python path's
+steps, keep the engine's contracts, and give way to the Python path where unsupported.
+
+Each equality test fits twice from the same seed, once with the kernel and once with it
+switched off, and compares coefficients, the rule's state, the loss and learning-rate
+curves and the update count. float64 agrees to 1e-12 (relative); float32 to 1e-4, the
+rounding of float32 steps whose sums the kernel takes in double and NumPy in float32.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_classification, make_regression
+from sklearn.preprocessing import StandardScaler
+
+from skgd import DivergenceError, GDClassifier, GDRegressor, _compiled
+from skgd._engine import minimize
+from skgd.losses import BinaryCrossEntropy, LinearObjective
+
+pytestmark = pytest.mark.skipif(not _compiled.ENABLED, reason=(
+    "the compiled kernel is not built, or SKGD_PURE_PYTHON switches it off"))
+
+RTOL = {np.float64: 1e-12, np.float32: 1e-4}
+RULES = {
+    "gd": dict(solver="gd"),
+    "momentum": dict(solver="gd", momentum=0.8),
+    "nesterov": dict(solver="gd", momentum=0.8, nesterov=True),
+    "accelerated": dict(solver="accelerated"),
+    "adam": dict(solver="adam"),
+}
+PENALTIES = {
+    "none": dict(alpha=0.0),
+    "l2": dict(alpha=0.01),
+    "l1": dict(alpha=0.01, penalty="l1"),
+    "elasticnet": dict(alpha=0.01, penalty="elasticnet", l1_ratio=0.5),
+}
+N_SAMPLES, N_FEATURES = 120, 6
+
+
+def _data(task, density=None):
+    rng = np.random.default_rng(0)
+    if task == "regression":
+        X, y = make_regression(N_SAMPLES, N_FEATURES, noise=1.0, random_state=0)
+        y = y / np.std(y)
+    elif task == "multi-target":
+        X, y = make_regression(N_SAMPLES, N_FEATURES, n_targets=3, noise=1.0, random_state=0)
+        y = y / np.std(y, axis=0)
+    else:
+        X, y = make_classification(N_SAMPLES, N_FEATURES, n_informative=4,
+                                   n_classes=2 if task == "binary" else 3, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    if density is not None:
+        X = sp.csr_matrix(X * (rng.random(X.shape) < density))
+    return X, y, rng.uniform(0.2, 2.0, N_SAMPLES)
+
+
+def _estimator(task, **params):
+    Estimator = GDRegressor if task in ("regression", "multi-target") else GDClassifier
+    settings = dict(learning_rate=0.05, preconditioner=None, max_iter=2, tol=None,
+                    random_state=0)
+    return Estimator(**{**settings, **params})
+
+
+@pytest.fixture
+def runs(monkeypatch):
+    """Record whether each fit's engine got a compiled epoch."""
+    used = []
+    runner = _compiled.epoch_runner
+
+    def recording(*args, **kwargs):
+        run_epoch = runner(*args, **kwargs)
+        used.append(run_epoch is not None)
+        return run_epoch
+
+    monkeypatch.setattr(_compiled, "epoch_runner", recording)
+    return used
+
+
+def _fit_both(monkeypatch, runs, estimator, X, y, **fit_params):
+    compiled = estimator.fit(X, y, **fit_params)
+    assert runs[-1], "the compiled epoch was not used"
+    compiled_state = compiled._engine_state
+    compiled = {name: getattr(compiled, name) for name in (
+        "coef_", "intercept_", "loss_curve_", "learning_rate_curve_", "t_")}
+    with monkeypatch.context() as patch:
+        patch.setattr(_compiled, "ENABLED", False)
+        python = estimator.fit(X, y, **fit_params)
+    assert not runs[-1]
+    return compiled, compiled_state, python
+
+
+def _assert_same(compiled, compiled_state, python, rtol):
+    scale = max(np.max(np.abs(python.coef_)), 1e-12)
+    assert_allclose(compiled["coef_"], python.coef_, rtol=rtol, atol=rtol * scale)
+    assert_allclose(compiled["intercept_"], python.intercept_, rtol=rtol, atol=rtol * scale)
+    assert_allclose(compiled["loss_curve_"], python.loss_curve_, rtol=rtol)
+    assert compiled["learning_rate_curve_"] == python.learning_rate_curve_
+    assert compiled["t_"] == python.t_
+    state = python._engine_state.rule_state
+    assert type(compiled_state.rule_state) is type(state)
+    for ours, theirs in zip(compiled_state.rule_state or (), state or (), strict=True):
+        assert_allclose(ours, theirs, rtol=rtol, atol=rtol * np.max(np.abs(theirs)))
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 32])
+@pytest.mark.parametrize("penalty", PENALTIES)
+@pytest.mark.parametrize("rule", RULES)
+def test_every_rule_and_penalty_takes_the_python_steps(monkeypatch, runs, rule, penalty,
+                                                       batch_size):
+    X, y, sample_weight = _data("binary")
+    estimator = _estimator("binary", batch_size=batch_size, **RULES[rule],
+                           **PENALTIES[penalty])
+    _assert_same(*_fit_both(monkeypatch, runs, estimator, X, y,
+                            sample_weight=sample_weight), RTOL[np.float64])
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no-intercept"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("density", [None, 0.4], ids=["dense", "csr"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression", "multi-target"])
+@pytest.mark.parametrize("rule", RULES)
+def test_every_loss_layout_and_dtype_takes_the_python_steps(
+        monkeypatch, runs, rule, task, density, dtype, fit_intercept, weighted):
+    X, y, sample_weight = _data(task, density)
+    estimator = _estimator(task, batch_size=7, fit_intercept=fit_intercept, **RULES[rule],
+                           **PENALTIES["elasticnet"])
+    _assert_same(*_fit_both(monkeypatch, runs, estimator, X.astype(dtype), y,
+                            sample_weight=sample_weight if weighted else None), RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("penalty", ["none", "l2"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multi-target"])
+def test_plain_descent_on_csr_touches_only_nonzero_columns_with_the_same_steps(
+        monkeypatch, runs, task, penalty, dtype):
+    # Plain descent on CSR without L1 keeps L2's shrink in a scale factor: other arithmetic,
+    # the same iterates to rounding. Many rows and a sparse X make the scale run down.
+    X, y, _ = _data(task, density=0.2)
+    X, y = sp.vstack([X] * 20).tocsr(), np.concatenate([y] * 20)
+    estimator = _estimator(task, batch_size=1, solver="gd", learning_rate=0.1, alpha=0.05,
+                           max_iter=3)
+    _assert_same(*_fit_both(monkeypatch, runs, estimator.set_params(**PENALTIES[penalty]),
+                            X.astype(dtype), y), RTOL[dtype])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("decay", ["inverse", "invscaling", "exponential", "step", "cosine",
+                                   "plateau"])
+def test_decays_set_each_epochs_rate_on_the_compiled_path(monkeypatch, runs, decay):
+    X, y, _ = _data("regression")
+    # "plateau" lowers the rate where an epoch improves by less than tol.
+    estimator = _estimator("regression", batch_size=7, decay=decay, decay_rate=0.5,
+                           decay_steps=2, max_iter=6, n_iter_no_change=1,
+                           tol=0.5 if decay == "plateau" else None, solver="accelerated")
+    compiled, state, python = _fit_both(monkeypatch, runs, estimator, X, y)
+    _assert_same(compiled, state, python, RTOL[np.float64])
+    assert len(set(python.learning_rate_curve_)) > 1
+
+
+def test_unshuffled_epochs_take_the_rows_in_turn(monkeypatch, runs):
+    X, y, _ = _data("binary")
+    estimator = _estimator("binary", batch_size=7, shuffle=False, solver="adam")
+    _assert_same(*_fit_both(monkeypatch, runs, estimator, X, y), RTOL[np.float64])
+
+
+@pytest.mark.parametrize("switch", [False, True], ids=["compiled", "python-then-compiled"])
+def test_partial_fit_continues_the_schedule_and_rule_state(monkeypatch, runs, switch):
+    X, y, _ = _data("multiclass")
+    chunks = np.array_split(np.arange(N_SAMPLES), 3)
+
+    def fit(compiled_after_first):
+        model = _estimator("multiclass", batch_size=5, solver="accelerated", decay="inverse",
+                           decay_rate=0.5)
+        for index, rows in enumerate(chunks):
+            monkeypatch.setattr(_compiled, "ENABLED", compiled_after_first and (
+                index > 0 or not switch))
+            model.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+        return model
+
+    compiled = fit(True)
+    assert runs[-1]
+    python = fit(False)
+    _assert_same({name: getattr(compiled, name) for name in (
+        "coef_", "intercept_", "loss_curve_", "learning_rate_curve_", "t_")},
+        compiled._engine_state, python, RTOL[np.float64])
+    assert compiled.learning_rate_curve_ == [0.05 / (1 + 0.5 * t) for t in range(3)]
+
+
+def test_the_engines_per_epoch_hooks_run_on_the_compiled_path(runs):
+    X, y, _ = _data("binary")
+    estimator = _estimator("binary", batch_size=7, max_iter=4)
+    estimator.fit(X, y)
+    assert runs[-1]
+    assert len(estimator.loss_curve_) == len(estimator.learning_rate_curve_) == 4
+    assert estimator.t_ == 4 * -(-N_SAMPLES // 7)
+    seen = []
+    objective = LinearObjective(BinaryCrossEntropy(), X, y.astype(float))
+    run_epoch = _compiled.epoch_runner(objective, "gd", batch_size=7)
+    minimize(objective.loss_gradient_array, objective.init_params(),
+             n_samples=N_SAMPLES, learning_rate=0.1, batch_size=7, max_iter=3, tol=None,
+             rule=None, rng=np.random.default_rng(0), run_epoch=run_epoch,
+             on_epoch_begin=lambda epoch, params: seen.append(("begin", epoch)),
+             on_epoch_end=lambda epoch, params: seen.append(("end", epoch)))
+    assert seen == [(kind, epoch) for epoch in range(3) for kind in ("begin", "end")]
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_divergence_raises_and_rolls_back_on_the_compiled_path(runs, Estimator):
+    X, y, _ = _data("regression" if Estimator is GDRegressor else "binary")
+    model = Estimator(learning_rate=0.01, batch_size=4, preconditioner=None, max_iter=3,
+                      tol=None, random_state=0).fit(X, y)
+    snapshot = {key: np.copy(value) if isinstance(value, np.ndarray) else value
+                for key, value in model.__dict__.items()}
+    with pytest.raises(DivergenceError, match="diverge"):
+        model.set_params(learning_rate=1e4, solver="gd").fit(X * 1e3, y)
+    assert runs[-1]
+    assert model.__dict__.keys() == snapshot.keys()
+    assert_array_equal(model.coef_, snapshot["coef_"])
+    assert model.loss_curve_ == snapshot["loss_curve_"]
+
+
+def test_unsupported_settings_run_on_the_python_path():
+    X, y, _ = _data("binary")
+    objective = LinearObjective(BinaryCrossEntropy(), X, y.astype(float))
+    csc = LinearObjective(BinaryCrossEntropy(), sp.csc_matrix(X), y.astype(float))
+
+    class Diagonal:
+        name = "diagonal"
+
+    assert _compiled.epoch_runner(objective, "gd", batch_size=7) is not None
+    assert _compiled.epoch_runner(objective, "gd", batch_size=None) is None
+    assert _compiled.epoch_runner(objective, "gd", batch_size=N_SAMPLES) is None
+    largest = _compiled.MAX_DENSE_BATCH_SIZE
+    assert _compiled.epoch_runner(objective, "gd", batch_size=largest) is not None
+    assert _compiled.epoch_runner(objective, "gd", batch_size=largest + 1) is None
+    assert _compiled.epoch_runner(objective, "gd", batch_size=7, metric=Diagonal()) is None
+    assert _compiled.epoch_runner(csc, "gd", batch_size=7) is None
+
+
+def test_array_api_arrays_run_on_the_python_path(runs):
+    xp = pytest.importorskip("array_api_strict")
+    X, y, _ = _data("regression")
+    objective = LinearObjective(BinaryCrossEntropy(), xp.asarray(X), xp.asarray(y))
+    assert _compiled.epoch_runner(objective, "gd", batch_size=7) is None
+
+
+@pytest.mark.parametrize("value, enabled", [("1", False), ("0", True), ("", True)])
+def test_the_environment_variable_switches_the_kernel_off(value, enabled):
+    code = "from skgd import _compiled; print(_compiled.ENABLED)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "SKGD_PURE_PYTHON": value}, check=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.stdout.strip() == str(enabled)
