@@ -645,16 +645,34 @@ def gauge(metric, objective, penalty=None, batch_size=None):
     in ``B^-1`` (about twice the gap for least squares) does, so the stopping rule means
     the same with and without a preconditioner.
     """
-    full_batch = batch_size is None or batch_size >= objective.n_samples
-    if (metric.name is not None or penalty is not None or not full_batch
-            or objective.n_features + objective.fit_intercept >= GRAM_MAX_COLUMNS):
+    if not gauged(metric.name, objective, penalty, batch_size):
         return None
-    return without_refits(full(objective))
+    return _shared(objective, ("gauge", objective.l2_reg_strength),
+                   lambda: without_refits(full(objective)))
+
+
+def gauged(name, objective, penalty=None, batch_size=None):
+    """Whether a fit stepping in the metric ``name`` measures its optimality in a gauge
+    (see :func:`gauge`)."""
+    full_batch = batch_size is None or batch_size >= objective.n_samples
+    return (name is None and penalty is None and full_batch
+            and objective.n_features + objective.fit_intercept < GRAM_MAX_COLUMNS)
 
 
 def make_metric(name, objective):
     """The metric object for a resolved preconditioner name (None: Euclidean)."""
-    return Euclidean() if name is None else PRECONDITIONERS[name](objective)
+    if name is None:
+        return Euclidean()
+    return _shared(objective, (name, objective.l2_reg_strength),
+                   lambda: PRECONDITIONERS[name](objective))
+
+
+def _shared(objective, key, compute):
+    """A metric of the data and the L2 strength, kept for the objectives that share them
+    (the learning rates of a search; see ``LinearObjective.once``). Metrics are never
+    changed once built: a refit makes a new one."""
+    once = getattr(objective, "once", None)
+    return compute() if once is None else once(key, compute)
 
 
 def step_bound(metric, objective, batch_size=None):

@@ -19,6 +19,7 @@ each fit is the one ``GridSearchCV`` would make, to rounding.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from numbers import Integral, Real
@@ -35,6 +36,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from . import _curvature
 from ._curvature import BLOCK_BYTES
@@ -150,9 +152,14 @@ class _BaseGDCV(BaseEstimator):
         folds = [self._fold(k, base, X, y, sample_weight, train, test, targets)
                  for k, (train, test) in enumerate(splits)]
         chunks = np.array_split(np.arange(n_splits), min(n_splits, self._n_jobs()))
-        runs = Parallel(n_jobs=len(chunks), prefer="threads")(
-            delayed(self._search)(base, candidates, [folds[k] for k in chunk])
-            for chunk in chunks if len(chunk))
+        # Threads that each call a BLAS using every core would fight over the cores:
+        # they share them instead.
+        blas_threads = max(1, (os.cpu_count() or 1) // len(chunks))
+        with threadpool_limits(limits=None if len(chunks) == 1 else blas_threads,
+                               user_api="blas"):
+            runs = Parallel(n_jobs=len(chunks), prefer="threads")(
+                delayed(self._search)(base, candidates, [folds[k] for k in chunk])
+                for chunk in chunks)
         # A run's fits share its passes: each is given an equal share of its time.
         fits = []
         for run_fits, seconds in runs:
@@ -425,18 +432,30 @@ def _metric_budget(X):
 
 
 def _footprint(fits):
-    """Bytes the metrics of ``fits`` take while they run: a ``p x p`` bound and its
-    inverse, and as much again for a refit to the local Hessian, for the "full" metric;
-    vectors for the others."""
-    total = 0
+    """Bytes the metrics of ``fits`` take while they run: for the "full" metric, a
+    ``p x p`` matrix and its inverse per fold and alpha (shared by the learning rates),
+    as much again per fit that refits it to a cross-entropy's local Hessian; vectors for
+    the others."""
+    total, bounds = 0, set()
     for fit in fits:
         estimator, objective = fit.estimator, fit.objective
         name = _curvature.resolve(estimator.preconditioner, objective,
                                   batch_size=estimator.batch_size,
                                   l1=objective.l1_penalty() is not None,
                                   adaptive=estimator.solver == "adam")
-        size = objective.n_params ** 2 if name == "full" else objective.n_params
-        total += 4 * size * 8
+        matrix = 2 * objective.n_params ** 2 * 8
+        # A Euclidean step measures its optimality in the bound, the "gauge".
+        gauge = _curvature.gauged(name, objective, objective.l1_penalty(),
+                                  estimator.batch_size)
+        if name != "full" and not gauge:
+            total += 2 * objective.n_params * 8
+            continue
+        key = (id(fit.fold), objective.l2_reg_strength)
+        if key not in bounds:
+            bounds.add(key)
+            total += matrix
+        if name == "full" and hasattr(objective.loss_function, "local_hessian"):
+            total += matrix
     return total
 
 

@@ -488,19 +488,21 @@ class LinearObjective:
         ``batch_size`` (see :func:`skgd._curvature.lipschitz`)."""
         return _curvature.lipschitz(self, batch_size)
 
-    def _once(self, name, compute):
-        """``compute()``, or its value kept in ``shared`` (read-only) when there is one."""
+    def once(self, key, compute):
+        """``compute()``, or the value kept under ``key`` in ``shared`` (arrays read-only)
+        when the objective has one: for what objectives on the same data share."""
         if self._shared is None:
             return compute()
-        if name not in self._shared:
+        if key not in self._shared:
             value = compute()
-            value.setflags(write=False)
-            self._shared[name] = value
-        return self._shared[name]
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+            self._shared[key] = value
+        return self._shared[key]
 
     def gram(self):
         """``X1^T D X1 / S`` on the host, float64, in one pass over X."""
-        return self._once("gram", lambda: _curvature.gram(
+        return self.once("gram", lambda: _curvature.gram(
             self.X, self.sample_weight, self.fit_intercept, self._total_weight))
 
     def local_hessian(self, w):
@@ -548,7 +550,7 @@ class LinearObjective:
 
     def gram_diagonal(self):
         """The diagonal of :meth:`gram`, without the matrix."""
-        return self._once("gram_diagonal", lambda: _curvature.gram_diagonal(
+        return self.once("gram_diagonal", lambda: _curvature.gram_diagonal(
             self.X, self.sample_weight, self.fit_intercept, self._total_weight))
 
     def largest_row_norm(self, inverse_metric=None):
