@@ -385,3 +385,45 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
         for j in range(n_coef):
             params[j] = <floating> (scale * u[j])
     return objective
+
+
+def stacked_loss(floating[:, ::1] raw, const double[:, ::1] y, const floating[:, ::1] weight,
+                 int loss, Py_ssize_t n_members, double[::1] losses):
+    """The losses and gradients of a search's stacked pass (see
+    :func:`skgd.losses.stacked_loss_gradient`) in one loop over its ``(rows, members)``.
+
+    ``raw`` holds each row's raw predictions, member by member (``n_outputs`` columns
+    each); it is overwritten by their gradients, times ``weight[i, member]`` where
+    ``weight`` is not empty. Each member's weighted losses are added to ``losses[member]``.
+    A weight of 0 (a fold's test row) skips the row's work, unless its raw predictions
+    are not finite, where NumPy's ``0 * inf`` would be NaN and the objective says so.
+    """
+    cdef Py_ssize_t n_rows = raw.shape[0]
+    cdef Py_ssize_t n_outputs = raw.shape[1] // n_members
+    cdef bint weighted = weight.shape[0] > 0
+    cdef double[::1] buffer = np.empty(2 * n_outputs)
+    cdef double* values = &buffer[0]
+    cdef double* grad = &buffer[n_outputs]
+    cdef double w, value
+    cdef bint finite
+    cdef Py_ssize_t i, member, k, offset
+    with nogil:
+        for i in range(n_rows):
+            for member in range(n_members):
+                offset = member * n_outputs
+                w = weight[i, member] if weighted else 1.0
+                if w == 0:
+                    finite = True
+                    for k in range(n_outputs):
+                        if not fabs(raw[i, offset + k]) <= 1.7976931348623157e308:
+                            finite = False
+                    if finite:
+                        for k in range(n_outputs):
+                            raw[i, offset + k] = 0
+                        continue
+                for k in range(n_outputs):
+                    values[k] = raw[i, offset + k]
+                value = _loss_gradient(loss, n_outputs, values, &y[i, 0], grad)
+                losses[member] += w * value
+                for k in range(n_outputs):
+                    raw[i, offset + k] = <floating> (w * grad[k])

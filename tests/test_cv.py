@@ -273,3 +273,65 @@ def test_loss_curve_display_of_a_search():
     assert len(display.lines_[0].get_xdata()) == 30
     assert 0 < len(display.lines_[2].get_xdata()) < 30
     plt.close(display.figure_)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stacked_pass_is_each_objectives_pass(compiled, sparse, dtype, monkeypatch):
+    """One stacked pass gives every objective its own value and gradient: folds' weights
+    (zeros on test rows), alphas, mini-batch rows, on the kernel's path and NumPy's."""
+    from skgd import _compiled
+    from skgd.losses import (
+        BinaryCrossEntropy,
+        CategoricalCrossEntropy,
+        LinearObjective,
+        SquaredError,
+        stacked_loss_gradient,
+    )
+
+    if compiled and not _compiled.ENABLED:
+        pytest.skip("the compiled kernel is not built here")
+    monkeypatch.setattr(_compiled, "ENABLED", compiled)
+    rng = np.random.default_rng(0)
+    n = 600
+    X = rng.normal(size=(n, 6)).astype(dtype)
+    if sparse:
+        X = sp.csr_matrix(np.where(X > 0.5, X, 0).astype(dtype))
+    tolerance = 1e-4 if dtype == np.float32 else 1e-11
+    for loss, y in [(SquaredError(), rng.normal(size=n)),
+                    (SquaredError(2), rng.normal(size=(n, 2))),
+                    (BinaryCrossEntropy(), (rng.random(n) < 0.5).astype(float)),
+                    (CategoricalCrossEntropy(3), rng.integers(0, 3, n))]:
+        y = y.astype(dtype) if y.dtype.kind == "f" else y
+        folds = [(np.arange(n) % 3 != k).astype(dtype) for k in range(3)]
+        objectives = [LinearObjective(loss, X, y, folds[j % 3], alpha=alpha)
+                      for j, alpha in enumerate([0.0, 0.1, 1.0, 0.01])]
+        objectives.append(LinearObjective(loss, X, y, alpha=0.3))
+        points = [rng.normal(size=o.n_params).astype(dtype) for o in objectives]
+        for rows in (None, slice(10, 90), np.arange(300, 40, -7)):
+            stacked = stacked_loss_gradient(objectives, points, rows)
+            for objective, w, (value, grad) in zip(objectives, points, stacked, strict=True):
+                expected_value, expected_grad = objective.loss_gradient_array(w, rows)
+                assert float(value) == pytest.approx(float(expected_value), rel=tolerance)
+                assert grad.dtype == expected_grad.dtype
+                assert_allclose(grad, expected_grad, rtol=tolerance,
+                                atol=tolerance * np.abs(expected_grad).max())
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_stacked_pass_reports_non_finite_predictions(compiled, monkeypatch):
+    """A diverged setting's infinite predictions make its objective non-finite on either
+    path, even on rows of weight 0, as 0 * inf is in NumPy."""
+    from skgd import _compiled
+    from skgd.losses import BinaryCrossEntropy, LinearObjective, stacked_loss_gradient
+
+    if compiled and not _compiled.ENABLED:
+        pytest.skip("the compiled kernel is not built here")
+    monkeypatch.setattr(_compiled, "ENABLED", compiled)
+    X = np.ones((4, 1))
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    objective = LinearObjective(BinaryCrossEntropy(), X, y, np.array([1.0, 1.0, 0.0, 0.0]))
+    with np.errstate(all="ignore"):
+        ((value, _),) = stacked_loss_gradient([objective], [np.array([np.inf, 0.0])])
+    assert not np.isfinite(float(value))
