@@ -20,6 +20,9 @@ Other namespaces (Array API arrays off NumPy), dask, other metrics, full batches
 larger batches run on the Python path, as does everything when the kernel was not built
 (no C compiler at install) or the environment variable ``SKGD_PURE_PYTHON`` is set to a
 non-empty value other than ``0``.
+
+:func:`stacked_loss` is the kernel's loop over the (row, setting) pairs of a search's
+stacked pass (:func:`skgd.losses.stacked_loss_gradient`), under the same switch.
 """
 
 import os

@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
@@ -39,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from . import _curvature
+from ._array_api import input_namespace, is_numpy
 from ._curvature import BLOCK_BYTES
 from ._engine import DivergenceError, run_many
 from ._estimators import (
@@ -133,14 +135,10 @@ class _BaseGDCV(BaseEstimator):
         base._validate_params()
         base._check_params()
         candidates = self._candidates()
+        self._check_namespace(X)
         X, y = validate_data(self, X, y, accept_sparse="csr",
                              dtype=[np.float64, np.float32],
                              multi_output=self._regression, y_numeric=self._regression)
-        if not (isinstance(X, np.ndarray) or sp.issparse(X)):
-            raise TypeError(
-                f"{name} fits NumPy arrays and SciPy sparse matrices; X is "
-                f"{type(X).__name__}. Convert it, or search with GridSearchCV over "
-                f"{single}, which takes Array API inputs.")
         if not self._regression:
             check_classification_targets(y)
         sample_weight = base._host_sample_weight(sample_weight, X.shape[0], X.dtype)
@@ -412,10 +410,19 @@ class _BaseGDCV(BaseEstimator):
                 "fit it with refit=True to predict.")
         return self.best_estimator_
 
+    def _check_namespace(self, X):
+        xp, _ = input_namespace(X, get_config()["array_api_dispatch"])
+        if not is_numpy(xp):
+            raise TypeError(
+                f"{type(self).__name__} takes NumPy arrays and SciPy sparse matrices; X "
+                f"is a {xp.__name__} array. Convert it, or search with GridSearchCV over "
+                f"{self._estimator_class.__name__}, which takes Array API inputs.")
+
     def _check_input(self, X):
         """X checked against the data of ``fit`` (its feature names included), for the
         refitted estimator, which was fitted on the validated array."""
         self._best()
+        self._check_namespace(X)
         return validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                              reset=False)
 

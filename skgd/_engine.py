@@ -25,6 +25,13 @@ value for ``_RISE_EPOCHS`` epochs running, is diverging, and :class:`DivergenceE
 raised. An objective that is not finite at the starting point, before any step, is the
 data's fault and raises a plain ``ValueError``.
 
+**Drivers.** :func:`descent` is a generator: it yields each request for the objective
+and gradient ``(w, rows)`` and is sent the answer. :func:`minimize` answers with one
+``loss_gradient``; :func:`run_many` advances many descents in lockstep and answers the
+requests of an epoch together, so that one pass over the data serves the fits of a
+search (skgd's CV estimators). A mini-batch epoch may instead be run whole by a
+``run_epoch`` the caller provides (the compiled kernel, :mod:`skgd._compiled`).
+
 The parameters may be any Array API array: they stay in their namespace and on their
 device. The objective may come back as a 0-d array there; the engine sums it over the
 epoch and reads it on the host once per epoch (with the optimality measure, for a full

@@ -255,6 +255,18 @@ def test_other_routes_get_a_clear_error():
         GDRegressorCV().fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
 
 
+@pytest.mark.array_api_dispatch
+def test_array_api_inputs_get_a_clear_error():
+    xp = pytest.importorskip("array_api_strict")
+    from sklearn import config_context
+
+    X, y = _regression()
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(TypeError, match="GridSearchCV over GDRegressor, which takes "
+                                            "Array API inputs"):
+            GDRegressorCV().fit(xp.asarray(X), xp.asarray(y))
+
+
 def test_loss_curve_display_of_a_search():
     pytest.importorskip("matplotlib")
     import matplotlib
