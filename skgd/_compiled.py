@@ -20,9 +20,6 @@ Other namespaces (Array API arrays off NumPy), dask, other metrics, full batches
 larger batches run on the Python path, as does everything when the kernel was not built
 (no C compiler at install) or the environment variable ``SKGD_PURE_PYTHON`` is set to a
 non-empty value other than ``0``.
-
-:func:`stacked_loss` is the kernel's loop over the (row, setting) pairs of a search's
-stacked pass (:func:`skgd.losses.stacked_loss_gradient`), under the same switch.
 """
 
 import os
@@ -135,22 +132,3 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
 
     return run_epoch
 
-
-def stacked_loss(loss_function, raw, y, weight, n_members):
-    """The kernel's loss and gradient of a search's stacked pass (see
-    :func:`skgd.losses.stacked_loss_gradient`), or None where it does not apply.
-
-    ``raw`` (rows x members * outputs, NumPy) becomes the gradients, times ``weight``
-    (rows x members, or None); returns each member's summed weighted loss (float64).
-    """
-    code = _LOSSES.get(type(loss_function))
-    if not (ENABLED and code is not None and isinstance(raw, np.ndarray)
-            and raw.dtype in (np.float32, np.float64) and raw.flags.c_contiguous):
-        return None
-    targets = np.asarray(y, dtype=np.float64).reshape(raw.shape[0], -1)
-    weights = (np.empty((0, 0), dtype=raw.dtype) if weight is None
-               else np.ascontiguousarray(weight, dtype=raw.dtype))
-    losses = np.zeros(n_members)
-    _sgd_fast.stacked_loss(raw, np.ascontiguousarray(targets), weights, code, n_members,
-                           losses)
-    return losses

@@ -569,8 +569,6 @@ def stacked_loss_gradient(objectives, points, rows=None):
     traffic of one objective's pass for all ``m``. Sample weights are grouped by identity
     (a fold's weights serve all its settings).
     """
-    from ._compiled import stacked_loss  # the kernel's module imports this one
-
     first = objectives[0]
     xp, X, y, loss = first.xp, first.X, first.y, first.loss_function
     n_outputs = first.n_outputs
@@ -602,22 +600,17 @@ def stacked_loss_gradient(objectives, points, rows=None):
         n_block = X_block.shape[0]
         raw = X_block @ coef
         raw += intercept
+        # One row per (sample, setting): the loss sees a batch of n_block * m samples.
+        # (NumPy's vectorised exp and log1p run these faster than a compiled scalar loop
+        # over the pairs, measured on a 50 000 x 100 binary search: 1.0 s against 2.7 s.)
+        raw = xp.reshape(raw, (n_block * m, n_outputs) if loss.raw_ndim == 2 else (-1,))
         member_weight = (None if weight_block is None
                          else xp.take(weight_block, member_group, axis=1))
-        # The compiled loop, one pass over the (row, setting) pairs that skips test rows;
-        # else NumPy's.
-        block_loss = stacked_loss(loss, raw, y_block, member_weight, m)
-        if block_loss is not None:
-            grad_raw = raw
-        else:
-            # One row per (sample, setting): the loss sees a batch of n_block * m samples.
-            raw = xp.reshape(raw, (n_block * m, n_outputs) if loss.raw_ndim == 2 else (-1,))
-            per_sample, grad_raw = loss.loss_gradient(
-                _repeat(y_block, m, xp), raw,
-                None if member_weight is None else xp.reshape(member_weight, (-1,)))
-            block_loss = xp.sum(xp.reshape(per_sample, (n_block, m)), axis=0,
-                                dtype=xp.float64)
-            grad_raw = xp.reshape(grad_raw, (n_block, m * n_outputs))
+        per_sample, grad_raw = loss.loss_gradient(
+            _repeat(y_block, m, xp), raw,
+            None if member_weight is None else xp.reshape(member_weight, (-1,)))
+        block_loss = xp.sum(xp.reshape(per_sample, (n_block, m)), axis=0, dtype=xp.float64)
+        grad_raw = xp.reshape(grad_raw, (n_block, m * n_outputs))
         block_grad = X_block.T @ grad_raw
         if sp.issparse(block_grad):
             block_grad = block_grad.toarray()
