@@ -131,4 +131,3 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
         return params, None, objective
 
     return run_epoch
-

@@ -385,4 +385,3 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
         for j in range(n_coef):
             params[j] = <floating> (scale * u[j])
     return objective
-
