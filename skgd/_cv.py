@@ -439,10 +439,11 @@ def _metric_budget(X):
 
 
 def _footprint(fits):
-    """Bytes the metrics of ``fits`` take while they run: for the "full" metric, a
-    ``p x p`` matrix and its inverse per fold and alpha (shared by the learning rates),
-    as much again per fit that refits it to a cross-entropy's local Hessian; vectors for
-    the others."""
+    """Bytes the metrics of ``fits`` take while they run: for the "full" metric (or the
+    gauge of a Euclidean step), the bound's ``(p + 1) x (p + 1)`` matrix and its inverse
+    per fold and alpha (shared by the learning rates; one block serves every class), and
+    per fit that refits to a cross-entropy's local Hessian, that Hessian's ``K (p + 1)``
+    square and inverse; vectors for the others."""
     total, bounds = 0, set()
     for fit in fits:
         estimator, objective = fit.estimator, fit.objective
@@ -450,8 +451,6 @@ def _footprint(fits):
                                   batch_size=estimator.batch_size,
                                   l1=objective.l1_penalty() is not None,
                                   adaptive=estimator.solver == "adam")
-        matrix = 2 * objective.n_params ** 2 * 8
-        # A Euclidean step measures its optimality in the bound, the "gauge".
         gauge = _curvature.gauged(name, objective, objective.l1_penalty(),
                                   estimator.batch_size)
         if name != "full" and not gauge:
@@ -460,9 +459,13 @@ def _footprint(fits):
         key = (id(fit.fold), objective.l2_reg_strength)
         if key not in bounds:
             bounds.add(key)
-            total += matrix
-        if name == "full" and hasattr(objective.loss_function, "local_hessian"):
-            total += matrix
+            total += 2 * (objective.n_features + objective.fit_intercept) ** 2 * 8
+        refits = (name == "full" and hasattr(objective.loss_function, "local_hessian")
+                  and objective.n_params <= _curvature.REFIT_MAX_PARAMS
+                  and not (isinstance(estimator.learning_rate, Real)
+                           and estimator.learning_rate > 1))
+        if refits:
+            total += 2 * objective.n_params ** 2 * 8
     return total
 
 
