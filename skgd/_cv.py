@@ -357,19 +357,23 @@ class _BaseGDCV(BaseEstimator):
         if not fitted:
             return scores
         if self.scoring is None:
-            # The raw predictions of all fits in one product, a block of test rows at a
-            # time: no copy of the test rows.
-            objectives = [fit.objective for _, fit in fitted]
-            coef, intercept = side_by_side(objectives,
-                                           [fit.outcome.params for _, fit in fitted])
-            raw = _product(X, test, coef) + intercept
-            width = objectives[0].n_outputs
+            # The raw predictions of many fits in one product, a block of test rows at a
+            # time (no copy of the test rows), as many fits at once as keep them within
+            # a block's size.
+            width = fitted[0][1].objective.n_outputs
             y_test = self._test_targets(fold, y[test])
-            for position, (j, fit) in enumerate(fitted):
-                columns = raw[:, position * width:(position + 1) * width]
-                scores[j] = float(fit.estimator._score_raw(
-                    columns[:, 0] if objectives[0].loss_function.raw_ndim == 1 else columns,
-                    y_test, weight))
+            step = max(1, BLOCK_BYTES // (len(test) * width * 8))
+            for start in range(0, len(fitted), step):
+                chunk = fitted[start:start + step]
+                objectives = [fit.objective for _, fit in chunk]
+                coef, intercept = side_by_side(objectives,
+                                               [fit.outcome.params for _, fit in chunk])
+                raw = _product(X, test, coef) + intercept
+                for position, (j, fit) in enumerate(chunk):
+                    columns = raw[:, position * width:(position + 1) * width]
+                    scores[j] = float(fit.estimator._score_raw(
+                        columns[:, 0] if fit.objective.loss_function.raw_ndim == 1
+                        else columns, y_test, weight))
             return scores
         X_test = _take_rows(X, test)
         if self.scoring == "loss":
