@@ -326,15 +326,16 @@ class SearchLossCurveDisplay:
         for curve, label, score, color, diverged in zip(
                 self.loss_curves, self.labels, scores, colors, self.diverged_, strict=True):
             if diverged:
-                curve = [] if curve is None else np.asarray(curve, dtype=float)
-                # Up to the last finite value, where the objective was still a number.
-                epochs = np.arange(1, len(curve) + 1)
-                finite = np.isfinite(curve)
-                (line,) = ax.plot(epochs[finite], curve[finite] if len(curve) else [],
-                                  **{"color": "tab:red", "alpha": 0.6, **line_kwargs})
-                ax.plot(epochs[finite][-1:], curve[finite][-1:] if len(curve) else [], "x",
-                        color="tab:red", markersize=8, markeredgewidth=2,
-                        label=f"{label}: diverged")
+                # The epochs before the divergence, up to the last finite objective, and a
+                # cross at its end (the cross alone where there is no curve).
+                curve = np.asarray([] if curve is None else curve, dtype=float)
+                epochs = np.arange(1, len(curve) + 1)[np.isfinite(curve)]
+                (line,) = ax.plot(epochs, curve[np.isfinite(curve)],
+                                  **{"color": "tab:red", "marker": "x", "markersize": 8,
+                                     "markeredgewidth": 2,
+                                     "markevery": [len(epochs) - 1] if len(epochs) else None,
+                                     "linestyle": "-" if len(epochs) > 1 else "none",
+                                     "label": f"{label}: diverged", **line_kwargs})
             else:
                 if self.scores is not None:
                     label = f"{label} (CV score {score:.3g})"
