@@ -26,7 +26,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from scipy.stats import rankdata
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
@@ -197,10 +197,7 @@ class _BaseGDCV(BaseEstimator):
         return self
 
     def _n_jobs(self):
-        if self.n_jobs is None:
-            return 1
-        from joblib import effective_n_jobs
-        return effective_n_jobs(self.n_jobs)
+        return 1 if self.n_jobs is None else effective_n_jobs(self.n_jobs)
 
     def _fold(self, index, base, X, y, sample_weight, train, test, targets):
         """The data of one fold's fits: the targets and training weights over all rows of
