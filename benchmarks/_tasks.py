@@ -101,10 +101,12 @@ class Config(NamedTuple):
 
     quick: bool = False
     repeat: int = 3
+    # How many times fewer rows quick mode has; the tests' smoke run shrinks further.
+    shrink: int = QUICK_SHRINK
 
     def rows(self, full):
         """The number of rows of a task whose full size is ``full``."""
-        return full // QUICK_SHRINK if self.quick else full
+        return full // self.shrink if self.quick else full
 
 
 class Split(NamedTuple):
@@ -885,8 +887,11 @@ class SGDRow(NamedTuple):
                "skgd, Python path", "held-out score")
 
     def cells(self):
+        # An epoch of tiny data can time at 0 (the difference of two fits' times).
+        ratio = (f"{self.skgd_seconds / self.sklearn_seconds:.2f}" if self.sklearn_seconds > 0
+                 else "-")
         return (self.data, self.measure, _seconds(self.skgd_seconds),
-                _seconds(self.sklearn_seconds), f"{self.skgd_seconds / self.sklearn_seconds:.2f}",
+                _seconds(self.sklearn_seconds), ratio,
                 "-" if math.isnan(self.python_seconds) else _seconds(self.python_seconds),
                 self.detail)
 

@@ -167,6 +167,8 @@ def main(argv=None):
                     "measure how close each gets to the exact training objective.")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_SHRINK}x fewer rows, for a smoke test")
+    parser.add_argument("--shrink", type=int, default=QUICK_SHRINK, metavar="N",
+                        help=f"with --quick, N times fewer rows (default: {QUICK_SHRINK})")
     parser.add_argument("--only", nargs="+", choices=list(TASKS), metavar="TASK",
                         help=f"run only these tasks, among {', '.join(TASKS)}")
     parser.add_argument("--repeat", type=int, default=3,
@@ -176,7 +178,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat {args.repeat}: need at least one timed fit.")
-    config = Config(quick=args.quick, repeat=args.repeat)
+    if args.shrink < 1:
+        parser.error(f"--shrink {args.shrink}: need a positive factor.")
+    config = Config(quick=args.quick, repeat=args.repeat, shrink=args.shrink)
     names = list(dict.fromkeys(args.only or TASKS))
 
     mode = (f"{'quick sizes, one thread' if args.quick else 'full sizes'}, "

@@ -1,19 +1,24 @@
-"""``python -m benchmarks.run --quick``: every task runs and prints its table.
+"""``python -m benchmarks.run``: every task runs and prints its table.
 
 Timings are not asserted: they belong to the benchmark's output, not to the tests. The
-benchmark runs in a subprocess from the repository root, where ``benchmarks`` imports.
+benchmark runs in this process (``benchmarks`` imports from the repository root, which the
+root ``conftest.py`` puts on the path) on data far smaller than ``--quick``'s, so that the
+tests check every task's table on any machine, however slow or busy, with no time limit.
 """
 
 import importlib.util
 import math
 import re
-import subprocess
 import sys
-from pathlib import Path
+import warnings
 
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks import _tasks, gpu_epoch, run
+
+# The smoke run's rows: SMOKE_SHRINK times fewer than the full sizes (--quick has 50).
+SMOKE_SHRINK = 400
 TASKS = ["regression", "binary", "multiclass", "sparse", "minibatch", "sgd", "loss_gradient",
          "float32", "auto", "onehot_binary", "onehot_multiclass", "collinear", "real",
          "real_regression"]
@@ -28,16 +33,28 @@ REAL_TASKS = {"real": "statsmodels", "real_regression": "statsmodels"}
 EPOCHS_TASKS = ["onehot_binary", "onehot_multiclass", "collinear", "real", "real_regression"]
 
 
+class Output:
+    """What a run printed, and the warnings that escaped it."""
+
+    def __init__(self, stdout, caught):
+        self.stdout = stdout
+        self.warnings = [str(w.category.__name__) for w in caught]
+
+
 def _run(*args):
-    result = subprocess.run([sys.executable, "-m", "benchmarks.run", *args], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    return result
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(buffer):
+        warnings.simplefilter("always")
+        run.main(["--quick", "--shrink", str(SMOKE_SHRINK), "--repeat", "1", *args])
+    return Output(buffer.getvalue(), caught)
 
 
 @pytest.fixture(scope="module")
 def quick():
-    return _run("--quick")
+    return _run("--only", *TASKS)
 
 
 def _tables(stdout):
@@ -66,7 +83,7 @@ def test_quick_run_prints_a_header_and_every_tasks_table(quick):
         assert rows
         assert all(len(row) == len(header) for row in rows)
     # ConvergenceWarnings are recorded in the tables (the "*"), not printed.
-    assert "ConvergenceWarning" not in quick.stderr
+    assert ConvergenceWarning.__name__ not in quick.warnings
 
 
 def _skipped(task):
@@ -126,28 +143,51 @@ def test_float32_fit_keeps_float32_coefficients(quick):
 
 
 def test_markdown_prints_pipe_tables_of_the_tasks_chosen_with_only():
-    stdout = _run("--quick", "--markdown", "--only", "loss_gradient", "auto").stdout
+    stdout = _run("--markdown", "--only", "loss_gradient", "auto").stdout
     assert re.findall(r"^### (\w+)$", stdout, re.MULTILINE) == ["loss_gradient", "auto"]
     assert re.search(r"^\| X dtype \| loss_gradient \|", stdout, re.MULTILINE)
     assert re.search(r"^\| :--- \|( ---: \|)+$", stdout, re.MULTILINE)
     assert re.search(r"^\| float32 \|", stdout, re.MULTILINE)
 
 
-def test_unknown_task_is_a_usage_error():
-    result = subprocess.run([sys.executable, "-m", "benchmarks.run", "--only", "nope"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 2
-    assert "invalid choice: 'nope'" in result.stderr
+@pytest.mark.parametrize("args, message", [
+    (["--only", "nope"], "invalid choice: 'nope'"),
+    (["--shrink", "0"], "--shrink 0: need a positive factor"),
+])
+def test_bad_arguments_are_a_usage_error(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
-def test_gpu_epoch_runs_its_tables_on_the_cpu():
+def test_shrink_divides_the_quick_row_counts():
+    assert _tasks.Config(quick=True, shrink=400).rows(200_000) == 500
+    assert _tasks.Config(quick=True).rows(200_000) == 200_000 // _tasks.QUICK_SHRINK
+    assert _tasks.Config(quick=False, shrink=400).rows(200_000) == 200_000
+
+
+@pytest.mark.parametrize("task", ["cv_binary", "cv_multiclass"])
+def test_search_task_compares_each_grid_with_gridsearchcv(task, monkeypatch):
+    """The search tasks, on a grid of one rate and two folds: a row per searcher, grid and
+    n_jobs, and split scores equal to GridSearchCV's."""
+    monkeypatch.setattr(_tasks, "CV_FOLDS", 2)
+    monkeypatch.setattr(_tasks, "CV_ALPHAS", (1e-3,))
+    monkeypatch.setattr(_tasks, "CV_GRIDS", {
+        name: (settings, rates[:1]) for name, (settings, rates) in _tasks.CV_GRIDS.items()})
+    result = _tasks.TASKS[task](_tasks.Config(quick=True, repeat=1, shrink=SMOKE_SHRINK))
+    rows = result.rows
+    assert [row.contender.split("(")[0] for row in rows] == [
+        f"{grid}: {searcher}" for grid in _tasks.CV_GRIDS for _ in (1, 2)
+        for searcher in ("GDClassifierCV", "GridSearchCV")]
+    assert all(row.score_difference < 1e-8 for row in rows[::2])
+
+
+def test_gpu_epoch_runs_its_tables_on_the_cpu(capsys):
     """The GPU script's timing part, on PyTorch's CPU device: it runs and reports."""
     pytest.importorskip("torch")
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.gpu_epoch", "--device", "cpu", "--rows", "3000",
-         "--features", "8", "--repeat", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
+    gpu_epoch.main(["--device", "cpu", "--rows", "3000", "--features", "8", "--repeat", "1"])
+    stdout = capsys.readouterr().out
     for line in ("| gradient pass (loss_gradient) |", "| epoch of a GDClassifier fit |",
                  "gradient bandwidth on the device:", "plain X.sum() read bandwidth"):
-        assert line in result.stdout
+        assert line in stdout

@@ -30,7 +30,7 @@ def _row(comparison, setting):
 
 def test_python_m_skgd_runs_every_dataset_against_both_reference_solvers():
     result = subprocess.run([sys.executable, "-m", "skgd"], capture_output=True, text=True,
-                            timeout=300, check=False)
+                            check=False)
     assert result.returncode == 0, result.stderr
     for name in DATASETS:
         assert re.search(rf"^{name}: \d+ train / \d+ test rows", result.stdout, re.MULTILINE)
