@@ -39,7 +39,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from . import _curvature
+from . import _curvature, _updates
 from ._array_api import input_namespace, is_numpy
 from ._curvature import BLOCK_BYTES
 from ._engine import DivergenceError, run_many
@@ -448,10 +448,12 @@ def _footprint(fits):
     total, bounds = 0, set()
     for fit in fits:
         estimator, objective = fit.estimator, fit.objective
+        # L-BFGS searches a line instead of refitting.
+        lbfgs = estimator._update_rule(objective, objective.l1_penalty(), False) == "lbfgs"
         name = _curvature.resolve(estimator.preconditioner, objective,
                                   batch_size=estimator.batch_size,
                                   l1=objective.l1_penalty() is not None,
-                                  adaptive=estimator.solver == "adam")
+                                  adaptive=estimator.solver == "adam", learned=lbfgs)
         gauge = _curvature.gauged(name, objective, objective.l1_penalty(),
                                   estimator.batch_size)
         if name != "full" and not gauge:
@@ -461,12 +463,16 @@ def _footprint(fits):
         if key not in bounds:
             bounds.add(key)
             total += 2 * (objective.n_features + objective.fit_intercept) ** 2 * 8
-        refits = (name == "full" and hasattr(objective.loss_function, "local_hessian")
+        refits = (name == "full" and not lbfgs
+                  and hasattr(objective.loss_function, "local_hessian")
                   and objective.n_params <= _curvature.REFIT_MAX_PARAMS
                   and not (isinstance(estimator.learning_rate, Real)
                            and estimator.learning_rate > 1))
         if refits:
             total += 2 * objective.n_params ** 2 * 8
+        if lbfgs:
+            # Its memory of step and gradient-change pairs.
+            total += 2 * _updates.LBFGS_MEMORY * objective.n_params * 8
     return total
 
 

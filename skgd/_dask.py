@@ -38,7 +38,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
 from . import _curvature
-from ._estimators import _CallbackReport, _check_class_weight, _check_weight_sum
+from ._callbacks import _CallbackReport
+from ._validation import _check_class_weight, _check_weight_sum
 from .losses import LinearObjective, SquaredError
 
 # Partial sums combined per task of the reduction tree: its depth is log_8(chunks).

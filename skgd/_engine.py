@@ -300,16 +300,26 @@ def descent(
 
     # Refits only where the step is the metric's own: a learning rate above 1 scales it
     # beyond any local curvature, and its overshoots are the learning rate's.
-    local = _LocalMetric(metric, refits=full_batch and learning_rate <= 1)
+    local = _LocalMetric(metric, refits=full_batch and learning_rate <= 1
+                         and not rule.searches_line)
 
     def optimality(step, rate):
         """``||G||_M^2`` at ``step.point``, a 0-d array (no host read). After a refit to
         the local Hessian ``H <= B`` it is Newton's decrement ``grad^T H^-1 grad``, about
-        twice the gap ``F - F*`` and never below its value in the bound ``B``."""
+        twice the gap ``F - F*`` and never below its value in the bound ``B``; under
+        L-BFGS, the larger of the bound's and the quasi-Newton decrement (its estimate of
+        Newton's)."""
         if penalty is None:
             if gauge is None or local.anchor is not None:
-                return step.grad @ step.direction
-            return step.grad @ gauge.direction(step.grad)
+                squared = step.grad @ step.direction
+            else:
+                squared = step.grad @ gauge.direction(step.grad)
+            if getattr(rule_state, "point", None) is step.point:
+                # A quasi-Newton rule's decrement at the point it accepted, -grad . d with
+                # d = -H grad, estimates Newton's (H ~ the inverse Hessian), which the
+                # bound's underestimates: the larger of the two is the stricter stop.
+                squared = max(float(squared), rule_state.decrement)
+            return squared
         mapping = (step.point - step.forward) / rate
         return metric.inner(mapping, mapping)
 
@@ -367,7 +377,8 @@ def descent(
                     value = value + penalty.value(point)
                 objective = objective + fraction * value
                 direction = metric.direction(grad)
-                step = Step(point, grad, direction, prox(point - rate * direction, rate))
+                step = Step(point, grad, direction, prox(point - rate * direction, rate),
+                            value)
                 params, rule_state = rule.update(step, params, rule_state, rate, metric,
                                                  prox)
                 n_updates += 1
@@ -382,7 +393,10 @@ def descent(
         rate_curve.append(rate)
         # Only full batches refit the metric, so only they have a step.point to go back to.
         reverted = local.overshot(objective, None if step is None else step.point)
-        if reverted:
+        if getattr(rule_state, "rejected", False):
+            # The line search rejected this epoch's trial point and stays where it was.
+            reverted = True
+        elif reverted:
             # A step in the local metric raised the objective: the epoch stays in the
             # record, the descent goes on from the best point before it.
             params, metric = local.recover()

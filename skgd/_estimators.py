@@ -40,10 +40,12 @@ from sklearn.utils.validation import (
 
 from . import _compiled, _curvature
 from ._array_api import get_namespace, input_namespace, is_numpy, move_to, to_numpy
+from ._callbacks import _CallbackReport
 from ._decays import DECAYS, make_decay
 from ._engine import descent as engine_descent
 from ._engine import run
 from ._updates import UPDATE_RULES
+from ._validation import _check_class_weight, _check_weight_sum
 from .losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -66,49 +68,6 @@ except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no
 _L1_SHARE = {"l2": 0.0, "l1": 1.0}
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
 _SHRINKING_DECAYS = {"exponential", "step", "plateau"}
-
-
-def _adam_step(objective):
-    """Adam's ``"auto"`` step: a tenth of the root-mean-square coordinate of the safe
-    gradient step ``grad F(0) / L`` at the start.
-
-    Adam moves every coordinate by about its learning rate whatever the gradient's size,
-    so ``1/L`` (a step *multiplier*) means nothing to it; this is a step *length* of the
-    problem's own scale, which keeps it bounded where ``1/L`` is huge (X of tiny scale).
-    """
-    # Data too large for their dtype overflow here; the engine's first epoch then says so.
-    with np.errstate(over="ignore", invalid="ignore"):
-        grad = to_numpy(objective.loss_gradient(objective.init_params())[1])
-        grad = grad.astype(np.float64)
-        lipschitz = objective.lipschitz()
-        size = (0.1 * float(np.sqrt(np.mean(grad * grad))) / lipschitz
-                if lipschitz > 0 else 0.0)
-    return size if size > 0 and math.isfinite(size) else 1e-3
-
-
-def _check_class_weight(per_class, classes, class_weight):
-    """Raise unless every class weight is finite and non-negative: a negative one makes
-    the objective unbounded below, and NaN or inf poison every sum."""
-    bad = ~(np.isfinite(per_class) & (per_class >= 0))
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"class_weight={class_weight!r} gives class {classes.tolist()[first]!r} the "
-            f"weight {per_class[first]}; class weights must be finite and non-negative.")
-    return per_class
-
-
-def _check_weight_sum(sample_weight, class_weight=None):
-    """Raise unless the sample weights sum to a positive, finite number."""
-    with np.errstate(over="ignore"):
-        total = float(np.sum(sample_weight, dtype=np.float64))
-    name = "sample_weight" if class_weight is None else "sample_weight (times class_weight)"
-    if not total > 0:
-        raise ValueError(f"{name} sums to zero: at least one sample needs a positive "
-                         "weight.")
-    if not math.isfinite(total):
-        raise ValueError(f"{name} sums to {total}: rescale the weights (only their "
-                         "ratios matter).")
 
 
 def _check_dense_y(y, name="y"):
@@ -166,59 +125,6 @@ def _lazy_on_dask(method):
     return predict
 
 
-class _CallbackReport:
-    """Reports a fit to the estimator's scikit-learn callbacks, if it has any.
-
-    The fit (or ``partial_fit``) call is the task of ``context``; each epoch is a
-    sub-task, and a callback whose ``on_fit_task_end`` returns True at an epoch stops
-    the descent there.
-    """
-
-    def __init__(self, estimator, context, X, y, sample_weight):
-        # Only scikit-learn >= 1.9's set_callbacks sets _skl_callbacks.
-        self.active = bool(getattr(estimator, "_skl_callbacks", None))
-        self.estimator, self.context = estimator, context
-        self.data = {"X": X, "y": y,
-                     "metadata": None if sample_weight is None else {
-                         "sample_weight": sample_weight}}
-
-    def begin_fit(self):
-        if self.active:
-            self.context.call_on_fit_task_begin(estimator=self.estimator, **self.data)
-
-    def end_fit(self):
-        if self.active:
-            # The estimator itself is fitted by now: nothing to reconstruct.
-            self.context.call_on_fit_task_end(estimator=self.estimator, **self.data,
-                                              reconstruction_attributes={})
-
-    def epoch_hooks(self, objective):
-        """The engine's ``on_epoch_begin`` and ``on_epoch_end`` keyword arguments."""
-        if not self.active:
-            return {}
-        shape_coef = self.estimator._shape_coef
-        epoch_context = None
-
-        def fitted_attributes(params):
-            # Callables are evaluated only for a callback that asks for fitted_estimator.
-            return lambda: dict(zip(("coef_", "intercept_"),
-                                    shape_coef(*objective.unpack(params)), strict=True))
-
-        def on_epoch_begin(epoch, params):
-            nonlocal epoch_context
-            epoch_context = self.context.subcontext(task_name="epoch")
-            epoch_context.call_on_fit_task_begin(
-                estimator=self.estimator, **self.data,
-                reconstruction_attributes=fitted_attributes(params))
-
-        def on_epoch_end(epoch, params):
-            return epoch_context.call_on_fit_task_end(
-                estimator=self.estimator, **self.data,
-                reconstruction_attributes=fitted_attributes(params))
-
-        return {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end}
-
-
 class _BaseGD(_CallbackSupport, BaseEstimator):
     """Parameters, fitting and prediction shared by both estimators."""
 
@@ -228,7 +134,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         "decay_rate": [Interval(Real, 0, None, closed="neither"), None],
         "decay_steps": [Interval(Integral, 1, None, closed="left")],
         "power_t": [Interval(Real, 0, None, closed="left")],
-        "solver": [StrOptions(set(UPDATE_RULES))],
+        "solver": [StrOptions({"auto", *UPDATE_RULES})],
         "preconditioner": [StrOptions({"auto", *_curvature.PRECONDITIONERS}), None],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "nesterov": ["boolean"],
@@ -457,20 +363,24 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         attributes and returns the ConvergenceWarning's message of a fit that did not
         converge (None otherwise). The CV estimators run many such descents side by side.
         """
-        rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
-        state = self._initial_state(objective, rule, resume)
         penalty = objective.l1_penalty()
+        solver = self._update_rule(objective, penalty, partial)
+        rule = UPDATE_RULES[solver](momentum=self.momentum, nesterov=self.nesterov)
+        state = self._initial_state(objective, rule, resume, solver)
         if resume:
             # partial_fit keeps the metric and the step of its first call.
             metric, learning_rate, gauge = self._metric, self._learning_rate, None
         else:
             preconditioner = _curvature.resolve(
                 self.preconditioner, objective, batch_size=self.batch_size,
-                streaming=partial, l1=penalty is not None, adaptive=self.solver == "adam")
+                streaming=partial, l1=penalty is not None, adaptive=self.solver == "adam",
+                learned=solver == "lbfgs")
             metric = _curvature.make_metric(preconditioner, objective)
             gauge = _curvature.gauge(metric, objective, penalty,
                                      None if partial else self.batch_size)
-            learning_rate = self._step_size(objective, metric, gauge)
+            learning_rate = _curvature.step_size(
+                objective, metric, gauge, self.learning_rate, adaptive=self.solver == "adam",
+                batch_size=self.batch_size)
 
         descent = engine_descent(
             objective.init_params(),
@@ -492,15 +402,44 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             verbose=self.verbose,
             **callbacks.epoch_hooks(objective),
             run_epoch=_compiled.epoch_runner(
-                objective, self.solver, momentum=self.momentum, nesterov=self.nesterov,
+                objective, solver, momentum=self.momentum, nesterov=self.nesterov,
                 penalty=penalty, metric=metric, batch_size=self.batch_size),
         )
         return descent, functools.partial(self._store, objective=objective, metric=metric,
                                           learning_rate=learning_rate, partial=partial,
-                                          resume=resume, callbacks=callbacks)
+                                          resume=resume, callbacks=callbacks, solver=solver)
+
+    def _update_rule(self, objective, penalty, partial):
+        """The update rule's name: ``solver``, or what ``"auto"`` picks for this fit.
+
+        ``"auto"`` takes L-BFGS in the metric wherever it applies (a full-batch ``fit``
+        of a smooth objective at the step of the metric's own, ``learning_rate="auto"``
+        or 1.0, without a decay), and the accelerated gradient elsewhere (mini-batches,
+        ``partial_fit``, L1, a chosen rate or schedule). On the regime matrix of
+        ``benchmarks/`` L-BFGS took 0.4-0.9x the time of the accelerated gradient with
+        refits to the local Hessian, and fewer epochs where the classes are many.
+        """
+        full_batch = self.batch_size is None or self.batch_size >= objective.n_samples
+        if self.solver == "lbfgs" and (partial or not full_batch or penalty is not None):
+            raise ValueError(
+                "solver='lbfgs' searches a line on the full-batch objective: it needs a "
+                "smooth penalty (no L1) and batch_size=None, and runs in fit, not "
+                "partial_fit. Use solver='accelerated' (or 'auto') for "
+                + ("L1 and elastic net." if penalty is not None and full_batch
+                   and not partial else "mini-batches and partial_fit."))
+        if self.solver != "auto":
+            return self.solver
+        # 1.0 is the "auto" step in a curvature metric (the same fit); other rates are
+        # the caller's to scale, which L-BFGS, finding its own step length, would not do.
+        own_step = self.learning_rate == "auto" or (self.learning_rate == 1.0
+                                                    and self.preconditioner is not None)
+        if (full_batch and not partial and penalty is None and own_step
+                and self.decay == "constant"):
+            return "lbfgs"
+        return "accelerated"
 
     def _store(self, result, *, objective, metric, learning_rate, partial, resume,
-               callbacks):
+               callbacks, solver):
         """Store the fitted attributes of the engine's ``result`` (see :meth:`_plan`)."""
         message = None
         if (not partial and self.tol is not None and not result.converged
@@ -509,7 +448,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
         self._engine_state = result.state
-        self._solver = self.solver
+        self._solver = self.solver_ = solver
         # partial_fit continues in this metric; refits belong to one fit's objective.
         self._metric = _curvature.without_refits(metric)
         self._learning_rate = learning_rate
@@ -533,19 +472,6 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             self.__dict__.pop("best_validation_score_", None)
         callbacks.end_fit()
         return message
-
-    def _step_size(self, objective, metric, gauge):
-        """The base step: ``learning_rate`` itself in the Euclidean metric, a multiple of
-        the step that cannot diverge in a curvature metric; ``"auto"`` is that step."""
-        auto = self.learning_rate == "auto"
-        if self.solver == "adam":
-            return _adam_step(objective) if auto else float(self.learning_rate)
-        if metric.name is None and not auto:
-            return float(self.learning_rate)
-        # The gauge holds the bound already: its top eigenvalue is L, no second Gram pass.
-        bound = (gauge.largest_eigenvalue() if gauge is not None
-                 else _curvature.step_bound(metric, objective, self.batch_size))
-        return (1.0 if auto else float(self.learning_rate)) / bound if bound > 0 else 1.0
 
     def _divergence_advice(self, learning_rate, metric):
         """What a DivergenceError recommends, never the setting already in use."""
@@ -577,7 +503,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                               if self.preconditioner is None else "")
                 + ", or check the learning rate and decay.")
 
-    def _initial_state(self, objective, rule, resume):
+    def _initial_state(self, objective, rule, resume, solver):
         """Engine state to continue from (partial_fit, warm_start), or None for a fresh start."""
         previous = getattr(self, "_engine_state", None)
         if not (resume or (self.warm_start and previous is not None)):
@@ -589,7 +515,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             # warm_start on data of another shape (features, targets or classes):
             # nothing to continue from.
             return None
-        if resume and self._solver == self.solver:
+        if resume and self._solver == solver:
             rule_state = previous.rule_state
         else:
             # A new fit, or a new solver, starts the momentum afresh on the old solution.
@@ -728,9 +654,17 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Epochs between the drops of ``"step"``.
     power_t : float, default=0.25
         Exponent of ``"invscaling"``.
-    solver : {"accelerated", "gd", "adam"}, default="accelerated"
-        Update rule: Nesterov's accelerated gradient with adaptive restart, plain gradient
-        descent (optionally with momentum), or Adam.
+    solver : {"accelerated", "gd", "adam", "lbfgs", "auto"}, default="accelerated"
+        Update rule: Nesterov's accelerated gradient with adaptive restart; plain gradient
+        descent (optionally with momentum); Adam; or limited-memory BFGS seeded with the
+        preconditioner's metric, with a backtracking line search (full batch, no L1;
+        ``learning_rate`` scales its first step). ``"auto"`` picks ``"lbfgs"`` for a
+        full-batch ``fit`` without L1 at ``learning_rate="auto"`` (or 1.0, the same step)
+        and a constant decay, and ``"accelerated"`` otherwise; ``solver_`` tells what was
+        used. L-BFGS is several times faster with many classes, but its gradient
+        differences amplify rounding: a fit on weighted rows and one on the rows repeated
+        agree only to about ``tol``, not to the last digits as the accelerated gradient's
+        do.
     preconditioner : {"auto", "full", "diagonal"} or None, default="auto"
         The metric the update steps in, ``w <- w - learning_rate * M^-1 grad``.
         ``"full"``: ``M`` the curvature bound ``c X1^T D X1 / S + alpha I`` (``X1`` is X
@@ -813,6 +747,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
         (NaN after a mini-batch ``partial_fit``).
     preconditioner_ : {"full", "diagonal"} or None
         The metric the fit stepped in (what ``preconditioner="auto"`` chose).
+    solver_ : {"lbfgs", "accelerated", "gd", "adam"}
+        The update rule of the last fit or ``partial_fit`` (what ``solver="auto"`` chose).
     validation_scores_ : list of float
         ``scoring`` of the validation rows after each epoch of the last ``fit``
         (``early_stopping=True`` only). ``partial_fit`` scores nothing: it leaves them as

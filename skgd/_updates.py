@@ -31,12 +31,18 @@ class Step(NamedTuple):
     direction: object
     # prox(point - learning_rate * direction, learning_rate)
     forward: object
+    # The objective at the point (a float or a 0-d array), for rules that search a line.
+    value: object = None
 
 
 class UpdateRule(NamedTuple):
     init: Callable
     query: Callable
     update: Callable
+    # The rule finds its own step length by a line search (and keeps the objective from
+    # rising): the engine neither refits the metric under it nor counts its rejected
+    # trial points as a rise.
+    searches_line: bool = False
 
 
 def _params(params, state):
@@ -142,4 +148,113 @@ def adam(beta1=BETA1, beta2=BETA2, epsilon=EPSILON, **_):
     return UpdateRule(init, _params, update)
 
 
-UPDATE_RULES = {"gd": gd, "accelerated": accelerated, "adam": adam}
+class QuasiNewtonState(NamedTuple):
+    # The accepted point, its objective and gradient (None before the first answer).
+    point: object
+    value: float
+    grad: object
+    # The search direction from the point, grad . direction (< 0), and the step length
+    # along it that the query tries.
+    direction: object
+    slope: float
+    length: float
+    # The most recent (s, y, s . y) pairs, oldest first.
+    pairs: tuple
+    # The last query's trial point was rejected (the engine reads this).
+    rejected: bool
+
+    @property
+    def decrement(self):
+        """``-grad . direction = grad^T H grad`` at the accepted point: the quasi-Newton
+        estimate of Newton's decrement (the engine's optimality measure reads it)."""
+        return -self.slope
+
+
+# Pairs L-BFGS remembers (scikit-learn's lbfgs and SciPy's default).
+LBFGS_MEMORY = 10
+# Armijo's sufficient-decrease constant, and the shortest step length tried along a
+# quasi-Newton direction before falling back to the metric's own step.
+_ARMIJO = 1e-4
+_SHORTEST = 1e-10
+
+
+def lbfgs(memory=LBFGS_MEMORY, **_):
+    """Limited-memory BFGS in the metric, with a backtracking line search (full batch).
+
+    The inverse Hessian is learnt from the last ``memory`` pairs of steps ``s`` and
+    gradient changes ``y`` by the two-loop recursion (Nocedal & Wright, 2006, Alg. 7.4),
+    seeded with the metric: ``H0 = gamma M^-1``, ``gamma = s.y / (y . M^-1 y)`` (a curvature
+    bound ``M = B`` is scaled down to the curvature actually met), and with
+    ``learning_rate * M^-1`` before any pair, the step that cannot diverge. Each trial point
+    ``x + t d`` is one request; one that does not decrease the objective by Armijo's rule
+    is rejected and ``t`` shrinks (by the minimiser of the quadratic through the two
+    values and the slope, kept within [0.1, 0.5] of ``t``), so accepted points never rise.
+    Where the memory gives no descent direction, or ``t`` falls below ``_SHORTEST``, the
+    memory is dropped and the metric's own step is taken. No prox: the engine gives this
+    rule no non-smooth penalty.
+    """
+
+    def init(params):
+        return QuasiNewtonState(None, math.inf, None, None, 0.0, 1.0, (), False)
+
+    def query(params, state):
+        if state.point is None:
+            return params
+        return state.point + state.length * state.direction
+
+    def two_loop(grad, pairs, metric):
+        alphas, q = [], grad
+        for s, y, sy in reversed(pairs):
+            alpha = float(s @ q) / sy
+            alphas.append(alpha)
+            q = q - alpha * y
+        s, y, sy = pairs[-1]
+        m_y = metric.direction(y)
+        r = (sy / float(y @ m_y)) * metric.direction(q)
+        for (s, y, sy), alpha in zip(pairs, reversed(alphas), strict=True):
+            r = r + (alpha - float(y @ r) / sy) * s
+        return r
+
+    def update(step, params, state, learning_rate, metric, prox):
+        value = float(step.value)
+        pairs = state.pairs
+        if state.point is not None:
+            decrease = _ARMIJO * state.length * state.slope
+            # A rise within the rounding of the summed objective is no rise: float32
+            # losses sum to about 1e-6 of their size (the engine's ``_ROUNDING``).
+            single = str(step.grad.dtype).endswith(("float32", "float16"))
+            rounding = (1e-6 if single else 1e-15) * abs(state.value)
+            if not value <= state.value + decrease + rounding:
+                length = state.length
+                if math.isfinite(value):
+                    curve = value - state.value - state.slope * length
+                    shrink = -state.slope * length / (2 * curve) if curve > 0 else 0.5
+                    length *= min(max(shrink, 0.1), 0.5)
+                else:
+                    length *= 0.1
+                if length >= _SHORTEST:
+                    return state.point, state._replace(length=length, rejected=True)
+                # The memory leads nowhere: start afresh at the accepted point.
+                return state.point, QuasiNewtonState(
+                    state.point, state.value, state.grad,
+                    -learning_rate * metric.direction(state.grad),
+                    -learning_rate * float(state.grad @ metric.direction(state.grad)),
+                    1.0, (), True)
+            s, y = step.point - state.point, step.grad - state.grad
+            sy = float(s @ y)
+            # Only pairs of positive curvature keep the inverse positive definite.
+            if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
+                pairs = (*pairs, (s, y, sy))[-memory:]
+        direction = (-two_loop(step.grad, pairs, metric) if pairs
+                     else -learning_rate * step.direction)
+        slope = float(step.grad @ direction)
+        if not slope < 0:
+            pairs, direction = (), -learning_rate * step.direction
+            slope = float(step.grad @ direction)
+        return step.point, QuasiNewtonState(step.point, value, step.grad, direction, slope,
+                                            1.0, pairs, False)
+
+    return UpdateRule(init, query, update, searches_line=True)
+
+
+UPDATE_RULES = {"gd": gd, "accelerated": accelerated, "adam": adam, "lbfgs": lbfgs}

@@ -12,6 +12,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import skgd
+from skgd._curvature import Euclidean
 from skgd._decays import make_decay
 from skgd._engine import DivergenceError, minimize
 from skgd._updates import UPDATE_RULES
@@ -23,6 +24,7 @@ RULES = {
     "gd-nesterov": ("gd", {"momentum": 0.5, "nesterov": True}),
     "accelerated": ("accelerated", {}),
     "adam": ("adam", {}),
+    "lbfgs": ("lbfgs", {}),
 }
 
 
@@ -143,7 +145,7 @@ def textbook_iterates(rule_id, gradient, start, learning_rate, n_steps):
     return queried, x, n_restarts
 
 
-@pytest.mark.parametrize("rule_id", RULES)
+@pytest.mark.parametrize("rule_id", [rule for rule in RULES if rule != "lbfgs"])
 def test_iterates_follow_the_update_formula(rule_id):
     quadratic = Quadratic(np.geomspace(1.0, 100.0, 6))
     start = np.random.default_rng(5).normal(size=6)
@@ -174,10 +176,12 @@ def test_tol_stops_when_no_longer_improving(quadratic, rule_id):
     assert result.n_iter < max_iter
     assert len(result.loss_curve) == len(result.learning_rate_curve) == result.n_iter
     assert np.all(np.isfinite(result.loss_curve))
-    # The last n_iter_no_change epochs did not beat the best before them by tol ...
+    # Either the optimality met tol (L-BFGS does within a few epochs), or the last
+    # n_iter_no_change epochs did not beat the best before them by tol ...
     losses = result.loss_curve
-    for epoch in range(result.n_iter - n_iter_no_change, result.n_iter):
-        assert losses[epoch] >= min(losses[:epoch]) - tol
+    if result.optimality > tol:
+        for epoch in range(result.n_iter - n_iter_no_change, result.n_iter):
+            assert losses[epoch] >= min(losses[:epoch]) - tol
     # ... which happens only close to the minimum.
     assert losses[-1] - quadratic.minimum < 1e-6 * abs(quadratic.minimum)
 
@@ -188,6 +192,62 @@ def test_not_converged_when_max_iter_is_hit(quadratic, rule_id):
     assert not result.converged
     assert result.n_iter == 3
     assert len(result.loss_curve) == len(result.learning_rate_curve) == 3
+
+
+# -- L-BFGS -----------------------------------------------------------------------------
+
+def test_lbfgs_first_step_is_the_metric_step_and_it_then_learns_the_hessian():
+    """The first query is the start, the second the safe step ``x - lr grad``; with a
+    memory as long as the dimension the iterates then reach the minimiser of an
+    ill-conditioned quadratic in a few times d epochs, over ten times fewer than the
+    accelerated gradient's."""
+    quadratic = Quadratic(np.geomspace(1.0, 1e4, 6))
+    start = np.random.default_rng(5).normal(size=6)
+    rate = 1.0 / quadratic.lipschitz
+    queried = []
+    result = run(quadratic, "lbfgs", params=start, learning_rate=rate, max_iter=100, tol=1e-8,
+                 on_epoch_begin=lambda epoch, params: queried.append(params))
+    accelerated = run(quadratic, "accelerated", params=start, learning_rate=rate,
+                      max_iter=10_000, tol=1e-8)
+    assert result.converged and accelerated.converged
+    assert 10 * result.n_iter < accelerated.n_iter
+    first = quadratic.loss_gradient(start, None)[0]
+    assert result.loss_curve[0] == first
+    step = start - rate * (quadratic.A @ start - quadratic.b)
+    assert_allclose(result.loss_curve[1], quadratic(step), rtol=1e-12)
+    assert_array_equal(queried[0], start)
+    assert_allclose(result.params, quadratic.solution, rtol=1e-6,
+                    atol=1e-6 * np.abs(quadratic.solution).max())
+
+
+def test_lbfgs_backtracks_a_too_large_step_and_accepted_points_never_rise(quadratic):
+    rate = 1e3 / quadratic.lipschitz
+    result = run(quadratic, "lbfgs", learning_rate=rate, max_iter=200, tol=1e-10)
+    assert result.converged
+    curve = np.array(result.loss_curve)
+    # The first trial (1000 times the safe step) rose and was rejected ...
+    assert curve[1] > curve[0]
+    # ... and every epoch's value is a rejected trial or improves on the best so far by
+    # Armijo's rule, so the point returned is the best one.
+    best = np.minimum.accumulate(curve)
+    assert best[-1] == curve[-1] or result.optimality <= 1e-10
+    assert_allclose(result.params, quadratic.solution, rtol=1e-6,
+                    atol=1e-6 * np.abs(quadratic.solution).max())
+
+
+def test_lbfgs_does_not_refit_a_local_metric():
+    """The line search replaces the refits to the local Hessian (and their overshoot
+    safeguard): the metric's refresh is never called."""
+
+    class Refreshing(Euclidean):
+        refit_epochs = 1
+
+        def refresh(self, w):
+            raise AssertionError("refit under L-BFGS")
+
+    quadratic = Quadratic(np.linspace(1.0, 10.0, 6))
+    result = run(quadratic, "lbfgs", metric=Refreshing(), max_iter=50, tol=1e-10)
+    assert result.converged
 
 
 def test_epoch_hooks_see_each_epoch_and_can_stop_the_descent(quadratic):
@@ -255,6 +315,8 @@ def test_accelerated_beats_gd_on_an_ill_conditioned_quadratic():
 # id -> learning rate far beyond what the rule tolerates on the quadratic (L = 10).
 TOO_LARGE = {"gd": 2.5, "gd-momentum": 2.5, "gd-nesterov": 2.5, "accelerated": 2.5,
              "adam": 1e5}
+# L-BFGS searches a line: a too large step is backtracked, not a divergence (its own test).
+DIVERGING_RULES = [rule for rule in RULES if rule in TOO_LARGE]
 
 
 def divergence_message(quadratic, rule_id, learning_rate, max_iter=100):
@@ -277,7 +339,7 @@ def names_learning_rate(message, learning_rate):
                for text in (f"{learning_rate:g}", repr(learning_rate)))
 
 
-@pytest.mark.parametrize("rule_id", RULES)
+@pytest.mark.parametrize("rule_id", DIVERGING_RULES)
 def test_too_large_learning_rate_raises_divergence_error(quadratic, rule_id):
     learning_rate = TOO_LARGE[rule_id]
     message = divergence_message(quadratic, rule_id, learning_rate)

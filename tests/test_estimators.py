@@ -79,6 +79,81 @@ def test_every_solver_and_batch_mode_fits_breast_cancer(cancer, solver, batch):
     assert model.score(X, y) > 0.97
 
 
+# -- solver="auto" and L-BFGS -------------------------------------------------------------
+
+@pytest.mark.parametrize("settings, chosen", [
+    ({}, "lbfgs"),
+    ({"batch_size": 32}, "accelerated"),
+    ({"penalty": "l1", "alpha": 1e-3}, "accelerated"),
+    ({"learning_rate": 0.5}, "accelerated"),
+    ({"learning_rate": 1.0}, "lbfgs"),
+    ({"learning_rate": 1.0, "preconditioner": None}, "accelerated"),
+    ({"decay": "inverse"}, "accelerated"),
+    ({"solver": "gd"}, "gd"),
+    ({"solver": "lbfgs", "learning_rate": 0.5}, "lbfgs"),
+], ids=["full-batch", "minibatch", "l1", "float-rate", "the-auto-step", "raw-step", "decay",
+        "gd", "lbfgs"])
+def test_auto_solver_takes_lbfgs_only_for_a_smooth_full_batch_fit_at_the_auto_step(
+        cancer, settings, chosen):
+    X, y = cancer
+    model = GDClassifier(**{"alpha": 1e-3, "random_state": 0, "solver": "auto",
+                            **settings}).fit(X, y)
+    assert model.solver_ == chosen
+    assert model.score(X, y) > 0.97
+
+
+def test_default_solver_is_accelerated(cancer):
+    X, y = cancer
+    assert GDClassifier(alpha=1e-3).fit(X, y).solver_ == "accelerated"
+
+
+def test_partial_fit_under_auto_solver_is_accelerated(cancer):
+    X, y = cancer
+    model = GDClassifier(solver="auto").partial_fit(X, y, classes=[0, 1])
+    assert model.solver_ == "accelerated"
+
+
+@pytest.mark.parametrize("settings, call", [
+    ({"batch_size": 32}, "fit"),
+    ({"penalty": "l1", "alpha": 1e-3}, "fit"),
+    ({}, "partial_fit"),
+], ids=["minibatch", "l1", "partial_fit"])
+def test_lbfgs_outside_a_smooth_full_batch_fit_is_a_clear_error(cancer, settings, call):
+    X, y = cancer
+    model = GDClassifier(solver="lbfgs", **settings)
+    kwargs = {"classes": [0, 1]} if call == "partial_fit" else {}
+    with pytest.raises(ValueError, match="solver='lbfgs' searches a line.*solver='accelerated'"):
+        getattr(model, call)(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("Estimator, data", [(GDRegressor, "diabetes"),
+                                             (GDClassifier, "cancer"),
+                                             (GDClassifier, "iris")])
+def test_lbfgs_and_accelerated_reach_the_same_optimum(request, Estimator, data):
+    X, y = request.getfixturevalue(data)
+    alpha = 1.0 / len(y)
+    fits = [Estimator(alpha=alpha, solver=solver, tol=1e-10, max_iter=5000).fit(X, y)
+            for solver in ("lbfgs", "accelerated")]
+    assert_allclose(fits[0].coef_, fits[1].coef_, rtol=1e-6, atol=1e-6)
+    assert_allclose(fits[0].intercept_, fits[1].intercept_, rtol=1e-6, atol=1e-6)
+
+
+def test_lbfgs_line_search_never_accepts_a_rise_even_from_a_huge_first_step(iris):
+    """A first step 1000 times the safe one is backtracked: the fit converges, and each
+    epoch's objective is either a new best or a rejected trial that the next accepted
+    point improves on."""
+    X, y = iris
+    model = GDClassifier(alpha=1e-2, solver="lbfgs", learning_rate=1e3, tol=1e-9).fit(X, y)
+    reference = GDClassifier(alpha=1e-2, solver="accelerated", tol=1e-10).fit(X, y)
+    assert model.optimality_ <= model.tol
+    curve = np.array(model.loss_curve_)
+    accepted = np.minimum.accumulate(curve)
+    assert curve[0] > curve[-1]
+    assert accepted[-1] == curve[-1]
+    assert curve[1] > curve[0]  # the huge trial step was tried and rejected
+    assert_allclose(model.coef_, reference.coef_, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("batch_size", [1, 32], ids=["sgd", "minibatch-32"])
 @pytest.mark.parametrize("solver", ["accelerated", "adam"])
 def test_minibatch_runs_are_reproducible_and_depend_on_the_seed(cancer, solver, batch_size):

@@ -1,0 +1,259 @@
+"""The regime matrix: skgd's default fit against every scikit-learn solver, cell by cell.
+
+Each cell is one classification table (bundled, generated or shipped by a package) and one
+objective, the cross-entropy with ``alpha = 1/n`` (``LogisticRegression(C=1)``'s). In one
+process and one run, each contender fits the table ``--repeat`` times and keeps its best
+time; its gap is ``(F - F*) / |F*|`` at its coefficients, ``F*`` the least objective any
+contender or an exact reference fit reached. The line per cell names the fastest
+scikit-learn default fit (lbfgs, newton-cholesky, sag, saga; liblinear for two classes) and
+skgd's time over it.
+
+Examples
+--------
+::
+
+    python -m benchmarks.regimes                  # every cell, full sizes
+    python -m benchmarks.regimes --quick          # 10x fewer rows
+    python -m benchmarks.regimes --load 2         # two nice'd busy processes beside it
+    python -m benchmarks.regimes --only digits onehot
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing
+import os
+import time
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import log_softmax
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from skgd import GDClassifier
+
+SEED = 0
+SKLEARN_SOLVERS = ("lbfgs", "newton-cholesky", "sag", "saga", "liblinear")
+
+
+class Cell(NamedTuple):
+    name: str
+    regime: str
+    X: object
+    y: np.ndarray
+
+
+def _standardised(loader):
+    X, y = loader(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _dense(n, p, k, rng):
+    """Gaussian X with correlated columns, y from a softmax of a linear score."""
+    mixing = rng.standard_normal((p, p)) / np.sqrt(p) + np.eye(p)
+    X = rng.standard_normal((n, p)) @ mixing
+    X = StandardScaler().fit_transform(X)
+    scores = X @ (rng.standard_normal((p, k)) * 2 / np.sqrt(p))
+    return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+
+
+def _onehot(n, k, rng, rows_per_level=12):
+    """Two high-cardinality categoricals (n / rows_per_level levels each, Zipf-skewed),
+    one of 20 levels and 8 numeric columns, one-hot encoded to CSR: thousands of columns,
+    5-50 rows per level."""
+    levels = max(n // rows_per_level, 2)
+    codes = [np.minimum(rng.zipf(1.3, n), levels) - 1 for _ in range(2)]
+    codes.append(rng.integers(0, 20, n))
+    cats = np.column_stack(codes)
+    onehot = OneHotEncoder(handle_unknown="ignore").fit_transform(cats).tocsr()
+    numeric = StandardScaler().fit_transform(rng.standard_normal((n, 8)))
+    X = sp.hstack([onehot, sp.csr_matrix(numeric)], format="csr")
+    scores = X @ rng.standard_normal((X.shape[1], k))
+    return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+
+
+def _text(n, p, k, rng, density=1e-3):
+    """Sparse non-negative tf-idf-like rows: Zipf column frequencies, L2-normalised."""
+    nnz_row = max(int(p * density), 2)
+    cols = np.minimum(rng.zipf(1.1, (n, nnz_row)), p) - 1
+    rows = np.repeat(np.arange(n), nnz_row)
+    X = sp.csr_matrix((rng.random(n * nnz_row), (rows, cols.ravel())), shape=(n, p))
+    X.sum_duplicates()
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1))).ravel()
+    X = sp.diags(1 / np.maximum(norms, 1e-12)) @ X
+    scores = X @ (rng.standard_normal((p, k)) * 3)
+    return X.tocsr(), np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+
+
+def _fair():
+    try:
+        from statsmodels import datasets
+    except ImportError:
+        return None
+    frame = datasets.fair.load_pandas().data
+    cats = OneHotEncoder().fit_transform(
+        frame[["rate_marriage", "religious", "occupation", "occupation_husb"]]).toarray()
+    numeric = StandardScaler().fit_transform(frame[["age", "yrs_married", "children",
+                                                    "educ"]])
+    return np.hstack([cats, numeric]), (frame["affairs"] > 0).to_numpy().astype(int)
+
+
+def cells(quick):
+    """The cells of the matrix, generated on demand (``(name, regime, make)``)."""
+    shrink = 10 if quick else 1
+    rng = lambda: np.random.default_rng(SEED)  # noqa: E731 - one fresh stream per cell
+    table = [
+        ("digits", "bundled, K=10", lambda: _standardised(load_digits)),
+        ("breast_cancer", "bundled, K=2", lambda: _standardised(load_breast_cancer)),
+        ("wine", "bundled, K=3", lambda: _standardised(load_wine)),
+        ("iris", "bundled, K=3", lambda: _standardised(load_iris)),
+        ("fair", "real (statsmodels), K=2", _fair),
+    ]
+    for k in (2, 3, 10, 50):
+        table.append((f"dense-narrow-k{k}", f"dense 20000/{shrink} x 50, K={k}",
+                      lambda k=k: _dense(20_000 // shrink, 50, k, rng())))
+    for k in (2, 10):
+        table.append((f"dense-wide-k{k}", f"dense 10000/{shrink} x 1000, K={k}",
+                      lambda k=k: _dense(10_000 // shrink, 1000, k, rng())))
+    table.append(("dense-tall-k2", f"dense 300000/{shrink} x 20, K=2",
+                  lambda: _dense(300_000 // shrink, 20, 2, rng())))
+    for k in (2, 5):
+        table.append((f"onehot-k{k}", f"one-hot 20000/{shrink} rows, K={k}",
+                      lambda k=k: _onehot(20_000 // shrink, k, rng())))
+    for k in (2, 3):
+        table.append((f"text-k{k}", f"text-like 20000/{shrink} x 30000, K={k}",
+                      lambda k=k: _text(20_000 // shrink, 30_000, k, rng())))
+    return table
+
+
+def objective(model, X, y, alpha):
+    """The cross-entropy plus ``alpha/2 ||coef||^2`` at a fitted model's coefficients."""
+    coef = np.atleast_2d(model.coef_)
+    scores = np.asarray(X @ coef.T) + model.intercept_
+    if coef.shape[0] == 1:
+        scores = np.column_stack([np.zeros(len(y)), scores[:, 0]])
+    classes = np.searchsorted(model.classes_, y)
+    loss = -np.mean(log_softmax(scores, axis=1)[np.arange(len(y)), classes])
+    return loss + 0.5 * alpha * np.sum(coef**2)
+
+
+class Result(NamedTuple):
+    contender: str
+    seconds: float
+    value: float
+    n_iter: int
+
+
+def _fit(make, X, y, repeat):
+    best = np.inf
+    for _ in range(repeat):
+        model = make()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start = time.perf_counter()
+            model.fit(X, y)
+            best = min(best, time.perf_counter() - start)
+    return model, best
+
+
+def contenders(n, k):
+    alpha = 1.0 / n
+    yield "skgd GDClassifier()", lambda: GDClassifier(alpha=alpha)
+    yield "skgd GDClassifier(solver='auto')", lambda: GDClassifier(alpha=alpha, solver="auto")
+    for solver in SKLEARN_SOLVERS:
+        if solver == "liblinear" and k > 2:
+            continue
+        yield f"LogisticRegression({solver})", lambda s=solver: LogisticRegression(solver=s)
+
+
+def run_cell(name, regime, X, y, repeat):
+    n, k = X.shape[0], len(np.unique(y))
+    alpha = 1.0 / n
+    results = []
+    for label, make in contenders(n, k):
+        model, seconds = _fit(make, X, y, repeat)
+        n_iter = int(np.max(model.n_iter_))
+        results.append(Result(label, seconds, objective(model, X, y, alpha), n_iter))
+    # An exact reference, untimed: newton-cholesky where p is moderate, lbfgs otherwise.
+    exact = LogisticRegression(solver="newton-cholesky" if X.shape[1] <= 2000 else "lbfgs",
+                               tol=1e-12, max_iter=10_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exact.fit(X, y)
+    f_star = min([objective(exact, X, y, alpha)] + [r.value for r in results])
+    return f_star, results
+
+
+def _busy(seconds):
+    os.nice(19)
+    end = time.time() + seconds
+    while time.time() < end:
+        pass
+
+
+@contextlib.contextmanager
+def background_load(n_processes):
+    """``n_processes`` nice'd CPU-bound processes for the duration."""
+    workers = [multiprocessing.Process(target=_busy, args=(3600,), daemon=True)
+               for _ in range(n_processes)]
+    for worker in workers:
+        worker.start()
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.terminate()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.regimes",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10x fewer generated rows")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS threads (default 1; 0: the library's default)")
+    parser.add_argument("--load", type=int, default=0,
+                        help="nice'd CPU-bound processes running beside the fits")
+    parser.add_argument("--only", nargs="+", metavar="CELL",
+                        help="cells whose name starts with one of these")
+    args = parser.parse_args(argv)
+    limits = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
+    print(f"regime matrix: repeat={args.repeat}, BLAS threads={args.threads or 'default'}, "
+          f"background load={args.load}, {'quick' if args.quick else 'full'} sizes")
+    print(f"{'cell':<18} {'shape':>13} {'fastest sklearn':>16} {'time':>9} {'gap':>6} | "
+          f"{'default':>9} {'gap':>6} {'ratio':>6} {'ep.':>4} | {'auto':>9} {'gap':>6} "
+          f"{'ratio':>6} {'ep.':>4} {'chose':>6}")
+    with limits, background_load(args.load):
+        for name, regime, make in cells(args.quick):
+            if args.only and not name.startswith(tuple(args.only)):
+                continue
+            data = make()
+            if data is None:
+                print(f"{name:<18} skipped: statsmodels is not installed")
+                continue
+            X, y = data
+            f_star, results = run_cell(name, regime, X, y, args.repeat)
+            default, auto, *others = results
+            fastest = min(others, key=lambda r: r.seconds)
+            shape = f"{X.shape[0]}x{X.shape[1]}" + ("s" if sp.issparse(X) else "")
+
+            def columns(r, fastest=fastest, f_star=f_star):
+                gap = (r.value - f_star) / abs(f_star)
+                return (f"{r.seconds * 1e3:>7.1f}ms {gap:>6.0e} "
+                        f"{r.seconds / fastest.seconds:>6.2f} {r.n_iter:>4}")
+
+            chose = GDClassifier(alpha=1 / X.shape[0], solver="auto", max_iter=1).fit(X, y)
+            print(f"{name:<18} {shape:>13} {fastest.contender[19:-1]:>16} "
+                  f"{fastest.seconds * 1e3:>7.1f}ms "
+                  f"{(fastest.value - f_star) / abs(f_star):>6.0e} | {columns(default)} | "
+                  f"{columns(auto)} {chose.solver_:>6}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
