@@ -506,6 +506,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         if (not partial and self.tol is not None and not result.converged
                 and not result.stopped):
             message = self._not_converged_message(result, objective.n_samples)
+        if not partial:
+            message = self._unbounded_message(objective, result.params) or message
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
         self._engine_state = result.state
@@ -576,6 +578,13 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 "max_iter" + (", or use preconditioner='auto'"
                               if self.preconditioner is None else "")
                 + ", or check the learning rate and decay.")
+
+    def _unbounded_message(self, objective, params):
+        """The warning of a fit whose objective has no minimiser, or None.
+
+        Least squares always has one; the classifier overrides this.
+        """
+        return None
 
     def _initial_state(self, objective, rule, resume):
         """Engine state to continue from (partial_fit, warm_start), or None for a fresh start."""
@@ -764,8 +773,15 @@ class GDRegressor(RegressorMixin, _BaseGD):
         None runs ``max_iter`` epochs. A fit that ends otherwise warns with its
         optimality; see ``optimality_``.
     n_iter_no_change : int, default=5
-    alpha : float, default=0.0
-        Regularisation strength.
+        Epochs without an improvement by ``tol`` after which a mini-batch or
+        early-stopping fit stops (and ``decay="plateau"`` cuts the rate). Full-batch fits
+        stop on their optimality instead.
+    alpha : float, default=1e-4
+        Regularisation strength, as ``SGDClassifier``'s and ``SGDRegressor``'s default:
+        ``GDClassifier(alpha=a)`` is ``LogisticRegression(C=1/(n*a))``. ``alpha=0`` is the
+        unpenalised model, whose optimum need not exist: on separable classes the
+        cross-entropy has no minimiser, the weights grow without bound, and the fit
+        warns (``ConvergenceWarning``).
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
         None: no penalty, whatever ``alpha`` (scikit-learn's spelling of ``alpha=0``).
     l1_ratio : float, default=0.15
@@ -851,7 +867,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
                  decay_steps=100, power_t=0.25, solver="accelerated",
                  preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
                  shuffle=True, random_state=None,
-                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
+                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=1e-4, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
                  validation_fraction=0.1, scoring=None, warm_start=False, verbose=0):
         self.learning_rate = learning_rate
@@ -1022,7 +1038,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
                  decay_steps=100, power_t=0.25, solver="accelerated",
                  preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
                  shuffle=True, random_state=None,
-                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
+                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=1e-4, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
                  validation_fraction=0.1, scoring=None, warm_start=False, class_weight=None,
                  verbose=0):
@@ -1204,6 +1220,42 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         xp = get_namespace(coef)[0]
         return (xp.reshape(xp.asarray(coef, copy=True), (-1, coef.shape[-1])),
                 xp.reshape(xp.asarray(intercept, copy=True), (-1,)))
+
+    def _unbounded_message(self, objective, params):
+        """The warning of an unpenalised fit that separates its training classes.
+
+        Where the fitted weights give every training sample (of positive weight) a
+        positive margin, the cross-entropy of ``t W`` falls towards 0 as ``t`` grows: the
+        unpenalised objective has no minimiser, and the coefficients the fit returns grow
+        with ``max_iter`` and shrink with ``tol``. That is a certificate, checked by one
+        pass over X at the end of the fit; separable data whose fit stops before it
+        separates them do not warn.
+        """
+        alpha, l1_ratio = self._penalty()
+        if alpha > 0:
+            return None
+        raw = objective.raw_prediction(params)
+        xp = get_namespace(raw)[0]
+        y = objective.y
+        if raw.ndim == 1:
+            margin = xp.where(y > 0, raw, -raw)
+        else:
+            own = xp.arange(raw.shape[1], device=get_namespace(raw)[1]) == y[:, None]
+            margin = (xp.sum(xp.where(own, raw, xp.zeros_like(raw)), axis=1)
+                      - xp.max(xp.where(own, -xp.inf, raw), axis=1))
+        weight = objective.sample_weight
+        if weight is not None:
+            margin = xp.where(weight > 0, margin, xp.inf)
+        if not bool(xp.all(margin > 0)):
+            return None
+        setting = "penalty=None" if self.penalty is None else "alpha=0"
+        largest = float(xp.max(xp.abs(params[:objective.n_coef])))
+        return (f"{type(self).__name__}({setting}) fitted weights that classify every "
+                "training sample correctly: the classes are linearly separable, so the "
+                "unpenalised cross-entropy has no minimiser and decreases as the weights "
+                f"grow without bound (max |coef_| = {largest:.3g} here, larger with a "
+                "smaller tol or more epochs). Set alpha > 0 (the default, 1e-4) for a "
+                "model that does not depend on tol and max_iter.")
 
     def _score_raw(self, raw, y, sample_weight):
         return accuracy_score(y.astype(np.intp), self._raw_to_index(raw),

@@ -1065,3 +1065,73 @@ def test_sparsify_needs_a_fitted_model():
 
     with pytest.raises(NotFittedError):
         GDClassifier().sparsify()
+
+
+# -- issue 21: a regularised default; separable data; slow divergence -----------------
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_alpha_defaults_to_sgds_1e_4(Estimator):
+    assert Estimator().alpha == 1e-4
+
+
+def test_default_fit_on_separable_digits_is_bounded_and_silent():
+    X, y = _standardised(load_digits)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDClassifier().fit(X, y)
+    # Unpenalised, the weights pass 20 at tol=1e-5 and keep growing as tol shrinks.
+    assert np.abs(model.coef_).max() < 5
+
+
+def _blobs(n_classes):
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % n_classes
+    centres = 6.0 * np.eye(n_classes, 3)
+    return centres[y] + rng.normal(size=(60, 3)), y
+
+
+@pytest.mark.parametrize("n_classes", [2, 3], ids=["binary", "multiclass"])
+@pytest.mark.parametrize("params", [{"alpha": 0.0}, {"penalty": None}],
+                         ids=["alpha=0", "penalty=None"])
+def test_unpenalised_fit_of_separable_classes_warns_that_no_minimiser_exists(
+        n_classes, params):
+    X, y = _blobs(n_classes)
+    with pytest.warns(ConvergenceWarning, match="linearly separable") as record:
+        model = GDClassifier(**params).fit(X, y)
+    assert model.score(X, y) == 1.0
+    message = str(record[0].message)
+    assert next(iter(params.items()))[0] in message
+    assert "alpha > 0" in message
+
+
+def test_a_misclassified_row_of_zero_weight_does_not_hide_separability():
+    X, y = _blobs(2)
+    y = y.copy()
+    y[0] = 1 - y[0]
+    weight = np.ones(len(y))
+    weight[0] = 0.0
+    with pytest.warns(ConvergenceWarning, match="linearly separable"):
+        GDClassifier(alpha=0.0).fit(X, y, sample_weight=weight)
+
+
+@pytest.mark.parametrize("params", [{"alpha": 0.0}, {}], ids=["alpha=0", "default"])
+def test_no_separability_warning_where_the_classes_overlap_or_alpha_is_positive(
+        iris, params):
+    # Iris' versicolor and virginica overlap; the blobs are separable, but penalised.
+    X, y = iris if params else _blobs(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDClassifier(**params).fit(X, y)
+    assert model.score(X, y) < 1.0 if params else model.score(X, y) == 1.0
+
+
+@pytest.mark.parametrize("tol", [None, 1e-5], ids=["tol=None", "tol=1e-5"])
+def test_slow_divergence_of_the_issue_raises_with_or_without_tol(diabetes, tol):
+    # The objective fell from 14537 to 2486, then climbed to 11340 by epoch 100: below
+    # its start, so no rule fired, and R^2 was -2.9 without an error or a warning.
+    X, y = diabetes
+    model = GDRegressor(solver="gd", preconditioner=None, learning_rate=0.5, max_iter=100,
+                        tol=tol, alpha=0.0)
+    with pytest.raises(DivergenceError, match=r"learning_rate=0\.5 .*rose in each"):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")
