@@ -30,7 +30,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from scipy.stats import rankdata
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import check_random_state
@@ -168,6 +168,7 @@ class _BaseGDCV(BaseEstimator):
         results, curves, diverged, messages = self._results(candidates, folds, fits, X, y,
                                                   sample_weight)
         self._warn(messages, len(fits))
+        self._warn_diverged(candidates, diverged, fits)
         best = int(np.argmin(results["rank_test_score"]))
         best_params = candidates[best]
         best_estimator = None
@@ -402,6 +403,23 @@ class _BaseGDCV(BaseEstimator):
             f"converge ({'; '.join(settings)}). The first said: {messages[0][1]}",
             ConvergenceWarning, stacklevel=3)
 
+    def _warn_diverged(self, candidates, diverged, fits):
+        """One warning naming the settings that diverged and on how many folds, as
+        ``GridSearchCV`` warns of the fits that failed."""
+        if not diverged.any():
+            return
+        n_splits = diverged.shape[1]
+        settings = "; ".join(
+            f"learning_rate={candidate['learning_rate']!r}, alpha={candidate['alpha']!r} "
+            f"on {count} of {n_splits} folds"
+            for candidate, count in zip(candidates, diverged.sum(axis=1), strict=True)
+            if count)
+        first = next(fit.outcome for fit in fits if isinstance(fit.outcome, Exception))
+        warnings.warn(
+            f"{int(diverged.sum())} of the {diverged.size} fits of {type(self).__name__} "
+            f"diverged and scored NaN ({settings}); cv_results_['n_diverged'] counts "
+            f"them. The first said: {first}", FitFailedWarning, stacklevel=3)
+
     # -- prediction: the refitted estimator ---------------------------------------------
     def _best(self):
         check_is_fitted(self, "cv_results_")
@@ -515,7 +533,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     passes over X shared by all the fits: one matrix product for all of them instead of
     a matrix-vector product each. A fold's training rows are not copied (mini-batch fits
     excepted): its fits give its test rows zero weight. A setting whose fit diverges is
-    recorded, not raised.
+    recorded, not raised, and one ``FitFailedWarning`` names the settings that diverged
+    and on how many folds, as ``GridSearchCV`` warns of its failed fits.
 
     Parameters
     ----------
@@ -665,7 +684,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     passes over X shared by all the fits: one matrix product for all of them instead of
     a matrix-vector product each. A fold's training rows are not copied (mini-batch fits
     excepted): its fits give its test rows zero weight. A setting whose fit diverges is
-    recorded, not raised.
+    recorded, not raised, and one ``FitFailedWarning`` names the settings that diverged
+    and on how many folds, as ``GridSearchCV`` warns of its failed fits.
 
     Parameters
     ----------

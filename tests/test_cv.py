@@ -163,6 +163,32 @@ def test_diverged_settings_are_recorded_not_raised():
         assert search.loss_curves_[1][fold][-1] < search.loss_curves_[1][fold][0]
 
 
+def test_diverged_settings_warn_once_naming_them_and_their_folds():
+    # The grid: n_diverged [0 0 3 5 5] and no warning, where GridSearchCV warns.
+    X, y = _regression()
+    search = GDRegressorCV(learning_rates=[0.01, 0.1, 0.5, 1.0, 3.0], alphas=[0.0],
+                           solver="gd", preconditioner=None, max_iter=100, tol=None)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        search.fit(X, y)
+    failed = [w for w in record if issubclass(w.category, FitFailedWarning)]
+    assert len(failed) == 1
+    message = str(failed[0].message)
+    counts = search.cv_results_["n_diverged"]
+    assert counts[0] == counts[1] == 0 and counts[3] == counts[4] == 5
+    assert f"{counts.sum()} of the 25 fits of GDRegressorCV diverged" in message
+    for rate, count in zip([0.5, 1.0, 3.0], counts[2:], strict=True):
+        assert f"learning_rate={rate!r}, alpha=0.0 on {count} of 5 folds" in message
+    assert "learning_rate=0.01," not in message and "learning_rate=0.1," not in message
+
+
+def test_a_search_without_diverged_fits_does_not_warn_of_them():
+    X, y = _regression()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitFailedWarning)
+        GDRegressorCV(alphas=[1e-3, 1e-2]).fit(X, y)
+
+
 def test_all_diverged_raises():
     X, y = _regression()
     search = GDRegressorCV(learning_rates=[1e3], alphas=[0.0], preconditioner=None,
