@@ -21,6 +21,9 @@ from skgd import (
     SearchLossCurveDisplay,
 )
 
+# Searches over a rate that diverges warn of it; these tests are about other things.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+
 
 def _binary():
     X, y = load_breast_cancer(return_X_y=True)
@@ -214,8 +217,80 @@ def test_refit_false_keeps_no_model():
     X, y = _regression()
     search = GDRegressorCV(alphas=[1e-3, 1e-2], refit=False).fit(X, y)
     assert hasattr(search, "cv_results_") and not hasattr(search, "best_estimator_")
-    with pytest.raises(AttributeError, match="refit=False"):
+    with pytest.raises(AttributeError, match="no attribute 'predict'") as info:
         search.predict(X)
+    assert "refit=False" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_refit_false_hides_the_prediction_methods_as_grid_search_does(refit):
+    X, y = _binary()
+    search = GDClassifierCV(alphas=[1e-2], refit=refit, cv=3)
+    reference = GridSearchCV(GDClassifier(), {"alpha": [1e-2]}, refit=refit, cv=3)
+    methods = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+    for model in (search, reference):
+        model.fit(X, y)
+    for method in methods:
+        assert hasattr(search, method) == hasattr(reference, method) == refit, method
+    # score stays, and says what is missing when called, as GridSearchCV's does.
+    if not refit:
+        for model in (search, reference):
+            with pytest.raises(AttributeError):
+                model.score(X, y)
+
+
+def test_verbose_labels_each_fit_by_fold_and_setting(capsys):
+    X, y = _binary()
+    GDClassifierCV(alphas=[1e-3, 1e-2], learning_rates=["auto", 1e3], cv=3,
+                   verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("GDClassifierCV: fitting 3 folds for each of 4 candidates, "
+                        "totalling 12 fits, side by side")
+    fits = lines[1:13]
+    assert [line.split("]")[0] for line in fits] == [
+        f"[CV {k}/3; {i}/4" for k in (1, 2, 3) for i in (1, 2, 3, 4)]
+    assert all("alpha=0.01, learning_rate=1000.0: diverged after" in line
+               for line in fits[3::4])
+    assert all("alpha=0.001, learning_rate='auto': " in line and "converged" in line
+               for line in fits[0::4])
+    # Then the refit, named, and its own epochs.
+    assert lines[13].startswith("GDClassifierCV: refitting GDClassifier(alpha=")
+    assert all(line.startswith("epoch ") for line in lines[14:-1])
+    assert "converged" in lines[-1]
+
+
+def test_best_estimator_keeps_the_feature_names_of_a_data_frame():
+    pandas = pytest.importorskip("pandas")
+    X, y = _binary()
+    columns = [f"f{j}" for j in range(X.shape[1])]
+    frame = pandas.DataFrame(X, columns=columns)
+    search = GDClassifierCV(alphas=[1e-2], cv=3).fit(frame, y)
+    assert list(search.feature_names_in_) == columns
+    assert list(search.best_estimator_.feature_names_in_) == columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_array_equal(search.predict(frame), search.best_estimator_.predict(frame))
+    reordered = frame[columns[::-1]]
+    for model in (search, search.best_estimator_):
+        with pytest.raises(ValueError, match="feature names"):
+            model.predict(reordered)
+
+
+@pytest.mark.parametrize("routing", [False, True], ids=["no-routing", "routing"])
+def test_groups_reach_the_splitter_without_a_request(routing):
+    # As LogisticRegressionCV: no set_fit_request(groups=True) is needed.
+    from sklearn import config_context
+    from sklearn.model_selection import GroupKFold, cross_validate
+
+    X, y = _regression()
+    groups = np.arange(len(y)) % 6
+    search = GDRegressorCV(alphas=[1e-2], cv=GroupKFold(3))
+    with config_context(enable_metadata_routing=routing):
+        scores = cross_validate(search, X, y, params={"groups": groups}, cv=2)
+    direct = [GDRegressorCV(alphas=[1e-2], cv=GroupKFold(3)).fit(
+        X[train], y[train], groups=groups[train]).score(X[test], y[test])
+        for train, test in KFold(2).split(X)]
+    assert_allclose(scores["test_score"], direct)
 
 
 def test_cv_results_layout_matches_grid_search():
