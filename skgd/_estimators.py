@@ -913,7 +913,10 @@ class GDRegressor(RegressorMixin, _BaseGD):
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation data for ``early_stopping=True``, used instead of holding out
             ``validation_fraction`` of ``X`` (as ``HistGradientBoostingRegressor`` takes
-            it). Needs ``early_stopping=True`` and ``y_val``.
+            it). Needs ``early_stopping=True`` and ``y_val``. In a ``Pipeline``, it is
+            not transformed unless the pipeline is made with
+            ``transform_input=["X_val"]`` (with metadata routing, and
+            ``set_fit_request(X_val=True, y_val=True)``).
         y_val : array-like of shape (n_val,) or (n_val, n_targets), default=None
         sample_weight_val : array-like of shape (n_val,), default=None
 
@@ -1082,7 +1085,9 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation data for ``early_stopping=True``, used instead of the stratified
             split of ``X`` (as ``HistGradientBoostingClassifier`` takes it). Needs
-            ``early_stopping=True`` and ``y_val``.
+            ``early_stopping=True`` and ``y_val``. In a ``Pipeline``, it is not
+            transformed unless the pipeline is made with ``transform_input=["X_val"]``
+            (with metadata routing, and ``set_fit_request(X_val=True, y_val=True)``).
         y_val : array-like of shape (n_val,), default=None
             Labels among those of ``y``.
         sample_weight_val : array-like of shape (n_val,), default=None

@@ -1135,3 +1135,27 @@ def test_slow_divergence_of_the_issue_raises_with_or_without_tol(diabetes, tol):
     with pytest.raises(DivergenceError, match=r"learning_rate=0\.5 .*rose in each"):
         model.fit(X, y)
     assert not hasattr(model, "coef_")
+
+
+@pytest.mark.parametrize("transform_input", [None, ["X_val"]], ids=["raw", "transformed"])
+def test_X_val_in_a_pipeline_is_scaled_only_with_transform_input(transform_input):
+    # As the user guide says: a scaler step scales X_val only with transform_input.
+    import sklearn
+    from sklearn.pipeline import Pipeline
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    direct = GDClassifier(early_stopping=True, max_iter=30).fit(
+        scaler.transform(X_train), y_train, X_val=scaler.transform(X_val), y_val=y_val)
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = GDClassifier(early_stopping=True, max_iter=30).set_fit_request(
+            X_val=True, y_val=True)
+        pipe = Pipeline([("scale", StandardScaler()), ("gd", model)],
+                        transform_input=transform_input)
+        pipe.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    if transform_input:
+        assert pipe[-1].validation_scores_ == direct.validation_scores_
+        assert_array_equal(pipe[-1].coef_, direct.coef_)
+    else:
+        assert pipe[-1].best_validation_score_ < direct.best_validation_score_ - 0.2
