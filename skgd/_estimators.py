@@ -256,19 +256,18 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         return tags
 
     def _check_params(self):
-        """Rules that tie two parameters together."""
-        if self.solver != "gd" and (self.momentum != 0 or self.nesterov):
-            raise ValueError(
-                f"momentum={self.momentum} and nesterov={self.nesterov} only apply to "
-                f"solver='gd', not solver={self.solver!r}; leave them at their defaults or "
-                "use solver='gd'.")
-        if self.solver == "adam" and self.preconditioner not in ("auto", None):
-            raise ValueError(
-                f"solver='adam' scales each coordinate itself and steps in no "
-                f"preconditioner; preconditioner={self.preconditioner!r} needs solver="
-                "'accelerated' or 'gd' (or use preconditioner='auto' or None with Adam).")
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0, e.g. momentum=0.9.")
+        """Rules that tie two parameters together.
+
+        A parameter that does not apply to the other settings is ignored, as
+        scikit-learn ignores them (``SGDClassifier``'s ``power_t`` without
+        ``"invscaling"``, ``MLPClassifier``'s ``momentum`` without ``"sgd"``), and each
+        docstring says when it applies: ``momentum`` and ``nesterov`` without
+        ``solver="gd"`` (``nesterov`` also with ``momentum=0``), ``preconditioner``
+        with Adam, ``decay_rate``, ``decay_steps`` and ``power_t`` with another decay,
+        ``l1_ratio`` without ``"elasticnet"``, ``alpha`` with ``penalty=None``,
+        ``scoring`` and ``validation_fraction`` without ``early_stopping``. Only values
+        that no setting can use raise.
+        """
         if (isinstance(self.decay, str) and self.decay in _SHRINKING_DECAYS
                 and self.decay_rate is not None and self.decay_rate > 1):
             raise ValueError(
@@ -457,7 +456,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         attributes and returns the ConvergenceWarning's message of a fit that did not
         converge (None otherwise). The CV estimators run many such descents side by side.
         """
-        rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
+        momentum, nesterov = self._momentum()
+        rule = UPDATE_RULES[self.solver](momentum=momentum, nesterov=nesterov)
         state = self._initial_state(objective, rule, resume)
         penalty = objective.l1_penalty()
         if resume:
@@ -465,7 +465,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             metric, learning_rate, gauge = self._metric, self._learning_rate, None
         else:
             preconditioner = _curvature.resolve(
-                self.preconditioner, objective, batch_size=self.batch_size,
+                # Adam scales each coordinate itself: it steps in no preconditioner.
+                None if self.solver == "adam" else self.preconditioner, objective,
+                batch_size=self.batch_size,
                 streaming=partial, l1=penalty is not None, adaptive=self.solver == "adam")
             metric = _curvature.make_metric(preconditioner, objective)
             gauge = _curvature.gauge(metric, objective, penalty,
@@ -492,12 +494,18 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             verbose=self.verbose,
             **callbacks.epoch_hooks(objective),
             run_epoch=_compiled.epoch_runner(
-                objective, self.solver, momentum=self.momentum, nesterov=self.nesterov,
+                objective, self.solver, momentum=momentum, nesterov=nesterov,
                 penalty=penalty, metric=metric, batch_size=self.batch_size),
         )
         return descent, functools.partial(self._store, objective=objective, metric=metric,
                                           learning_rate=learning_rate, partial=partial,
                                           resume=resume, callbacks=callbacks)
+
+    def _momentum(self):
+        """``(momentum, nesterov)`` of the update rule: only ``solver="gd"`` has any."""
+        if self.solver != "gd":
+            return 0.0, False
+        return self.momentum, self.nesterov and self.momentum > 0
 
     def _store(self, result, *, objective, metric, learning_rate, partial, resume,
                callbacks):
@@ -732,11 +740,11 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Learning-rate decay over epochs; a callable ``f(epoch) -> factor``.
     decay_rate : float, default=None
         Strength of ``"inverse"`` (default 0.01), ``"exponential"`` (0.99), ``"step"``
-        and ``"plateau"`` (0.5).
+        and ``"plateau"`` (0.5); ignored by the other decays.
     decay_steps : int, default=100
-        Epochs between the drops of ``"step"``.
+        Epochs between the drops of ``"step"``; ignored by the other decays.
     power_t : float, default=0.25
-        Exponent of ``"invscaling"``.
+        Exponent of ``"invscaling"``; ignored by the other decays.
     solver : {"accelerated", "gd", "adam"}, default="accelerated"
         Update rule: Nesterov's accelerated gradient with adaptive restart, plain gradient
         descent (optionally with momentum), or Adam.
@@ -749,11 +757,13 @@ class GDRegressor(RegressorMixin, _BaseGD):
         its Jacobi diagonal, scaled to stay a bound. None: the plain metric. ``"auto"``
         picks ``"full"`` for up to 1024 columns and ``"diagonal"`` beyond, for full-batch
         fits; with L1 it uses the diagonal form (exact soft thresholds); for mini-batches,
-        ``partial_fit`` and Adam it is None. ``preconditioner_`` tells what was used.
+        ``partial_fit`` and Adam it is None. Adam, which scales each coordinate itself,
+        ignores it. ``preconditioner_`` tells what was used.
     momentum : float, default=0.0
-        Heavy-ball momentum of ``solver="gd"``.
+        Heavy-ball momentum of ``solver="gd"``; ignored by the other solvers.
     nesterov : bool, default=False
-        Nesterov momentum for ``solver="gd"`` (needs ``momentum > 0``).
+        Nesterov momentum for ``solver="gd"``; ignored with ``momentum=0`` and by the
+        other solvers.
     batch_size : int, default=None
         Mini-batch size; None is the full batch, 1 is stochastic gradient descent.
     shuffle : bool, default=True
@@ -785,7 +795,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
         None: no penalty, whatever ``alpha`` (scikit-learn's spelling of ``alpha=0``).
     l1_ratio : float, default=0.15
-        Share of L1 in ``"elasticnet"``.
+        Share of L1 in ``"elasticnet"``; ignored by the other penalties.
     fit_intercept : bool, default=True
         The intercept is never penalised.
     early_stopping : bool, default=False
@@ -795,14 +805,16 @@ class GDRegressor(RegressorMixin, _BaseGD):
         keep the best weights. A split too small to score (fewer than 2 validation rows)
         raises a ValueError.
     validation_fraction : float, default=0.1
-        Share of the rows held out by ``early_stopping``. The training rows are copied
-        once (about ``1 - validation_fraction`` times X in memory): the objective
-        streams them in contiguous blocks every epoch, which indexing X would turn into a
-        gather per pass. Passing ``X_val`` and ``y_val`` to :meth:`fit` avoids the copy.
+        Share of the rows held out by ``early_stopping`` (ignored without it). The
+        training rows are copied once (about ``1 - validation_fraction`` times X in
+        memory): the objective streams them in contiguous blocks every epoch, which
+        indexing X would turn into a gather per pass. Passing ``X_val`` and ``y_val`` to
+        :meth:`fit` avoids the copy.
     scoring : str, callable or None, default=None
-        Validation score of ``early_stopping``, higher is better: None is :meth:`score`
-        (R^2, accuracy for the classifier); ``"loss"`` the objective ``F`` on the
-        validation rows, negated; else a scikit-learn scorer name or callable
+        Validation score of ``early_stopping`` (ignored without it), higher is better:
+        None is :meth:`score` (R^2, accuracy for the classifier); ``"loss"`` the
+        objective ``F`` on the validation rows, negated; else a scikit-learn scorer name
+        or callable
         ``scorer(estimator, X, y)`` (see ``sklearn.metrics.check_scoring``). A NaN score
         counts as ``-inf``: never the best epoch.
     warm_start : bool, default=False

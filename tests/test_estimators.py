@@ -701,9 +701,6 @@ BAD_PARAMS = {
     "unknown-learning_rate": ({"learning_rate": "fast"}, "learning_rate"),
     "unknown-decay": ({"decay": "nope"}, "decay"),
     "unknown-solver": ({"solver": "newton"}, "solver"),
-    "momentum-with-adam": ({"solver": "adam", "momentum": 0.9}, "momentum"),
-    "momentum-with-accelerated": ({"momentum": 0.5}, "momentum"),
-    "nesterov-without-momentum": ({"solver": "gd", "nesterov": True}, "momentum"),
     "momentum-of-one": ({"solver": "gd", "momentum": 1.0}, "momentum"),
     "growing-exponential-decay": ({"decay": "exponential", "decay_rate": 1.5}, "decay_rate"),
     "zero-batch_size": ({"batch_size": 0}, "batch_size"),
@@ -1159,3 +1156,33 @@ def test_X_val_in_a_pipeline_is_scaled_only_with_transform_input(transform_input
         assert_array_equal(pipe[-1].coef_, direct.coef_)
     else:
         assert pipe[-1].best_validation_score_ < direct.best_validation_score_ - 0.2
+
+
+# One policy, scikit-learn's: a parameter that does not apply is ignored (and documented).
+# id -> (the settings it applies to, the parameter that does not apply there)
+IGNORED = {
+    "momentum-with-accelerated": ({}, {"momentum": 0.5, "nesterov": True}),
+    "momentum-with-adam": ({"solver": "adam", "max_iter": 20}, {"momentum": 0.9}),
+    "nesterov-without-momentum": ({"solver": "gd", "max_iter": 20}, {"nesterov": True}),
+    "preconditioner-with-adam": ({"solver": "adam", "max_iter": 20},
+                                 {"preconditioner": "full"}),
+    "decay_rate-with-constant": ({}, {"decay_rate": 0.5, "decay_steps": 3}),
+    "power_t-without-invscaling": ({"decay": "inverse"}, {"power_t": 0.9}),
+    "l1_ratio-with-l2": ({}, {"l1_ratio": 0.9}),
+    "alpha-with-penalty-none": ({"penalty": None}, {"alpha": 0.5}),
+    "scoring-without-early-stopping": ({}, {"scoring": "neg_log_loss",
+                                            "validation_fraction": 0.5}),
+}
+
+
+@pytest.mark.parametrize("case", list(IGNORED))
+def test_parameters_that_do_not_apply_are_ignored(cancer, case):
+    X, y = cancer
+    settings, ignored = IGNORED[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = GDClassifier(**settings).fit(X, y)
+        model = GDClassifier(**settings, **ignored).fit(X, y)
+    assert_array_equal(model.coef_, reference.coef_)
+    assert model.loss_curve_ == reference.loss_curve_
+    assert model.preconditioner_ == reference.preconditioner_
