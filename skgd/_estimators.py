@@ -423,12 +423,26 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 # A scorer calls the estimator's own predict methods: give it the
                 # epoch's coefficients (the fit stores the final ones afterwards).
                 self.coef_, self.intercept_ = self._shape_coef(*objective.unpack(w))
-                return scorer(self, X_val, y_true, **metadata)
+                try:
+                    return scorer(self, X_val, y_true, **metadata)
+                except ValueError as error:
+                    raise ValueError(self._unusable_scoring(error)) from error
 
         def validation(w):
             value = float(score(w))
             return -math.inf if math.isnan(value) else value
         return validation
+
+    def _unusable_scoring(self, error):
+        """The message of a ``scoring`` that cannot score the validation data."""
+        task = ("regression" if self._regression else
+                f"{len(self.classes_)}-class")
+        examples = ("'r2' or 'neg_mean_squared_error'" if self._regression else
+                    "'accuracy', 'neg_log_loss' or 'roc_auc'" if len(self.classes_) == 2
+                    else "'accuracy', 'neg_log_loss' or 'roc_auc_ovr'")
+        return (f"early_stopping=True: scoring={self.scoring!r} cannot score the "
+                f"validation data of this {task} problem ({error}). Use a scorer that "
+                f"fits it, e.g. {examples}.")
 
     def _check_scored(self):
         """Raise when no epoch got a finite validation score: the fit would be the start."""

@@ -1186,3 +1186,19 @@ def test_parameters_that_do_not_apply_are_ignored(cancer, case):
     assert_array_equal(model.coef_, reference.coef_)
     assert model.loss_curve_ == reference.loss_curve_
     assert model.preconditioner_ == reference.preconditioner_
+
+
+def test_a_decay_that_returns_no_number_says_so(cancer):
+    X, y = cancer
+    with pytest.raises(TypeError, match=r"returned 'x' at epoch 0; a decay must return a "
+                                        r"number"):
+        GDClassifier(decay=lambda epoch: "x").fit(X, y)
+
+
+def test_a_scoring_that_does_not_fit_the_task_says_which_would(iris):
+    X, y = iris
+    model = GDClassifier(early_stopping=True, scoring="roc_auc")
+    with pytest.raises(ValueError, match=r"scoring='roc_auc' cannot score the validation "
+                                         r"data of this 3-class problem .*'roc_auc_ovr'"):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")
