@@ -427,3 +427,14 @@ def test_stacked_pass_is_each_objectives_pass(sparse, dtype):
                 assert grad.dtype == expected_grad.dtype
                 assert_allclose(grad, expected_grad, rtol=tolerance,
                                 atol=tolerance * np.abs(expected_grad).max())
+
+
+def test_ranks_are_grid_searchs_with_ties_sharing_the_smallest():
+    from scipy.stats import rankdata
+
+    from skgd._cv import _min_rank
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        values = rng.integers(0, 4, rng.integers(1, 10)).astype(float)
+        assert_array_equal(_min_rank(values), rankdata(values, method="min"))
