@@ -22,7 +22,9 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,7 +58,22 @@ from ._estimators import (
     _take_rows,
     _targets_in,
 )
+from ._typing import (
+    ArrayLike,
+    ClassWeight,
+    Decay,
+    LearningRate,
+    MatrixLike,
+    Penalty,
+    Preconditioner,
+    RandomState,
+    Scoring,
+    Solver,
+)
 from .losses import LinearObjective, side_by_side, stacked_loss_gradient
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 # The estimator's parameters that the grid replaces.
 _GRID = ("alpha", "learning_rate")
@@ -566,7 +583,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         return X
 
     @available_if(_refitted)
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> Any:
         """Predict with the estimator refitted on all the data at the best setting."""
         return self._best().predict(self._check_input(X))
 
@@ -764,14 +781,19 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     _estimator_class = GDRegressor
     _regression = True
 
-    def __init__(self, *, learning_rates=("auto",), alphas=(1e-4, 1e-3, 1e-2, 1e-1),
-                 cv=None, scoring=None, refit=True, n_jobs=None, decay="constant",
-                 decay_rate=None, decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None, max_iter=1000, tol=1e-5,
-                 n_iter_no_change=5, penalty="l2", l1_ratio=0.15, fit_intercept=True,
-                 early_stopping=False, validation_fraction=0.1, warm_start=False,
-                 verbose=0):
+    def __init__(self, *, learning_rates: Sequence[LearningRate] = ("auto",),
+                 alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
+                 scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
+                 decay: Decay = "constant", decay_rate: float | None = None,
+                 decay_steps: int = 100, power_t: float = 0.25,
+                 solver: Solver = "accelerated", preconditioner: Preconditioner = "auto",
+                 momentum: float = 0.0, nesterov: bool = False,
+                 batch_size: int | None = None, shuffle: bool = True,
+                 random_state: RandomState = None, max_iter: int = 1000,
+                 tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 penalty: Penalty = "l2", l1_ratio: float = 0.15, fit_intercept: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 warm_start: bool = False, verbose: int = 0) -> None:
         self.learning_rates = learning_rates
         self.alphas = alphas
         self.cv = cv
@@ -806,7 +828,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            groups: ArrayLike | None = None) -> Self:
         """Fit every setting on every fold, then refit the best on all the data.
 
         Parameters
@@ -950,14 +973,20 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     _estimator_class = GDClassifier
     _regression = False
 
-    def __init__(self, *, learning_rates=("auto",), alphas=(1e-4, 1e-3, 1e-2, 1e-1),
-                 cv=None, scoring=None, refit=True, n_jobs=None, decay="constant",
-                 decay_rate=None, decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None, max_iter=1000, tol=1e-5,
-                 n_iter_no_change=5, penalty="l2", l1_ratio=0.15, fit_intercept=True,
-                 early_stopping=False, validation_fraction=0.1, warm_start=False,
-                 class_weight=None, verbose=0):
+    def __init__(self, *, learning_rates: Sequence[LearningRate] = ("auto",),
+                 alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
+                 scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
+                 decay: Decay = "constant", decay_rate: float | None = None,
+                 decay_steps: int = 100, power_t: float = 0.25,
+                 solver: Solver = "accelerated", preconditioner: Preconditioner = "auto",
+                 momentum: float = 0.0, nesterov: bool = False,
+                 batch_size: int | None = None, shuffle: bool = True,
+                 random_state: RandomState = None, max_iter: int = 1000,
+                 tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 penalty: Penalty = "l2", l1_ratio: float = 0.15, fit_intercept: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 warm_start: bool = False,
+                 class_weight: ClassWeight = None, verbose: int = 0) -> None:
         self.learning_rates = learning_rates
         self.alphas = alphas
         self.cv = cv
@@ -988,7 +1017,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            groups: ArrayLike | None = None) -> Self:
         """Fit every setting on every fold, then refit the best on all the data.
 
         Parameters
@@ -1006,17 +1036,17 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         return self._fit(X, y, sample_weight, groups)
 
     @available_if(_refitted)
-    def decision_function(self, X):
+    def decision_function(self, X: MatrixLike) -> Any:
         """The refitted estimator's raw predictions."""
         return self._best().decision_function(self._check_input(X))
 
     @available_if(_refitted)
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> Any:
         """The refitted estimator's class probabilities."""
         return self._best().predict_proba(self._check_input(X))
 
     @available_if(_refitted)
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> Any:
         """The refitted estimator's log-probabilities."""
         return self._best().predict_log_proba(self._check_input(X))
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,6 +45,18 @@ from ._array_api import get_namespace, input_namespace, is_numpy, move_to, to_nu
 from ._decays import DECAYS, make_decay
 from ._engine import descent as engine_descent
 from ._engine import run
+from ._typing import (
+    ArrayLike,
+    ClassWeight,
+    Decay,
+    LearningRate,
+    MatrixLike,
+    Penalty,
+    Preconditioner,
+    RandomState,
+    Scoring,
+    Solver,
+)
 from ._updates import UPDATE_RULES
 from .losses import (
     BinaryCrossEntropy,
@@ -52,11 +66,14 @@ from .losses import (
     _transposed,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 try:
     from sklearn.callback import CallbackSupportMixin as _CallbackSupport
 except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no one.
 
-    class _CallbackSupport:
+    class _CallbackSupport:  # type: ignore[no-redef]
         """Stand-in for scikit-learn's ``CallbackSupportMixin``, without callbacks."""
 
         def _init_callback_context(self, task_name, max_subtasks):
@@ -155,7 +172,10 @@ def _is_dask(X):
     return type(X).__module__.startswith("dask.")
 
 
-def _lazy_on_dask(method):
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _lazy_on_dask(method: _Method) -> _Method:
     """dask hook: ``method(X)`` on a dask array maps it over the row chunks, lazily."""
     @functools.wraps(method)
     def predict(self, X):
@@ -163,7 +183,7 @@ def _lazy_on_dask(method):
             from ._dask import map_prediction
             return map_prediction(self, method, X)
         return method(self, X)
-    return predict
+    return cast(_Method, predict)
 
 
 class _CallbackReport:
@@ -696,7 +716,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 return (raw[:, 0] if np.ndim(self.intercept_) == 0 else raw) + self.intercept_
             return X @ _transposed(self.coef_) + self.intercept_
 
-    def densify(self):
+    def densify(self) -> Self:
         """Convert a sparse ``coef_`` (see :meth:`sparsify`) back to a dense array.
 
         ``coef_`` is dense after ``fit``; this undoes :meth:`sparsify`.
@@ -711,7 +731,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             self.coef_ = coef.ravel() if np.ndim(self.intercept_) == 0 else coef
         return self
 
-    def sparsify(self):
+    def sparsify(self) -> Self:
         """Convert ``coef_`` to a ``scipy.sparse`` CSR matrix, as ``SGDClassifier`` does.
 
         Worth it when most coefficients are zero (an L1 penalty): predictions take the
@@ -889,13 +909,17 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
     _regression = True
 
-    def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None,
-                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=1e-4, penalty="l2",
-                 l1_ratio=0.15, fit_intercept=True, early_stopping=False,
-                 validation_fraction=0.1, scoring=None, warm_start=False, verbose=0):
+    def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
+                 decay_rate: float | None = None, decay_steps: int = 100,
+                 power_t: float = 0.25, solver: Solver = "accelerated",
+                 preconditioner: Preconditioner = "auto", momentum: float = 0.0,
+                 nesterov: bool = False, batch_size: int | None = None,
+                 shuffle: bool = True, random_state: RandomState = None,
+                 max_iter: int = 1000, tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 alpha: float = 1e-4, penalty: Penalty = "l2", l1_ratio: float = 0.15,
+                 fit_intercept: bool = True, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, scoring: Scoring = None,
+                 warm_start: bool = False, verbose: int = 0) -> None:
         self.learning_rate = learning_rate
         self.decay = decay
         self.decay_rate = decay_rate
@@ -927,8 +951,9 @@ class GDRegressor(RegressorMixin, _BaseGD):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None, *,
+            X_val: MatrixLike | None = None, y_val: ArrayLike | None = None,
+            sample_weight_val: ArrayLike | None = None) -> Self:
         """Fit by gradient descent.
 
         Parameters
@@ -955,7 +980,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
                                                                      sample_weight_val))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """Run one epoch over ``(X, y)``, continuing the coefficients and the schedule.
 
         ``early_stopping`` does not apply. With ``learning_rate="auto"`` the step size is
@@ -968,7 +994,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         return self._fit(X, y, sample_weight, partial=True)
 
     @_lazy_on_dask
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> Any:
         """Predict targets, of shape (n_samples,) or (n_samples, n_targets)."""
         return self._decision(X, "predict")
 
@@ -1063,14 +1089,18 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
     }
     _regression = False
 
-    def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None,
-                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=1e-4, penalty="l2",
-                 l1_ratio=0.15, fit_intercept=True, early_stopping=False,
-                 validation_fraction=0.1, scoring=None, warm_start=False, class_weight=None,
-                 verbose=0):
+    def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
+                 decay_rate: float | None = None, decay_steps: int = 100,
+                 power_t: float = 0.25, solver: Solver = "accelerated",
+                 preconditioner: Preconditioner = "auto", momentum: float = 0.0,
+                 nesterov: bool = False, batch_size: int | None = None,
+                 shuffle: bool = True, random_state: RandomState = None,
+                 max_iter: int = 1000, tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 alpha: float = 1e-4, penalty: Penalty = "l2", l1_ratio: float = 0.15,
+                 fit_intercept: bool = True, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, scoring: Scoring = None,
+                 warm_start: bool = False,
+                 class_weight: ClassWeight = None, verbose: int = 0) -> None:
         self.learning_rate = learning_rate
         self.decay = decay
         self.decay_rate = decay_rate
@@ -1098,8 +1128,9 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None, *,
+            X_val: MatrixLike | None = None, y_val: ArrayLike | None = None,
+            sample_weight_val: ArrayLike | None = None) -> Self:
         """Fit by gradient descent.
 
         Parameters
@@ -1128,7 +1159,8 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
                                                                      sample_weight_val))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """Run one epoch over ``(X, y)``, continuing the coefficients and the schedule.
 
         Parameters
@@ -1146,7 +1178,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         return self._fit(X, y, sample_weight, partial=True, classes=classes)
 
     @_lazy_on_dask
-    def decision_function(self, X):
+    def decision_function(self, X: MatrixLike) -> Any:
         """Raw predictions ``X @ coef_.T + intercept_``: shape (n_samples,) for two
         classes (positive means ``classes_[1]``), else (n_samples, n_classes)."""
         return self._raw(X, "decision_function")
@@ -1156,7 +1188,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         return get_namespace(raw)[0].reshape(raw, (-1,)) if raw.shape[1] == 1 else raw
 
     @_lazy_on_dask
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> Any:
         """Predict class labels, of shape (n_samples,).
 
         With non-NumPy X the labels come in X's namespace and on its device when they
@@ -1169,13 +1201,13 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         return xp.take(xp.asarray(self.classes_, device=device), index)
 
     @_lazy_on_dask
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> Any:
         """Class probabilities (sigmoid or softmax), of shape (n_samples, n_classes)."""
         raw = self._raw(X, "predict_proba")
         return self._loss_for(len(self.classes_)).predict_proba(raw)
 
     @_lazy_on_dask
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> Any:
         """Log of :meth:`predict_proba`, computed without taking the log of 0."""
         raw = self._raw(X, "predict_log_proba")
         return self._loss_for(len(self.classes_)).predict_log_proba(raw)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 _LEARNING_RATE_AXES = "skgd learning rate"
 _VALIDATION_AXES = "skgd validation score"
 # Line styles that tell the curves of one fit apart; its colour tells the fits apart.
-_STYLES = {"learning rate": "--", "validation score": ":"}
+_STYLES: dict[str, Any] = {"learning rate": "--", "validation score": ":"}
 # The constant learning rate of a drawn loss line, named in its legend entry instead of
 # drawn flat on an axis of its own.
 _CONSTANT_RATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -145,13 +145,14 @@ class LossCurveDisplay:
         if ax is None:
             _, ax = plt.subplots(layout="constrained")
         name = self.estimator_name if name is None else name
-        epochs = np.arange(1, len(self.loss_curve) + 1)
+        loss_curve = np.asarray(self.loss_curve, dtype=float)
+        epochs = np.arange(1, len(loss_curve) + 1)
         label = "training objective" if name is None else name
         rates = (None if self.learning_rate_curve is None
                  else np.asarray(self.learning_rate_curve, dtype=float))
-        constant = rates is not None and len(rates) > 0 and np.all(rates == rates[0])
-        (self.line_,) = ax.plot(epochs, self.loss_curve, **{"label": label, **line_kwargs})
-        if show_learning_rate and constant:
+        constant = rates is not None and len(rates) > 0 and bool(np.all(rates == rates[0]))
+        (self.line_,) = ax.plot(epochs, loss_curve, **{"label": label, **line_kwargs})
+        if show_learning_rate and rates is not None and constant:
             _CONSTANT_RATES[self.line_] = float(rates[0])
         color = self.line_.get_color()
         ax.set_xlabel("epoch")
@@ -165,7 +166,7 @@ class LossCurveDisplay:
         if show_learning_rate and rates is not None and not constant:
             self.ax_learning_rate_ = _twin(ax, _LEARNING_RATE_AXES, "learning rate")
             (self.learning_rate_line_,) = self.ax_learning_rate_.plot(
-                epochs, self.learning_rate_curve, color=color,
+                epochs, rates, color=color,
                 linestyle=_STYLES["learning rate"], label=f"{label}: learning rate")
         self.ax_validation_ = self.validation_line_ = None
         if show_validation and self.validation_scores is not None:
@@ -178,8 +179,9 @@ class LossCurveDisplay:
         if len(twins) == 2:
             # Two right-hand axes: move the validation one out, past the learning-rate
             # axis' ticks and label (the label's width is the tick labels').
-            renderer = ax.figure.canvas.get_renderer()
-            inner = twins[0].get_tightbbox(renderer).x1 - ax.get_window_extent(renderer).x1
+            renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+            box = twins[0].get_tightbbox(renderer)
+            inner = (0.0 if box is None else box.x1) - ax.get_window_extent(renderer).x1
             twins[1].spines["right"].set_position(
                 ("axes", 1.0 + 1.1 * inner / ax.get_window_extent(renderer).width))
         _legend(ax, twins)
@@ -356,6 +358,7 @@ class SearchLossCurveDisplay:
             else:
                 if self.scores is not None:
                     label = f"{label} (CV score {score:.3g})"
+                curve = np.asarray(curve, dtype=float)
                 (line,) = ax.plot(np.arange(1, len(curve) + 1), curve,
                                   **{"color": color, "label": label, **line_kwargs})
             self.lines_.append(line)
@@ -421,7 +424,9 @@ class SearchLossCurveDisplay:
         failed = np.asarray(results["n_diverged"] if "n_diverged" in results
                             else np.isnan(np.array(splits, dtype=float)).sum(axis=0)
                             if splits else np.zeros(len(candidates), dtype=int))
-        loss_curves, diverged, labels = [], [], _candidate_labels(candidates)
+        loss_curves: list[ArrayLike | None] = []
+        diverged: list[bool] = []
+        labels = _candidate_labels(candidates)
         for i, params in enumerate(candidates):
             model = clone(estimator).set_params(**params)
             try:
@@ -557,8 +562,9 @@ def _legend(ax: Axes, twins: list[Axes]) -> None:
         handles.append(matplotlib.lines.Line2D([], [], color=color, linestyle=_STYLES[kind]))
         labels.append(kind)
     for axes in [ax, *twins]:
-        if axes.get_legend() is not None:
-            axes.get_legend().remove()
+        legend = axes.get_legend()
+        if legend is not None:
+            legend.remove()
     # Above the axes, where it covers no curve of any of them, however many fits.
     (twins[-1] if twins else ax).legend(
         handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.02, 1.0, 0.1),
