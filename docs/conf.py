@@ -109,8 +109,11 @@ html_title = f"skgd {release}"
 html_theme_options = {
     "description": "Gradient descent done right inside scikit-learn",
     "fixed_sidebar": False,
-    # alabaster's 940 px page cut code lines off; 1300 px holds a 99-character line.
-    "page_width": "1300px",
+    # alabaster's 940 px page cut code lines off. Its narrow layout (the sidebar below
+    # the content) starts at page_width: 1200 px keeps the sidebar beside the text in a
+    # 1280 px window, whose scroll bar leaves about 1265 px; skgd.css wraps the few code
+    # lines that do not fit.
+    "page_width": "1200px",
     "sidebar_width": "220px",
     "body_max_width": "none",
 }

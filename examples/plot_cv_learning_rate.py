@@ -42,7 +42,8 @@ X = StandardScaler().fit_transform(X)
 # rows, 0.473 on the training rows of fold 0), and ``"auto"``, :math:`1/L` of each
 # training fold, each on 5 folds. ``alphas=[0.0]``: no penalty, so that only the rate
 # varies. The rates above :math:`2/L` diverge; the search records their folds as NaN
-# scores instead of raising.
+# scores instead of raising, and warns once (``FitFailedWarning``, as ``GridSearchCV``),
+# naming them and their folds.
 
 rates = [0.01, 0.03, 0.1, 0.25, 0.45, 0.55, 0.7, "auto"]
 cv = KFold(n_splits=5, shuffle=True, random_state=0)

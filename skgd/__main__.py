@@ -67,10 +67,11 @@ MAX_ITER = 1500
 SETTINGS = [
     ("accelerated, lr=auto", {"solver": "accelerated"}),
     ("accelerated, lr=auto, cosine", {"solver": "accelerated", "decay": "cosine"}),
-    ("gd, lr=auto", {"solver": "gd", "preconditioner": None}),
-    ("gd, lr=auto, inverse", {"solver": "gd", "decay": "inverse", "preconditioner": None}),
-    ("gd, lr=0.001 (crawl)", {"solver": "gd", "learning_rate": 0.001,
-                              "preconditioner": None, "max_iter": 300}),
+    ("gd, no precond., lr=auto", {"solver": "gd", "preconditioner": None}),
+    ("gd, no precond., lr=auto, inverse", {"solver": "gd", "decay": "inverse",
+                                           "preconditioner": None}),
+    ("gd, no precond., lr=0.001 (crawl)", {"solver": "gd", "learning_rate": 0.001,
+                                           "preconditioner": None, "max_iter": 300}),
 ]
 
 
@@ -224,15 +225,47 @@ def format_comparison(comparison):
         matching, score_name = f"LogisticRegression(C={1 / (c.n_train * c.alpha):.4g})", "accuracy"
     lines = [f"{c.name}: {c.n_train} train / {c.n_test} test rows, {c.n_features} features; "
              f"{c.rows[0].model}(alpha={c.alpha:.4g}) vs {matching}"]
-    header = (f"  {'model':<18} {'setting':<30} {'iter':>6} {'objective':>16} "
+    header = (f"  {'model':<18} {'setting':<34} {'iter':>6} {'objective':>16} "
               f"{'rel. gap':>9} {score_name:>8} {'fit time':>9}")
     lines += [header, "  " + "-" * (len(header) - 2)]
     for row in [*c.rows, ref]:
         n_iter = "-" if row.n_iter is None else f"{row.n_iter}{'' if row.converged else '*'}"
         gap = "(ref)" if row is ref else f"{relative_gap(row, ref):+.1e}"
-        lines.append(f"  {row.model:<18} {row.setting:<30} {n_iter:>6} {row.objective:>16.10g} "
+        lines.append(f"  {row.model:<18} {row.setting:<34} {n_iter:>6} {row.objective:>16.10g} "
                      f"{gap:>9} {row.score:>8.4f} {row.fit_time * 1e3:>7.1f}ms")
     return "\n".join(lines)
+
+
+def settings_legend():
+    """What each setting of the tables is, as the keyword arguments to pass."""
+    lines = ["settings (each row's estimator takes alpha=..., max_iter=1500 and these):"]
+    for label, params in SETTINGS:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in params.items())
+        lines.append(f"  {label + ':':<35} {arguments}")
+    return "\n".join(lines)
+
+
+def code_for(comparison, setting):
+    """Python code that repeats one row of ``comparison``: copy it and go on from there."""
+    dataset = DATASETS[comparison.name]
+    estimator = dataset.estimator.__name__
+    params = {"alpha": comparison.alpha, "max_iter": MAX_ITER,
+              **dict(SETTINGS)[setting]}
+    arguments = ", ".join(f"{key}={value!r}" for key, value in params.items())
+    stratify = "" if dataset.estimator is GDRegressor else ", stratify=y"
+    return "\n".join([
+        f"from sklearn.datasets import {dataset.load.__name__}",
+        "from sklearn.model_selection import train_test_split",
+        "from sklearn.pipeline import make_pipeline",
+        "from sklearn.preprocessing import StandardScaler",
+        f"from skgd import {estimator}",
+        "",
+        f"X, y = {dataset.load.__name__}(return_X_y=True)",
+        "X_train, X_test, y_train, y_test = train_test_split(",
+        f"    X, y, test_size={TEST_SIZE}, random_state={SEED}{stratify})",
+        f"model = make_pipeline(StandardScaler(), {estimator}({arguments}))",
+        "print(model.fit(X_train, y_train).score(X_test, y_test))",
+    ])
 
 
 def plot_comparisons(comparisons, path):
@@ -321,6 +354,14 @@ def main(argv=None):
     print("iter: epochs for gradient descent, solver iterations for LogisticRegression;\n"
           "      * = stopped at max_iter without converging (ConvergenceWarning not shown).\n"
           "rel. gap: (objective - exact solver's objective) / exact solver's objective.")
+    print()
+    print(settings_legend())
+    print()
+    last = comparisons[-1]
+    print(f"The first {last.name} row as code, to copy:")
+    print()
+    print("\n".join("    " + line if line else "" for line in
+                    code_for(last, SETTINGS[0][0]).splitlines()))
     if args.plot is not None:
         plot_comparisons(comparisons, args.plot)
 

@@ -103,7 +103,7 @@ def move_to(array, xp, device):
 
 
 # Namespace and device name -> whether they scatter through a flat view (see below).
-_SCATTERS = {}
+_SCATTERS: dict[tuple[str, str], bool] = {}
 
 
 def _scatters_through_views(xp, device) -> bool:

@@ -32,7 +32,7 @@ from ._updates import BETA1, BETA2, EPSILON, AcceleratedState, AdamState, Moment
 from .losses import BinaryCrossEntropy, CategoricalCrossEntropy, LinearObjective, SquaredError
 
 try:
-    from . import _sgd_fast
+    from . import _sgd_fast  # type: ignore[attr-defined]
 except ImportError:  # installed where the kernel could not be compiled
     _sgd_fast = None
 
@@ -116,7 +116,7 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
         elif rule == _ADAM:
             first = np.array(rule_state.mean, dtype=X.dtype, copy=True)
             second = np.array(rule_state.second_moment, dtype=X.dtype, copy=True)
-            count = rule_state.count
+            count = rule_state.n_steps
         objective, theta, count = _sgd_fast.epoch(
             params, first, second, data, indices, indptr, sparse=sp.issparse(X),
             order=order, rule=rule, rate=learning_rate, momentum=momentum, theta=theta,

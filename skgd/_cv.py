@@ -22,19 +22,22 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
-from scipy.stats import rankdata
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metadata_routing import UNUSED, MetadataRouter, MethodMapping
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -48,13 +51,29 @@ from ._estimators import (
     GDRegressor,
     _BaseGD,
     _CallbackReport,
+    _CallbackSupport,
     _check_dense_y,
     _check_weight_sum,
     _is_dask,
     _take_rows,
     _targets_in,
 )
+from ._typing import (
+    ArrayLike,
+    ClassWeight,
+    Decay,
+    LearningRate,
+    MatrixLike,
+    Penalty,
+    Preconditioner,
+    RandomState,
+    Scoring,
+    Solver,
+)
 from .losses import LinearObjective, side_by_side, stacked_loss_gradient
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 # The estimator's parameters that the grid replaces.
 _GRID = ("alpha", "learning_rate")
@@ -71,8 +90,79 @@ class _FoldFit:
         self.seconds = 0.0
 
 
-class _BaseGDCV(BaseEstimator):
+class _SearchTasks:
+    """The search as scikit-learn's callbacks see it, the tasks of ``GridSearchCV``: the
+    fit, its ``"search"`` with one ``"candidate-split-evaluation"`` per (setting, fold),
+    numbered in GridSearchCV's order (candidate, then fold), and the
+    ``"refit-with-best-params"``, whose epochs are the refitted estimator's own tasks.
+
+    The fits run side by side, a group at a time: each one's task begins with its group
+    and ends with its descent. A callback cannot stop one of them; it can stop the refit.
+    """
+
+    def __init__(self, search, context, n_candidates, n_splits, X, y, sample_weight):
+        # Without scikit-learn's callback API (< 1.9) there is no context.
+        self.search, self.root = search, context
+        self.data = {"X": X, "y": y, "metadata": None if sample_weight is None
+                     else {"sample_weight": sample_weight}}
+        self.fits = {}
+        if context is None:
+            return
+        context.call_on_fit_task_begin(estimator=search, **self.data)
+        self.search_context = context.subcontext(
+            task_name="search", max_subtasks=n_candidates * n_splits,
+            sequential_subtasks=False).call_on_fit_task_begin(estimator=search)
+        # Made ahead, in this thread: the folds' threads only call their hooks.
+        self.fits = {(i, k): self.search_context.subcontext(
+            task_name="candidate-split-evaluation", task_id=i * n_splits + k)
+            for i in range(n_candidates) for k in range(n_splits)}
+
+    def begin_fit(self, fit):
+        if self.fits:
+            self.fits[fit.candidate, fit.fold["index"]].call_on_fit_task_begin(
+                estimator=self.search)
+
+    def end_fit(self, fit):
+        if self.fits:
+            self.fits[fit.candidate, fit.fold["index"]].call_on_fit_task_end(
+                estimator=self.search)
+
+    def refit(self, estimator, X, y, fit_params):
+        if self.root is None:
+            estimator.fit(X, y, **fit_params)
+            return
+        self.search_context.call_on_fit_task_end(estimator=self.search)
+        context = self.root.subcontext(task_name="refit-with-best-params")
+        with context.propagate_callback_context(estimator):
+            context.call_on_fit_task_begin(estimator=self.search, **self.data)
+            estimator.fit(X, y, **fit_params)
+        context.call_on_fit_task_end(estimator=self.search, **self.data)
+
+    def end(self, refitted):
+        if self.root is None:
+            return
+        if not refitted:
+            self.search_context.call_on_fit_task_end(estimator=self.search)
+        # The search is fitted by now: nothing to reconstruct.
+        self.root.call_on_fit_task_end(estimator=self.search, **self.data,
+                                       reconstruction_attributes={})
+
+
+def _refitted(self):
+    """``available_if`` of the prediction methods: only a search with ``refit=True``
+    has them, as ``GridSearchCV``'s."""
+    if not self.refit:
+        raise AttributeError(
+            f"This {type(self).__name__} was made with refit=False and keeps no model: "
+            "fit it with refit=True to predict, or fit the estimator at best_params_.")
+    return True
+
+
+class _BaseGDCV(_CallbackSupport, BaseEstimator):
     """The search shared by both CV estimators."""
+
+    # groups goes to the splitter, as in LogisticRegressionCV: see get_metadata_routing.
+    __metadata_request__fit = {"groups": UNUSED}
 
     _parameter_constraints: dict = {
         **{name: rule for name, rule in _BaseGD._parameter_constraints.items()
@@ -88,6 +178,19 @@ class _BaseGDCV(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    def get_metadata_routing(self):
+        """Metadata routing of this search: ``sample_weight`` is requested as a single
+        estimator requests it (``set_fit_request``), and ``groups`` goes to the ``cv``
+        splitter that asks for it, without a request, as in ``LogisticRegressionCV``.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return (MetadataRouter(owner=self).add_self_request(self)
+                .add(splitter=check_cv(self.cv, classifier=not self._regression),
+                     method_mapping=MethodMapping().add(caller="fit", callee="split")))
 
     # -- the grid ---------------------------------------------------------------------
     def _estimator(self):
@@ -119,6 +222,8 @@ class _BaseGDCV(BaseEstimator):
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight, groups):
         name, single = type(self).__name__, self._estimator_class.__name__
+        context = self._init_callback_context(task_name="fit",
+                                              max_subtasks=1 + bool(self.refit))
         if _is_dask(X):
             raise TypeError(
                 f"{name} fits NumPy arrays and SciPy sparse matrices in memory. For a dask "
@@ -136,6 +241,8 @@ class _BaseGDCV(BaseEstimator):
         base._check_params()
         candidates = self._candidates()
         self._check_namespace(X)
+        # The refit takes X as it came, so that best_estimator_ keeps its feature names.
+        X_input = X
         X, y = validate_data(self, X, y, accept_sparse="csr",
                              dtype=[np.float64, np.float32],
                              multi_output=self._regression, y_numeric=self._regression)
@@ -149,6 +256,12 @@ class _BaseGDCV(BaseEstimator):
         targets = {}
         folds = [self._fold(k, base, X, y, sample_weight, train, test, targets)
                  for k, (train, test) in enumerate(splits)]
+        weighted = not np.all(sample_weight == 1)
+        tasks = _SearchTasks(self, context, len(candidates), n_splits, X, y,
+                             sample_weight if weighted else None)
+        if self.verbose:
+            print(f"{name}: fitting {n_splits} folds for each of {len(candidates)} "
+                  f"candidates, totalling {n_splits * len(candidates)} fits, side by side")
         chunks = np.array_split(np.arange(n_splits), min(n_splits, self._n_jobs()))
         # Threads that each call a BLAS using every core would fight over the cores:
         # they share them instead.
@@ -156,7 +269,7 @@ class _BaseGDCV(BaseEstimator):
         with threadpool_limits(limits=None if len(chunks) == 1 else blas_threads,
                                user_api="blas"):
             runs = Parallel(n_jobs=len(chunks), prefer="threads")(
-                delayed(self._search)(base, candidates, [folds[k] for k in chunk])
+                delayed(self._search)(base, candidates, [folds[k] for k in chunk], tasks)
                 for chunk in chunks)
         # A run's fits share its passes: each is given an equal share of its time.
         fits = []
@@ -167,14 +280,21 @@ class _BaseGDCV(BaseEstimator):
 
         results, curves, diverged, messages = self._results(candidates, folds, fits, X, y,
                                                   sample_weight)
+        if self.verbose:
+            self._report(candidates, fits, results)
         self._warn(messages, len(fits))
+        self._warn_diverged(candidates, diverged, fits)
         best = int(np.argmin(results["rank_test_score"]))
         best_params = candidates[best]
         best_estimator = None
         if self.refit:
             best_estimator = clone(base).set_params(**best_params)
-            best_estimator.fit(X, y, **({} if np.all(sample_weight == 1)
-                                        else {"sample_weight": sample_weight}))
+            if self.verbose:
+                print(f"{name}: refitting {single}({_setting(best_params)}) on all "
+                      f"{X.shape[0]} rows")
+            tasks.refit(best_estimator, X_input, y,
+                        {"sample_weight": sample_weight} if weighted else {})
+        tasks.end(refitted=best_estimator is not None)
         # Stored only now: a search that raises leaves a fitted model as it was.
         self.cv_results_ = results
         self.loss_curves_ = curves
@@ -225,7 +345,7 @@ class _BaseGDCV(BaseEstimator):
         fold["y"] = targets[key]
         return fold
 
-    def _search(self, base, candidates, folds):
+    def _search(self, base, candidates, folds, tasks):
         """Fit every candidate on ``folds`` side by side; return the fits and the time.
 
         The fits run in groups whose metrics (a ``p x p`` factorisation each, with the
@@ -236,7 +356,8 @@ class _BaseGDCV(BaseEstimator):
         fits = []
         for fold in folds:
             for index, candidate in enumerate(candidates):
-                estimator = clone(base).set_params(**candidate)
+                # The search reports its fits itself (see _report): labelled, in order.
+                estimator = clone(base).set_params(**candidate, verbose=0)
                 if fold["masked"] and estimator.batch_size is not None:
                     # A batch as large as the fold's training rows: its own fit would be
                     # full-batch.
@@ -254,17 +375,18 @@ class _BaseGDCV(BaseEstimator):
         group = []
         for fit in fits:
             if group and _footprint(group + [fit]) > budget:
-                self._run_group(group)
+                self._run_group(group, tasks)
                 group = []
             group.append(fit)
-        self._run_group(group)
+        self._run_group(group, tasks)
         return fits, time.perf_counter() - start
 
     @staticmethod
-    def _run_group(fits):
+    def _run_group(fits, tasks):
         """Plan the descents of ``fits`` and run them side by side."""
         descents = []
         for fit in fits:
+            tasks.begin_fit(fit)
             estimator = fit.estimator
             descent, fit.finish = estimator._plan(
                 fit.objective, None, check_random_state(estimator.random_state),
@@ -272,7 +394,8 @@ class _BaseGDCV(BaseEstimator):
                 partial=False, resume=False)
             descents.append(descent)
         outcomes = run_many(descents, lambda requests: _answer(fits, requests),
-                            catch=(DivergenceError,))
+                            catch=(DivergenceError,),
+                            on_done=lambda index, outcome: tasks.end_fit(fits[index]))
         for fit, outcome in zip(fits, outcomes, strict=True):
             fit.outcome = outcome
             if not isinstance(outcome, Exception):
@@ -333,8 +456,7 @@ class _BaseGDCV(BaseEstimator):
         if np.isnan(mean).all():
             rank = np.ones(n_candidates, dtype=np.int32)
         else:
-            rank = rankdata(-np.nan_to_num(mean, nan=np.nanmin(mean) - 1),
-                            method="min").astype(np.int32)
+            rank = _min_rank(-np.nan_to_num(mean, nan=np.nanmin(mean) - 1))
         results["rank_test_score"] = rank
         results["n_diverged"] = diverged.sum(axis=1)
         return results, curves, diverged, messages
@@ -402,6 +524,38 @@ class _BaseGDCV(BaseEstimator):
             f"converge ({'; '.join(settings)}). The first said: {messages[0][1]}",
             ConvergenceWarning, stacklevel=3)
 
+    def _report(self, candidates, fits, results):
+        """``verbose``: a line per fit, labelled by fold and setting as GridSearchCV's."""
+        n_candidates, n_splits = len(candidates), len(fits) // len(candidates)
+        for fit in sorted(fits, key=lambda fit: (fit.fold["index"], fit.candidate)):
+            k, i = fit.fold["index"], fit.candidate
+            if isinstance(fit.outcome, Exception):
+                how = f"diverged after {len(fit.outcome.loss_curve)} epochs"
+            else:
+                how = (f"{fit.estimator.n_iter_} epochs, "
+                       + ("not converged" if fit.message else "converged")
+                       + f", objective {fit.estimator.loss_curve_[-1]:.6g}")
+            score = results[f"split{k}_test_score"][i]
+            print(f"[CV {k + 1}/{n_splits}; {i + 1}/{n_candidates}] "
+                  f"{_setting(candidates[i])}: {how}; score={score:.3f}")
+
+    def _warn_diverged(self, candidates, diverged, fits):
+        """One warning naming the settings that diverged and on how many folds, as
+        ``GridSearchCV`` warns of the fits that failed."""
+        if not diverged.any():
+            return
+        n_splits = diverged.shape[1]
+        settings = "; ".join(
+            f"learning_rate={candidate['learning_rate']!r}, alpha={candidate['alpha']!r} "
+            f"on {count} of {n_splits} folds"
+            for candidate, count in zip(candidates, diverged.sum(axis=1), strict=True)
+            if count)
+        first = next(fit.outcome for fit in fits if isinstance(fit.outcome, Exception))
+        warnings.warn(
+            f"{int(diverged.sum())} of the {diverged.size} fits of {type(self).__name__} "
+            f"diverged and scored NaN ({settings}); cv_results_['n_diverged'] counts "
+            f"them. The first said: {first}", FitFailedWarning, stacklevel=3)
+
     # -- prediction: the refitted estimator ---------------------------------------------
     def _best(self):
         check_is_fitted(self, "cv_results_")
@@ -420,16 +574,32 @@ class _BaseGDCV(BaseEstimator):
                 f"{self._estimator_class.__name__}, which takes Array API inputs.")
 
     def _check_input(self, X):
-        """X checked against the data of ``fit`` (its feature names included), for the
-        refitted estimator, which was fitted on the validated array."""
+        """X checked against the data of ``fit`` (its feature names included); the
+        refitted estimator, fitted on X as it came, takes it as it comes."""
         self._best()
         self._check_namespace(X)
-        return validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                             reset=False)
+        validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                      reset=False)
+        return X
 
-    def predict(self, X):
+    @available_if(_refitted)
+    def predict(self, X: MatrixLike) -> Any:
         """Predict with the estimator refitted on all the data at the best setting."""
         return self._best().predict(self._check_input(X))
+
+
+def _min_rank(values):
+    """Ranks from 1, equal values sharing the smallest, as GridSearchCV ranks (SciPy's
+    ``rankdata(method="min")``, whose ``scipy.stats`` import would double the time of
+    ``import skgd``)."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.int32)
+    ranks[order] = np.searchsorted(values[order], values[order], side="left") + 1
+    return ranks
+
+
+def _setting(candidate):
+    return f"alpha={candidate['alpha']!r}, learning_rate={candidate['learning_rate']!r}"
 
 
 def _metric_budget(X):
@@ -521,7 +691,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     passes over X shared by all the fits: one matrix product for all of them instead of
     a matrix-vector product each. A fold's training rows are not copied (mini-batch fits
     excepted): its fits give its test rows zero weight. A setting whose fit diverges is
-    recorded, not raised.
+    recorded, not raised, and one ``FitFailedWarning`` names the settings that diverged
+    and on how many folds, as ``GridSearchCV`` warns of its failed fits.
 
     Parameters
     ----------
@@ -543,9 +714,19 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     n_jobs : int, default=None
         Folds fitted at once, in threads (None: 1, -1: all cores). Each thread runs its
         folds' fits side by side; one thread already streams X once per epoch for all.
+        Only the matrix products run in parallel (BLAS releases the GIL); the steps
+        and stopping rules of each epoch do not, so on small data (digits, a few
+        thousand rows) ``n_jobs`` gives no speed-up, and with a multi-threaded BLAS
+        little on large data either.
+    verbose : int, default=0
+        Positive: one line per (setting, fold) fit, labelled ``[CV fold/n_splits;
+        candidate/n_candidates]`` as ``GridSearchCV``'s, with its setting, how it ended
+        and its score; then the refit's own epoch lines under a line naming it.
     **params :
         Every other parameter of GDRegressor (``solver``, ``preconditioner``,
-        ``max_iter``, ``tol``, ``batch_size``, ...), used by every fit.
+        ``max_iter``, ``tol``, ``batch_size``, ...), used by every fit. Like
+        ``GridSearchCV``, the search itself takes scikit-learn's callbacks (>= 1.9):
+        ``set_callbacks`` (see the Notes).
 
     Attributes
     ----------
@@ -578,6 +759,18 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     --------
     skgd.SearchLossCurveDisplay.from_cv : the loss curves of every candidate.
 
+    Notes
+    -----
+    With scikit-learn >= 1.9, ``set_callbacks`` takes its callbacks (``ProgressBar``,
+    ...), with ``GridSearchCV``'s tasks: the fit, its ``"search"`` holding one
+    ``"candidate-split-evaluation"`` task per (setting, fold), numbered candidate by
+    candidate, then the refit, whose epochs are the refitted estimator's tasks. The fits
+    run side by side: each task begins with its group of fits and ends with its
+    descent, and a callback cannot stop one of them. ``groups`` reaches the ``cv``
+    splitter without ``set_fit_request``, also under metadata routing, as in
+    ``LogisticRegressionCV``. With ``refit=False`` the prediction methods are absent, as
+    ``GridSearchCV``'s.
+
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes
@@ -594,14 +787,19 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     _estimator_class = GDRegressor
     _regression = True
 
-    def __init__(self, *, learning_rates=("auto",), alphas=(1e-4, 1e-3, 1e-2, 1e-1),
-                 cv=None, scoring=None, refit=True, n_jobs=None, decay="constant",
-                 decay_rate=None, decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None, max_iter=1000, tol=1e-5,
-                 n_iter_no_change=5, penalty="l2", l1_ratio=0.15, fit_intercept=True,
-                 early_stopping=False, validation_fraction=0.1, warm_start=False,
-                 verbose=0):
+    def __init__(self, *, learning_rates: Sequence[LearningRate] = ("auto",),
+                 alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
+                 scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
+                 decay: Decay = "constant", decay_rate: float | None = None,
+                 decay_steps: int = 100, power_t: float = 0.25,
+                 solver: Solver = "accelerated", preconditioner: Preconditioner = "auto",
+                 momentum: float = 0.0, nesterov: bool = False,
+                 batch_size: int | None = None, shuffle: bool = True,
+                 random_state: RandomState = None, max_iter: int = 1000,
+                 tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 penalty: Penalty = "l2", l1_ratio: float = 0.15, fit_intercept: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 warm_start: bool = False, verbose: int = 0) -> None:
         self.learning_rates = learning_rates
         self.alphas = alphas
         self.cv = cv
@@ -636,7 +834,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            groups: ArrayLike | None = None) -> Self:
         """Fit every setting on every fold, then refit the best on all the data.
 
         Parameters
@@ -671,7 +870,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     passes over X shared by all the fits: one matrix product for all of them instead of
     a matrix-vector product each. A fold's training rows are not copied (mini-batch fits
     excepted): its fits give its test rows zero weight. A setting whose fit diverges is
-    recorded, not raised.
+    recorded, not raised, and one ``FitFailedWarning`` names the settings that diverged
+    and on how many folds, as ``GridSearchCV`` warns of its failed fits.
 
     Parameters
     ----------
@@ -693,9 +893,19 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     n_jobs : int, default=None
         Folds fitted at once, in threads (None: 1, -1: all cores). Each thread runs its
         folds' fits side by side; one thread already streams X once per epoch for all.
+        Only the matrix products run in parallel (BLAS releases the GIL); the steps
+        and stopping rules of each epoch do not, so on small data (digits, a few
+        thousand rows) ``n_jobs`` gives no speed-up, and with a multi-threaded BLAS
+        little on large data either.
+    verbose : int, default=0
+        Positive: one line per (setting, fold) fit, labelled ``[CV fold/n_splits;
+        candidate/n_candidates]`` as ``GridSearchCV``'s, with its setting, how it ended
+        and its score; then the refit's own epoch lines under a line naming it.
     **params :
         Every other parameter of GDClassifier (``solver``, ``preconditioner``,
-        ``max_iter``, ``tol``, ``batch_size``, ...), used by every fit.
+        ``max_iter``, ``tol``, ``batch_size``, ...), used by every fit. Like
+        ``GridSearchCV``, the search itself takes scikit-learn's callbacks (>= 1.9):
+        ``set_callbacks`` (see the Notes).
 
     Attributes
     ----------
@@ -729,6 +939,18 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     --------
     skgd.SearchLossCurveDisplay.from_cv : the loss curves of every candidate.
 
+    Notes
+    -----
+    With scikit-learn >= 1.9, ``set_callbacks`` takes its callbacks (``ProgressBar``,
+    ...), with ``GridSearchCV``'s tasks: the fit, its ``"search"`` holding one
+    ``"candidate-split-evaluation"`` task per (setting, fold), numbered candidate by
+    candidate, then the refit, whose epochs are the refitted estimator's tasks. The fits
+    run side by side: each task begins with its group of fits and ends with its
+    descent, and a callback cannot stop one of them. ``groups`` reaches the ``cv``
+    splitter without ``set_fit_request``, also under metadata routing, as in
+    ``LogisticRegressionCV``. With ``refit=False`` the prediction methods are absent, as
+    ``GridSearchCV``'s.
+
     Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
@@ -736,7 +958,12 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     >>> from skgd import GDClassifierCV
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> search = GDClassifierCV(learning_rates=["auto", 30.0], alphas=[1e-3, 1e-2, 1e-1])
-    >>> search = search.fit(scale(X), y)
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     search = search.fit(scale(X), y)
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    15 of the 30 fits of GDClassifierCV diverged and scored NaN (learning_rate=30.0, ...
     >>> search.best_params_
     {'alpha': 0.01, 'learning_rate': 'auto'}
     >>> search.cv_results_["n_diverged"].tolist()
@@ -752,14 +979,20 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     _estimator_class = GDClassifier
     _regression = False
 
-    def __init__(self, *, learning_rates=("auto",), alphas=(1e-4, 1e-3, 1e-2, 1e-1),
-                 cv=None, scoring=None, refit=True, n_jobs=None, decay="constant",
-                 decay_rate=None, decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None, max_iter=1000, tol=1e-5,
-                 n_iter_no_change=5, penalty="l2", l1_ratio=0.15, fit_intercept=True,
-                 early_stopping=False, validation_fraction=0.1, warm_start=False,
-                 class_weight=None, verbose=0):
+    def __init__(self, *, learning_rates: Sequence[LearningRate] = ("auto",),
+                 alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
+                 scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
+                 decay: Decay = "constant", decay_rate: float | None = None,
+                 decay_steps: int = 100, power_t: float = 0.25,
+                 solver: Solver = "accelerated", preconditioner: Preconditioner = "auto",
+                 momentum: float = 0.0, nesterov: bool = False,
+                 batch_size: int | None = None, shuffle: bool = True,
+                 random_state: RandomState = None, max_iter: int = 1000,
+                 tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 penalty: Penalty = "l2", l1_ratio: float = 0.15, fit_intercept: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 warm_start: bool = False,
+                 class_weight: ClassWeight = None, verbose: int = 0) -> None:
         self.learning_rates = learning_rates
         self.alphas = alphas
         self.cv = cv
@@ -790,7 +1023,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            groups: ArrayLike | None = None) -> Self:
         """Fit every setting on every fold, then refit the best on all the data.
 
         Parameters
@@ -807,15 +1041,18 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         """
         return self._fit(X, y, sample_weight, groups)
 
-    def decision_function(self, X):
+    @available_if(_refitted)
+    def decision_function(self, X: MatrixLike) -> Any:
         """The refitted estimator's raw predictions."""
         return self._best().decision_function(self._check_input(X))
 
-    def predict_proba(self, X):
+    @available_if(_refitted)
+    def predict_proba(self, X: MatrixLike) -> Any:
         """The refitted estimator's class probabilities."""
         return self._best().predict_proba(self._check_input(X))
 
-    def predict_log_proba(self, X):
+    @available_if(_refitted)
+    def predict_log_proba(self, X: MatrixLike) -> Any:
         """The refitted estimator's log-probabilities."""
         return self._best().predict_log_proba(self._check_input(X))
 

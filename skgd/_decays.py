@@ -76,7 +76,14 @@ def make_decay(decay, **settings) -> Decay:
         return DECAYS[decay](**settings)
 
     def factor(t, n_plateaus):
-        value = float(decay(t))
+        returned = decay(t)
+        try:
+            value = float(returned)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"decay={decay!r} returned {returned!r} at epoch {t}; a decay must return "
+                "a number, the factor of the learning rate (the learning rate of epoch t "
+                "is learning_rate * decay(t)).") from None
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(
                 f"decay={decay!r} returned {value} at epoch {t}; a decay must return a "

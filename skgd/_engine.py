@@ -22,8 +22,9 @@ after the last epoch, by one more full pass.
 a stable step the objective stays below it (up to the noise of mini-batches); one that is
 not finite, or rises above it by ``_EXPLOSION`` times its size, or stays above twice its
 value for ``_RISE_EPOCHS`` epochs running, is diverging, and :class:`DivergenceError` is
-raised. An objective that is not finite at the starting point, before any step, is the
-data's fault and raises a plain ``ValueError``.
+raised; so is a run that ends rising slowly (``_RISING_END``), with or without ``tol``.
+An objective that is not finite at the starting point, before any step, is the data's
+fault and raises a plain ``ValueError``.
 
 **Drivers.** :func:`descent` is a generator: it yields each request for the objective
 and gradient ``(w, rows)`` and is sent the answer. :func:`minimize` answers with one
@@ -61,6 +62,10 @@ from ._updates import UPDATE_RULES, Step, UpdateRule
 # passes.
 _EXPLOSION = 1e4
 _RISE_EPOCHS = 3
+# A run that ends with this many epochs in a row that each raised the objective more than
+# the last, having lost more than half its progress from the start to its best, is
+# diverging slowly (a step just above 2/L), whatever the stopping rule.
+_RISING_END = 5
 # Relative rounding error of an objective summed from float32 losses.
 _ROUNDING = 1e-6
 # "plateau" stops once it has cut the rate by this factor in all.
@@ -333,9 +338,10 @@ def descent(
         step = Step(point, grad, direction, prox(point - rate * direction, rate))
         return float(value), float(optimality(step, rate))
 
-    def diverged(epoch, value, rate):
-        reason = ("became non-finite" if not math.isfinite(value) else
-                  f"rose from {references.objective:.6g} at the start to {value:.6g}")
+    def diverged(epoch, value, rate, reason=None):
+        reason = reason or ("became non-finite" if not math.isfinite(value) else
+                            f"rose from {references.objective:.6g} at the start to "
+                            f"{value:.6g}")
         error = DivergenceError(
             f"learning_rate={rate:.6g} (the step of epoch {epoch}) made the objective "
             f"diverge: it {reason}; {advice}")
@@ -459,6 +465,11 @@ def descent(
 
     if not bool(xp.all(xp.isfinite(params))):
         raise diverged(epoch - 1, math.inf, rate)
+    if not (converged or stopped) and _rising_end(loss_curve, references):
+        raise diverged(epoch - 1, loss_curve[-1], rate, (
+            f"rose in each of the last {_RISING_END} epochs, from its best "
+            f"{min(loss_curve):.6g} to {loss_curve[-1]:.6g} (it was "
+            f"{references.objective:.6g} at the start)"))
     best_score = None
     if validation is not None:
         params = best_params
@@ -556,6 +567,20 @@ class _LocalMetric:
             return point, self.metric
         self.recovered = self.best_value
         return point, self.refit(point)
+
+
+def _rising_end(loss_curve, references):
+    """Whether the run ends diverging slowly (see ``_RISING_END``): each of the last
+    epochs raised the objective by more than the one before (a growth that accelerates,
+    as an unstable mode's does, unlike momentum's bounded swings) and it has lost more
+    than half of its progress."""
+    tail = loss_curve[-_RISING_END - 1:]
+    rises = [after - before for before, after in zip(tail[:-1], tail[1:], strict=True)]
+    best = min(loss_curve, default=math.inf)
+    return (len(rises) == _RISING_END and 0 < rises[0]
+            and all(map(float.__lt__, rises, rises[1:]))
+            and tail[-1] - best > max(references.objective - best,
+                                      1e-3 * references.scale) / 2)
 
 
 def _slack(value):

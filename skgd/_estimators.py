@@ -16,7 +16,9 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,6 +46,18 @@ from ._callbacks import _CallbackReport
 from ._decays import DECAYS, make_decay
 from ._engine import descent as engine_descent
 from ._engine import run
+from ._typing import (
+    ArrayLike,
+    ClassWeight,
+    Decay,
+    LearningRate,
+    MatrixLike,
+    Penalty,
+    Preconditioner,
+    RandomState,
+    Scoring,
+    Solver,
+)
 from ._updates import UPDATE_RULES
 from ._validation import _check_class_weight, _check_weight_sum
 from .losses import (
@@ -54,11 +68,14 @@ from .losses import (
     _transposed,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 try:
     from sklearn.callback import CallbackSupportMixin as _CallbackSupport
 except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no one.
 
-    class _CallbackSupport:
+    class _CallbackSupport:  # type: ignore[no-redef]
         """Stand-in for scikit-learn's ``CallbackSupportMixin``, without callbacks."""
 
         def _init_callback_context(self, task_name, max_subtasks):
@@ -114,7 +131,10 @@ def _is_dask(X):
     return type(X).__module__.startswith("dask.")
 
 
-def _lazy_on_dask(method):
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _lazy_on_dask(method: _Method) -> _Method:
     """dask hook: ``method(X)`` on a dask array maps it over the row chunks, lazily."""
     @functools.wraps(method)
     def predict(self, X):
@@ -122,7 +142,7 @@ def _lazy_on_dask(method):
             from ._dask import map_prediction
             return map_prediction(self, method, X)
         return method(self, X)
-    return predict
+    return cast(_Method, predict)
 
 
 class _BaseGD(_CallbackSupport, BaseEstimator):
@@ -162,19 +182,18 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         return tags
 
     def _check_params(self):
-        """Rules that tie two parameters together."""
-        if self.solver != "gd" and (self.momentum != 0 or self.nesterov):
-            raise ValueError(
-                f"momentum={self.momentum} and nesterov={self.nesterov} only apply to "
-                f"solver='gd', not solver={self.solver!r}; leave them at their defaults or "
-                "use solver='gd'.")
-        if self.solver == "adam" and self.preconditioner not in ("auto", None):
-            raise ValueError(
-                f"solver='adam' scales each coordinate itself and steps in no "
-                f"preconditioner; preconditioner={self.preconditioner!r} needs solver="
-                "'accelerated' or 'gd' (or use preconditioner='auto' or None with Adam).")
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0, e.g. momentum=0.9.")
+        """Rules that tie two parameters together.
+
+        A parameter that does not apply to the other settings is ignored, as
+        scikit-learn ignores them (``SGDClassifier``'s ``power_t`` without
+        ``"invscaling"``, ``MLPClassifier``'s ``momentum`` without ``"sgd"``), and each
+        docstring says when it applies: ``momentum`` and ``nesterov`` without
+        ``solver="gd"`` (``nesterov`` also with ``momentum=0``), ``preconditioner``
+        with Adam, ``decay_rate``, ``decay_steps`` and ``power_t`` with another decay,
+        ``l1_ratio`` without ``"elasticnet"``, ``alpha`` with ``penalty=None``,
+        ``scoring`` and ``validation_fraction`` without ``early_stopping``. Only values
+        that no setting can use raise.
+        """
         if (isinstance(self.decay, str) and self.decay in _SHRINKING_DECAYS
                 and self.decay_rate is not None and self.decay_rate > 1):
             raise ValueError(
@@ -330,12 +349,26 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 # A scorer calls the estimator's own predict methods: give it the
                 # epoch's coefficients (the fit stores the final ones afterwards).
                 self.coef_, self.intercept_ = self._shape_coef(*objective.unpack(w))
-                return scorer(self, X_val, y_true, **metadata)
+                try:
+                    return scorer(self, X_val, y_true, **metadata)
+                except ValueError as error:
+                    raise ValueError(self._unusable_scoring(error)) from error
 
         def validation(w):
             value = float(score(w))
             return -math.inf if math.isnan(value) else value
         return validation
+
+    def _unusable_scoring(self, error):
+        """The message of a ``scoring`` that cannot score the validation data."""
+        task = ("regression" if self._regression else
+                f"{len(self.classes_)}-class")
+        examples = ("'r2' or 'neg_mean_squared_error'" if self._regression else
+                    "'accuracy', 'neg_log_loss' or 'roc_auc'" if len(self.classes_) == 2
+                    else "'accuracy', 'neg_log_loss' or 'roc_auc_ovr'")
+        return (f"early_stopping=True: scoring={self.scoring!r} cannot score the "
+                f"validation data of this {task} problem ({error}). Use a scorer that "
+                f"fits it, e.g. {examples}.")
 
     def _check_scored(self):
         """Raise when no epoch got a finite validation score: the fit would be the start."""
@@ -365,14 +398,17 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         """
         penalty = objective.l1_penalty()
         solver = self._update_rule(objective, penalty, partial)
-        rule = UPDATE_RULES[solver](momentum=self.momentum, nesterov=self.nesterov)
+        momentum, nesterov = self._momentum()
+        rule = UPDATE_RULES[solver](momentum=momentum, nesterov=nesterov)
         state = self._initial_state(objective, rule, resume, solver)
         if resume:
             # partial_fit keeps the metric and the step of its first call.
             metric, learning_rate, gauge = self._metric, self._learning_rate, None
         else:
             preconditioner = _curvature.resolve(
-                self.preconditioner, objective, batch_size=self.batch_size,
+                # Adam scales each coordinate itself: it steps in no preconditioner.
+                None if self.solver == "adam" else self.preconditioner, objective,
+                batch_size=self.batch_size,
                 streaming=partial, l1=penalty is not None, adaptive=self.solver == "adam",
                 learned=solver == "lbfgs")
             metric = _curvature.make_metric(preconditioner, objective)
@@ -402,7 +438,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             verbose=self.verbose,
             **callbacks.epoch_hooks(objective),
             run_epoch=_compiled.epoch_runner(
-                objective, solver, momentum=self.momentum, nesterov=self.nesterov,
+                objective, solver, momentum=momentum, nesterov=nesterov,
                 penalty=penalty, metric=metric, batch_size=self.batch_size),
         )
         return descent, functools.partial(self._store, objective=objective, metric=metric,
@@ -438,6 +474,12 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             return "lbfgs"
         return "accelerated"
 
+    def _momentum(self):
+        """``(momentum, nesterov)`` of the update rule: only ``solver="gd"`` has any."""
+        if self.solver != "gd":
+            return 0.0, False
+        return self.momentum, self.nesterov and self.momentum > 0
+
     def _store(self, result, *, objective, metric, learning_rate, partial, resume,
                callbacks, solver):
         """Store the fitted attributes of the engine's ``result`` (see :meth:`_plan`)."""
@@ -445,6 +487,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         if (not partial and self.tol is not None and not result.converged
                 and not result.stopped):
             message = self._not_converged_message(result, objective.n_samples)
+        if not partial:
+            message = self._unbounded_message(objective, result.params) or message
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
         self._engine_state = result.state
@@ -502,6 +546,13 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 "max_iter" + (", or use preconditioner='auto'"
                               if self.preconditioner is None else "")
                 + ", or check the learning rate and decay.")
+
+    def _unbounded_message(self, objective, params):
+        """The warning of a fit whose objective has no minimiser, or None.
+
+        Least squares always has one; the classifier overrides this.
+        """
+        return None
 
     def _initial_state(self, objective, rule, resume, solver):
         """Engine state to continue from (partial_fit, warm_start), or None for a fresh start."""
@@ -591,7 +642,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 return (raw[:, 0] if np.ndim(self.intercept_) == 0 else raw) + self.intercept_
             return X @ _transposed(self.coef_) + self.intercept_
 
-    def densify(self):
+    def densify(self) -> Self:
         """Convert a sparse ``coef_`` (see :meth:`sparsify`) back to a dense array.
 
         ``coef_`` is dense after ``fit``; this undoes :meth:`sparsify`.
@@ -606,7 +657,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             self.coef_ = coef.ravel() if np.ndim(self.intercept_) == 0 else coef
         return self
 
-    def sparsify(self):
+    def sparsify(self) -> Self:
         """Convert ``coef_`` to a ``scipy.sparse`` CSR matrix, as ``SGDClassifier`` does.
 
         Worth it when most coefficients are zero (an L1 penalty): predictions take the
@@ -649,11 +700,11 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Learning-rate decay over epochs; a callable ``f(epoch) -> factor``.
     decay_rate : float, default=None
         Strength of ``"inverse"`` (default 0.01), ``"exponential"`` (0.99), ``"step"``
-        and ``"plateau"`` (0.5).
+        and ``"plateau"`` (0.5); ignored by the other decays.
     decay_steps : int, default=100
-        Epochs between the drops of ``"step"``.
+        Epochs between the drops of ``"step"``; ignored by the other decays.
     power_t : float, default=0.25
-        Exponent of ``"invscaling"``.
+        Exponent of ``"invscaling"``; ignored by the other decays.
     solver : {"accelerated", "gd", "adam", "lbfgs", "auto"}, default="accelerated"
         Update rule: Nesterov's accelerated gradient with adaptive restart; plain gradient
         descent (optionally with momentum); Adam; or limited-memory BFGS seeded with the
@@ -674,11 +725,13 @@ class GDRegressor(RegressorMixin, _BaseGD):
         its Jacobi diagonal, scaled to stay a bound. None: the plain metric. ``"auto"``
         picks ``"full"`` for up to 1024 columns and ``"diagonal"`` beyond, for full-batch
         fits; with L1 it uses the diagonal form (exact soft thresholds); for mini-batches,
-        ``partial_fit`` and Adam it is None. ``preconditioner_`` tells what was used.
+        ``partial_fit`` and Adam it is None. Adam, which scales each coordinate itself,
+        ignores it. ``preconditioner_`` tells what was used.
     momentum : float, default=0.0
-        Heavy-ball momentum of ``solver="gd"``.
+        Heavy-ball momentum of ``solver="gd"``; ignored by the other solvers.
     nesterov : bool, default=False
-        Nesterov momentum for ``solver="gd"`` (needs ``momentum > 0``).
+        Nesterov momentum for ``solver="gd"``; ignored with ``momentum=0`` and by the
+        other solvers.
     batch_size : int, default=None
         Mini-batch size; None is the full batch, 1 is stochastic gradient descent.
     shuffle : bool, default=True
@@ -698,12 +751,19 @@ class GDRegressor(RegressorMixin, _BaseGD):
         None runs ``max_iter`` epochs. A fit that ends otherwise warns with its
         optimality; see ``optimality_``.
     n_iter_no_change : int, default=5
-    alpha : float, default=0.0
-        Regularisation strength.
+        Epochs without an improvement by ``tol`` after which a mini-batch or
+        early-stopping fit stops (and ``decay="plateau"`` cuts the rate). Full-batch fits
+        stop on their optimality instead.
+    alpha : float, default=1e-4
+        Regularisation strength, as ``SGDClassifier``'s and ``SGDRegressor``'s default:
+        ``GDClassifier(alpha=a)`` is ``LogisticRegression(C=1/(n*a))``. ``alpha=0`` is the
+        unpenalised model, whose optimum need not exist: on separable classes the
+        cross-entropy has no minimiser, the weights grow without bound, and the fit
+        warns (``ConvergenceWarning``).
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
         None: no penalty, whatever ``alpha`` (scikit-learn's spelling of ``alpha=0``).
     l1_ratio : float, default=0.15
-        Share of L1 in ``"elasticnet"``.
+        Share of L1 in ``"elasticnet"``; ignored by the other penalties.
     fit_intercept : bool, default=True
         The intercept is never penalised.
     early_stopping : bool, default=False
@@ -713,14 +773,16 @@ class GDRegressor(RegressorMixin, _BaseGD):
         keep the best weights. A split too small to score (fewer than 2 validation rows)
         raises a ValueError.
     validation_fraction : float, default=0.1
-        Share of the rows held out by ``early_stopping``. The training rows are copied
-        once (about ``1 - validation_fraction`` times X in memory): the objective
-        streams them in contiguous blocks every epoch, which indexing X would turn into a
-        gather per pass. Passing ``X_val`` and ``y_val`` to :meth:`fit` avoids the copy.
+        Share of the rows held out by ``early_stopping`` (ignored without it). The
+        training rows are copied once (about ``1 - validation_fraction`` times X in
+        memory): the objective streams them in contiguous blocks every epoch, which
+        indexing X would turn into a gather per pass. Passing ``X_val`` and ``y_val`` to
+        :meth:`fit` avoids the copy.
     scoring : str, callable or None, default=None
-        Validation score of ``early_stopping``, higher is better: None is :meth:`score`
-        (R^2, accuracy for the classifier); ``"loss"`` the objective ``F`` on the
-        validation rows, negated; else a scikit-learn scorer name or callable
+        Validation score of ``early_stopping`` (ignored without it), higher is better:
+        None is :meth:`score` (R^2, accuracy for the classifier); ``"loss"`` the
+        objective ``F`` on the validation rows, negated; else a scikit-learn scorer name
+        or callable
         ``scorer(estimator, X, y)`` (see ``sklearn.metrics.check_scoring``). A NaN score
         counts as ``-inf``: never the best epoch.
     warm_start : bool, default=False
@@ -783,13 +845,17 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
     _regression = True
 
-    def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None,
-                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
-                 l1_ratio=0.15, fit_intercept=True, early_stopping=False,
-                 validation_fraction=0.1, scoring=None, warm_start=False, verbose=0):
+    def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
+                 decay_rate: float | None = None, decay_steps: int = 100,
+                 power_t: float = 0.25, solver: Solver = "accelerated",
+                 preconditioner: Preconditioner = "auto", momentum: float = 0.0,
+                 nesterov: bool = False, batch_size: int | None = None,
+                 shuffle: bool = True, random_state: RandomState = None,
+                 max_iter: int = 1000, tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 alpha: float = 1e-4, penalty: Penalty = "l2", l1_ratio: float = 0.15,
+                 fit_intercept: bool = True, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, scoring: Scoring = None,
+                 warm_start: bool = False, verbose: int = 0) -> None:
         self.learning_rate = learning_rate
         self.decay = decay
         self.decay_rate = decay_rate
@@ -821,8 +887,9 @@ class GDRegressor(RegressorMixin, _BaseGD):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None, *,
+            X_val: MatrixLike | None = None, y_val: ArrayLike | None = None,
+            sample_weight_val: ArrayLike | None = None) -> Self:
         """Fit by gradient descent.
 
         Parameters
@@ -833,7 +900,10 @@ class GDRegressor(RegressorMixin, _BaseGD):
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation data for ``early_stopping=True``, used instead of holding out
             ``validation_fraction`` of ``X`` (as ``HistGradientBoostingRegressor`` takes
-            it). Needs ``early_stopping=True`` and ``y_val``.
+            it). Needs ``early_stopping=True`` and ``y_val``. In a ``Pipeline``, it is
+            not transformed unless the pipeline is made with
+            ``transform_input=["X_val"]`` (with metadata routing, and
+            ``set_fit_request(X_val=True, y_val=True)``).
         y_val : array-like of shape (n_val,) or (n_val, n_targets), default=None
         sample_weight_val : array-like of shape (n_val,), default=None
 
@@ -846,7 +916,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
                                                                      sample_weight_val))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """Run one epoch over ``(X, y)``, continuing the coefficients and the schedule.
 
         ``early_stopping`` does not apply. With ``learning_rate="auto"`` the step size is
@@ -859,7 +930,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         return self._fit(X, y, sample_weight, partial=True)
 
     @_lazy_on_dask
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> Any:
         """Predict targets, of shape (n_samples,) or (n_samples, n_targets)."""
         return self._decision(X, "predict")
 
@@ -954,14 +1025,18 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
     }
     _regression = False
 
-    def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None,
-                 max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
-                 l1_ratio=0.15, fit_intercept=True, early_stopping=False,
-                 validation_fraction=0.1, scoring=None, warm_start=False, class_weight=None,
-                 verbose=0):
+    def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
+                 decay_rate: float | None = None, decay_steps: int = 100,
+                 power_t: float = 0.25, solver: Solver = "accelerated",
+                 preconditioner: Preconditioner = "auto", momentum: float = 0.0,
+                 nesterov: bool = False, batch_size: int | None = None,
+                 shuffle: bool = True, random_state: RandomState = None,
+                 max_iter: int = 1000, tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 alpha: float = 1e-4, penalty: Penalty = "l2", l1_ratio: float = 0.15,
+                 fit_intercept: bool = True, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, scoring: Scoring = None,
+                 warm_start: bool = False,
+                 class_weight: ClassWeight = None, verbose: int = 0) -> None:
         self.learning_rate = learning_rate
         self.decay = decay
         self.decay_rate = decay_rate
@@ -989,8 +1064,9 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None, *,
+            X_val: MatrixLike | None = None, y_val: ArrayLike | None = None,
+            sample_weight_val: ArrayLike | None = None) -> Self:
         """Fit by gradient descent.
 
         Parameters
@@ -1002,7 +1078,9 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation data for ``early_stopping=True``, used instead of the stratified
             split of ``X`` (as ``HistGradientBoostingClassifier`` takes it). Needs
-            ``early_stopping=True`` and ``y_val``.
+            ``early_stopping=True`` and ``y_val``. In a ``Pipeline``, it is not
+            transformed unless the pipeline is made with ``transform_input=["X_val"]``
+            (with metadata routing, and ``set_fit_request(X_val=True, y_val=True)``).
         y_val : array-like of shape (n_val,), default=None
             Labels among those of ``y``.
         sample_weight_val : array-like of shape (n_val,), default=None
@@ -1017,7 +1095,8 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
                                                                      sample_weight_val))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """Run one epoch over ``(X, y)``, continuing the coefficients and the schedule.
 
         Parameters
@@ -1035,7 +1114,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         return self._fit(X, y, sample_weight, partial=True, classes=classes)
 
     @_lazy_on_dask
-    def decision_function(self, X):
+    def decision_function(self, X: MatrixLike) -> Any:
         """Raw predictions ``X @ coef_.T + intercept_``: shape (n_samples,) for two
         classes (positive means ``classes_[1]``), else (n_samples, n_classes)."""
         return self._raw(X, "decision_function")
@@ -1045,7 +1124,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         return get_namespace(raw)[0].reshape(raw, (-1,)) if raw.shape[1] == 1 else raw
 
     @_lazy_on_dask
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> Any:
         """Predict class labels, of shape (n_samples,).
 
         With non-NumPy X the labels come in X's namespace and on its device when they
@@ -1058,13 +1137,13 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         return xp.take(xp.asarray(self.classes_, device=device), index)
 
     @_lazy_on_dask
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> Any:
         """Class probabilities (sigmoid or softmax), of shape (n_samples, n_classes)."""
         raw = self._raw(X, "predict_proba")
         return self._loss_for(len(self.classes_)).predict_proba(raw)
 
     @_lazy_on_dask
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> Any:
         """Log of :meth:`predict_proba`, computed without taking the log of 0."""
         raw = self._raw(X, "predict_log_proba")
         return self._loss_for(len(self.classes_)).predict_log_proba(raw)
@@ -1140,6 +1219,42 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         xp = get_namespace(coef)[0]
         return (xp.reshape(xp.asarray(coef, copy=True), (-1, coef.shape[-1])),
                 xp.reshape(xp.asarray(intercept, copy=True), (-1,)))
+
+    def _unbounded_message(self, objective, params):
+        """The warning of an unpenalised fit that separates its training classes.
+
+        Where the fitted weights give every training sample (of positive weight) a
+        positive margin, the cross-entropy of ``t W`` falls towards 0 as ``t`` grows: the
+        unpenalised objective has no minimiser, and the coefficients the fit returns grow
+        with ``max_iter`` and shrink with ``tol``. That is a certificate, checked by one
+        pass over X at the end of the fit; separable data whose fit stops before it
+        separates them do not warn.
+        """
+        alpha, l1_ratio = self._penalty()
+        if alpha > 0:
+            return None
+        raw = objective.raw_prediction(params)
+        xp = get_namespace(raw)[0]
+        y = objective.y
+        if raw.ndim == 1:
+            margin = xp.where(y > 0, raw, -raw)
+        else:
+            own = xp.arange(raw.shape[1], device=get_namespace(raw)[1]) == y[:, None]
+            margin = (xp.sum(xp.where(own, raw, xp.zeros_like(raw)), axis=1)
+                      - xp.max(xp.where(own, -xp.inf, raw), axis=1))
+        weight = objective.sample_weight
+        if weight is not None:
+            margin = xp.where(weight > 0, margin, xp.inf)
+        if not bool(xp.all(margin > 0)):
+            return None
+        setting = "penalty=None" if self.penalty is None else "alpha=0"
+        largest = float(xp.max(xp.abs(params[:objective.n_coef])))
+        return (f"{type(self).__name__}({setting}) fitted weights that classify every "
+                "training sample correctly: the classes are linearly separable, so the "
+                "unpenalised cross-entropy has no minimiser and decreases as the weights "
+                f"grow without bound (max |coef_| = {largest:.3g} here, larger with a "
+                "smaller tol or more epochs). Set alpha > 0 (the default, 1e-4) for a "
+                "model that does not depend on tol and max_iter.")
 
     def _score_raw(self, raw, y, sample_weight):
         return accuracy_score(y.astype(np.intp), self._raw_to_index(raw),

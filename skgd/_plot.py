@@ -12,6 +12,8 @@ without it.
 from __future__ import annotations
 
 import numbers
+import re
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,10 @@ if TYPE_CHECKING:
 _LEARNING_RATE_AXES = "skgd learning rate"
 _VALIDATION_AXES = "skgd validation score"
 # Line styles that tell the curves of one fit apart; its colour tells the fits apart.
-_STYLES = {"learning rate": "--", "validation score": ":"}
+_STYLES: dict[str, Any] = {"learning rate": "--", "validation score": ":"}
+# The constant learning rate of a drawn loss line, named in its legend entry instead of
+# drawn flat on an axis of its own.
+_CONSTANT_RATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class LossCurveDisplay:
@@ -140,9 +145,15 @@ class LossCurveDisplay:
         if ax is None:
             _, ax = plt.subplots(layout="constrained")
         name = self.estimator_name if name is None else name
-        epochs = np.arange(1, len(self.loss_curve) + 1)
+        loss_curve = np.asarray(self.loss_curve, dtype=float)
+        epochs = np.arange(1, len(loss_curve) + 1)
         label = "training objective" if name is None else name
-        (self.line_,) = ax.plot(epochs, self.loss_curve, **{"label": label, **line_kwargs})
+        rates = (None if self.learning_rate_curve is None
+                 else np.asarray(self.learning_rate_curve, dtype=float))
+        constant = rates is not None and len(rates) > 0 and bool(np.all(rates == rates[0]))
+        (self.line_,) = ax.plot(epochs, loss_curve, **{"label": label, **line_kwargs})
+        if show_learning_rate and rates is not None and constant:
+            _CONSTANT_RATES[self.line_] = float(rates[0])
         color = self.line_.get_color()
         ax.set_xlabel("epoch")
         ax.set_ylabel("training objective")
@@ -150,10 +161,12 @@ class LossCurveDisplay:
             ax.set_yscale("log")
 
         self.ax_learning_rate_ = self.learning_rate_line_ = None
-        if show_learning_rate and self.learning_rate_curve is not None:
+        # A constant rate is a number, in the legend: a flat line on an axis of its own
+        # would only take room.
+        if show_learning_rate and rates is not None and not constant:
             self.ax_learning_rate_ = _twin(ax, _LEARNING_RATE_AXES, "learning rate")
             (self.learning_rate_line_,) = self.ax_learning_rate_.plot(
-                epochs, self.learning_rate_curve, color=color,
+                epochs, rates, color=color,
                 linestyle=_STYLES["learning rate"], label=f"{label}: learning rate")
         self.ax_validation_ = self.validation_line_ = None
         if show_validation and self.validation_scores is not None:
@@ -164,8 +177,13 @@ class LossCurveDisplay:
 
         twins = _twins(ax)
         if len(twins) == 2:
-            # Two right-hand axes: move the validation one out so their ticks don't overlap.
-            twins[1].spines["right"].set_position(("axes", 1.18))
+            # Two right-hand axes: move the validation one out, past the learning-rate
+            # axis' ticks and label (the label's width is the tick labels').
+            renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+            box = twins[0].get_tightbbox(renderer)
+            inner = (0.0 if box is None else box.x1) - ax.get_window_extent(renderer).x1
+            twins[1].spines["right"].set_position(
+                ("axes", 1.0 + 1.1 * inner / ax.get_window_extent(renderer).width))
         _legend(ax, twins)
         self.ax_ = ax
         self.figure_ = ax.figure
@@ -212,7 +230,8 @@ class LossCurveDisplay:
         model = _descent_estimator(estimator)
         display = cls(
             model.loss_curve_,
-            learning_rate_curve=model.learning_rate_curve_,
+            # Others' loss_curve_ (MLPClassifier's, SGD-free) may come without rates.
+            learning_rate_curve=getattr(model, "learning_rate_curve_", None),
             validation_scores=getattr(model, "validation_scores_", None),
             estimator_name=type(model).__name__,
         )
@@ -339,6 +358,7 @@ class SearchLossCurveDisplay:
             else:
                 if self.scores is not None:
                     label = f"{label} (CV score {score:.3g})"
+                curve = np.asarray(curve, dtype=float)
                 (line,) = ax.plot(np.arange(1, len(curve) + 1), curve,
                                   **{"color": color, "label": label, **line_kwargs})
             self.lines_.append(line)
@@ -394,19 +414,38 @@ class SearchLossCurveDisplay:
         check_is_fitted(search, "cv_results_")
         results = search.cv_results_
         candidates = results["params"]
-        loss_curves = []
-        for params in candidates:
-            model = clone(search.estimator).set_params(**params)
+        # GDClassifierCV and GDRegressorCV have no estimator parameter: the estimator
+        # each of their fits is a copy of.
+        estimator = (search.estimator if hasattr(search, "estimator")
+                     else search._estimator())
+        # Folds whose fit failed (error_score=np.nan scores them NaN), or diverged.
+        splits = [results[key] for key in results
+                  if re.fullmatch(r"split\d+_test_score", key)]
+        failed = np.asarray(results["n_diverged"] if "n_diverged" in results
+                            else np.isnan(np.array(splits, dtype=float)).sum(axis=0)
+                            if splits else np.zeros(len(candidates), dtype=int))
+        loss_curves: list[ArrayLike | None] = []
+        diverged: list[bool] = []
+        labels = _candidate_labels(candidates)
+        for i, params in enumerate(candidates):
+            model = clone(estimator).set_params(**params)
             try:
                 model.fit(X, y)
             except DivergenceError:
                 loss_curves.append(None)
+                diverged.append(True)
             else:
                 loss_curves.append(_descent_estimator(model).loss_curve_)
+                # Diverged on some folds, not on all the data: drawn, but marked as
+                # from_cv marks it.
+                diverged.append(bool(failed[i]))
+                if diverged[-1]:
+                    labels[i] += f" (on {int(failed[i])} of {len(splits)} folds)"
         score_key = "mean_test_score" if "mean_test_score" in results else (
             f"mean_test_{search.refit}" if isinstance(search.refit, str) else None)
-        display = cls(loss_curves, _candidate_labels(candidates),
-                      scores=None if score_key is None else results[score_key])
+        display = cls(loss_curves, labels,
+                      scores=None if score_key is None else results[score_key],
+                      diverged=diverged)
         return display.plot(ax=ax, log_scale=log_scale, cmap=cmap, **line_kwargs)
 
 
@@ -435,6 +474,11 @@ class SearchLossCurveDisplay:
             The display, plotted.
         """
         check_matplotlib_support(f"{cls.__name__}.from_cv")
+        if hasattr(search, "cv_results_") and not hasattr(search, "loss_curves_"):
+            raise TypeError(
+                f"from_cv draws the curves that GDClassifierCV and GDRegressorCV keep; "
+                f"{type(search).__name__} keeps none. Use SearchLossCurveDisplay."
+                "from_search(search, X, y), which refits each candidate.")
         check_is_fitted(search, "loss_curves_")
         if not 0 <= fold < search.n_splits_:
             raise ValueError(f"fold={fold} is not one of the search's {search.n_splits_} "
@@ -506,15 +550,22 @@ def _legend(ax: Axes, twins: list[Axes]) -> None:
     each twin's curves. Drawn on the topmost axes, so no curve hides it."""
     import matplotlib.lines
 
-    handles = list(ax.get_legend_handles_labels()[0])
+    handles, labels = (list(entries) for entries in ax.get_legend_handles_labels())
+    labels = [label if handle not in _CONSTANT_RATES else
+              f"{label} (learning rate {_CONSTANT_RATES[handle]:.3g})"
+              for handle, label in zip(handles, labels, strict=True)]
     for twin in twins:
         lines = twin.get_lines()
         kind = twin.get_ylabel()
         # One fit: the entry is in its colour; several: in grey, standing for them all.
         color = lines[0].get_color() if len(lines) == 1 else "0.35"
-        handles.append(matplotlib.lines.Line2D([], [], color=color, linestyle=_STYLES[kind],
-                                               label=kind))
+        handles.append(matplotlib.lines.Line2D([], [], color=color, linestyle=_STYLES[kind]))
+        labels.append(kind)
     for axes in [ax, *twins]:
-        if axes.get_legend() is not None:
-            axes.get_legend().remove()
-    (twins[-1] if twins else ax).legend(handles=handles)
+        legend = axes.get_legend()
+        if legend is not None:
+            legend.remove()
+    # Above the axes, where it covers no curve of any of them, however many fits.
+    (twins[-1] if twins else ax).legend(
+        handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.02, 1.0, 0.1),
+        mode="expand", ncols=2, fontsize="small", borderaxespad=0.0)

@@ -118,7 +118,7 @@ def accelerated(**_):
 class AdamState(NamedTuple):
     mean: object
     second_moment: object
-    count: int
+    n_steps: int
 
 
 # Adam's defaults, shared with the compiled kernel (skgd._compiled).
@@ -138,7 +138,7 @@ def adam(beta1=BETA1, beta2=BETA2, epsilon=EPSILON, **_):
 
     def update(step, params, state, learning_rate, metric, prox):
         grad = step.grad
-        count = state.count + 1
+        count = state.n_steps + 1
         mean = beta1 * state.mean + (1 - beta1) * grad
         second = beta2 * state.second_moment + (1 - beta2) * (grad * grad)
         step = learning_rate * math.sqrt(1 - beta2 ** count) / (1 - beta1 ** count)

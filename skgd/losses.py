@@ -13,6 +13,8 @@ namespace and on their device. Only SciPy sparse X is NumPy-specific.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -59,11 +61,15 @@ class _PerSampleLoss:
     """``loss`` and ``gradient`` taken from ``loss_gradient``, so each loss writes its
     formula once."""
 
-    def loss(self, y_true, raw_prediction, sample_weight=None):
+    def loss_gradient(self, y_true: Any, raw_prediction: Any,
+                      sample_weight: Any = None) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def loss(self, y_true: Any, raw_prediction: Any, sample_weight: Any = None) -> Any:
         """Per-sample loss, of shape (n_samples,)."""
         return self.loss_gradient(y_true, raw_prediction, sample_weight)[0]
 
-    def gradient(self, y_true, raw_prediction, sample_weight=None):
+    def gradient(self, y_true: Any, raw_prediction: Any, sample_weight: Any = None) -> Any:
         """Per-sample derivative with respect to ``raw_prediction`` (same shape)."""
         return self.loss_gradient(y_true, raw_prediction, sample_weight)[1]
 
@@ -103,7 +109,8 @@ class SquaredError(_PerSampleLoss):
         return 1 if self.n_targets is None else 2
 
     @_ignore_underflow
-    def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
+    def loss_gradient(self, y_true: Any, raw_prediction: Any,
+                      sample_weight: Any = None) -> tuple[Any, Any]:
         """``(loss, gradient)`` in one pass."""
         diff = raw_prediction - y_true
         sq = diff * diff
@@ -137,7 +144,8 @@ class BinaryCrossEntropy(_PerSampleLoss):
     raw_ndim = 1
 
     @_ignore_underflow
-    def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
+    def loss_gradient(self, y_true: Any, raw_prediction: Any,
+                      sample_weight: Any = None) -> tuple[Any, Any]:
         """``(loss, gradient)`` in one pass, from one exponential per sample.
 
         With ``e = exp(-|z|)`` in (0, 1]: ``loss = log1p(e) + max((1 - 2y) z, 0)`` and
@@ -164,7 +172,7 @@ class BinaryCrossEntropy(_PerSampleLoss):
 
     @staticmethod
     @_ignore_underflow
-    def predict_proba(raw_prediction):
+    def predict_proba(raw_prediction: Any) -> Any:
         """Class probabilities ``[1 - p, p]``, of shape (n_samples, 2)."""
         xp = get_namespace(raw_prediction)[0]
         # expit(z) and expit(-z) from exp(-|z|), so neither rounds a tiny one to 0 - 0.
@@ -177,7 +185,7 @@ class BinaryCrossEntropy(_PerSampleLoss):
 
     @staticmethod
     @_ignore_underflow
-    def predict_log_proba(raw_prediction):
+    def predict_log_proba(raw_prediction: Any) -> Any:
         """Log-probabilities, stable for large ``|raw_prediction|``."""
         xp = get_namespace(raw_prediction)[0]
         # log expit(z) = min(z, 0) - log(1 + exp(-|z|))
@@ -253,7 +261,8 @@ class CategoricalCrossEntropy(_PerSampleLoss):
         return shifted, proba, xp.log(total)
 
     @_ignore_underflow
-    def loss_gradient(self, y_true, raw_prediction, sample_weight=None):
+    def loss_gradient(self, y_true: Any, raw_prediction: Any,
+                      sample_weight: Any = None) -> tuple[Any, Any]:
         """``(loss, gradient)`` in one pass."""
         xp, device = get_namespace(raw_prediction)
         n_samples, n_classes = raw_prediction.shape
@@ -284,12 +293,12 @@ class CategoricalCrossEntropy(_PerSampleLoss):
         return entry
 
     @classmethod
-    def predict_proba(cls, raw_prediction):
+    def predict_proba(cls, raw_prediction: Any) -> Any:
         """Softmax probabilities, of shape (n_samples, K)."""
         return cls._log_softmax_parts(raw_prediction)[1]
 
     @classmethod
-    def predict_log_proba(cls, raw_prediction):
+    def predict_log_proba(cls, raw_prediction: Any) -> Any:
         """Log-softmax, stable for large ``|raw_prediction|``."""
         shifted, _, log_total = cls._log_softmax_parts(raw_prediction)
         return shifted - log_total[:, None]
@@ -334,8 +343,10 @@ class LinearObjective:
     True
     """
 
-    def __init__(self, loss, X, y, sample_weight=None, alpha=0.0, l1_ratio=0.0,
-                 fit_intercept=True, shared=None):
+    def __init__(self, loss: SquaredError | BinaryCrossEntropy | CategoricalCrossEntropy,
+                 X: Any, y: Any, sample_weight: Any = None, alpha: float = 0.0,
+                 l1_ratio: float = 0.0, fit_intercept: bool = True,
+                 shared: dict | None = None) -> None:
         self.loss_function = loss
         # The passes that do not depend on alpha (Gram matrix, its diagonal), kept for
         # the objectives of other alphas on the same data, X, y and weights (a search).
@@ -367,7 +378,7 @@ class LinearObjective:
         return self._total_weight
 
     # -- layout -----------------------------------------------------------------------
-    def unpack(self, w):
+    def unpack(self, w: Any) -> tuple[Any, Any]:
         """Split a flat vector into ``(coef, intercept)`` views.
 
         ``coef`` has shape ``(n_features,)`` for a 1-D raw prediction, else
@@ -381,18 +392,18 @@ class LinearObjective:
             return coef, intercept[0]
         return xp.reshape(coef, (self.n_outputs, self.n_features)), intercept
 
-    def raw_prediction(self, w, X=None):
+    def raw_prediction(self, w: Any, X: Any = None) -> Any:
         """``X @ coef.T + intercept`` for the flat vector ``w`` (X defaults to the data)."""
         coef, intercept = self.unpack(w)
         X = self.X if X is None else X
         return X @ _transposed(coef) + intercept
 
-    def init_params(self):
+    def init_params(self) -> Any:
         """The zero vector in X's dtype and on X's device, the engine's starting point."""
         return self.xp.zeros(self.n_params, dtype=self.X.dtype, device=self.device)
 
     # -- objective --------------------------------------------------------------------
-    def loss_gradient(self, w, rows=None):
+    def loss_gradient(self, w: Any, rows: Any = None) -> tuple[float, Any]:
         """Return ``(F(w), dF/dw)``, reading X once.
 
         Dense X is processed in row blocks that stay in cache: the forward product, the
@@ -410,7 +421,7 @@ class LinearObjective:
         value, grad = self.loss_gradient_array(w, rows)
         return float(value), grad
 
-    def loss_gradient_array(self, w, rows=None):
+    def loss_gradient_array(self, w: Any, rows: Any = None) -> tuple[Any, Any]:
         """:meth:`loss_gradient` with ``F(w)`` left as a 0-d float64 array on X's device.
 
         The engine sums these over an epoch and reads the total once, so a GPU is not
@@ -421,7 +432,9 @@ class LinearObjective:
         if rows is not None:
             X, y, weight = (self._take_rows(array, rows) for array in (X, y, weight))
         coef, intercept = self.unpack(w)
-        loss = grad_coef = grad_intercept = None
+        loss: Any = None
+        grad_coef: Any = None
+        grad_intercept: Any = None
         for X_block, y_block, weight_block in _row_blocks(X, y, weight):
             raw = X_block @ _transposed(coef)
             raw += intercept
@@ -467,11 +480,11 @@ class LinearObjective:
             return None if array is None else array[rows]
         return self.xp.take(array, rows, axis=0)
 
-    def loss(self, w):
+    def loss(self, w: Any) -> float:
         """``F(w)`` as a float."""
         return self.loss_gradient(w)[0]
 
-    def gradient(self, w):
+    def gradient(self, w: Any) -> Any:
         """``dF/dw`` as a flat array."""
         return self.loss_gradient(w)[1]
 

@@ -141,3 +141,55 @@ def test_scoring_monitor_logs_the_score_after_each_epoch(regression, classificat
     assert_allclose([row[scoring] for row in epochs], expected)
     (fit,) = [row for row in log if row["task_name"] == "fit"]
     assert fit[scoring] == pytest.approx(model.score(X, y))
+
+
+# -- the CV estimators: GridSearchCV's tasks ------------------------------------------
+
+class PropagatedRecorder(Recorder):
+    """A Recorder that the search hands on to its refitted estimator, as ProgressBar."""
+
+    max_propagation_depth = None
+
+    def on_fit_task_begin(self, estimator, context):
+        self.calls.append(("begin", context.task_name, type(estimator).__name__,
+                           context.task_id))
+
+    def on_fit_task_end(self, estimator, context):
+        self.calls.append(("end", context.task_name, type(estimator).__name__,
+                           context.task_id))
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_a_search_is_a_task_per_setting_and_fold_then_the_refit(classification, refit):
+    from skgd import GDClassifierCV
+
+    X, y = classification
+    recorder = PropagatedRecorder()
+    search = GDClassifierCV(alphas=[1e-3, 1e-2], learning_rates=["auto", 0.5], cv=3,
+                            refit=refit).set_callbacks(recorder).fit(X, y)
+    calls = recorder.calls
+    assert calls[0] == ("setup", "fit") and calls[-1] == ("teardown", "fit")
+    evaluations = [call for call in calls if call[1] == "candidate-split-evaluation"]
+    # GridSearchCV's numbering: candidate i on fold k is task i * n_splits + k.
+    for hook in ("begin", "end"):
+        assert sorted(call[3] for call in evaluations if call[0] == hook) == list(range(12))
+    assert calls[1] == ("begin", "fit", "GDClassifierCV", 0)
+    assert calls[-2] == ("end", "fit", "GDClassifierCV", 0)
+    refit_epochs = [call for call in calls if call[1] == "epoch"]
+    assert all(call[2] == "GDClassifier" for call in refit_epochs)
+    if refit:
+        assert len(refit_epochs) == 2 * search.best_estimator_.n_iter_
+        # The refit task is the refitted estimator's fit, merged into the search's tree.
+        assert ("begin", "fit", "GDClassifier", 1) in calls
+    else:
+        assert not refit_epochs
+        assert not any(call[2:] == ("GDClassifier", 1) for call in calls)
+
+
+def test_progress_bar_on_a_search(classification):
+    pytest.importorskip("rich")
+    from skgd import GDClassifierCV
+
+    X, y = classification
+    search = GDClassifierCV(alphas=[1e-3], cv=2).set_callbacks(callback.ProgressBar())
+    assert search.fit(X, y).best_estimator_.n_iter_ > 0

@@ -258,3 +258,22 @@ def test_the_environment_variable_switches_the_kernel_off(value, enabled):
                             env={**os.environ, "SKGD_PURE_PYTHON": value}, check=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.stdout.strip() == str(enabled)
+
+
+@pytest.mark.parametrize("state", ["built", "off", "missing"])
+def test_show_versions_says_whether_the_kernel_runs(monkeypatch, capsys, state):
+    import skgd
+    from skgd import _compiled
+
+    if state == "missing":
+        monkeypatch.setattr(_compiled, "_sgd_fast", None)
+    if state != "built":
+        monkeypatch.setattr(_compiled, "ENABLED", False)
+    elif _compiled._sgd_fast is None:
+        pytest.skip("the kernel is not built here")
+    skgd.show_versions()
+    line = next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("compiled kernel: "))
+    expected = {"built": "built, on", "off": "built, off (SKGD_PURE_PYTHON",
+                "missing": "not built (no C compiler at install)"}[state]
+    assert line.startswith(f"compiled kernel: {expected}")

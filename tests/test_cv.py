@@ -21,6 +21,9 @@ from skgd import (
     SearchLossCurveDisplay,
 )
 
+# Searches over a rate that diverges warn of it; these tests are about other things.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+
 
 def _binary():
     X, y = load_breast_cancer(return_X_y=True)
@@ -163,6 +166,32 @@ def test_diverged_settings_are_recorded_not_raised():
         assert search.loss_curves_[1][fold][-1] < search.loss_curves_[1][fold][0]
 
 
+def test_diverged_settings_warn_once_naming_them_and_their_folds():
+    # The grid: n_diverged [0 0 3 5 5] and no warning, where GridSearchCV warns.
+    X, y = _regression()
+    search = GDRegressorCV(learning_rates=[0.01, 0.1, 0.5, 1.0, 3.0], alphas=[0.0],
+                           solver="gd", preconditioner=None, max_iter=100, tol=None)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        search.fit(X, y)
+    failed = [w for w in record if issubclass(w.category, FitFailedWarning)]
+    assert len(failed) == 1
+    message = str(failed[0].message)
+    counts = search.cv_results_["n_diverged"]
+    assert counts[0] == counts[1] == 0 and counts[3] == counts[4] == 5
+    assert f"{counts.sum()} of the 25 fits of GDRegressorCV diverged" in message
+    for rate, count in zip([0.5, 1.0, 3.0], counts[2:], strict=True):
+        assert f"learning_rate={rate!r}, alpha=0.0 on {count} of 5 folds" in message
+    assert "learning_rate=0.01," not in message and "learning_rate=0.1," not in message
+
+
+def test_a_search_without_diverged_fits_does_not_warn_of_them():
+    X, y = _regression()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitFailedWarning)
+        GDRegressorCV(alphas=[1e-3, 1e-2]).fit(X, y)
+
+
 def test_all_diverged_raises():
     X, y = _regression()
     search = GDRegressorCV(learning_rates=[1e3], alphas=[0.0], preconditioner=None,
@@ -188,8 +217,80 @@ def test_refit_false_keeps_no_model():
     X, y = _regression()
     search = GDRegressorCV(alphas=[1e-3, 1e-2], refit=False).fit(X, y)
     assert hasattr(search, "cv_results_") and not hasattr(search, "best_estimator_")
-    with pytest.raises(AttributeError, match="refit=False"):
+    with pytest.raises(AttributeError, match="no attribute 'predict'") as info:
         search.predict(X)
+    assert "refit=False" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_refit_false_hides_the_prediction_methods_as_grid_search_does(refit):
+    X, y = _binary()
+    search = GDClassifierCV(alphas=[1e-2], refit=refit, cv=3)
+    reference = GridSearchCV(GDClassifier(), {"alpha": [1e-2]}, refit=refit, cv=3)
+    methods = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+    for model in (search, reference):
+        model.fit(X, y)
+    for method in methods:
+        assert hasattr(search, method) == hasattr(reference, method) == refit, method
+    # score stays, and says what is missing when called, as GridSearchCV's does.
+    if not refit:
+        for model in (search, reference):
+            with pytest.raises(AttributeError):
+                model.score(X, y)
+
+
+def test_verbose_labels_each_fit_by_fold_and_setting(capsys):
+    X, y = _binary()
+    GDClassifierCV(alphas=[1e-3, 1e-2], learning_rates=["auto", 1e3], cv=3,
+                   verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("GDClassifierCV: fitting 3 folds for each of 4 candidates, "
+                        "totalling 12 fits, side by side")
+    fits = lines[1:13]
+    assert [line.split("]")[0] for line in fits] == [
+        f"[CV {k}/3; {i}/4" for k in (1, 2, 3) for i in (1, 2, 3, 4)]
+    assert all("alpha=0.01, learning_rate=1000.0: diverged after" in line
+               for line in fits[3::4])
+    assert all("alpha=0.001, learning_rate='auto': " in line and "converged" in line
+               for line in fits[0::4])
+    # Then the refit, named, and its own epochs.
+    assert lines[13].startswith("GDClassifierCV: refitting GDClassifier(alpha=")
+    assert all(line.startswith("epoch ") for line in lines[14:-1])
+    assert "converged" in lines[-1]
+
+
+def test_best_estimator_keeps_the_feature_names_of_a_data_frame():
+    pandas = pytest.importorskip("pandas")
+    X, y = _binary()
+    columns = [f"f{j}" for j in range(X.shape[1])]
+    frame = pandas.DataFrame(X, columns=columns)
+    search = GDClassifierCV(alphas=[1e-2], cv=3).fit(frame, y)
+    assert list(search.feature_names_in_) == columns
+    assert list(search.best_estimator_.feature_names_in_) == columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_array_equal(search.predict(frame), search.best_estimator_.predict(frame))
+    reordered = frame[columns[::-1]]
+    for model in (search, search.best_estimator_):
+        with pytest.raises(ValueError, match="feature names"):
+            model.predict(reordered)
+
+
+@pytest.mark.parametrize("routing", [False, True], ids=["no-routing", "routing"])
+def test_groups_reach_the_splitter_without_a_request(routing):
+    # As LogisticRegressionCV: no set_fit_request(groups=True) is needed.
+    from sklearn import config_context
+    from sklearn.model_selection import GroupKFold, cross_validate
+
+    X, y = _regression()
+    groups = np.arange(len(y)) % 6
+    search = GDRegressorCV(alphas=[1e-2], cv=GroupKFold(3))
+    with config_context(enable_metadata_routing=routing):
+        scores = cross_validate(search, X, y, params={"groups": groups}, cv=2)
+    direct = [GDRegressorCV(alphas=[1e-2], cv=GroupKFold(3)).fit(
+        X[train], y[train], groups=groups[train]).score(X[test], y[test])
+        for train, test in KFold(2).split(X)]
+    assert_allclose(scores["test_score"], direct)
 
 
 def test_cv_results_layout_matches_grid_search():
@@ -326,3 +427,14 @@ def test_stacked_pass_is_each_objectives_pass(sparse, dtype):
                 assert grad.dtype == expected_grad.dtype
                 assert_allclose(grad, expected_grad, rtol=tolerance,
                                 atol=tolerance * np.abs(expected_grad).max())
+
+
+def test_ranks_are_grid_searchs_with_ties_sharing_the_smallest():
+    from scipy.stats import rankdata
+
+    from skgd._cv import _min_rank
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        values = rng.integers(0, 4, rng.integers(1, 10)).astype(float)
+        assert_array_equal(_min_rank(values), rankdata(values, method="min"))

@@ -381,6 +381,32 @@ def test_non_finite_final_parameters_raise_divergence_error():
                      rule=make_rule("gd"), max_iter=1, tol=None)
 
 
+@pytest.mark.parametrize("tol", [None, 1e-8], ids=["tol=None", "tol=1e-8"])
+def test_slow_divergence_raises_whatever_the_stopping_rule(quadratic, tol):
+    # 2/L = 0.2: the top mode grows by 1.1 per epoch, too slowly to pass twice the start
+    # (100, by the offset) in 40 epochs, but it undoes the descent of the others.
+    def loss_gradient(w, rows):
+        value, grad = quadratic.loss_gradient(w, rows)
+        return value + 100.0, grad
+
+    for max_iter in (20, 40):
+        with pytest.raises(DivergenceError, match="rose in each of the last 5 epochs"):
+            minimize(loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
+                     learning_rate=0.21, rule=make_rule("gd"), max_iter=max_iter, tol=tol)
+
+
+@pytest.mark.parametrize("momentum", [0.9, 0.99])
+@pytest.mark.parametrize("nesterov", [False, True], ids=["heavy-ball", "nesterov"])
+def test_momentum_swings_are_not_divergence_at_any_epoch(quadratic, momentum, nesterov):
+    # Heavy ball at 0.99 climbs back near the start in its first swing: stable all the
+    # same, and no run of it, however long, may raise.
+    rule = UPDATE_RULES["gd"](momentum=momentum, nesterov=nesterov)
+    for max_iter in range(1, 80):
+        minimize(quadratic.loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
+                 learning_rate=1.0 / quadratic.lipschitz, rule=rule, max_iter=max_iter,
+                 tol=None)
+
+
 # -- resuming -------------------------------------------------------------------------------
 @pytest.mark.parametrize("rule_id", RULES)
 def test_resume_from_state_continues(quadratic, rule_id):

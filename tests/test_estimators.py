@@ -776,9 +776,6 @@ BAD_PARAMS = {
     "unknown-learning_rate": ({"learning_rate": "fast"}, "learning_rate"),
     "unknown-decay": ({"decay": "nope"}, "decay"),
     "unknown-solver": ({"solver": "newton"}, "solver"),
-    "momentum-with-adam": ({"solver": "adam", "momentum": 0.9}, "momentum"),
-    "momentum-with-accelerated": ({"momentum": 0.5}, "momentum"),
-    "nesterov-without-momentum": ({"solver": "gd", "nesterov": True}, "momentum"),
     "momentum-of-one": ({"solver": "gd", "momentum": 1.0}, "momentum"),
     "growing-exponential-decay": ({"decay": "exponential", "decay_rate": 1.5}, "decay_rate"),
     "zero-batch_size": ({"batch_size": 0}, "batch_size"),
@@ -1140,3 +1137,143 @@ def test_sparsify_needs_a_fitted_model():
 
     with pytest.raises(NotFittedError):
         GDClassifier().sparsify()
+
+
+# -- issue 21: a regularised default; separable data; slow divergence -----------------
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_alpha_defaults_to_sgds_1e_4(Estimator):
+    assert Estimator().alpha == 1e-4
+
+
+def test_default_fit_on_separable_digits_is_bounded_and_silent():
+    X, y = _standardised(load_digits)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDClassifier().fit(X, y)
+    # Unpenalised, the weights pass 20 at tol=1e-5 and keep growing as tol shrinks.
+    assert np.abs(model.coef_).max() < 5
+
+
+def _blobs(n_classes):
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % n_classes
+    centres = 6.0 * np.eye(n_classes, 3)
+    return centres[y] + rng.normal(size=(60, 3)), y
+
+
+@pytest.mark.parametrize("n_classes", [2, 3], ids=["binary", "multiclass"])
+@pytest.mark.parametrize("params", [{"alpha": 0.0}, {"penalty": None}],
+                         ids=["alpha=0", "penalty=None"])
+def test_unpenalised_fit_of_separable_classes_warns_that_no_minimiser_exists(
+        n_classes, params):
+    X, y = _blobs(n_classes)
+    with pytest.warns(ConvergenceWarning, match="linearly separable") as record:
+        model = GDClassifier(**params).fit(X, y)
+    assert model.score(X, y) == 1.0
+    message = str(record[0].message)
+    assert next(iter(params.items()))[0] in message
+    assert "alpha > 0" in message
+
+
+def test_a_misclassified_row_of_zero_weight_does_not_hide_separability():
+    X, y = _blobs(2)
+    y = y.copy()
+    y[0] = 1 - y[0]
+    weight = np.ones(len(y))
+    weight[0] = 0.0
+    with pytest.warns(ConvergenceWarning, match="linearly separable"):
+        GDClassifier(alpha=0.0).fit(X, y, sample_weight=weight)
+
+
+@pytest.mark.parametrize("params", [{"alpha": 0.0}, {}], ids=["alpha=0", "default"])
+def test_no_separability_warning_where_the_classes_overlap_or_alpha_is_positive(
+        iris, params):
+    # Iris' versicolor and virginica overlap; the blobs are separable, but penalised.
+    X, y = iris if params else _blobs(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDClassifier(**params).fit(X, y)
+    assert model.score(X, y) < 1.0 if params else model.score(X, y) == 1.0
+
+
+@pytest.mark.parametrize("tol", [None, 1e-5], ids=["tol=None", "tol=1e-5"])
+def test_slow_divergence_of_the_issue_raises_with_or_without_tol(diabetes, tol):
+    # The objective fell from 14537 to 2486, then climbed to 11340 by epoch 100: below
+    # its start, so no rule fired, and R^2 was -2.9 without an error or a warning.
+    X, y = diabetes
+    model = GDRegressor(solver="gd", preconditioner=None, learning_rate=0.5, max_iter=100,
+                        tol=tol, alpha=0.0)
+    with pytest.raises(DivergenceError, match=r"learning_rate=0\.5 .*rose in each"):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")
+
+
+@pytest.mark.parametrize("transform_input", [None, ["X_val"]], ids=["raw", "transformed"])
+def test_X_val_in_a_pipeline_is_scaled_only_with_transform_input(transform_input):
+    # As the user guide says: a scaler step scales X_val only with transform_input.
+    import sklearn
+    from sklearn.pipeline import Pipeline
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    direct = GDClassifier(early_stopping=True, max_iter=30).fit(
+        scaler.transform(X_train), y_train, X_val=scaler.transform(X_val), y_val=y_val)
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = GDClassifier(early_stopping=True, max_iter=30).set_fit_request(
+            X_val=True, y_val=True)
+        pipe = Pipeline([("scale", StandardScaler()), ("gd", model)],
+                        transform_input=transform_input)
+        pipe.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    if transform_input:
+        assert pipe[-1].validation_scores_ == direct.validation_scores_
+        assert_array_equal(pipe[-1].coef_, direct.coef_)
+    else:
+        assert pipe[-1].best_validation_score_ < direct.best_validation_score_ - 0.2
+
+
+# One policy, scikit-learn's: a parameter that does not apply is ignored (and documented).
+# id -> (the settings it applies to, the parameter that does not apply there)
+IGNORED = {
+    "momentum-with-accelerated": ({}, {"momentum": 0.5, "nesterov": True}),
+    "momentum-with-adam": ({"solver": "adam", "max_iter": 20}, {"momentum": 0.9}),
+    "nesterov-without-momentum": ({"solver": "gd", "max_iter": 20}, {"nesterov": True}),
+    "preconditioner-with-adam": ({"solver": "adam", "max_iter": 20},
+                                 {"preconditioner": "full"}),
+    "decay_rate-with-constant": ({}, {"decay_rate": 0.5, "decay_steps": 3}),
+    "power_t-without-invscaling": ({"decay": "inverse"}, {"power_t": 0.9}),
+    "l1_ratio-with-l2": ({}, {"l1_ratio": 0.9}),
+    "alpha-with-penalty-none": ({"penalty": None}, {"alpha": 0.5}),
+    "scoring-without-early-stopping": ({}, {"scoring": "neg_log_loss",
+                                            "validation_fraction": 0.5}),
+}
+
+
+@pytest.mark.parametrize("case", list(IGNORED))
+def test_parameters_that_do_not_apply_are_ignored(cancer, case):
+    X, y = cancer
+    settings, ignored = IGNORED[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = GDClassifier(**settings).fit(X, y)
+        model = GDClassifier(**settings, **ignored).fit(X, y)
+    assert_array_equal(model.coef_, reference.coef_)
+    assert model.loss_curve_ == reference.loss_curve_
+    assert model.preconditioner_ == reference.preconditioner_
+
+
+def test_a_decay_that_returns_no_number_says_so(cancer):
+    X, y = cancer
+    with pytest.raises(TypeError, match=r"returned 'x' at epoch 0; a decay must return a "
+                                        r"number"):
+        GDClassifier(decay=lambda epoch: "x").fit(X, y)
+
+
+def test_a_scoring_that_does_not_fit_the_task_says_which_would(iris):
+    X, y = iris
+    model = GDClassifier(early_stopping=True, scoring="roc_auc")
+    with pytest.raises(ValueError, match=r"scoring='roc_auc' cannot score the validation "
+                                         r"data of this 3-class problem .*'roc_auc_ovr'"):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")

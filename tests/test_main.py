@@ -58,8 +58,8 @@ def test_accelerated_auto_reaches_the_exact_objective(comparison, setting):
 def test_plain_gd_and_a_tiny_fixed_rate_fall_behind_accelerated(comparison):
     reference = comparison.reference
     accelerated = _row(comparison, "accelerated, lr=auto")
-    gd = _row(comparison, "gd, lr=auto")
-    crawl = _row(comparison, "gd, lr=0.001 (crawl)")
+    gd = _row(comparison, "gd, no precond., lr=auto")
+    crawl = _row(comparison, "gd, no precond., lr=0.001 (crawl)")
     assert relative_gap(accelerated, reference) < relative_gap(gd, reference)
     assert relative_gap(gd, reference) < relative_gap(crawl, reference)
     assert not crawl.converged
@@ -113,3 +113,17 @@ def test_a_bad_plot_path_is_a_usage_error_before_any_fit(tmp_path, capsys, plot,
     assert re.search(message.format(tmp=re.escape(str(tmp_path))), err)
     assert "fitting" not in err
     assert "Traceback" not in err
+
+
+def test_the_printed_code_repeats_its_row(comparison, capsys):
+    from skgd.__main__ import code_for
+
+    setting = SETTINGS[0][0]
+    exec(code_for(comparison, setting), {})
+    printed = float(capsys.readouterr().out)
+    assert printed == pytest.approx(_row(comparison, setting).score, abs=1e-12)
+
+
+def test_every_gd_setting_says_it_runs_without_a_preconditioner():
+    for label, params in SETTINGS:
+        assert ("no precond." in label) == (params.get("preconditioner", "auto") is None)

@@ -79,8 +79,8 @@ def test_learning_rate_can_be_left_out(regressor):
 
 def test_validation_scores_on_their_own_axis_with_early_stopping():
     X, y = load_breast_cancer(return_X_y=True)
-    model = GDClassifier(early_stopping=True, max_iter=20, tol=None,
-                         random_state=0).fit(scale(X), y)
+    model = GDClassifier(early_stopping=True, max_iter=20, tol=None, decay="inverse",
+                         decay_rate=0.1, random_state=0).fit(scale(X), y)
     display = LossCurveDisplay.from_estimator(model)
     epochs = np.arange(1, model.n_iter_ + 1)
     assert_array_equal(display.validation_line_.get_xdata(), epochs)
@@ -92,8 +92,41 @@ def test_validation_scores_on_their_own_axis_with_early_stopping():
     assert [text.get_text() for text in legend.get_texts()] == [
         "GDClassifier", "learning rate", "validation score"]
 
+    # The learning rate's label and the validation axis' tick labels do not overlap.
+    figure = display.figure_
+    figure.savefig(io.BytesIO(), format="png")
+    renderer = figure.canvas.get_renderer()
+    label = display.ax_learning_rate_.yaxis.label.get_window_extent(renderer)
+    ticks = [tick.get_window_extent(renderer)
+             for tick in display.ax_validation_.get_yticklabels() if tick.get_text()]
+    assert ticks and all(box.x0 >= label.x1 for box in ticks)
+
     hidden = LossCurveDisplay.from_estimator(model, show_validation=False)
     assert hidden.ax_validation_ is None
+
+
+def test_a_constant_learning_rate_is_named_in_the_legend_not_drawn(classification):
+    X, y = scale(classification[0]), classification[1]
+    model = GDClassifier(solver="gd", preconditioner=None, learning_rate=0.1, max_iter=10,
+                         tol=None).fit(X, y)
+    display = LossCurveDisplay.from_estimator(model)
+    assert display.ax_learning_rate_ is None and display.learning_rate_line_ is None
+    assert display.figure_.axes == [display.ax_]
+    assert display.line_.get_label() == "GDClassifier"
+    assert [text.get_text() for text in display.ax_.get_legend().get_texts()] == [
+        "GDClassifier (learning rate 0.1)"]
+
+
+def test_mlp_loss_curve_is_drawn_alone(classification):
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = scale(classification[0]), classification[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier(max_iter=5, random_state=0).fit(X, y)
+    display = LossCurveDisplay.from_estimator(model)
+    assert_array_equal(display.line_.get_ydata(), model.loss_curve_)
+    assert display.ax_learning_rate_ is None and display.ax_validation_ is None
 
 
 def test_from_curves_without_optional_curves():
@@ -165,23 +198,29 @@ def test_overlaid_fits_share_one_twin_axis_per_curve_kind(classification):
     displays = [
         LossCurveDisplay.from_estimator(
             GDClassifier(solver="gd", learning_rate=rate, early_stopping=True, max_iter=10,
-                         tol=None, random_state=0).fit(X, y), ax=ax, name=f"rate {rate}")
-        for rate in (0.01, 0.1, 1.0)]
+                         tol=None, decay="inverse", decay_rate=0.1,
+                         random_state=0).fit(X, y), ax=ax, name=f"rate {rate}")
+        for rate in (0.01, 0.1, 1.0, 0.5)]
     # The loss axes, one learning-rate axes and one validation axes, whatever the count.
     assert len(ax.figure.axes) == 3
     assert len({display.ax_learning_rate_ for display in displays}) == 1
     assert len({display.ax_validation_ for display in displays}) == 1
-    assert len(displays[0].ax_learning_rate_.get_lines()) == 3
+    assert len(displays[0].ax_learning_rate_.get_lines()) == 4
     # Each fit's curves are drawn in its colour.
     for display in displays:
         assert display.learning_rate_line_.get_color() == display.line_.get_color()
         assert display.validation_line_.get_color() == display.line_.get_color()
-    assert len({display.line_.get_color() for display in displays}) == 3
+    assert len({display.line_.get_color() for display in displays}) == 4
     # One legend in the figure: a fit per entry, then the style of the twin curves.
     legends = [axes.get_legend() for axes in ax.figure.axes if axes.get_legend()]
     assert len(legends) == 1
     assert [text.get_text() for text in legends[0].get_texts()] == [
-        "rate 0.01", "rate 0.1", "rate 1.0", "learning rate", "validation score"]
+        "rate 0.01", "rate 0.1", "rate 1.0", "rate 0.5", "learning rate",
+        "validation score"]
+    # Above the axes: it covers none of the curves.
+    ax.figure.savefig(io.BytesIO(), format="png")
+    renderer = ax.figure.canvas.get_renderer()
+    assert legends[0].get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1
 
 
 def test_name_in_plot_overrides_the_estimator_name():
@@ -193,7 +232,7 @@ def test_name_in_plot_overrides_the_estimator_name():
 def test_own_figure_holds_every_axis_and_label_when_saved(classification, early_stopping):
     X, y = scale(classification[0]), classification[1]
     model = GDClassifier(early_stopping=early_stopping, max_iter=10, tol=None,
-                         random_state=0).fit(X, y)
+                         decay="inverse", decay_rate=0.1, random_state=0).fit(X, y)
     display = LossCurveDisplay.from_estimator(model)
     figure = display.figure_
     figure.savefig(io.BytesIO(), format="png")
@@ -253,3 +292,44 @@ def test_search_display_needs_a_fitted_search(classification):
     with pytest.raises(NotFittedError):
         SearchLossCurveDisplay.from_search(GridSearchCV(GDClassifier(), {"alpha": [0.1]}),
                                            X, y)
+
+
+# -- issue 21: the displays of searches ---------------------------------------------------
+
+_EDGE = {"alpha": 0.0, "solver": "gd", "preconditioner": None, "max_iter": 50, "tol": None}
+
+
+@pytest.fixture(scope="module")
+def edge_searches():
+    """learning_rate=0.5 diverges on 2 of 3 folds of diabetes, not on all of it."""
+    from skgd import GDRegressorCV
+
+    X, y = load_diabetes(return_X_y=True)
+    X = scale(X)
+    params = {key: value for key, value in _EDGE.items() if key != "alpha"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cv = GDRegressorCV(learning_rates=[0.1, 0.5], alphas=[0.0], cv=3, **params).fit(X, y)
+        grid = GridSearchCV(GDRegressor(**_EDGE), {"learning_rate": [0.1, 0.5]}, cv=3,
+                            error_score=np.nan).fit(X, y)
+    return cv, grid, X, y
+
+
+@pytest.mark.parametrize("kind", ["GDRegressorCV", "GridSearchCV"])
+def test_from_search_marks_a_setting_that_diverged_on_some_folds(edge_searches, kind):
+    cv, grid, X, y = edge_searches
+    search = cv if kind == "GDRegressorCV" else grid
+    assert np.isnan(search.cv_results_["split0_test_score"][1]) or np.isnan(
+        search.cv_results_["split1_test_score"][1])
+    display = SearchLossCurveDisplay.from_search(search, X, y)
+    assert_array_equal(display.diverged_, [False, True])
+    # Refitted on all the rows it converges: drawn, in red, marked, with its count.
+    assert len(display.lines_[1].get_xdata()) == 50
+    assert display.lines_[1].get_color() == "tab:red"
+    assert display.lines_[1].get_label() == "learning_rate=0.5 (on 2 of 3 folds): diverged"
+
+
+def test_from_cv_of_a_grid_search_says_to_use_from_search(edge_searches):
+    _, grid, _, _ = edge_searches
+    with pytest.raises(TypeError, match=r"GridSearchCV keeps none.*from_search"):
+        SearchLossCurveDisplay.from_cv(grid)
