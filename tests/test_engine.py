@@ -4,6 +4,7 @@ The engine knows nothing of scikit-learn, so neither do these tests: the objecti
 quadratics and least-squares sums written here with numpy, with known minimisers.
 """
 
+import math
 import re
 import warnings
 
@@ -522,3 +523,123 @@ def test_a_refitted_metric_that_raises_the_objective_is_rejected(quadratic):
     curve = np.array(result.loss_curve)
     assert np.any(np.diff(curve) > 0)
     assert_allclose(result.params, quadratic.solution, rtol=1e-5, atol=1e-6)
+
+
+# -- divergence of a bounded objective: rises above twice the start -------------------------
+class _Scripted:
+    """An objective whose value at the k-th request is ``values[k]`` (the last one after
+    them), with the gradient of ``1/2 |w|^2``: the engine judges divergence by the values
+    alone, so a script of values tells when it must raise."""
+
+    def __init__(self, values):
+        self.values, self.calls = list(values), 0
+
+    def loss_gradient(self, w, rows):
+        value = self.values[min(self.calls, len(self.values) - 1)]
+        self.calls += 1
+        return value, w.copy()
+
+
+def _scripted_run(values, max_iter, state=None):
+    return minimize(_Scripted(values).loss_gradient, np.ones(3), n_samples=1,
+                    learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter, tol=None,
+                    state=state)
+
+
+def test_an_objective_above_twice_its_start_raises_at_its_third_such_epoch_running():
+    # The start (1.0) is the reference; 2.5 is above twice it, far below an explosion.
+    values = [1.0, 2.5, 2.5, 2.5, 2.5]
+    assert _scripted_run(values, max_iter=3).loss_curve == values[:3]
+    with pytest.raises(DivergenceError, match="rose from 1 at the start to 2.5") as info:
+        _scripted_run(values, max_iter=10)
+    assert diverged_epoch(str(info.value)) == 3
+    assert info.value.loss_curve == values[:4]
+
+
+def test_an_epoch_not_above_twice_the_start_restarts_the_count_of_rises():
+    # Exactly twice the start is not above it; 1.5 is below it.
+    values = [1.0, 2.5, 2.5, 2.0, 2.5, 2.5, 1.5, 2.5, 2.5, 1.0]
+    result = _scripted_run(values, max_iter=len(values))
+    assert result.loss_curve == values
+    assert result.state.n_rises == 0
+
+
+def test_rises_are_counted_across_resumes_and_from_zero_in_a_fresh_descent():
+    state = _scripted_run([1.0], max_iter=1).state
+    assert state.n_rises == 0
+    for n_rises in (1, 2):
+        state = _scripted_run([2.5], max_iter=1, state=state).state
+        assert state.n_rises == n_rises
+    with pytest.raises(DivergenceError, match="epoch 3"):
+        _scripted_run([2.5], max_iter=1, state=state)
+    # A fresh descent counts from zero, also where its first epoch already rises (its
+    # reference measured at another point, as a warm start measures the origin).
+    def fresh(max_iter):
+        return minimize(_Scripted([1.0, 2.5]).loss_gradient, np.ones(3), n_samples=1,
+                        learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter,
+                        tol=None, reference_point=np.zeros(3))
+
+    assert fresh(2).state.n_rises == 2
+    with pytest.raises(DivergenceError, match="epoch 2"):
+        fresh(3)
+
+
+# -- optimality relative to the start ---------------------------------------------------------
+def test_a_point_with_positive_optimality_is_not_converged_where_the_start_had_none():
+    # A warm start measures against the origin; at the exact optimum there of
+    # f(w) = 1/2 |w|^2 + 10 the relative measure of any other point is infinite, never
+    # within tol.
+    def loss_gradient(w, rows):
+        return float(0.5 * w @ w) + 10.0, w.copy()
+
+    result = minimize(loss_gradient, np.ones(3), n_samples=1, learning_rate=0.5,
+                      rule=make_rule("gd"), max_iter=4, tol=1e-5,
+                      reference_point=np.zeros(3))
+    assert result.state.references.optimality == 0
+    assert not result.converged
+    assert result.n_iter == 4
+    assert result.optimality == math.inf
+    # Once the point is exactly optimal too (a unit step lands on 0), it is converged.
+    exact = minimize(loss_gradient, np.ones(3), n_samples=1, learning_rate=1.0,
+                     rule=make_rule("gd"), max_iter=4, tol=1e-5,
+                     reference_point=np.zeros(3))
+    assert exact.converged
+    assert exact.n_iter == 2
+    assert exact.optimality == 0
+
+
+# -- refit schedule -------------------------------------------------------------------------
+# How often the engine refits a metric that has a ``refresh`` (the local Hessian of the
+# cross-entropies) is part of the engine being redesigned: these tests pin the schedule
+# through the metric protocol (``refresh``, ``refit_epochs``) and the epochs it runs.
+def _refit_epochs_seen(quadratic, refit_epochs, max_iter, **settings):
+    """The epochs (counted from 0) at whose start the engine refitted the metric."""
+    begun, refits = [], []
+
+    def refresh(w):
+        # Called before the epoch's on_epoch_begin: as many epochs have begun as ended.
+        refits.append(len(begun))
+        return _Scaled(quadratic.lipschitz)
+
+    def on_epoch_begin(epoch, params):
+        begun.append(epoch)
+
+    bound = _Scaled(quadratic.lipschitz, refresh=refresh)
+    bound.refit_epochs = refit_epochs
+    settings.setdefault("learning_rate", 1.0)
+    result = minimize(quadratic.loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
+                      rule=make_rule("gd"), metric=bound, max_iter=max_iter, tol=None,
+                      on_epoch_begin=on_epoch_begin, **settings)
+    assert result.n_iter == max_iter
+    return refits
+
+
+@pytest.mark.parametrize("refit_epochs", [1, 2, 3, 5])
+def test_refits_come_every_refit_epochs_epochs_from_the_first(quadratic, refit_epochs):
+    max_iter = 4 * refit_epochs + 2
+    assert _refit_epochs_seen(quadratic, refit_epochs, max_iter) == list(
+        range(refit_epochs, max_iter, refit_epochs))
+
+
+def test_no_refits_where_the_learning_rate_scales_the_step_beyond_the_metric(quadratic):
+    assert _refit_epochs_seen(quadratic, 1, 6, learning_rate=1.5) == []
