@@ -1,5 +1,7 @@
 """Tests of skgd._curvature: the curvature bound, the metrics and what "auto" picks."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -197,3 +199,80 @@ def test_no_refits_where_the_hessian_over_all_parameters_would_be_too_large(monk
     assert curvature.full(objective).refresh is None
     assert curvature.full(_problem("binary", fit_intercept=False, alpha=0.1)).refresh \
         is not None
+
+
+def test_the_diagonal_metric_s_inner_product_is_weighted_by_its_diagonal():
+    objective = _problem("softmax")
+    metric = curvature.diagonal(objective)
+    rng = np.random.default_rng(3)
+    u, v = rng.normal(size=(2, objective.n_params))
+    weights = np.asarray(metric.weights)
+    assert np.ptp(weights) > 0
+    assert_allclose(metric.inner(u, v), u @ np.diag(weights) @ v, rtol=1e-12)
+    assert_allclose(metric.direction(u), np.linalg.solve(np.diag(weights), u), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("container", ["dense", "csr"])
+@pytest.mark.parametrize("metric", ["euclidean", "diagonal", "full"])
+def test_largest_row_norm_is_the_largest_x1_A_x1(fit_intercept, container, metric):
+    # Uncentred X: the cross terms of the intercept with the coefficients count.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)) + np.array([3.0, -2.0, 0.5, 1.0])
+    X[rng.random(X.shape) < 0.3] = 0.0
+    X1 = np.hstack([X, np.ones((40, 1))]) if fit_intercept else X
+    n_cols = X1.shape[1]
+    root = rng.normal(size=(n_cols, n_cols))
+    A = {"euclidean": None, "diagonal": rng.uniform(0.5, 2.0, n_cols),
+         "full": root @ root.T + np.eye(n_cols)}[metric]
+    dense_A = np.eye(n_cols) if A is None else np.diag(A) if A.ndim == 1 else A
+    expected = max(x1 @ dense_A @ x1 for x1 in X1)
+    data = X if container == "dense" else sp.csr_matrix(X)
+    assert_allclose(curvature.largest_row_norm(data, fit_intercept, A), expected,
+                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("preconditioner", ["full", "diagonal"])
+def test_a_curvature_beyond_the_dtype_of_X_gets_a_clear_error(preconditioner):
+    # Squares of 1e-20 are below float32's smallest normal number: the metric's inverse
+    # is beyond its largest. The error says so, not a later step that blames large data.
+    X, y = load_diabetes(return_X_y=True)
+    X = (StandardScaler().fit_transform(X)[:100] * 1e-20).astype(np.float32)
+    with pytest.raises(ValueError, match="curvature of the objective overflows the dtype"):
+        GDRegressor(preconditioner=preconditioner).fit(X, y[:100])
+
+
+@pytest.mark.parametrize("loss_name, n_samples, n_features", [
+    ("binary", 60, 5), ("softmax", 50, 30), ("softmax", 12, 8), ("binary", 10, 40)])
+def test_refit_epochs_is_the_refit_s_work_in_gradient_passes(loss_name, n_samples,
+                                                              n_features):
+    """A refit costs a Gram pass per pair of outputs, ``k (k + 1) / 2 * S * n_cols^2``,
+    and the eigendecomposition, ``n_params^3``, both ``_BLAS3_SPEEDUP`` times faster per
+    flop than a gradient's two products, ``2 S n_cols k``; rows count by their weight."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_samples, n_features))
+    weight = rng.uniform(0.5, 3.0, n_samples)
+    loss = BinaryCrossEntropy() if loss_name == "binary" else CategoricalCrossEntropy(3)
+    y = rng.integers(0, 2 if loss_name == "binary" else 3, n_samples)
+    objective = LinearObjective(loss, X, y.astype(float) if loss_name == "binary" else y,
+                                weight, alpha=0.1)
+    k, n_cols, total = objective.n_outputs, n_features + 1, weight.sum()
+    refit = (k * (k + 1) / 2 * total * n_cols**2 + (k * n_cols) ** 3) / \
+        curvature._BLAS3_SPEEDUP
+    expected = max(1, math.ceil(refit / (2 * total * n_cols * k)))
+    assert curvature.full(objective).refit_epochs == expected
+
+
+def test_refit_epochs_counts_a_row_of_weight_2_as_two_rows():
+    # Large enough for a schedule of many epochs, whose count the weights then decide.
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(20, 30)), rng.integers(0, 3, 20)
+    repeated = np.r_[np.arange(20), np.arange(5)]
+    weight = np.r_[np.full(5, 2.0), np.ones(15)]
+    weighted = LinearObjective(CategoricalCrossEntropy(3), X, y, weight, alpha=0.1)
+    copies = LinearObjective(CategoricalCrossEntropy(3), X[repeated], y[repeated],
+                             alpha=0.1)
+    unit = LinearObjective(CategoricalCrossEntropy(3), X, y, alpha=0.1)
+    epochs = curvature.full(weighted).refit_epochs
+    assert epochs == curvature.full(copies).refit_epochs
+    assert epochs != curvature.full(unit).refit_epochs
