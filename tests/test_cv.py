@@ -326,3 +326,141 @@ def test_stacked_pass_is_each_objectives_pass(sparse, dtype):
                 assert grad.dtype == expected_grad.dtype
                 assert_allclose(grad, expected_grad, rtol=tolerance,
                                 atol=tolerance * np.abs(expected_grad).max())
+
+
+# -- issue 24: how the work is split and timed, weights of mini-batch folds, defaults ------
+def _recording_search(monkeypatch):
+    """Record the fold indices each ``_search`` run gets, the ``n_jobs`` of joblib and the
+    BLAS threads the runs are limited to."""
+    import skgd._cv as cv_module
+
+    runs, n_jobs, blas_limits = [], [], []
+    search = cv_module._BaseGDCV._search
+
+    def recorded_search(self, base, candidates, folds):
+        runs.append(sorted(fold["index"] for fold in folds))
+        return search(self, base, candidates, folds)
+
+    class RecordedParallel(cv_module.Parallel):
+        def __init__(self, *args, **kwargs):
+            n_jobs.append(kwargs["n_jobs"])
+            super().__init__(*args, **kwargs)
+
+    threadpool_limits = cv_module.threadpool_limits
+
+    def recorded_limits(limits=None, user_api=None):
+        blas_limits.append(limits)
+        return threadpool_limits(limits=limits, user_api=user_api)
+
+    monkeypatch.setattr(cv_module._BaseGDCV, "_search", recorded_search)
+    monkeypatch.setattr(cv_module, "Parallel", RecordedParallel)
+    monkeypatch.setattr(cv_module, "threadpool_limits", recorded_limits)
+    return runs, n_jobs, blas_limits
+
+
+@pytest.mark.parametrize("n_jobs", [None, 1, 2, -1])
+def test_n_jobs_splits_the_folds_into_as_many_even_runs_in_threads(monkeypatch, n_jobs):
+    """Each of the runs is fitted in its own thread, with its share of the cores for BLAS
+    (one run: BLAS is left as it is)."""
+    import os
+
+    from joblib import effective_n_jobs
+
+    X, y = _regression()
+    runs, parallel_jobs, blas_limits = _recording_search(monkeypatch)
+    GDRegressorCV(alphas=[1e-3], cv=5, n_jobs=n_jobs, refit=False).fit(X, y)
+    expected = min(5, 1 if n_jobs is None else effective_n_jobs(n_jobs))
+    assert parallel_jobs == [expected]
+    assert blas_limits == [None if expected == 1
+                           else max(1, (os.cpu_count() or 1) // expected)]
+    assert len(runs) == expected
+    assert sorted(fold for run in runs for fold in run) == list(range(5))
+    assert max(map(len, runs)) - min(map(len, runs)) <= 1
+
+
+def test_fit_times_share_out_the_time_of_each_run(monkeypatch):
+    """Each fit of a run gets an equal share of its run's time: the fit times sum to the
+    time the runs took. A clock that ticks once per pass over X makes that time exact."""
+    import skgd._cv as cv_module
+
+    clock = [0.0]
+    answer = cv_module._answer
+
+    def answer_and_tick(fits, requests):
+        clock[0] += 1.0
+        return answer(fits, requests)
+
+    monkeypatch.setattr(cv_module, "time", type("Clock", (), {
+        "perf_counter": staticmethod(lambda: clock[0])}))
+    monkeypatch.setattr(cv_module, "_answer", answer_and_tick)
+    X, y = _regression()
+    search = GDRegressorCV(learning_rates=[0.3, 1.0], alphas=[1e-3, 1e-2], cv=3,
+                           refit=False).fit(X, y)
+    results = search.cv_results_
+    assert np.all(results["mean_fit_time"] > 0)
+    assert results["mean_fit_time"].sum() * 3 == pytest.approx(clock[0], rel=1e-12)
+
+
+def test_mini_batch_folds_keep_their_training_weights():
+    X, y = _regression()
+    weight = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
+    settings = {"batch_size": 64, "random_state": 0, "max_iter": 8, "tol": None}
+    cv = KFold(3)
+    search = GDRegressorCV(alphas=[1e-3, 1e-1], cv=cv, refit=False, **settings).fit(
+        X, y, sample_weight=weight)
+    for i, alpha in enumerate([1e-3, 1e-1]):
+        for k, (train, _) in enumerate(cv.split(X)):
+            single = GDRegressor(alpha=alpha, **settings).fit(X[train], y[train],
+                                                              sample_weight=weight[train])
+            assert_allclose(search.loss_curves_[i][k], single.loss_curve_, rtol=1e-10)
+
+
+def test_requests_for_different_rows_are_answered_each_from_its_own_rows():
+    """Fits of one fold ask, side by side, for mini-batches that may differ (an unseeded
+    order): only requests for the same rows of the same data share a stacked pass."""
+    from skgd._cv import _answer
+    from skgd.losses import LinearObjective, SquaredError
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 4)), rng.normal(size=50)
+    fits = [type("Fit", (), {"objective": LinearObjective(SquaredError(), X, y,
+                                                           alpha=alpha)})
+            for alpha in (0.0, 0.1, 1.0, 0.5, 0.2)]
+    rows = [rng.permutation(50)[:10], slice(0, 10), rng.permutation(50)[:10], None,
+            slice(0, 20)]
+    requests = [(i, rng.normal(size=5), rows[i]) for i in range(5)]
+    # The first row set again, as another array: same rows, one pass.
+    requests.append((2, rng.normal(size=5), rows[0].copy()))
+    for (index, point, request_rows), (value, grad) in zip(
+            requests, _answer(fits, requests), strict=True):
+        expected_value, expected_grad = fits[index].objective.loss_gradient_array(
+            point, request_rows)
+        assert float(value) == pytest.approx(float(expected_value), rel=1e-12)
+        assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cv_class, single", [(GDRegressorCV, GDRegressor),
+                                              (GDClassifierCV, GDClassifier)])
+def test_the_cv_estimators_defaults_are_the_single_estimators(cv_class, single):
+    shared = {name: value for name, value in single().get_params().items()
+              if name not in ("alpha", "learning_rate")}
+    cv_params = cv_class().get_params()
+    assert {name: cv_params[name] for name in shared} == shared
+
+
+def test_a_test_label_the_fold_did_not_train_on_is_never_predicted():
+    X, y = _multiclass()
+    rng = np.random.default_rng(0)
+    splits = []
+    for missing in (0, 1, 2):
+        # The training rows lack one class (below, between, above the others); the test
+        # rows hold that class and a few of each other.
+        others = rng.permutation(np.flatnonzero(y != missing))
+        test = np.sort(np.r_[np.flatnonzero(y == missing), others[:20]])
+        splits.append((np.sort(others[20:]), test))
+    search = GDClassifierCV(alphas=[1e-2], cv=splits, refit=False).fit(X, y)
+    for k, (train, test) in enumerate(splits):
+        single = GDClassifier(alpha=1e-2).fit(X[train], y[train])
+        assert search.cv_results_[f"split{k}_test_score"][0] == pytest.approx(
+            single.score(X[test], y[test]), abs=1e-12)
+        assert search.cv_results_[f"split{k}_test_score"][0] < 0.5
