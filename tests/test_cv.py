@@ -464,3 +464,26 @@ def test_a_test_label_the_fold_did_not_train_on_is_never_predicted():
         assert search.cv_results_[f"split{k}_test_score"][0] == pytest.approx(
             single.score(X[test], y[test]), abs=1e-12)
         assert search.cv_results_[f"split{k}_test_score"][0] < 0.5
+
+
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet", "l1"])
+def test_scoring_loss_is_the_negated_test_objective_with_its_penalty(penalty):
+    """The test rows' F of API.md, weighted by their sample weights, at each fold's fit:
+    the data term plus alpha R(W), L1 part included."""
+    X, y = _regression()
+    weight = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    alpha, l1_ratio = 0.05, {"l2": 0.0, "elasticnet": 0.5, "l1": 1.0}[penalty]
+    cv = KFold(3)
+    search = GDRegressorCV(alphas=[alpha], cv=cv, scoring="loss", penalty=penalty,
+                           l1_ratio=0.5, max_iter=30, tol=None, refit=False).fit(
+        X, y, sample_weight=weight)
+    for k, (train, test) in enumerate(cv.split(X)):
+        model = GDRegressor(alpha=alpha, penalty=penalty, l1_ratio=0.5, max_iter=30,
+                            tol=None).fit(X[train], y[train], sample_weight=weight[train])
+        residual = X[test] @ model.coef_ + model.intercept_ - y[test]
+        coef = model.coef_
+        expected = (np.average(0.5 * residual**2, weights=weight[test])
+                    + alpha * ((1 - l1_ratio) / 2 * coef @ coef
+                               + l1_ratio * np.abs(coef).sum()))
+        assert search.cv_results_[f"split{k}_test_score"][0] == pytest.approx(
+            -expected, rel=1e-9)
