@@ -584,6 +584,50 @@ def test_rises_are_counted_across_resumes_and_from_zero_in_a_fresh_descent():
         fresh(3)
 
 
+def test_an_objective_that_rises_by_more_than_1e4_times_its_size_raises_at_once():
+    assert _scripted_run([1.0, 1.0 + 1e4], max_iter=2).state.n_rises == 1
+    with pytest.raises(DivergenceError, match="epoch 1"):
+        _scripted_run([1.0, 1.0 + 2e4], max_iter=2)
+
+
+def test_a_rise_of_a_negative_objective_is_measured_in_units_of_its_size():
+    # From -1: up to 0 is no rise, to 0.5 one (1.5 times the size), to 2e4 an explosion.
+    assert _scripted_run([-1.0, 0.0, 0.0], max_iter=3).state.n_rises == 0
+    assert _scripted_run([-1.0, 0.5, 0.5], max_iter=3).state.n_rises == 2
+    with pytest.raises(DivergenceError, match="epoch 1"):
+        _scripted_run([-1.0, 2e4], max_iter=2)
+
+
+@pytest.mark.parametrize("final, raises", [(1.9, False), (2.5, True)])
+def test_a_mini_batch_run_that_ends_above_twice_its_start_raises(final, raises):
+    # Two batches an epoch: the reference pass, one epoch, the pass that measures the end.
+    objective = _Scripted([1.0, 1.0, 1.0, final])
+
+    def run_once():
+        return minimize(objective.loss_gradient, np.ones(3), n_samples=2, batch_size=1,
+                        learning_rate=0.1, rule=make_rule("gd"), max_iter=1, tol=None,
+                        rng=np.random.default_rng(0))
+
+    if raises:
+        with pytest.raises(DivergenceError, match="to 2.5"):
+            run_once()
+    else:
+        assert run_once().loss_curve == [1.0]
+    assert objective.calls == 4
+
+
+def test_a_full_batch_run_stops_once_its_optimality_is_at_most_tol():
+    # From w = 1 with steps of half the gradient w: the gradient halves each epoch, so the
+    # optimality is exactly 0.5 after one step.
+    def run_to(tol):
+        return minimize(_Scripted([1.0]).loss_gradient, np.ones(3), n_samples=1,
+                        learning_rate=0.5, rule=make_rule("gd"), max_iter=10, tol=tol)
+
+    at_tol = run_to(0.5)
+    assert at_tol.converged and at_tol.n_iter == 2 and at_tol.optimality == 0.5
+    assert run_to(0.4999).n_iter == 3
+
+
 # -- optimality relative to the start ---------------------------------------------------------
 def test_a_point_with_positive_optimality_is_not_converged_where_the_start_had_none():
     # A warm start measures against the origin; at the exact optimum there of
@@ -612,8 +656,10 @@ def test_a_point_with_positive_optimality_is_not_converged_where_the_start_had_n
 # How often the engine refits a metric that has a ``refresh`` (the local Hessian of the
 # cross-entropies) is part of the engine being redesigned: these tests pin the schedule
 # through the metric protocol (``refresh``, ``refit_epochs``) and the epochs it runs.
-def _refit_epochs_seen(quadratic, refit_epochs, max_iter, **settings):
-    """The epochs (counted from 0) at whose start the engine refitted the metric."""
+def _refits(quadratic, refit_epochs, max_iter, rule_id="gd", **settings):
+    """The epochs (counted from 0) at whose start the engine refitted the metric (to the
+    bound itself, which never overshoots), and the result. ``refit_epochs=None``: a
+    metric that does not say what a refit costs."""
     begun, refits = [], []
 
     def refresh(w):
@@ -625,21 +671,37 @@ def _refit_epochs_seen(quadratic, refit_epochs, max_iter, **settings):
         begun.append(epoch)
 
     bound = _Scaled(quadratic.lipschitz, refresh=refresh)
-    bound.refit_epochs = refit_epochs
+    if refit_epochs is not None:
+        bound.refit_epochs = refit_epochs
     settings.setdefault("learning_rate", 1.0)
     result = minimize(quadratic.loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
-                      rule=make_rule("gd"), metric=bound, max_iter=max_iter, tol=None,
+                      rule=make_rule(rule_id), metric=bound, max_iter=max_iter, tol=None,
                       on_epoch_begin=on_epoch_begin, **settings)
     assert result.n_iter == max_iter
-    return refits
+    return refits, result
 
 
 @pytest.mark.parametrize("refit_epochs", [1, 2, 3, 5])
 def test_refits_come_every_refit_epochs_epochs_from_the_first(quadratic, refit_epochs):
     max_iter = 4 * refit_epochs + 2
-    assert _refit_epochs_seen(quadratic, refit_epochs, max_iter) == list(
+    assert _refits(quadratic, refit_epochs, max_iter)[0] == list(
         range(refit_epochs, max_iter, refit_epochs))
 
 
+def test_a_metric_that_does_not_say_what_a_refit_costs_is_refitted_every_epoch(quadratic):
+    assert _refits(quadratic, None, 6)[0] == [1, 2, 3, 4, 5]
+
+
 def test_no_refits_where_the_learning_rate_scales_the_step_beyond_the_metric(quadratic):
-    assert _refit_epochs_seen(quadratic, 1, 6, learning_rate=1.5) == []
+    assert _refits(quadratic, 1, 6, learning_rate=1.5)[0] == []
+
+
+def test_a_refit_restarts_the_momentum_at_the_point_it_was_fitted_at(quadratic):
+    # Refitted every epoch, the accelerated rule restarts every epoch: plain descent.
+    _, accelerated = _refits(quadratic, 1, 12, rule_id="accelerated",
+                             learning_rate=0.5)
+    _, plain = _refits(quadratic, 10**6, 12, rule_id="gd", learning_rate=0.5)
+    assert_allclose(accelerated.loss_curve, plain.loss_curve, rtol=1e-12)
+    _, without_refits = _refits(quadratic, 10**6, 12, rule_id="accelerated",
+                                learning_rate=0.5)
+    assert not np.allclose(without_refits.loss_curve, plain.loss_curve, rtol=1e-6)
