@@ -470,6 +470,57 @@ def test_validation_returns_the_best_scoring_parameters(quadratic, rule_id):
     assert not np.allclose(result.params, quadratic.solution, rtol=1e-3)
 
 
+def _scored_run(scores, tol, n_iter_no_change=2, max_iter=20):
+    """A run whose validation scores are ``scores`` (the last one after them); returns
+    the result and the parameters each score was given."""
+    seen = []
+
+    def validation(w):
+        seen.append(w.copy())
+        return scores[min(len(seen), len(scores)) - 1]
+
+    result = minimize(_Scripted([1.0]).loss_gradient, np.ones(3), n_samples=1,
+                      learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter, tol=tol,
+                      n_iter_no_change=n_iter_no_change, validation=validation)
+    return result, seen
+
+
+def test_a_validation_score_not_better_than_the_best_by_tol_of_its_size_stalls():
+    # Scores rising by 5 % of their size each epoch, against tol = 10 %: every epoch
+    # after the first stalls, so the run stops after 1 + n_iter_no_change epochs.
+    result, _ = _scored_run([0.5 * 1.05**k for k in range(20)], tol=0.1)
+    assert result.converged and result.n_iter == 3
+    # By 20 %: every epoch improves, the run goes to max_iter.
+    result, _ = _scored_run([0.5 * 1.2**k for k in range(20)], tol=0.1)
+    assert not result.converged and result.n_iter == 20
+
+
+def test_the_first_of_equal_best_validation_scores_is_kept():
+    result, seen = _scored_run([0.5, 0.9, 0.9, 0.9], tol=1e-3)
+    assert result.best_validation_score == 0.9
+    assert result.n_iter == 4
+    assert_array_equal(result.params, seen[1])
+
+
+def test_a_nan_validation_score_is_never_the_best():
+    result, seen = _scored_run([np.nan, 0.3, np.nan, 0.2], tol=1e-3, max_iter=6)
+    assert result.best_validation_score == 0.3
+    assert_array_equal(result.params, seen[1])
+
+
+def test_a_batch_of_all_the_samples_is_the_full_batch():
+    # One request per epoch, for all rows at once, and no passes around the epochs.
+    problem = LeastSquares()
+    problem.run(0, batch_size=len(problem.t), max_iter=4)
+    assert len(problem.calls) == 4
+    assert all(np.array_equal(rows, np.arange(len(problem.t))) for rows in problem.calls)
+    requests = []
+    minimize(lambda w, rows: requests.append(rows) or problem.loss_gradient(w, rows),
+             np.zeros(4), n_samples=len(problem.t), batch_size=len(problem.t),
+             learning_rate=0.05, rule=make_rule("gd"), max_iter=3, tol=None)
+    assert requests == [None] * 3
+
+
 # -- optimality, references and refits ------------------------------------------------------
 def test_a_full_batch_run_stops_once_its_gradient_is_tol_of_its_start(quadratic):
     result = run(quadratic, "accelerated", learning_rate=1 / quadratic.lipschitz,
