@@ -58,6 +58,11 @@ def _assert_same_search(search, reference, n_splits=5):
     assert_array_equal(search.cv_results_["rank_test_score"],
                        reference.cv_results_["rank_test_score"])
     assert search.best_score_ == pytest.approx(reference.best_score_, abs=1e-8)
+    for key in ("mean_test_score", "std_test_score"):
+        assert_allclose(search.cv_results_[key], reference.cv_results_[key], rtol=0,
+                        atol=1e-8, equal_nan=True, err_msg=key)
+    for key in ("param_alpha", "param_learning_rate"):
+        assert list(search.cv_results_[key]) == list(reference.cv_results_[key]), key
 
 
 # Two rates around the step that cannot diverge and one far beyond it, which diverges on
@@ -487,3 +492,45 @@ def test_scoring_loss_is_the_negated_test_objective_with_its_penalty(penalty):
                                + l1_ratio * np.abs(coef).sum()))
         assert search.cv_results_[f"split{k}_test_score"][0] == pytest.approx(
             -expected, rel=1e-9)
+
+
+def test_a_batch_as_large_as_a_fold_s_training_rows_fits_it_in_full_batch():
+    # 400 rows in a batch: more than the 353 or 354 training rows of a fold of diabetes,
+    # fewer than X's rows, which a fold's weighted full-batch fit passes over.
+    X, y = _regression()
+    grid = {"learning_rates": ["auto"], "alphas": [1e-3, 1e-2]}
+    settings = {"batch_size": 400, "random_state": 0, "max_iter": 20, "tol": None}
+    search = GDRegressorCV(**grid, **settings).fit(X, y)
+    reference = _grid_search(GDRegressor(**settings), _as_params(grid), X, y)
+    _assert_same_search(search, reference)
+    full = GDRegressorCV(**grid, **{**settings, "batch_size": None}).fit(X, y)
+    assert search.loss_curves_ == full.loss_curves_
+
+
+def test_a_search_refitted_without_refit_keeps_no_model_of_before():
+    X, y = _regression()
+    search = GDRegressorCV(alphas=[1e-3]).fit(X, y)
+    assert hasattr(search, "best_estimator_")
+    search.set_params(refit=False).fit(X, y)
+    for attribute in ("best_estimator_", "coef_", "intercept_", "n_iter_"):
+        assert not hasattr(search, attribute), attribute
+
+
+def test_fits_that_did_not_converge_are_named_in_one_warning():
+    # Textbook steps, two epochs: no fit gets near tol. With the full metric, a unit step
+    # solves least squares at once: those fits converge and go unnamed.
+    X, y = _regression()
+    with pytest.warns(ConvergenceWarning) as record:
+        GDRegressorCV(learning_rates=[0.01, 0.02], alphas=[1e-3], cv=3, max_iter=2,
+                      tol=1e-12, preconditioner=None, solver="gd", refit=False).fit(X, y)
+    with pytest.warns(ConvergenceWarning) as mixed:
+        GDRegressorCV(learning_rates=[0.5, 1.0], alphas=[1e-3], cv=3, max_iter=2,
+                      tol=1e-12, solver="gd", refit=False).fit(X, y)
+    assert len(record) == len(mixed) == 1
+    assert str(record[0].message).startswith(
+        "6 of the 6 fits of GDRegressorCV did not converge (learning_rate=0.01, "
+        "alpha=0.001; learning_rate=0.02, alpha=0.001). The first said: GDRegressor "
+        "stopped after 2 epochs")
+    assert str(mixed[0].message).startswith(
+        "3 of the 6 fits of GDRegressorCV did not converge (learning_rate=0.5, "
+        "alpha=0.001). The first said:")
