@@ -276,3 +276,91 @@ def test_refit_epochs_counts_a_row_of_weight_2_as_two_rows():
     epochs = curvature.full(weighted).refit_epochs
     assert epochs == curvature.full(copies).refit_epochs
     assert epochs != curvature.full(unit).refit_epochs
+
+
+# -- issue 24: the bounds of mini-batches and the limits that pick a computation ----------
+def _unweighted_X1(objective):
+    X = objective.X
+    return np.hstack([X, np.ones((len(X), 1))]) if objective.fit_intercept else X
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 60])
+def test_the_mini_batch_lipschitz_constant_interpolates_full_and_per_sample(batch_size):
+    """Gower et al.'s expected smoothness: ``(n (b - 1) L + (n - b) L_max) / (b (n - 1))``,
+    with ``L`` the full batch's constant and ``L_max`` the largest per-sample one; the L2
+    term adds alpha to both."""
+    objective = _problem("squared", weighted=False)
+    X1, n, alpha = _unweighted_X1(objective), 60, 0.1
+    full = np.linalg.eigvalsh(X1.T @ X1 / n)[-1]
+    largest = max(x1 @ x1 for x1 in X1)
+    expected = (n * (batch_size - 1) * full + (n - batch_size) * largest) / (
+        batch_size * (n - 1)) + alpha
+    assert_allclose(curvature.lipschitz(objective, batch_size), expected, rtol=1e-12)
+    endpoint = {1: largest + alpha, 60: full + alpha}.get(batch_size)
+    if endpoint is not None:
+        assert_allclose(curvature.lipschitz(objective, batch_size), endpoint, rtol=1e-12)
+
+
+def test_the_mini_batch_step_bound_in_the_full_metric_uses_each_row_s_curvature():
+    """In a metric ``M = B`` the full batch's constant is 1, a sample's ``c x1^T B^-1 x1``
+    plus at most 1 for the L2 term; mini-batches interpolate as Gower et al. do."""
+    objective = _problem("binary", weighted=False)
+    metric = curvature.full(objective)
+    X1, n, b = _unweighted_X1(objective), 60, 10
+    bound = 0.25 * X1.T @ X1 / n + 0.1 * np.diag(np.r_[np.ones(5), 0.0])
+    inverse = np.linalg.inv(bound)
+    largest = 0.25 * max(x1 @ inverse @ x1 for x1 in X1) + 1.0
+    expected = (n * (b - 1) * 1.0 + (n - b) * largest) / (b * (n - 1))
+    assert_allclose(curvature.step_bound(metric, objective, b), expected, rtol=1e-8)
+    assert curvature.step_bound(metric, objective) == 1.0
+
+
+def test_the_lipschitz_constant_of_narrow_X_is_exact():
+    # Narrower than GRAM_MAX_COLUMNS: the Gram matrix's top eigenvalue, not an estimate.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 30)) * rng.uniform(0.5, 2.0, 30)
+    objective = LinearObjective(SquaredError(), X, rng.normal(size=200), alpha=0.0)
+    X1 = np.hstack([X, np.ones((200, 1))])
+    assert_allclose(curvature.lipschitz(objective), np.linalg.eigvalsh(X1.T @ X1 / 200)[-1],
+                    rtol=1e-12)
+
+
+def test_gram_max_columns_is_where_the_gauge_and_the_exact_eigenvalue_stop(monkeypatch):
+    objective = _problem("squared")
+    n_cols = objective.n_features + 1
+    monkeypatch.setattr(curvature, "GRAM_MAX_COLUMNS", n_cols + 1)
+    assert curvature.gauged(None, objective)
+    monkeypatch.setattr(curvature, "GRAM_MAX_COLUMNS", n_cols)
+    assert not curvature.gauged(None, objective)
+
+
+def test_auto_factors_the_full_bound_up_to_full_max_columns(monkeypatch):
+    objective = _problem("binary")
+    n_cols = objective.n_features + 1
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", n_cols)
+    assert curvature.resolve("auto", objective) == "full"
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", n_cols - 1)
+    assert curvature.resolve("auto", objective) == "diagonal"
+
+
+def test_auto_takes_a_batch_of_all_the_samples_as_the_full_batch():
+    objective = _problem("binary")
+    assert curvature.resolve("auto", objective, batch_size=objective.n_samples) == "full"
+    assert curvature.resolve("auto", objective, batch_size=objective.n_samples - 1) is None
+
+
+def test_refits_up_to_refit_max_params_parameters(monkeypatch):
+    objective = _problem("softmax")
+    monkeypatch.setattr(curvature, "REFIT_MAX_PARAMS", objective.n_params)
+    assert curvature.full(objective).refresh is not None
+
+
+def test_the_diagonal_metric_of_wide_X_majorises_the_bound(monkeypatch):
+    # Wide X estimates the Jacobi scale by power iteration, a lower bound of it: the
+    # margin above the estimate keeps the metric a bound.
+    monkeypatch.setattr(curvature, "GRAM_MAX_COLUMNS", 2)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 40)) @ rng.normal(size=(40, 40))
+    objective = LinearObjective(SquaredError(), X, rng.normal(size=300), alpha=0.0)
+    gap = np.diag(curvature.diagonal(objective).weights) - _block_bound(objective)
+    assert np.linalg.eigvalsh(gap)[0] >= -1e-10 * np.abs(gap).max()
