@@ -1185,3 +1185,42 @@ def test_a_warm_start_counts_its_rises_from_zero():
     model.set_params(warm_start=True).fit(X, -y)
     assert model.loss_curve_[0] > 2 * 0.5 * np.mean(y**2)
     assert_allclose(model.predict(X), GDRegressor().fit(X, -y).predict(X), rtol=1e-8)
+
+
+@pytest.mark.parametrize("early_stopping, monitored", [(False, "training objective"),
+                                                       (True, "validation score")])
+def test_a_mini_batch_fit_that_does_not_settle_warns_by_its_epoch_rule(diabetes,
+                                                                        early_stopping,
+                                                                        monitored):
+    X, y = diabetes
+    model = GDRegressor(batch_size=32, random_state=0, max_iter=3, tol=1e-12,
+                        early_stopping=early_stopping)
+    with pytest.warns(ConvergenceWarning) as record:
+        model.fit(X, y)
+    assert str(record[0].message) == (
+        f"GDRegressor ran max_iter=3 epochs without its {monitored} settling within "
+        f"tol=1e-12 for n_iter_no_change=5 epochs (optimality at the end: "
+        f"{model.optimality_:.3g}); increase max_iter or tol.")
+
+
+def test_optimality_is_nan_after_a_mini_batch_partial_fit_only(diabetes):
+    X, y = diabetes
+    assert np.isnan(GDRegressor(batch_size=32, random_state=0).partial_fit(X, y).optimality_)
+    full = GDRegressor().partial_fit(X, y)
+    # The first epoch measures the start: its own reference.
+    assert full.optimality_ == 1.0
+
+
+def test_a_solver_changed_between_partial_fit_calls_starts_without_momentum(diabetes):
+    # Adam, then heavy-ball momentum: the first step of the new rule is a plain gradient
+    # step, with the step size the stream kept from its first call.
+    X, y = diabetes
+    model = GDRegressor(solver="adam").partial_fit(X, y)
+    coef, intercept = model.coef_.copy(), model.intercept_
+    residual = X @ coef + intercept - y
+    learning_rate = model.learning_rate_curve_[0]
+    model.set_params(solver="gd", momentum=0.9).partial_fit(X, y)
+    assert_allclose(model.coef_, coef - learning_rate * X.T @ residual / len(y), rtol=1e-12)
+    assert model.intercept_ == pytest.approx(intercept - learning_rate * residual.mean(),
+                                             rel=1e-12)
+    assert model.learning_rate_curve_ == [learning_rate] * 2
