@@ -1224,3 +1224,11 @@ def test_a_solver_changed_between_partial_fit_calls_starts_without_momentum(diab
     assert model.intercept_ == pytest.approx(intercept - learning_rate * residual.mean(),
                                              rel=1e-12)
     assert model.learning_rate_curve_ == [learning_rate] * 2
+
+
+def test_the_held_out_share_rounds_up_as_train_test_split_does(diabetes):
+    # 15 % of 10 rows: train_test_split holds out 2 rows, enough to score.
+    X, y = diabetes
+    model = GDRegressor(early_stopping=True, validation_fraction=0.15, random_state=0,
+                        max_iter=5).fit(X[:10], y[:10])
+    assert np.all(np.isfinite(model.validation_scores_))
