@@ -534,3 +534,27 @@ def test_fits_that_did_not_converge_are_named_in_one_warning():
     assert str(mixed[0].message).startswith(
         "3 of the 6 fits of GDRegressorCV did not converge (learning_rate=0.5, "
         "alpha=0.001). The first said:")
+
+
+@pytest.mark.parametrize("missing", [0, 1, 2])
+def test_scoring_loss_of_a_test_label_the_fold_did_not_train_on_is_nan(missing):
+    """The fold's fits have no loss for such a label (not another class's, nor a negative
+    one): NaN, as GridSearchCV(error_score=np.nan) scores the log loss there; the rows
+    of weight 0 do not count."""
+    X, y = _multiclass()
+    others = np.random.default_rng(0).permutation(np.flatnonzero(y != missing))
+    unseen = np.flatnonzero(y == missing)[:5]
+    splits = [(np.sort(others[20:]), np.sort(np.r_[unseen, others[:20]])),
+              (np.arange(0, 150, 2), np.arange(1, 150, 2))]
+    search = GDClassifierCV(alphas=[1e-2], cv=splits, scoring="loss", refit=False).fit(X, y)
+    assert np.isnan(search.cv_results_["split0_test_score"][0])
+    # The other fold saw every class: a finite held-out loss.
+    assert np.isfinite(search.cv_results_["split1_test_score"][0])
+    reference = _grid_search(GDClassifier(alpha=1e-2), {"alpha": [1e-2]}, X, y, cv=splits,
+                             scoring="neg_log_loss")
+    assert np.isnan(reference.cv_results_["split0_test_score"][0])
+    weight = np.ones(len(y))
+    weight[unseen] = 0.0
+    weighted = GDClassifierCV(alphas=[1e-2], cv=splits, scoring="loss", refit=False).fit(
+        X, y, sample_weight=weight)
+    assert np.isfinite(weighted.cv_results_["split0_test_score"][0])
