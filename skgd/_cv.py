@@ -497,6 +497,12 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         X_test = _take_rows(X, test)
         if self.scoring == "loss":
             y_test = self._test_targets(fold, y[test])
+            if not self._regression and np.any((y_test < 0) if weight is None
+                                               else (y_test < 0) & (weight > 0)):
+                # A test label the fold's training rows lack has no loss under its fits
+                # (as an index, -1 would score another class's, or a negative one): NaN,
+                # as GridSearchCV(error_score=np.nan) scores the log loss there.
+                return scores
             for j, fit in fitted:
                 alpha, l1_ratio = fit.estimator._penalty()
                 held_out = LinearObjective(fold["loss"], X_test, y_test, weight, alpha=alpha,
@@ -884,9 +890,10 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         folds, or a splitter or an iterable of ``(train, test)`` index arrays.
     scoring : str, callable or None, default=None
         The test score of each fold: None is :meth:`score` (accuracy), ``"loss"`` the
-        objective on the test rows, negated; else a scikit-learn scorer name or
-        callable. With ``early_stopping=True`` the fits score their validation rows by it
-        too. Where ``fit`` gets sample weights, the test rows are scored with theirs.
+        objective on the test rows, negated (NaN on a fold whose test rows hold a label its
+        training rows lack); else a scikit-learn scorer name or callable. With
+        ``early_stopping=True`` the fits score their validation rows by it too. Where
+        ``fit`` gets sample weights, the test rows are scored with theirs.
     refit : bool, default=True
         Refit GDClassifier at the best setting on all the data, as ``best_estimator_``,
         which ``predict``, ``predict_proba``, ``predict_log_proba`` and ``decision_function`` use.

@@ -1,5 +1,7 @@
 """Tests of skgd._curvature: the curvature bound, the metrics and what "auto" picks."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -197,3 +199,168 @@ def test_no_refits_where_the_hessian_over_all_parameters_would_be_too_large(monk
     assert curvature.full(objective).refresh is None
     assert curvature.full(_problem("binary", fit_intercept=False, alpha=0.1)).refresh \
         is not None
+
+
+def test_the_diagonal_metric_s_inner_product_is_weighted_by_its_diagonal():
+    objective = _problem("softmax")
+    metric = curvature.diagonal(objective)
+    rng = np.random.default_rng(3)
+    u, v = rng.normal(size=(2, objective.n_params))
+    weights = np.asarray(metric.weights)
+    assert np.ptp(weights) > 0
+    assert_allclose(metric.inner(u, v), u @ np.diag(weights) @ v, rtol=1e-12)
+    assert_allclose(metric.direction(u), np.linalg.solve(np.diag(weights), u), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("container", ["dense", "csr"])
+@pytest.mark.parametrize("metric", ["euclidean", "diagonal", "full"])
+def test_largest_row_norm_is_the_largest_x1_A_x1(fit_intercept, container, metric):
+    # Uncentred X: the cross terms of the intercept with the coefficients count.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)) + np.array([3.0, -2.0, 0.5, 1.0])
+    X[rng.random(X.shape) < 0.3] = 0.0
+    X1 = np.hstack([X, np.ones((40, 1))]) if fit_intercept else X
+    n_cols = X1.shape[1]
+    root = rng.normal(size=(n_cols, n_cols))
+    A = {"euclidean": None, "diagonal": rng.uniform(0.5, 2.0, n_cols),
+         "full": root @ root.T + np.eye(n_cols)}[metric]
+    dense_A = np.eye(n_cols) if A is None else np.diag(A) if A.ndim == 1 else A
+    expected = max(x1 @ dense_A @ x1 for x1 in X1)
+    data = X if container == "dense" else sp.csr_matrix(X)
+    assert_allclose(curvature.largest_row_norm(data, fit_intercept, A), expected,
+                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("preconditioner", ["full", "diagonal"])
+def test_a_curvature_beyond_the_dtype_of_X_gets_a_clear_error(preconditioner):
+    # Squares of 1e-20 are below float32's smallest normal number: the metric's inverse
+    # is beyond its largest. The error says so, not a later step that blames large data.
+    X, y = load_diabetes(return_X_y=True)
+    X = (StandardScaler().fit_transform(X)[:100] * 1e-20).astype(np.float32)
+    with pytest.raises(ValueError, match="curvature of the objective overflows the dtype"):
+        GDRegressor(preconditioner=preconditioner).fit(X, y[:100])
+
+
+@pytest.mark.parametrize("loss_name, n_samples, n_features", [
+    ("binary", 60, 5), ("softmax", 50, 30), ("softmax", 12, 8), ("binary", 10, 40)])
+def test_refit_epochs_is_the_refit_s_work_in_gradient_passes(loss_name, n_samples,
+                                                              n_features):
+    """A refit costs a Gram pass per pair of outputs, ``k (k + 1) / 2 * S * n_cols^2``,
+    and the eigendecomposition, ``n_params^3``, both ``_BLAS3_SPEEDUP`` times faster per
+    flop than a gradient's two products, ``2 S n_cols k``; rows count by their weight."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_samples, n_features))
+    weight = rng.uniform(0.5, 3.0, n_samples)
+    loss = BinaryCrossEntropy() if loss_name == "binary" else CategoricalCrossEntropy(3)
+    y = rng.integers(0, 2 if loss_name == "binary" else 3, n_samples)
+    objective = LinearObjective(loss, X, y.astype(float) if loss_name == "binary" else y,
+                                weight, alpha=0.1)
+    k, n_cols, total = objective.n_outputs, n_features + 1, weight.sum()
+    refit = (k * (k + 1) / 2 * total * n_cols**2 + (k * n_cols) ** 3) / \
+        curvature._BLAS3_SPEEDUP
+    expected = max(1, math.ceil(refit / (2 * total * n_cols * k)))
+    assert curvature.full(objective).refit_epochs == expected
+
+
+def test_refit_epochs_counts_a_row_of_weight_2_as_two_rows():
+    # Large enough for a schedule of many epochs, whose count the weights then decide.
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(20, 30)), rng.integers(0, 3, 20)
+    repeated = np.r_[np.arange(20), np.arange(5)]
+    weight = np.r_[np.full(5, 2.0), np.ones(15)]
+    weighted = LinearObjective(CategoricalCrossEntropy(3), X, y, weight, alpha=0.1)
+    copies = LinearObjective(CategoricalCrossEntropy(3), X[repeated], y[repeated],
+                             alpha=0.1)
+    unit = LinearObjective(CategoricalCrossEntropy(3), X, y, alpha=0.1)
+    epochs = curvature.full(weighted).refit_epochs
+    assert epochs == curvature.full(copies).refit_epochs
+    assert epochs != curvature.full(unit).refit_epochs
+
+
+# -- issue 24: the bounds of mini-batches and the limits that pick a computation ----------
+def _unweighted_X1(objective):
+    X = objective.X
+    return np.hstack([X, np.ones((len(X), 1))]) if objective.fit_intercept else X
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 60])
+def test_the_mini_batch_lipschitz_constant_interpolates_full_and_per_sample(batch_size):
+    """Gower et al.'s expected smoothness: ``(n (b - 1) L + (n - b) L_max) / (b (n - 1))``,
+    with ``L`` the full batch's constant and ``L_max`` the largest per-sample one; the L2
+    term adds alpha to both."""
+    objective = _problem("squared", weighted=False)
+    X1, n, alpha = _unweighted_X1(objective), 60, 0.1
+    full = np.linalg.eigvalsh(X1.T @ X1 / n)[-1]
+    largest = max(x1 @ x1 for x1 in X1)
+    expected = (n * (batch_size - 1) * full + (n - batch_size) * largest) / (
+        batch_size * (n - 1)) + alpha
+    assert_allclose(curvature.lipschitz(objective, batch_size), expected, rtol=1e-12)
+    endpoint = {1: largest + alpha, 60: full + alpha}.get(batch_size)
+    if endpoint is not None:
+        assert_allclose(curvature.lipschitz(objective, batch_size), endpoint, rtol=1e-12)
+
+
+def test_the_mini_batch_step_bound_in_the_full_metric_uses_each_row_s_curvature():
+    """In a metric ``M = B`` the full batch's constant is 1, a sample's ``c x1^T B^-1 x1``
+    plus at most 1 for the L2 term; mini-batches interpolate as Gower et al. do."""
+    objective = _problem("binary", weighted=False)
+    metric = curvature.full(objective)
+    X1, n, b = _unweighted_X1(objective), 60, 10
+    bound = 0.25 * X1.T @ X1 / n + 0.1 * np.diag(np.r_[np.ones(5), 0.0])
+    inverse = np.linalg.inv(bound)
+    largest = 0.25 * max(x1 @ inverse @ x1 for x1 in X1) + 1.0
+    expected = (n * (b - 1) * 1.0 + (n - b) * largest) / (b * (n - 1))
+    assert_allclose(curvature.step_bound(metric, objective, b), expected, rtol=1e-8)
+    assert curvature.step_bound(metric, objective) == 1.0
+
+
+def test_the_lipschitz_constant_of_narrow_X_is_exact():
+    # Narrower than GRAM_MAX_COLUMNS: the Gram matrix's top eigenvalue, not an estimate.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 30)) * rng.uniform(0.5, 2.0, 30)
+    objective = LinearObjective(SquaredError(), X, rng.normal(size=200), alpha=0.0)
+    X1 = np.hstack([X, np.ones((200, 1))])
+    assert_allclose(curvature.lipschitz(objective), np.linalg.eigvalsh(X1.T @ X1 / 200)[-1],
+                    rtol=1e-12)
+
+
+def test_gram_max_columns_is_where_the_gauge_and_the_exact_eigenvalue_stop(monkeypatch):
+    objective = _problem("squared")
+    n_cols = objective.n_features + 1
+    monkeypatch.setattr(curvature, "GRAM_MAX_COLUMNS", n_cols + 1)
+    assert curvature.gauged(None, objective)
+    monkeypatch.setattr(curvature, "GRAM_MAX_COLUMNS", n_cols)
+    assert not curvature.gauged(None, objective)
+
+
+def test_auto_factors_the_full_bound_up_to_full_max_columns(monkeypatch):
+    objective = _problem("binary")
+    n_cols = objective.n_features + 1
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", n_cols)
+    assert curvature.resolve("auto", objective) == "full"
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", n_cols - 1)
+    assert curvature.resolve("auto", objective) == "diagonal"
+
+
+def test_auto_takes_a_batch_of_all_the_samples_as_the_full_batch():
+    objective = _problem("binary")
+    assert curvature.resolve("auto", objective, batch_size=objective.n_samples) == "full"
+    assert curvature.resolve("auto", objective, batch_size=objective.n_samples - 1) is None
+
+
+def test_refits_up_to_refit_max_params_parameters(monkeypatch):
+    objective = _problem("softmax")
+    monkeypatch.setattr(curvature, "REFIT_MAX_PARAMS", objective.n_params)
+    assert curvature.full(objective).refresh is not None
+
+
+def test_the_diagonal_metric_of_wide_X_majorises_the_bound(monkeypatch):
+    # Wide X estimates the Jacobi scale by power iteration, a lower bound of it: the
+    # margin above the estimate keeps the metric a bound.
+    monkeypatch.setattr(curvature, "GRAM_MAX_COLUMNS", 2)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 40)) @ rng.normal(size=(40, 40))
+    objective = LinearObjective(SquaredError(), X, rng.normal(size=300), alpha=0.0)
+    gap = np.diag(curvature.diagonal(objective).weights) - _block_bound(objective)
+    assert np.linalg.eigvalsh(gap)[0] >= -1e-10 * np.abs(gap).max()

@@ -61,6 +61,11 @@ def _assert_same_search(search, reference, n_splits=5):
     assert_array_equal(search.cv_results_["rank_test_score"],
                        reference.cv_results_["rank_test_score"])
     assert search.best_score_ == pytest.approx(reference.best_score_, abs=1e-8)
+    for key in ("mean_test_score", "std_test_score"):
+        assert_allclose(search.cv_results_[key], reference.cv_results_[key], rtol=0,
+                        atol=1e-8, equal_nan=True, err_msg=key)
+    for key in ("param_alpha", "param_learning_rate"):
+        assert list(search.cv_results_[key]) == list(reference.cv_results_[key]), key
 
 
 # Two rates around the step that cannot diverge and one far beyond it, which diverges on
@@ -438,3 +443,230 @@ def test_ranks_are_grid_searchs_with_ties_sharing_the_smallest():
     for _ in range(100):
         values = rng.integers(0, 4, rng.integers(1, 10)).astype(float)
         assert_array_equal(_min_rank(values), rankdata(values, method="min"))
+
+
+# -- issue 24: how the work is split and timed, weights of mini-batch folds, defaults ------
+def _recording_search(monkeypatch):
+    """Record the fold indices each ``_search`` run gets, the ``n_jobs`` of joblib and the
+    BLAS threads the runs are limited to."""
+    import skgd._cv as cv_module
+
+    runs, n_jobs, blas_limits = [], [], []
+    search = cv_module._BaseGDCV._search
+
+    def recorded_search(self, base, candidates, folds):
+        runs.append(sorted(fold["index"] for fold in folds))
+        return search(self, base, candidates, folds)
+
+    class RecordedParallel(cv_module.Parallel):
+        def __init__(self, *args, **kwargs):
+            n_jobs.append(kwargs["n_jobs"])
+            super().__init__(*args, **kwargs)
+
+    threadpool_limits = cv_module.threadpool_limits
+
+    def recorded_limits(limits=None, user_api=None):
+        blas_limits.append(limits)
+        return threadpool_limits(limits=limits, user_api=user_api)
+
+    monkeypatch.setattr(cv_module._BaseGDCV, "_search", recorded_search)
+    monkeypatch.setattr(cv_module, "Parallel", RecordedParallel)
+    monkeypatch.setattr(cv_module, "threadpool_limits", recorded_limits)
+    return runs, n_jobs, blas_limits
+
+
+@pytest.mark.parametrize("n_jobs", [None, 1, 2, -1])
+def test_n_jobs_splits_the_folds_into_as_many_even_runs_in_threads(monkeypatch, n_jobs):
+    """Each of the runs is fitted in its own thread, with its share of the cores for BLAS
+    (one run: BLAS is left as it is)."""
+    import os
+
+    from joblib import effective_n_jobs
+
+    X, y = _regression()
+    runs, parallel_jobs, blas_limits = _recording_search(monkeypatch)
+    GDRegressorCV(alphas=[1e-3], cv=5, n_jobs=n_jobs, refit=False).fit(X, y)
+    expected = min(5, 1 if n_jobs is None else effective_n_jobs(n_jobs))
+    assert parallel_jobs == [expected]
+    assert blas_limits == [None if expected == 1
+                           else max(1, (os.cpu_count() or 1) // expected)]
+    assert len(runs) == expected
+    assert sorted(fold for run in runs for fold in run) == list(range(5))
+    assert max(map(len, runs)) - min(map(len, runs)) <= 1
+
+
+def test_fit_times_share_out_the_time_of_each_run(monkeypatch):
+    """Each fit of a run gets an equal share of its run's time: the fit times sum to the
+    time the runs took. A clock that ticks once per pass over X makes that time exact."""
+    import skgd._cv as cv_module
+
+    clock = [0.0]
+    answer = cv_module._answer
+
+    def answer_and_tick(fits, requests):
+        clock[0] += 1.0
+        return answer(fits, requests)
+
+    monkeypatch.setattr(cv_module, "time", type("Clock", (), {
+        "perf_counter": staticmethod(lambda: clock[0])}))
+    monkeypatch.setattr(cv_module, "_answer", answer_and_tick)
+    X, y = _regression()
+    search = GDRegressorCV(learning_rates=[0.3, 1.0], alphas=[1e-3, 1e-2], cv=3,
+                           refit=False).fit(X, y)
+    results = search.cv_results_
+    assert np.all(results["mean_fit_time"] > 0)
+    assert results["mean_fit_time"].sum() * 3 == pytest.approx(clock[0], rel=1e-12)
+
+
+def test_mini_batch_folds_keep_their_training_weights():
+    X, y = _regression()
+    weight = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
+    settings = {"batch_size": 64, "random_state": 0, "max_iter": 8, "tol": None}
+    cv = KFold(3)
+    search = GDRegressorCV(alphas=[1e-3, 1e-1], cv=cv, refit=False, **settings).fit(
+        X, y, sample_weight=weight)
+    for i, alpha in enumerate([1e-3, 1e-1]):
+        for k, (train, _) in enumerate(cv.split(X)):
+            single = GDRegressor(alpha=alpha, **settings).fit(X[train], y[train],
+                                                              sample_weight=weight[train])
+            assert_allclose(search.loss_curves_[i][k], single.loss_curve_, rtol=1e-10)
+
+
+def test_requests_for_different_rows_are_answered_each_from_its_own_rows():
+    """Fits of one fold ask, side by side, for mini-batches that may differ (an unseeded
+    order): only requests for the same rows of the same data share a stacked pass."""
+    from skgd._cv import _answer
+    from skgd.losses import LinearObjective, SquaredError
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 4)), rng.normal(size=50)
+    fits = [type("Fit", (), {"objective": LinearObjective(SquaredError(), X, y,
+                                                           alpha=alpha)})
+            for alpha in (0.0, 0.1, 1.0, 0.5, 0.2)]
+    rows = [rng.permutation(50)[:10], slice(0, 10), rng.permutation(50)[:10], None,
+            slice(0, 20)]
+    requests = [(i, rng.normal(size=5), rows[i]) for i in range(5)]
+    # The first row set again, as another array: same rows, one pass.
+    requests.append((2, rng.normal(size=5), rows[0].copy()))
+    for (index, point, request_rows), (value, grad) in zip(
+            requests, _answer(fits, requests), strict=True):
+        expected_value, expected_grad = fits[index].objective.loss_gradient_array(
+            point, request_rows)
+        assert float(value) == pytest.approx(float(expected_value), rel=1e-12)
+        assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cv_class, single", [(GDRegressorCV, GDRegressor),
+                                              (GDClassifierCV, GDClassifier)])
+def test_the_cv_estimators_defaults_are_the_single_estimators(cv_class, single):
+    shared = {name: value for name, value in single().get_params().items()
+              if name not in ("alpha", "learning_rate")}
+    cv_params = cv_class().get_params()
+    assert {name: cv_params[name] for name in shared} == shared
+
+
+def test_a_test_label_the_fold_did_not_train_on_is_never_predicted():
+    X, y = _multiclass()
+    rng = np.random.default_rng(0)
+    splits = []
+    for missing in (0, 1, 2):
+        # The training rows lack one class (below, between, above the others); the test
+        # rows hold that class and a few of each other.
+        others = rng.permutation(np.flatnonzero(y != missing))
+        test = np.sort(np.r_[np.flatnonzero(y == missing), others[:20]])
+        splits.append((np.sort(others[20:]), test))
+    search = GDClassifierCV(alphas=[1e-2], cv=splits, refit=False).fit(X, y)
+    for k, (train, test) in enumerate(splits):
+        single = GDClassifier(alpha=1e-2).fit(X[train], y[train])
+        assert search.cv_results_[f"split{k}_test_score"][0] == pytest.approx(
+            single.score(X[test], y[test]), abs=1e-12)
+        assert search.cv_results_[f"split{k}_test_score"][0] < 0.5
+
+
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet", "l1"])
+def test_scoring_loss_is_the_negated_test_objective_with_its_penalty(penalty):
+    """The test rows' F of API.md, weighted by their sample weights, at each fold's fit:
+    the data term plus alpha R(W), L1 part included."""
+    X, y = _regression()
+    weight = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    alpha, l1_ratio = 0.05, {"l2": 0.0, "elasticnet": 0.5, "l1": 1.0}[penalty]
+    cv = KFold(3)
+    search = GDRegressorCV(alphas=[alpha], cv=cv, scoring="loss", penalty=penalty,
+                           l1_ratio=0.5, max_iter=30, tol=None, refit=False).fit(
+        X, y, sample_weight=weight)
+    for k, (train, test) in enumerate(cv.split(X)):
+        model = GDRegressor(alpha=alpha, penalty=penalty, l1_ratio=0.5, max_iter=30,
+                            tol=None).fit(X[train], y[train], sample_weight=weight[train])
+        residual = X[test] @ model.coef_ + model.intercept_ - y[test]
+        coef = model.coef_
+        expected = (np.average(0.5 * residual**2, weights=weight[test])
+                    + alpha * ((1 - l1_ratio) / 2 * coef @ coef
+                               + l1_ratio * np.abs(coef).sum()))
+        assert search.cv_results_[f"split{k}_test_score"][0] == pytest.approx(
+            -expected, rel=1e-9)
+
+
+def test_a_batch_as_large_as_a_fold_s_training_rows_fits_it_in_full_batch():
+    # 400 rows in a batch: more than the 353 or 354 training rows of a fold of diabetes,
+    # fewer than X's rows, which a fold's weighted full-batch fit passes over.
+    X, y = _regression()
+    grid = {"learning_rates": ["auto"], "alphas": [1e-3, 1e-2]}
+    settings = {"batch_size": 400, "random_state": 0, "max_iter": 20, "tol": None}
+    search = GDRegressorCV(**grid, **settings).fit(X, y)
+    reference = _grid_search(GDRegressor(**settings), _as_params(grid), X, y)
+    _assert_same_search(search, reference)
+    full = GDRegressorCV(**grid, **{**settings, "batch_size": None}).fit(X, y)
+    assert search.loss_curves_ == full.loss_curves_
+
+
+def test_a_search_refitted_without_refit_keeps_no_model_of_before():
+    X, y = _regression()
+    search = GDRegressorCV(alphas=[1e-3]).fit(X, y)
+    assert hasattr(search, "best_estimator_")
+    search.set_params(refit=False).fit(X, y)
+    for attribute in ("best_estimator_", "coef_", "intercept_", "n_iter_"):
+        assert not hasattr(search, attribute), attribute
+
+
+def test_fits_that_did_not_converge_are_named_in_one_warning():
+    # Textbook steps, two epochs: no fit gets near tol. With the full metric, a unit step
+    # solves least squares at once: those fits converge and go unnamed.
+    X, y = _regression()
+    with pytest.warns(ConvergenceWarning) as record:
+        GDRegressorCV(learning_rates=[0.01, 0.02], alphas=[1e-3], cv=3, max_iter=2,
+                      tol=1e-12, preconditioner=None, solver="gd", refit=False).fit(X, y)
+    with pytest.warns(ConvergenceWarning) as mixed:
+        GDRegressorCV(learning_rates=[0.5, 1.0], alphas=[1e-3], cv=3, max_iter=2,
+                      tol=1e-12, solver="gd", refit=False).fit(X, y)
+    assert len(record) == len(mixed) == 1
+    assert str(record[0].message).startswith(
+        "6 of the 6 fits of GDRegressorCV did not converge (learning_rate=0.01, "
+        "alpha=0.001; learning_rate=0.02, alpha=0.001). The first said: GDRegressor "
+        "stopped after 2 epochs")
+    assert str(mixed[0].message).startswith(
+        "3 of the 6 fits of GDRegressorCV did not converge (learning_rate=0.5, "
+        "alpha=0.001). The first said:")
+
+
+@pytest.mark.parametrize("missing", [0, 1, 2])
+def test_scoring_loss_of_a_test_label_the_fold_did_not_train_on_is_nan(missing):
+    """The fold's fits have no loss for such a label (not another class's, nor a negative
+    one): NaN, as GridSearchCV(error_score=np.nan) scores the log loss there; the rows
+    of weight 0 do not count."""
+    X, y = _multiclass()
+    others = np.random.default_rng(0).permutation(np.flatnonzero(y != missing))
+    unseen = np.flatnonzero(y == missing)[:5]
+    splits = [(np.sort(others[20:]), np.sort(np.r_[unseen, others[:20]])),
+              (np.arange(0, 150, 2), np.arange(1, 150, 2))]
+    search = GDClassifierCV(alphas=[1e-2], cv=splits, scoring="loss", refit=False).fit(X, y)
+    assert np.isnan(search.cv_results_["split0_test_score"][0])
+    # The other fold saw every class: a finite held-out loss.
+    assert np.isfinite(search.cv_results_["split1_test_score"][0])
+    reference = _grid_search(GDClassifier(alpha=1e-2), {"alpha": [1e-2]}, X, y, cv=splits,
+                             scoring="neg_log_loss")
+    assert np.isnan(reference.cv_results_["split0_test_score"][0])
+    weight = np.ones(len(y))
+    weight[unseen] = 0.0
+    weighted = GDClassifierCV(alphas=[1e-2], cv=splits, scoring="loss", refit=False).fit(
+        X, y, sample_weight=weight)
+    assert np.isfinite(weighted.cv_results_["split0_test_score"][0])

@@ -4,6 +4,7 @@ The engine knows nothing of scikit-learn, so neither do these tests: the objecti
 quadratics and least-squares sums written here with numpy, with known minimisers.
 """
 
+import math
 import re
 import warnings
 
@@ -557,6 +558,57 @@ def test_validation_returns_the_best_scoring_parameters(quadratic, rule_id):
     assert not np.allclose(result.params, quadratic.solution, rtol=1e-3)
 
 
+def _scored_run(scores, tol, n_iter_no_change=2, max_iter=20):
+    """A run whose validation scores are ``scores`` (the last one after them); returns
+    the result and the parameters each score was given."""
+    seen = []
+
+    def validation(w):
+        seen.append(w.copy())
+        return scores[min(len(seen), len(scores)) - 1]
+
+    result = minimize(_Scripted([1.0]).loss_gradient, np.ones(3), n_samples=1,
+                      learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter, tol=tol,
+                      n_iter_no_change=n_iter_no_change, validation=validation)
+    return result, seen
+
+
+def test_a_validation_score_not_better_than_the_best_by_tol_of_its_size_stalls():
+    # Scores rising by 5 % of their size each epoch, against tol = 10 %: every epoch
+    # after the first stalls, so the run stops after 1 + n_iter_no_change epochs.
+    result, _ = _scored_run([0.5 * 1.05**k for k in range(20)], tol=0.1)
+    assert result.converged and result.n_iter == 3
+    # By 20 %: every epoch improves, the run goes to max_iter.
+    result, _ = _scored_run([0.5 * 1.2**k for k in range(20)], tol=0.1)
+    assert not result.converged and result.n_iter == 20
+
+
+def test_the_first_of_equal_best_validation_scores_is_kept():
+    result, seen = _scored_run([0.5, 0.9, 0.9, 0.9], tol=1e-3)
+    assert result.best_validation_score == 0.9
+    assert result.n_iter == 4
+    assert_array_equal(result.params, seen[1])
+
+
+def test_a_nan_validation_score_is_never_the_best():
+    result, seen = _scored_run([np.nan, 0.3, np.nan, 0.2], tol=1e-3, max_iter=6)
+    assert result.best_validation_score == 0.3
+    assert_array_equal(result.params, seen[1])
+
+
+def test_a_batch_of_all_the_samples_is_the_full_batch():
+    # One request per epoch, for all rows at once, and no passes around the epochs.
+    problem = LeastSquares()
+    problem.run(0, batch_size=len(problem.t), max_iter=4)
+    assert len(problem.calls) == 4
+    assert all(np.array_equal(rows, np.arange(len(problem.t))) for rows in problem.calls)
+    requests = []
+    minimize(lambda w, rows: requests.append(rows) or problem.loss_gradient(w, rows),
+             np.zeros(4), n_samples=len(problem.t), batch_size=len(problem.t),
+             learning_rate=0.05, rule=make_rule("gd"), max_iter=3, tol=None)
+    assert requests == [None] * 3
+
+
 # -- optimality, references and refits ------------------------------------------------------
 def test_a_full_batch_run_stops_once_its_gradient_is_tol_of_its_start(quadratic):
     result = run(quadratic, "accelerated", learning_rate=1 / quadratic.lipschitz,
@@ -610,3 +662,185 @@ def test_a_refitted_metric_that_raises_the_objective_is_rejected(quadratic):
     curve = np.array(result.loss_curve)
     assert np.any(np.diff(curve) > 0)
     assert_allclose(result.params, quadratic.solution, rtol=1e-5, atol=1e-6)
+
+
+# -- divergence of a bounded objective: rises above twice the start -------------------------
+class _Scripted:
+    """An objective whose value at the k-th request is ``values[k]`` (the last one after
+    them), with the gradient of ``1/2 |w|^2``: the engine judges divergence by the values
+    alone, so a script of values tells when it must raise."""
+
+    def __init__(self, values):
+        self.values, self.calls = list(values), 0
+
+    def loss_gradient(self, w, rows):
+        value = self.values[min(self.calls, len(self.values) - 1)]
+        self.calls += 1
+        return value, w.copy()
+
+
+def _scripted_run(values, max_iter, state=None):
+    return minimize(_Scripted(values).loss_gradient, np.ones(3), n_samples=1,
+                    learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter, tol=None,
+                    state=state)
+
+
+def test_an_objective_above_twice_its_start_raises_at_its_third_such_epoch_running():
+    # The start (1.0) is the reference; 2.5 is above twice it, far below an explosion.
+    values = [1.0, 2.5, 2.5, 2.5, 2.5]
+    assert _scripted_run(values, max_iter=3).loss_curve == values[:3]
+    with pytest.raises(DivergenceError, match="rose from 1 at the start to 2.5") as info:
+        _scripted_run(values, max_iter=10)
+    assert diverged_epoch(str(info.value)) == 3
+    assert info.value.loss_curve == values[:4]
+
+
+def test_an_epoch_not_above_twice_the_start_restarts_the_count_of_rises():
+    # Exactly twice the start is not above it; 1.5 is below it.
+    values = [1.0, 2.5, 2.5, 2.0, 2.5, 2.5, 1.5, 2.5, 2.5, 1.0]
+    result = _scripted_run(values, max_iter=len(values))
+    assert result.loss_curve == values
+    assert result.state.n_rises == 0
+
+
+def test_rises_are_counted_across_resumes_and_from_zero_in_a_fresh_descent():
+    state = _scripted_run([1.0], max_iter=1).state
+    assert state.n_rises == 0
+    for n_rises in (1, 2):
+        state = _scripted_run([2.5], max_iter=1, state=state).state
+        assert state.n_rises == n_rises
+    with pytest.raises(DivergenceError, match="epoch 3"):
+        _scripted_run([2.5], max_iter=1, state=state)
+    # A fresh descent counts from zero, also where its first epoch already rises (its
+    # reference measured at another point, as a warm start measures the origin).
+    def fresh(max_iter):
+        return minimize(_Scripted([1.0, 2.5]).loss_gradient, np.ones(3), n_samples=1,
+                        learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter,
+                        tol=None, reference_point=np.zeros(3))
+
+    assert fresh(2).state.n_rises == 2
+    with pytest.raises(DivergenceError, match="epoch 2"):
+        fresh(3)
+
+
+def test_an_objective_that_rises_by_more_than_1e4_times_its_size_raises_at_once():
+    assert _scripted_run([1.0, 1.0 + 1e4], max_iter=2).state.n_rises == 1
+    with pytest.raises(DivergenceError, match="epoch 1"):
+        _scripted_run([1.0, 1.0 + 2e4], max_iter=2)
+
+
+def test_a_rise_of_a_negative_objective_is_measured_in_units_of_its_size():
+    # From -1: up to 0 is no rise, to 0.5 one (1.5 times the size), to 2e4 an explosion.
+    assert _scripted_run([-1.0, 0.0, 0.0], max_iter=3).state.n_rises == 0
+    assert _scripted_run([-1.0, 0.5, 0.5], max_iter=3).state.n_rises == 2
+    with pytest.raises(DivergenceError, match="epoch 1"):
+        _scripted_run([-1.0, 2e4], max_iter=2)
+
+
+@pytest.mark.parametrize("final, raises", [(1.9, False), (2.5, True)])
+def test_a_mini_batch_run_that_ends_above_twice_its_start_raises(final, raises):
+    # Two batches an epoch: the reference pass, one epoch, the pass that measures the end.
+    objective = _Scripted([1.0, 1.0, 1.0, final])
+
+    def run_once():
+        return minimize(objective.loss_gradient, np.ones(3), n_samples=2, batch_size=1,
+                        learning_rate=0.1, rule=make_rule("gd"), max_iter=1, tol=None,
+                        rng=np.random.default_rng(0))
+
+    if raises:
+        with pytest.raises(DivergenceError, match="to 2.5"):
+            run_once()
+    else:
+        assert run_once().loss_curve == [1.0]
+    assert objective.calls == 4
+
+
+def test_a_full_batch_run_stops_once_its_optimality_is_at_most_tol():
+    # From w = 1 with steps of half the gradient w: the gradient halves each epoch, so the
+    # optimality is exactly 0.5 after one step.
+    def run_to(tol):
+        return minimize(_Scripted([1.0]).loss_gradient, np.ones(3), n_samples=1,
+                        learning_rate=0.5, rule=make_rule("gd"), max_iter=10, tol=tol)
+
+    at_tol = run_to(0.5)
+    assert at_tol.converged and at_tol.n_iter == 2 and at_tol.optimality == 0.5
+    assert run_to(0.4999).n_iter == 3
+
+
+# -- optimality relative to the start ---------------------------------------------------------
+def test_a_point_with_positive_optimality_is_not_converged_where_the_start_had_none():
+    # A warm start measures against the origin; at the exact optimum there of
+    # f(w) = 1/2 |w|^2 + 10 the relative measure of any other point is infinite, never
+    # within tol.
+    def loss_gradient(w, rows):
+        return float(0.5 * w @ w) + 10.0, w.copy()
+
+    result = minimize(loss_gradient, np.ones(3), n_samples=1, learning_rate=0.5,
+                      rule=make_rule("gd"), max_iter=4, tol=1e-5,
+                      reference_point=np.zeros(3))
+    assert result.state.references.optimality == 0
+    assert not result.converged
+    assert result.n_iter == 4
+    assert result.optimality == math.inf
+    # Once the point is exactly optimal too (a unit step lands on 0), it is converged.
+    exact = minimize(loss_gradient, np.ones(3), n_samples=1, learning_rate=1.0,
+                     rule=make_rule("gd"), max_iter=4, tol=1e-5,
+                     reference_point=np.zeros(3))
+    assert exact.converged
+    assert exact.n_iter == 2
+    assert exact.optimality == 0
+
+
+# -- refit schedule -------------------------------------------------------------------------
+# How often the engine refits a metric that has a ``refresh`` (the local Hessian of the
+# cross-entropies) is part of the engine being redesigned: these tests pin the schedule
+# through the metric protocol (``refresh``, ``refit_epochs``) and the epochs it runs.
+def _refits(quadratic, refit_epochs, max_iter, rule_id="gd", **settings):
+    """The epochs (counted from 0) at whose start the engine refitted the metric (to the
+    bound itself, which never overshoots), and the result. ``refit_epochs=None``: a
+    metric that does not say what a refit costs."""
+    begun, refits = [], []
+
+    def refresh(w):
+        # Called before the epoch's on_epoch_begin: as many epochs have begun as ended.
+        refits.append(len(begun))
+        return _Scaled(quadratic.lipschitz)
+
+    def on_epoch_begin(epoch, params):
+        begun.append(epoch)
+
+    bound = _Scaled(quadratic.lipschitz, refresh=refresh)
+    if refit_epochs is not None:
+        bound.refit_epochs = refit_epochs
+    settings.setdefault("learning_rate", 1.0)
+    result = minimize(quadratic.loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
+                      rule=make_rule(rule_id), metric=bound, max_iter=max_iter, tol=None,
+                      on_epoch_begin=on_epoch_begin, **settings)
+    assert result.n_iter == max_iter
+    return refits, result
+
+
+@pytest.mark.parametrize("refit_epochs", [1, 2, 3, 5])
+def test_refits_come_every_refit_epochs_epochs_from_the_first(quadratic, refit_epochs):
+    max_iter = 4 * refit_epochs + 2
+    assert _refits(quadratic, refit_epochs, max_iter)[0] == list(
+        range(refit_epochs, max_iter, refit_epochs))
+
+
+def test_a_metric_that_does_not_say_what_a_refit_costs_is_refitted_every_epoch(quadratic):
+    assert _refits(quadratic, None, 6)[0] == [1, 2, 3, 4, 5]
+
+
+def test_no_refits_where_the_learning_rate_scales_the_step_beyond_the_metric(quadratic):
+    assert _refits(quadratic, 1, 6, learning_rate=1.5)[0] == []
+
+
+def test_a_refit_restarts_the_momentum_at_the_point_it_was_fitted_at(quadratic):
+    # Refitted every epoch, the accelerated rule restarts every epoch: plain descent.
+    _, accelerated = _refits(quadratic, 1, 12, rule_id="accelerated",
+                             learning_rate=0.5)
+    _, plain = _refits(quadratic, 10**6, 12, rule_id="gd", learning_rate=0.5)
+    assert_allclose(accelerated.loss_curve, plain.loss_curve, rtol=1e-12)
+    _, without_refits = _refits(quadratic, 10**6, 12, rule_id="accelerated",
+                                learning_rate=0.5)
+    assert not np.allclose(without_refits.loss_curve, plain.loss_curve, rtol=1e-6)

@@ -14,6 +14,7 @@ from sklearn.datasets import (
     load_digits,
     load_iris,
     load_wine,
+    make_regression,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
@@ -1277,3 +1278,169 @@ def test_a_scoring_that_does_not_fit_the_task_says_which_would(iris):
                                          r"data of this 3-class problem .*'roc_auc_ovr'"):
         model.fit(X, y)
     assert not hasattr(model, "coef_")
+
+
+# -- issue 24: steps chosen for degenerate data, validation edges, rises ----------------------
+def _least_squares_at_the_origin(X, y):
+    """``grad F(0)`` and ``L`` of least squares with an intercept (API.md's F, alpha=0)."""
+    X1 = np.hstack([X, np.ones((len(X), 1))])
+    return -X1.T @ y / len(X), np.linalg.eigvalsh(X1.T @ X1 / len(X))[-1]
+
+
+def test_adam_auto_step_is_a_tenth_of_the_typical_safe_gradient_step(diabetes):
+    X, y = diabetes
+    # Columns of scale 3: L is about 9 times what the intercept's column alone gives,
+    # so this step is far from 1/L.
+    X = 3 * X
+    grad, lipschitz = _least_squares_at_the_origin(X, y)
+    expected = 0.1 * np.sqrt(np.mean(grad**2)) / lipschitz
+    assert not np.isclose(expected, 1 / lipschitz, rtol=0.5)
+    model = GDRegressor(solver="adam", max_iter=3, tol=None).fit(X, y)
+    assert model.learning_rate_curve_ == pytest.approx([expected] * 3, rel=1e-10)
+
+
+def test_adam_auto_step_falls_back_to_1e_3_where_the_start_is_optimal():
+    # Columns of a Hadamard matrix: the first batch's targets are orthogonal to X and to
+    # the intercept's column, exactly, so its gradient at the origin is exactly 0, and so
+    # is the measured step. The stream keeps a positive step and learns from the
+    # batches that follow (whose objective at the origin is of the first one's scale).
+    hadamard = np.array([[1.0]])
+    for _ in range(3):
+        hadamard = np.block([[hadamard, hadamard], [hadamard, -hadamard]])
+    X, orthogonal = hadamard[:, 1:3], hadamard[:, 3]
+    model = GDRegressor(solver="adam").partial_fit(X, orthogonal)
+    assert model.learning_rate_curve_ == [1e-3]
+    assert_array_equal(model.coef_, 0)
+    for _ in range(20):
+        model.partial_fit(X, 0.9 * (X[:, 0] + X[:, 1]))
+    assert model.learning_rate_curve_ == [1e-3] * 21
+    assert np.all(np.diff(model.loss_curve_[1:]) < 0)
+    assert np.all(model.coef_ > 0)
+
+
+@pytest.mark.parametrize("solver", ["gd", "accelerated"])
+@pytest.mark.parametrize("batch_size", [None, 8])
+def test_a_zero_curvature_bound_gives_the_unit_step(solver, batch_size):
+    # All-zero X without an intercept: no curvature, so 1/L has no meaning; any step
+    # leaves the (constant) objective as it is.
+    y = np.random.default_rng(0).normal(size=30)
+    model = GDRegressor(solver=solver, preconditioner=None, fit_intercept=False,
+                        batch_size=batch_size, random_state=0).fit(np.zeros((30, 4)), y)
+    assert set(model.learning_rate_curve_) == {1.0}
+    assert_array_equal(model.coef_, 0)
+    assert_allclose(model.loss_curve_, 0.5 * np.mean(y**2), rtol=1e-14)
+
+
+@pytest.mark.parametrize("Estimator, data", [(GDRegressor, "diabetes"),
+                                             (GDClassifier, "cancer")])
+def test_validation_data_of_two_rows_is_scored_and_of_one_row_is_an_error(request,
+                                                                         Estimator, data):
+    X, y = request.getfixturevalue(data)
+    two = [0, int(np.flatnonzero(y != y[0])[0])]
+    model = Estimator(early_stopping=True, max_iter=20).fit(X, y, X_val=X[two],
+                                                            y_val=y[two])
+    assert np.isfinite(model.best_validation_score_)
+    assert len(model.validation_scores_) == model.n_iter_
+    with pytest.raises(ValueError, match=r"1 validation row\(s\) cannot be scored"):
+        Estimator(early_stopping=True).fit(X, y, X_val=X[:1], y_val=y[:1])
+
+
+def _validation_objective(model, X, y, sample_weight, alpha, l1_ratio):
+    """F of API.md on the validation rows, at the fitted coefficients."""
+    coef = np.ravel(model.coef_)
+    z = X @ coef + np.ravel(model.intercept_)[0]
+    if isinstance(model, GDRegressor):
+        data = 0.5 * (z - y) ** 2
+    else:
+        data = np.logaddexp(0.0, z) - (y == model.classes_[1]) * z
+    penalty = (1 - l1_ratio) / 2 * coef @ coef + l1_ratio * np.abs(coef).sum()
+    return np.average(data, weights=sample_weight) + alpha * penalty
+
+
+@pytest.mark.parametrize("penalty, l1_ratio", [("l2", 0.0), ("elasticnet", 0.5),
+                                               ("l1", 1.0)])
+@pytest.mark.parametrize("Estimator, data", [(GDRegressor, "diabetes"),
+                                             (GDClassifier, "cancer")])
+def test_scoring_loss_scores_exactly_the_negated_validation_objective(
+        request, Estimator, data, penalty, l1_ratio):
+    X, y = request.getfixturevalue(data)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.3, random_state=0)
+    sample_weight_val = np.random.default_rng(0).uniform(0.5, 2.0, len(y_val))
+    alpha = 0.05
+    model = Estimator(early_stopping=True, scoring="loss", alpha=alpha, penalty=penalty,
+                      l1_ratio=0.5, max_iter=30, tol=None).fit(
+        X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val)
+    expected = _validation_objective(model, X_val, y_val, sample_weight_val, alpha,
+                                     l1_ratio)
+    assert model.best_validation_score_ == pytest.approx(-expected, rel=1e-10)
+
+
+def test_partial_fit_counts_rises_above_twice_the_start_across_calls():
+    # Exact least-squares steps (the full metric, plain descent) on y, then on -y: each
+    # call after the first starts where the previous call's targets are fitted, four
+    # times the objective at the origin (the reference), above twice it.
+    X, y = make_regression(200, 5, noise=0.1, random_state=0)
+    model = GDRegressor(solver="gd", preconditioner="full")
+    for targets in (y, -y, y):
+        model.partial_fit(X, targets)
+    with pytest.raises(DivergenceError, match="epoch 3"):
+        model.partial_fit(X, -y)
+
+
+def test_a_warm_start_counts_its_rises_from_zero():
+    # As above, the stream leaves two rises counted; the warm-started fit on -y starts
+    # four times above its own reference (the origin), which is one rise, not a third.
+    X, y = make_regression(200, 5, noise=0.1, random_state=0)
+    model = GDRegressor(solver="gd", preconditioner="full")
+    for targets in (y, -y, y):
+        model.partial_fit(X, targets)
+    model.set_params(warm_start=True).fit(X, -y)
+    assert model.loss_curve_[0] > 2 * 0.5 * np.mean(y**2)
+    assert_allclose(model.predict(X), GDRegressor().fit(X, -y).predict(X), rtol=1e-8)
+
+
+@pytest.mark.parametrize("early_stopping, monitored", [(False, "training objective"),
+                                                       (True, "validation score")])
+def test_a_mini_batch_fit_that_does_not_settle_warns_by_its_epoch_rule(diabetes,
+                                                                        early_stopping,
+                                                                        monitored):
+    X, y = diabetes
+    model = GDRegressor(batch_size=32, random_state=0, max_iter=3, tol=1e-12,
+                        early_stopping=early_stopping)
+    with pytest.warns(ConvergenceWarning) as record:
+        model.fit(X, y)
+    assert str(record[0].message) == (
+        f"GDRegressor ran max_iter=3 epochs without its {monitored} settling within "
+        f"tol=1e-12 for n_iter_no_change=5 epochs (optimality at the end: "
+        f"{model.optimality_:.3g}); increase max_iter or tol.")
+
+
+def test_optimality_is_nan_after_a_mini_batch_partial_fit_only(diabetes):
+    X, y = diabetes
+    assert np.isnan(GDRegressor(batch_size=32, random_state=0).partial_fit(X, y).optimality_)
+    full = GDRegressor().partial_fit(X, y)
+    # The first epoch measures the start: its own reference.
+    assert full.optimality_ == 1.0
+
+
+def test_a_solver_changed_between_partial_fit_calls_starts_without_momentum(diabetes):
+    # Adam, then heavy-ball momentum: the first step of the new rule is a plain gradient
+    # step, with the step size the stream kept from its first call.
+    X, y = diabetes
+    model = GDRegressor(solver="adam").partial_fit(X, y)
+    coef, intercept = model.coef_.copy(), model.intercept_
+    residual = X @ coef + intercept - y
+    learning_rate = model.learning_rate_curve_[0]
+    model.set_params(solver="gd", momentum=0.9).partial_fit(X, y)
+    assert_allclose(model.coef_, coef - learning_rate * X.T @ residual / len(y), rtol=1e-12)
+    assert model.intercept_ == pytest.approx(intercept - learning_rate * residual.mean(),
+                                             rel=1e-12)
+    assert model.learning_rate_curve_ == [learning_rate] * 2
+
+
+def test_the_held_out_share_rounds_up_as_train_test_split_does(diabetes):
+    # 15 % of 10 rows: train_test_split holds out 2 rows, enough to score.
+    X, y = diabetes
+    model = GDRegressor(early_stopping=True, validation_fraction=0.15, random_state=0,
+                        max_iter=5).fit(X[:10], y[:10])
+    assert np.all(np.isfinite(model.validation_scores_))
