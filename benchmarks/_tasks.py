@@ -737,9 +737,10 @@ def _curvature_classifiers(n_train):
 
 def _curvature_regressors():
     return [
-        Contender("GDRegressor()", GDRegressor()),
-        Contender("GDRegressor(preconditioner=None)", GDRegressor(preconditioner=None),
-                  slow=True),
+        # alpha=0: the tasks' objective (the default is 1e-4).
+        Contender("GDRegressor(alpha=0)", GDRegressor(alpha=0.0)),
+        Contender("GDRegressor(alpha=0, preconditioner=None)",
+                  GDRegressor(alpha=0.0, preconditioner=None), slow=True),
         Contender("Ridge()", Ridge()),
         Contender("SGDRegressor()", SGDRegressor(random_state=SEED), slow=True),
     ]
@@ -764,10 +765,10 @@ def _skipped(name, package):
 
 # -- tasks -----------------------------------------------------------------------------
 def regression(config):
-    """Default GDRegressor against SGDRegressor(penalty=None) and Ridge()."""
+    """GDRegressor(alpha=0) against SGDRegressor(penalty=None) and Ridge()."""
     problem = regression_problem(config.rows(N_REGRESSION))
     return _fit_task("regression", problem, [
-        Contender("GDRegressor()", GDRegressor()),
+        Contender("GDRegressor(alpha=0)", GDRegressor(alpha=0.0)),
         Contender("SGDRegressor(penalty=None)",
                   SGDRegressor(penalty=None, random_state=SEED)),
         Contender("Ridge()", Ridge()),

@@ -9,7 +9,7 @@ objective of that task, evaluated with :class:`skgd.losses.LinearObjective` at e
 contender's ``coef_`` and ``intercept_``; ``F*`` is the smallest value that exact solvers,
 fitted once and untimed, reach. The tasks are:
 
-- ``regression``: dense 200 000 x 100, GDRegressor() against SGDRegressor and Ridge;
+- ``regression``: dense 200 000 x 100, GDRegressor(alpha=0) against SGDRegressor and Ridge;
 - ``binary``: dense 200 000 x 100, GDClassifier(alpha=1/n) against LogisticRegression()
   and SGDClassifier(loss="log_loss", alpha=1/n);
 - ``multiclass``: dense 100 000 x 50 with 10 classes, the same contenders;
@@ -24,7 +24,8 @@ fitted once and untimed, reach. The tasks are:
   (solver="newton-cholesky") and GDClassifier(alpha=1/n, preconditioner=None);
 - ``onehot_multiclass``: the same table with 4 softmax classes, the same contenders;
 - ``collinear``: unscaled 200 000 x 50 regression whose columns mix 5 latent factors,
-  GDRegressor() against GDRegressor(preconditioner=None), Ridge() and SGDRegressor();
+  GDRegressor(alpha=0) against GDRegressor(alpha=0, preconditioner=None), Ridge() and
+  SGDRegressor();
 - ``real``: statsmodels' ``fair`` table through the ColumnTransformer, the one-hot
   contenders (skipped where statsmodels is not installed);
 - ``real_regression``: statsmodels' ``randhie`` table, the collinear task's contenders.
