@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Generator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -155,7 +155,7 @@ def _quiet():
     return np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore")
 
 
-def run(descent: Generator, loss_gradient: Callable):
+def run(descent: Generator[Any, Any, Any], loss_gradient: Callable):
     """Drive one :func:`descent`, answering its requests with ``loss_gradient``; return
     its :class:`DescentResult`."""
     reply = None
@@ -234,7 +234,7 @@ def descent(
     on_epoch_begin: Callable | None = None,
     on_epoch_end: Callable | None = None,
     run_epoch: Callable | None = None,
-) -> DescentResult:
+) -> Generator[tuple, tuple, DescentResult]:
     """Descent as a generator: it yields each request ``(w, rows)`` for the objective
     and its gradient and is sent back ``(objective, gradient)`` (see :func:`minimize`);
     it returns a :class:`DescentResult`. Run it with :func:`run` or :func:`run_many`,
@@ -353,8 +353,9 @@ def descent(
         references = _references(*(yield from measure(
             params if reference_point is None else reference_point, learning_rate)))
 
-    loss_curve, rate_curve = [], []
-    scores = [] if validation is not None else None
+    loss_curve: list[float] = []
+    rate_curve: list[float] = []
+    scores: list[float] | None = [] if validation is not None else None
     best_monitored, best_params, stalled = math.inf, params, 0
     relative = None
     epoch_rule = validation is not None or not full_batch
@@ -373,6 +374,7 @@ def descent(
             # The permutation is drawn as _batches draws it: same rng, same batches.
             order = rng.permutation(n_samples) if shuffle else None
             params, rule_state, objective = run_epoch(params, rule_state, rate, order)
+            assert batch_size is not None  # not a full batch
             n_updates += -(-n_samples // batch_size)
             step = None
         else:
@@ -418,6 +420,7 @@ def descent(
                 relative = _relative(squared, references)
 
         if validation is not None:
+            assert scores is not None
             score = float(validation(params))
             scores.append(score)
             monitored = -score if not math.isnan(score) else math.inf
@@ -444,9 +447,10 @@ def descent(
             break
         if tol is None:
             continue
-        if full_batch and not reverted and relative <= tol:
+        if full_batch and not reverted and relative is not None and relative <= tol:
             # The certificate is for the point where the gradient was taken: that is
             # the point returned, not the step from it (which no one has checked).
+            assert step is not None  # a full batch takes its steps here
             params = step.point
             converged = True
             break
@@ -465,6 +469,8 @@ def descent(
 
     if not bool(xp.all(xp.isfinite(params))):
         raise diverged(epoch - 1, math.inf, rate)
+    # The first epoch (max_iter >= 1) measured them, where the start had not.
+    assert references is not None
     if not (converged or stopped) and _rising_end(loss_curve, references):
         raise diverged(epoch - 1, loss_curve[-1], rate, (
             f"rose in each of the last {_RISING_END} epochs, from its best "
@@ -472,6 +478,7 @@ def descent(
             f"{references.objective:.6g} at the start)"))
     best_score = None
     if validation is not None:
+        assert scores is not None
         params = best_params
         best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
     if (validation is not None or not full_batch) and measure_at_end and loss_curve:
