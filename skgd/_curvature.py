@@ -540,11 +540,12 @@ class _ClassShift:
 _BLAS3_SPEEDUP = 8
 
 
-# The most gradient passes' work a quasi-Newton rule's seed metric may cost: on dense
-# 20 000 x 50 tables the full bound took L-BFGS to gaps of 1e-10 in 0.4-0.9x the time of
-# the diagonal seed, and on one-hot tables in 0.1x; on 1 000 x 1 000 its Gram and
-# eigendecompositions cost more than the whole fit with the diagonal.
-SEED_EPOCHS = 10
+# The most gradient passes' work a quasi-Newton rule's seed metric may cost (by
+# _seed_epochs' count, which overstates the eigendecompositions): with the full bound as
+# seed L-BFGS took 0.4-0.9x the time of the diagonal seed on dense 20 000 x 50 tables,
+# 0.1x on one-hot tables and 0.4x on 10 000 x 1 000 (a count of 190 passes); on
+# 1 000 x 1 000 (a count of 1 300) the bound cost more than the whole fit with the diagonal.
+SEED_EPOCHS = 200
 # Up to this many columns the full bound costs milliseconds at most, and it is kept: it
 # solves least squares in one step, where the diagonal seed leaves L-BFGS to learn all.
 SEED_MIN_COLUMNS = 256
