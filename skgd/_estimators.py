@@ -65,7 +65,7 @@ except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no
 # Share of L1 in R(W) for the fixed penalties; "elasticnet" takes l1_ratio.
 _L1_SHARE = {"l2": 0.0, "l1": 1.0}
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
-_SHRINKING_DECAYS = {"exponential", "step", "plateau"}
+_SHRINKING_DECAYS = {"exponential", "step", "plateau", "cyclic", "one_cycle"}
 
 
 def _adam_step(objective):
@@ -227,6 +227,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         "decay": [StrOptions(set(DECAYS)), callable],
         "decay_rate": [Interval(Real, 0, None, closed="neither"), None],
         "decay_steps": [Interval(Integral, 1, None, closed="left")],
+        "warmup_steps": [Interval(Integral, 0, None, closed="left")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions(set(UPDATE_RULES))],
         "preconditioner": [StrOptions({"auto", *_curvature.PRECONDITIONERS}), None],
@@ -235,6 +236,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
+        "average": ["boolean", Interval(Integral, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -478,7 +480,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             learning_rate=learning_rate,
             decay=make_decay(self.decay, decay_rate=self.decay_rate,
                              decay_steps=self.decay_steps, power_t=self.power_t,
-                             max_iter=self.max_iter),
+                             warmup_steps=self.warmup_steps, max_iter=self.max_iter),
             rule=rule, penalty=penalty, metric=metric, gauge=gauge,
             max_iter=1 if partial else self.max_iter,
             tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
@@ -719,13 +721,26 @@ class GDRegressor(RegressorMixin, _BaseGD):
         preconditioner (the textbook ``w <- w - learning_rate * grad``) and a multiple of
         the ``"auto"`` step with one, so values above 1 may diverge.
     decay : {"constant", "inverse", "invscaling", "exponential", "step", "cosine", \
-"plateau"} or callable, default="constant"
+"plateau", "cosine_restarts", "cyclic", "one_cycle"} or callable, default="constant"
         Learning-rate decay over epochs; a callable ``f(epoch) -> factor``.
+        ``"cosine_restarts"`` is SGDR (torch's ``CosineAnnealingWarmRestarts`` with
+        ``T_0=decay_steps``), ``"cyclic"`` torch's triangular ``CyclicLR`` and
+        ``"one_cycle"`` its ``OneCycleLR`` over ``max_iter`` epochs; these two peak at
+        ``learning_rate``. Formulas in the user guide.
     decay_rate : float, default=None
         Strength of ``"inverse"`` (default 0.01), ``"exponential"`` (0.99), ``"step"``
-        and ``"plateau"`` (0.5).
+        and ``"plateau"`` (0.5); the lowest factor of ``"cyclic"`` (0.1, torch's
+        ``base_lr / max_lr``) and the first of ``"one_cycle"`` (1/25, torch's
+        ``1 / div_factor``).
     decay_steps : int, default=100
-        Epochs between the drops of ``"step"``.
+        Epochs between the drops of ``"step"``, of a cycle of ``"cosine_restarts"``, of a
+        half cycle of ``"cyclic"`` (torch's ``step_size_up``).
+    warmup_steps : int, default=0
+        Epochs of linear warm-up before the decay, at ``(t + 1) / (warmup_steps + 1)``
+        times ``learning_rate`` (optax's ``warmup_steps``); the decay then starts at its
+        own epoch 0, and ``"cosine"`` and ``"one_cycle"`` span the ``max_iter -
+        warmup_steps`` epochs left. ``decay="cosine", warmup_steps=5`` is optax's
+        ``warmup_cosine_decay_schedule``.
     power_t : float, default=0.25
         Exponent of ``"invscaling"``.
     solver : {"accelerated", "gd", "adam"}, default="accelerated"
@@ -848,9 +863,9 @@ class GDRegressor(RegressorMixin, _BaseGD):
     _regression = True
 
     def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, power_t=0.25, solver="accelerated",
+                 decay_steps=100, warmup_steps=0, power_t=0.25, solver="accelerated",
                  preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None,
+                 shuffle=True, random_state=None, average=False,
                  max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
                  validation_fraction=0.1, scoring=None, warm_start=False, verbose=0):
@@ -858,6 +873,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         self.decay = decay
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
+        self.warmup_steps = warmup_steps
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner
@@ -866,6 +882,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.average = average
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -972,10 +989,10 @@ class GDClassifier(ClassifierMixin, _BaseGD):
 
     Parameters
     ----------
-    learning_rate, decay, decay_rate, decay_steps, power_t, solver, momentum, nesterov, \
-preconditioner, batch_size, shuffle, random_state, max_iter, tol, n_iter_no_change, \
-alpha, penalty, l1_ratio, fit_intercept, early_stopping, validation_fraction, scoring, \
-warm_start, verbose :
+    learning_rate, decay, decay_rate, decay_steps, warmup_steps, power_t, solver, momentum, \
+nesterov, preconditioner, batch_size, shuffle, random_state, average, max_iter, tol, \
+n_iter_no_change, alpha, penalty, l1_ratio, fit_intercept, early_stopping, \
+validation_fraction, scoring, warm_start, verbose :
         As in :class:`GDRegressor`. The early-stopping split is stratified, and
         ``scoring=None`` is the accuracy.
     class_weight : dict, "balanced" or None, default=None
@@ -1019,9 +1036,9 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
     _regression = False
 
     def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, power_t=0.25, solver="accelerated",
+                 decay_steps=100, warmup_steps=0, power_t=0.25, solver="accelerated",
                  preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
-                 shuffle=True, random_state=None,
+                 shuffle=True, random_state=None, average=False,
                  max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
                  validation_fraction=0.1, scoring=None, warm_start=False, class_weight=None,
@@ -1030,6 +1047,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         self.decay = decay
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
+        self.warmup_steps = warmup_steps
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner
@@ -1038,6 +1056,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.average = average
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
