@@ -395,27 +395,22 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         return X_val, y_val, (None if np.all(sample_weight_val == 1) else sample_weight_val)
 
     def _validation_score(self, objective, X_val, y_val, sample_weight_val):
-        """``w -> score`` of the validation rows by ``scoring``, higher is better.
+        """``w -> score`` of the validation rows by ``scoring``, higher is better (see
+        :meth:`_scored`).
 
         A NaN score becomes -inf, so that it is never the best epoch.
         """
+        xp, device = objective.xp, objective.device
+        loss = self._validation_objective(
+            objective, X_val, move_to(y_val, xp, device),
+            move_to(sample_weight_val, xp, device))
         if self.scoring is None:
             def score(w):
                 # Scored on the host: one small transfer per epoch.
                 raw = to_numpy(objective.raw_prediction(w, X_val))
                 return self._score_raw(raw, y_val, sample_weight_val)
         elif self.scoring == "loss":
-            xp, device = objective.xp, objective.device
-            alpha, l1_ratio = self._penalty()
-            held_out = LinearObjective(
-                objective.loss_function, X_val, move_to(y_val, xp, device),
-                move_to(sample_weight_val, xp, device), alpha=alpha, l1_ratio=l1_ratio,
-                fit_intercept=self.fit_intercept)
-            l1 = held_out.l1_penalty()
-
-            def score(w):
-                # The validation objective F, negated so that higher is better.
-                return -(held_out.loss(w) + (0.0 if l1 is None else float(l1.value(w))))
+            score = None
         else:
             scorer = check_scoring(self, scoring=self.scoring)
             y_true = y_val if self._regression else self.classes_[y_val.astype(np.intp)]
@@ -428,9 +423,38 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 self.coef_, self.intercept_ = self._shape_coef(*objective.unpack(w))
                 return scorer(self, X_val, y_true, **metadata)
 
+        def score_and_loss(w):
+            value = loss(w)
+            return -value if score is None else score(w), value
+        return self._scored(score_and_loss)
+
+    def _validation_objective(self, objective, X_val, y_val, sample_weight_val):
+        """``w -> F(w)`` on the validation rows: the objective ``fit`` minimises, with
+        its penalty."""
+        alpha, l1_ratio = self._penalty()
+        held_out = LinearObjective(objective.loss_function, X_val, y_val, sample_weight_val,
+                                   alpha=alpha, l1_ratio=l1_ratio,
+                                   fit_intercept=self.fit_intercept)
+        l1 = held_out.l1_penalty()
+
+        def loss(w):
+            return held_out.loss(w) + (0.0 if l1 is None else float(l1.value(w)))
+        return loss
+
+    @staticmethod
+    def _scored(score_and_loss):
+        """The engine's ``validation``: the score of ``score_and_loss(w) -> (score,
+        validation objective)``, recording the objective of each epoch in its ``losses``
+        list (``validation_loss_curve_``)."""
+        losses = []
+
         def validation(w):
-            value = float(score(w))
+            score, loss = score_and_loss(w)
+            losses.append(float(loss))
+            value = float(score)
             return -math.inf if math.isnan(value) else value
+
+        validation.losses = losses
         return validation
 
     def _check_scored(self):
@@ -450,6 +474,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         descent, finish = self._plan(objective, validation, rng, callbacks,
                                      partial=partial, resume=resume)
         message = finish(run(descent, objective.loss_gradient_array))
+        if validation is not None:
+            self.validation_loss_curve_ = list(getattr(validation, "losses", []))
         if message is not None:
             warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
@@ -533,6 +559,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             # epochs they describe (as in MLPClassifier); a new fit drops them.
             self.__dict__.pop("validation_scores_", None)
             self.__dict__.pop("best_validation_score_", None)
+            self.__dict__.pop("validation_loss_curve_", None)
         callbacks.end_fit()
         return message
 
@@ -834,6 +861,10 @@ class GDRegressor(RegressorMixin, _BaseGD):
         they are while ``loss_curve_`` grows, as ``MLPClassifier`` does.
     best_validation_score_ : float
         Best of ``validation_scores_`` (``early_stopping=True`` only).
+    validation_loss_curve_ : list of float
+        The objective ``F`` (with the penalty) on the validation rows after each epoch of
+        the last ``fit``, whatever ``scoring`` is (``early_stopping=True`` only; kept by
+        ``partial_fit`` as ``validation_scores_`` is).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
@@ -1006,7 +1037,8 @@ validation_fraction, scoring, warm_start, verbose :
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
     intercept_ : ndarray of shape (1,) or (n_classes,)
     n_iter_, t_, loss_curve_, learning_rate_curve_, optimality_, preconditioner_, \
-validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
+validation_scores_, best_validation_score_, validation_loss_curve_, n_features_in_, \
+feature_names_in_ :
         As in :class:`GDRegressor`.
 
     See Also
