@@ -277,8 +277,9 @@ def descent(
         Called before each epoch with its number (counted across resumes) and the
         parameters it starts from.
     on_epoch_end : callable ``(epoch, params) -> bool``, optional
-        Called after each epoch with its number and the parameters it reached; returning
-        True stops the descent there.
+        Called after each epoch with its number and the point it reached (the rule's
+        ``model``: the parameters, or their average); returning True stops the descent
+        there.
     run_epoch : callable ``(params, rule_state, learning_rate, order) -> (params,
     rule_state, objective)``, optional
         Runs a whole mini-batch epoch in place of the engine's loop over its batches,
@@ -398,7 +399,7 @@ def descent(
                 relative = _relative(squared, references)
 
         if validation is not None:
-            score = float(validation(params))
+            score = float(validation(rule.model(params, rule_state)))
             scores.append(score)
             monitored = -score if not math.isnan(score) else math.inf
         else:
@@ -418,8 +419,9 @@ def descent(
         else:
             stalled += 1
         if monitored < best_monitored:
-            best_monitored, best_params = monitored, params
-        if on_epoch_end is not None and on_epoch_end(epoch - 1, params):
+            best_monitored, best_params = monitored, rule.model(params, rule_state)
+        if on_epoch_end is not None and on_epoch_end(epoch - 1,
+                                                     rule.model(params, rule_state)):
             stopped = True
             break
         if tol is None:
@@ -443,14 +445,16 @@ def descent(
                 # The rate is as low as "plateau" takes it: stop, optimal or not.
                 break
 
-    if not bool(xp.all(xp.isfinite(params))):
+    # The point the fit stands for: the parameters, or the rule's average of them.
+    model = rule.model(params, rule_state)
+    if not bool(xp.all(xp.isfinite(params)) and xp.all(xp.isfinite(model))):
         raise diverged(epoch - 1, math.inf, rate)
     best_score = None
     if validation is not None:
-        params = best_params
+        params = model = best_params
         best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
     if (validation is not None or not full_batch) and measure_at_end and loss_curve:
-        value, squared = yield from measure(params, learning_rate)
+        value, squared = yield from measure(model, learning_rate)
         # The steps after the last objective an epoch read are checked here: a model
         # more than twice as bad as the start is returned by no fit.
         if not (math.isfinite(value) and math.isfinite(squared)) or (
@@ -463,7 +467,7 @@ def descent(
               + ("converged" if converged else "stopped" if stopped else "not converged")
               + f", {time.perf_counter() - start:.3f}s")
     return DescentResult(
-        params=params,
+        params=model,
         state=EngineState(params, rule_state, epoch, n_updates, n_plateaus, references,
                           n_rises),
         n_iter=len(loss_curve),

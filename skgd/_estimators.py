@@ -43,7 +43,7 @@ from ._array_api import get_namespace, input_namespace, is_numpy, move_to, to_nu
 from ._decays import DECAYS, make_decay
 from ._engine import descent as engine_descent
 from ._engine import run
-from ._updates import UPDATE_RULES
+from ._updates import UPDATE_RULES, averaged
 from .losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -485,7 +485,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         attributes and returns the ConvergenceWarning's message of a fit that did not
         converge (None otherwise). The CV estimators run many such descents side by side.
         """
-        rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
+        rule = self._rule(objective.n_samples, partial)
         state = self._initial_state(objective, rule, resume)
         penalty = objective.l1_penalty()
         if resume:
@@ -521,11 +521,25 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             **callbacks.epoch_hooks(objective),
             run_epoch=_compiled.epoch_runner(
                 objective, self.solver, momentum=self.momentum, nesterov=self.nesterov,
-                penalty=penalty, metric=metric, batch_size=self.batch_size),
+                penalty=penalty, metric=metric, batch_size=self.batch_size,
+                average=int(self.average)),
         )
         return descent, functools.partial(self._store, objective=objective, metric=metric,
                                           learning_rate=learning_rate, partial=partial,
                                           resume=resume, callbacks=callbacks)
+
+    def _rule(self, n_samples, partial):
+        """The update rule of ``solver``, averaged where ``average`` asks for it."""
+        rule = UPDATE_RULES[self.solver](momentum=self.momentum, nesterov=self.nesterov)
+        if not self.average:
+            return rule
+        if not partial and (self.batch_size is None or self.batch_size >= n_samples):
+            raise ValueError(
+                f"average={self.average!r} averages the iterates of stochastic descent, "
+                f"but batch_size={self.batch_size!r} is the full batch of {n_samples} rows, "
+                "whose last iterate converges by itself; set batch_size below the number "
+                "of rows, or average=False.")
+        return averaged(rule, start=int(self.average))
 
     def _store(self, result, *, objective, metric, learning_rate, partial, resume,
                callbacks):
@@ -537,7 +551,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
         self._engine_state = result.state
-        self._solver = self.solver
+        self._solver, self._average = self.solver, self.average
         # partial_fit continues in this metric; refits belong to one fit's objective.
         self._metric = _curvature.without_refits(metric)
         self._learning_rate = learning_rate
@@ -618,7 +632,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             # warm_start on data of another shape (features, targets or classes):
             # nothing to continue from.
             return None
-        if resume and self._solver == self.solver:
+        if resume and (self._solver, self._average) == (self.solver, self.average):
+            # The running average, too, continues.
             rule_state = previous.rule_state
         else:
             # A new fit, or a new solver, starts the momentum afresh on the old solution.
@@ -793,6 +808,17 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Reshuffle the mini-batches each epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds the mini-batch order and the early-stopping split.
+    average : bool or int, default=False
+        Polyak-Ruppert averaging, as ``SGDClassifier(average=...)``: ``coef_`` and
+        ``intercept_`` are the mean of the parameters after every update (True) or after
+        every update from the ``average``-th on (an int; at ``batch_size=1`` an update is
+        a sample, scikit-learn's unit), while descent goes on from the last iterate.
+        Before that update the model is the iterate. It helps where the last iterate
+        stalls at a noise floor: small batches with a constant or slowly decaying rate.
+        Mini-batch fits and ``partial_fit`` only (the running average is part of the
+        state ``partial_fit`` continues; a new fit or ``warm_start`` averages afresh);
+        ``loss_curve_`` stays the objective at the iterates, ``optimality_`` and early
+        stopping's scores are the average's.
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data).
     tol : float or None, default=1e-5

@@ -138,13 +138,18 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
           const double[::1] sample_weight, const int64_t[::1] order, Py_ssize_t batch_size,
           int loss, Py_ssize_t n_outputs, bint fit_intercept, int rule, double rate,
           double momentum, double theta, int64_t count, double beta1, double beta2,
-          double epsilon, double l2, double l1):
+          double epsilon, double l2, double l1, floating[::1] average, int64_t n_updates,
+          int64_t average_start, int64_t n_averaged):
     """One epoch over ``order`` (or the rows in turn when it is empty), updating
     ``params`` and the rule's arrays in place: ``first`` is the velocity (momentum), the
     query point (accelerated) or the mean (Adam), ``second`` Adam's second moment.
+    Where ``average_start > 0``, ``average`` is the running mean of the parameters after
+    the updates from the ``average_start``-th on (``n_updates`` done so far, the last
+    ``n_averaged`` of them averaged), as :func:`skgd._updates.averaged` keeps it.
 
-    Returns ``(objective, theta, count)``: the fraction-weighted sum of the batches'
-    objectives at their query points, and the accelerated rule's and Adam's scalars.
+    Returns ``(objective, theta, count, n_updates, n_averaged)``: the fraction-weighted
+    sum of the batches' objectives at their query points, the accelerated rule's and
+    Adam's scalars, and the averaging's counts.
     """
     cdef Py_ssize_t n_samples = y.shape[0]
     cdef Py_ssize_t n_coef = n_outputs * n_features
@@ -162,6 +167,8 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
     cdef floating* w = &params[0]
     cdef floating* v = &first[0] if first.shape[0] else NULL
     cdef floating* s = &second[0] if second.shape[0] else NULL
+    cdef floating* a = &average[0] if average.shape[0] else NULL
+    cdef floating n_f
     cdef floating r = <floating> rate
     cdef floating mu = <floating> momentum
     cdef floating l2_f = <floating> l2
@@ -297,7 +304,16 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
                     s[j] = b2 * s[j] + c2 * (g * g)
                     new = w[j] - adam_step * v[j] / (sqrt(s[j]) + eps)
                     w[j] = _soft_threshold(new, threshold) if j < n_prox else new
-    return objective, theta, count
+
+            if average_start > 0:
+                n_updates += 1
+                if n_updates >= average_start:
+                    n_averaged += 1
+                    # As the NumPy expression average + (w - average) / n_averaged.
+                    n_f = <floating> n_averaged
+                    for j in range(n_params):
+                        a[j] = a[j] + (w[j] - a[j]) / n_f
+    return objective, theta, count, n_updates, n_averaged
 
 
 def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
