@@ -121,12 +121,15 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
         # The engine's arrays are values, never changed in place.
         params = np.array(params, dtype=X.dtype, copy=True)
         order = no_rows if order is None else np.asarray(order, dtype=np.int64)
-        if (rule == _PLAIN and sp.issparse(X) and l1 == 0 and learning_rate * l2 < 1
-                and averaging is None):
-            objective = _sgd_fast.plain_sparse_epoch(
+        averages, n_updates, n_averaged = (empty, 0, 0) if averaging is None else averaging
+        if rule == _PLAIN and sp.issparse(X) and l1 == 0 and learning_rate * l2 < 1:
+            objective, n_updates, n_averaged = _sgd_fast.plain_sparse_epoch(
                 params, data, indices, indptr, order=order, rate=learning_rate, l2=l2,
-                **settings)
-            return params, None, objective
+                average=averages, n_updates=n_updates, average_start=average,
+                n_averaged=n_averaged, **settings)
+            if averaging is None:
+                return params, None, objective
+            return params, None, objective, n_updates, n_averaged
         first = second = empty
         theta, count = 1.0, 0
         if rule in (_MOMENTUM, _NESTEROV):
@@ -138,7 +141,6 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
             first = np.array(rule_state.mean, dtype=X.dtype, copy=True)
             second = np.array(rule_state.second_moment, dtype=X.dtype, copy=True)
             count = rule_state.count
-        averages, n_updates, n_averaged = (empty, 0, 0) if averaging is None else averaging
         objective, theta, count, n_updates, n_averaged = _sgd_fast.epoch(
             params, first, second, data, indices, indptr, sparse=sp.issparse(X),
             order=order, rule=rule, rate=learning_rate, momentum=momentum, theta=theta,

@@ -321,11 +321,18 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
                        Py_ssize_t n_features, const double[:, ::1] y,
                        const double[::1] sample_weight, const int64_t[::1] order,
                        Py_ssize_t batch_size, int loss, Py_ssize_t n_outputs,
-                       bint fit_intercept, double rate, double l2):
+                       bint fit_intercept, double rate, double l2, floating[::1] average,
+                       int64_t n_updates, int64_t average_start, int64_t n_averaged):
     """:func:`epoch` for plain descent on CSR X without L1, touching only the batch's
     nonzero columns: the coefficients are ``scale * unscaled``, and the L2 term's shrink
     ``(1 - rate * l2)`` of every coefficient is a product into ``scale`` (as scikit-learn's
-    SGD does). Needs ``rate * l2 < 1``. Returns the objective."""
+    SGD does). Needs ``rate * l2 < 1``.
+
+    The average (``average_start > 0``, as in :func:`epoch`) is kept as lazily: the sum
+    of the averaged coefficients is ``total + weight * unscaled``, so a step that moves
+    ``unscaled`` by ``delta`` on the batch's columns takes ``weight * delta`` off
+    ``total`` there, and averaging the new iterate adds its ``scale`` to ``weight``.
+    Returns ``(objective, n_updates, n_averaged)``."""
     cdef Py_ssize_t n_samples = y.shape[0]
     cdef Py_ssize_t n_coef = n_outputs * n_features
     cdef bint shuffled = order.shape[0] > 0
@@ -338,6 +345,14 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
     cdef double scale = 1.0, squares = 0.0, objective = 0.0, value, batch_scale
     cdef double weight_total, loss_total, step, old, sample_weight_i
     cdef Py_ssize_t batch, start, stop, m, b, i, j, k, t
+    cdef bint averaging = average_start > 0
+    # The sum of the averaged coefficients is total + weight * unscaled; the intercepts'
+    # mean is kept as it is.
+    cdef double[::1] total = (np.asarray(average[:n_coef], dtype=np.float64) * n_averaged
+                              if averaging else np.empty(0))
+    cdef double[::1] intercept_average = (np.asarray(average[n_coef:], dtype=np.float64)
+                                          if averaging else np.empty(0))
+    cdef double weight = 0.0
     for j in range(n_coef):
         squares += u[j] * u[j]
 
@@ -386,18 +401,36 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
                         old = u[j]
                         u[j] = old - step * data[t]
                         squares += u[j] * u[j] - old * old
+                        if averaging:
+                            total[j] -= weight * (u[j] - old)
             if fit_intercept:
                 for k in range(n_outputs):
                     params[n_coef + k] = params[n_coef + k] - <floating> (
                         rate * (intercept_grad[k] * batch_scale))
-            # Fold the scale in before it underflows; the running sum of squares is
-            # refreshed with it.
+            if averaging:
+                n_updates += 1
+                if n_updates >= average_start:
+                    n_averaged += 1
+                    weight += scale
+                    for k in range(n_outputs if fit_intercept else 0):
+                        intercept_average[k] += (
+                            params[n_coef + k] - intercept_average[k]) / n_averaged
+            # Fold the scale in before it underflows; the running sum of squares (and
+            # the average's weight) is refreshed with it.
             if scale < 1e-9:
                 squares = 0.0
                 for j in range(n_coef):
+                    if averaging:
+                        total[j] += weight * u[j]
                     u[j] *= scale
                     squares += u[j] * u[j]
+                weight = 0.0
                 scale = 1.0
         for j in range(n_coef):
             params[j] = <floating> (scale * u[j])
-    return objective
+        if averaging and n_averaged > 0:
+            for j in range(n_coef):
+                average[j] = <floating> ((total[j] + weight * u[j]) / n_averaged)
+            for k in range(n_outputs if fit_intercept else 0):
+                average[n_coef + k] = <floating> intercept_average[k]
+    return objective, n_updates, n_averaged

@@ -142,17 +142,20 @@ def test_every_loss_layout_and_dtype_takes_the_python_steps(
                             sample_weight=sample_weight if weighted else None), RTOL[dtype])
 
 
+@pytest.mark.parametrize("average", [False, True, 1000], ids=["last", "average",
+                                                               "average-from-1000"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("penalty", ["none", "l2"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multi-target"])
 def test_plain_descent_on_csr_touches_only_nonzero_columns_with_the_same_steps(
-        monkeypatch, runs, task, penalty, dtype):
-    # Plain descent on CSR without L1 keeps L2's shrink in a scale factor: other arithmetic,
-    # the same iterates to rounding. Many rows and a sparse X make the scale run down.
+        monkeypatch, runs, task, penalty, dtype, average):
+    # Plain descent on CSR without L1 keeps L2's shrink in a scale factor, and the average
+    # as a sum and a weight of the unscaled coefficients: other arithmetic, the same
+    # iterates and average to rounding. Many rows and a sparse X make the scale run down.
     X, y, _ = _data(task, density=0.2)
     X, y = sp.vstack([X] * 20).tocsr(), np.concatenate([y] * 20)
     estimator = _estimator(task, batch_size=1, solver="gd", learning_rate=0.1, alpha=0.05,
-                           max_iter=3)
+                           max_iter=3, average=average)
     _assert_same(*_fit_both(monkeypatch, runs, estimator.set_params(**PENALTIES[penalty]),
                             X.astype(dtype), y), RTOL[dtype])
 
