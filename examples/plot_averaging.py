@@ -85,9 +85,10 @@ for (batch_size, label), gaps in runs.items():
 # the early iterates along for a long time (their weight falls only as one over the
 # number of updates); starting it a couple of epochs in drops them, which helps where
 # they were far from the minimum (2.6e-4 at ``batch_size=8``) and changes little where
-# the first epoch already reaches the noise floor (1.0e-3 at 1). Averaging helps where the last iterate stalls: small batches at a constant or
-# slowly decaying rate. Where the last iterate is still converging it does not: at
-# ``batch_size=8`` and ``learning_rate=0.05`` the last iterate ends these 40 epochs at a
-# gap of 4.4e-4 and the average of all updates at 5.2e-3, still weighed down by the
-# early ones. With a rate that decays to zero, or with the full batch, the last iterate
-# converges by itself (``fit`` with the full batch refuses ``average``).
+# the first epoch already reaches the noise floor (1.0e-3 at 1). Averaging helps where
+# the last iterate stalls: small batches at a constant or slowly decaying rate. Where
+# the last iterate is still converging it does not: at ``batch_size=8`` and
+# ``learning_rate=0.05`` the last iterate ends these 40 epochs at a gap of 4.4e-4 and the
+# average of all updates at 5.2e-3, still weighed down by the early ones. With a rate
+# that decays to zero, or with the full batch, the last iterate converges by itself
+# (``fit`` with the full batch refuses ``average``).

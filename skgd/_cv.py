@@ -590,10 +590,10 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
 
     def __init__(self, *, learning_rates=("auto",), alphas=(1e-4, 1e-3, 1e-2, 1e-1),
                  cv=None, scoring=None, refit=True, n_jobs=None, decay="constant",
-                 decay_rate=None, decay_steps=100, warmup_steps=0, power_t=0.25,
-                 solver="accelerated", preconditioner="auto", momentum=0.0, nesterov=False,
-                 batch_size=None, shuffle=True, random_state=None, average=False,
-                 max_iter=1000, tol=1e-5,
+                 decay_rate=None, decay_steps=100, warmup_steps=0,
+                 decay_per_update=False, power_t=0.25, solver="accelerated",
+                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
+                 shuffle=True, random_state=None, average=False, max_iter=1000, tol=1e-5,
                  n_iter_no_change=5, penalty="l2", l1_ratio=0.15, fit_intercept=True,
                  early_stopping=False, validation_fraction=0.1, warm_start=False,
                  verbose=0):
@@ -607,6 +607,7 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
         self.warmup_steps = warmup_steps
+        self.decay_per_update = decay_per_update
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner
@@ -751,10 +752,10 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
 
     def __init__(self, *, learning_rates=("auto",), alphas=(1e-4, 1e-3, 1e-2, 1e-1),
                  cv=None, scoring=None, refit=True, n_jobs=None, decay="constant",
-                 decay_rate=None, decay_steps=100, warmup_steps=0, power_t=0.25,
-                 solver="accelerated", preconditioner="auto", momentum=0.0, nesterov=False,
-                 batch_size=None, shuffle=True, random_state=None, average=False,
-                 max_iter=1000, tol=1e-5,
+                 decay_rate=None, decay_steps=100, warmup_steps=0,
+                 decay_per_update=False, power_t=0.25, solver="accelerated",
+                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
+                 shuffle=True, random_state=None, average=False, max_iter=1000, tol=1e-5,
                  n_iter_no_change=5, penalty="l2", l1_ratio=0.15, fit_intercept=True,
                  early_stopping=False, validation_fraction=0.1, warm_start=False,
                  class_weight=None, verbose=0):
@@ -768,6 +769,7 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
         self.warmup_steps = warmup_steps
+        self.decay_per_update = decay_per_update
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner

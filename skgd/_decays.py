@@ -21,6 +21,16 @@ class Decay(NamedTuple):
     factor: Callable[[int, int], float]
     # When True, a plateau of the monitored loss lowers the rate instead of stopping.
     reduces_on_plateau: bool = False
+    # When True, mini-batch descent sets the rate of each update, at the fractional epoch
+    # it falls on (see within_epoch); else one rate serves a whole epoch.
+    per_update: bool = False
+
+
+def within_epoch(decay: Decay, epoch: int, n_plateaus: int, n_batches: int) -> list:
+    """The factors of the ``n_batches`` updates of ``epoch`` for a per-update decay: the
+    factor at the fractional epoch ``epoch + b / n_batches`` of update ``b``, so that the
+    first is the epoch's own and the schedule's parameters stay in epochs."""
+    return [decay.factor(epoch + batch / n_batches, n_plateaus) for batch in range(n_batches)]
 
 
 def constant(**_):
@@ -140,17 +150,20 @@ def warmup(warmup_steps, then: Decay) -> Decay:
     return Decay(factor, then.reduces_on_plateau)
 
 
-def make_decay(decay, *, warmup_steps=0, max_iter=1000, **settings) -> Decay:
+def make_decay(decay, *, warmup_steps=0, max_iter=1000, per_update=False,
+               **settings) -> Decay:
     """Resolve a decay name or a callable ``f(epoch) -> factor`` into a :class:`Decay`,
-    after a linear warm-up of ``warmup_steps`` epochs (see :func:`warmup`).
+    after a linear warm-up of ``warmup_steps`` epochs (see :func:`warmup`); with
+    ``per_update``, evaluated at every update (see :func:`within_epoch`).
 
     Decays that span ``max_iter`` epochs (``"cosine"``, ``"one_cycle"``) span those left
     after the warm-up. A callable's factor is checked each epoch: NaN, infinite or
     negative factors would otherwise surface later as a "diverging" learning rate, which
     is not the cause.
     """
-    return warmup(warmup_steps, _resolve(decay, max_iter=max(1, max_iter - warmup_steps),
-                                         **settings))
+    resolved = warmup(warmup_steps, _resolve(decay, max_iter=max(1, max_iter - warmup_steps),
+                                             **settings))
+    return resolved._replace(per_update=per_update)
 
 
 def _resolve(decay, **settings):

@@ -50,7 +50,7 @@ import numpy as np
 
 from ._array_api import get_namespace
 from ._curvature import Euclidean
-from ._decays import Decay, make_decay
+from ._decays import Decay, make_decay, within_epoch
 from ._updates import UPDATE_RULES, Step, UpdateRule
 
 # An objective that rises above its starting value by this many times its size has
@@ -283,9 +283,10 @@ def descent(
     run_epoch : callable ``(params, rule_state, learning_rate, order) -> (params,
     rule_state, objective)``, optional
         Runs a whole mini-batch epoch in place of the engine's loop over its batches,
-        taking the same steps (``order``: the epoch's permutation of the rows on the host, None
-        without ``shuffle``; ``objective``: the sum of the batches' objectives weighted
-        by their share of the rows). The per-epoch rules stay the engine's.
+        taking the same steps (``learning_rate``: a float, or the list of each update's
+        rate for a per-update decay; ``order``: the epoch's permutation of the rows on the
+        host, None without ``shuffle``; ``objective``: the sum of the batches' objectives
+        weighted by their share of the rows). The per-epoch rules stay the engine's.
     """
     decay = make_decay("constant") if decay is None else decay
     rule = UPDATE_RULES["accelerated"]() if rule is None else rule
@@ -353,24 +354,32 @@ def descent(
         if on_epoch_begin is not None:
             on_epoch_begin(epoch, params)
         rate = learning_rate * decay.factor(epoch, n_plateaus)
+        # A per-update decay's rate of each update; the epoch's record is the first's.
+        rates = None if full_batch or not decay.per_update else [
+            learning_rate * factor for factor in within_epoch(
+                decay, epoch, n_plateaus, -(-n_samples // batch_size))]
         objective = 0.0
         if run_epoch is not None and not full_batch:
             # The permutation is drawn as _batches draws it: same rng, same batches.
             order = rng.permutation(n_samples) if shuffle else None
-            params, rule_state, objective = run_epoch(params, rule_state, rate, order)
+            params, rule_state, objective = run_epoch(
+                params, rule_state, rate if rates is None else rates, order)
             n_updates += -(-n_samples // batch_size)
             step = None
         else:
-            for rows, fraction in _batches(n_samples, batch_size, shuffle, rng, xp, device):
+            batches = _batches(n_samples, batch_size, shuffle, rng, xp, device)
+            for index, (rows, fraction) in enumerate(batches):
+                step_rate = rate if rates is None else rates[index]
                 point = rule.query(params, rule_state)
                 value, grad = yield point, rows
                 if penalty is not None:
                     value = value + penalty.value(point)
                 objective = objective + fraction * value
                 direction = metric.direction(grad)
-                step = Step(point, grad, direction, prox(point - rate * direction, rate))
-                params, rule_state = rule.update(step, params, rule_state, rate, metric,
-                                                 prox)
+                step = Step(point, grad, direction,
+                            prox(point - step_rate * direction, step_rate))
+                params, rule_state = rule.update(step, params, rule_state, step_rate,
+                                                 metric, prox)
                 n_updates += 1
         # The reads of the epoch on the host: the objective and, for a full batch,
         # the optimality at the point where the gradient was taken.

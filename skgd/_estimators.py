@@ -228,6 +228,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         "decay_rate": [Interval(Real, 0, None, closed="neither"), None],
         "decay_steps": [Interval(Integral, 1, None, closed="left")],
         "warmup_steps": [Interval(Integral, 0, None, closed="left")],
+        "decay_per_update": ["boolean"],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions(set(UPDATE_RULES))],
         "preconditioner": [StrOptions({"auto", *_curvature.PRECONDITIONERS}), None],
@@ -506,7 +507,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             learning_rate=learning_rate,
             decay=make_decay(self.decay, decay_rate=self.decay_rate,
                              decay_steps=self.decay_steps, power_t=self.power_t,
-                             warmup_steps=self.warmup_steps, max_iter=self.max_iter),
+                             warmup_steps=self.warmup_steps, max_iter=self.max_iter,
+                             per_update=self.decay_per_update),
             rule=rule, penalty=penalty, metric=metric, gauge=gauge,
             max_iter=1 if partial else self.max_iter,
             tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
@@ -783,6 +785,13 @@ class GDRegressor(RegressorMixin, _BaseGD):
         own epoch 0, and ``"cosine"`` and ``"one_cycle"`` span the ``max_iter -
         warmup_steps`` epochs left. ``decay="cosine", warmup_steps=5`` is optax's
         ``warmup_cosine_decay_schedule``.
+    decay_per_update : bool, default=False
+        Mini-batch descent: set the rate of every update from the decay at the fractional
+        epoch it falls on, ``t + b / n_batches`` for update ``b`` of epoch ``t`` (torch's
+        ``scheduler.step()`` after every batch, optax's schedules of the step count), in
+        place of one rate per epoch; the decay's parameters stay in epochs, and
+        ``learning_rate_curve_`` records the rate of each epoch's first update (the
+        formulas at whole ``t``). A callable decay then gets fractional epochs.
     power_t : float, default=0.25
         Exponent of ``"invscaling"``.
     solver : {"accelerated", "gd", "adam"}, default="accelerated"
@@ -920,8 +929,9 @@ class GDRegressor(RegressorMixin, _BaseGD):
     _regression = True
 
     def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, warmup_steps=0, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
+                 decay_steps=100, warmup_steps=0, decay_per_update=False, power_t=0.25,
+                 solver="accelerated", preconditioner="auto", momentum=0.0, nesterov=False,
+                 batch_size=None,
                  shuffle=True, random_state=None, average=False,
                  max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
@@ -931,6 +941,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
         self.warmup_steps = warmup_steps
+        self.decay_per_update = decay_per_update
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner
@@ -1046,9 +1057,9 @@ class GDClassifier(ClassifierMixin, _BaseGD):
 
     Parameters
     ----------
-    learning_rate, decay, decay_rate, decay_steps, warmup_steps, power_t, solver, momentum, \
-nesterov, preconditioner, batch_size, shuffle, random_state, average, max_iter, tol, \
-n_iter_no_change, alpha, penalty, l1_ratio, fit_intercept, early_stopping, \
+    learning_rate, decay, decay_rate, decay_steps, warmup_steps, decay_per_update, power_t, \
+solver, momentum, nesterov, preconditioner, batch_size, shuffle, random_state, average, \
+max_iter, tol, n_iter_no_change, alpha, penalty, l1_ratio, fit_intercept, early_stopping, \
 validation_fraction, scoring, warm_start, verbose :
         As in :class:`GDRegressor`. The early-stopping split is stratified, and
         ``scoring=None`` is the accuracy.
@@ -1094,8 +1105,9 @@ feature_names_in_ :
     _regression = False
 
     def __init__(self, *, learning_rate="auto", decay="constant", decay_rate=None,
-                 decay_steps=100, warmup_steps=0, power_t=0.25, solver="accelerated",
-                 preconditioner="auto", momentum=0.0, nesterov=False, batch_size=None,
+                 decay_steps=100, warmup_steps=0, decay_per_update=False, power_t=0.25,
+                 solver="accelerated", preconditioner="auto", momentum=0.0, nesterov=False,
+                 batch_size=None,
                  shuffle=True, random_state=None, average=False,
                  max_iter=1000, tol=1e-5, n_iter_no_change=5, alpha=0.0, penalty="l2",
                  l1_ratio=0.15, fit_intercept=True, early_stopping=False,
@@ -1106,6 +1118,7 @@ feature_names_in_ :
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
         self.warmup_steps = warmup_steps
+        self.decay_per_update = decay_per_update
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner

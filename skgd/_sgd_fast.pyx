@@ -139,13 +139,15 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
           int loss, Py_ssize_t n_outputs, bint fit_intercept, int rule, double rate,
           double momentum, double theta, int64_t count, double beta1, double beta2,
           double epsilon, double l2, double l1, floating[::1] average, int64_t n_updates,
-          int64_t average_start, int64_t n_averaged):
+          int64_t average_start, int64_t n_averaged, const double[::1] rates):
     """One epoch over ``order`` (or the rows in turn when it is empty), updating
     ``params`` and the rule's arrays in place: ``first`` is the velocity (momentum), the
     query point (accelerated) or the mean (Adam), ``second`` Adam's second moment.
     Where ``average_start > 0``, ``average`` is the running mean of the parameters after
     the updates from the ``average_start``-th on (``n_updates`` done so far, the last
     ``n_averaged`` of them averaged), as :func:`skgd._updates.averaged` keeps it.
+    ``rates``, when not empty, holds the rate of each batch (a per-update decay), in
+    place of ``rate``.
 
     Returns ``(objective, theta, count, n_updates, n_averaged)``: the fraction-weighted
     sum of the batches' objectives at their query points, the accelerated rule's and
@@ -186,6 +188,10 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
             start = batch * batch_size
             stop = min(start + batch_size, n_samples)
             m = stop - start
+            if rates.shape[0]:
+                rate = rates[batch]
+                r = <floating> rate
+                threshold = <floating> (rate * l1)
             if rule == NESTEROV:
                 for j in range(n_params):
                     lookahead[j] = w[j] + mu * v[j]
@@ -322,11 +328,12 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
                        const double[::1] sample_weight, const int64_t[::1] order,
                        Py_ssize_t batch_size, int loss, Py_ssize_t n_outputs,
                        bint fit_intercept, double rate, double l2, floating[::1] average,
-                       int64_t n_updates, int64_t average_start, int64_t n_averaged):
+                       int64_t n_updates, int64_t average_start, int64_t n_averaged,
+                       const double[::1] rates):
     """:func:`epoch` for plain descent on CSR X without L1, touching only the batch's
     nonzero columns: the coefficients are ``scale * unscaled``, and the L2 term's shrink
     ``(1 - rate * l2)`` of every coefficient is a product into ``scale`` (as scikit-learn's
-    SGD does). Needs ``rate * l2 < 1``.
+    SGD does). Needs ``rate * l2 < 1`` (for every rate of ``rates``, as in :func:`epoch`).
 
     The average (``average_start > 0``, as in :func:`epoch`) is kept as lazily: the sum
     of the averaged coefficients is ``total + weight * unscaled``, so a step that moves
@@ -361,6 +368,8 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
             start = batch * batch_size
             stop = min(start + batch_size, n_samples)
             m = stop - start
+            if rates.shape[0]:
+                rate = rates[batch]
             loss_total = 0.0
             weight_total = 0.0
             for k in range(n_outputs):

@@ -309,3 +309,19 @@ def test_partial_fit_continues_the_average(monkeypatch, runs, switch):
         "coef_", "intercept_", "loss_curve_", "learning_rate_curve_", "t_")},
         compiled._engine_state, python, RTOL[np.float64])
     assert compiled._engine_state.rule_state.n_averaged == compiled.t_ - 9
+
+
+@pytest.mark.parametrize("density", [None, 0.4], ids=["dense", "csr"])
+@pytest.mark.parametrize("rule", ["gd", "momentum", "accelerated", "adam"])
+@pytest.mark.parametrize("decay", ["cosine", "one_cycle", "cyclic"])
+def test_per_update_decays_take_the_python_steps(monkeypatch, runs, decay, rule, density):
+    X, y, _ = _data("binary", density)
+    estimator = _estimator("binary", batch_size=7, decay=decay, decay_per_update=True,
+                           decay_steps=2, max_iter=4, average=rule == "gd", **RULES[rule],
+                           **PENALTIES["l2" if rule == "gd" else "elasticnet"])
+    compiled, state, python = _fit_both(monkeypatch, runs, estimator, X, y)
+    _assert_same(compiled, state, python, RTOL[np.float64])
+    per_epoch = _estimator("binary", batch_size=7, decay=decay, decay_steps=2, max_iter=4,
+                           average=rule == "gd", **RULES[rule],
+                           **PENALTIES["l2" if rule == "gd" else "elasticnet"]).fit(X, y)
+    assert not np.allclose(compiled["coef_"], per_epoch.coef_, rtol=1e-6)

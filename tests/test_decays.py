@@ -358,3 +358,48 @@ def test_invscaling_with_a_huge_power_underflows_to_zero_instead_of_overflowing(
                         tol=None, max_iter=MAX_ITER).fit(*data)
     assert model.learning_rate_curve_[0] == LEARNING_RATE
     assert np.all(np.isfinite(model.coef_))
+
+
+# -- per update ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(DECAYS))
+def test_per_update_decays_record_the_first_rate_of_each_epoch(data, name):
+    settings, factor = FORMULAS[name]
+    model = GDRegressor(learning_rate=LEARNING_RATE, decay=name, decay_per_update=True,
+                        tol=None, max_iter=MAX_ITER, solver="gd", batch_size=8,
+                        random_state=0, **settings).fit(*data)
+    assert_allclose(model.learning_rate_curve_, expected_curve(factor, MAX_ITER),
+                    rtol=1e-12, atol=0)
+
+
+def test_per_update_decay_changes_the_steps_not_only_the_record(data):
+    settings = dict(learning_rate=LEARNING_RATE, decay="cosine", tol=None, max_iter=10,
+                    solver="gd", batch_size=8, random_state=0)
+    per_epoch = GDRegressor(**settings).fit(*data)
+    per_update = GDRegressor(decay_per_update=True, **settings).fit(*data)
+    assert per_update.learning_rate_curve_ == per_epoch.learning_rate_curve_
+    assert not np.allclose(per_update.coef_, per_epoch.coef_, rtol=1e-6)
+
+
+def test_a_per_update_callable_gets_fractional_epochs(data):
+    seen = []
+
+    def decay(t):
+        seen.append(t)
+        return 1.0
+
+    GDRegressor(learning_rate=LEARNING_RATE, decay=decay, decay_per_update=True, tol=None,
+                max_iter=2, solver="gd", batch_size=8).fit(*data)
+    # 40 rows in batches of 8: 5 updates an epoch, at t + b/5.
+    assert set(seen) == {t + b / 5 for t in range(2) for b in range(5)}
+
+
+def test_partial_fit_continues_a_per_update_schedule(data):
+    X, y = data
+    model = GDRegressor(learning_rate=LEARNING_RATE, decay="one_cycle", max_iter=6,
+                        decay_per_update=True, batch_size=8, warmup_steps=1)
+    for _ in range(6):
+        model.partial_fit(X, y)
+    decay = make_decay("one_cycle", max_iter=6, warmup_steps=1)
+    assert_allclose(model.learning_rate_curve_,
+                    [LEARNING_RATE * decay.factor(t, 0) for t in range(6)], rtol=1e-12)
+    assert model.t_ == 30
