@@ -151,3 +151,20 @@ def test_gpu_epoch_runs_its_tables_on_the_cpu():
     for line in ("| gradient pass (loss_gradient) |", "| epoch of a GDClassifier fit |",
                  "gradient bandwidth on the device:", "plain X.sum() read bandwidth"):
         assert line in result.stdout
+
+
+def test_averaging_benchmark_prints_its_tables():
+    pytest.importorskip("sklearn.callback", reason="the gap table reads every epoch "
+                        "through a callback (scikit-learn >= 1.9)")
+    result = subprocess.run([sys.executable, "-m", "benchmarks.averaging", "--quick",
+                             "--repeat", "1"], cwd=ROOT, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    # Per problem: the timing table (2 batch sizes) and the gap table (2 averages each).
+    for problem in ("dense binary", "sparse binary"):
+        assert f"## {problem}:" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if re.match(r"\| (1|32)\b", line)]
+    assert len(rows) == 2 * (2 + 4)
+    gaps = [float(cell) for line in rows if "average=" in line
+            for cell in line.strip("| ").split(" | ")[-2:]]
+    assert len(gaps) == 16 and all(math.isfinite(gap) and gap > 0 for gap in gaps)
