@@ -5,7 +5,8 @@ Learning-rate decay schedules
 A decay multiplies the base learning rate :math:`\eta` by a factor that changes with the
 epoch :math:`t = 0, 1, 2, \dots`. This example fits :class:`skgd.GDClassifier` by
 mini-batch stochastic gradient descent on the breast-cancer dataset with each of the
-eight schedules, draws the learning rate each fit actually used
+named schedules, a warm-up chained before one and a callable, draws the learning rate
+each fit actually used
 (``learning_rate_curve_``) and compares how close each gets to the exact minimum.
 
 With mini-batches the gradient is a noisy estimate, so a constant rate keeps the weights
@@ -50,8 +51,8 @@ best = objective_at(exact)
 print(f"F* = {best:.10f}")
 
 # %%
-# Eight schedules
-# ---------------
+# Twelve schedules
+# ----------------
 #
 # Every fit runs 100 epochs of mini-batches of 32 rows with the textbook update
 # (``solver="gd", preconditioner=None``: the float 0.3 is the step itself, not a
@@ -62,6 +63,10 @@ print(f"F* = {best:.10f}")
 # improved by ``tol`` for ``n_iter_no_change`` epochs, so it needs a ``tol``; the
 # others run with ``tol=None`` so that all curves have 100 epochs. (Its fit ends at
 # ``max_iter`` with a ``ConvergenceWarning``, which is expected here and silenced.)
+# ``"cosine_restarts"``, ``"cyclic"`` and ``"one_cycle"`` are torch's
+# ``CosineAnnealingWarmRestarts``, triangular ``CyclicLR`` and ``OneCycleLR``; the last
+# two peak at the base rate. ``warmup_steps=10`` chains a linear warm-up before a decay,
+# here ``"cosine"``, without writing a callable.
 
 
 def warm_up(epoch):
@@ -78,6 +83,14 @@ schedules = {
     "cosine": (dict(decay="cosine"), r"$\eta \cdot \frac{1}{2}(1 + \cos(\pi t / 100))$"),
     "plateau": (dict(decay="plateau", decay_rate=0.5, tol=1e-3),
                 r"$\eta \cdot 0.5^{\mathrm{plateaus}}$"),
+    "cosine_restarts": (dict(decay="cosine_restarts", decay_steps=25),
+                        r"$\eta \cdot \frac{1}{2}(1 + \cos(\pi (t \bmod 25) / 25))$"),
+    "cyclic": (dict(decay="cyclic", decay_rate=0.1, decay_steps=10),
+               r"triangle between $0.1\,\eta$ and $\eta$, half period 10"),
+    "one_cycle": (dict(decay="one_cycle"),
+                  r"$\eta/25 \nearrow \eta \searrow \eta/(25 \cdot 10^4)$"),
+    "warm-up + cosine": (dict(decay="cosine", warmup_steps=10),
+                         r"$\frac{t + 1}{11}\eta$, then cosine over 90"),
     "callable": (dict(decay=warm_up), r"$\eta \cdot \min(1, (t + 1)/10)$"),
 }
 
@@ -89,13 +102,13 @@ for name, (params, _) in schedules.items():
         warnings.simplefilter("ignore", ConvergenceWarning)
         models[name] = GDClassifier(**{**settings, **params}).fit(X, y)
 
-fig, axes = plt.subplots(2, 4, figsize=(12, 5.5), sharex=True, sharey=True,
+fig, axes = plt.subplots(3, 4, figsize=(12, 8), sharex=True, sharey=True,
                          layout="constrained")
 for ax, (name, model) in zip(axes.flat, models.items(), strict=True):
     epochs = np.arange(len(model.learning_rate_curve_))
     ax.plot(epochs, model.learning_rate_curve_, color="tab:blue")
     ax.set_title(f"{name}\n{schedules[name][1]}", fontsize=10)
-for ax in axes[1]:
+for ax in axes[-1]:
     ax.set_xlabel("epoch t")
 for ax in axes[:, 0]:
     ax.set_ylabel("learning rate")
@@ -112,10 +125,10 @@ plt.show()
 gaps = {name: (objective_at(model) - best) / best for name, model in models.items()}
 for name, gap in gaps.items():
     model = models[name]
-    print(f"{name:>11}: final learning rate {model.learning_rate_curve_[-1]:9.3g}, "
+    print(f"{name:>16}: final learning rate {model.learning_rate_curve_[-1]:9.3g}, "
           f"relative gap {gap:.2e}")
 
-fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
 ax.barh(list(gaps), list(gaps.values()), color="tab:blue")
 ax.set_xscale("log")
 ax.invert_yaxis()

@@ -10,7 +10,8 @@ everything else falls back to the Python path:
   :class:`SquaredError` (1-D or multi-target), :class:`BinaryCrossEntropy` or
   :class:`CategoricalCrossEntropy`, any sample weights;
 - the rules ``"gd"`` (plain, momentum, Nesterov), ``"accelerated"`` and ``"adam"``, any
-  decay (the rate is fixed within an epoch), L2, L1 and elastic-net;
+  decay (per epoch, or per update where the decay asks for it), L2, L1 and elastic-net,
+  each with or without the average of its iterates (``average``);
 - the Euclidean metric (``preconditioner=None``, which ``"auto"`` resolves to for
   mini-batches);
 - ``batch_size`` below the number of rows, and at most :data:`MAX_DENSE_BATCH_SIZE`
@@ -28,7 +29,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._array_api import is_numpy
-from ._updates import BETA1, BETA2, EPSILON, AcceleratedState, AdamState, MomentumState
+from ._updates import (
+    BETA1,
+    BETA2,
+    EPSILON,
+    AcceleratedState,
+    AdamState,
+    AveragedState,
+    MomentumState,
+)
 from .losses import BinaryCrossEntropy, CategoricalCrossEntropy, LinearObjective, SquaredError
 
 try:
@@ -57,11 +66,14 @@ def _rule_code(solver, momentum, nesterov):
 
 
 def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=None,
-                 metric=None, batch_size=None):
+                 metric=None, batch_size=None, average=0):
     """The engine's ``run_epoch(params, rule_state, learning_rate, order) -> (params,
     rule_state, objective)`` for these settings, or None where the Python path runs them.
 
-    ``order`` is the epoch's permutation of the rows, or None for the rows in turn.
+    ``order`` is the epoch's permutation of the rows, or None for the rows in turn;
+    ``learning_rate`` a float, or the list of each update's rate. ``average``: the
+    update from which the rule's iterates are averaged (0: they are not), whose state is
+    then an :class:`~skgd._updates.AveragedState`.
     """
     X = objective.X if isinstance(objective, LinearObjective) else None
     largest = MAX_SPARSE_BATCH_SIZE if sp.issparse(X) else MAX_DENSE_BATCH_SIZE
@@ -95,17 +107,34 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
                     batch_size=batch_size, loss=_LOSSES[type(objective.loss_function)],
                     n_outputs=objective.n_outputs, fit_intercept=objective.fit_intercept)
     no_rows = np.empty(0, dtype=np.int64)
+    no_rates = np.empty(0, dtype=np.float64)
     empty = np.empty(0, dtype=X.dtype)
 
     def run_epoch(params, rule_state, learning_rate, order):
+        if not average:
+            return run_rule(params, rule_state, learning_rate, order, None)
+        averages = np.array(rule_state.average, dtype=X.dtype, copy=True)
+        params, inner, objective, n_updates, n_averaged = run_rule(
+            params, rule_state.inner, learning_rate, order,
+            (averages, rule_state.n_updates, rule_state.n_averaged))
+        return params, AveragedState(inner, averages, n_updates, n_averaged), objective
+
+    def run_rule(params, rule_state, learning_rate, order, averaging):
         # The engine's arrays are values, never changed in place.
         params = np.array(params, dtype=X.dtype, copy=True)
         order = no_rows if order is None else np.asarray(order, dtype=np.int64)
-        if rule == _PLAIN and sp.issparse(X) and l1 == 0 and learning_rate * l2 < 1:
-            objective = _sgd_fast.plain_sparse_epoch(
-                params, data, indices, indptr, order=order, rate=learning_rate, l2=l2,
-                **settings)
-            return params, None, objective
+        averages, n_updates, n_averaged = (empty, 0, 0) if averaging is None else averaging
+        rates = np.asarray(learning_rate, dtype=np.float64).reshape(-1)
+        largest_rate = float(rates.max())
+        rates = rates if rates.size > 1 else no_rates
+        if rule == _PLAIN and sp.issparse(X) and l1 == 0 and largest_rate * l2 < 1:
+            objective, n_updates, n_averaged = _sgd_fast.plain_sparse_epoch(
+                params, data, indices, indptr, order=order, rate=largest_rate, l2=l2,
+                average=averages, n_updates=n_updates, average_start=average,
+                n_averaged=n_averaged, rates=rates, **settings)
+            if averaging is None:
+                return params, None, objective
+            return params, None, objective, n_updates, n_averaged
         first = second = empty
         theta, count = 1.0, 0
         if rule in (_MOMENTUM, _NESTEROV):
@@ -117,17 +146,22 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
             first = np.array(rule_state.mean, dtype=X.dtype, copy=True)
             second = np.array(rule_state.second_moment, dtype=X.dtype, copy=True)
             count = rule_state.n_steps
-        objective, theta, count = _sgd_fast.epoch(
+        objective, theta, count, n_updates, n_averaged = _sgd_fast.epoch(
             params, first, second, data, indices, indptr, sparse=sp.issparse(X),
-            order=order, rule=rule, rate=learning_rate, momentum=momentum, theta=theta,
+            order=order, rule=rule, rate=largest_rate, momentum=momentum, theta=theta,
             count=count, beta1=BETA1, beta2=BETA2, epsilon=EPSILON, l2=l2, l1=l1,
-            **settings)
+            average=averages, n_updates=n_updates, average_start=average,
+            n_averaged=n_averaged, rates=rates, **settings)
         if rule in (_MOMENTUM, _NESTEROV):
-            return params, MomentumState(first), objective
-        if rule == _ACCELERATED:
-            return params, AcceleratedState(first, theta), objective
-        if rule == _ADAM:
-            return params, AdamState(first, second, count), objective
-        return params, None, objective
+            inner = MomentumState(first)
+        elif rule == _ACCELERATED:
+            inner = AcceleratedState(first, theta)
+        elif rule == _ADAM:
+            inner = AdamState(first, second, count)
+        else:
+            inner = None
+        if averaging is None:
+            return params, inner, objective
+        return params, inner, objective, n_updates, n_averaged
 
     return run_epoch

@@ -797,11 +797,13 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
                  alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
                  scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
                  decay: Decay = "constant", decay_rate: float | None = None,
-                 decay_steps: int = 100, power_t: float = 0.25,
+                 decay_steps: int = 100, warmup_steps: int = 0,
+                 decay_per_update: bool = False, power_t: float = 0.25,
                  solver: Solver = "accelerated", preconditioner: Preconditioner = "auto",
                  momentum: float = 0.0, nesterov: bool = False,
                  batch_size: int | None = None, shuffle: bool = True,
-                 random_state: RandomState = None, max_iter: int = 1000,
+                 random_state: RandomState = None, average: bool | int = False,
+                 max_iter: int = 1000,
                  tol: float | None = 1e-5, n_iter_no_change: int = 5,
                  penalty: Penalty = "l2", l1_ratio: float = 0.15, fit_intercept: bool = True,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
@@ -815,6 +817,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
         self.decay = decay
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
+        self.warmup_steps = warmup_steps
+        self.decay_per_update = decay_per_update
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner
@@ -823,6 +827,7 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.average = average
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -990,11 +995,13 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
                  alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
                  scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
                  decay: Decay = "constant", decay_rate: float | None = None,
-                 decay_steps: int = 100, power_t: float = 0.25,
+                 decay_steps: int = 100, warmup_steps: int = 0,
+                 decay_per_update: bool = False, power_t: float = 0.25,
                  solver: Solver = "accelerated", preconditioner: Preconditioner = "auto",
                  momentum: float = 0.0, nesterov: bool = False,
                  batch_size: int | None = None, shuffle: bool = True,
-                 random_state: RandomState = None, max_iter: int = 1000,
+                 random_state: RandomState = None, average: bool | int = False,
+                 max_iter: int = 1000,
                  tol: float | None = 1e-5, n_iter_no_change: int = 5,
                  penalty: Penalty = "l2", l1_ratio: float = 0.15, fit_intercept: bool = True,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
@@ -1009,6 +1016,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         self.decay = decay
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
+        self.warmup_steps = warmup_steps
+        self.decay_per_update = decay_per_update
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner
@@ -1017,6 +1026,7 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.average = average
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change

@@ -252,10 +252,17 @@ class DaskLinearObjective:
         """
         if rows is not None:
             raise ValueError(_MINI_BATCH_ERROR.format(batch_size="<mini-batch>"))
-        parts = [dask.delayed(_chunk_loss_gradient, pure=True)(
-                    self.loss_function, X, y, weight, w, self.fit_intercept)
-                 for X, y, weight in self._chunks]
-        (sums,) = dask.compute(_tree_sum(parts))
+        (sums,) = dask.compute(self._loss_gradient_graph(w))
+        return self._loss_gradient_from(sums, w)
+
+    def _loss_gradient_graph(self, w):
+        """The delayed sums ``(weight, loss, gradient)`` :meth:`loss_gradient` computes, to
+        compute them with other graphs in one execution."""
+        return _tree_sum([dask.delayed(_chunk_loss_gradient, pure=True)(
+                              self.loss_function, X, y, weight, w, self.fit_intercept)
+                          for X, y, weight in self._chunks])
+
+    def _loss_gradient_from(self, sums, w):
         scale = 1.0 / _positive_total(sums[0])
         loss = float(sums[1]) * scale
         grad = (sums[2:] * scale).astype(w.dtype)
@@ -498,7 +505,19 @@ def _validation_split(estimator, X, y, sample_weight, rng, stratify):
 
 
 def _validation_score(estimator, objective, X, y, sample_weight):
-    """``w -> score`` on the held-out rows (R^2 or accuracy), one execution per call."""
+    """``w -> score`` on the held-out rows (R^2 or accuracy), one execution per call,
+    recording the held-out objective as the in-memory fit does, in the same execution."""
+    alpha, l1_ratio = estimator._penalty()
+    held_out = DaskLinearObjective(objective.loss_function, X, y, sample_weight, alpha=alpha,
+                                   l1_ratio=l1_ratio, fit_intercept=estimator.fit_intercept)
+    l1 = held_out.l1_penalty()
+
+    def score_and_loss(parts, w):
+        score_sums, loss_sums = dask.compute(_tree_sum(parts),
+                                             held_out._loss_gradient_graph(w))
+        value = held_out._loss_gradient_from(loss_sums, w)[0]
+        return score_sums, value + (0.0 if l1 is None else float(l1.value(w)))
+
     chunks = list(zip(_blocks(X), _blocks(y),
                       [None] * X.numblocks[0] if sample_weight is None
                       else _blocks(sample_weight), strict=True))
@@ -508,9 +527,9 @@ def _validation_score(estimator, objective, X, y, sample_weight):
             parts = [dask.delayed(_chunk_correct, pure=True)(
                         layout, estimator._raw_to_index, X_val, y_val, weight, w)
                      for X_val, y_val, weight in chunks]
-            (correct, total) = dask.compute(_tree_sum(parts))[0]
-            return correct / total
-        return accuracy
+            (correct, total), loss = score_and_loss(parts, w)
+            return correct / total, loss
+        return estimator._scored(accuracy)
 
     # The R^2 denominator, sum_i s_i (y_i - weighted mean)^2, is fixed: computed once,
     # from per-chunk moments merged with the parallel-variance formula.
@@ -526,15 +545,15 @@ def _validation_score(estimator, objective, X, y, sample_weight):
         parts = [dask.delayed(_chunk_squared_residuals, pure=True)(
                     layout, X_val, y_val, weight, w)
                  for X_val, y_val, weight in chunks]
-        (numerator,) = dask.compute(_tree_sum(parts))
+        numerator, loss = score_and_loss(parts, w)
         # As sklearn.metrics.r2_score: a constant target scores 1 if fitted exactly,
         # else 0; the outputs are averaged.
         scores = np.ones(numerator.shape)
         fitted = (denominator != 0) & (numerator != 0)
         scores[fitted] = 1 - numerator[fitted] / denominator[fitted]
         scores[(numerator != 0) & (denominator == 0)] = 0.0
-        return float(scores.mean())
-    return r2
+        return float(scores.mean()), loss
+    return estimator._scored(r2)
 
 
 # -- prediction ---------------------------------------------------------------------------

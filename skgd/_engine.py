@@ -51,7 +51,7 @@ import numpy as np
 
 from ._array_api import get_namespace
 from ._curvature import Euclidean
-from ._decays import Decay, make_decay
+from ._decays import Decay, make_decay, within_epoch
 from ._updates import UPDATE_RULES, Step, UpdateRule
 
 # An objective that rises above its starting value by this many times its size has
@@ -282,14 +282,16 @@ def descent(
         Called before each epoch with its number (counted across resumes) and the
         parameters it starts from.
     on_epoch_end : callable ``(epoch, params) -> bool``, optional
-        Called after each epoch with its number and the parameters it reached; returning
-        True stops the descent there.
+        Called after each epoch with its number and the point it reached (the rule's
+        ``model``: the parameters, or their average); returning True stops the descent
+        there.
     run_epoch : callable ``(params, rule_state, learning_rate, order) -> (params,
     rule_state, objective)``, optional
         Runs a whole mini-batch epoch in place of the engine's loop over its batches,
-        taking the same steps (``order``: the epoch's permutation of the rows on the host, None
-        without ``shuffle``; ``objective``: the sum of the batches' objectives weighted
-        by their share of the rows). The per-epoch rules stay the engine's.
+        taking the same steps (``learning_rate``: a float, or the list of each update's
+        rate for a per-update decay; ``order``: the epoch's permutation of the rows on the
+        host, None without ``shuffle``; ``objective``: the sum of the batches' objectives
+        weighted by their share of the rows). The per-epoch rules stay the engine's.
     """
     decay = make_decay("constant") if decay is None else decay
     rule = UPDATE_RULES["accelerated"]() if rule is None else rule
@@ -369,26 +371,33 @@ def descent(
         if on_epoch_begin is not None:
             on_epoch_begin(epoch, params)
         rate = learning_rate * decay.factor(epoch, n_plateaus)
+        # A per-update decay's rate of each update; the epoch's record is the first's.
+        rates = None if full_batch or not decay.per_update else [
+            learning_rate * factor for factor in within_epoch(
+                decay, epoch, n_plateaus, -(-n_samples // (batch_size or n_samples)))]
         objective = 0.0
         if run_epoch is not None and not full_batch:
             # The permutation is drawn as _batches draws it: same rng, same batches.
             order = rng.permutation(n_samples) if shuffle else None
-            params, rule_state, objective = run_epoch(params, rule_state, rate, order)
+            params, rule_state, objective = run_epoch(
+                params, rule_state, rate if rates is None else rates, order)
             assert batch_size is not None  # not a full batch
             n_updates += -(-n_samples // batch_size)
             step = None
         else:
-            for rows, fraction in _batches(n_samples, batch_size, shuffle, rng, xp, device):
+            batches = _batches(n_samples, batch_size, shuffle, rng, xp, device)
+            for index, (rows, fraction) in enumerate(batches):
+                step_rate = rate if rates is None else rates[index]
                 point = rule.query(params, rule_state)
                 value, grad = yield point, rows
                 if penalty is not None:
                     value = value + penalty.value(point)
                 objective = objective + fraction * value
                 direction = metric.direction(grad)
-                step = Step(point, grad, direction, prox(point - rate * direction, rate),
-                            value)
-                params, rule_state = rule.update(step, params, rule_state, rate, metric,
-                                                 prox)
+                step = Step(point, grad, direction,
+                            prox(point - step_rate * direction, step_rate), value)
+                params, rule_state = rule.update(step, params, rule_state, step_rate,
+                                                 metric, prox)
                 n_updates += 1
         # The reads of the epoch on the host: the objective and, for a full batch,
         # the optimality at the point where the gradient was taken.
@@ -421,7 +430,7 @@ def descent(
 
         if validation is not None:
             assert scores is not None
-            score = float(validation(params))
+            score = float(validation(rule.model(params, rule_state)))
             scores.append(score)
             monitored = -score if not math.isnan(score) else math.inf
         else:
@@ -441,8 +450,9 @@ def descent(
         else:
             stalled += 1
         if monitored < best_monitored:
-            best_monitored, best_params = monitored, params
-        if on_epoch_end is not None and on_epoch_end(epoch - 1, params):
+            best_monitored, best_params = monitored, rule.model(params, rule_state)
+        if on_epoch_end is not None and on_epoch_end(epoch - 1,
+                                                     rule.model(params, rule_state)):
             stopped = True
             break
         if tol is None:
@@ -467,7 +477,9 @@ def descent(
                 # The rate is as low as "plateau" takes it: stop, optimal or not.
                 break
 
-    if not bool(xp.all(xp.isfinite(params))):
+    # The point the fit stands for: the parameters, or the rule's average of them.
+    model = rule.model(params, rule_state)
+    if not bool(xp.all(xp.isfinite(params)) and xp.all(xp.isfinite(model))):
         raise diverged(epoch - 1, math.inf, rate)
     # The first epoch (max_iter >= 1) measured them, where the start had not.
     assert references is not None
@@ -479,10 +491,10 @@ def descent(
     best_score = None
     if validation is not None:
         assert scores is not None
-        params = best_params
+        params = model = best_params
         best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
     if (validation is not None or not full_batch) and measure_at_end and loss_curve:
-        value, squared = yield from measure(params, learning_rate)
+        value, squared = yield from measure(model, learning_rate)
         # The steps after the last objective an epoch read are checked here: a model
         # more than twice as bad as the start is returned by no fit.
         if not (math.isfinite(value) and math.isfinite(squared)) or (
@@ -495,7 +507,7 @@ def descent(
               + ("converged" if converged else "stopped" if stopped else "not converged")
               + f", {time.perf_counter() - start:.3f}s")
     return DescentResult(
-        params=params,
+        params=model,
         state=EngineState(params, rule_state, epoch, n_updates, n_plateaus, references,
                           n_rises),
         n_iter=len(loss_curve),

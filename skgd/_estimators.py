@@ -58,7 +58,7 @@ from ._typing import (
     Scoring,
     Solver,
 )
-from ._updates import UPDATE_RULES
+from ._updates import UPDATE_RULES, averaged
 from ._validation import _check_class_weight, _check_weight_sum
 from .losses import (
     BinaryCrossEntropy,
@@ -84,7 +84,7 @@ except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no
 # Share of L1 in R(W) for the fixed penalties; "elasticnet" takes l1_ratio.
 _L1_SHARE = {"l2": 0.0, "l1": 1.0}
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
-_SHRINKING_DECAYS = {"exponential", "step", "plateau"}
+_SHRINKING_DECAYS = {"exponential", "step", "plateau", "cyclic", "one_cycle"}
 
 
 def _check_dense_y(y, name="y"):
@@ -153,6 +153,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         "decay": [StrOptions(set(DECAYS)), callable],
         "decay_rate": [Interval(Real, 0, None, closed="neither"), None],
         "decay_steps": [Interval(Integral, 1, None, closed="left")],
+        "warmup_steps": [Interval(Integral, 0, None, closed="left")],
+        "decay_per_update": ["boolean"],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"auto", *UPDATE_RULES})],
         "preconditioner": [StrOptions({"auto", *_curvature.PRECONDITIONERS}), None],
@@ -161,6 +163,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
+        "average": ["boolean", Interval(Integral, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -318,27 +321,22 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         return X_val, y_val, (None if np.all(sample_weight_val == 1) else sample_weight_val)
 
     def _validation_score(self, objective, X_val, y_val, sample_weight_val):
-        """``w -> score`` of the validation rows by ``scoring``, higher is better.
+        """``w -> score`` of the validation rows by ``scoring``, higher is better (see
+        :meth:`_scored`).
 
         A NaN score becomes -inf, so that it is never the best epoch.
         """
+        xp, device = objective.xp, objective.device
+        loss = self._validation_objective(
+            objective, X_val, move_to(y_val, xp, device),
+            move_to(sample_weight_val, xp, device))
         if self.scoring is None:
             def score(w):
                 # Scored on the host: one small transfer per epoch.
                 raw = to_numpy(objective.raw_prediction(w, X_val))
                 return self._score_raw(raw, y_val, sample_weight_val)
         elif self.scoring == "loss":
-            xp, device = objective.xp, objective.device
-            alpha, l1_ratio = self._penalty()
-            held_out = LinearObjective(
-                objective.loss_function, X_val, move_to(y_val, xp, device),
-                move_to(sample_weight_val, xp, device), alpha=alpha, l1_ratio=l1_ratio,
-                fit_intercept=self.fit_intercept)
-            l1 = held_out.l1_penalty()
-
-            def score(w):
-                # The validation objective F, negated so that higher is better.
-                return -(held_out.loss(w) + (0.0 if l1 is None else float(l1.value(w))))
+            score = None
         else:
             scorer = check_scoring(self, scoring=self.scoring)
             y_true = y_val if self._regression else self.classes_[y_val.astype(np.intp)]
@@ -354,9 +352,38 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 except ValueError as error:
                     raise ValueError(self._unusable_scoring(error)) from error
 
+        def score_and_loss(w):
+            value = loss(w)
+            return -value if score is None else score(w), value
+        return self._scored(score_and_loss)
+
+    def _validation_objective(self, objective, X_val, y_val, sample_weight_val):
+        """``w -> F(w)`` on the validation rows: the objective ``fit`` minimises, with
+        its penalty."""
+        alpha, l1_ratio = self._penalty()
+        held_out = LinearObjective(objective.loss_function, X_val, y_val, sample_weight_val,
+                                   alpha=alpha, l1_ratio=l1_ratio,
+                                   fit_intercept=self.fit_intercept)
+        l1 = held_out.l1_penalty()
+
+        def loss(w):
+            return held_out.loss(w) + (0.0 if l1 is None else float(l1.value(w)))
+        return loss
+
+    @staticmethod
+    def _scored(score_and_loss):
+        """The engine's ``validation``: the score of ``score_and_loss(w) -> (score,
+        validation objective)``, recording the objective of each epoch in its ``losses``
+        list (``validation_loss_curve_``)."""
+        losses = []
+
         def validation(w):
-            value = float(score(w))
+            score, loss = score_and_loss(w)
+            losses.append(float(loss))
+            value = float(score)
             return -math.inf if math.isnan(value) else value
+
+        validation.losses = losses
         return validation
 
     def _unusable_scoring(self, error):
@@ -387,6 +414,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         descent, finish = self._plan(objective, validation, rng, callbacks,
                                      partial=partial, resume=resume)
         message = finish(run(descent, objective.loss_gradient_array))
+        if validation is not None:
+            self.validation_loss_curve_ = list(getattr(validation, "losses", []))
         if message is not None:
             warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
@@ -399,7 +428,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         penalty = objective.l1_penalty()
         solver = self._update_rule(objective, penalty, partial)
         momentum, nesterov = self._momentum()
-        rule = UPDATE_RULES[solver](momentum=momentum, nesterov=nesterov)
+        rule = self._rule(solver, momentum, nesterov, objective.n_samples, partial)
         state = self._initial_state(objective, rule, resume, solver)
         if resume:
             # partial_fit keeps the metric and the step of its first call.
@@ -424,7 +453,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             learning_rate=learning_rate,
             decay=make_decay(self.decay, decay_rate=self.decay_rate,
                              decay_steps=self.decay_steps, power_t=self.power_t,
-                             max_iter=self.max_iter),
+                             warmup_steps=self.warmup_steps, max_iter=self.max_iter,
+                             per_update=self.decay_per_update),
             rule=rule, penalty=penalty, metric=metric, gauge=gauge,
             max_iter=1 if partial else self.max_iter,
             tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
@@ -439,7 +469,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             **callbacks.epoch_hooks(objective),
             run_epoch=_compiled.epoch_runner(
                 objective, solver, momentum=momentum, nesterov=nesterov,
-                penalty=penalty, metric=metric, batch_size=self.batch_size),
+                penalty=penalty, metric=metric, batch_size=self.batch_size,
+                average=int(self.average)),
         )
         return descent, functools.partial(self._store, objective=objective, metric=metric,
                                           learning_rate=learning_rate, partial=partial,
@@ -480,6 +511,19 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             return 0.0, False
         return self.momentum, self.nesterov and self.momentum > 0
 
+    def _rule(self, solver, momentum, nesterov, n_samples, partial):
+        """The update rule ``solver``, averaged where ``average`` asks for it."""
+        rule = UPDATE_RULES[solver](momentum=momentum, nesterov=nesterov)
+        if not self.average:
+            return rule
+        if not partial and (self.batch_size is None or self.batch_size >= n_samples):
+            raise ValueError(
+                f"average={self.average!r} averages the iterates of stochastic descent, "
+                f"but batch_size={self.batch_size!r} is the full batch of {n_samples} rows, "
+                "whose last iterate converges by itself; set batch_size below the number "
+                "of rows, or average=False.")
+        return averaged(rule, start=int(self.average))
+
     def _store(self, result, *, objective, metric, learning_rate, partial, resume,
                callbacks, solver):
         """Store the fitted attributes of the engine's ``result`` (see :meth:`_plan`)."""
@@ -492,7 +536,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
         self._engine_state = result.state
-        self._solver = self.solver_ = solver
+        self._solver, self._average = solver, self.average
+        self.solver_ = solver
         # partial_fit continues in this metric; refits belong to one fit's objective.
         self._metric = _curvature.without_refits(metric)
         self._learning_rate = learning_rate
@@ -514,6 +559,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             # epochs they describe (as in MLPClassifier); a new fit drops them.
             self.__dict__.pop("validation_scores_", None)
             self.__dict__.pop("best_validation_score_", None)
+            self.__dict__.pop("validation_loss_curve_", None)
         callbacks.end_fit()
         return message
 
@@ -566,7 +612,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             # warm_start on data of another shape (features, targets or classes):
             # nothing to continue from.
             return None
-        if resume and self._solver == solver:
+        if resume and (self._solver, self._average) == (solver, self.average):
+            # The running average, too, continues.
             rule_state = previous.rule_state
         else:
             # A new fit, or a new solver, starts the momentum afresh on the old solution.
@@ -696,13 +743,34 @@ class GDRegressor(RegressorMixin, _BaseGD):
         preconditioner (the textbook ``w <- w - learning_rate * grad``) and a multiple of
         the ``"auto"`` step with one, so values above 1 may diverge.
     decay : {"constant", "inverse", "invscaling", "exponential", "step", "cosine", \
-"plateau"} or callable, default="constant"
+"plateau", "cosine_restarts", "cyclic", "one_cycle"} or callable, default="constant"
         Learning-rate decay over epochs; a callable ``f(epoch) -> factor``.
+        ``"cosine_restarts"`` is SGDR (torch's ``CosineAnnealingWarmRestarts`` with
+        ``T_0=decay_steps``), ``"cyclic"`` torch's triangular ``CyclicLR`` and
+        ``"one_cycle"`` its ``OneCycleLR`` over ``max_iter`` epochs; these two peak at
+        ``learning_rate``. Formulas in the user guide.
     decay_rate : float, default=None
         Strength of ``"inverse"`` (default 0.01), ``"exponential"`` (0.99), ``"step"``
-        and ``"plateau"`` (0.5); ignored by the other decays.
+        and ``"plateau"`` (0.5); the lowest factor of ``"cyclic"`` (0.1, torch's
+        ``base_lr / max_lr``) and the first of ``"one_cycle"`` (1/25, torch's
+        ``1 / div_factor``); ignored by the other decays.
     decay_steps : int, default=100
-        Epochs between the drops of ``"step"``; ignored by the other decays.
+        Epochs between the drops of ``"step"``, of a cycle of ``"cosine_restarts"``, of a
+        half cycle of ``"cyclic"`` (torch's ``step_size_up``); ignored by the other
+        decays.
+    warmup_steps : int, default=0
+        Epochs of linear warm-up before the decay, at ``(t + 1) / (warmup_steps + 1)``
+        times ``learning_rate`` (optax's ``warmup_steps``); the decay then starts at its
+        own epoch 0, and ``"cosine"`` and ``"one_cycle"`` span the ``max_iter -
+        warmup_steps`` epochs left. ``decay="cosine", warmup_steps=5`` is optax's
+        ``warmup_cosine_decay_schedule``.
+    decay_per_update : bool, default=False
+        Mini-batch descent: set the rate of every update from the decay at the fractional
+        epoch it falls on, ``t + b / n_batches`` for update ``b`` of epoch ``t`` (torch's
+        ``scheduler.step()`` after every batch, optax's schedules of the step count), in
+        place of one rate per epoch; the decay's parameters stay in epochs, and
+        ``learning_rate_curve_`` records the rate of each epoch's first update (the
+        formulas at whole ``t``). A callable decay then gets fractional epochs.
     power_t : float, default=0.25
         Exponent of ``"invscaling"``; ignored by the other decays.
     solver : {"accelerated", "gd", "adam", "lbfgs", "auto"}, default="accelerated"
@@ -738,6 +806,17 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Reshuffle the mini-batches each epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds the mini-batch order and the early-stopping split.
+    average : bool or int, default=False
+        Polyak-Ruppert averaging, as ``SGDClassifier(average=...)``: ``coef_`` and
+        ``intercept_`` are the mean of the parameters after every update (True) or after
+        every update from the ``average``-th on (an int; at ``batch_size=1`` an update is
+        a sample, scikit-learn's unit), while descent goes on from the last iterate.
+        Before that update the model is the iterate. It helps where the last iterate
+        stalls at a noise floor: small batches with a constant or slowly decaying rate.
+        Mini-batch fits and ``partial_fit`` only (the running average is part of the
+        state ``partial_fit`` continues; a new fit or ``warm_start`` averages afresh);
+        ``loss_curve_`` stays the objective at the iterates, ``optimality_`` and early
+        stopping's scores are the average's.
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data).
     tol : float or None, default=1e-5
@@ -817,6 +896,10 @@ class GDRegressor(RegressorMixin, _BaseGD):
         they are while ``loss_curve_`` grows, as ``MLPClassifier`` does.
     best_validation_score_ : float
         Best of ``validation_scores_`` (``early_stopping=True`` only).
+    validation_loss_curve_ : list of float
+        The objective ``F`` (with the penalty) on the validation rows after each epoch of
+        the last ``fit``, whatever ``scoring`` is (``early_stopping=True`` only; kept by
+        ``partial_fit`` as ``validation_scores_`` is).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
@@ -847,11 +930,13 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
     def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
                  decay_rate: float | None = None, decay_steps: int = 100,
+                 warmup_steps: int = 0, decay_per_update: bool = False,
                  power_t: float = 0.25, solver: Solver = "accelerated",
                  preconditioner: Preconditioner = "auto", momentum: float = 0.0,
                  nesterov: bool = False, batch_size: int | None = None,
                  shuffle: bool = True, random_state: RandomState = None,
-                 max_iter: int = 1000, tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 average: bool | int = False, max_iter: int = 1000,
+                 tol: float | None = 1e-5, n_iter_no_change: int = 5,
                  alpha: float = 1e-4, penalty: Penalty = "l2", l1_ratio: float = 0.15,
                  fit_intercept: bool = True, early_stopping: bool = False,
                  validation_fraction: float = 0.1, scoring: Scoring = None,
@@ -860,6 +945,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
         self.decay = decay
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
+        self.warmup_steps = warmup_steps
+        self.decay_per_update = decay_per_update
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner
@@ -868,6 +955,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.average = average
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -979,10 +1067,10 @@ class GDClassifier(ClassifierMixin, _BaseGD):
 
     Parameters
     ----------
-    learning_rate, decay, decay_rate, decay_steps, power_t, solver, momentum, nesterov, \
-preconditioner, batch_size, shuffle, random_state, max_iter, tol, n_iter_no_change, \
-alpha, penalty, l1_ratio, fit_intercept, early_stopping, validation_fraction, scoring, \
-warm_start, verbose :
+    learning_rate, decay, decay_rate, decay_steps, warmup_steps, decay_per_update, power_t, \
+solver, momentum, nesterov, preconditioner, batch_size, shuffle, random_state, average, \
+max_iter, tol, n_iter_no_change, alpha, penalty, l1_ratio, fit_intercept, early_stopping, \
+validation_fraction, scoring, warm_start, verbose :
         As in :class:`GDRegressor`. The early-stopping split is stratified, and
         ``scoring=None`` is the accuracy.
     class_weight : dict, "balanced" or None, default=None
@@ -996,7 +1084,8 @@ warm_start, verbose :
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
     intercept_ : ndarray of shape (1,) or (n_classes,)
     n_iter_, t_, loss_curve_, learning_rate_curve_, optimality_, preconditioner_, \
-validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
+validation_scores_, best_validation_score_, validation_loss_curve_, n_features_in_, \
+feature_names_in_ :
         As in :class:`GDRegressor`.
 
     See Also
@@ -1027,11 +1116,13 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
 
     def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
                  decay_rate: float | None = None, decay_steps: int = 100,
+                 warmup_steps: int = 0, decay_per_update: bool = False,
                  power_t: float = 0.25, solver: Solver = "accelerated",
                  preconditioner: Preconditioner = "auto", momentum: float = 0.0,
                  nesterov: bool = False, batch_size: int | None = None,
                  shuffle: bool = True, random_state: RandomState = None,
-                 max_iter: int = 1000, tol: float | None = 1e-5, n_iter_no_change: int = 5,
+                 average: bool | int = False, max_iter: int = 1000,
+                 tol: float | None = 1e-5, n_iter_no_change: int = 5,
                  alpha: float = 1e-4, penalty: Penalty = "l2", l1_ratio: float = 0.15,
                  fit_intercept: bool = True, early_stopping: bool = False,
                  validation_fraction: float = 0.1, scoring: Scoring = None,
@@ -1041,6 +1132,8 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         self.decay = decay
         self.decay_rate = decay_rate
         self.decay_steps = decay_steps
+        self.warmup_steps = warmup_steps
+        self.decay_per_update = decay_per_update
         self.power_t = power_t
         self.solver = solver
         self.preconditioner = preconditioner
@@ -1049,6 +1142,7 @@ validation_scores_, best_validation_score_, n_features_in_, feature_names_in_ :
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.average = average
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change

@@ -33,8 +33,11 @@ if TYPE_CHECKING:
 # same axes finds and reuses them instead of stacking a new twin per call.
 _LEARNING_RATE_AXES = "skgd learning rate"
 _VALIDATION_AXES = "skgd validation score"
+# Marks the validation-objective lines, which share the loss curve's axes.
+_VALIDATION_LOSS = "skgd validation objective"
 # Line styles that tell the curves of one fit apart; its colour tells the fits apart.
-_STYLES: dict[str, Any] = {"learning rate": "--", "validation score": ":"}
+_STYLES: dict[str, Any] = {"learning rate": "--", "validation score": ":",
+                           "validation objective": "-."}
 # The constant learning rate of a drawn loss line, named in its legend entry instead of
 # drawn flat on an axis of its own.
 _CONSTANT_RATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -44,7 +47,9 @@ class LossCurveDisplay:
     """Loss curve of a gradient-descent fit: the training objective after each epoch.
 
     Optionally with the learning rate and the validation score of each epoch, each on
-    its own y axis at the right, drawn dashed and dotted in the colour of the loss curve.
+    its own y axis at the right, drawn dashed and dotted in the colour of the loss curve,
+    and the validation objective, on the loss curve's axis (the same function of the
+    weights on other rows), dash-dotted.
     Build it with :meth:`from_estimator`, or from the curves themselves, then call
     :meth:`plot`. All parameters are stored as attributes.
 
@@ -63,6 +68,9 @@ class LossCurveDisplay:
         Score on the held-out split after each epoch, as in ``validation_scores_``.
     estimator_name : str, default=None
         Label of the loss curve in the legend; None labels it "training objective".
+    validation_loss_curve : array-like of shape (n_epochs,), default=None
+        Objective on the held-out split after each epoch, as in
+        ``validation_loss_curve_``.
 
     Attributes
     ----------
@@ -72,6 +80,8 @@ class LossCurveDisplay:
         The learning rate, when plotted.
     validation_line_ : matplotlib Line2D or None
         The validation score, when plotted.
+    validation_loss_line_ : matplotlib Line2D or None
+        The validation objective, when plotted.
     ax_ : matplotlib Axes
         Axes of the loss curve.
     ax_learning_rate_ : matplotlib Axes or None
@@ -105,11 +115,13 @@ class LossCurveDisplay:
 
     def __init__(self, loss_curve: ArrayLike, learning_rate_curve: ArrayLike | None = None,
                  validation_scores: ArrayLike | None = None,
-                 estimator_name: str | None = None) -> None:
+                 estimator_name: str | None = None, *,
+                 validation_loss_curve: ArrayLike | None = None) -> None:
         self.loss_curve = loss_curve
         self.learning_rate_curve = learning_rate_curve
         self.validation_scores = validation_scores
         self.estimator_name = estimator_name
+        self.validation_loss_curve = validation_loss_curve
 
     def plot(self, ax: Axes | None = None, *, name: str | None = None,
              log_scale: bool = False, show_learning_rate: bool = True,
@@ -129,7 +141,8 @@ class LossCurveDisplay:
         show_learning_rate : bool, default=True
             Plot ``learning_rate_curve`` on a twin y axis, when there is one.
         show_validation : bool, default=True
-            Plot ``validation_scores`` on a twin y axis, when there are some.
+            Plot ``validation_scores`` on a twin y axis and ``validation_loss_curve`` on
+            the loss curve's, when there are some.
         **line_kwargs : dict
             Passed to matplotlib's ``plot`` for the loss curve.
 
@@ -174,6 +187,12 @@ class LossCurveDisplay:
             (self.validation_line_,) = self.ax_validation_.plot(
                 epochs, self.validation_scores, color=color,
                 linestyle=_STYLES["validation score"], label=f"{label}: validation score")
+        self.validation_loss_line_ = None
+        if show_validation and self.validation_loss_curve is not None:
+            (self.validation_loss_line_,) = ax.plot(
+                epochs, self.validation_loss_curve, color=color,
+                linestyle=_STYLES["validation objective"],
+                label=f"{label}: validation objective", gid=_VALIDATION_LOSS)
 
         twins = _twins(ax)
         if len(twins) == 2:
@@ -197,7 +216,8 @@ class LossCurveDisplay:
         """Plot the curves of a fitted :class:`~skgd.GDRegressor` or :class:`~skgd.GDClassifier`.
 
         Reads ``loss_curve_``, ``learning_rate_curve_`` and, when the estimator was fitted
-        with ``early_stopping=True``, ``validation_scores_``. Call it again with the same
+        with ``early_stopping=True``, ``validation_scores_`` and
+        ``validation_loss_curve_``. Call it again with the same
         ``ax`` (and another ``name``) to overlay other fits.
 
         Parameters
@@ -217,7 +237,8 @@ class LossCurveDisplay:
         show_learning_rate : bool, default=True
             Plot the learning rate on a twin y axis.
         show_validation : bool, default=True
-            Plot the validation scores on a twin y axis, when the estimator has them.
+            Plot the validation scores on a twin y axis and the validation objective
+            beside the loss, when the estimator has them.
         **line_kwargs : dict
             Passed to matplotlib's ``plot`` for the loss curve.
 
@@ -234,6 +255,7 @@ class LossCurveDisplay:
             learning_rate_curve=getattr(model, "learning_rate_curve_", None),
             validation_scores=getattr(model, "validation_scores_", None),
             estimator_name=type(model).__name__,
+            validation_loss_curve=getattr(model, "validation_loss_curve_", None),
         )
         return display.plot(ax=ax, name=name, log_scale=log_scale,
                             show_learning_rate=show_learning_rate,
@@ -550,10 +572,19 @@ def _legend(ax: Axes, twins: list[Axes]) -> None:
     each twin's curves. Drawn on the topmost axes, so no curve hides it."""
     import matplotlib.lines
 
-    handles, labels = (list(entries) for entries in ax.get_legend_handles_labels())
+    entries = [(handle, label) for handle, label in zip(*ax.get_legend_handles_labels(),
+                                                        strict=True)
+               if handle.get_gid() != _VALIDATION_LOSS]
+    handles = [handle for handle, _ in entries]
     labels = [label if handle not in _CONSTANT_RATES else
               f"{label} (learning rate {_CONSTANT_RATES[handle]:.3g})"
-              for handle, label in zip(handles, labels, strict=True)]
+              for handle, label in entries]
+    validation_losses = [line for line in ax.get_lines() if line.get_gid() == _VALIDATION_LOSS]
+    if validation_losses:
+        color = validation_losses[0].get_color() if len(validation_losses) == 1 else "0.35"
+        handles.append(matplotlib.lines.Line2D(
+            [], [], color=color, linestyle=_STYLES["validation objective"]))
+        labels.append("validation objective")
     for twin in twins:
         lines = twin.get_lines()
         kind = twin.get_ylabel()

@@ -138,13 +138,20 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
           const double[::1] sample_weight, const int64_t[::1] order, Py_ssize_t batch_size,
           int loss, Py_ssize_t n_outputs, bint fit_intercept, int rule, double rate,
           double momentum, double theta, int64_t count, double beta1, double beta2,
-          double epsilon, double l2, double l1):
+          double epsilon, double l2, double l1, floating[::1] average, int64_t n_updates,
+          int64_t average_start, int64_t n_averaged, const double[::1] rates):
     """One epoch over ``order`` (or the rows in turn when it is empty), updating
     ``params`` and the rule's arrays in place: ``first`` is the velocity (momentum), the
     query point (accelerated) or the mean (Adam), ``second`` Adam's second moment.
+    Where ``average_start > 0``, ``average`` is the running mean of the parameters after
+    the updates from the ``average_start``-th on (``n_updates`` done so far, the last
+    ``n_averaged`` of them averaged), as :func:`skgd._updates.averaged` keeps it.
+    ``rates``, when not empty, holds the rate of each batch (a per-update decay), in
+    place of ``rate``.
 
-    Returns ``(objective, theta, count)``: the fraction-weighted sum of the batches'
-    objectives at their query points, and the accelerated rule's and Adam's scalars.
+    Returns ``(objective, theta, count, n_updates, n_averaged)``: the fraction-weighted
+    sum of the batches' objectives at their query points, the accelerated rule's and
+    Adam's scalars, and the averaging's counts.
     """
     cdef Py_ssize_t n_samples = y.shape[0]
     cdef Py_ssize_t n_coef = n_outputs * n_features
@@ -162,6 +169,8 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
     cdef floating* w = &params[0]
     cdef floating* v = &first[0] if first.shape[0] else NULL
     cdef floating* s = &second[0] if second.shape[0] else NULL
+    cdef floating* a = &average[0] if average.shape[0] else NULL
+    cdef floating n_f
     cdef floating r = <floating> rate
     cdef floating mu = <floating> momentum
     cdef floating l2_f = <floating> l2
@@ -179,6 +188,10 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
             start = batch * batch_size
             stop = min(start + batch_size, n_samples)
             m = stop - start
+            if rates.shape[0]:
+                rate = rates[batch]
+                r = <floating> rate
+                threshold = <floating> (rate * l1)
             if rule == NESTEROV:
                 for j in range(n_params):
                     lookahead[j] = w[j] + mu * v[j]
@@ -297,7 +310,16 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
                     s[j] = b2 * s[j] + c2 * (g * g)
                     new = w[j] - adam_step * v[j] / (sqrt(s[j]) + eps)
                     w[j] = _soft_threshold(new, threshold) if j < n_prox else new
-    return objective, theta, count
+
+            if average_start > 0:
+                n_updates += 1
+                if n_updates >= average_start:
+                    n_averaged += 1
+                    # As the NumPy expression average + (w - average) / n_averaged.
+                    n_f = <floating> n_averaged
+                    for j in range(n_params):
+                        a[j] = a[j] + (w[j] - a[j]) / n_f
+    return objective, theta, count, n_updates, n_averaged
 
 
 def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
@@ -305,11 +327,19 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
                        Py_ssize_t n_features, const double[:, ::1] y,
                        const double[::1] sample_weight, const int64_t[::1] order,
                        Py_ssize_t batch_size, int loss, Py_ssize_t n_outputs,
-                       bint fit_intercept, double rate, double l2):
+                       bint fit_intercept, double rate, double l2, floating[::1] average,
+                       int64_t n_updates, int64_t average_start, int64_t n_averaged,
+                       const double[::1] rates):
     """:func:`epoch` for plain descent on CSR X without L1, touching only the batch's
     nonzero columns: the coefficients are ``scale * unscaled``, and the L2 term's shrink
     ``(1 - rate * l2)`` of every coefficient is a product into ``scale`` (as scikit-learn's
-    SGD does). Needs ``rate * l2 < 1``. Returns the objective."""
+    SGD does). Needs ``rate * l2 < 1`` (for every rate of ``rates``, as in :func:`epoch`).
+
+    The average (``average_start > 0``, as in :func:`epoch`) is kept as lazily: the sum
+    of the averaged coefficients is ``total + weight * unscaled``, so a step that moves
+    ``unscaled`` by ``delta`` on the batch's columns takes ``weight * delta`` off
+    ``total`` there, and averaging the new iterate adds its ``scale`` to ``weight``.
+    Returns ``(objective, n_updates, n_averaged)``."""
     cdef Py_ssize_t n_samples = y.shape[0]
     cdef Py_ssize_t n_coef = n_outputs * n_features
     cdef bint shuffled = order.shape[0] > 0
@@ -322,6 +352,14 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
     cdef double scale = 1.0, squares = 0.0, objective = 0.0, value, batch_scale
     cdef double weight_total, loss_total, step, old, sample_weight_i
     cdef Py_ssize_t batch, start, stop, m, b, i, j, k, t
+    cdef bint averaging = average_start > 0
+    # The sum of the averaged coefficients is total + weight * unscaled; the intercepts'
+    # mean is kept as it is.
+    cdef double[::1] total = (np.asarray(average[:n_coef], dtype=np.float64) * n_averaged
+                              if averaging else np.empty(0))
+    cdef double[::1] intercept_average = (np.asarray(average[n_coef:], dtype=np.float64)
+                                          if averaging else np.empty(0))
+    cdef double weight = 0.0
     for j in range(n_coef):
         squares += u[j] * u[j]
 
@@ -330,6 +368,8 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
             start = batch * batch_size
             stop = min(start + batch_size, n_samples)
             m = stop - start
+            if rates.shape[0]:
+                rate = rates[batch]
             loss_total = 0.0
             weight_total = 0.0
             for k in range(n_outputs):
@@ -370,18 +410,36 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
                         old = u[j]
                         u[j] = old - step * data[t]
                         squares += u[j] * u[j] - old * old
+                        if averaging:
+                            total[j] -= weight * (u[j] - old)
             if fit_intercept:
                 for k in range(n_outputs):
                     params[n_coef + k] = params[n_coef + k] - <floating> (
                         rate * (intercept_grad[k] * batch_scale))
-            # Fold the scale in before it underflows; the running sum of squares is
-            # refreshed with it.
+            if averaging:
+                n_updates += 1
+                if n_updates >= average_start:
+                    n_averaged += 1
+                    weight += scale
+                    for k in range(n_outputs if fit_intercept else 0):
+                        intercept_average[k] += (
+                            params[n_coef + k] - intercept_average[k]) / n_averaged
+            # Fold the scale in before it underflows; the running sum of squares (and
+            # the average's weight) is refreshed with it.
             if scale < 1e-9:
                 squares = 0.0
                 for j in range(n_coef):
+                    if averaging:
+                        total[j] += weight * u[j]
                     u[j] *= scale
                     squares += u[j] * u[j]
+                weight = 0.0
                 scale = 1.0
         for j in range(n_coef):
             params[j] = <floating> (scale * u[j])
-    return objective
+        if averaging and n_averaged > 0:
+            for j in range(n_coef):
+                average[j] = <floating> ((total[j] + weight * u[j]) / n_averaged)
+            for k in range(n_outputs if fit_intercept else 0):
+                average[n_coef + k] = <floating> intercept_average[k]
+    return objective, n_updates, n_averaged

@@ -4,8 +4,9 @@ Each rule is an :class:`UpdateRule` of three plain functions, in the spirit of o
 ``(init, update)`` pairs: ``init(params) -> state``; ``query(params, state) -> point``
 where the next gradient must be evaluated (the look-ahead point for Nesterov methods,
 the parameters themselves otherwise); and
-``update(step, params, state, learning_rate, metric, prox) -> (params, state)``. States
-are NamedTuples that are returned, never mutated.
+``update(step, params, state, learning_rate, metric, prox) -> (params, state)``; and
+``model(params, state) -> point``, the point the fit stands for (the parameters, except
+for :func:`averaged`). States are NamedTuples that are returned, never mutated.
 
 The engine hands each rule a :class:`Step`: the gradient at the query point, that gradient
 in the metric (``direction = M^-1 grad``, see :mod:`skgd._curvature`; the gradient itself
@@ -35,18 +36,21 @@ class Step(NamedTuple):
     value: object = None
 
 
+def _params(params, state):
+    return params
+
+
 class UpdateRule(NamedTuple):
     init: Callable
     query: Callable
     update: Callable
+    # model(params, state): the point the fit stands for (scored, returned): the
+    # parameters themselves, or their running average.
+    model: Callable = _params
     # The rule finds its own step length by a line search (and keeps the objective from
     # rising): the engine neither refits the metric under it nor counts its rejected
     # trial points as a rise.
     searches_line: bool = False
-
-
-def _params(params, state):
-    return params
 
 
 class MomentumState(NamedTuple):
@@ -258,3 +262,43 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
 
 
 UPDATE_RULES = {"gd": gd, "accelerated": accelerated, "adam": adam, "lbfgs": lbfgs}
+
+
+class AveragedState(NamedTuple):
+    inner: object
+    # The running mean of the iterates after updates start, start + 1, ..., n_updates.
+    average: object
+    n_updates: int
+    n_averaged: int
+
+
+def averaged(rule: UpdateRule, start: int = 1) -> UpdateRule:
+    """Polyak-Ruppert averaging of ``rule``'s iterates, as ``SGDClassifier(average=...)``.
+
+    The rule runs unchanged; beside it the state keeps the mean of the parameters after
+    each update from the ``start``-th on (1: all of them; scikit-learn's ``average=k``
+    counts samples seen, which are updates at ``batch_size=1``), and that mean is the
+    model (before any update is averaged, the parameters are). With a constant or slowly
+    decaying rate the last iterate of stochastic descent jitters around the minimum at
+    a noise floor set by the rate; the average converges past it.
+    """
+
+    def init(params):
+        return AveragedState(rule.init(params), params, 0, 0)
+
+    def query(params, state):
+        return rule.query(params, state.inner)
+
+    def update(step, params, state, learning_rate, metric, prox):
+        new, inner = rule.update(step, params, state.inner, learning_rate, metric, prox)
+        n_updates = state.n_updates + 1
+        if n_updates < start:
+            return new, AveragedState(inner, state.average, n_updates, 0)
+        n_averaged = state.n_averaged + 1
+        average = state.average + (new - state.average) / n_averaged
+        return new, AveragedState(inner, average, n_updates, n_averaged)
+
+    def model(params, state):
+        return state.average if state.n_averaged else params
+
+    return UpdateRule(init, query, update, model)

@@ -191,3 +191,20 @@ def test_gpu_epoch_runs_its_tables_on_the_cpu(capsys):
     for line in ("| gradient pass (loss_gradient) |", "| epoch of a GDClassifier fit |",
                  "gradient bandwidth on the device:", "plain X.sum() read bandwidth"):
         assert line in stdout
+
+
+def test_averaging_benchmark_prints_its_tables(capsys):
+    pytest.importorskip("sklearn.callback", reason="the gap table reads every epoch "
+                        "through a callback (scikit-learn >= 1.9)")
+    from benchmarks import averaging
+
+    averaging.main(["--quick", "--repeat", "1"])
+    stdout = capsys.readouterr().out
+    # Per problem: the timing table (2 batch sizes) and the gap table (2 averages each).
+    for problem in ("dense binary", "sparse binary"):
+        assert f"## {problem}:" in stdout
+    rows = [line for line in stdout.splitlines() if re.match(r"\| (1|32)\b", line)]
+    assert len(rows) == 2 * (2 + 4)
+    gaps = [float(cell) for line in rows if "average=" in line
+            for cell in line.strip("| ").split(" | ")[-2:]]
+    assert len(gaps) == 16 and all(math.isfinite(gap) and gap > 0 for gap in gaps)

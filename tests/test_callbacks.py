@@ -193,3 +193,45 @@ def test_progress_bar_on_a_search(classification):
     X, y = classification
     search = GDClassifierCV(alphas=[1e-3], cv=2).set_callbacks(callback.ProgressBar())
     assert search.fit(X, y).best_estimator_.n_iter_ > 0
+
+
+def _held_out_rows(y, validation_fraction, random_state):
+    """The stratified split an early-stopping ``fit`` makes, seeded as in fit."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+    return train_test_split(np.arange(len(y)), test_size=validation_fraction,
+                            random_state=check_random_state(random_state), stratify=y)
+
+
+def _replay(X, y, n_epochs):
+    return GDClassifier(learning_rate=0.5, solver="gd", preconditioner=None, penalty=None,
+                        max_iter=n_epochs, tol=None).fit(X, y)
+
+
+def test_a_callback_stopping_an_early_stopping_fit_restores_the_best_epoch(classification):
+    X, y = classification
+    stop_after = 30
+    # Unpenalised, so the validation accuracy peaks early (at epoch 9) and then falls.
+    model = GDClassifier(learning_rate=0.5, solver="gd", preconditioner=None, penalty=None,
+                         early_stopping=True, validation_fraction=0.2, tol=None,
+                         max_iter=500, random_state=3)
+    model.set_callbacks(Recorder(stop_after=stop_after)).fit(X, y)
+    assert model.n_iter_ == stop_after
+    best_epoch = int(np.argmax(model.validation_scores_)) + 1
+    assert best_epoch < stop_after
+    train, _ = _held_out_rows(y, 0.2, 3)
+    best = _replay(X[train], y[train], best_epoch)
+    assert_allclose(model.coef_, best.coef_, rtol=1e-12, atol=1e-14)
+    assert_allclose(model.intercept_, best.intercept_, rtol=1e-12, atol=1e-14)
+    last = _replay(X[train], y[train], stop_after)
+    assert not np.allclose(model.coef_, last.coef_)
+
+
+def test_a_callback_stopping_a_fit_without_early_stopping_keeps_the_last_epoch(
+        classification):
+    X, y = classification
+    model = GDClassifier(learning_rate=0.5, solver="gd", preconditioner=None, penalty=None,
+                         tol=None, max_iter=500)
+    model.set_callbacks(Recorder(stop_after=12)).fit(X, y)
+    assert model.n_iter_ == 12
+    assert_allclose(model.coef_, _replay(X, y, 12).coef_, rtol=1e-12, atol=1e-14)

@@ -102,9 +102,16 @@ def _assert_same(compiled, compiled_state, python, rtol):
     assert_allclose(compiled["loss_curve_"], python.loss_curve_, rtol=rtol)
     assert compiled["learning_rate_curve_"] == python.learning_rate_curve_
     assert compiled["t_"] == python.t_
-    state = python._engine_state.rule_state
-    assert type(compiled_state.rule_state) is type(state)
-    for ours, theirs in zip(compiled_state.rule_state or (), state or (), strict=True):
+    _assert_same_state(compiled_state.rule_state, python._engine_state.rule_state, rtol)
+
+
+def _assert_same_state(ours, theirs, rtol):
+    """The rule states agree field by field (an averaged rule's holds its rule's)."""
+    assert type(ours) is type(theirs)
+    if isinstance(theirs, tuple):
+        for mine, other in zip(ours, theirs, strict=True):
+            _assert_same_state(mine, other, rtol)
+    elif theirs is not None:
         assert_allclose(ours, theirs, rtol=rtol, atol=rtol * np.max(np.abs(theirs)))
 
 
@@ -135,17 +142,20 @@ def test_every_loss_layout_and_dtype_takes_the_python_steps(
                             sample_weight=sample_weight if weighted else None), RTOL[dtype])
 
 
+@pytest.mark.parametrize("average", [False, True, 1000], ids=["last", "average",
+                                                               "average-from-1000"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("penalty", ["none", "l2"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multi-target"])
 def test_plain_descent_on_csr_touches_only_nonzero_columns_with_the_same_steps(
-        monkeypatch, runs, task, penalty, dtype):
-    # Plain descent on CSR without L1 keeps L2's shrink in a scale factor: other arithmetic,
-    # the same iterates to rounding. Many rows and a sparse X make the scale run down.
+        monkeypatch, runs, task, penalty, dtype, average):
+    # Plain descent on CSR without L1 keeps L2's shrink in a scale factor, and the average
+    # as a sum and a weight of the unscaled coefficients: other arithmetic, the same
+    # iterates and average to rounding. Many rows and a sparse X make the scale run down.
     X, y, _ = _data(task, density=0.2)
     X, y = sp.vstack([X] * 20).tocsr(), np.concatenate([y] * 20)
     estimator = _estimator(task, batch_size=1, solver="gd", learning_rate=0.1, alpha=0.05,
-                           max_iter=3)
+                           max_iter=3, average=average)
     _assert_same(*_fit_both(monkeypatch, runs, estimator.set_params(**PENALTIES[penalty]),
                             X.astype(dtype), y), RTOL[dtype])
 
@@ -277,3 +287,60 @@ def test_show_versions_says_whether_the_kernel_runs(monkeypatch, capsys, state):
     expected = {"built": "built, on", "off": "built, off (SKGD_PURE_PYTHON",
                 "missing": "not built (no C compiler at install)"}[state]
     assert line.startswith(f"compiled kernel: {expected}")
+
+
+@pytest.mark.parametrize("average", [True, 100], ids=["average-all", "average-from-100"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("density", [None, 0.4], ids=["dense", "csr"])
+@pytest.mark.parametrize("rule", RULES)
+def test_averaging_takes_the_python_steps(monkeypatch, runs, rule, density, dtype, average):
+    X, y, sample_weight = _data("binary", density)
+    # Plain descent on CSR averages on the general kernel, not the scaled one.
+    estimator = _estimator("binary", batch_size=3, average=average, max_iter=3,
+                           **RULES[rule], **PENALTIES["l2"])
+    compiled, state, python = _fit_both(monkeypatch, runs, estimator, X.astype(dtype), y,
+                                        sample_weight=sample_weight)
+    _assert_same(compiled, state, python, RTOL[dtype])
+    # 3 epochs of 40 updates: averaging started where asked, and the model is the mean.
+    assert state.rule_state.n_averaged == 120 - (0 if average is True else 99)
+    assert_allclose(compiled["coef_"].ravel(), state.rule_state.average[:N_FEATURES],
+                    rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("switch", [False, True], ids=["compiled", "python-then-compiled"])
+def test_partial_fit_continues_the_average(monkeypatch, runs, switch):
+    X, y, _ = _data("regression")
+    chunks = np.array_split(np.arange(N_SAMPLES), 3)
+
+    def fit(compiled_after_first):
+        model = _estimator("regression", batch_size=4, solver="gd", momentum=0.5,
+                           average=10)
+        for index, rows in enumerate(chunks):
+            monkeypatch.setattr(_compiled, "ENABLED", compiled_after_first and (
+                index > 0 or not switch))
+            model.partial_fit(X[rows], y[rows])
+        return model
+
+    compiled = fit(True)
+    assert runs[-1]
+    python = fit(False)
+    _assert_same({name: getattr(compiled, name) for name in (
+        "coef_", "intercept_", "loss_curve_", "learning_rate_curve_", "t_")},
+        compiled._engine_state, python, RTOL[np.float64])
+    assert compiled._engine_state.rule_state.n_averaged == compiled.t_ - 9
+
+
+@pytest.mark.parametrize("density", [None, 0.4], ids=["dense", "csr"])
+@pytest.mark.parametrize("rule", ["gd", "momentum", "accelerated", "adam"])
+@pytest.mark.parametrize("decay", ["cosine", "one_cycle", "cyclic"])
+def test_per_update_decays_take_the_python_steps(monkeypatch, runs, decay, rule, density):
+    X, y, _ = _data("binary", density)
+    estimator = _estimator("binary", batch_size=7, decay=decay, decay_per_update=True,
+                           decay_steps=2, max_iter=4, average=rule == "gd", **RULES[rule],
+                           **PENALTIES["l2" if rule == "gd" else "elasticnet"])
+    compiled, state, python = _fit_both(monkeypatch, runs, estimator, X, y)
+    _assert_same(compiled, state, python, RTOL[np.float64])
+    per_epoch = _estimator("binary", batch_size=7, decay=decay, decay_steps=2, max_iter=4,
+                           average=rule == "gd", **RULES[rule],
+                           **PENALTIES["l2" if rule == "gd" else "elasticnet"]).fit(X, y)
+    assert not np.allclose(compiled["coef_"], per_epoch.coef_, rtol=1e-6)

@@ -76,6 +76,8 @@ def _assert_same_fit(numpy_model, dask_model, rtol=1e-8):
     if hasattr(numpy_model, "validation_scores_"):
         assert _relative_gap(dask_model.validation_scores_,
                              numpy_model.validation_scores_) <= rtol
+        assert _relative_gap(dask_model.validation_loss_curve_,
+                             numpy_model.validation_loss_curve_) <= rtol
 
 
 @pytest.mark.parametrize("params", [

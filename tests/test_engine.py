@@ -844,3 +844,28 @@ def test_a_refit_restarts_the_momentum_at_the_point_it_was_fitted_at(quadratic):
     _, without_refits = _refits(quadratic, 10**6, 12, rule_id="accelerated",
                                 learning_rate=0.5)
     assert not np.allclose(without_refits.loss_curve, plain.loss_curve, rtol=1e-6)
+
+
+@pytest.mark.parametrize("per_update", [False, True], ids=["per-epoch", "per-update"])
+def test_a_per_update_decay_sets_the_rate_of_every_update(per_update):
+    # 23 rows in batches of 5: 5 updates an epoch, the last of 3 rows.
+    problem = LeastSquares()
+    rates = []
+    gd = UPDATE_RULES["gd"]()
+
+    def update(step, params, state, learning_rate, metric, prox):
+        rates.append(learning_rate)
+        return gd.update(step, params, state, learning_rate, metric, prox)
+
+    decay = make_decay("cosine", max_iter=4, per_update=per_update)
+    result = minimize(problem.loss_gradient, np.zeros(problem.M.shape[1]),
+                      n_samples=len(problem.t), learning_rate=0.1, decay=decay,
+                      rule=gd._replace(update=update), batch_size=5, max_iter=4, tol=None,
+                      rng=np.random.default_rng(0), measure_at_end=False)
+    n_batches = -(-len(problem.t) // 5)
+    expected = [0.1 * decay.factor(epoch + (batch / n_batches if per_update else 0), 0)
+                for epoch in range(4) for batch in range(n_batches)]
+    assert_allclose(rates, expected, rtol=1e-14)
+    assert len(set(rates)) == (4 * n_batches if per_update else 4)
+    # The record of each epoch is the rate of its first update.
+    assert_allclose(result.learning_rate_curve, rates[::n_batches], rtol=0)

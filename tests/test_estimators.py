@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from skgd import DivergenceError, GDClassifier, GDRegressor
+from skgd.losses import BinaryCrossEntropy, LinearObjective
 
 
 def _standardised(loader):
@@ -511,9 +512,45 @@ def test_validation_attributes_only_with_early_stopping(cancer, Estimator):
     X, y = cancer
     model = Estimator(early_stopping=True, random_state=0).fit(X, y)
     assert hasattr(model, "validation_scores_")
+    assert len(model.validation_loss_curve_) == model.n_iter_
     model.set_params(early_stopping=False).fit(X, y)
     assert not hasattr(model, "validation_scores_")
     assert not hasattr(model, "best_validation_score_")
+    assert not hasattr(model, "validation_loss_curve_")
+
+
+@pytest.mark.parametrize("scoring", [None, "loss", "neg_log_loss"])
+def test_validation_loss_curve_is_the_held_out_objective_whatever_scoring(cancer, scoring):
+    X, y = cancer
+    model = GDClassifier(early_stopping=True, validation_fraction=0.2, learning_rate=0.05,
+                         solver="gd", preconditioner=None, alpha=1e-3, penalty="elasticnet",
+                         scoring=scoring, max_iter=15, tol=None, random_state=3).fit(X, y)
+    train, val = _held_out_rows(y, 0.2, 3, stratify=True)
+    # Replays of the first epochs on the training rows, scored on the validation rows by
+    # the objective fit minimises (with its L1 part).
+    losses = []
+    for n_epochs in range(1, 16):
+        replay = GDClassifier(learning_rate=0.05, solver="gd", preconditioner=None,
+                              alpha=1e-3, penalty="elasticnet", max_iter=n_epochs,
+                              tol=None).fit(X[train], y[train])
+        w = np.concatenate([replay.coef_.ravel(), replay.intercept_])
+        held_out = LinearObjective(BinaryCrossEntropy(), X[val], y[val].astype(float),
+                                   alpha=1e-3, l1_ratio=0.15)
+        losses.append(held_out.loss(w) + 1e-3 * 0.15 * np.abs(replay.coef_).sum())
+    assert_allclose(model.validation_loss_curve_, losses, rtol=1e-10)
+    if scoring == "loss":
+        assert_allclose(model.validation_scores_, -np.array(losses), rtol=1e-10)
+    else:
+        # The stopping score is the scorer's, a curve of its own.
+        assert not np.allclose(model.validation_scores_, -np.array(losses))
+
+
+def test_partial_fit_keeps_the_validation_loss_curve(cancer):
+    X, y = cancer
+    model = GDClassifier(early_stopping=True, max_iter=5, tol=None, random_state=0).fit(X, y)
+    curve = list(model.validation_loss_curve_)
+    model.partial_fit(X, y)
+    assert model.validation_loss_curve_ == curve
 
 
 # -- predictions, attributes and options ----------------------------------------------

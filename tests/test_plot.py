@@ -87,10 +87,15 @@ def test_validation_scores_on_their_own_axis_with_early_stopping():
     assert_array_equal(display.validation_line_.get_ydata(), model.validation_scores_)
     assert display.ax_validation_.get_ylabel() == "validation score"
     assert len({display.ax_, display.ax_learning_rate_, display.ax_validation_}) == 3
-    # One legend names all three lines.
+    # The validation objective is drawn beside the training objective, on its axes.
+    assert display.validation_loss_line_.axes is display.ax_
+    assert_array_equal(display.validation_loss_line_.get_xdata(), epochs)
+    assert_array_equal(display.validation_loss_line_.get_ydata(),
+                       model.validation_loss_curve_)
+    # One legend names all four lines.
     legend = display.ax_validation_.get_legend()
     assert [text.get_text() for text in legend.get_texts()] == [
-        "GDClassifier", "learning rate", "validation score"]
+        "GDClassifier", "validation objective", "learning rate", "validation score"]
 
     # The learning rate's label and the validation axis' tick labels do not overlap.
     figure = display.figure_
@@ -103,6 +108,7 @@ def test_validation_scores_on_their_own_axis_with_early_stopping():
 
     hidden = LossCurveDisplay.from_estimator(model, show_validation=False)
     assert hidden.ax_validation_ is None
+    assert hidden.validation_loss_line_ is None
 
 
 def test_a_constant_learning_rate_is_named_in_the_legend_not_drawn(classification):
@@ -134,6 +140,7 @@ def test_from_curves_without_optional_curves():
     assert_array_equal(display.line_.get_xdata(), [1, 2, 3])
     assert display.ax_learning_rate_ is None
     assert display.ax_validation_ is None
+    assert display.validation_loss_line_ is None
     assert display.line_.get_label() == "training objective"
 
 
@@ -215,8 +222,8 @@ def test_overlaid_fits_share_one_twin_axis_per_curve_kind(classification):
     legends = [axes.get_legend() for axes in ax.figure.axes if axes.get_legend()]
     assert len(legends) == 1
     assert [text.get_text() for text in legends[0].get_texts()] == [
-        "rate 0.01", "rate 0.1", "rate 1.0", "rate 0.5", "learning rate",
-        "validation score"]
+        "rate 0.01", "rate 0.1", "rate 1.0", "rate 0.5", "validation objective",
+        "learning rate", "validation score"]
     # Above the axes: it covers none of the curves.
     ax.figure.savefig(io.BytesIO(), format="png")
     renderer = ax.figure.canvas.get_renderer()

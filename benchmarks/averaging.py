@@ -1,0 +1,164 @@
+"""Averaged SGD (``average=True``) against the last iterate and SGDClassifier(average=True).
+
+On the data of the ``sgd`` task's classification problems (dense 200 000 x 100 binary and
+CSR 100 000 x 20 000 at density 0.001, 80 % of the rows trained on), with batch sizes 1
+and 32 on the compiled path, three tables:
+
+- ``epoch``: the time of an epoch of plain descent (learning_rate=0.01, alpha=1/n) with
+  and without averaging, against an epoch of SGDClassifier(log_loss, alpha=1/n,
+  average=True) (each as the ``sgd`` task times it: the difference of fits of 3 and 1
+  epochs, halved);
+- ``fit to score``: the fewest epochs of GDClassifier(average=True, learning_rate='auto')
+  whose held-out accuracy is within 1e-3 of SGDClassifier(log_loss, average=True)'s
+  default fit, and the time of that fit against the default fit's;
+- ``epochs to gap``: the first epoch at which the relative gap ``(F - F*) / |F*|`` to the
+  exact optimum of GDClassifier(alpha=1/n) (LogisticRegression(C=1)) falls to 1e-4 (and
+  1e-3), for the last iterate and the average at the same constant rate
+  (learning_rate='auto'), read at every epoch of one fit through a callback; averaging
+  from the first update (``average=True``) and from the first of the second epoch.
+
+Run ``python -m benchmarks.averaging`` (a few minutes) or ``--quick`` (50x fewer rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDClassifier
+
+from skgd import GDClassifier, _compiled
+
+from ._tasks import (
+    MINIBATCH_LEARNING_RATE,
+    N_BINARY,
+    N_SPARSE,
+    SEED,
+    SGD_SCORE_SLACK,
+    Config,
+    _describe,
+    _epoch_seconds,
+    _fit_to_score,
+    _measure,
+    _objective_value,
+    binary_problem,
+    sparse_problem,
+)
+
+BATCH_SIZES = (1, 32)
+GAPS = (1e-3, 1e-4)
+GAP_EPOCHS = 30
+
+
+class _GapRecorder:
+    """A scikit-learn callback: the relative gap of the model after each epoch."""
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.gaps = []
+
+    def setup(self, estimator, context):
+        self.gaps = []
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None, **kwargs):
+        if context.task_name == "epoch":
+            value = _objective_value(self.problem.objective, fitted_estimator)
+            self.gaps.append((value - self.problem.f_star) / abs(self.problem.f_star))
+        return False
+
+
+def _first_epoch(gaps, gap):
+    return next((epoch for epoch, reached in enumerate(gaps, 1) if reached <= gap), None)
+
+
+def _epochs_to_gap(problem, batch_size, average):
+    recorder = _GapRecorder(problem)
+    model = GDClassifier(solver="gd", batch_size=batch_size, alpha=problem.objective.alpha,
+                         learning_rate="auto", tol=None, max_iter=GAP_EPOCHS,
+                         average=average, random_state=SEED)
+    model.set_callbacks(recorder).fit(problem.split.X_train, problem.split.y_train)
+    return recorder.gaps
+
+
+def _ratio(seconds, reference):
+    # An epoch timed as a difference of fits can come out 0 on tiny (--quick) data.
+    return f"{seconds / reference:.2f}" if reference > 0 else "-"
+
+
+def _cell(epoch):
+    return f">{GAP_EPOCHS}" if epoch is None else str(epoch)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="50x fewer rows")
+    parser.add_argument("--repeat", type=int, default=3, help="timed fits per contender")
+    args = parser.parse_args(argv)
+    config = Config(quick=args.quick, repeat=args.repeat)
+    print(f"compiled kernel: {_compiled.ENABLED}")
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    problems = [("dense binary", binary_problem(config.rows(N_BINARY))),
+                ("sparse binary", sparse_problem(config.rows(N_SPARSE)))]
+    for label, problem in problems:
+        split = problem.split
+        X, y = split.X_train, split.y_train
+        alpha = 1.0 / X.shape[0]
+        print(f"\n## {label}: {_describe(split)}\n")
+        sgd = SGDClassifier(loss="log_loss", average=True, random_state=SEED)
+        sgd_epoch = _epoch_seconds(clone(sgd).set_params(alpha=alpha, tol=None), X, y,
+                                   config.repeat)
+        reference = _measure(sgd, X, y, config.repeat)
+        target = reference.model.score(split.X_test, split.y_test)
+        print("| batch_size | epoch, last iterate / SGD(average) | epoch, average / "
+              "SGD(average) | fit to score: skgd(average) | SGD(average) | ratio | "
+              "score, epochs |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for batch_size in BATCH_SIZES:
+            epochs = {}
+            for average in (False, True):
+                model = GDClassifier(solver="gd", batch_size=batch_size, alpha=alpha,
+                                     tol=None, learning_rate=MINIBATCH_LEARNING_RATE,
+                                     average=average, random_state=SEED)
+                epochs[average] = _epoch_seconds(model, X, y, config.repeat)
+            seconds, n_epochs, score = _fit_to_score(
+                GDClassifier(solver="gd", batch_size=batch_size, learning_rate="auto",
+                             average=True, tol=None, random_state=SEED),
+                split, target - SGD_SCORE_SLACK, config.repeat)
+            print(f"| {batch_size} | {_ratio(epochs[False], sgd_epoch)} "
+                  f"({epochs[False] * 1e3:.1f} ms / {sgd_epoch * 1e3:.1f} ms) | "
+                  f"{_ratio(epochs[True], sgd_epoch)} ({epochs[True] * 1e3:.1f} ms) | "
+                  f"{seconds:.3f} s | {reference.seconds:.3f} s | "
+                  f"{seconds / reference.seconds:.2f} | {score:.4f} in {n_epochs} / "
+                  f"{target:.4f} in {reference.model.n_iter_} |")
+        print(f"\nEpochs to the relative gap (F - F*)/|F*| (F* by {problem.f_star_solver}), "
+              "learning_rate='auto' constant, alpha=1/n:\n")
+        print("| batch_size | " + " | ".join(
+            f"last iterate to {gap:g} | average to {gap:g}" for gap in GAPS)
+            + " | gap after " + f"{GAP_EPOCHS}: last | average |")
+        print("| --- " * (2 + 2 * len(GAPS) + 1) + "|")
+        for batch_size in BATCH_SIZES:
+            # Averaging from the first update, and from the first update of epoch 2
+            # (average counts updates: n / batch_size of them an epoch).
+            per_epoch = -(-X.shape[0] // batch_size)
+            for average in (True, per_epoch + 1):
+                curves = {False: _epochs_to_gap(problem, batch_size, False),
+                          True: _epochs_to_gap(problem, batch_size, average)}
+                cells = [cell for gap in GAPS for cell in (
+                    _cell(_first_epoch(curves[False], gap)),
+                    _cell(_first_epoch(curves[True], gap)))]
+                final = [curves[key][-1] if curves[key] else math.nan for key in (False, True)]
+                print(f"| {batch_size}, average={average} | " + " | ".join(cells)
+                      + f" | {final[0]:.2e} | {final[1]:.2e} |")
+
+
+if __name__ == "__main__":
+    main()
