@@ -454,9 +454,9 @@ def _recording_search(monkeypatch):
     runs, n_jobs, blas_limits = [], [], []
     search = cv_module._BaseGDCV._search
 
-    def recorded_search(self, base, candidates, folds):
+    def recorded_search(self, base, candidates, folds, *args):
         runs.append(sorted(fold["index"] for fold in folds))
-        return search(self, base, candidates, folds)
+        return search(self, base, candidates, folds, *args)
 
     class RecordedParallel(cv_module.Parallel):
         def __init__(self, *args, **kwargs):

@@ -1332,7 +1332,7 @@ def test_adam_auto_step_is_a_tenth_of_the_typical_safe_gradient_step(diabetes):
     grad, lipschitz = _least_squares_at_the_origin(X, y)
     expected = 0.1 * np.sqrt(np.mean(grad**2)) / lipschitz
     assert not np.isclose(expected, 1 / lipschitz, rtol=0.5)
-    model = GDRegressor(solver="adam", max_iter=3, tol=None).fit(X, y)
+    model = GDRegressor(alpha=0.0, solver="adam", max_iter=3, tol=None).fit(X, y)
     assert model.learning_rate_curve_ == pytest.approx([expected] * 3, rel=1e-10)
 
 
@@ -1361,7 +1361,7 @@ def test_a_zero_curvature_bound_gives_the_unit_step(solver, batch_size):
     # All-zero X without an intercept: no curvature, so 1/L has no meaning; any step
     # leaves the (constant) objective as it is.
     y = np.random.default_rng(0).normal(size=30)
-    model = GDRegressor(solver=solver, preconditioner=None, fit_intercept=False,
+    model = GDRegressor(alpha=0.0, solver=solver, preconditioner=None, fit_intercept=False,
                         batch_size=batch_size, random_state=0).fit(np.zeros((30, 4)), y)
     assert set(model.learning_rate_curve_) == {1.0}
     assert_array_equal(model.coef_, 0)
@@ -1464,7 +1464,7 @@ def test_a_solver_changed_between_partial_fit_calls_starts_without_momentum(diab
     # Adam, then heavy-ball momentum: the first step of the new rule is a plain gradient
     # step, with the step size the stream kept from its first call.
     X, y = diabetes
-    model = GDRegressor(solver="adam").partial_fit(X, y)
+    model = GDRegressor(alpha=0.0, solver="adam").partial_fit(X, y)
     coef, intercept = model.coef_.copy(), model.intercept_
     residual = X @ coef + intercept - y
     learning_rate = model.learning_rate_curve_[0]
