@@ -234,12 +234,13 @@ def test_largest_row_norm_is_the_largest_x1_A_x1(fit_intercept, container, metri
 
 @pytest.mark.parametrize("preconditioner", ["full", "diagonal"])
 def test_a_curvature_beyond_the_dtype_of_X_gets_a_clear_error(preconditioner):
-    # Squares of 1e-20 are below float32's smallest normal number: the metric's inverse
-    # is beyond its largest. The error says so, not a later step that blames large data.
+    # Unpenalised (an L2 term would bound the inverse): squares of 1e-20 are below
+    # float32's smallest normal number, so the metric's inverse is beyond its largest.
+    # The error says so, not a later step that blames large data.
     X, y = load_diabetes(return_X_y=True)
     X = (StandardScaler().fit_transform(X)[:100] * 1e-20).astype(np.float32)
     with pytest.raises(ValueError, match="curvature of the objective overflows the dtype"):
-        GDRegressor(preconditioner=preconditioner).fit(X, y[:100])
+        GDRegressor(alpha=0.0, preconditioner=preconditioner).fit(X, y[:100])
 
 
 @pytest.mark.parametrize("loss_name, n_samples, n_features", [
