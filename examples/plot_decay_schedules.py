@@ -84,7 +84,7 @@ schedules = {
     "plateau": (dict(decay="plateau", decay_rate=0.5, tol=1e-3),
                 r"$\eta \cdot 0.5^{\mathrm{plateaus}}$"),
     "cosine_restarts": (dict(decay="cosine_restarts", decay_steps=25),
-                        r"$\eta \cdot \frac{1}{2}(1 + \cos(\pi (t \bmod 25) / 25))$"),
+                        r"$\eta \cdot \frac{1}{2}(1 + \cos(\pi (t\ \mathrm{mod}\ 25) / 25))$"),
     "cyclic": (dict(decay="cyclic", decay_rate=0.1, decay_steps=10),
                r"triangle between $0.1\,\eta$ and $\eta$, half period 10"),
     "one_cycle": (dict(decay="one_cycle"),
