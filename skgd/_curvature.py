@@ -542,9 +542,10 @@ _BLAS3_SPEEDUP = 8
 
 # The most gradient passes' work a quasi-Newton rule's seed metric may cost (by
 # _seed_epochs' count, which overstates the eigendecompositions): with the full bound as
-# seed L-BFGS took 0.4-0.9x the time of the diagonal seed on dense 20 000 x 50 tables,
-# 0.1x on one-hot tables and 0.4x on 10 000 x 1 000 (a count of 190 passes); on
-# 1 000 x 1 000 (a count of 1 300) the bound cost more than the whole fit with the diagonal.
+# seed L-BFGS took 0.4-0.7x the time of the diagonal seed on dense tables of 5 000-20 000
+# rows and 50-60 columns (1.2x on 20 000 x 100 with 26 classes), 0.1x on one-hot tables
+# and 0.4x on 10 000 x 1 000 (a count of 190 passes). Beyond the threshold (1 000 x 1 000
+# counts 1 300) the diagonal is taken unmeasured against the bound: a guess.
 SEED_EPOCHS = 200
 # Up to this many columns the full bound costs milliseconds at most, and it is kept: it
 # solves least squares in one step, where the diagonal seed leaves L-BFGS to learn all.
