@@ -88,6 +88,59 @@ class _FoldFit:
         self.outcome = None
         self.message = None
         self.seconds = 0.0
+        # The alpha whose solution it started from, on a path (None: from zero).
+        self.start = None
+
+
+class _Path:
+    """Fits of one fold run one after another, each from where the one before it ended:
+    a regularisation path, as ``LogisticRegressionCV`` and glmnet take it (a fit alone
+    is a path of one, from zero).
+
+    Its descents are one generator for :func:`~skgd._engine.run_many`, so that the paths
+    of all folds advance side by side and their requests share passes over X. Each fit
+    after the first is the estimator's own warm start (``warm_start=True``, as if it had
+    just been fitted at the alpha before, but with a schedule of its own), whose
+    optimality is measured against the origin as a fit from zero measures it: a fit that
+    converges is the fit from zero to within ``tol``. After a fit that diverges, the next
+    one starts from zero.
+    """
+
+    def __init__(self, fits):
+        self.fits = fits
+        self.fit = fits[0]
+
+    @property
+    def objective(self):
+        """The objective of the fit running now (what :func:`_answer` answers for)."""
+        return self.fit.objective
+
+    def descents(self, tasks):
+        state = alpha = None
+        for fit in self.fits:
+            self.fit = fit
+            tasks.begin_fit(fit)
+            estimator = fit.estimator
+            if state is not None:
+                fit.start = alpha
+                estimator.warm_start = True
+                estimator._engine_state = state
+            descent, finish = estimator._plan(
+                fit.objective, None, check_random_state(estimator.random_state),
+                _CallbackReport(estimator, None, fit.objective.X, fit.objective.y, None),
+                partial=False, resume=False)
+            try:
+                fit.outcome = yield from descent
+            except DivergenceError as error:
+                fit.outcome, state = error, None
+            else:
+                fit.message = finish(fit.outcome)
+                # What partial_fit would continue in; a fold's fit has no partial_fit.
+                del estimator._metric
+                # The next fit starts from this solution, with a schedule of its own.
+                state = fit.outcome.state._replace(epoch=0, n_updates=0, n_plateaus=0)
+                alpha = estimator.alpha
+            tasks.end_fit(fit)
 
 
 class _SearchTasks:
@@ -96,8 +149,9 @@ class _SearchTasks:
     numbered in GridSearchCV's order (candidate, then fold), and the
     ``"refit-with-best-params"``, whose epochs are the refitted estimator's own tasks.
 
-    The fits run side by side, a group at a time: each one's task begins with its group
-    and ends with its descent. A callback cannot stop one of them; it can stop the refit.
+    The fits run side by side, a group at a time: each one's task begins and ends with
+    its descent (on a regularisation path, after the fit before it). A callback cannot
+    stop one of them; it can stop the refit.
     """
 
     def __init__(self, search, context, n_candidates, n_splits, X, y, sample_weight):
@@ -348,13 +402,23 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
     def _search(self, base, candidates, folds, tasks):
         """Fit every candidate on ``folds`` side by side; return the fits and the time.
 
-        The fits run in groups whose metrics (a ``p x p`` factorisation each, with the
-        default preconditioner, and the local Hessian's for a cross-entropy) fit in
-        :func:`_metric_budget`: side by side, many would take more memory than X.
+        Where ``learning_rates`` is ``("auto",)`` and ``tol`` is set, each fold's
+        full-batch fits follow a regularisation path (see :class:`_Path`); otherwise
+        every fit is a path of its own, from zero. The paths run in groups whose
+        metrics (a ``p x p`` factorisation each, with the default preconditioner, and
+        the local Hessian's for a cross-entropy) fit in :func:`_metric_budget`: side by
+        side, many would take more memory than X.
         """
         start = time.perf_counter()
-        fits = []
+        # A search of the regularisation alone follows each fold's path: it has a
+        # stopping rule to reach sooner, and no learning rates to compare. Learning rates
+        # are compared fit for fit from zero, as GridSearchCV fits them (a rate that
+        # crawls or diverges there is what such a search shows).
+        warm = base.tol is not None and all(candidate["learning_rate"] == "auto"
+                                            for candidate in candidates)
+        fits, paths = [], []
         for fold in folds:
+            fold_fits = []
             for index, candidate in enumerate(candidates):
                 # The search reports its fits itself (see _report): labelled, in order.
                 estimator = clone(base).set_params(**candidate, verbose=0)
@@ -370,38 +434,29 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
                     fold["loss"], fold["X"], fold["y"], fold["weight"], alpha=alpha,
                     l1_ratio=l1_ratio, fit_intercept=estimator.fit_intercept,
                     shared=fold["shared"])
-                fits.append(fit)
+                fold_fits.append(fit)
+            fits += fold_fits
+            if warm and fold["masked"]:
+                # From the largest alpha to the smallest (the first of equals first).
+                paths.append(_Path(sorted(fold_fits,
+                                          key=lambda fit: -fit.estimator._penalty()[0])))
+            else:
+                paths += [_Path([fit]) for fit in fold_fits]
         budget = _metric_budget(folds[0]["X"])
-        group = []
-        for fit in fits:
-            if group and _footprint(group + [fit]) > budget:
-                self._run_group(group, tasks)
+        group, origins = [], {}
+        for path in paths:
+            if group and _footprint(group + [path]) > budget:
+                self._run_group(group, tasks, origins)
                 group = []
-            group.append(fit)
-        self._run_group(group, tasks)
+            group.append(path)
+        self._run_group(group, tasks, origins)
         return fits, time.perf_counter() - start
 
     @staticmethod
-    def _run_group(fits, tasks):
-        """Plan the descents of ``fits`` and run them side by side."""
-        descents = []
-        for fit in fits:
-            tasks.begin_fit(fit)
-            estimator = fit.estimator
-            descent, fit.finish = estimator._plan(
-                fit.objective, None, check_random_state(estimator.random_state),
-                _CallbackReport(estimator, None, fit.objective.X, fit.objective.y, None),
-                partial=False, resume=False)
-            descents.append(descent)
-        outcomes = run_many(descents, lambda requests: _answer(fits, requests),
-                            catch=(DivergenceError,),
-                            on_done=lambda index, outcome: tasks.end_fit(fits[index]))
-        for fit, outcome in zip(fits, outcomes, strict=True):
-            fit.outcome = outcome
-            if not isinstance(outcome, Exception):
-                fit.message = fit.finish(outcome)
-                # What partial_fit would continue in; a fold's fit has no partial_fit.
-                del fit.estimator._metric
+    def _run_group(paths, tasks, origins):
+        """Run the descents of ``paths`` side by side (``origins``: see :func:`_answer`)."""
+        run_many([path.descents(tasks) for path in paths],
+                 lambda requests: _answer(paths, requests, origins))
 
     def _results(self, candidates, folds, fits, X, y, sample_weight):
         """``cv_results_`` in GridSearchCV's layout, the loss curves and the messages of
@@ -538,8 +593,10 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
             if isinstance(fit.outcome, Exception):
                 how = f"diverged after {len(fit.outcome.loss_curve)} epochs"
             else:
-                how = (f"{fit.estimator.n_iter_} epochs, "
-                       + ("not converged" if fit.message else "converged")
+                how = (f"{fit.estimator.n_iter_} epochs"
+                       + ("" if fit.start is None
+                          else f" from the solution at alpha={fit.start!r}")
+                       + (", not converged" if fit.message else ", converged")
                        + f", objective {fit.estimator.loss_curve_[-1]:.6g}")
             score = results[f"split{k}_test_score"][i]
             print(f"[CV {k + 1}/{n_splits}; {i + 1}/{n_candidates}] "
@@ -615,58 +672,89 @@ def _metric_budget(X):
     return max(size // 10, 16 * 2**20)
 
 
-def _footprint(fits):
-    """Bytes the metrics of ``fits`` take while they run: for the "full" metric (or the
-    gauge of a Euclidean step), the bound's ``(p + 1) x (p + 1)`` matrix and its inverse
-    per fold and alpha (shared by the learning rates; one block serves every class), and
-    per fit that refits to a cross-entropy's local Hessian, that Hessian's ``K (p + 1)``
-    square and inverse; vectors for the others."""
+def _footprint(paths):
+    """Bytes the metrics of ``paths`` take while they run side by side: for the "full"
+    metric (or the gauge of a Euclidean step), the bound's ``(p + 1) x (p + 1)`` matrix
+    and its inverse per fold and alpha (shared by the learning rates, kept for the whole
+    search; one block serves every class), and per fit that refits to a cross-entropy's
+    local Hessian, that Hessian's ``K (p + 1)`` square and inverse; vectors for the
+    others. A path runs one fit at a time: it holds the largest of its fits' own."""
     total, bounds = 0, set()
-    for fit in fits:
-        estimator, objective = fit.estimator, fit.objective
-        # L-BFGS searches a line instead of refitting.
-        lbfgs = estimator._update_rule(objective, objective.l1_penalty(), False) == "lbfgs"
-        name = _curvature.resolve(estimator.preconditioner, objective,
-                                  batch_size=estimator.batch_size,
-                                  l1=objective.l1_penalty() is not None,
-                                  adaptive=estimator.solver == "adam", learned=lbfgs)
-        gauge = _curvature.gauged(name, objective, objective.l1_penalty(),
-                                  estimator.batch_size)
-        if name != "full" and not gauge:
-            total += 2 * objective.n_params * 8
-            continue
-        key = (id(fit.fold), objective.l2_reg_strength)
-        if key not in bounds:
-            bounds.add(key)
-            total += 2 * (objective.n_features + objective.fit_intercept) ** 2 * 8
-        refits = (name == "full" and not lbfgs
-                  and hasattr(objective.loss_function, "local_hessian")
-                  and objective.n_params <= _curvature.REFIT_MAX_PARAMS
-                  and not (isinstance(estimator.learning_rate, Real)
-                           and estimator.learning_rate > 1))
-        if refits:
-            total += 2 * objective.n_params ** 2 * 8
-        if lbfgs:
-            # Its memory of step and gradient-change pairs.
-            total += 2 * _updates.LBFGS_MEMORY * objective.n_params * 8
+    for path in paths:
+        largest = 0
+        for fit in path.fits:
+            own, bound = _fit_footprint(fit)
+            largest = max(largest, own)
+            if bound and bound[0] not in bounds:
+                bounds.add(bound[0])
+                total += bound[1]
+        total += largest
     return total
 
 
-def _answer(fits, requests):
+def _fit_footprint(fit):
+    """``(bytes of the fit's own metric, (key, bytes) of the bound it shares or None)``
+    (see :func:`_footprint`)."""
+    estimator, objective = fit.estimator, fit.objective
+    # L-BFGS searches a line instead of refitting.
+    lbfgs = estimator._update_rule(objective, objective.l1_penalty(), False) == "lbfgs"
+    name = _curvature.resolve(estimator.preconditioner, objective,
+                              batch_size=estimator.batch_size,
+                              l1=objective.l1_penalty() is not None,
+                              adaptive=estimator.solver == "adam", learned=lbfgs)
+    gauge = _curvature.gauged(name, objective, objective.l1_penalty(),
+                              estimator.batch_size)
+    if name != "full" and not gauge:
+        return 2 * objective.n_params * 8, None
+    bound = ((id(fit.fold), objective.l2_reg_strength),
+             2 * (objective.n_features + objective.fit_intercept) ** 2 * 8)
+    own = 0
+    refits = (name == "full" and not lbfgs
+              and hasattr(objective.loss_function, "local_hessian")
+              and objective.n_params <= _curvature.REFIT_MAX_PARAMS
+              and not (isinstance(estimator.learning_rate, Real)
+                       and estimator.learning_rate > 1))
+    if refits:
+        own += 2 * objective.n_params ** 2 * 8
+    if lbfgs:
+        # Its memory of step and gradient-change pairs.
+        own += 2 * _updates.LBFGS_MEMORY * objective.n_params * 8
+    return own, bound
+
+
+def _answer(fits, requests, origins=None):
     """Answer the requests of ``run_many``: one stacked pass per group of fits on the
-    same X, targets and rows."""
-    groups = {}
+    same X, targets and rows.
+
+    ``origins``, where given, keeps the answer at the origin of each fold's full-batch
+    objective, which is the same for all its alphas (the L2 term and its gradient vanish
+    there): every fit from zero asks for it first, and every warm start too, to measure
+    its references there (see :class:`_Path`). It is computed once.
+    """
+    groups, answers, fresh, repeats = {}, [None] * len(requests), {}, []
     for position, (index, point, rows) in enumerate(requests):
         objective = fits[index].objective
+        if origins is not None and rows is None and not point.any():
+            origin = (id(objective.X), id(objective.y), id(objective.sample_weight))
+            if origin in origins or origin in fresh:
+                repeats.append((position, origin))
+                continue
+            fresh[origin] = position
         key = (id(objective.X), id(objective.y), _rows_key(rows))
         groups.setdefault(key, []).append((position, objective, point, rows))
-    answers = [None] * len(requests)
     for members in groups.values():
         rows = members[0][3]
         results = stacked_loss_gradient([objective for _, objective, _, _ in members],
                                         [point for _, _, point, _ in members], rows)
         for (position, _, _, _), result in zip(members, results, strict=True):
             answers[position] = result
+    # Each fit gets a gradient of its own: none can change another's.
+    for origin, position in fresh.items():
+        value, grad = answers[position]
+        origins[origin] = (value, grad.copy())
+    for position, origin in repeats:
+        value, grad = origins[origin]
+        answers[position] = (value, grad.copy())
     return answers
 
 
