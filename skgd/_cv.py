@@ -14,6 +14,12 @@ the weights) without a second copy of X. Mini-batch fits, whose batches must be 
 the training rows as the estimator's own fit draws them, take the fold's rows as a copy.
 The rest of each fit (metric, step, stopping rule, refits) is the estimator's own code, so
 each fit is the one ``GridSearchCV`` would make, to rounding.
+
+A search of the regularisation alone (``learning_rates=("auto",)`` and a ``tol``) runs each
+fold's alphas as a path instead, from the largest to the smallest, each fit the estimator's
+warm start from the solution before (:class:`_Path`): it stops on the same optimality as
+a fit from zero, so it ends where that fit ends, to within ``tol``, in fewer epochs. The
+paths of all folds advance side by side, so their passes are still shared.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import UNUSED, MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -222,7 +228,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         **{name: rule for name, rule in _BaseGD._parameter_constraints.items()
            if name not in _GRID},
         "learning_rates": ["array-like"],
-        "alphas": ["array-like"],
+        "alphas": ["array-like", Interval(Integral, 1, None, closed="left")],
         "cv": ["cv_object"],
         "refit": ["boolean"],
         "n_jobs": [Integral, None],
@@ -254,10 +260,10 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
                   if name not in _GRID}
         return self._estimator_class(**params)
 
-    def _candidates(self):
-        """The grid in GridSearchCV's order (alpha, then learning_rate fastest)."""
+    def _candidates(self, alphas):
+        """The grid of ``alphas`` (a list) and the learning rates, in GridSearchCV's order
+        (alpha, then learning_rate fastest)."""
         rates = list(self.learning_rates)
-        alphas = list(self.alphas)
         if not rates or not alphas:
             raise ValueError(f"learning_rates={self.learning_rates!r} and alphas="
                              f"{self.alphas!r} must each hold at least one value.")
@@ -293,7 +299,11 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         base = self._estimator()
         base._validate_params()
         base._check_params()
-        candidates = self._candidates()
+        # A grid given as a list is checked before the data are read; alphas=n is made
+        # from them.
+        alphas = None if isinstance(self.alphas, Integral) else list(self.alphas)
+        if alphas is not None:
+            self._candidates(alphas)
         self._check_namespace(X)
         # The refit takes X as it came, so that best_estimator_ keeps its feature names.
         X_input = X
@@ -303,6 +313,9 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         if not self._regression:
             check_classification_targets(y)
         sample_weight = base._host_sample_weight(sample_weight, X.shape[0], X.dtype)
+        if alphas is None:
+            alphas = _alpha_grid(base, X, y, sample_weight, self.alphas)
+        candidates = self._candidates(alphas)
         cv = check_cv(self.cv, y, classifier=not self._regression)
         splits = list(cv.split(X, y, groups))
         n_splits = len(splits)
@@ -353,6 +366,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         self.cv_results_ = results
         self.loss_curves_ = curves
         self.diverged_ = diverged
+        self.alphas_ = np.asarray(alphas, dtype=float)
         self.best_index_ = best
         self.best_params_ = best_params
         self.best_score_ = float(results["mean_test_score"][best])
@@ -651,6 +665,46 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         return self._best().predict(self._check_input(X))
 
 
+# alphas=n spans this many times down from the alpha at which the solution is zero:
+# glmnet's lambda.min.ratio where there are more rows than columns.
+_ALPHA_SPAN = 1e-4
+
+
+def _alpha_grid(base, X, y, sample_weight, n_alphas):
+    """``n_alphas`` alphas, log-spaced from ``alpha_max`` down to ``_ALPHA_SPAN`` times it.
+
+    ``alpha_max = max_j |dF/dW_j| / l1_ratio`` on all the rows, at zero coefficients and
+    the intercepts that are then optimal: the smallest alpha at which the L1 penalty's
+    solution is zero (the elastic net's too, whose L2 part has no gradient there). An
+    L2 penalty's solution is zero only in the limit; its grid starts at the same place
+    (``l1_ratio`` counted as 1), where it is already strongly shrunk.
+
+    At the intercepts' optimum the derivative of the loss with respect to the raw
+    prediction is its derivative at zero less the weighted mean of that (for these
+    losses, whose links are canonical, ``mu - y`` with ``mu`` the weighted mean of the
+    targets): no fit is needed.
+    """
+    loss, targets, weight = clone(base)._encode_targets(y, sample_weight, False, None,
+                                                        False)
+    raw = np.zeros((X.shape[0], loss.n_outputs) if loss.raw_ndim == 2 else X.shape[0],
+                   dtype=X.dtype)
+    _, residual = loss.loss_gradient(targets, raw)
+    residual = residual.reshape(X.shape[0], -1)
+    total = float(weight.sum())
+    if base.fit_intercept:
+        residual = residual - weight @ residual / total
+    grad = np.asarray(X.T @ (weight[:, None] * residual)) / total
+    _, l1_ratio = base._penalty()
+    alpha_max = float(np.max(np.abs(grad))) / (l1_ratio or 1.0)
+    if not alpha_max > 0:
+        raise ValueError(
+            f"alphas={n_alphas} spreads a grid below the alpha at which the solution is "
+            "zero, but the gradient at zero is 0 here (the targets are constant, or X is "
+            "zero): every alpha gives the same fit. Pass alphas as a list.")
+    return [float(alpha) for alpha in np.geomspace(alpha_max, alpha_max * _ALPHA_SPAN,
+                                                   n_alphas)]
+
+
 def _min_rank(values):
     """Ranks from 1, equal values sharing the smallest, as GridSearchCV ranks (SciPy's
     ``rankdata(method="min")``, whose ``scipy.stats`` import would double the time of
@@ -781,19 +835,33 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     every fold and setting fitted side by side.
 
     The search that ``GridSearchCV(GDRegressor(...), {"learning_rate": learning_rates,
-    "alpha": alphas}, cv=cv)`` makes, with the same fits and scores, but each epoch's
-    passes over X shared by all the fits: one matrix product for all of them instead of
-    a matrix-vector product each. A fold's training rows are not copied (mini-batch fits
-    excepted): its fits give its test rows zero weight. A setting whose fit diverges is
-    recorded, not raised, and one ``FitFailedWarning`` names the settings that diverged
-    and on how many folds, as ``GridSearchCV`` warns of its failed fits.
+    "alpha": alphas}, cv=cv)`` makes, with the same scores, but each epoch's passes over X
+    shared by all the fits: one matrix product for all of them instead of a
+    matrix-vector product each. A search of the regularisation alone
+    (``learning_rates=("auto",)``, the default, and a ``tol``) follows each fold's
+    regularisation path, as ``LogisticRegressionCV`` does: the alphas from the largest to
+    the smallest, each fit starting from the solution of the one before. A fit that
+    converges is then ``GridSearchCV``'s to within ``tol`` (it stops on the same
+    optimality, measured from the origin); one that stops at ``max_iter`` has run its
+    epochs from the previous solution, not from zero. A search of several learning
+    rates fits each setting from zero, as ``GridSearchCV`` does, fit for fit. A fold's
+    training rows are not copied (mini-batch fits excepted): its fits give its test rows
+    zero weight. A setting whose fit diverges is recorded, not raised, and one
+    ``FitFailedWarning`` names the settings that diverged and on how many folds, as
+    ``GridSearchCV`` warns of its failed fits.
 
     Parameters
     ----------
     learning_rates : list of float or "auto", default=("auto",)
         The learning rates of the grid (each as ``learning_rate`` of GDRegressor).
-    alphas : list of float, default=(1e-4, 1e-3, 1e-2, 1e-1)
-        The regularisation strengths of the grid (each as ``alpha``).
+    alphas : list of float or int, default=(1e-4, 1e-3, 1e-2, 1e-1)
+        The regularisation strengths of the grid (each as ``alpha``). An int ``n``:
+        ``n`` alphas log-spaced from ``alpha_max`` down to ``1e-4 * alpha_max``, as
+        glmnet and ``ElasticNetCV`` make their grids (``alphas_`` holds them).
+        ``alpha_max = max_j |dF/dW_j| / l1_ratio`` on all the rows, at zero
+        coefficients and the best intercept, is the smallest alpha at which the L1
+        penalty's solution is zero; for ``"l2"`` (whose solution is zero only in the
+        limit) ``l1_ratio`` counts as 1.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV``: None is 5-fold (KFold), an int the number of
         folds, or a splitter or an iterable of ``(train, test)`` index arrays.
@@ -834,13 +902,16 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
         so each fit time is an equal share of its run's.
     loss_curves_ : list of list of list of float
         ``loss_curves_[i][k]``: the training objective per epoch of candidate ``i`` on fold
-        ``k``, up to its divergence for a diverged fit.
+        ``k``, up to its divergence for a diverged fit. On a regularisation path, from
+        the solution of the alpha before.
     diverged_ : ndarray of bool of shape (n_candidates, n_splits)
         Which fits diverged.
     best_index_, best_params_, best_score_ :
         The candidate with the best mean test score (the first of equals).
     learning_rate_, alpha_ :
         Its learning rate and alpha.
+    alphas_ : ndarray of shape (n_alphas,)
+        The alphas searched (those of ``alphas=n`` made from the data).
     best_estimator_ : GDRegressor
         Refitted at the best setting on all the data (``refit=True``).
     coef_, intercept_, n_iter_ :
@@ -859,8 +930,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     ...), with ``GridSearchCV``'s tasks: the fit, its ``"search"`` holding one
     ``"candidate-split-evaluation"`` task per (setting, fold), numbered candidate by
     candidate, then the refit, whose epochs are the refitted estimator's tasks. The fits
-    run side by side: each task begins with its group of fits and ends with its
-    descent, and a callback cannot stop one of them. ``groups`` reaches the ``cv``
+    run side by side: each task begins and ends with its descent (on a path, after the
+    fit of the alpha before), and a callback cannot stop one of them. ``groups`` reaches the ``cv``
     splitter without ``set_fit_request``, also under metadata routing, as in
     ``LogisticRegressionCV``. With ``refit=False`` the prediction methods are absent, as
     ``GridSearchCV``'s.
@@ -882,7 +953,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     _regression = True
 
     def __init__(self, *, learning_rates: Sequence[LearningRate] = ("auto",),
-                 alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
+                 alphas: Sequence[float] | int = (1e-4, 1e-3, 1e-2, 1e-1),
+                 cv: Any = None,
                  scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
                  decay: Decay = "constant", decay_rate: float | None = None,
                  decay_steps: int = 100, warmup_steps: int = 0,
@@ -965,19 +1037,33 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     every fold and setting fitted side by side.
 
     The search that ``GridSearchCV(GDClassifier(...), {"learning_rate": learning_rates,
-    "alpha": alphas}, cv=cv)`` makes, with the same fits and scores, but each epoch's
-    passes over X shared by all the fits: one matrix product for all of them instead of
-    a matrix-vector product each. A fold's training rows are not copied (mini-batch fits
-    excepted): its fits give its test rows zero weight. A setting whose fit diverges is
-    recorded, not raised, and one ``FitFailedWarning`` names the settings that diverged
-    and on how many folds, as ``GridSearchCV`` warns of its failed fits.
+    "alpha": alphas}, cv=cv)`` makes, with the same scores, but each epoch's passes over X
+    shared by all the fits: one matrix product for all of them instead of a
+    matrix-vector product each. A search of the regularisation alone
+    (``learning_rates=("auto",)``, the default, and a ``tol``) follows each fold's
+    regularisation path, as ``LogisticRegressionCV`` does: the alphas from the largest to
+    the smallest, each fit starting from the solution of the one before. A fit that
+    converges is then ``GridSearchCV``'s to within ``tol`` (it stops on the same
+    optimality, measured from the origin); one that stops at ``max_iter`` has run its
+    epochs from the previous solution, not from zero. A search of several learning
+    rates fits each setting from zero, as ``GridSearchCV`` does, fit for fit. A fold's
+    training rows are not copied (mini-batch fits excepted): its fits give its test rows
+    zero weight. A setting whose fit diverges is recorded, not raised, and one
+    ``FitFailedWarning`` names the settings that diverged and on how many folds, as
+    ``GridSearchCV`` warns of its failed fits.
 
     Parameters
     ----------
     learning_rates : list of float or "auto", default=("auto",)
         The learning rates of the grid (each as ``learning_rate`` of GDClassifier).
-    alphas : list of float, default=(1e-4, 1e-3, 1e-2, 1e-1)
-        The regularisation strengths of the grid (each as ``alpha``).
+    alphas : list of float or int, default=(1e-4, 1e-3, 1e-2, 1e-1)
+        The regularisation strengths of the grid (each as ``alpha``). An int ``n``:
+        ``n`` alphas log-spaced from ``alpha_max`` down to ``1e-4 * alpha_max``, as
+        glmnet and ``ElasticNetCV`` make their grids (``alphas_`` holds them).
+        ``alpha_max = max_j |dF/dW_j| / l1_ratio`` on all the rows, at zero
+        coefficients and the best intercept, is the smallest alpha at which the L1
+        penalty's solution is zero; for ``"l2"`` (whose solution is zero only in the
+        limit) ``l1_ratio`` counts as 1.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV``: None is 5-fold (StratifiedKFold), an int the number of
         folds, or a splitter or an iterable of ``(train, test)`` index arrays.
@@ -1019,13 +1105,16 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         so each fit time is an equal share of its run's.
     loss_curves_ : list of list of list of float
         ``loss_curves_[i][k]``: the training objective per epoch of candidate ``i`` on fold
-        ``k``, up to its divergence for a diverged fit.
+        ``k``, up to its divergence for a diverged fit. On a regularisation path, from
+        the solution of the alpha before.
     diverged_ : ndarray of bool of shape (n_candidates, n_splits)
         Which fits diverged.
     best_index_, best_params_, best_score_ :
         The candidate with the best mean test score (the first of equals).
     learning_rate_, alpha_ :
         Its learning rate and alpha.
+    alphas_ : ndarray of shape (n_alphas,)
+        The alphas searched (those of ``alphas=n`` made from the data).
     best_estimator_ : GDClassifier
         Refitted at the best setting on all the data (``refit=True``).
     coef_, intercept_, n_iter_ :
@@ -1045,8 +1134,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     ...), with ``GridSearchCV``'s tasks: the fit, its ``"search"`` holding one
     ``"candidate-split-evaluation"`` task per (setting, fold), numbered candidate by
     candidate, then the refit, whose epochs are the refitted estimator's tasks. The fits
-    run side by side: each task begins with its group of fits and ends with its
-    descent, and a callback cannot stop one of them. ``groups`` reaches the ``cv``
+    run side by side: each task begins and ends with its descent (on a path, after the
+    fit of the alpha before), and a callback cannot stop one of them. ``groups`` reaches the ``cv``
     splitter without ``set_fit_request``, also under metadata routing, as in
     ``LogisticRegressionCV``. With ``refit=False`` the prediction methods are absent, as
     ``GridSearchCV``'s.
@@ -1080,7 +1169,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     _regression = False
 
     def __init__(self, *, learning_rates: Sequence[LearningRate] = ("auto",),
-                 alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
+                 alphas: Sequence[float] | int = (1e-4, 1e-3, 1e-2, 1e-1),
+                 cv: Any = None,
                  scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
                  decay: Decay = "constant", decay_rate: float | None = None,
                  decay_steps: int = 100, warmup_steps: int = 0,

@@ -818,3 +818,58 @@ def test_verbose_says_where_a_path_fit_started(capsys):
     assert all("from the solution" not in line for line in lines[1::2])
     assert all("from the solution at alpha=0.01, converged" in line
                for line in lines[0::2])
+
+
+# -- alphas=n: a grid down from the alpha at which the solution is zero -----------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("case", ["regression", "binary", "multiclass"])
+def test_alphas_int_starts_where_the_l1_solution_becomes_zero(case):
+    """alphas_[0] is the smallest alpha whose L1 solution (intercept fitted) has no
+    non-zero coefficient: just above it every coefficient is zero, just below some are
+    not. For least squares, Lasso(alpha) is the same objective."""
+    from sklearn.linear_model import Lasso
+
+    make_data, cv_class, single = CASES[case]
+    X, y = make_data()
+    search = cv_class(alphas=3, penalty="l1", cv=2, refit=False).fit(X, y)
+    alpha_max = search.alphas_[0]
+
+    def coef(alpha):
+        if case == "regression":
+            return Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(X, y).coef_
+        return single(alpha=alpha, penalty="l1", tol=1e-8, max_iter=2000).fit(X, y).coef_
+
+    assert np.all(coef(alpha_max * 1.01) == 0)
+    assert np.any(coef(alpha_max * 0.9) != 0)
+
+
+def test_alphas_int_is_a_log_spaced_grid_of_that_many():
+    X, y = _binary()
+    grids = {penalty: GDClassifierCV(alphas=5, penalty=penalty, l1_ratio=0.25, cv=2,
+                                     max_iter=5, tol=None, refit=False).fit(X, y).alphas_
+             for penalty in ("l1", "l2", "elasticnet")}
+    for grid in grids.values():
+        assert len(grid) == 5
+        assert_allclose(grid[1:] / grid[:-1], (1e-4) ** 0.25, rtol=1e-12)
+    # The L2 grid starts where the L1 one does; the elastic net's, where its L1 part,
+    # a quarter of alpha, zeroes the solution.
+    assert_allclose(grids["l2"], grids["l1"], rtol=1e-12)
+    assert_allclose(grids["elasticnet"], 4 * grids["l1"], rtol=1e-12)
+
+
+def test_alphas_int_weighs_rows_as_repeating_them():
+    X, y = _multiclass()
+    weight = np.arange(len(y)) % 3
+    settings = {"alphas": 4, "cv": 2, "max_iter": 5, "tol": None, "refit": False}
+    weighted = GDClassifierCV(**settings).fit(X, y, sample_weight=weight)
+    repeated = GDClassifierCV(**settings).fit(np.repeat(X, weight, axis=0),
+                                              np.repeat(y, weight))
+    assert_allclose(weighted.alphas_, repeated.alphas_, rtol=1e-12)
+
+
+def test_alphas_int_on_constant_targets_gets_a_clear_error():
+    X, _ = _regression()
+    with pytest.raises(ValueError, match="Pass alphas as a list"):
+        GDRegressorCV(alphas=5).fit(X, np.full(len(X), 3.0))
+    with pytest.raises(ValueError, match="alphas"):
+        GDRegressorCV(alphas=0).fit(X, np.arange(len(X), dtype=float))
