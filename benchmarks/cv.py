@@ -1,13 +1,16 @@
 """The CV estimators against scikit-learn's searches on the same alphas and folds.
 
 Each task fits, in this one process and one run: skgd's CV estimator at its defaults and
-with ``solver="lbfgs"``; scikit-learn's own search of the regularisation on the same
-alphas and folds (``LogisticRegressionCV`` with ``Cs = 1 / (n_train * alpha)``,
+with ``solver="lbfgs"``, each also with every fit from zero instead of along the
+regularisation path (a subclass that turns the path off: what the path saves);
+scikit-learn's own search of the regularisation on the same alphas and folds
+(``LogisticRegressionCV`` with ``Cs = 1 / (n_train * alpha)``,
 ``RidgeCV`` with ``alphas = n_train * alpha``, the equivalences of API.md); and
 ``GridSearchCV`` over skgd's single estimator on the same grid. Every search is given the
 same list of ``(train, test)`` index arrays and refits its best setting on all the rows,
-as each does by default. Times are the best of ``--repeat`` fits (``GridSearchCV``: one
-fit, it takes the longest), under one and two BLAS threads (threadpoolctl). The tasks:
+as each does by default. Times are the best of ``--repeat`` fits, taken in rounds over
+the contenders so that each sees the machine's load alike (``GridSearchCV``: one fit, it
+takes the longest), under one and two BLAS threads (threadpoolctl). The tasks:
 
 - ``digits``: the digits (1797 x 64, 10 classes, standardised), cv=3, four alphas;
 - ``readme``: the README's example on the digits, learning rates [0.5, 1.0, "auto"] x
@@ -21,12 +24,13 @@ fit, it takes the longest), under one and two BLAS threads (threadpoolctl). The 
 - ``regression``: ``make_regression`` 60 000 x 60 (20 informative, noise 10),
   standardised, cv=5, ``GDRegressorCV`` against ``RidgeCV``.
 
-Columns: the time; its ratio to scikit-learn's search of the task (``LogisticRegressionCV``
-or ``RidgeCV``) and to ``GridSearchCV``'s; the alpha chosen; the largest difference of a
-split score from ``GridSearchCV``'s; the epochs (iterations for scikit-learn) summed over
-all (setting, fold) fits, ``*`` where a fit ended with a ``ConvergenceWarning``. With
-``--profile`` the skgd search at its defaults is profiled once per task: the functions
-that took the most time.
+Columns: the wall time; its ratio to scikit-learn's search of the task
+(``LogisticRegressionCV`` or ``RidgeCV``), and the same ratio of process (CPU) times,
+which other processes on a shared machine move less; the ratio to ``GridSearchCV``'s;
+the alpha chosen; the largest difference of a split score from ``GridSearchCV``'s; the
+epochs (iterations for scikit-learn) summed over all (setting, fold) fits, ``*`` where
+a fit ended with a ``ConvergenceWarning``. With ``--profile`` the skgd search at its
+defaults is profiled once per task: the functions that took the most time.
 
 Examples
 --------
@@ -87,6 +91,8 @@ class Task(NamedTuple):
 class Row(NamedTuple):
     contender: str
     seconds: float
+    # Process (CPU) time: on a shared machine, less moved by other processes' load.
+    cpu: float
     alpha: float
     # Largest |split score - GridSearchCV's| (NaN for GridSearchCV itself).
     difference: float
@@ -156,19 +162,29 @@ def tasks(quick):
     }
 
 
-def _fit(make, X, y, repeat):
-    """The last of ``repeat`` fits of ``make()``, the best time, and whether a fit
-    warned of not converging."""
-    best, warned = math.inf, False
-    for _ in range(repeat):
-        model = make()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            start = time.perf_counter()
-            model.fit(X, y)
-            best = min(best, time.perf_counter() - start)
-        warned |= any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    return model, best, warned
+def _timed_fits(contenders, X, y, repeat):
+    """Fit each ``(label, make, n_fits)`` up to ``n_fits`` times (at most ``repeat``), in
+    rounds over the contenders, so that each sees the machine's load alike: per label the
+    last model, the best wall and process (CPU) times, and whether a fit warned of not
+    converging."""
+    models, wall, cpu, warned = {}, {}, {}, {}
+    for round_ in range(repeat):
+        for label, make, n_fits in contenders:
+            if round_ >= n_fits:
+                continue
+            model = make()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                start, start_cpu = time.perf_counter(), time.process_time()
+                model.fit(X, y)
+                seconds, cpu_seconds = (time.perf_counter() - start,
+                                        time.process_time() - start_cpu)
+            models[label] = model
+            wall[label] = min(wall.get(label, math.inf), seconds)
+            cpu[label] = min(cpu.get(label, math.inf), cpu_seconds)
+            warned[label] = warned.get(label, False) or any(
+                issubclass(w.category, ConvergenceWarning) for w in caught)
+    return models, wall, cpu, warned
 
 
 def _split_scores(results, n_splits):
@@ -177,6 +193,13 @@ def _split_scores(results, n_splits):
 
 def _epochs(search):
     return int(sum(len(curve) for curves in search.loss_curves_ for curve in curves))
+
+
+def _from_zero(cv_class):
+    """``cv_class`` with every fit from zero, as a search of learning rates fits them: what
+    the regularisation path saves (a benchmark's look inside, not an option)."""
+    return type(f"{cv_class.__name__}FromZero", (cv_class,),
+                {"_follows_path": staticmethod(lambda base, candidates: False)})
 
 
 def _searches(task):
@@ -188,8 +211,13 @@ def _searches(task):
                         else (GDClassifierCV, GDClassifier))
     skgd = [(cv_class.__name__, lambda: cv_class(**grid, cv=task.splits))]
     if task.rates == ("auto",):
-        skgd.append((f"{cv_class.__name__}(solver='lbfgs')",
-                     lambda: cv_class(**grid, cv=task.splits, solver="lbfgs")))
+        zero = _from_zero(cv_class)
+        skgd += [(f"{cv_class.__name__}(solver='lbfgs')",
+                  lambda: cv_class(**grid, cv=task.splits, solver="lbfgs")),
+                 (f"{cv_class.__name__}, from zero",
+                  lambda: zero(**grid, cv=task.splits)),
+                 (f"{cv_class.__name__}(solver='lbfgs'), from zero",
+                  lambda: zero(**grid, cv=task.splits, solver="lbfgs"))]
     reference = None
     if task.reference and task.regression:
         reference = ("RidgeCV", lambda: RidgeCV(
@@ -205,27 +233,34 @@ def _searches(task):
 
 def run_task(task, repeat):
     """The rows of one task, in this thread setting: the skgd searches, scikit-learn's
-    search, GridSearchCV."""
+    search, GridSearchCV (fitted once: it takes the longest)."""
     n_train, n_splits = len(task.splits[0][0]), len(task.splits)
-    skgd, reference, (grid_label, make_grid) = _searches(task)
-    grid, grid_seconds, grid_warned = _fit(make_grid, task.X, task.y, 1)
+    skgd, reference, grid_search = _searches(task)
+    contenders = [(label, make, repeat) for label, make in skgd]
+    if reference is not None:
+        contenders.append((*reference, repeat))
+    contenders.append((*grid_search, 1))
+    models, wall, cpu, warned = _timed_fits(contenders, task.X, task.y, repeat)
+    grid = models[grid_search[0]]
     expected = _split_scores(grid.cv_results_, n_splits)
     rows = []
-    for label, make in skgd:
-        search, seconds, warned = _fit(make, task.X, task.y, repeat)
+    for label, _ in skgd:
+        search = models[label]
         difference = float(np.nanmax(np.abs(_split_scores(search.cv_results_, n_splits)
                                             - expected)))
-        rows.append(Row(label, seconds, search.alpha_, difference, _epochs(search), warned))
+        rows.append(Row(label, wall[label], cpu[label], search.alpha_, difference,
+                        _epochs(search), warned[label]))
     if reference is not None:
-        label, make = reference
-        model, seconds, warned = _fit(make, task.X, task.y, repeat)
+        label = reference[0]
+        model = models[label]
         alpha = (model.alpha_ / n_train if task.regression
                  else 1 / (n_train * float(np.ravel(model.C_)[0])))
-        rows.append(Row(label, seconds, alpha, math.nan,
-                        0 if task.regression else int(np.sum(np.max(model.n_iter_,
-                                                                     axis=0))), warned))
-    rows.append(Row(grid_label, grid_seconds, grid.best_params_["alpha"], math.nan,
-                    0, grid_warned))
+        work = 0 if task.regression else int(np.sum(np.max(model.n_iter_, axis=0)))
+        rows.append(Row(label, wall[label], cpu[label], alpha, math.nan, work,
+                        warned[label]))
+    label = grid_search[0]
+    rows.append(Row(label, wall[label], cpu[label], grid.best_params_["alpha"], math.nan,
+                    0, warned[label]))
     return rows
 
 
@@ -236,13 +271,17 @@ def _format(task, threads, rows):
     head = (f"{task.name}: {task.title}, cv={len(task.splits)}, learning_rates="
             f"{list(task.rates)}, alphas={list(task.alphas)}; {threads} BLAS thread"
             + ("s" if threads > 1 else ""))
-    lines = [head, f"  {'contender':<32} {'time':>9} {'vs sklearn':>10} "
-             f"{'vs GridSearchCV':>15} {'alpha':>8} {'|score diff|':>12} {'work':>8}"]
+    lines = [head, f"  {'contender':<42} {'time':>9} {'vs sklearn':>10} "
+             f"{'(cpu)':>6} {'vs GridSearchCV':>15} {'alpha':>8} {'|score diff|':>12} "
+             f"{'work':>8}"]
     for row in rows:
-        versus = "-" if reference is None else f"{row.seconds / reference.seconds:.2f}"
+        versus = cpu = "-"
+        if reference is not None:
+            versus = f"{row.seconds / reference.seconds:.2f}"
+            cpu = f"{row.cpu / reference.cpu:.2f}"
         difference = "-" if math.isnan(row.difference) else f"{row.difference:.1e}"
         work = "-" if not row.work else f"{row.work}" + ("*" if row.warned else "")
-        lines.append(f"  {row.contender:<32} {row.seconds:>8.3f}s {versus:>10} "
+        lines.append(f"  {row.contender:<42} {row.seconds:>8.3f}s {versus:>10} {cpu:>6} "
                      f"{row.seconds / grid.seconds:>15.3f} {row.alpha:>8.2g} "
                      f"{difference:>12} {work:>8}")
     return "\n".join(lines)

@@ -424,12 +424,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         side, many would take more memory than X.
         """
         start = time.perf_counter()
-        # A search of the regularisation alone follows each fold's path: it has a
-        # stopping rule to reach sooner, and no learning rates to compare. Learning rates
-        # are compared fit for fit from zero, as GridSearchCV fits them (a rate that
-        # crawls or diverges there is what such a search shows).
-        warm = base.tol is not None and all(candidate["learning_rate"] == "auto"
-                                            for candidate in candidates)
+        warm = self._follows_path(base, candidates)
         fits, paths = [], []
         for fold in folds:
             fold_fits = []
@@ -465,6 +460,16 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
             group.append(path)
         self._run_group(group, tasks, origins)
         return fits, time.perf_counter() - start
+
+    @staticmethod
+    def _follows_path(base, candidates):
+        """Whether each fold's fits follow a regularisation path: in a search of the
+        regularisation alone, which has a stopping rule to reach sooner and no learning
+        rates to compare. Learning rates are compared fit for fit from zero, as
+        GridSearchCV fits them (a rate that crawls or diverges there is what such a search
+        shows)."""
+        return base.tol is not None and all(candidate["learning_rate"] == "auto"
+                                            for candidate in candidates)
 
     @staticmethod
     def _run_group(paths, tasks, origins):
