@@ -1,9 +1,9 @@
 """The CV estimators against scikit-learn's searches on the same alphas and folds.
 
 Each task fits, in this one process and one run: skgd's CV estimator at its defaults and
-with ``solver="lbfgs"``, each also with every fit from zero instead of along the
-regularisation path (a subclass that turns the path off: what the path saves);
-scikit-learn's own search of the regularisation on the same alphas and folds
+with ``solver="lbfgs"``, each with its alphas on a regularisation path and from zero
+(subclasses that force the one or the other; "(chosen)" marks what the search itself
+does there); scikit-learn's own search of the regularisation on the same alphas and folds
 (``LogisticRegressionCV`` with ``Cs = 1 / (n_train * alpha)``,
 ``RidgeCV`` with ``alphas = n_train * alpha``, the equivalences of API.md); and
 ``GridSearchCV`` over skgd's single estimator on the same grid. Every search is given the
@@ -54,6 +54,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
@@ -62,6 +63,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from skgd import GDClassifier, GDClassifierCV, GDRegressor, GDRegressorCV
+from skgd._cv import _alphas_alone
 
 SEED = 0
 # The alphas of the path tasks (the issue's), and of the learning-rate grid.
@@ -195,29 +197,48 @@ def _epochs(search):
     return int(sum(len(curve) for curves in search.loss_curves_ for curve in curves))
 
 
-def _from_zero(cv_class):
-    """``cv_class`` with every fit from zero, as a search of learning rates fits them: what
-    the regularisation path saves (a benchmark's look inside, not an option)."""
-    return type(f"{cv_class.__name__}FromZero", (cv_class,),
-                {"_follows_path": staticmethod(lambda base, candidates: False)})
+def _path_forced(cv_class, on):
+    """``cv_class`` with each fold's alphas on a regularisation path (``on``) wherever the
+    search is of alpha alone, or every fit from zero: what the path saves or costs where
+    the search would not take it (a benchmark's look inside, not an option)."""
+    rule = _alphas_alone if on else (lambda fits: False)
+    return type(f"{cv_class.__name__}{'Path' if on else 'FromZero'}", (cv_class,),
+                {"_follows_path": staticmethod(rule)})
+
+
+def _takes_path(search, X, y):
+    """Whether ``search`` (unfitted) runs its alphas as a path here: after one epoch per
+    fit, a fit on a path starts below the objective at zero, which all others start at."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search = clone(search).set_params(max_iter=1, refit=False).fit(X, y)
+    starts = np.array([[curve[0] for curve in curves] for curves in search.loss_curves_])
+    return bool(np.any(starts < starts.max(axis=0)))
 
 
 def _searches(task):
     """``(label, make)`` of the skgd searches, scikit-learn's own (or None) and
-    GridSearchCV's."""
+    GridSearchCV's. A search of alpha alone is timed both on a path and from zero, for
+    the default solver and L-BFGS, the one the search takes marked "(chosen)"."""
     n_train = len(task.splits[0][0])
     grid = {"learning_rates": list(task.rates), "alphas": list(task.alphas)}
     cv_class, single = ((GDRegressorCV, GDRegressor) if task.regression
                         else (GDClassifierCV, GDClassifier))
-    skgd = [(cv_class.__name__, lambda: cv_class(**grid, cv=task.splits))]
-    if task.rates == ("auto",):
-        zero = _from_zero(cv_class)
-        skgd += [(f"{cv_class.__name__}(solver='lbfgs')",
-                  lambda: cv_class(**grid, cv=task.splits, solver="lbfgs")),
-                 (f"{cv_class.__name__}, from zero",
-                  lambda: zero(**grid, cv=task.splits)),
-                 (f"{cv_class.__name__}(solver='lbfgs'), from zero",
-                  lambda: zero(**grid, cv=task.splits, solver="lbfgs"))]
+    if task.rates != ("auto",):
+        skgd = [(cv_class.__name__, lambda: cv_class(**grid, cv=task.splits))]
+    else:
+        skgd = []
+        for settings in ({}, {"solver": "lbfgs"}):
+            name = cv_class.__name__ + "".join(f"({key}={value!r})"
+                                                for key, value in settings.items())
+            chosen = _takes_path(cv_class(**grid, cv=task.splits, **settings), task.X,
+                                 task.y)
+            for on in (True, False):
+                forced = _path_forced(cv_class, on)
+                skgd.append((f"{name}, {'path' if on else 'from zero'}"
+                             + (" (chosen)" if on == chosen else ""),
+                             lambda forced=forced, settings=settings: forced(
+                                 **grid, cv=task.splits, **settings)))
     reference = None
     if task.reference and task.regression:
         reference = ("RidgeCV", lambda: RidgeCV(
@@ -289,8 +310,9 @@ def _format(task, threads, rows):
 
 def _profile(task, top=12):
     """The functions that took the most time in one fit of skgd's search at its
-    defaults."""
-    label, make = _searches(task)[0][0]
+    defaults (as the search chooses, on a path or from zero)."""
+    skgd = _searches(task)[0]
+    label, make = next((row for row in skgd if "(chosen)" in row[0]), skgd[0])
     search = make()
     profiler = cProfile.Profile()
     with warnings.catch_warnings():

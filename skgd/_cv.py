@@ -15,11 +15,12 @@ the training rows as the estimator's own fit draws them, take the fold's rows as
 The rest of each fit (metric, step, stopping rule, refits) is the estimator's own code, so
 each fit is the one ``GridSearchCV`` would make, to rounding.
 
-A search of the regularisation alone (``learning_rates=("auto",)`` and a ``tol``) runs each
-fold's alphas as a path instead, from the largest to the smallest, each fit the estimator's
-warm start from the solution before (:class:`_Path`): it stops on the same optimality as
-a fit from zero, so it ends where that fit ends, to within ``tol``, in fewer epochs. The
-paths of all folds advance side by side, so their passes are still shared.
+A search of the regularisation alone whose fits take Newton's steps runs each fold's alphas
+as a path instead (:meth:`_BaseGDCV._follows_path`), from the largest to the smallest, each
+fit the estimator's warm start from the solution before (:class:`_Path`): it stops on the
+same optimality as a fit from zero, so it ends where that fit ends, to within ``tol``, in
+fewer epochs. The paths of all folds advance side by side, so their passes are still
+shared.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -96,6 +97,15 @@ class _FoldFit:
         self.seconds = 0.0
         # The alpha whose solution it started from, on a path (None: from zero).
         self.start = None
+
+
+def _alphas_alone(fits):
+    """Whether a fold's ``fits`` (one per candidate) search the regularisation alone, with
+    a stopping rule to reach sooner: full-batch fits at ``learning_rate="auto"`` with a
+    ``tol``."""
+    first = fits[0]
+    return (first.fold["masked"] and first.estimator.tol is not None
+            and all(fit.estimator.learning_rate == "auto" for fit in fits))
 
 
 class _Path:
@@ -416,15 +426,14 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
     def _search(self, base, candidates, folds, tasks):
         """Fit every candidate on ``folds`` side by side; return the fits and the time.
 
-        Where ``learning_rates`` is ``("auto",)`` and ``tol`` is set, each fold's
-        full-batch fits follow a regularisation path (see :class:`_Path`); otherwise
-        every fit is a path of its own, from zero. The paths run in groups whose
+        Each fold's fits follow a regularisation path where :meth:`_follows_path` says
+        so (see :class:`_Path`); otherwise every fit is a path of its own, from zero. The
+        paths run in groups whose
         metrics (a ``p x p`` factorisation each, with the default preconditioner, and
         the local Hessian's for a cross-entropy) fit in :func:`_metric_budget`: side by
         side, many would take more memory than X.
         """
         start = time.perf_counter()
-        warm = self._follows_path(base, candidates)
         fits, paths = [], []
         for fold in folds:
             fold_fits = []
@@ -445,7 +454,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
                     shared=fold["shared"])
                 fold_fits.append(fit)
             fits += fold_fits
-            if warm and fold["masked"]:
+            if self._follows_path(fold_fits):
                 # From the largest alpha to the smallest (the first of equals first).
                 paths.append(_Path(sorted(fold_fits,
                                           key=lambda fit: -fit.estimator._penalty()[0])))
@@ -462,14 +471,23 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         return fits, time.perf_counter() - start
 
     @staticmethod
-    def _follows_path(base, candidates):
-        """Whether each fold's fits follow a regularisation path: in a search of the
-        regularisation alone, which has a stopping rule to reach sooner and no learning
-        rates to compare. Learning rates are compared fit for fit from zero, as
-        GridSearchCV fits them (a rate that crawls or diverges there is what such a search
-        shows)."""
-        return base.tol is not None and all(candidate["learning_rate"] == "auto"
-                                            for candidate in candidates)
+    def _follows_path(fits):
+        """Whether a fold's ``fits`` (one per candidate) run as a regularisation path.
+
+        Only in a search of the regularisation alone (:func:`_alphas_alone`): learning
+        rates are compared fit for fit from zero, as GridSearchCV fits them (a rate that
+        crawls or diverges there is what such a search shows). And only where a warm
+        start pays for the width it costs: a path runs a fold's alphas one after another,
+        each round of passes serving its folds' fits, not every (fold, alpha) pair at
+        once. Where each fit refits its metric to the local Hessian, Newton's steps
+        converge quadratically near the optimum and a fit from the previous solution
+        needs fewer of its refits, which are per fit and which no stacked pass shares:
+        there the path took 0.55-1.05x the time of the fits from zero side by side.
+        Where fits take gradient or quasi-Newton steps (L-BFGS, the diagonal or no
+        preconditioner, least squares solved in one step), a warm start saves only a
+        share of the epochs and the path took 1.0-1.5x that time (``benchmarks/cv.py``).
+        """
+        return _alphas_alone(fits) and _metric_of(fits[0]).refits
 
     @staticmethod
     def _run_group(paths, tasks, origins):
@@ -751,31 +769,48 @@ def _footprint(paths):
     return total
 
 
-def _fit_footprint(fit):
-    """``(bytes of the fit's own metric, (key, bytes) of the bound it shares or None)``
-    (see :func:`_footprint`)."""
+class _Metric(NamedTuple):
+    """How a fit's metric is made (see :func:`_metric_of`)."""
+
+    # The preconditioner's resolved name (None: Euclidean), and whether optimality is
+    # measured in the curvature bound (the gauge of a Euclidean step).
+    name: str | None
+    gauged: bool
+    # L-BFGS, which searches a line instead of refitting.
+    lbfgs: bool
+    # The metric is refitted to a cross-entropy's local Hessian (Newton's steps).
+    refits: bool
+
+
+def _metric_of(fit):
+    """What the estimator's ``_plan`` will make of ``fit``'s metric, without making it."""
     estimator, objective = fit.estimator, fit.objective
-    # L-BFGS searches a line instead of refitting.
-    lbfgs = estimator._update_rule(objective, objective.l1_penalty(), False) == "lbfgs"
+    penalty = objective.l1_penalty()
+    lbfgs = estimator._update_rule(objective, penalty, False) == "lbfgs"
     name = _curvature.resolve(estimator.preconditioner, objective,
-                              batch_size=estimator.batch_size,
-                              l1=objective.l1_penalty() is not None,
+                              batch_size=estimator.batch_size, l1=penalty is not None,
                               adaptive=estimator.solver == "adam", learned=lbfgs)
-    gauge = _curvature.gauged(name, objective, objective.l1_penalty(),
-                              estimator.batch_size)
-    if name != "full" and not gauge:
-        return 2 * objective.n_params * 8, None
-    bound = ((id(fit.fold), objective.l2_reg_strength),
-             2 * (objective.n_features + objective.fit_intercept) ** 2 * 8)
-    own = 0
     refits = (name == "full" and not lbfgs
               and hasattr(objective.loss_function, "local_hessian")
               and objective.n_params <= _curvature.REFIT_MAX_PARAMS
               and not (isinstance(estimator.learning_rate, Real)
                        and estimator.learning_rate > 1))
-    if refits:
+    return _Metric(name, _curvature.gauged(name, objective, penalty, estimator.batch_size),
+                   lbfgs, refits)
+
+
+def _fit_footprint(fit):
+    """``(bytes of the fit's own metric, (key, bytes) of the bound it shares or None)``
+    (see :func:`_footprint`)."""
+    objective, metric = fit.objective, _metric_of(fit)
+    if metric.name != "full" and not metric.gauged:
+        return 2 * objective.n_params * 8, None
+    bound = ((id(fit.fold), objective.l2_reg_strength),
+             2 * (objective.n_features + objective.fit_intercept) ** 2 * 8)
+    own = 0
+    if metric.refits:
         own += 2 * objective.n_params ** 2 * 8
-    if lbfgs:
+    if metric.lbfgs:
         # Its memory of step and gradient-change pairs.
         own += 2 * _updates.LBFGS_MEMORY * objective.n_params * 8
     return own, bound
@@ -840,20 +875,14 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     every fold and setting fitted side by side.
 
     The search that ``GridSearchCV(GDRegressor(...), {"learning_rate": learning_rates,
-    "alpha": alphas}, cv=cv)`` makes, with the same scores, but each epoch's passes over X
-    shared by all the fits: one matrix product for all of them instead of a
-    matrix-vector product each. A search of the regularisation alone
-    (``learning_rates=("auto",)``, the default, and a ``tol``) follows each fold's
-    regularisation path, as ``LogisticRegressionCV`` does: the alphas from the largest to
-    the smallest, each fit starting from the solution of the one before. A fit that
-    converges is then ``GridSearchCV``'s to within ``tol`` (it stops on the same
-    optimality, measured from the origin); one that stops at ``max_iter`` has run its
-    epochs from the previous solution, not from zero. A search of several learning
-    rates fits each setting from zero, as ``GridSearchCV`` does, fit for fit. A fold's
-    training rows are not copied (mini-batch fits excepted): its fits give its test rows
-    zero weight. A setting whose fit diverges is recorded, not raised, and one
-    ``FitFailedWarning`` names the settings that diverged and on how many folds, as
-    ``GridSearchCV`` warns of its failed fits.
+    "alpha": alphas}, cv=cv)`` makes, fit for fit, but each epoch's passes over X shared
+    by all the fits: one matrix product for all of them instead of a matrix-vector
+    product each. Every fit starts from zero: least squares needs none of the Newton
+    steps that make :class:`GDClassifierCV`'s regularisation path pay (its default
+    metric solves it in one step from anywhere). A fold's training rows are not copied
+    (mini-batch fits excepted): its fits give its test rows zero weight. A setting whose
+    fit diverges is recorded, not raised, and one ``FitFailedWarning`` names the settings
+    that diverged and on how many folds, as ``GridSearchCV`` warns of its failed fits.
 
     Parameters
     ----------
@@ -907,8 +936,7 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
         so each fit time is an equal share of its run's.
     loss_curves_ : list of list of list of float
         ``loss_curves_[i][k]``: the training objective per epoch of candidate ``i`` on fold
-        ``k``, up to its divergence for a diverged fit. On a regularisation path, from
-        the solution of the alpha before.
+        ``k``, up to its divergence for a diverged fit.
     diverged_ : ndarray of bool of shape (n_candidates, n_splits)
         Which fits diverged.
     best_index_, best_params_, best_score_ :
@@ -935,8 +963,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     ...), with ``GridSearchCV``'s tasks: the fit, its ``"search"`` holding one
     ``"candidate-split-evaluation"`` task per (setting, fold), numbered candidate by
     candidate, then the refit, whose epochs are the refitted estimator's tasks. The fits
-    run side by side: each task begins and ends with its descent (on a path, after the
-    fit of the alpha before), and a callback cannot stop one of them. ``groups`` reaches the ``cv``
+    run side by side: each task begins and ends with its descent, and a callback cannot
+    stop one of them. ``groups`` reaches the ``cv``
     splitter without ``set_fit_request``, also under metadata routing, as in
     ``LogisticRegressionCV``. With ``refit=False`` the prediction methods are absent, as
     ``GridSearchCV``'s.
@@ -1045,13 +1073,16 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     "alpha": alphas}, cv=cv)`` makes, with the same scores, but each epoch's passes over X
     shared by all the fits: one matrix product for all of them instead of a
     matrix-vector product each. A search of the regularisation alone
-    (``learning_rates=("auto",)``, the default, and a ``tol``) follows each fold's
-    regularisation path, as ``LogisticRegressionCV`` does: the alphas from the largest to
-    the smallest, each fit starting from the solution of the one before. A fit that
-    converges is then ``GridSearchCV``'s to within ``tol`` (it stops on the same
+    (``learning_rates=("auto",)``, the default, and a ``tol``) whose fits take Newton's
+    steps (the metric refitted to the local Hessian: ``solver="accelerated"`` or ``"gd"``
+    with ``preconditioner="full"``, which ``"auto"`` is up to 1024 columns, and up to 2048
+    coefficients and intercepts in all) follows
+    each fold's regularisation path, as ``LogisticRegressionCV`` does: the alphas from the
+    largest to the smallest, each fit starting from the solution of the one before. A fit
+    that converges is then ``GridSearchCV``'s to within ``tol`` (it stops on the same
     optimality, measured from the origin); one that stops at ``max_iter`` has run its
-    epochs from the previous solution, not from zero. A search of several learning
-    rates fits each setting from zero, as ``GridSearchCV`` does, fit for fit. A fold's
+    epochs from the previous solution, not from zero. Other searches fit each setting
+    from zero, as ``GridSearchCV`` does, fit for fit (see the user guide). A fold's
     training rows are not copied (mini-batch fits excepted): its fits give its test rows
     zero weight. A setting whose fit diverges is recorded, not raised, and one
     ``FitFailedWarning`` names the settings that diverged and on how many folds, as

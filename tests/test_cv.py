@@ -689,6 +689,23 @@ def _float32_binary():
     return X.astype(np.float32), y
 
 
+def _from_zero(search):
+    """Which fits of a search started from zero: those whose first objective is F(0),
+    the same for every alpha of a fold (the L2 term vanishes at zero) and the highest."""
+    starts = np.array([[curve[0] for curve in curves] for curves in search.loss_curves_])
+    return np.isclose(starts, starts.max(axis=0), rtol=1e-12, atol=0)
+
+
+@pytest.fixture
+def every_alpha_search_on_a_path(monkeypatch):
+    """Every search of alpha alone on a path, whatever its fits' metric (the search takes
+    it only where the fits refit to the local Hessian): the path itself, for any rule."""
+    import skgd._cv as cv_module
+
+    monkeypatch.setattr(cv_module._BaseGDCV, "_follows_path",
+                        staticmethod(cv_module._alphas_alone))
+
+
 def _fit_or_divergence(estimator, X, y):
     """The loss curve of ``estimator`` fitted on X, y, and whether it diverged."""
     try:
@@ -697,6 +714,7 @@ def _fit_or_divergence(estimator, X, y):
         return error.loss_curve, True
 
 
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
 @pytest.mark.parametrize("solver", ["accelerated", "lbfgs"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_path_fit_that_converges_is_the_fit_from_zero_within_tol(case, solver):
@@ -723,6 +741,7 @@ def test_a_path_fit_that_converges_is_the_fit_from_zero_within_tol(case, solver)
                 assert path[0] < start
 
 
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
 @pytest.mark.parametrize("case", list(PATH_CASES))
 def test_a_path_chooses_what_grid_search_chooses(case):
     make_data, cv_class, single = PATH_CASES[case]
@@ -736,8 +755,29 @@ def test_a_path_chooses_what_grid_search_chooses(case):
     # The fits converged to within tol: their scores agree to far less than a test row.
     assert_allclose(_split_scores(search.cv_results_, 5),
                     _split_scores(reference.cv_results_, 5), rtol=0, atol=1e-6)
+    assert not _from_zero(search)[:-1].any()
     if case == "float32":
         assert search.best_estimator_.coef_.dtype == np.float32
+
+
+@pytest.mark.parametrize("cv_class, settings, on_path", [
+    (GDClassifierCV, {}, True),
+    (GDClassifierCV, {"solver": "gd"}, True),
+    (GDClassifierCV, {"solver": "lbfgs"}, False),
+    (GDClassifierCV, {"preconditioner": "diagonal"}, False),
+    (GDClassifierCV, {"preconditioner": None}, False),
+    (GDRegressorCV, {}, False),
+], ids=["accelerated", "gd", "lbfgs", "diagonal", "euclidean", "least-squares"])
+def test_a_search_of_alpha_takes_the_path_where_its_fits_refit_to_the_local_hessian(
+        cv_class, settings, on_path):
+    """Newton's steps make a warm start pay for the width a path costs; gradient and
+    quasi-Newton steps, and least squares solved in one step, are fitted from zero."""
+    X, y = _binary() if cv_class is GDClassifierCV else _regression()
+    search = cv_class(alphas=[1e-3, 1e-2, 1e-1], cv=3, refit=False, max_iter=3000,
+                      **settings).fit(X, y)
+    # The largest alpha starts the path from zero.
+    assert _from_zero(search)[2].all()
+    assert_array_equal(_from_zero(search)[:2], not on_path)
 
 
 @pytest.mark.parametrize("grid", [
@@ -758,6 +798,7 @@ def test_a_search_of_learning_rates_or_without_tol_fits_each_from_zero(grid):
                for curves in search.loss_curves_ for curve in curves)
 
 
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
 def test_a_path_restarts_from_zero_after_a_diverged_fit():
     """A fit on the path that diverges scores NaN, as any; the next alpha starts from zero,
     not from the diverged point: it is the fit from zero."""
@@ -800,8 +841,10 @@ def test_the_folds_of_a_path_are_not_copied():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 0.75 * X.nbytes
+    assert not _from_zero(search)[1:].any()
 
 
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
 def test_n_jobs_gives_the_same_path():
     X, y = _multiclass()
     one = GDClassifierCV(alphas=PATH_ALPHAS, scoring="loss").fit(X, y)
