@@ -292,7 +292,7 @@ def _format(task, threads, rows):
     head = (f"{task.name}: {task.title}, cv={len(task.splits)}, learning_rates="
             f"{list(task.rates)}, alphas={list(task.alphas)}; {threads} BLAS thread"
             + ("s" if threads > 1 else ""))
-    lines = [head, f"  {'contender':<42} {'time':>9} {'vs sklearn':>10} "
+    lines = [head, f"  {'contender':<50} {'time':>9} {'vs sklearn':>10} "
              f"{'(cpu)':>6} {'vs GridSearchCV':>15} {'alpha':>8} {'|score diff|':>12} "
              f"{'work':>8}"]
     for row in rows:
@@ -302,7 +302,7 @@ def _format(task, threads, rows):
             cpu = f"{row.cpu / reference.cpu:.2f}"
         difference = "-" if math.isnan(row.difference) else f"{row.difference:.1e}"
         work = "-" if not row.work else f"{row.work}" + ("*" if row.warned else "")
-        lines.append(f"  {row.contender:<42} {row.seconds:>8.3f}s {versus:>10} {cpu:>6} "
+        lines.append(f"  {row.contender:<50} {row.seconds:>8.3f}s {versus:>10} {cpu:>6} "
                      f"{row.seconds / grid.seconds:>15.3f} {row.alpha:>8.2g} "
                      f"{difference:>12} {work:>8}")
     return "\n".join(lines)
