@@ -36,6 +36,7 @@ import copy
 import math
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from ._array_api import get_namespace, is_numpy, to_numpy
@@ -220,7 +221,10 @@ def gram_diagonal(X, sample_weight, fit_intercept, total_weight):
     _accumulate_squares(diagonal, X, sample_weight, xp)
     diagonal = to_numpy(diagonal)
     if fit_intercept:
-        diagonal = np.append(diagonal, total_weight)
+        # The intercept's entry, sum_i s_i: S itself for the sample weights, less for the
+        # curvature-scaled weights of a local metric.
+        diagonal = np.append(diagonal, float(X.shape[0]) if sample_weight is None
+                             else float(xp.sum(sample_weight, dtype=xp.float64)))
     return _finite_or_raise(diagonal / total_weight, "squared column norm")
 
 
@@ -342,12 +346,15 @@ class Euclidean:
 
 
 class Diagonal:
-    """``M = diag(weights)``, a flat vector over the parameters (on their device)."""
+    """``M = diag(weights)``, a flat vector over the parameters (on their device).
+    ``refresh(w)``, where present, gives the diagonal of the curvature at ``w``."""
 
     name = "diagonal"
+    exact = False
 
-    def __init__(self, weights, inverse):
+    def __init__(self, weights, inverse, refresh=None):
         self.weights, self._inverse = weights, inverse
+        self.refresh = refresh
 
     def direction(self, grad):
         return grad * self._inverse
@@ -364,18 +371,21 @@ class Full:
     """``M`` the same ``(n_cols, n_cols)`` matrix on each output's block of the flat vector.
 
     The flat vector holds the coefficients row-major, ``(n_outputs, n_features)``, then
-    the intercepts; a block is one output's coefficients and intercept. ``refresh(w)``,
-    where present, gives Newton's metric at ``w`` (a :class:`Dense` one).
+    the intercepts; a block is one output's coefficients and intercept. ``exact``: ``M`` is
+    the Hessian at the point it was fitted at (least squares, one output).
+    ``refresh(w)``, where present, gives the metric of the curvature at ``w`` (see
+    :func:`full`).
     """
 
     name = "full"
 
     def __init__(self, matrix, inverse, n_outputs, n_features, fit_intercept,
-                 refresh=None):
+                 refresh=None, exact=False):
         self.matrix, self._inverse = matrix, inverse
         self.n_outputs, self.n_features = n_outputs, n_features
         self.fit_intercept = fit_intercept
         self.refresh = refresh
+        self.exact = exact
 
     def _blocks(self, w):
         xp = get_namespace(w)[0]
@@ -419,10 +429,13 @@ class Dense:
     """
 
     name = "full"
+    exact = True
 
-    def __init__(self, matrix, inverse, shift_invariant=None):
+    def __init__(self, matrix, inverse, shift_invariant=None, refresh=None):
         self.matrix, self._inverse = matrix, inverse
         self.shift_invariant = shift_invariant
+        self.refresh = refresh
+        self.refresh_epochs = getattr(refresh, "refresh_epochs", None)
 
     def direction(self, grad):
         step = self._inverse @ grad
@@ -480,41 +493,108 @@ def _factor(objective, data, ridge, cut=None, floor=None):
     return _on_device(objective, matrix), _on_device(objective, inverse)
 
 
-def full(objective):
-    """The metric ``M = B``, factored once on the host. Where the objective has a local
-    Hessian (the cross-entropies) over at most ``REFIT_MAX_PARAMS`` parameters,
-    :meth:`Full.refresh` gives Newton's metric there."""
-    refresh = None
-    if (hasattr(objective.loss_function, "local_hessian")
-            and hasattr(objective, "local_hessian")
-            and objective.n_params <= REFIT_MAX_PARAMS):
-        shift = _ClassShift(objective) if getattr(objective.loss_function,
-                                                  "shift_invariant", False) else None
+def _factor_positive(objective, data, ridge):
+    """``(M, M^-1)`` as :func:`_factor`, by a Cholesky factorisation where ``M = data +
+    diag(ridge)`` is positive definite, which a positive L2 term on every coefficient
+    makes it (the intercept's curvature is the weights' sum): several times cheaper than
+    the eigendecompositions, which it falls back to where the factorisation fails (no L2
+    term, or rounding on a nearly singular matrix)."""
+    if not np.all(ridge[: objective.n_features] > 0):
+        return _factor(objective, data, ridge)
+    diagonal = np.diag(data) + ridge
+    diagonal[~(diagonal > 0)] = 1.0
+    root = np.sqrt(diagonal)
+    scaled = (data + np.diag(ridge)) / root[:, None] / root[None, :]
+    factor, info = scipy.linalg.lapack.dpotrf(scaled, lower=True)
+    if info != 0:
+        return _factor(objective, data, ridge)
+    inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True)
+    if info != 0:
+        return _factor(objective, data, ridge)
+    inverse = np.tril(inverse) + np.tril(inverse, -1).T
+    inverse /= root[:, None] * root[None, :]
+    return (_on_device(objective, data + np.diag(ridge)), _on_device(objective, inverse))
 
-        ridge = np.append(np.full(objective.n_coef, objective.l2_reg_strength),
-                          np.zeros(objective.n_params - objective.n_coef))
 
-        eps = float(objective.xp.finfo(objective.X.dtype).eps)
+def _start_curvature(objective):
+    """The loss's local curvature at a raw prediction of zero, the starting point: the
+    bound's ``c`` for least squares and the sigmoid, ``1/K`` for the softmax (whose bound,
+    Böhning's, is 1/2)."""
+    loss = objective.loss_function
+    if not hasattr(loss, "local_curvature"):
+        return loss.curvature
+    zero = np.zeros((1, loss.n_outputs) if loss.raw_ndim == 2 else 1)
+    return float(loss.local_curvature(zero)[0])
 
-        def refresh(w):
-            # A local Hessian's small eigenvalues (confident rows weigh p (1 - p), which
-            # is tiny) are real but steer the fit along directions the data barely
-            # determine, differently for equivalent data (a row weighted by 2 or
-            # repeated): below sqrt(eps) they count as zero, up to eps**(1/3) they are
-            # raised to that. Weighting then gives the fit repetition gives, to 1e-7
-            # (scikit-learn's check), and rounding in the gradient is amplified at most
-            # eps**(-1/3)-fold. The bound B, which has no such rows, keeps them all.
-            data = objective.local_hessian(w) - np.diag(ridge)
-            return Dense(*_factor(objective, data, ridge, cut=np.sqrt(eps),
-                                  floor=np.cbrt(eps)), shift)
 
-    metric = Full(*_factor(objective, objective.loss_function.curvature * objective.gram(),
-                           objective.l2_reg_strength * _penalised(objective)),
-                  objective.n_outputs,
-                  objective.n_features, objective.fit_intercept, refresh)
-    if refresh is not None:
-        metric.refit_epochs = _refit_epochs(objective)
+def full(objective, local=False):
+    """The full metric, one ``(n_cols, n_cols)`` matrix on every output's block.
+
+    ``local=False``: ``M = B``, the bound, in which a step of 1 cannot make the objective
+    rise, wherever it is taken: the metric of the rules that take the step they are
+    given. ``local=True``: the curvature at the start (zero), ``c_0 X1^T D X1 / S + l2 E``
+    with ``c_0`` the loss's local curvature there (:func:`_start_curvature`), which is no
+    bound for the softmax; with ``refresh(w)`` to the curvature at ``w`` (see
+    :func:`_refresher`). For the rules that search their own step length (L-BFGS), which
+    want the curvature they will meet, not a bound of it.
+    """
+    curvature = _start_curvature(objective) if local else objective.loss_function.curvature
+    ridge = objective.l2_reg_strength * _penalised(objective)
+    refresh, cost = _refresher(objective) if local else (None, None)
+    metric = Full(*_factor_positive(objective, curvature * objective.gram(), ridge),
+                  objective.n_outputs, objective.n_features, objective.fit_intercept,
+                  refresh, exact=not hasattr(objective.loss_function, "local_curvature"))
+    metric.refresh_epochs = cost
     return metric
+
+
+def _refresher(objective):
+    """``(refresh, cost)``: ``refresh(w)``, the metric of the curvature at ``w``, and its
+    cost in gradient passes; ``(None, None)`` where the curvature does not change (least
+    squares) or the objective cannot compute it.
+
+    With one output (the sigmoid) the curvature is the Hessian, a weighted Gram matrix
+    (:meth:`~skgd.losses.LinearObjective.local_gram`): the metric is Newton's. For the
+    softmax the Hessian couples the classes, ``K (p + 1)`` square: it is taken exactly
+    (a :class:`Dense` metric) where it costs at most ``EXACT_MAX_EPOCHS`` passes, and
+    otherwise stood in for by one weighted Gram matrix on every class's block (the
+    coupling left out; see ``local_curvature``), which L-BFGS's memory corrects.
+    """
+    loss = objective.loss_function
+    if not (hasattr(loss, "local_curvature") and hasattr(objective, "local_gram")):
+        return None, None
+    ridge = objective.l2_reg_strength * _penalised(objective)
+    blocks = (objective.n_outputs, objective.n_features, objective.fit_intercept)
+    if objective.n_outputs > 1 and hasattr(objective, "local_hessian"):
+        exact_cost = _refresh_epochs(objective, exact=True)
+        if exact_cost <= EXACT_MAX_EPOCHS:
+            shift = _ClassShift(objective) if getattr(loss, "shift_invariant", False) \
+                else None
+            flat_ridge = np.append(np.full(objective.n_coef, objective.l2_reg_strength),
+                                   np.zeros(objective.n_params - objective.n_coef))
+
+            def newton(w):
+                data = objective.local_hessian(w) - np.diag(flat_ridge)
+                if shift is not None and objective.fit_intercept:
+                    # The same intercept for every class changes nothing: the Hessian is
+                    # 0 along it, and so is every gradient. Curvature put there makes the
+                    # matrix positive definite and leaves the steps as they were.
+                    ones = np.zeros(objective.n_params)
+                    ones[objective.n_coef:] = 1.0
+                    data += np.outer(ones, ones) * (np.trace(data) / data.shape[0])
+                return Dense(*_factor_positive(objective, data, flat_ridge), shift, newton)
+
+            newton.refresh_epochs = exact_cost
+            return newton, exact_cost
+
+    def refresh(w):
+        metric = Full(*_factor_positive(objective, objective.local_gram(w), ridge), *blocks,
+                      refresh, exact=objective.n_outputs == 1)
+        metric.refresh_epochs = cost
+        return metric
+
+    cost = _refresh_epochs(objective, exact=False)
+    return refresh, cost
 
 
 class _ClassShift:
@@ -561,17 +641,29 @@ def _seed_epochs(objective):
     return build / (2 * n * n_cols * objective.n_outputs)
 
 
-def _refit_epochs(objective):
-    """How many epochs' work a refit to the local Hessian costs: a Gram pass per pair of
-    outputs and the eigendecomposition, against a gradient's two products.
+# The work of a gradient pass's Python and NumPy calls beside its products, in flops of a
+# matrix-vector product: on small data it, not the products, sets the pass's cost.
+_PASS_OVERHEAD = 2e5
+# The softmax's exact Hessian is refreshed where it costs at most this many gradient
+# passes; beyond, one weighted Gram matrix stands in for it (see _refresher).
+EXACT_MAX_EPOCHS = 2
+
+
+def _refresh_epochs(objective, exact):
+    """How many gradient passes' work a refresh of the local metric costs: a pass for the
+    raw prediction and the weighted Gram pass (``n p^2``; a pass per pair of classes for
+    the softmax's exact Hessian, ``n (K p)^2``), and the factorisation, against a
+    gradient's two products. Matrix products run ``_BLAS3_SPEEDUP`` times faster a flop.
 
     Rows are counted by their total weight, so that weighting a row by 2 and repeating it
     give the same schedule, hence the same fit.
     """
     n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
         objective.n_outputs
-    refit = (k * (k + 1) // 2 * n * n_cols**2 + objective.n_params**3) / _BLAS3_SPEEDUP
-    return max(1, math.ceil(refit / (2 * n * n_cols * k)))
+    size = k * n_cols if exact else n_cols
+    gradient = 2 * n * n_cols * k + _PASS_OVERHEAD
+    refresh = n * n_cols * k + (n * size**2 + size**3) / _BLAS3_SPEEDUP + _PASS_OVERHEAD
+    return max(1, math.ceil(refresh / gradient))
 
 
 def _jacobi_scale(objective, diagonal):
@@ -601,20 +693,54 @@ def _jacobi_scale(objective, diagonal):
 _SCALE_RTOL = 2e-2
 
 
-def diagonal(objective):
-    """The metric ``M = s * diag(B)``, the scaled Jacobi metric, over the flat vector."""
-    diag = (objective.loss_function.curvature * objective.gram_diagonal()
-            + objective.l2_reg_strength * _penalised(objective))
-    # A column of zeros has no curvature: any positive weight majorises it.
-    diag = np.where(diag > 0, diag, max(float(diag.max()), 1.0))
-    diag = diag * _jacobi_scale(objective, diag)
+def diagonal(objective, local=False):
+    """The diagonal metric over the flat vector.
+
+    ``local=False``: ``M = s * diag(B)``, the scaled Jacobi metric, the smallest multiple
+    of ``diag(B)`` that still majorises ``B`` (:func:`_jacobi_scale`). ``local=True``: the
+    diagonal of the curvature at the start, unscaled (a rule that searches its step needs
+    no bound, and is spared the power iteration), with ``refresh(w)`` to the diagonal of
+    the curvature at ``w`` (of :meth:`~skgd.losses.LinearObjective.local_gram`, one
+    weighted pass over the squares of X).
+    """
+    penalised = objective.l2_reg_strength * _penalised(objective)
+    curvature = _start_curvature(objective) if local else objective.loss_function.curvature
+    diag = curvature * objective.gram_diagonal() + penalised
+    if not local:
+        diag = _positive(diag)
+        diag = diag * _jacobi_scale(objective, diag)
+        return _diagonal(objective, diag)
+    refresh = None
+    if (hasattr(objective.loss_function, "local_curvature")
+            and hasattr(objective, "local_gram_diagonal")):
+        def refresh(w):
+            metric = _diagonal(objective, objective.local_gram_diagonal(w) + penalised,
+                               refresh)
+            metric.refresh_epochs = cost
+            return metric
+
+        # The raw prediction's pass and the weighted pass over the squares.
+        cost = 2
+    metric = _diagonal(objective, diag, refresh)
+    metric.refresh_epochs = None if refresh is None else cost
+    return metric
+
+
+def _positive(diag):
+    """A column of zeros has no curvature: any positive weight majorises it."""
+    return np.where(diag > 0, diag, max(float(diag.max()), 1.0))
+
+
+def _diagonal(objective, diag, refresh=None):
+    """The :class:`Diagonal` metric of one block's host diagonal, over the flat vector."""
+    diag = _positive(diag)
     n_features = objective.n_features
     flat = np.tile(diag[:n_features], objective.n_outputs)
     if objective.fit_intercept:
         flat = np.append(flat, np.full(objective.n_outputs, diag[n_features]))
     with np.errstate(over="ignore", divide="ignore"):
         inverse = 1 / flat
-    return Diagonal(_on_device(objective, flat), _on_device(objective, inverse))
+    return Diagonal(_on_device(objective, flat), _on_device(objective, inverse), refresh)
 
 
 PRECONDITIONERS = {"full": full, "diagonal": diagonal}
@@ -685,12 +811,14 @@ def gauged(name, objective, penalty=None, batch_size=None):
             and objective.n_features + objective.fit_intercept < GRAM_MAX_COLUMNS)
 
 
-def make_metric(name, objective):
-    """The metric object for a resolved preconditioner name (None: Euclidean)."""
+def make_metric(name, objective, local=False):
+    """The metric object for a resolved preconditioner name (None: Euclidean); ``local``:
+    the curvature at the start, refreshed along the way, in place of the bound (for rules
+    that search their own step length; see :func:`full`)."""
     if name is None:
         return Euclidean()
-    return _shared(objective, (name, objective.l2_reg_strength),
-                   lambda: PRECONDITIONERS[name](objective))
+    return _shared(objective, (name, objective.l2_reg_strength, local),
+                   lambda: PRECONDITIONERS[name](objective, local=local))
 
 
 def _shared(objective, key, compute):

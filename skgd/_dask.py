@@ -110,6 +110,18 @@ def _chunk_local_hessian(X, sample_weight, loss, y, w, fit_intercept):
     return np.concatenate([[total], hessian.ravel() * total])
 
 
+def _chunk_local_gram(X, sample_weight, loss, y, w, fit_intercept, diagonal):
+    """``[sum_i s_i, X1^T diag(s_i c_i) X1]`` over one chunk (its diagonal where
+    ``diagonal``), flat, with ``c_i`` the loss's local curvature at ``w``."""
+    total = _weight_sum(X, sample_weight)
+    size = X.shape[1] + (1 if fit_intercept else 0)
+    if total == 0:
+        return np.zeros(1 + (size if diagonal else size * size))
+    objective = LinearObjective(loss, X, y, sample_weight, fit_intercept=fit_intercept)
+    local = objective.local_gram_diagonal(w) if diagonal else objective.local_gram(w)
+    return np.concatenate([[total], local.ravel() * total])
+
+
 def _chunk_weight(X, sample_weight, fit_intercept):
     """``[sum_i s_i]`` over one chunk."""
     return np.array([_weight_sum(X, sample_weight)])
@@ -311,6 +323,22 @@ class DaskLinearObjective:
         hessian = sums[1:].reshape(w.size, w.size) / _positive_total(sums[0])
         hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
         return hessian
+
+    def local_gram(self, w):
+        """``X1^T diag(s_i c_i) X1 / S``, as ``LinearObjective.local_gram``."""
+        return self._local_gram(w, diagonal=False).reshape(
+            self.n_features + self.fit_intercept, -1)
+
+    def local_gram_diagonal(self, w):
+        """The diagonal of :meth:`local_gram`, without the matrix."""
+        return self._local_gram(w, diagonal=True)
+
+    def _local_gram(self, w, diagonal):
+        parts = [dask.delayed(_chunk_local_gram, pure=True)(
+                    X, weight, self.loss_function, y, w, self.fit_intercept, diagonal)
+                 for X, y, weight in self._chunks]
+        (sums,) = dask.compute(_tree_sum(parts))
+        return sums[1:] / _positive_total(sums[0])
 
     @property
     def total_weight(self):

@@ -305,27 +305,19 @@ def descent(
     xp, device = get_namespace(params)
     full_batch = batch_size is None or batch_size >= n_samples
 
-    # Refits only where the step is the metric's own: a learning rate above 1 scales it
-    # beyond any local curvature, and its overshoots are the learning rate's.
-    local = _LocalMetric(metric, refits=full_batch and learning_rate <= 1
-                         and not rule.searches_line)
-
     def optimality(step, rate):
-        """``||G||_M^2`` at ``step.point``, a 0-d array (no host read). After a refit to
-        the local Hessian ``H <= B`` it is Newton's decrement ``grad^T H^-1 grad``, about
-        twice the gap ``F - F*`` and never below its value in the bound ``B``; under
-        L-BFGS, the larger of the bound's and the quasi-Newton decrement (its estimate of
-        Newton's)."""
+        """``||G||_M^2`` at ``step.point``, a 0-d array (no host read); where the rule has
+        its own estimate of Newton's decrement ``grad^T H^-1 grad`` (about twice the gap
+        ``F - F*``; L-BFGS), the larger of the two: a bound ``B >= H`` underestimates
+        Newton's, so the larger is the stricter stop."""
         if penalty is None:
-            if gauge is None or local.anchor is not None:
+            if gauge is None:
                 squared = step.grad @ step.direction
             else:
                 squared = step.grad @ gauge.direction(step.grad)
-            if getattr(rule_state, "point", None) is step.point:
-                # A quasi-Newton rule's decrement at the point it accepted, -grad . d with
-                # d = -H grad, estimates Newton's (H ~ the inverse Hessian), which the
-                # bound's underestimates: the larger of the two is the stricter stop.
-                squared = max(float(squared), rule_state.decrement)
+            decrement = rule.decrement(rule_state, step.point)
+            if decrement is not None:
+                squared = max(float(squared), decrement)
             return squared
         mapping = (step.point - step.forward) / rate
         return metric.inner(mapping, mapping)
@@ -365,9 +357,6 @@ def descent(
     start = time.perf_counter()
 
     for _ in range(max_iter):
-        if loss_curve and local.due():
-            metric = local.refit(params)
-            rule_state = rule.init(params)
         if on_epoch_begin is not None:
             on_epoch_begin(epoch, params)
         rate = learning_rate * decay.factor(epoch, n_plateaus)
@@ -408,17 +397,10 @@ def descent(
         epoch += 1
         loss_curve.append(objective)
         rate_curve.append(rate)
-        # Only full batches refit the metric, so only they have a step.point to go back to.
-        reverted = local.overshot(objective, None if step is None else step.point)
-        if getattr(rule_state, "rejected", False):
-            # The line search rejected this epoch's trial point and stays where it was.
-            reverted = True
-        elif reverted:
-            # A step in the local metric raised the objective: the epoch stays in the
-            # record, the descent goes on from the best point before it.
-            params, metric = local.recover()
-            rule_state = rule.init(params)
-        else:
+        # A line search that turned down this epoch's trial point stays where it was: the
+        # epoch stays in the record, and is neither a rise nor a stop.
+        reverted = rule.rejected(rule_state)
+        if not reverted:
             if not (math.isfinite(objective) and math.isfinite(squared)):
                 raise diverged(epoch - 1, math.inf, rate)
             rise = (objective - references.objective) / references.scale
@@ -519,73 +501,6 @@ def descent(
         best_validation_score=best_score,
         optimality=relative,
     )
-
-
-class _LocalMetric:
-    """When to refit a metric that has a ``refresh(w)`` to the local curvature, and what
-    to do when such a metric, which is no global bound, lets the objective rise.
-
-    A refit costs about ``metric.refit_epochs`` epochs of work (its Gram passes are
-    ``n p^2``, a gradient ``n p``): it is done once that many epochs have passed since
-    the last one, so refits take at most about half the time, whatever the shape of X,
-    and the schedule is the same on every run. After a refit the rule restarts at the
-    point it was fitted at, the *anchor*; an epoch whose objective exceeds the anchor's
-    (or the best before it) sends the descent back to the best point (see :meth:`recover`).
-    """
-
-    def __init__(self, metric, refits):
-        self.bound = self.metric = metric
-        self.active = refits and getattr(metric, "refresh", None) is not None
-        self.cost = getattr(metric, "refit_epochs", 1)
-        self.waited = 0
-        self.patience = 1
-        self.anchor = self.anchor_value = None
-        self.best_point = self.best_value = None
-        # The best objective at the last overshoot: no progress since means fall back.
-        self.recovered = None
-
-    def due(self):
-        if not self.active:
-            return False
-        self.waited += 1
-        return self.waited >= self.patience * self.cost
-
-    def refit(self, params):
-        self.metric = self.bound.refresh(params)
-        self.waited = 0
-        self.anchor, self.anchor_value = params, None
-        return self.metric
-
-    def overshot(self, objective, point):
-        """Whether this epoch's objective, at ``point``, rose above the anchor's (the
-        first epoch after a refit measures the anchor's, which must not be above the best
-        seen before it: the step that led there was the previous metric's); keeps the
-        best point."""
-        if self.anchor is None:
-            return False
-        if self.anchor_value is None:
-            if self.best_value is not None and not objective <= _slack(self.best_value):
-                return True
-            self.anchor_value = objective
-        elif not objective <= _slack(self.anchor_value):
-            return True
-        if self.best_value is None or objective < self.best_value:
-            self.best_value, self.best_point = objective, point
-        return False
-
-    def recover(self):
-        """Where to go on after an overshoot, and in which metric: the best point seen, with
-        a metric refitted there; or, where no point has improved on the best since the last
-        overshoot, the global bound, with refits four times rarer."""
-        point = self.best_point
-        if self.recovered is not None and not self.best_value < self.recovered:
-            self.metric = self.bound
-            self.anchor = self.anchor_value = self.recovered = None
-            self.patience *= 4
-            self.waited = 0
-            return point, self.metric
-        self.recovered = self.best_value
-        return point, self.refit(point)
 
 
 def _rising_end(loss_curve, references):

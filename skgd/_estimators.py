@@ -440,7 +440,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 batch_size=self.batch_size,
                 streaming=partial, l1=penalty is not None, adaptive=self.solver == "adam",
                 learned=solver == "lbfgs")
-            metric = _curvature.make_metric(preconditioner, objective)
+            metric = _curvature.make_metric(preconditioner, objective,
+                                            local=solver == "lbfgs")
             gauge = _curvature.gauge(metric, objective, penalty,
                                      None if partial else self.batch_size)
             learning_rate = _curvature.step_size(
@@ -535,7 +536,13 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             message = self._unbounded_message(objective, result.params) or message
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
-        self._engine_state = result.state
+        rule_state = result.state.rule_state
+        if getattr(rule_state, "metric", None) is not None:
+            # A metric L-BFGS refitted along the way holds X in its refresh: the state kept
+            # (and pickled) with the model does not.
+            rule_state = rule_state._replace(
+                metric=_curvature.without_refits(rule_state.metric))
+        self._engine_state = result.state._replace(rule_state=rule_state)
         self._solver, self._average = solver, self.average
         self.solver_ = solver
         # partial_fit continues in this metric; refits belong to one fit's objective.
@@ -931,7 +938,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
     def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
                  decay_rate: float | None = None, decay_steps: int = 100,
                  warmup_steps: int = 0, decay_per_update: bool = False,
-                 power_t: float = 0.25, solver: Solver = "accelerated",
+                 power_t: float = 0.25, solver: Solver = "auto",
                  preconditioner: Preconditioner = "auto", momentum: float = 0.0,
                  nesterov: bool = False, batch_size: int | None = None,
                  shuffle: bool = True, random_state: RandomState = None,
@@ -1117,7 +1124,7 @@ feature_names_in_ :
     def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
                  decay_rate: float | None = None, decay_steps: int = 100,
                  warmup_steps: int = 0, decay_per_update: bool = False,
-                 power_t: float = 0.25, solver: Solver = "accelerated",
+                 power_t: float = 0.25, solver: Solver = "auto",
                  preconditioner: Preconditioner = "auto", momentum: float = 0.0,
                  nesterov: bool = False, batch_size: int | None = None,
                  shuffle: bool = True, random_state: RandomState = None,

@@ -172,6 +172,16 @@ class BinaryCrossEntropy(_PerSampleLoss):
 
     @staticmethod
     @_ignore_underflow
+    def local_curvature(raw_prediction):
+        """``p (1 - p)`` per sample, of shape (n_samples,): with one output, the weights
+        of the Gram matrix that is the Hessian of the data term (see
+        :meth:`LinearObjective.local_gram`)."""
+        xp = get_namespace(raw_prediction)[0]
+        exp_neg_abs = xp.exp(-xp.abs(raw_prediction))
+        return exp_neg_abs / ((1 + exp_neg_abs) * (1 + exp_neg_abs))
+
+    @staticmethod
+    @_ignore_underflow
     def predict_proba(raw_prediction: Any) -> Any:
         """Class probabilities ``[1 - p, p]``, of shape (n_samples, 2)."""
         xp = get_namespace(raw_prediction)[0]
@@ -291,6 +301,19 @@ class CategoricalCrossEntropy(_PerSampleLoss):
             return product + proba[:, j] if j == k else product
 
         return entry
+
+    @classmethod
+    def local_curvature(cls, raw_prediction):
+        """``(1 - sum_k p_k^2) / (K - 1)`` per sample, of shape (n_samples,): the weights of
+        one Gram matrix that stands in for every class's block of the Hessian, the
+        coupling between classes left out. It is the Hessian on the steps that sum to
+        zero over the classes (those the softmax sees) where a row's classes are equally
+        likely, and for any K the mean of the diagonal ``p_k (1 - p_k)`` scaled alike."""
+        proba = cls._log_softmax_parts(raw_prediction)[1]
+        xp = get_namespace(proba)[0]
+        squares = (proba * proba) @ xp.ones(proba.shape[1], dtype=proba.dtype,
+                                            device=get_namespace(proba)[1])
+        return (1 - squares) / (proba.shape[1] - 1)
 
     @classmethod
     def predict_proba(cls, raw_prediction: Any) -> Any:
@@ -555,6 +578,23 @@ class LinearObjective:
                 hessian[np.ix_(index[k], index[j])] = block.T
         hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
         return hessian
+
+    def local_gram(self, w):
+        """``X1^T diag(s_i c_i) X1 / S``, host float64, with ``c_i`` the loss's
+        ``local_curvature`` at ``w``: the Hessian of the data term for one output (the
+        sigmoid), every class's block of it with the coupling left out for the softmax.
+        One pass for the raw prediction, one weighted Gram pass."""
+        return _curvature.gram(self.X, self._curvature_weights(w), self.fit_intercept,
+                               self._total_weight)
+
+    def local_gram_diagonal(self, w):
+        """The diagonal of :meth:`local_gram`, without the matrix."""
+        return _curvature.gram_diagonal(self.X, self._curvature_weights(w),
+                                        self.fit_intercept, self._total_weight)
+
+    def _curvature_weights(self, w):
+        weights = self.loss_function.local_curvature(self.raw_prediction(w))
+        return weights if self.sample_weight is None else weights * self.sample_weight
 
     def gram_product(self, basis):
         """``X1^T D X1 / S @ basis`` for a host basis, in one pass over X."""

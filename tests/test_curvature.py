@@ -192,13 +192,91 @@ def test_X_whose_squares_overflow_gets_a_clear_error(dtype, scale):
         GDRegressor().fit(X, y[:60])
 
 
-def test_no_refits_where_the_hessian_over_all_parameters_would_be_too_large(monkeypatch):
-    monkeypatch.setattr(curvature, "REFIT_MAX_PARAMS", 10)
+@pytest.mark.parametrize("limit, kind", [(0, curvature.Full), (10**6, curvature.Dense)])
+def test_the_softmax_refits_its_exact_hessian_where_it_costs_at_most_exact_max_epochs(
+        monkeypatch, limit, kind):
+    monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", limit)
     objective = _problem("softmax")
-    assert objective.n_params > 10
-    assert curvature.full(objective).refresh is None
-    assert curvature.full(_problem("binary", fit_intercept=False, alpha=0.1)).refresh \
-        is not None
+    w = np.random.default_rng(2).normal(size=objective.n_params)
+    refitted = curvature.full(objective, local=True).refresh(w)
+    assert isinstance(refitted, kind)
+    assert refitted.exact == (kind is curvature.Dense)
+    # Either way it can be refitted again, at the same cost.
+    assert refitted.refresh is not None and refitted.refresh_epochs >= 1
+
+
+def test_the_exact_softmax_refit_steps_by_newton_s_step():
+    # The Hessian is singular along the same intercept for every class, which no gradient
+    # has a part of: the step is the pseudo-inverse's, free of that direction.
+    objective = _problem("softmax")
+    # A point whose classes sum to zero, as descent from zero keeps them (the solution
+    # scikit-learn reports): there the gradient's classes sum to zero too.
+    w = np.random.default_rng(3).normal(size=objective.n_params)
+    w = curvature._ClassShift(objective).centre(w)
+    grad = objective.gradient(w)
+    newton = curvature.full(objective, local=True).refresh(w)
+    hessian = objective.local_hessian(w)
+    assert_allclose(newton.direction(grad), np.linalg.pinv(hessian) @ grad, rtol=1e-8,
+                    atol=1e-10)
+
+
+@pytest.mark.parametrize("loss_name", ["binary", "squared"])
+def test_a_local_metric_of_one_output_is_the_hessian(loss_name):
+    objective = _problem(loss_name)
+    metric = curvature.full(objective, local=True)
+    w = np.random.default_rng(4).normal(size=objective.n_params)
+    if loss_name == "squared":
+        # Least squares: the Hessian is the bound, and never needs a refit.
+        assert metric.refresh is None and metric.exact
+        assert_allclose(metric.matrix, curvature.bound(objective), rtol=1e-12)
+        return
+    refitted = metric.refresh(w)
+    assert refitted.exact
+    assert_allclose(refitted.matrix, objective.local_hessian(w), rtol=1e-10, atol=1e-14)
+
+
+def test_the_softmax_local_gram_is_the_hessian_on_steps_that_sum_to_zero_at_the_start():
+    # At equal probabilities the Hessian is (I - 11^T/K)/K (x) X1^T D X1 / S: on steps
+    # whose classes sum to zero, the local Gram matrix on every block.
+    objective = _problem("softmax", alpha=0.0)
+    w = objective.init_params()
+    hessian = objective.local_hessian(w)
+    rng = np.random.default_rng(5)
+    step = rng.normal(size=(3, objective.n_features + 1))
+    step -= step.mean(axis=0)
+    flat = np.concatenate([step[:, :-1].ravel(), step[:, -1]])
+    blockwise = step @ objective.local_gram(w)
+    expected = np.concatenate([blockwise[:, :-1].ravel(), blockwise[:, -1]])
+    assert_allclose(hessian @ flat, expected, rtol=1e-10, atol=1e-12)
+    assert_allclose(objective.local_gram(w), objective.gram() / 3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("container", ["dense", "csr"])
+@pytest.mark.parametrize("loss_name", ["binary", "softmax"])
+def test_the_local_gram_diagonal_is_the_diagonal_of_the_local_gram(container, loss_name):
+    objective = _problem(loss_name)
+    if container == "csr":
+        objective = LinearObjective(objective.loss_function, sp.csr_matrix(objective.X),
+                                    objective.y, objective.sample_weight, alpha=0.1)
+    w = np.random.default_rng(6).normal(size=objective.n_params)
+    assert_allclose(objective.local_gram_diagonal(w), np.diag(objective.local_gram(w)),
+                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.0])
+def test_the_positive_factorisation_inverts_the_metric(alpha):
+    # With an L2 term by Cholesky; without one (a null direction: a column repeated) by
+    # the pseudo-inverse of the eigendecompositions.
+    objective = _problem("binary", alpha=alpha)
+    gram = objective.gram()
+    gram = np.block([[gram, gram[:, :1]], [gram[:1, :], gram[:1, :1]]]) if not alpha \
+        else gram
+    ridge = np.append(np.full(len(gram) - 1, alpha), 0.0)
+    objective.n_features = len(gram) - 1
+    matrix, inverse = curvature._factor_positive(objective, gram, ridge)
+    assert_allclose(matrix, gram + np.diag(ridge), rtol=1e-12)
+    assert_allclose(inverse, np.linalg.pinv(gram + np.diag(ridge), rcond=1e-10),
+                    rtol=1e-6, atol=1e-8)
 
 
 def test_the_diagonal_metric_s_inner_product_is_weighted_by_its_diagonal():
@@ -245,11 +323,14 @@ def test_a_curvature_beyond_the_dtype_of_X_gets_a_clear_error(preconditioner):
 
 @pytest.mark.parametrize("loss_name, n_samples, n_features", [
     ("binary", 60, 5), ("softmax", 50, 30), ("softmax", 12, 8), ("binary", 10, 40)])
-def test_refit_epochs_is_the_refit_s_work_in_gradient_passes(loss_name, n_samples,
-                                                              n_features):
-    """A refit costs a Gram pass per pair of outputs, ``k (k + 1) / 2 * S * n_cols^2``,
-    and the eigendecomposition, ``n_params^3``, both ``_BLAS3_SPEEDUP`` times faster per
-    flop than a gradient's two products, ``2 S n_cols k``; rows count by their weight."""
+@pytest.mark.parametrize("exact", [False, True])
+def test_refresh_epochs_is_the_refresh_s_work_in_gradient_passes(loss_name, n_samples,
+                                                                  n_features, exact):
+    """A refresh costs a pass for the raw prediction, ``S n_cols k``, the weighted Gram
+    pass, ``S size^2`` (``size = k n_cols`` for the softmax's exact Hessian, ``n_cols``
+    otherwise) and the factorisation, ``size^3``, both ``_BLAS3_SPEEDUP`` times faster per
+    flop, against a gradient's two products, ``2 S n_cols k``; each with the overhead of a
+    pass. Rows count by their weight."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n_samples, n_features))
     weight = rng.uniform(0.5, 3.0, n_samples)
@@ -258,14 +339,17 @@ def test_refit_epochs_is_the_refit_s_work_in_gradient_passes(loss_name, n_sample
     objective = LinearObjective(loss, X, y.astype(float) if loss_name == "binary" else y,
                                 weight, alpha=0.1)
     k, n_cols, total = objective.n_outputs, n_features + 1, weight.sum()
-    refit = (k * (k + 1) / 2 * total * n_cols**2 + (k * n_cols) ** 3) / \
-        curvature._BLAS3_SPEEDUP
-    expected = max(1, math.ceil(refit / (2 * total * n_cols * k)))
-    assert curvature.full(objective).refit_epochs == expected
+    size = k * n_cols if exact else n_cols
+    refresh = (total * n_cols * k + (total * size**2 + size**3) / curvature._BLAS3_SPEEDUP
+               + curvature._PASS_OVERHEAD)
+    gradient = 2 * total * n_cols * k + curvature._PASS_OVERHEAD
+    expected = max(1, math.ceil(refresh / gradient))
+    assert curvature._refresh_epochs(objective, exact) == expected
 
 
-def test_refit_epochs_counts_a_row_of_weight_2_as_two_rows():
-    # Large enough for a schedule of many epochs, whose count the weights then decide.
+def test_refresh_epochs_counts_a_row_of_weight_2_as_two_rows(monkeypatch):
+    # Without the overhead of a pass, which would make every count here 1 or 2.
+    monkeypatch.setattr(curvature, "_PASS_OVERHEAD", 0.0)
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(20, 30)), rng.integers(0, 3, 20)
     repeated = np.r_[np.arange(20), np.arange(5)]
@@ -274,9 +358,9 @@ def test_refit_epochs_counts_a_row_of_weight_2_as_two_rows():
     copies = LinearObjective(CategoricalCrossEntropy(3), X[repeated], y[repeated],
                              alpha=0.1)
     unit = LinearObjective(CategoricalCrossEntropy(3), X, y, alpha=0.1)
-    epochs = curvature.full(weighted).refit_epochs
-    assert epochs == curvature.full(copies).refit_epochs
-    assert epochs != curvature.full(unit).refit_epochs
+    epochs = curvature._refresh_epochs(weighted, exact=True)
+    assert epochs == curvature._refresh_epochs(copies, exact=True)
+    assert epochs != curvature._refresh_epochs(unit, exact=True)
 
 
 # -- issue 24: the bounds of mini-batches and the limits that pick a computation ----------
@@ -348,12 +432,6 @@ def test_auto_takes_a_batch_of_all_the_samples_as_the_full_batch():
     objective = _problem("binary")
     assert curvature.resolve("auto", objective, batch_size=objective.n_samples) == "full"
     assert curvature.resolve("auto", objective, batch_size=objective.n_samples - 1) is None
-
-
-def test_refits_up_to_refit_max_params_parameters(monkeypatch):
-    objective = _problem("softmax")
-    monkeypatch.setattr(curvature, "REFIT_MAX_PARAMS", objective.n_params)
-    assert curvature.full(objective).refresh is not None
 
 
 def test_the_diagonal_metric_of_wide_X_majorises_the_bound(monkeypatch):

@@ -104,9 +104,9 @@ def test_auto_solver_takes_lbfgs_only_for_a_smooth_full_batch_fit_at_the_auto_st
     assert model.score(X, y) > 0.97
 
 
-def test_default_solver_is_accelerated(cancer):
+def test_the_default_solver_is_lbfgs_for_a_full_batch_fit(cancer):
     X, y = cancer
-    assert GDClassifier(alpha=1e-3).fit(X, y).solver_ == "accelerated"
+    assert GDClassifier(alpha=1e-3).fit(X, y).solver_ == "lbfgs"
 
 
 def test_partial_fit_under_auto_solver_is_accelerated(cancer):
