@@ -36,7 +36,6 @@ import copy
 import math
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
 from ._array_api import get_namespace, is_numpy, to_numpy
@@ -48,9 +47,6 @@ GRAM_MAX_COLUMNS = 256
 # a few dozen gradient passes and the host inversion well under a second, which the tens
 # of epochs it saves on ill-conditioned data repay.
 FULL_MAX_COLUMNS = 1024
-# Refits to the local Hessian build and decompose a matrix over all the parameters (every
-# class's coefficients, for the softmax): up to this many, 32 MiB and well under a second.
-REFIT_MAX_PARAMS = 2048
 # Rows of dense X per block of a pass: a few MiB, so that a block read for one product is
 # still in cache for the next.
 BLOCK_BYTES = 4 * 2**20
@@ -72,9 +68,32 @@ def row_blocks(X, *columns, width=None):
     if step >= n_samples:
         yield (X, *columns)
         return
-    for start in range(0, n_samples, step):
-        rows = slice(start, start + step)
-        yield (X[rows], *(None if column is None else column[rows] for column in columns))
+    with _one_blas_thread():
+        for start in range(0, n_samples, step):
+            rows = slice(start, start + step)
+            yield (X[rows], *(None if column is None else column[rows]
+                              for column in columns))
+
+
+_BLAS = None
+
+
+def _one_blas_thread():
+    """BLAS limited to one thread while a pass runs through its row blocks.
+
+    A blocked pass makes several small products a block, and a multithreaded BLAS
+    synchronises its threads at each: with another process on a core, each waits for
+    the scheduler (a pass of 200 000 x 100 took 5x its single-threaded time with a
+    second process busy). Blocks that stay in cache get from one thread what threads
+    would give. The controller is made once (that takes a few hundred microseconds; a
+    limit then costs about ten).
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _finite_or_raise(matrix, what):
@@ -136,6 +155,15 @@ def gram(X, sample_weight, fit_intercept, total_weight):
         matrix = np.block([[matrix, column_sums[:, None]],
                            [column_sums[None, :], np.array([[corner]])]])
     return _finite_or_raise(matrix / total_weight, "Gram matrix")
+
+
+def grams(X, weights, fit_intercept, total_weight):
+    """``X1^T diag(weights[:, k]) X1 / S`` for every column ``k`` of the non-negative
+    ``(n_samples, K)`` weights, of shape ``(K, n_cols, n_cols)``, host float64. (One wide
+    product ``X^T [w_1 X, ..., w_K X]`` a row block in place of K symmetric ones took as
+    long on 1 797 x 64 and 20 000 x 50 with 10 classes: twice the flops.)"""
+    return np.stack([gram(X, weights[:, k], fit_intercept, total_weight)
+                     for k in range(weights.shape[1])])
 
 
 @np.errstate(over="ignore", invalid="ignore")
@@ -221,11 +249,25 @@ def gram_diagonal(X, sample_weight, fit_intercept, total_weight):
     _accumulate_squares(diagonal, X, sample_weight, xp)
     diagonal = to_numpy(diagonal)
     if fit_intercept:
-        # The intercept's entry, sum_i s_i: S itself for the sample weights, less for the
-        # curvature-scaled weights of a local metric.
-        diagonal = np.append(diagonal, float(X.shape[0]) if sample_weight is None
-                             else float(xp.sum(sample_weight, dtype=xp.float64)))
+        diagonal = np.append(diagonal, total_weight)
     return _finite_or_raise(diagonal / total_weight, "squared column norm")
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def gram_diagonals(X, weights, fit_intercept, total_weight):
+    """The diagonals of ``X1^T diag(weights[:, k]) X1 / S`` for every column ``k`` of the
+    ``(n_samples, K)`` weights, of shape ``(K, n_cols)``, in one pass over the squares of
+    X."""
+    xp, device = get_namespace(X)
+    diagonals = xp.zeros((X.shape[1], weights.shape[1]), dtype=xp.float64, device=device)
+    for X_block, weight in row_blocks(X, weights):
+        squares = X_block.multiply(X_block) if sp.issparse(X_block) else X_block * X_block
+        diagonals += xp.astype(squares.T @ weight, xp.float64)
+    diagonals = to_numpy(diagonals).T
+    if fit_intercept:
+        corner = to_numpy(xp.sum(weights, axis=0, dtype=xp.float64))
+        diagonals = np.column_stack([diagonals, corner])
+    return _finite_or_raise(diagonals / total_weight, "squared column norm")
 
 
 @np.errstate(over="ignore", invalid="ignore")
@@ -347,17 +389,20 @@ class Euclidean:
 
 class Diagonal:
     """``M = diag(weights)``, a flat vector over the parameters (on their device).
-    ``refresh(w)``, where present, gives the diagonal of the curvature at ``w``."""
+    ``refresh(w)``, where present, gives the diagonal of the curvature at ``w``;
+    ``shift``, where present (a :class:`_ClassShift`), keeps steps free of the direction
+    the softmax does not see (see :class:`Dense`)."""
 
     name = "diagonal"
     exact = False
 
-    def __init__(self, weights, inverse, refresh=None):
+    def __init__(self, weights, inverse, refresh=None, shift=None):
         self.weights, self._inverse = weights, inverse
-        self.refresh = refresh
+        self.refresh, self.shift = refresh, shift
 
     def direction(self, grad):
-        return grad * self._inverse
+        step = grad * self._inverse
+        return step if self.shift is None else self.shift.centre(step)
 
     def inner(self, u, v):
         return (u * self.weights) @ v
@@ -368,11 +413,14 @@ class Diagonal:
 
 
 class Full:
-    """``M`` the same ``(n_cols, n_cols)`` matrix on each output's block of the flat vector.
+    """``M`` a ``(n_cols, n_cols)`` matrix on each output's block of the flat vector: the
+    same one for every output (``matrix`` 2-D), or one each (3-D, ``(n_outputs, n_cols,
+    n_cols)``: the diagonal blocks of the softmax's Hessian, whose steps ``shift`` keeps
+    free of the direction the softmax does not see, see :class:`Dense`).
 
     The flat vector holds the coefficients row-major, ``(n_outputs, n_features)``, then
     the intercepts; a block is one output's coefficients and intercept. ``exact``: ``M`` is
-    the Hessian at the point it was fitted at (least squares, one output).
+    the Hessian at the point it was fitted at (least squares; one output).
     ``refresh(w)``, where present, gives the metric of the curvature at ``w`` (see
     :func:`full`).
     """
@@ -380,12 +428,11 @@ class Full:
     name = "full"
 
     def __init__(self, matrix, inverse, n_outputs, n_features, fit_intercept,
-                 refresh=None, exact=False):
+                 refresh=None, exact=False, shift=None):
         self.matrix, self._inverse = matrix, inverse
         self.n_outputs, self.n_features = n_outputs, n_features
         self.fit_intercept = fit_intercept
-        self.refresh = refresh
-        self.exact = exact
+        self.refresh, self.exact, self.shift = refresh, exact, shift
 
     def _blocks(self, w):
         xp = get_namespace(w)[0]
@@ -402,11 +449,19 @@ class Full:
         return xp.concat([xp.reshape(blocks[:, : self.n_features], (-1,)),
                           blocks[:, self.n_features]])
 
+    def _apply(self, matrix, w):
+        """Each block of ``w`` times its matrix, as blocks."""
+        blocks = self._blocks(w)
+        if matrix.ndim == 2:
+            return blocks @ matrix
+        return (blocks[:, None, :] @ matrix)[:, 0, :]
+
     def direction(self, grad):
-        return self._flat(self._blocks(grad) @ self._inverse)
+        step = self._flat(self._apply(self._inverse, grad))
+        return step if self.shift is None else self.shift.centre(step)
 
     def inner(self, u, v):
-        return get_namespace(u)[0].sum((self._blocks(u) @ self.matrix) * self._blocks(v))
+        return get_namespace(u)[0].sum(self._apply(self.matrix, u) * self._blocks(v))
 
     def prox(self, penalty, w, step):
         raise ValueError("The full metric has no exact L1 prox: use the diagonal one.")
@@ -417,31 +472,31 @@ class Full:
 
 
 class Dense:
-    """``M`` a matrix over the whole flat vector: Newton's metric, the local Hessian, which
-    couples the outputs of the softmax. No global bound: the engine checks its steps.
+    """``M`` a matrix over the whole flat vector: Newton's metric, the softmax's Hessian,
+    which couples the classes. No global bound: the rule that steps in it searches its
+    step length. ``refresh(w)`` gives it at another point.
 
     The softmax does not change when the same number is added to every class's raw
     prediction, so its Hessian is singular along "the same coefficients and intercept for
-    every class". With ``shift_invariant`` the step is kept free of that direction (its
-    mean over the classes is removed), as plain descent from zero keeps it: the
-    coefficients and intercepts keep summing to zero over the classes, the solution
-    ``LogisticRegression`` reports, and rounding cannot drift along it.
+    every class". With ``shift`` (a :class:`_ClassShift`) the step is kept free of that
+    direction (its mean over the classes is removed), as plain descent from zero keeps it:
+    the coefficients and intercepts keep summing to zero over the classes, the solution
+    ``LogisticRegression`` reports, and rounding cannot drift along it (L-BFGS's memory,
+    which learns no curvature there, would amplify the drift).
     """
 
     name = "full"
     exact = True
 
-    def __init__(self, matrix, inverse, shift_invariant=None, refresh=None):
+    def __init__(self, matrix, inverse, shift=None, refresh=None):
         self.matrix, self._inverse = matrix, inverse
-        self.shift_invariant = shift_invariant
+        self.shift = shift
         self.refresh = refresh
         self.refresh_epochs = getattr(refresh, "refresh_epochs", None)
 
     def direction(self, grad):
         step = self._inverse @ grad
-        if self.shift_invariant is None:
-            return step
-        return self.shift_invariant.centre(step)
+        return step if self.shift is None else self.shift.centre(step)
 
     def inner(self, u, v):
         return u @ (self.matrix @ v)
@@ -494,48 +549,80 @@ def _factor(objective, data, ridge, cut=None, floor=None):
 
 
 def _factor_positive(objective, data, ridge):
-    """``(M, M^-1)`` as :func:`_factor`, by a Cholesky factorisation where ``M = data +
-    diag(ridge)`` is positive definite, which a positive L2 term on every coefficient
-    makes it (the intercept's curvature is the weights' sum): several times cheaper than
-    the eigendecompositions, which it falls back to where the factorisation fails (no L2
-    term, or rounding on a nearly singular matrix)."""
-    if not np.all(ridge[: objective.n_features] > 0):
+    """``(M, M^-1)`` as :func:`_factor`, for ``M = data + diag(ridge)`` or a stack of them
+    (``data`` of shape ``(K, n_cols, n_cols)``), by a Cholesky factorisation where ``M``
+    is positive definite, which a positive L2 term on every coefficient makes it (the
+    intercept's curvature is the weights' sum): several times cheaper than the
+    eigendecompositions, which it falls back to where the factorisation fails (no L2
+    term, or rounding on a nearly singular matrix). A stack is factored in one call."""
+    if data.ndim == 3:
+        try:
+            return _cholesky(objective, data, ridge)
+        except np.linalg.LinAlgError:
+            factors = [_factor_positive(objective, block, ridge) for block in data]
+            xp = objective.xp
+            return tuple(xp.stack(parts) for parts in zip(*factors, strict=True))
+    try:
+        return _cholesky(objective, data, ridge)
+    except np.linalg.LinAlgError:
         return _factor(objective, data, ridge)
-    diagonal = np.diag(data) + ridge
+
+
+# The smallest squared pivot of a Cholesky factorisation (of a matrix of unit diagonal)
+# that :func:`_cholesky` accepts: about sqrt(eps), below which LU's inverse loses half
+# the digits.
+_PIVOT = 1e-8
+
+
+def _cholesky(objective, data, ridge):
+    """:func:`_factor_positive`'s factorisation, in the Jacobi scale; raises
+    ``LinAlgError`` where ``M`` is not (numerically) positive definite."""
+    if not np.all(ridge[: objective.n_features] > 0):
+        raise np.linalg.LinAlgError("no L2 term")
+    matrix = data + np.diag(ridge)
+    diagonal = np.diagonal(matrix, axis1=-2, axis2=-1).copy()
     diagonal[~(diagonal > 0)] = 1.0
     root = np.sqrt(diagonal)
-    scaled = (data + np.diag(ridge)) / root[:, None] / root[None, :]
-    factor, info = scipy.linalg.lapack.dpotrf(scaled, lower=True)
-    if info != 0:
-        return _factor(objective, data, ridge)
-    inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True)
-    if info != 0:
-        return _factor(objective, data, ridge)
-    inverse = np.tril(inverse) + np.tril(inverse, -1).T
-    inverse /= root[:, None] * root[None, :]
-    return (_on_device(objective, data + np.diag(ridge)), _on_device(objective, inverse))
+    scale = root[..., :, None] * root[..., None, :]
+    # The factorisation is the test: of definiteness, and of conditioning. A pivot below
+    # _PIVOT (the scaled diagonal is 1) leaves an eigenvalue near the rounding of the
+    # others (collinear columns, an L2 term tiny beside them), whose inverse LU would not
+    # get right: the eigendecompositions cut such directions out. Otherwise the inverse
+    # of the scaled matrix is well within reach of LU.
+    factor = np.linalg.cholesky(matrix / scale)
+    if not np.min(np.diagonal(factor, axis1=-2, axis2=-1)) ** 2 > _PIVOT:
+        raise np.linalg.LinAlgError("ill-conditioned")
+    inverse = np.linalg.inv(matrix / scale) / scale
+    inverse = (inverse + np.swapaxes(inverse, -1, -2)) / 2
+    return _on_device(objective, matrix), _on_device(objective, inverse)
 
 
 def _start_curvature(objective):
     """The loss's local curvature at a raw prediction of zero, the starting point: the
-    bound's ``c`` for least squares and the sigmoid, ``1/K`` for the softmax (whose bound,
-    Böhning's, is 1/2)."""
+    bound's ``c`` for least squares and the sigmoid, ``(1 - 1/K) / K`` on each class of
+    the softmax (whose bound, Böhning's, is 1/2)."""
     loss = objective.loss_function
-    if not hasattr(loss, "local_curvature"):
+    if not hasattr(loss, "local_curvatures"):
         return loss.curvature
     zero = np.zeros((1, loss.n_outputs) if loss.raw_ndim == 2 else 1)
-    return float(loss.local_curvature(zero)[0])
+    return float(loss.local_curvatures(zero)[0, 0])
+
+
+def _class_shift(objective):
+    """The centring of the softmax's steps (see :class:`Dense`), or None."""
+    shift_invariant = getattr(objective.loss_function, "shift_invariant", False)
+    return _ClassShift(objective) if shift_invariant else None
 
 
 def full(objective, local=False):
-    """The full metric, one ``(n_cols, n_cols)`` matrix on every output's block.
+    """The full metric, a ``(n_cols, n_cols)`` matrix on every output's block.
 
     ``local=False``: ``M = B``, the bound, in which a step of 1 cannot make the objective
     rise, wherever it is taken: the metric of the rules that take the step they are
     given. ``local=True``: the curvature at the start (zero), ``c_0 X1^T D X1 / S + l2 E``
-    with ``c_0`` the loss's local curvature there (:func:`_start_curvature`), which is no
-    bound for the softmax; with ``refresh(w)`` to the curvature at ``w`` (see
-    :func:`_refresher`). For the rules that search their own step length (L-BFGS), which
+    with ``c_0`` the loss's local curvature there (:func:`_start_curvature`; no bound
+    for the softmax), with ``refresh(w)`` to the curvature at ``w`` (see
+    :func:`_refresher`): for the rules that search their own step length (L-BFGS), which
     want the curvature they will meet, not a bound of it.
     """
     curvature = _start_curvature(objective) if local else objective.loss_function.curvature
@@ -543,58 +630,97 @@ def full(objective, local=False):
     refresh, cost = _refresher(objective) if local else (None, None)
     metric = Full(*_factor_positive(objective, curvature * objective.gram(), ridge),
                   objective.n_outputs, objective.n_features, objective.fit_intercept,
-                  refresh, exact=not hasattr(objective.loss_function, "local_curvature"))
+                  refresh, exact=not hasattr(objective.loss_function, "local_curvatures"),
+                  shift=_class_shift(objective) if local else None)
     metric.refresh_epochs = cost
+    metric.newton = _newton(objective, refresh, cost) if local else None
     return metric
 
 
-def _refresher(objective):
-    """``(refresh, cost)``: ``refresh(w)``, the metric of the curvature at ``w``, and its
-    cost in gradient passes; ``(None, None)`` where the curvature does not change (least
-    squares) or the objective cannot compute it.
+# Newton's steps past the stopping rule (see skgd._updates.lbfgs) are taken where the
+# Hessian costs at most this many microseconds by the cost model (about as much on this
+# project's machine): within the fixed cost of a fit, on the small problems whose fits
+# are quick anyway.
+POLISH_MAX_COST = 2000.0
 
-    With one output (the sigmoid) the curvature is the Hessian, a weighted Gram matrix
-    (:meth:`~skgd.losses.LinearObjective.local_gram`): the metric is Newton's. For the
-    softmax the Hessian couples the classes, ``K (p + 1)`` square: it is taken exactly
-    (a :class:`Dense` metric) where it costs at most ``EXACT_MAX_EPOCHS`` passes, and
-    otherwise stood in for by one weighted Gram matrix on every class's block (the
-    coupling left out; see ``local_curvature``), which L-BFGS's memory corrects.
+
+def _newton(objective, refresh, cost):
+    """``newton(w)``, the exact Hessian's metric at ``w``, where it costs at most
+    ``POLISH_MAX_COST`` (None elsewhere, and for least squares, whose metric is its
+    Hessian from the start)."""
+    if refresh is None:
+        return None
+    if objective.n_outputs == 1:
+        # One output: the refit is the Hessian itself.
+        return refresh if cost * _pass_cost(objective) <= POLISH_MAX_COST else None
+    exact_cost = _refresh_epochs(objective, exact=True)
+    if not (hasattr(objective, "local_hessian")
+            and exact_cost * _pass_cost(objective) <= POLISH_MAX_COST):
+        return None
+    if cost == exact_cost and getattr(refresh, "refresh_epochs", None) == exact_cost:
+        return refresh
+    return _exact_softmax(objective, exact_cost)
+
+
+def _refresher(objective):
+    """``(refresh, cost)``: ``refresh(w)``, the full metric of the curvature at ``w``, and
+    its cost in gradient passes; ``(None, None)`` where the curvature does not change
+    (least squares) or the objective cannot compute it.
+
+    With one output (the sigmoid) the metric is the Hessian, a weighted Gram matrix:
+    Newton's. The softmax's Hessian couples the classes, ``K (p + 1)`` square: it is taken
+    exactly (a :class:`Dense` metric) where that costs at most ``EXACT_MAX_EPOCHS``
+    passes; otherwise its diagonal blocks stand in for it, one weighted Gram matrix a
+    class (:meth:`~skgd.losses.LinearObjective.hessian_blocks`), and L-BFGS's memory
+    learns the coupling. (One Gram matrix shared by the classes, weighted by their mean
+    curvature, took twice the passes on digits and 1.8x on 50 classes: which rows are
+    uncertain differs from class to class.)
     """
     loss = objective.loss_function
-    if not (hasattr(loss, "local_curvature") and hasattr(objective, "local_gram")):
+    if not (hasattr(loss, "local_curvatures") and hasattr(objective, "hessian_blocks")):
         return None, None
-    ridge = objective.l2_reg_strength * _penalised(objective)
-    blocks = (objective.n_outputs, objective.n_features, objective.fit_intercept)
+    shift = _class_shift(objective)
     if objective.n_outputs > 1 and hasattr(objective, "local_hessian"):
         exact_cost = _refresh_epochs(objective, exact=True)
         if exact_cost <= EXACT_MAX_EPOCHS:
-            shift = _ClassShift(objective) if getattr(loss, "shift_invariant", False) \
-                else None
-            flat_ridge = np.append(np.full(objective.n_coef, objective.l2_reg_strength),
-                                   np.zeros(objective.n_params - objective.n_coef))
+            return _exact_softmax(objective, exact_cost), exact_cost
 
-            def newton(w):
-                data = objective.local_hessian(w) - np.diag(flat_ridge)
-                if shift is not None and objective.fit_intercept:
-                    # The same intercept for every class changes nothing: the Hessian is
-                    # 0 along it, and so is every gradient. Curvature put there makes the
-                    # matrix positive definite and leaves the steps as they were.
-                    ones = np.zeros(objective.n_params)
-                    ones[objective.n_coef:] = 1.0
-                    data += np.outer(ones, ones) * (np.trace(data) / data.shape[0])
-                return Dense(*_factor_positive(objective, data, flat_ridge), shift, newton)
-
-            newton.refresh_epochs = exact_cost
-            return newton, exact_cost
+    ridge = objective.l2_reg_strength * _penalised(objective)
+    exact = objective.n_outputs == 1
 
     def refresh(w):
-        metric = Full(*_factor_positive(objective, objective.local_gram(w), ridge), *blocks,
-                      refresh, exact=objective.n_outputs == 1)
+        blocks = objective.hessian_blocks(w)
+        metric = Full(*_factor_positive(objective, blocks if len(blocks) > 1 else blocks[0],
+                                        ridge),
+                      objective.n_outputs, objective.n_features, objective.fit_intercept,
+                      refresh, exact=exact, shift=shift)
         metric.refresh_epochs = cost
         return metric
 
     cost = _refresh_epochs(objective, exact=False)
     return refresh, cost
+
+
+def _exact_softmax(objective, cost):
+    """``newton(w)``: the metric of the softmax's whole Hessian at ``w`` (a
+    :class:`Dense` one, which refreshes itself), ``cost`` passes a refresh."""
+    shift = _class_shift(objective)
+    flat_ridge = np.append(np.full(objective.n_coef, objective.l2_reg_strength),
+                           np.zeros(objective.n_params - objective.n_coef))
+
+    def newton(w):
+        data = objective.local_hessian(w) - np.diag(flat_ridge)
+        if objective.fit_intercept:
+            # The same intercept for every class changes nothing: the Hessian is 0 along
+            # it, and so is every gradient (the probabilities sum to 1). Curvature put
+            # there makes the matrix positive definite and leaves the steps as they were.
+            ones = np.zeros(objective.n_params)
+            ones[objective.n_coef:] = 1.0
+            data += np.outer(ones, ones) * (np.trace(data) / data.shape[0])
+        return Dense(*_factor_positive(objective, data, flat_ridge), shift, newton)
+
+    newton.refresh_epochs = cost
+    return newton
 
 
 class _ClassShift:
@@ -607,25 +733,45 @@ class _ClassShift:
     def centre(self, w):
         xp = get_namespace(w)[0]
         coef = xp.reshape(w[: self.n_coef], (self.n_outputs, self.n_features))
-        parts = [xp.reshape(coef - xp.mean(coef, axis=0), (-1,))]
+        # Sums, not means: NumPy's mean costs several times a sum on small arrays, and
+        # this runs a few times a step.
+        parts = [xp.reshape(coef - xp.sum(coef, axis=0) / self.n_outputs, (-1,))]
         if w.shape[0] > self.n_coef:
             intercept = w[self.n_coef:]
-            parts.append(intercept - xp.mean(intercept))
+            parts.append(intercept - xp.sum(intercept) / self.n_outputs)
         return xp.concat(parts)
 
 
-# A flop of the Gram's matrix-matrix products (and of the eigendecomposition, blocked
-# LAPACK) takes about this many times less time than one of a gradient's matrix-vector
-# products, which wait on memory.
-_BLAS3_SPEEDUP = 8
+# The cost model of the passes, in microseconds of one core: what decides how often a
+# metric is refitted and which seed L-BFGS starts from. Measured on this project's machine
+# (one BLAS thread; see docs/performance.md): a gradient pass's products run at about
+# 8 000 multiply-adds a microsecond with several outputs and 3 000 with one (a thin
+# product waits on memory), its other NumPy work about 5 ns per raw prediction and 40 us
+# per pass; a symmetric weighted product X1^T D X1 of n_cols columns runs at 4 000
+# sqrt(n_cols / 40) multiply-adds a microsecond (small matrices use the hardware poorly)
+# and the factorisation of its result takes 40 + n_cols^3 / (2 000 sqrt(n_cols / 65)) us.
+# Only ratios of costs are used, so a faster machine cancels; the shape of the costs
+# does not, and it is what this model holds.
+def _pass_cost(objective):
+    """Microseconds of one gradient pass (the raw prediction and the gradient's
+    product)."""
+    n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
+        objective.n_outputs
+    rate = 8000.0 if k > 1 else 3000.0
+    return 2 * n * n_cols * k / rate + 0.005 * n * k + 40.0
+
+
+def _gram_cost(n, size):
+    """Microseconds of one weighted ``size``-square Gram matrix of ``n`` rows and its
+    factorisation."""
+    gram = n * size * size / 2 / (4000.0 * math.sqrt(max(size, 1) / 40))
+    return gram + 40.0 + size**3 / (2000.0 * math.sqrt(max(size, 1) / 65))
 
 
 # The most gradient passes' work a quasi-Newton rule's seed metric may cost (by
-# _seed_epochs' count, which overstates the eigendecompositions): with the full bound as
-# seed L-BFGS took 0.4-0.7x the time of the diagonal seed on dense tables of 5 000-20 000
-# rows and 50-60 columns (1.2x on 20 000 x 100 with 26 classes), 0.1x on one-hot tables
-# and 0.4x on 10 000 x 1 000 (a count of 190 passes). Beyond the threshold (1 000 x 1 000
-# counts 1 300) the diagonal is taken unmeasured against the bound: a guess.
+# _seed_epochs' count): with the full bound as seed L-BFGS took 0.4-0.7x the time of the
+# diagonal seed on dense tables of 5 000-20 000 rows and 50-60 columns, 0.1x on one-hot
+# tables and 0.4x on 10 000 x 1 000. Beyond the threshold the diagonal is taken.
 SEED_EPOCHS = 200
 # Up to this many columns the full bound costs milliseconds at most, and it is kept: it
 # solves least squares in one step, where the diagonal seed leaves L-BFGS to learn all.
@@ -633,37 +779,34 @@ SEED_MIN_COLUMNS = 256
 
 
 def _seed_epochs(objective):
-    """How many gradient passes' work the full bound costs: its Gram pass and its two
-    eigendecompositions, against a gradient's two products (rows by their weight, as in
-    :func:`_refit_epochs`)."""
-    n, n_cols = objective.total_weight, objective.n_features + objective.fit_intercept
-    build = (n * n_cols**2 + 20 * n_cols**3) / _BLAS3_SPEEDUP
-    return build / (2 * n * n_cols * objective.n_outputs)
+    """How many gradient passes' work the full seed costs: its Gram matrix and its
+    factorisation. Rows by their weight, as in :func:`_refresh_epochs`."""
+    n_cols = objective.n_features + objective.fit_intercept
+    return _gram_cost(objective.total_weight, n_cols) / _pass_cost(objective)
 
 
-# The work of a gradient pass's Python and NumPy calls beside its products, in flops of a
-# matrix-vector product: on small data it, not the products, sets the pass's cost.
-_PASS_OVERHEAD = 2e5
 # The softmax's exact Hessian is refreshed where it costs at most this many gradient
-# passes; beyond, one weighted Gram matrix stands in for it (see _refresher).
+# passes; beyond, its diagonal blocks stand in for it (see _refresher).
 EXACT_MAX_EPOCHS = 2
 
 
 def _refresh_epochs(objective, exact):
-    """How many gradient passes' work a refresh of the local metric costs: a pass for the
-    raw prediction and the weighted Gram pass (``n p^2``; a pass per pair of classes for
-    the softmax's exact Hessian, ``n (K p)^2``), and the factorisation, against a
-    gradient's two products. Matrix products run ``_BLAS3_SPEEDUP`` times faster a flop.
+    """How many gradient passes' work a refresh of the local metric costs, by the cost
+    model above: a pass for the raw prediction and the weighted Gram matrices with their
+    factorisations, one ``K n_cols`` square for the softmax's exact Hessian (two
+    products), one ``n_cols`` square a class for its diagonal blocks (and for one output).
 
     Rows are counted by their total weight, so that weighting a row by 2 and repeating it
     give the same schedule, hence the same fit.
     """
     n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
         objective.n_outputs
-    size = k * n_cols if exact else n_cols
-    gradient = 2 * n * n_cols * k + _PASS_OVERHEAD
-    refresh = n * n_cols * k + (n * size**2 + size**3) / _BLAS3_SPEEDUP + _PASS_OVERHEAD
-    return max(1, math.ceil(refresh / gradient))
+    gradient = _pass_cost(objective)
+    if exact:
+        blocks = 2 * _gram_cost(n, k * n_cols)
+    else:
+        blocks = k * (_gram_cost(n, n_cols) + 0.002 * n * n_cols)
+    return max(1, math.ceil((gradient / 2 + blocks) / gradient))
 
 
 def _jacobi_scale(objective, diagonal):
@@ -700,29 +843,27 @@ def diagonal(objective, local=False):
     of ``diag(B)`` that still majorises ``B`` (:func:`_jacobi_scale`). ``local=True``: the
     diagonal of the curvature at the start, unscaled (a rule that searches its step needs
     no bound, and is spared the power iteration), with ``refresh(w)`` to the diagonal of
-    the curvature at ``w`` (of :meth:`~skgd.losses.LinearObjective.local_gram`, one
-    weighted pass over the squares of X).
+    the Hessian at ``w``, each class's own for the softmax (of
+    :meth:`~skgd.losses.LinearObjective.hessian_blocks`, one weighted pass over the
+    squares of X; two passes' work with the raw prediction's).
     """
     penalised = objective.l2_reg_strength * _penalised(objective)
     curvature = _start_curvature(objective) if local else objective.loss_function.curvature
-    diag = curvature * objective.gram_diagonal() + penalised
+    diag = _positive(curvature * objective.gram_diagonal() + penalised)
     if not local:
-        diag = _positive(diag)
-        diag = diag * _jacobi_scale(objective, diag)
-        return _diagonal(objective, diag)
-    refresh = None
-    if (hasattr(objective.loss_function, "local_curvature")
-            and hasattr(objective, "local_gram_diagonal")):
+        return _diagonal(objective, np.tile(diag * _jacobi_scale(objective, diag),
+                                            (objective.n_outputs, 1)))
+    refresh, shift = None, _class_shift(objective)
+    if (hasattr(objective.loss_function, "local_curvatures")
+            and hasattr(objective, "hessian_block_diagonals")):
         def refresh(w):
-            metric = _diagonal(objective, objective.local_gram_diagonal(w) + penalised,
-                               refresh)
-            metric.refresh_epochs = cost
+            blocks = objective.hessian_block_diagonals(w) + penalised
+            metric = _diagonal(objective, _positive(blocks), refresh, shift)
+            metric.refresh_epochs = 2
             return metric
 
-        # The raw prediction's pass and the weighted pass over the squares.
-        cost = 2
-    metric = _diagonal(objective, diag, refresh)
-    metric.refresh_epochs = None if refresh is None else cost
+    metric = _diagonal(objective, np.tile(diag, (objective.n_outputs, 1)), refresh, shift)
+    metric.refresh_epochs = None if refresh is None else 2
     return metric
 
 
@@ -731,16 +872,17 @@ def _positive(diag):
     return np.where(diag > 0, diag, max(float(diag.max()), 1.0))
 
 
-def _diagonal(objective, diag, refresh=None):
-    """The :class:`Diagonal` metric of one block's host diagonal, over the flat vector."""
-    diag = _positive(diag)
+def _diagonal(objective, blocks, refresh=None, shift=None):
+    """The :class:`Diagonal` metric of each output's host diagonal (``(n_outputs,
+    n_cols)``), over the flat vector."""
     n_features = objective.n_features
-    flat = np.tile(diag[:n_features], objective.n_outputs)
+    flat = blocks[:, :n_features].ravel()
     if objective.fit_intercept:
-        flat = np.append(flat, np.full(objective.n_outputs, diag[n_features]))
+        flat = np.append(flat, blocks[:, n_features])
     with np.errstate(over="ignore", divide="ignore"):
         inverse = 1 / flat
-    return Diagonal(_on_device(objective, flat), _on_device(objective, inverse), refresh)
+    return Diagonal(_on_device(objective, flat), _on_device(objective, inverse), refresh,
+                    shift)
 
 
 PRECONDITIONERS = {"full": full, "diagonal": diagonal}
@@ -778,12 +920,12 @@ def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
 
 
 def without_refits(metric):
-    """``metric`` without its ``refresh`` (which holds the objective, hence X): what an
-    estimator keeps, and pickles, for ``partial_fit`` to continue in."""
-    if getattr(metric, "refresh", None) is None:
+    """``metric`` without its ``refresh`` and ``newton`` (which hold the objective, hence
+    X): what an estimator keeps, and pickles, for ``partial_fit`` to continue in."""
+    if getattr(metric, "refresh", None) is None and getattr(metric, "newton", None) is None:
         return metric
     frozen = copy.copy(metric)
-    frozen.refresh = None
+    frozen.refresh = frozen.newton = None
     return frozen
 
 

@@ -617,10 +617,11 @@ def _metric_budget(X):
 
 def _footprint(fits):
     """Bytes the metrics of ``fits`` take while they run: for the "full" metric (or the
-    gauge of a Euclidean step), the bound's ``(p + 1) x (p + 1)`` matrix and its inverse
-    per fold and alpha (shared by the learning rates; one block serves every class), and
-    per fit that refits to a cross-entropy's local Hessian, that Hessian's ``K (p + 1)``
-    square and inverse; vectors for the others."""
+    gauge of a Euclidean step), the ``(p + 1) x (p + 1)`` matrix and its inverse per fold
+    and alpha (shared by the learning rates; one block serves every class), and per
+    L-BFGS fit that refits it to the local curvature, a block per class (the softmax's
+    whole ``K (p + 1)`` square where it takes that) and its memory of pairs; vectors for
+    the others."""
     total, bounds = 0, set()
     for fit in fits:
         estimator, objective = fit.estimator, fit.objective
@@ -639,13 +640,13 @@ def _footprint(fits):
         if key not in bounds:
             bounds.add(key)
             total += 2 * (objective.n_features + objective.fit_intercept) ** 2 * 8
-        refits = (name == "full" and not lbfgs
-                  and hasattr(objective.loss_function, "local_hessian")
-                  and objective.n_params <= _curvature.REFIT_MAX_PARAMS
-                  and not (isinstance(estimator.learning_rate, Real)
-                           and estimator.learning_rate > 1))
-        if refits:
-            total += 2 * objective.n_params ** 2 * 8
+        if lbfgs and name == "full" and hasattr(objective.loss_function,
+                                                "local_curvatures"):
+            n_cols = objective.n_features + objective.fit_intercept
+            total += 2 * 8 * max(objective.n_outputs * n_cols**2,
+                                 objective.n_params**2 if _curvature._refresh_epochs(
+                                     objective, exact=True) <= _curvature.EXACT_MAX_EPOCHS
+                                 else 0)
         if lbfgs:
             # Its memory of step and gradient-change pairs.
             total += 2 * _updates.LBFGS_MEMORY * objective.n_params * 8

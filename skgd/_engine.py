@@ -68,6 +68,10 @@ _RISE_EPOCHS = 3
 _RISING_END = 5
 # Relative rounding error of an objective summed from float32 losses.
 _ROUNDING = 1e-6
+# Newton's steps past the stopping rule, at most (see UpdateRule.finish), and the
+# optimality they stop at: two take 1e-5 to the rounding of float64 gradients.
+_POLISH_STEPS = 3
+_POLISHED = 1e-12
 # "plateau" stops once it has cut the rate by this factor in all.
 _MIN_PLATEAU_FACTOR = 1e-6
 
@@ -352,6 +356,8 @@ def descent(
     scores: list[float] | None = [] if validation is not None else None
     best_monitored, best_params, stalled = math.inf, params, 0
     relative = None
+    # The optimality at each Newton step past the stopping rule (see UpdateRule.finish).
+    polished: list[float] | None = None
     epoch_rule = validation is not None or not full_batch
     converged = stopped = False
     start = time.perf_counter()
@@ -440,6 +446,14 @@ def descent(
         if tol is None:
             continue
         if full_batch and not reverted and relative is not None and relative <= tol:
+            polish = rule.finish(rule_state, metric) if polished is None else None
+            if polish is not None:
+                # The rule takes Newton's steps from here, to the optimum to rounding.
+                rule_state, polished = polish, [relative]
+                continue
+            if polished is not None and _polishing(polished, relative):
+                polished.append(relative)
+                continue
             # The certificate is for the point where the gradient was taken: that is
             # the point returned, not the step from it (which no one has checked).
             assert step is not None  # a full batch takes its steps here
@@ -501,6 +515,15 @@ def descent(
         best_validation_score=best_score,
         optimality=relative,
     )
+
+
+def _polishing(polished, relative):
+    """Whether Newton's steps past the stopping rule go on: at most ``_POLISH_STEPS`` of
+    them, until the optimality is within ``_POLISHED`` of the start's, while each still
+    divides it by 10 or more (quadratic convergence; once rounding sets the gradient, a
+    step gains nothing)."""
+    return (len(polished) < _POLISH_STEPS and relative > _POLISHED
+            and relative <= polished[-1] / 10)
 
 
 def _rising_end(loss_curve, references):

@@ -40,6 +40,12 @@ def _params(params, state):
     return params
 
 
+def xp_sum_abs(array):
+    """``sum |array|`` in the array's namespace."""
+    xp = get_namespace(array)[0]
+    return xp.sum(xp.abs(array))
+
+
 def _never(state):
     return False
 
@@ -62,6 +68,10 @@ class UpdateRule(NamedTuple):
     # ``grad^T H^-1 grad`` at ``point`` (None where it has none); the engine's optimality
     # measure takes the larger of it and the metric's.
     decrement: Callable = _none
+    # finish(state, metric): once the stopping rule is met, the state that goes on with
+    # Newton's steps to the optimum to rounding, where the rule can take them cheaply;
+    # None (the default) to stop there.
+    finish: Callable = _none
 
 
 class MomentumState(NamedTuple):
@@ -181,6 +191,8 @@ class QuasiNewtonState(NamedTuple):
     # passes since it was fitted to the local curvature.
     metric: object = None
     since_refresh: int = 0
+    # Past the stopping rule, taking Newton's steps (see ``finish``).
+    polishing: bool = False
 
 
 # Pairs L-BFGS remembers (scikit-learn's lbfgs and SciPy's default).
@@ -211,6 +223,13 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
     (the memory, learnt in another metric, is dropped): where the Hessian is cheap, this
     is Newton's method with a line search, which ends in a few steps, at the optimum to
     rounding. No prox: the engine gives this rule no non-smooth penalty.
+
+    Once the engine's stopping rule is met, ``finish`` goes on with Newton's steps where
+    the metric offers the Hessian at a small cost (``metric.newton(w)``, see
+    :func:`skgd._curvature.full`): each takes the fit from an optimality of ``tol`` to
+    about its square, so the point returned is the optimum to rounding, whatever path
+    led there (L-BFGS's memory amplifies rounding: fits of weighted and of repeated rows
+    would otherwise stop ``tol`` apart).
     """
 
     def init(params):
@@ -251,7 +270,12 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
             # losses sum to about 1e-6 of their size (the engine's ``_ROUNDING``).
             single = str(step.grad.dtype).endswith(("float32", "float16"))
             rounding = (1e-6 if single else 1e-15) * abs(state.value)
-            if not value <= state.value + decrease + rounding:
+            # Where the objective cannot tell the points apart, near the optimum, the
+            # gradient can: a smaller one is progress (as scikit-learn's Newton solver
+            # judges it).
+            resolved = not (abs(value - state.value) <= 16 * rounding
+                            and float(xp_sum_abs(step.grad)) < float(xp_sum_abs(state.grad)))
+            if resolved and not value <= state.value + decrease + rounding:
                 length = state.length
                 if math.isfinite(value):
                     curve = value - state.value - state.slope * length
@@ -271,14 +295,15 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
             if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
                 pairs = (*pairs, (s, y, sy))[-memory:]
         refresh = getattr(current, "refresh", None)
-        if refresh is not None and since >= current.refresh_epochs:
+        if refresh is not None and (state.polishing or since >= current.refresh_epochs):
             # The curvature met here: its own step is 1, whatever learning_rate scaled
             # the first metric's.
             current, since, learning_rate = refresh(step.point), 0, 1.0
             if current.exact:
                 pairs = ()
         accepted = QuasiNewtonState(step.point, value, step.grad, None, 0.0, 1.0, pairs,
-                                    False, None if current is metric else current, since)
+                                    False, None if current is metric else current, since,
+                                    state.polishing)
         if not pairs:
             return step.point, metric_step(accepted, step.grad, learning_rate, current,
                                            False)
@@ -294,8 +319,16 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
         estimate of Newton's decrement."""
         return -state.slope if state.point is point else None
 
+    def finish(state, metric):
+        newton = getattr(metric, "newton", None)
+        if newton is None or state.point is None or state.polishing:
+            return None
+        exact = newton(state.point)
+        return metric_step(state._replace(metric=exact, since_refresh=0, polishing=True),
+                           state.grad, 1.0, exact, False)
+
     return UpdateRule(init, query, update, rejected=lambda state: state.rejected,
-                      decrement=decrement)
+                      decrement=decrement, finish=finish)
 
 
 UPDATE_RULES = {"gd": gd, "accelerated": accelerated, "adam": adam, "lbfgs": lbfgs}

@@ -172,13 +172,13 @@ class BinaryCrossEntropy(_PerSampleLoss):
 
     @staticmethod
     @_ignore_underflow
-    def local_curvature(raw_prediction):
-        """``p (1 - p)`` per sample, of shape (n_samples,): with one output, the weights
-        of the Gram matrix that is the Hessian of the data term (see
-        :meth:`LinearObjective.local_gram`)."""
+    def local_curvatures(raw_prediction):
+        """``p (1 - p)`` per sample, of shape (n_samples, 1): the weights of the Gram
+        matrix that is the Hessian of the data term (see
+        :meth:`LinearObjective.hessian_blocks`)."""
         xp = get_namespace(raw_prediction)[0]
         exp_neg_abs = xp.exp(-xp.abs(raw_prediction))
-        return exp_neg_abs / ((1 + exp_neg_abs) * (1 + exp_neg_abs))
+        return (exp_neg_abs / ((1 + exp_neg_abs) * (1 + exp_neg_abs)))[:, None]
 
     @staticmethod
     @_ignore_underflow
@@ -303,17 +303,12 @@ class CategoricalCrossEntropy(_PerSampleLoss):
         return entry
 
     @classmethod
-    def local_curvature(cls, raw_prediction):
-        """``(1 - sum_k p_k^2) / (K - 1)`` per sample, of shape (n_samples,): the weights of
-        one Gram matrix that stands in for every class's block of the Hessian, the
-        coupling between classes left out. It is the Hessian on the steps that sum to
-        zero over the classes (those the softmax sees) where a row's classes are equally
-        likely, and for any K the mean of the diagonal ``p_k (1 - p_k)`` scaled alike."""
+    def local_curvatures(cls, raw_prediction):
+        """``p_k (1 - p_k)`` per sample and class, of shape (n_samples, K): the diagonal of
+        each sample's Hessian ``diag(p) - p p^T``, the weights of the Gram matrices on the
+        diagonal of the Hessian (see :meth:`LinearObjective.hessian_blocks`)."""
         proba = cls._log_softmax_parts(raw_prediction)[1]
-        xp = get_namespace(proba)[0]
-        squares = (proba * proba) @ xp.ones(proba.shape[1], dtype=proba.dtype,
-                                            device=get_namespace(proba)[1])
-        return (1 - squares) / (proba.shape[1] - 1)
+        return proba * (1 - proba)
 
     @classmethod
     def predict_proba(cls, raw_prediction: Any) -> Any:
@@ -579,22 +574,25 @@ class LinearObjective:
         hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
         return hessian
 
-    def local_gram(self, w):
-        """``X1^T diag(s_i c_i) X1 / S``, host float64, with ``c_i`` the loss's
-        ``local_curvature`` at ``w``: the Hessian of the data term for one output (the
-        sigmoid), every class's block of it with the coupling left out for the softmax.
-        One pass for the raw prediction, one weighted Gram pass."""
-        return _curvature.gram(self.X, self._curvature_weights(w), self.fit_intercept,
-                               self._total_weight)
+    def hessian_blocks(self, w):
+        """The diagonal blocks of the Hessian of the data term at ``w``, one per output,
+        host float64 of shape ``(n_outputs, n_cols, n_cols)``: ``X1^T diag(s_i h_ik) X1 /
+        S`` with ``h_ik`` the loss's ``local_curvatures`` (for one output, the sigmoid,
+        the Hessian itself; for the softmax, each class's block with the coupling between
+        classes left out). A pass for the raw prediction, a weighted Gram pass a block."""
+        return _curvature.grams(self.X, self._curvature_weights(w), self.fit_intercept,
+                                self._total_weight)
 
-    def local_gram_diagonal(self, w):
-        """The diagonal of :meth:`local_gram`, without the matrix."""
-        return _curvature.gram_diagonal(self.X, self._curvature_weights(w),
-                                        self.fit_intercept, self._total_weight)
+    def hessian_block_diagonals(self, w):
+        """The diagonals of :meth:`hessian_blocks`, of shape ``(n_outputs, n_cols)``,
+        without the matrices: one pass over the squares of X for all outputs."""
+        return _curvature.gram_diagonals(self.X, self._curvature_weights(w),
+                                         self.fit_intercept, self._total_weight)
 
     def _curvature_weights(self, w):
-        weights = self.loss_function.local_curvature(self.raw_prediction(w))
-        return weights if self.sample_weight is None else weights * self.sample_weight
+        weights = self.loss_function.local_curvatures(self.raw_prediction(w))
+        return weights if self.sample_weight is None else (
+            weights * self.sample_weight[:, None])
 
     def gram_product(self, basis):
         """``X1^T D X1 / S @ basis`` for a host basis, in one pass over X."""

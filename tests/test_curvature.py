@@ -205,9 +205,10 @@ def test_the_softmax_refits_its_exact_hessian_where_it_costs_at_most_exact_max_e
     assert refitted.refresh is not None and refitted.refresh_epochs >= 1
 
 
-def test_the_exact_softmax_refit_steps_by_newton_s_step():
+def test_the_exact_softmax_refit_steps_by_newton_s_step(monkeypatch):
     # The Hessian is singular along the same intercept for every class, which no gradient
     # has a part of: the step is the pseudo-inverse's, free of that direction.
+    monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", 10**6)
     objective = _problem("softmax")
     # A point whose classes sum to zero, as descent from zero keeps them (the solution
     # scikit-learn reports): there the gradient's classes sum to zero too.
@@ -235,32 +236,49 @@ def test_a_local_metric_of_one_output_is_the_hessian(loss_name):
     assert_allclose(refitted.matrix, objective.local_hessian(w), rtol=1e-10, atol=1e-14)
 
 
-def test_the_softmax_local_gram_is_the_hessian_on_steps_that_sum_to_zero_at_the_start():
-    # At equal probabilities the Hessian is (I - 11^T/K)/K (x) X1^T D X1 / S: on steps
-    # whose classes sum to zero, the local Gram matrix on every block.
-    objective = _problem("softmax", alpha=0.0)
-    w = objective.init_params()
+@pytest.mark.parametrize("loss_name", ["binary", "softmax"])
+def test_the_hessian_blocks_are_the_blocks_on_the_diagonal_of_the_hessian(loss_name):
+    objective = _problem(loss_name, alpha=0.0)
+    w = np.random.default_rng(5).normal(size=objective.n_params)
     hessian = objective.local_hessian(w)
-    rng = np.random.default_rng(5)
-    step = rng.normal(size=(3, objective.n_features + 1))
-    step -= step.mean(axis=0)
-    flat = np.concatenate([step[:, :-1].ravel(), step[:, -1]])
-    blockwise = step @ objective.local_gram(w)
-    expected = np.concatenate([blockwise[:, :-1].ravel(), blockwise[:, -1]])
-    assert_allclose(hessian @ flat, expected, rtol=1e-10, atol=1e-12)
-    assert_allclose(objective.local_gram(w), objective.gram() / 3, rtol=1e-12)
+    blocks = objective.hessian_blocks(w)
+    n_features = objective.n_features
+    assert blocks.shape == (objective.n_outputs, n_features + 1, n_features + 1)
+    for k, block in enumerate(blocks):
+        index = np.r_[k * n_features:(k + 1) * n_features, objective.n_coef + k]
+        assert_allclose(block, hessian[np.ix_(index, index)], rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.parametrize("container", ["dense", "csr"])
 @pytest.mark.parametrize("loss_name", ["binary", "softmax"])
-def test_the_local_gram_diagonal_is_the_diagonal_of_the_local_gram(container, loss_name):
+def test_the_hessian_block_diagonals_are_the_diagonals_of_the_blocks(container, loss_name):
     objective = _problem(loss_name)
     if container == "csr":
         objective = LinearObjective(objective.loss_function, sp.csr_matrix(objective.X),
                                     objective.y, objective.sample_weight, alpha=0.1)
     w = np.random.default_rng(6).normal(size=objective.n_params)
-    assert_allclose(objective.local_gram_diagonal(w), np.diag(objective.local_gram(w)),
-                    rtol=1e-12)
+    expected = np.array([np.diag(block) for block in objective.hessian_blocks(w)])
+    assert_allclose(objective.hessian_block_diagonals(w), expected, rtol=1e-12)
+
+
+def test_the_softmax_refit_in_blocks_steps_each_class_by_its_block_centred(monkeypatch):
+    # Beyond EXACT_MAX_EPOCHS: each class's block of the Hessian, the steps centred over
+    # the classes (the softmax sees no common shift).
+    monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", 0)
+    objective = _problem("softmax")
+    w = curvature._ClassShift(objective).centre(
+        np.random.default_rng(7).normal(size=objective.n_params))
+    refitted = curvature.full(objective, local=True).refresh(w)
+    grad = objective.gradient(w)
+    ridge = objective.l2_reg_strength * curvature._penalised(objective)
+    blocks = np.column_stack([grad[: objective.n_coef].reshape(3, -1),
+                              grad[objective.n_coef:]])
+    steps = np.array([np.linalg.solve(block + np.diag(ridge), part)
+                      for block, part in zip(objective.hessian_blocks(w), blocks, strict=True)])
+    steps -= steps.mean(axis=0)
+    expected = np.concatenate([steps[:, :-1].ravel(), steps[:, -1]])
+    assert isinstance(refitted, curvature.Full) and not refitted.exact
+    assert_allclose(refitted.direction(grad), expected, rtol=1e-8)
 
 
 @pytest.mark.parametrize("alpha", [0.1, 0.0])
@@ -321,39 +339,50 @@ def test_a_curvature_beyond_the_dtype_of_X_gets_a_clear_error(preconditioner):
         GDRegressor(alpha=0.0, preconditioner=preconditioner).fit(X, y[:100])
 
 
-@pytest.mark.parametrize("loss_name, n_samples, n_features", [
-    ("binary", 60, 5), ("softmax", 50, 30), ("softmax", 12, 8), ("binary", 10, 40)])
-@pytest.mark.parametrize("exact", [False, True])
-def test_refresh_epochs_is_the_refresh_s_work_in_gradient_passes(loss_name, n_samples,
-                                                                  n_features, exact):
-    """A refresh costs a pass for the raw prediction, ``S n_cols k``, the weighted Gram
-    pass, ``S size^2`` (``size = k n_cols`` for the softmax's exact Hessian, ``n_cols``
-    otherwise) and the factorisation, ``size^3``, both ``_BLAS3_SPEEDUP`` times faster per
-    flop, against a gradient's two products, ``2 S n_cols k``; each with the overhead of a
-    pass. Rows count by their weight."""
+@pytest.mark.parametrize("n_samples, n_features, n_classes, newton", [
+    (15, 30, 3, True),      # scikit-learn's sample-weight check
+    (150, 4, 3, True),      # iris
+    (1797, 64, 10, False),  # digits: the exact Hessian costs tens of passes
+    (20000, 50, 10, False),
+])
+def test_newton_s_steps_past_the_stopping_rule_only_where_the_hessian_is_cheap(
+        n_samples, n_features, n_classes, newton):
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(n_samples, n_features))
-    weight = rng.uniform(0.5, 3.0, n_samples)
-    loss = BinaryCrossEntropy() if loss_name == "binary" else CategoricalCrossEntropy(3)
-    y = rng.integers(0, 2 if loss_name == "binary" else 3, n_samples)
-    objective = LinearObjective(loss, X, y.astype(float) if loss_name == "binary" else y,
-                                weight, alpha=0.1)
-    k, n_cols, total = objective.n_outputs, n_features + 1, weight.sum()
-    size = k * n_cols if exact else n_cols
-    refresh = (total * n_cols * k + (total * size**2 + size**3) / curvature._BLAS3_SPEEDUP
-               + curvature._PASS_OVERHEAD)
-    gradient = 2 * total * n_cols * k + curvature._PASS_OVERHEAD
-    expected = max(1, math.ceil(refresh / gradient))
-    assert curvature._refresh_epochs(objective, exact) == expected
+    X, y = rng.normal(size=(n_samples, n_features)), np.arange(n_samples) % n_classes
+    objective = LinearObjective(CategoricalCrossEntropy(n_classes), X, y, alpha=0.1)
+    metric = curvature.full(objective, local=True)
+    assert (metric.newton is not None) == newton
+    if newton:
+        assert metric.newton(objective.init_params()).exact
+    # Digits' refits are its blocks, not the exact Hessian.
+    assert metric.refresh(objective.init_params()).exact == (
+        curvature._refresh_epochs(objective, exact=True) <= curvature.EXACT_MAX_EPOCHS)
 
 
-def test_refresh_epochs_counts_a_row_of_weight_2_as_two_rows(monkeypatch):
-    # Without the overhead of a pass, which would make every count here 1 or 2.
-    monkeypatch.setattr(curvature, "_PASS_OVERHEAD", 0.0)
+def test_a_refresh_costs_more_passes_the_more_columns_and_classes():
+    rng = np.random.default_rng(0)
+    epochs = {}
+    for n_features in (10, 100, 400):
+        for n_classes in (3, 20):
+            X = rng.normal(size=(5000, n_features))
+            objective = LinearObjective(CategoricalCrossEntropy(n_classes), X,
+                                        np.arange(5000) % n_classes, alpha=0.1)
+            epochs[n_features, n_classes] = (curvature._refresh_epochs(objective, False),
+                                             curvature._refresh_epochs(objective, True))
+    for n_classes in (3, 20):
+        blocks = [epochs[n_features, n_classes][0] for n_features in (10, 100, 400)]
+        assert blocks == sorted(blocks) and blocks[0] < blocks[-1]
+    for n_features in (10, 100, 400):
+        # The exact Hessian's size grows with the classes, its blocks' count only.
+        assert epochs[n_features, 20][1] / epochs[n_features, 3][1] > \
+            epochs[n_features, 20][0] / epochs[n_features, 3][0]
+
+
+def test_refresh_epochs_counts_a_row_of_weight_2_as_two_rows():
     rng = np.random.default_rng(1)
-    X, y = rng.normal(size=(20, 30)), rng.integers(0, 3, 20)
-    repeated = np.r_[np.arange(20), np.arange(5)]
-    weight = np.r_[np.full(5, 2.0), np.ones(15)]
+    X, y = rng.normal(size=(2000, 30)), rng.integers(0, 3, 2000)
+    repeated = np.r_[np.arange(2000), np.arange(1000)]
+    weight = np.r_[np.full(1000, 2.0), np.ones(1000)]
     weighted = LinearObjective(CategoricalCrossEntropy(3), X, y, weight, alpha=0.1)
     copies = LinearObjective(CategoricalCrossEntropy(3), X[repeated], y[repeated],
                              alpha=0.1)

@@ -16,7 +16,7 @@ import skgd
 from skgd._curvature import Euclidean
 from skgd._decays import make_decay
 from skgd._engine import DivergenceError, minimize
-from skgd._updates import UPDATE_RULES
+from skgd._updates import UPDATE_RULES, Step
 
 # id -> (update rule, its settings)
 RULES = {
@@ -296,6 +296,24 @@ def test_after_an_exact_refit_lbfgs_takes_newton_s_step():
     assert_allclose(result.params, quadratic.solution, rtol=1e-8)
     _, _, alone = _refreshed_lbfgs(quadratic, 10**6, True, 100, tol=1e-8)
     assert alone.n_iter > 3 * result.n_iter
+
+
+@pytest.mark.parametrize("shrink, rejected", [(0.1, False), (10.0, True)])
+def test_lbfgs_judges_points_the_objective_cannot_tell_apart_by_their_gradient(
+        shrink, rejected):
+    """Near the optimum a step changes the objective by less than its rounding: there a
+    smaller gradient is progress (as scikit-learn's Newton solver judges it), a larger one
+    is not."""
+    rule, metric = make_rule("lbfgs"), Euclidean()
+    start, grad = np.zeros(3), np.array([1e-9, -2e-9, 0.0])
+    _, state = rule.update(Step(start, grad, grad, start - grad, 1.0), start,
+                           rule.init(start), 1.0, metric, None)
+    trial = rule.query(start, state)
+    # 1 + 4e-15: a rise within the rounding of a sum of many terms, above the slack that
+    # Armijo's test allows for the rounding of one.
+    _, state = rule.update(Step(trial, grad * shrink, grad * shrink, trial, 1.0 + 4e-15),
+                           start, state, 1.0, metric, None)
+    assert rule.rejected(state) == rejected
 
 
 def test_only_lbfgs_refits_a_metric_that_can_be_refreshed():
