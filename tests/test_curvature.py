@@ -1,6 +1,5 @@
 """Tests of skgd._curvature: the curvature bound, the metrics and what "auto" picks."""
 
-import math
 
 import numpy as np
 import pytest
