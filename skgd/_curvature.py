@@ -68,7 +68,7 @@ def row_blocks(X, *columns, width=None):
     if step >= n_samples:
         yield (X, *columns)
         return
-    with _one_blas_thread():
+    with one_blas_thread():
         for start in range(0, n_samples, step):
             rows = slice(start, start + step)
             yield (X[rows], *(None if column is None else column[rows]
@@ -78,15 +78,16 @@ def row_blocks(X, *columns, width=None):
 _BLAS = None
 
 
-def _one_blas_thread():
-    """BLAS limited to one thread while a pass runs through its row blocks.
+def one_blas_thread():
+    """BLAS limited to one thread, for a pass through row blocks or a whole fit.
 
-    A blocked pass makes several small products a block, and a multithreaded BLAS
-    synchronises its threads at each: with another process on a core, each waits for
-    the scheduler (a pass of 200 000 x 100 took 5x its single-threaded time with a
-    second process busy). Blocks that stay in cache get from one thread what threads
-    would give. The controller is made once (that takes a few hundred microseconds; a
-    limit then costs about ten).
+    A blocked pass makes several small products a block, a fit many passes, and a
+    multithreaded BLAS synchronises its threads at each product: with another process on
+    a core, each waits for the scheduler (with the test suite running beside it, a pass of
+    200 000 x 100 took 5x its single-threaded time, a fit of the digits 6x; scikit-learn's
+    lbfgs 35x). Blocks that stay in cache get from one thread what threads would give.
+    The controller is made once (that takes a few hundred microseconds; a limit then
+    costs about ten).
     """
     global _BLAS
     if _BLAS is None:

@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._array_api import get_namespace
-from ._curvature import Euclidean
+from ._curvature import Euclidean, one_blas_thread
 from ._decays import Decay, make_decay, within_epoch
 from ._updates import UPDATE_RULES, Step, UpdateRule
 
@@ -154,7 +154,8 @@ def minimize(loss_gradient: Callable, params, **settings) -> DescentResult:
 # Overflow in a diverging run is reported by DivergenceError, not by warnings; an
 # exponential that underflows to 0 is exact enough. The drivers below set this state
 # around every resumption of a descent, so that descents run side by side never leave
-# each other's error state behind.
+# each other's error state behind. They also run the descent's products on one BLAS
+# thread (see skgd._curvature.one_blas_thread): a fit makes many small ones.
 def _quiet():
     return np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore")
 
@@ -163,7 +164,7 @@ def run(descent: Generator[Any, Any, Any], loss_gradient: Callable):
     """Drive one :func:`descent`, answering its requests with ``loss_gradient``; return
     its :class:`DescentResult`."""
     reply = None
-    with _quiet():
+    with _quiet(), one_blas_thread():
         try:
             while True:
                 try:
@@ -188,7 +189,7 @@ def run_many(descents: list, loss_gradients: Callable, catch=(), on_done=None) -
     """
     outcomes = [None] * len(descents)
     replies = dict.fromkeys(range(len(descents)))
-    with _quiet():
+    with _quiet(), one_blas_thread():
         try:
             while replies:
                 requests = []
