@@ -7,10 +7,11 @@ For three of scikit-learn's bundled datasets (they load offline) -- ``diabetes``
 a few settings of the gradient-descent estimator: the default (``solver="auto"``, which
 takes L-BFGS in the curvature metric for these full-batch fits), ``learning_rate="auto"``
 with the ``"accelerated"`` and ``"gd"`` solvers, the ``"cosine"`` and ``"inverse"``
-decays, and a small fixed learning rate that crawls and runs out of epochs. Next to them it fits the
-scikit-learn solver of the same objective, ``Ridge(alpha=n*a)`` for ``GDRegressor(alpha=a)``
-and ``LogisticRegression(C=1/(n*a))`` for ``GDClassifier(alpha=a)`` (``n`` training rows),
-and evaluates that objective at the solver's coefficients with
+decays, and a small fixed learning rate that crawls and runs out of epochs. Next to them
+it fits the scikit-learn solver of the same objective, ``Ridge(alpha=n*a)`` for
+``GDRegressor(alpha=a)`` and ``LogisticRegression(C=1/(n*a))`` for
+``GDClassifier(alpha=a)`` (``n`` training rows), and evaluates that objective at the
+solver's coefficients with
 :class:`skgd.losses.LinearObjective`.
 
 Each table row shows the iterations run (epochs for gradient descent, solver iterations
