@@ -583,6 +583,19 @@ class LinearObjective:
         hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
         return hessian
 
+    def sparse_gram(self):
+        """``X1^T D X1 / S`` as a SciPy sparse matrix, for sparse X (see
+        :class:`skgd._curvature.SparseFull`): one sparse product, made once (it decides
+        the metric and builds it)."""
+        if not hasattr(self, "_sparse_gram"):
+            X1 = sp.csr_matrix(sp.hstack([self.X, np.ones((self.n_samples, 1))])
+                               if self.fit_intercept else self.X)
+            weighted = X1 if self.sample_weight is None else sp.csr_matrix(
+                X1.multiply(self.sample_weight[:, None]))
+            self._sparse_gram = self.once(
+                "sparse_gram", lambda: (weighted.T @ X1).tocsc() / self._total_weight)
+        return self._sparse_gram
+
     def hessian_blocks(self, w):
         """The diagonal blocks of the Hessian of the data term at ``w``, one per output,
         host float64 of shape ``(n_outputs, n_cols, n_cols)``: ``X1^T diag(s_i h_ik) X1 /

@@ -471,3 +471,64 @@ def test_the_diagonal_metric_of_wide_X_majorises_the_bound(monkeypatch):
     objective = LinearObjective(SquaredError(), X, rng.normal(size=300), alpha=0.0)
     gap = np.diag(curvature.diagonal(objective).weights) - _block_bound(objective)
     assert np.linalg.eigvalsh(gap)[0] >= -1e-10 * np.abs(gap).max()
+
+
+# -- the sparse full metric of one-hot X ---------------------------------------------------
+def _one_hot(n_samples=600, levels=(40, 25), seed=0):
+    """Two categorical columns one-hot encoded, and a binary target."""
+    rng = np.random.default_rng(seed)
+    codes = np.column_stack([rng.integers(0, k, n_samples) for k in levels])
+    X = OneHotEncoder().fit_transform(codes).tocsr()
+    y = (X @ rng.normal(size=X.shape[1]) + rng.normal(size=n_samples) > 0).astype(float)
+    return X, y
+
+
+def test_one_hot_x_under_lbfgs_gets_the_full_metric_kept_sparse(monkeypatch):
+    # Beyond FULL_MAX_COLUMNS (made small here) a dense matrix is too large, but the Gram
+    # matrix of one-hot columns has fewer nonzeros than X: its sparse factors are the
+    # full metric. Text-like rows, with many nonzeros, keep the diagonal.
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", 20)
+    monkeypatch.setattr(curvature, "SEED_MIN_COLUMNS", 10)
+    X, y = _one_hot()
+    objective = LinearObjective(BinaryCrossEntropy(), X, y, alpha=0.01)
+    assert objective.sparse_gram().nnz <= X.nnz
+    assert curvature.resolve("auto", objective, learned=True) == "full"
+    assert curvature.resolve("auto", objective, learned=False) == "diagonal"
+    metric = curvature.full(objective, local=True)
+    assert isinstance(metric, curvature.SparseFull)
+    dense = curvature.full(LinearObjective(BinaryCrossEntropy(), X.toarray(), y,
+                                           alpha=0.01), local=True)
+    grad = objective.gradient(np.random.default_rng(1).normal(size=objective.n_params))
+    assert_allclose(metric.direction(grad), dense.direction(grad), rtol=1e-8, atol=1e-10)
+    rng = np.random.default_rng(2)
+    text = sp.random(300, 200, density=0.2, random_state=3, format="csr")
+    words = LinearObjective(BinaryCrossEntropy(), text, (rng.random(300) < 0.5) * 1.0,
+                            alpha=0.01)
+    assert curvature.resolve("auto", words, learned=True) == "diagonal"
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_default_fit_in_the_sparse_full_metric_is_logistic_regression(monkeypatch,
+                                                                          n_classes):
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", 20)
+    monkeypatch.setattr(curvature, "SEED_MIN_COLUMNS", 10)
+    X, y = _one_hot()
+    if n_classes == 3:
+        y = (X @ np.random.default_rng(4).normal(size=(X.shape[1], 3))).argmax(axis=1)
+    n = X.shape[0]
+    model = GDClassifier(alpha=0.01).fit(X, y)
+    from sklearn.linear_model import LogisticRegression
+
+    reference = LogisticRegression(C=1 / (n * 0.01), tol=1e-12, max_iter=10_000).fit(X, y)
+    assert model.preconditioner_ == "full"
+    assert isinstance(model._metric, curvature.SparseFull)
+    assert_allclose(model.decision_function(X), reference.decision_function(X),
+                    rtol=1e-5, atol=1e-5)
+    # Its model pickles (SuperLU's factors do not: the metric factors again), and
+    # partial_fit continues in the metric.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(model))
+    assert_allclose(copy.decision_function(X), model.decision_function(X), rtol=0)
+    copy.partial_fit(X, y)
+    assert np.all(np.isfinite(copy.coef_))
