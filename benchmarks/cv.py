@@ -1,11 +1,12 @@
 """The CV estimators against scikit-learn's searches on the same alphas and folds.
 
-Each task fits, in this one process and one run: skgd's CV estimator at its defaults and
-with ``solver="lbfgs"``, each with its alphas on a regularisation path and from zero
-(subclasses that force the one or the other; "(chosen)" marks what the search itself
-does there); scikit-learn's own search of the regularisation on the same alphas and folds
-(``LogisticRegressionCV`` with ``Cs = 1 / (n_train * alpha)``,
-``RidgeCV`` with ``alphas = n_train * alpha``, the equivalences of API.md); and
+Each task fits, in this one process and one run: skgd's CV estimator at its defaults
+(``solver="auto"``: L-BFGS for these fits) and with ``solver="accelerated"``, each with
+its alphas on a regularisation path and from zero (subclasses that force the one or the
+other; "(chosen)" marks what the search itself does there); scikit-learn's own search
+of the regularisation on the same alphas and folds (``LogisticRegressionCV`` with
+``Cs = 1 / (n_train * alpha)``, ``RidgeCV`` with ``alphas = n_train * alpha``, the
+equivalences of API.md); and
 ``GridSearchCV`` over skgd's single estimator on the same grid. Every search is given the
 same list of ``(train, test)`` index arrays and refits its best setting on all the rows,
 as each does by default. Times are the best of ``--repeat`` fits, taken in rounds over
@@ -207,11 +208,12 @@ def _path_forced(cv_class, on):
 
 
 def _takes_path(search, X, y):
-    """Whether ``search`` (unfitted) runs its alphas as a path here: after one epoch per
-    fit, a fit on a path starts below the objective at zero, which all others start at."""
+    """Whether ``search`` (unfitted) runs its alphas as a path here: after three epochs per
+    fit (L-BFGS moves at its second), a fit on a path starts below the objective at zero,
+    which all others start at."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        search = clone(search).set_params(max_iter=1, refit=False).fit(X, y)
+        search = clone(search).set_params(max_iter=3, refit=False).fit(X, y)
     starts = np.array([[curve[0] for curve in curves] for curves in search.loss_curves_])
     return bool(np.any(starts < starts.max(axis=0)))
 
@@ -219,7 +221,8 @@ def _takes_path(search, X, y):
 def _searches(task):
     """``(label, make)`` of the skgd searches, scikit-learn's own (or None) and
     GridSearchCV's. A search of alpha alone is timed both on a path and from zero, for
-    the default solver and L-BFGS, the one the search takes marked "(chosen)"."""
+    the default solver and the accelerated gradient, the one the search takes marked
+    "(chosen)"."""
     n_train = len(task.splits[0][0])
     grid = {"learning_rates": list(task.rates), "alphas": list(task.alphas)}
     cv_class, single = ((GDRegressorCV, GDRegressor) if task.regression
@@ -228,7 +231,7 @@ def _searches(task):
         skgd = [(cv_class.__name__, lambda: cv_class(**grid, cv=task.splits))]
     else:
         skgd = []
-        for settings in ({}, {"solver": "lbfgs"}):
+        for settings in ({}, {"solver": "accelerated"}):
             name = cv_class.__name__ + "".join(f"({key}={value!r})"
                                                 for key, value in settings.items())
             chosen = _takes_path(cv_class(**grid, cv=task.splits, **settings), task.X,

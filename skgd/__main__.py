@@ -4,12 +4,14 @@ For three of scikit-learn's bundled datasets (they load offline) -- ``diabetes``
 :class:`~skgd.GDRegressor`, ``breast_cancer`` and ``digits`` for
 :class:`~skgd.GDClassifier` -- the demo makes one train/test split with a fixed seed
 (stratified for classification), fits a ``StandardScaler`` on the training rows, and fits
-a few settings of the gradient-descent estimator: ``learning_rate="auto"`` with the
-``"accelerated"`` and ``"gd"`` solvers, the ``"cosine"`` and ``"inverse"`` decays, and a
-small fixed learning rate that crawls and runs out of epochs. Next to them it fits the
-scikit-learn solver of the same objective, ``Ridge(alpha=n*a)`` for ``GDRegressor(alpha=a)``
-and ``LogisticRegression(C=1/(n*a))`` for ``GDClassifier(alpha=a)`` (``n`` training rows),
-and evaluates that objective at the solver's coefficients with
+a few settings of the gradient-descent estimator: the default (``solver="auto"``, which
+takes L-BFGS in the curvature metric for these full-batch fits), ``learning_rate="auto"``
+with the ``"accelerated"`` and ``"gd"`` solvers, the ``"cosine"`` and ``"inverse"``
+decays, and a small fixed learning rate that crawls and runs out of epochs. Next to them
+it fits the scikit-learn solver of the same objective, ``Ridge(alpha=n*a)`` for
+``GDRegressor(alpha=a)`` and ``LogisticRegression(C=1/(n*a))`` for
+``GDClassifier(alpha=a)`` (``n`` training rows), and evaluates that objective at the
+solver's coefficients with
 :class:`skgd.losses.LinearObjective`.
 
 Each table row shows the iterations run (epochs for gradient descent, solver iterations
@@ -62,9 +64,10 @@ TEST_SIZE = 0.25
 MAX_ITER = 1500
 
 # (label, estimator parameters) of the gradient-descent rows, the same on every dataset.
-# The first two step in the curvature metric of preconditioner="auto"; the "gd" rows are
-# the textbook update w <- w - learning_rate * grad, without a preconditioner.
+# The first three step in the curvature metric of preconditioner="auto"; the "gd" rows
+# are the textbook update w <- w - learning_rate * grad, without a preconditioner.
 SETTINGS = [
+    ("default (auto: lbfgs)", {}),
     ("accelerated, lr=auto", {"solver": "accelerated"}),
     ("accelerated, lr=auto, cosine", {"solver": "accelerated", "decay": "cosine"}),
     ("gd, no precond., lr=auto", {"solver": "gd", "preconditioner": None}),

@@ -36,7 +36,9 @@ import copy
 import math
 
 import numpy as np
+import scipy.sparse
 import scipy.sparse as sp
+import scipy.sparse.linalg
 
 from ._array_api import get_namespace, is_numpy, to_numpy
 
@@ -47,9 +49,6 @@ GRAM_MAX_COLUMNS = 256
 # a few dozen gradient passes and the host inversion well under a second, which the tens
 # of epochs it saves on ill-conditioned data repay.
 FULL_MAX_COLUMNS = 1024
-# Refits to the local Hessian build and decompose a matrix over all the parameters (every
-# class's coefficients, for the softmax): up to this many, 32 MiB and well under a second.
-REFIT_MAX_PARAMS = 2048
 # Rows of dense X per block of a pass: a few MiB, so that a block read for one product is
 # still in cache for the next.
 BLOCK_BYTES = 4 * 2**20
@@ -71,9 +70,33 @@ def row_blocks(X, *columns, width=None):
     if step >= n_samples:
         yield (X, *columns)
         return
-    for start in range(0, n_samples, step):
-        rows = slice(start, start + step)
-        yield (X[rows], *(None if column is None else column[rows] for column in columns))
+    with one_blas_thread():
+        for start in range(0, n_samples, step):
+            rows = slice(start, start + step)
+            yield (X[rows], *(None if column is None else column[rows]
+                              for column in columns))
+
+
+_BLAS = None
+
+
+def one_blas_thread():
+    """BLAS limited to one thread, for a pass through row blocks or a whole fit.
+
+    A blocked pass makes several small products a block, a fit many passes, and a
+    multithreaded BLAS synchronises its threads at each product: with another process on
+    a core, each waits for the scheduler (with the test suite running beside it, a pass of
+    200 000 x 100 took 5x its single-threaded time, a fit of the digits 6x; scikit-learn's
+    lbfgs 35x). Blocks that stay in cache get from one thread what threads would give.
+    The controller is made once (that takes a few hundred microseconds; a limit then
+    costs about ten).
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _finite_or_raise(matrix, what):
@@ -135,6 +158,15 @@ def gram(X, sample_weight, fit_intercept, total_weight):
         matrix = np.block([[matrix, column_sums[:, None]],
                            [column_sums[None, :], np.array([[corner]])]])
     return _finite_or_raise(matrix / total_weight, "Gram matrix")
+
+
+def grams(X, weights, fit_intercept, total_weight):
+    """``X1^T diag(weights[:, k]) X1 / S`` for every column ``k`` of the non-negative
+    ``(n_samples, K)`` weights, of shape ``(K, n_cols, n_cols)``, host float64. (One wide
+    product ``X^T [w_1 X, ..., w_K X]`` a row block in place of K symmetric ones took as
+    long on 1 797 x 64 and 20 000 x 50 with 10 classes: twice the flops.)"""
+    return np.stack([gram(X, weights[:, k], fit_intercept, total_weight)
+                     for k in range(weights.shape[1])])
 
 
 @np.errstate(over="ignore", invalid="ignore")
@@ -222,6 +254,23 @@ def gram_diagonal(X, sample_weight, fit_intercept, total_weight):
     if fit_intercept:
         diagonal = np.append(diagonal, total_weight)
     return _finite_or_raise(diagonal / total_weight, "squared column norm")
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def gram_diagonals(X, weights, fit_intercept, total_weight):
+    """The diagonals of ``X1^T diag(weights[:, k]) X1 / S`` for every column ``k`` of the
+    ``(n_samples, K)`` weights, of shape ``(K, n_cols)``, in one pass over the squares of
+    X."""
+    xp, device = get_namespace(X)
+    diagonals = xp.zeros((X.shape[1], weights.shape[1]), dtype=xp.float64, device=device)
+    for X_block, weight in row_blocks(X, weights):
+        squares = X_block.multiply(X_block) if sp.issparse(X_block) else X_block * X_block
+        diagonals += xp.astype(squares.T @ weight, xp.float64)
+    diagonals = to_numpy(diagonals).T
+    if fit_intercept:
+        corner = to_numpy(xp.sum(weights, axis=0, dtype=xp.float64))
+        diagonals = np.column_stack([diagonals, corner])
+    return _finite_or_raise(diagonals / total_weight, "squared column norm")
 
 
 @np.errstate(over="ignore", invalid="ignore")
@@ -342,15 +391,21 @@ class Euclidean:
 
 
 class Diagonal:
-    """``M = diag(weights)``, a flat vector over the parameters (on their device)."""
+    """``M = diag(weights)``, a flat vector over the parameters (on their device).
+    ``refresh(w)``, where present, gives the diagonal of the curvature at ``w``;
+    ``shift``, where present (a :class:`_ClassShift`), keeps steps free of the direction
+    the softmax does not see (see :class:`Dense`)."""
 
     name = "diagonal"
+    exact = False
 
-    def __init__(self, weights, inverse):
+    def __init__(self, weights, inverse, refresh=None, shift=None):
         self.weights, self._inverse = weights, inverse
+        self.refresh, self.shift = refresh, shift
 
     def direction(self, grad):
-        return grad * self._inverse
+        step = grad * self._inverse
+        return step if self.shift is None else self.shift.centre(step)
 
     def inner(self, u, v):
         return (u * self.weights) @ v
@@ -361,21 +416,26 @@ class Diagonal:
 
 
 class Full:
-    """``M`` the same ``(n_cols, n_cols)`` matrix on each output's block of the flat vector.
+    """``M`` a ``(n_cols, n_cols)`` matrix on each output's block of the flat vector: the
+    same one for every output (``matrix`` 2-D), or one each (3-D, ``(n_outputs, n_cols,
+    n_cols)``: the diagonal blocks of the softmax's Hessian, whose steps ``shift`` keeps
+    free of the direction the softmax does not see, see :class:`Dense`).
 
     The flat vector holds the coefficients row-major, ``(n_outputs, n_features)``, then
-    the intercepts; a block is one output's coefficients and intercept. ``refresh(w)``,
-    where present, gives Newton's metric at ``w`` (a :class:`Dense` one).
+    the intercepts; a block is one output's coefficients and intercept. ``exact``: ``M`` is
+    the Hessian at the point it was fitted at (least squares; one output).
+    ``refresh(w)``, where present, gives the metric of the curvature at ``w`` (see
+    :func:`full`).
     """
 
     name = "full"
 
     def __init__(self, matrix, inverse, n_outputs, n_features, fit_intercept,
-                 refresh=None):
+                 refresh=None, exact=False, shift=None):
         self.matrix, self._inverse = matrix, inverse
         self.n_outputs, self.n_features = n_outputs, n_features
         self.fit_intercept = fit_intercept
-        self.refresh = refresh
+        self.refresh, self.exact, self.shift = refresh, exact, shift
 
     def _blocks(self, w):
         xp = get_namespace(w)[0]
@@ -392,11 +452,19 @@ class Full:
         return xp.concat([xp.reshape(blocks[:, : self.n_features], (-1,)),
                           blocks[:, self.n_features]])
 
+    def _apply(self, matrix, w):
+        """Each block of ``w`` times its matrix, as blocks."""
+        blocks = self._blocks(w)
+        if matrix.ndim == 2:
+            return blocks @ matrix
+        return (blocks[:, None, :] @ matrix)[:, 0, :]
+
     def direction(self, grad):
-        return self._flat(self._blocks(grad) @ self._inverse)
+        step = self._flat(self._apply(self._inverse, grad))
+        return step if self.shift is None else self.shift.centre(step)
 
     def inner(self, u, v):
-        return get_namespace(u)[0].sum((self._blocks(u) @ self.matrix) * self._blocks(v))
+        return get_namespace(u)[0].sum(self._apply(self.matrix, u) * self._blocks(v))
 
     def prox(self, penalty, w, step):
         raise ValueError("The full metric has no exact L1 prox: use the diagonal one.")
@@ -406,29 +474,67 @@ class Full:
         return float(np.linalg.eigvalsh(to_numpy(self.matrix).astype(np.float64))[-1])
 
 
+class SparseFull(Full):
+    """``M`` a sparse ``(n_cols, n_cols)`` matrix on each output's block, held as its
+    sparse LU factors (SuperLU, in a minimum-degree order): the curvature at the start of
+    one-hot and other sparse X whose columns meet in few rows, too wide for a dense
+    matrix (see :func:`_sparse_gram_pays`). A seed for L-BFGS: not refitted."""
+
+    exact = False
+    refresh = refresh_epochs = newton = None
+
+    def __init__(self, matrix, n_outputs, n_features, fit_intercept, shift=None):
+        self.matrix = matrix.tocsc()
+        self.factor = scipy.sparse.linalg.splu(self.matrix, permc_spec="MMD_AT_PLUS_A")
+        self.n_outputs, self.n_features = n_outputs, n_features
+        self.fit_intercept, self.shift = fit_intercept, shift
+
+    def __getstate__(self):
+        # SuperLU's factors do not pickle: a model keeps the matrix, and factors it again
+        # when unpickled.
+        return {key: value for key, value in self.__dict__.items() if key != "factor"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.factor = scipy.sparse.linalg.splu(self.matrix, permc_spec="MMD_AT_PLUS_A")
+
+    def _apply(self, matrix, w):
+        blocks = self._blocks(w)
+        if matrix is None:  # the inverse, by the factors
+            return self.factor.solve(np.ascontiguousarray(blocks.T)).T
+        return (matrix @ blocks.T).T
+
+    def direction(self, grad):
+        step = self._flat(self._apply(None, grad))
+        return step if self.shift is None else self.shift.centre(step)
+
+
 class Dense:
-    """``M`` a matrix over the whole flat vector: Newton's metric, the local Hessian, which
-    couples the outputs of the softmax. No global bound: the engine checks its steps.
+    """``M`` a matrix over the whole flat vector: Newton's metric, the softmax's Hessian,
+    which couples the classes. No global bound: the rule that steps in it searches its
+    step length. ``refresh(w)`` gives it at another point.
 
     The softmax does not change when the same number is added to every class's raw
     prediction, so its Hessian is singular along "the same coefficients and intercept for
-    every class". With ``shift_invariant`` the step is kept free of that direction (its
-    mean over the classes is removed), as plain descent from zero keeps it: the
-    coefficients and intercepts keep summing to zero over the classes, the solution
-    ``LogisticRegression`` reports, and rounding cannot drift along it.
+    every class". With ``shift`` (a :class:`_ClassShift`) the step is kept free of that
+    direction (its mean over the classes is removed), as plain descent from zero keeps it:
+    the coefficients and intercepts keep summing to zero over the classes, the solution
+    ``LogisticRegression`` reports, and rounding cannot drift along it (L-BFGS's memory,
+    which learns no curvature there, would amplify the drift).
     """
 
     name = "full"
+    exact = True
 
-    def __init__(self, matrix, inverse, shift_invariant=None):
+    def __init__(self, matrix, inverse, shift=None, refresh=None):
         self.matrix, self._inverse = matrix, inverse
-        self.shift_invariant = shift_invariant
+        self.shift = shift
+        self.refresh = refresh
+        self.refresh_epochs = getattr(refresh, "refresh_epochs", None)
 
     def direction(self, grad):
         step = self._inverse @ grad
-        if self.shift_invariant is None:
-            return step
-        return self.shift_invariant.centre(step)
+        return step if self.shift is None else self.shift.centre(step)
 
     def inner(self, u, v):
         return u @ (self.matrix @ v)
@@ -480,41 +586,184 @@ def _factor(objective, data, ridge, cut=None, floor=None):
     return _on_device(objective, matrix), _on_device(objective, inverse)
 
 
-def full(objective):
-    """The metric ``M = B``, factored once on the host. Where the objective has a local
-    Hessian (the cross-entropies) over at most ``REFIT_MAX_PARAMS`` parameters,
-    :meth:`Full.refresh` gives Newton's metric there."""
-    refresh = None
-    if (hasattr(objective.loss_function, "local_hessian")
-            and hasattr(objective, "local_hessian")
-            and objective.n_params <= REFIT_MAX_PARAMS):
-        shift = _ClassShift(objective) if getattr(objective.loss_function,
-                                                  "shift_invariant", False) else None
+def _factor_positive(objective, data, ridge):
+    """``(M, M^-1)`` as :func:`_factor`, for ``M = data + diag(ridge)`` or a stack of them
+    (``data`` of shape ``(K, n_cols, n_cols)``), by a Cholesky factorisation where ``M``
+    is positive definite, which a positive L2 term on every coefficient makes it (the
+    intercept's curvature is the weights' sum): several times cheaper than the
+    eigendecompositions, which it falls back to where the factorisation fails (no L2
+    term, or rounding on a nearly singular matrix). A stack is factored in one call."""
+    if data.ndim == 3:
+        try:
+            return _cholesky(objective, data, ridge)
+        except np.linalg.LinAlgError:
+            factors = [_factor_positive(objective, block, ridge) for block in data]
+            xp = objective.xp
+            return tuple(xp.stack(parts) for parts in zip(*factors, strict=True))
+    try:
+        return _cholesky(objective, data, ridge)
+    except np.linalg.LinAlgError:
+        return _factor(objective, data, ridge)
 
-        ridge = np.append(np.full(objective.n_coef, objective.l2_reg_strength),
-                          np.zeros(objective.n_params - objective.n_coef))
 
-        eps = float(objective.xp.finfo(objective.X.dtype).eps)
+# The smallest squared pivot of a Cholesky factorisation (of a matrix of unit diagonal)
+# that :func:`_cholesky` accepts: about sqrt(eps), below which LU's inverse loses half
+# the digits.
+_PIVOT = 1e-8
 
-        def refresh(w):
-            # A local Hessian's small eigenvalues (confident rows weigh p (1 - p), which
-            # is tiny) are real but steer the fit along directions the data barely
-            # determine, differently for equivalent data (a row weighted by 2 or
-            # repeated): below sqrt(eps) they count as zero, up to eps**(1/3) they are
-            # raised to that. Weighting then gives the fit repetition gives, to 1e-7
-            # (scikit-learn's check), and rounding in the gradient is amplified at most
-            # eps**(-1/3)-fold. The bound B, which has no such rows, keeps them all.
-            data = objective.local_hessian(w) - np.diag(ridge)
-            return Dense(*_factor(objective, data, ridge, cut=np.sqrt(eps),
-                                  floor=np.cbrt(eps)), shift)
 
-    metric = Full(*_factor(objective, objective.loss_function.curvature * objective.gram(),
-                           objective.l2_reg_strength * _penalised(objective)),
-                  objective.n_outputs,
-                  objective.n_features, objective.fit_intercept, refresh)
-    if refresh is not None:
-        metric.refit_epochs = _refit_epochs(objective)
+def _cholesky(objective, data, ridge):
+    """:func:`_factor_positive`'s factorisation, in the Jacobi scale; raises
+    ``LinAlgError`` where ``M`` is not (numerically) positive definite."""
+    if not np.all(ridge[: objective.n_features] > 0):
+        raise np.linalg.LinAlgError("no L2 term")
+    matrix = data + np.diag(ridge)
+    diagonal = np.diagonal(matrix, axis1=-2, axis2=-1).copy()
+    diagonal[~(diagonal > 0)] = 1.0
+    root = np.sqrt(diagonal)
+    scale = root[..., :, None] * root[..., None, :]
+    # The factorisation is the test: of definiteness, and of conditioning. A pivot below
+    # _PIVOT (the scaled diagonal is 1) leaves an eigenvalue near the rounding of the
+    # others (collinear columns, an L2 term tiny beside them), whose inverse LU would not
+    # get right: the eigendecompositions cut such directions out. Otherwise the inverse
+    # of the scaled matrix is well within reach of LU.
+    factor = np.linalg.cholesky(matrix / scale)
+    if not np.min(np.diagonal(factor, axis1=-2, axis2=-1)) ** 2 > _PIVOT:
+        raise np.linalg.LinAlgError("ill-conditioned")
+    inverse = np.linalg.inv(matrix / scale) / scale
+    inverse = (inverse + np.swapaxes(inverse, -1, -2)) / 2
+    return _on_device(objective, matrix), _on_device(objective, inverse)
+
+
+def _start_curvature(objective):
+    """The loss's local curvature at a raw prediction of zero, the starting point: the
+    bound's ``c`` for least squares and the sigmoid, ``(1 - 1/K) / K`` on each class of
+    the softmax (whose bound, Böhning's, is 1/2)."""
+    loss = objective.loss_function
+    if not hasattr(loss, "local_curvatures"):
+        return loss.curvature
+    zero = np.zeros((1, loss.n_outputs) if loss.raw_ndim == 2 else 1)
+    return float(loss.local_curvatures(zero)[0, 0])
+
+
+def _class_shift(objective):
+    """The centring of the softmax's steps (see :class:`Dense`), or None."""
+    shift_invariant = getattr(objective.loss_function, "shift_invariant", False)
+    return _ClassShift(objective) if shift_invariant else None
+
+
+def full(objective, local=False):
+    """The full metric, a ``(n_cols, n_cols)`` matrix on every output's block.
+
+    ``local=False``: ``M = B``, the bound, in which a step of 1 cannot make the objective
+    rise, wherever it is taken: the metric of the rules that take the step they are
+    given. ``local=True``: the curvature at the start (zero), ``c_0 X1^T D X1 / S + l2 E``
+    with ``c_0`` the loss's local curvature there (:func:`_start_curvature`; no bound
+    for the softmax), with ``refresh(w)`` to the curvature at ``w`` (see
+    :func:`_refresher`): for the rules that search their own step length (L-BFGS), which
+    want the curvature they will meet, not a bound of it.
+    """
+    curvature = _start_curvature(objective) if local else objective.loss_function.curvature
+    ridge = objective.l2_reg_strength * _penalised(objective)
+    n_cols = objective.n_features + objective.fit_intercept
+    if local and n_cols > FULL_MAX_COLUMNS and sp.issparse(objective.X):
+        return SparseFull(curvature * objective.sparse_gram() + scipy.sparse.diags(ridge),
+                          objective.n_outputs, objective.n_features,
+                          objective.fit_intercept, _class_shift(objective))
+    refresh, cost = _refresher(objective) if local else (None, None)
+    metric = Full(*_factor_positive(objective, curvature * objective.gram(), ridge),
+                  objective.n_outputs, objective.n_features, objective.fit_intercept,
+                  refresh, exact=not hasattr(objective.loss_function, "local_curvatures"),
+                  shift=_class_shift(objective) if local else None)
+    metric.refresh_epochs = cost
+    metric.newton = _newton(objective, refresh, cost) if local else None
     return metric
+
+
+# Newton's steps past the stopping rule (see skgd._updates.lbfgs) are taken where the
+# Hessian costs at most this many microseconds by the cost model (about as much on this
+# project's machine): within the fixed cost of a fit, on the small problems whose fits
+# are quick anyway.
+POLISH_MAX_COST = 2000.0
+
+
+def _newton(objective, refresh, cost):
+    """``newton(w)``, the exact Hessian's metric at ``w``, where it costs at most
+    ``POLISH_MAX_COST`` (None elsewhere, and for least squares, whose metric is its
+    Hessian from the start)."""
+    if refresh is None:
+        return None
+    if objective.n_outputs == 1:
+        # One output: the refit is the Hessian itself.
+        return refresh if cost * _pass_cost(objective) <= POLISH_MAX_COST else None
+    exact_cost = _refresh_epochs(objective, exact=True)
+    if not (hasattr(objective, "local_hessian")
+            and exact_cost * _pass_cost(objective) <= POLISH_MAX_COST):
+        return None
+    if cost == exact_cost and getattr(refresh, "refresh_epochs", None) == exact_cost:
+        return refresh
+    return _exact_softmax(objective, exact_cost)
+
+
+def _refresher(objective):
+    """``(refresh, cost)``: ``refresh(w)``, the full metric of the curvature at ``w``, and
+    its cost in gradient passes; ``(None, None)`` where the curvature does not change
+    (least squares) or the objective cannot compute it.
+
+    With one output (the sigmoid) the metric is the Hessian, a weighted Gram matrix:
+    Newton's. The softmax's Hessian couples the classes, ``K (p + 1)`` square: it is taken
+    exactly (a :class:`Dense` metric) where that costs at most ``EXACT_MAX_EPOCHS``
+    passes; otherwise its diagonal blocks stand in for it, one weighted Gram matrix a
+    class (:meth:`~skgd.losses.LinearObjective.hessian_blocks`), and L-BFGS's memory
+    learns the coupling. (One Gram matrix shared by the classes, weighted by their mean
+    curvature, took twice the passes on the digits, 79 against 37: which rows are
+    uncertain differs from class to class.)
+    """
+    loss = objective.loss_function
+    if not (hasattr(loss, "local_curvatures") and hasattr(objective, "hessian_blocks")):
+        return None, None
+    shift = _class_shift(objective)
+    if objective.n_outputs > 1 and hasattr(objective, "local_hessian"):
+        exact_cost = _refresh_epochs(objective, exact=True)
+        if exact_cost <= EXACT_MAX_EPOCHS:
+            return _exact_softmax(objective, exact_cost), exact_cost
+
+    ridge = objective.l2_reg_strength * _penalised(objective)
+    exact = objective.n_outputs == 1
+
+    def refresh(w):
+        blocks = objective.hessian_blocks(w)
+        metric = Full(*_factor_positive(objective, blocks if len(blocks) > 1 else blocks[0],
+                                        ridge),
+                      objective.n_outputs, objective.n_features, objective.fit_intercept,
+                      refresh, exact=exact, shift=shift)
+        metric.refresh_epochs = cost
+        return metric
+
+    cost = _refresh_epochs(objective, exact=False)
+    return refresh, cost
+
+
+def _exact_softmax(objective, cost):
+    """``newton(w)``: the metric of the softmax's whole Hessian at ``w`` (a
+    :class:`Dense` one, which refreshes itself), ``cost`` passes a refresh."""
+    shift = _class_shift(objective)
+    flat_ridge = np.append(np.full(objective.n_coef, objective.l2_reg_strength),
+                           np.zeros(objective.n_params - objective.n_coef))
+
+    def newton(w):
+        data = objective.local_hessian(w) - np.diag(flat_ridge)
+        if objective.fit_intercept:
+            # The same intercept for every class changes nothing: the Hessian is 0 along
+            # it, and so is every gradient (the probabilities sum to 1). Curvature put
+            # there makes the matrix positive definite and leaves the steps as they were.
+            ones = np.zeros(objective.n_params)
+            ones[objective.n_coef:] = 1.0
+            data += np.outer(ones, ones) * (np.trace(data) / data.shape[0])
+        return Dense(*_factor_positive(objective, data, flat_ridge), shift, newton)
+
+    newton.refresh_epochs = cost
+    return newton
 
 
 class _ClassShift:
@@ -527,25 +776,45 @@ class _ClassShift:
     def centre(self, w):
         xp = get_namespace(w)[0]
         coef = xp.reshape(w[: self.n_coef], (self.n_outputs, self.n_features))
-        parts = [xp.reshape(coef - xp.mean(coef, axis=0), (-1,))]
+        # Sums, not means: NumPy's mean costs several times a sum on small arrays, and
+        # this runs a few times a step.
+        parts = [xp.reshape(coef - xp.sum(coef, axis=0) / self.n_outputs, (-1,))]
         if w.shape[0] > self.n_coef:
             intercept = w[self.n_coef:]
-            parts.append(intercept - xp.mean(intercept))
+            parts.append(intercept - xp.sum(intercept) / self.n_outputs)
         return xp.concat(parts)
 
 
-# A flop of the Gram's matrix-matrix products (and of the eigendecomposition, blocked
-# LAPACK) takes about this many times less time than one of a gradient's matrix-vector
-# products, which wait on memory.
-_BLAS3_SPEEDUP = 8
+# The cost model of the passes, in microseconds of one core: what decides how often a
+# metric is refitted and which seed L-BFGS starts from. Measured on this project's machine
+# (one BLAS thread; see docs/performance.md): a gradient pass's products run at about
+# 8 000 multiply-adds a microsecond with several outputs and 3 000 with one (a thin
+# product waits on memory), its other NumPy work about 5 ns per raw prediction and 40 us
+# per pass; a symmetric weighted product X1^T D X1 of n_cols columns runs at 4 000
+# sqrt(n_cols / 40) multiply-adds a microsecond (small matrices use the hardware poorly)
+# and the factorisation of its result takes 40 + n_cols^3 / (2 000 sqrt(n_cols / 65)) us.
+# Only ratios of costs are used, so a faster machine cancels; the shape of the costs
+# does not, and it is what this model holds.
+def _pass_cost(objective):
+    """Microseconds of one gradient pass (the raw prediction and the gradient's
+    product)."""
+    n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
+        objective.n_outputs
+    rate = 8000.0 if k > 1 else 3000.0
+    return 2 * n * n_cols * k / rate + 0.005 * n * k + 40.0
+
+
+def _gram_cost(n, size, count=1):
+    """Microseconds of ``count`` weighted ``size``-square Gram matrices of ``n`` rows
+    (each with its copy of the weighted rows) and their factorisation, in one call."""
+    gram = n * size * size / 2 / (4000.0 * math.sqrt(max(size, 1) / 40)) + 0.001 * n * size
+    return count * (gram + size**3 / (2000.0 * math.sqrt(max(size, 1) / 65))) + 40.0
 
 
 # The most gradient passes' work a quasi-Newton rule's seed metric may cost (by
-# _seed_epochs' count, which overstates the eigendecompositions): with the full bound as
-# seed L-BFGS took 0.4-0.7x the time of the diagonal seed on dense tables of 5 000-20 000
-# rows and 50-60 columns (1.2x on 20 000 x 100 with 26 classes), 0.1x on one-hot tables
-# and 0.4x on 10 000 x 1 000 (a count of 190 passes). Beyond the threshold (1 000 x 1 000
-# counts 1 300) the diagonal is taken unmeasured against the bound: a guess.
+# _seed_epochs' count): with the full bound as seed L-BFGS took 0.4-0.7x the time of the
+# diagonal seed on dense tables of 5 000-20 000 rows and 50-60 columns, 0.1x on one-hot
+# tables and 0.4x on 10 000 x 1 000. Beyond the threshold the diagonal is taken.
 SEED_EPOCHS = 200
 # Up to this many columns the full bound costs milliseconds at most, and it is kept: it
 # solves least squares in one step, where the diagonal seed leaves L-BFGS to learn all.
@@ -553,25 +822,34 @@ SEED_MIN_COLUMNS = 256
 
 
 def _seed_epochs(objective):
-    """How many gradient passes' work the full bound costs: its Gram pass and its two
-    eigendecompositions, against a gradient's two products (rows by their weight, as in
-    :func:`_refit_epochs`)."""
-    n, n_cols = objective.total_weight, objective.n_features + objective.fit_intercept
-    build = (n * n_cols**2 + 20 * n_cols**3) / _BLAS3_SPEEDUP
-    return build / (2 * n * n_cols * objective.n_outputs)
+    """How many gradient passes' work the full seed costs: its Gram matrix and its
+    factorisation. Rows by their weight, as in :func:`_refresh_epochs`."""
+    n_cols = objective.n_features + objective.fit_intercept
+    return _gram_cost(objective.total_weight, n_cols) / _pass_cost(objective)
 
 
-def _refit_epochs(objective):
-    """How many epochs' work a refit to the local Hessian costs: a Gram pass per pair of
-    outputs and the eigendecomposition, against a gradient's two products.
+# The softmax's exact Hessian is refreshed where it costs at most this many gradient
+# passes; beyond, its diagonal blocks stand in for it (see _refresher).
+EXACT_MAX_EPOCHS = 2
+
+
+def _refresh_epochs(objective, exact):
+    """How many gradient passes' work a refresh of the local metric costs, by the cost
+    model above: a pass for the raw prediction and the weighted Gram matrices with their
+    factorisations, one ``K n_cols`` square for the softmax's exact Hessian (two
+    products), one ``n_cols`` square a class for its diagonal blocks (and for one output).
 
     Rows are counted by their total weight, so that weighting a row by 2 and repeating it
     give the same schedule, hence the same fit.
     """
     n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
         objective.n_outputs
-    refit = (k * (k + 1) // 2 * n * n_cols**2 + objective.n_params**3) / _BLAS3_SPEEDUP
-    return max(1, math.ceil(refit / (2 * n * n_cols * k)))
+    gradient = _pass_cost(objective)
+    if exact:
+        blocks = 2 * _gram_cost(n, k * n_cols)
+    else:
+        blocks = _gram_cost(n, n_cols, count=k)
+    return max(1, math.ceil((gradient / 2 + blocks) / gradient))
 
 
 def _jacobi_scale(objective, diagonal):
@@ -601,20 +879,53 @@ def _jacobi_scale(objective, diagonal):
 _SCALE_RTOL = 2e-2
 
 
-def diagonal(objective):
-    """The metric ``M = s * diag(B)``, the scaled Jacobi metric, over the flat vector."""
-    diag = (objective.loss_function.curvature * objective.gram_diagonal()
-            + objective.l2_reg_strength * _penalised(objective))
-    # A column of zeros has no curvature: any positive weight majorises it.
-    diag = np.where(diag > 0, diag, max(float(diag.max()), 1.0))
-    diag = diag * _jacobi_scale(objective, diag)
+def diagonal(objective, local=False):
+    """The diagonal metric over the flat vector.
+
+    ``local=False``: ``M = s * diag(B)``, the scaled Jacobi metric, the smallest multiple
+    of ``diag(B)`` that still majorises ``B`` (:func:`_jacobi_scale`). ``local=True``: the
+    diagonal of the curvature at the start, unscaled (a rule that searches its step needs
+    no bound, and is spared the power iteration), with ``refresh(w)`` to the diagonal of
+    the Hessian at ``w``, each class's own for the softmax (of
+    :meth:`~skgd.losses.LinearObjective.hessian_blocks`, one weighted pass over the
+    squares of X; two passes' work with the raw prediction's).
+    """
+    penalised = objective.l2_reg_strength * _penalised(objective)
+    curvature = _start_curvature(objective) if local else objective.loss_function.curvature
+    diag = _positive(curvature * objective.gram_diagonal() + penalised)
+    if not local:
+        return _diagonal(objective, np.tile(diag * _jacobi_scale(objective, diag),
+                                            (objective.n_outputs, 1)))
+    refresh, shift = None, _class_shift(objective)
+    if (hasattr(objective.loss_function, "local_curvatures")
+            and hasattr(objective, "hessian_block_diagonals")):
+        def refresh(w):
+            blocks = objective.hessian_block_diagonals(w) + penalised
+            metric = _diagonal(objective, _positive(blocks), refresh, shift)
+            metric.refresh_epochs = 2
+            return metric
+
+    metric = _diagonal(objective, np.tile(diag, (objective.n_outputs, 1)), refresh, shift)
+    metric.refresh_epochs = None if refresh is None else 2
+    return metric
+
+
+def _positive(diag):
+    """A column of zeros has no curvature: any positive weight majorises it."""
+    return np.where(diag > 0, diag, max(float(diag.max()), 1.0))
+
+
+def _diagonal(objective, blocks, refresh=None, shift=None):
+    """The :class:`Diagonal` metric of each output's host diagonal (``(n_outputs,
+    n_cols)``), over the flat vector."""
     n_features = objective.n_features
-    flat = np.tile(diag[:n_features], objective.n_outputs)
+    flat = blocks[:, :n_features].ravel()
     if objective.fit_intercept:
-        flat = np.append(flat, np.full(objective.n_outputs, diag[n_features]))
+        flat = np.append(flat, blocks[:, n_features])
     with np.errstate(over="ignore", divide="ignore"):
         inverse = 1 / flat
-    return Diagonal(_on_device(objective, flat), _on_device(objective, inverse))
+    return Diagonal(_on_device(objective, flat), _on_device(objective, inverse), refresh,
+                    shift)
 
 
 PRECONDITIONERS = {"full": full, "diagonal": diagonal}
@@ -634,7 +945,8 @@ def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
     rules (Adam), which scale each coordinate themselves. A rule that ``learned`` the
     curvature from its gradients (L-BFGS) needs of the metric only a seed: beyond
     ``SEED_MIN_COLUMNS`` columns the full bound is built only where that costs at most
-    ``SEED_EPOCHS`` gradient passes.
+    ``SEED_EPOCHS`` gradient passes, or, for sparse X, where its Gram matrix is sparse
+    (see :func:`_sparse_gram_pays`).
     """
     if name is None:
         return None
@@ -646,18 +958,43 @@ def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
         name = "full" if n_cols <= FULL_MAX_COLUMNS else "diagonal"
         if learned and n_cols > SEED_MIN_COLUMNS and _seed_epochs(objective) > SEED_EPOCHS:
             name = "diagonal"
+        if learned and name == "diagonal" and _sparse_gram_pays(objective):
+            name = "full"
     if name == "full" and l1:
         return "diagonal"
     return name
 
 
+# Sparse X gets the full metric as a sparse matrix (for L-BFGS, beyond FULL_MAX_COLUMNS)
+# where its Gram matrix has at most this many nonzeros per nonzero of X: columns that meet
+# in few rows, as one-hot categories do. There its LU factors stay sparse (on the InstEval
+# table, 73 421 x 4 126: the Gram matrix has 0.6 nonzeros per nonzero of X, its factors
+# 1.2 M, built in 0.35 s; L-BFGS then took 5 passes to a gap of 1e-6 where the diagonal
+# seed took 45, with five classes 10 where it took 150). Text-like X, whose columns meet
+# in many rows (6.3 there), would fill its factors: it keeps the diagonal. The Gram
+# matrix is built to be counted only where rows have at most SPARSE_ROW_MAX_NNZ
+# nonzeros on average (a handful of categories and numbers): a pair of nonzeros of a
+# row is a nonzero of it, and the product costs about one such pair a row's nonzero.
+SPARSE_GRAM_MAX_NNZ = 1.0
+SPARSE_ROW_MAX_NNZ = 16
+
+
+def _sparse_gram_pays(objective):
+    """Whether the full metric of sparse X is kept sparse (see ``SPARSE_GRAM_MAX_NNZ``)."""
+    if not (sp.issparse(objective.X) and hasattr(objective, "sparse_gram")):
+        return False
+    if objective.X.nnz > SPARSE_ROW_MAX_NNZ * objective.X.shape[0]:
+        return False
+    return objective.sparse_gram().nnz <= SPARSE_GRAM_MAX_NNZ * objective.X.nnz
+
+
 def without_refits(metric):
-    """``metric`` without its ``refresh`` (which holds the objective, hence X): what an
-    estimator keeps, and pickles, for ``partial_fit`` to continue in."""
-    if getattr(metric, "refresh", None) is None:
+    """``metric`` without its ``refresh`` and ``newton`` (which hold the objective, hence
+    X): what an estimator keeps, and pickles, for ``partial_fit`` to continue in."""
+    if getattr(metric, "refresh", None) is None and getattr(metric, "newton", None) is None:
         return metric
     frozen = copy.copy(metric)
-    frozen.refresh = None
+    frozen.refresh = frozen.newton = None
     return frozen
 
 
@@ -685,12 +1022,14 @@ def gauged(name, objective, penalty=None, batch_size=None):
             and objective.n_features + objective.fit_intercept < GRAM_MAX_COLUMNS)
 
 
-def make_metric(name, objective):
-    """The metric object for a resolved preconditioner name (None: Euclidean)."""
+def make_metric(name, objective, local=False):
+    """The metric object for a resolved preconditioner name (None: Euclidean); ``local``:
+    the curvature at the start, refreshed along the way, in place of the bound (for rules
+    that search their own step length; see :func:`full`)."""
     if name is None:
         return Euclidean()
-    return _shared(objective, (name, objective.l2_reg_strength),
-                   lambda: PRECONDITIONERS[name](objective))
+    return _shared(objective, (name, objective.l2_reg_strength, local),
+                   lambda: PRECONDITIONERS[name](objective, local=local))
 
 
 def _shared(objective, key, compute):
@@ -710,17 +1049,19 @@ def step_bound(metric, objective, batch_size=None):
     """
     if isinstance(metric, Euclidean):
         return lipschitz(objective, batch_size)
-    inverse = to_numpy(metric._inverse).astype(np.float64)
-    if not isinstance(metric, Full):
-        # One block's diagonal: the first output's coefficients, then its intercept.
-        n_features = objective.n_features
-        inverse = np.append(inverse[:n_features],
-                            inverse[objective.n_coef:objective.n_coef + 1])
-    curvature = objective.loss_function.curvature
-    # M >= l2 E, so the L2 term adds at most 1 to each sample's constant in the metric.
-    return _mini_batch(objective, batch_size, 1.0,
-                       lambda: curvature * objective.largest_row_norm(inverse)
-                       + (1.0 if objective.l2_reg_strength else 0.0))
+
+    def largest():
+        inverse = to_numpy(metric._inverse).astype(np.float64)
+        if not isinstance(metric, Full):
+            # One block's diagonal: the first output's coefficients, then its intercept.
+            n_features = objective.n_features
+            inverse = np.append(inverse[:n_features],
+                                inverse[objective.n_coef:objective.n_coef + 1])
+        # M >= l2 E, so the L2 term adds at most 1 to each sample's constant in it.
+        return (objective.loss_function.curvature * objective.largest_row_norm(inverse)
+                + (1.0 if objective.l2_reg_strength else 0.0))
+
+    return _mini_batch(objective, batch_size, 1.0, largest)
 
 
 def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_size=None):

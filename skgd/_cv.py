@@ -477,17 +477,19 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         Only in a search of the regularisation alone (:func:`_alphas_alone`): learning
         rates are compared fit for fit from zero, as GridSearchCV fits them (a rate that
         crawls or diverges there is what such a search shows). And only where a warm
-        start pays for the width it costs: a path runs a fold's alphas one after another,
-        each round of passes serving its folds' fits, not every (fold, alpha) pair at
-        once. Where each fit refits its metric to the local Hessian, Newton's steps
-        converge quadratically near the optimum and a fit from the previous solution
-        needs fewer of its refits, which are per fit and which no stacked pass shares:
-        there the path took 0.55-1.05x the time of the fits from zero side by side.
-        Where fits take gradient or quasi-Newton steps (L-BFGS, the diagonal or no
-        preconditioner, least squares solved in one step), a warm start saves only a
-        share of the epochs and the path took 1.0-1.5x that time (``benchmarks/cv.py``).
+        start was measured to pay for the width it costs: a path runs a fold's alphas one
+        after another, each round of passes serving its folds' fits, not every (fold,
+        alpha) pair at once (``benchmarks/cv.py`` times both). That is where L-BFGS
+        refits its metric to the blocks of a softmax's Hessian, one class each, and
+        learns their coupling over tens of epochs: a fit from the previous solution took
+        0.7-0.75 of the epochs and the path 0.8 of the time (the digits, 5 classes on
+        60 000 rows). Where the refitted metric is the whole Hessian (one output, or a
+        softmax small enough), Newton's steps finish a fit from zero in a few epochs and
+        the path took 1.0-1.25 the time; with the bound kept (the accelerated gradient,
+        least squares solved in one step) 0.9-1.5.
         """
-        return _alphas_alone(fits) and _metric_of(fits[0]).refits
+        metric = _metric_of(fits[0])
+        return _alphas_alone(fits) and metric.refits and not metric.exact
 
     @staticmethod
     def _run_group(paths, tasks, origins):
@@ -751,11 +753,12 @@ def _metric_budget(X):
 
 def _footprint(paths):
     """Bytes the metrics of ``paths`` take while they run side by side: for the "full"
-    metric (or the gauge of a Euclidean step), the bound's ``(p + 1) x (p + 1)`` matrix
-    and its inverse per fold and alpha (shared by the learning rates, kept for the whole
-    search; one block serves every class), and per fit that refits to a cross-entropy's
-    local Hessian, that Hessian's ``K (p + 1)`` square and inverse; vectors for the
-    others. A path runs one fit at a time: it holds the largest of its fits' own."""
+    metric (or the gauge of a Euclidean step), the ``(p + 1) x (p + 1)`` matrix and its
+    inverse per fold and alpha (shared by the learning rates, kept for the whole search;
+    one block serves every class), and per L-BFGS fit that refits it to the local
+    curvature, a block per class (the softmax's whole ``K (p + 1)`` square where it takes
+    that) and its memory of pairs; vectors for the others. A path runs one fit at a
+    time: it holds the largest of its fits' own."""
     total, bounds = 0, set()
     for path in paths:
         largest = 0
@@ -776,10 +779,13 @@ class _Metric(NamedTuple):
     # measured in the curvature bound (the gauge of a Euclidean step).
     name: str | None
     gauged: bool
-    # L-BFGS, which searches a line instead of refitting.
+    # L-BFGS, which searches a line and keeps a memory of pairs.
     lbfgs: bool
-    # The metric is refitted to a cross-entropy's local Hessian (Newton's steps).
+    # L-BFGS refits the full metric to a cross-entropy's local curvature, and that is
+    # the whole Hessian (Newton's steps: one output, or a softmax whose Hessian is cheap
+    # enough), not only its blocks of one class each.
     refits: bool
+    exact: bool
 
 
 def _metric_of(fit):
@@ -790,13 +796,12 @@ def _metric_of(fit):
     name = _curvature.resolve(estimator.preconditioner, objective,
                               batch_size=estimator.batch_size, l1=penalty is not None,
                               adaptive=estimator.solver == "adam", learned=lbfgs)
-    refits = (name == "full" and not lbfgs
-              and hasattr(objective.loss_function, "local_hessian")
-              and objective.n_params <= _curvature.REFIT_MAX_PARAMS
-              and not (isinstance(estimator.learning_rate, Real)
-                       and estimator.learning_rate > 1))
+    refits = (lbfgs and name == "full"
+              and hasattr(objective.loss_function, "local_curvatures"))
+    exact = refits and (objective.n_outputs == 1 or _curvature._refresh_epochs(
+        objective, exact=True) <= _curvature.EXACT_MAX_EPOCHS)
     return _Metric(name, _curvature.gauged(name, objective, penalty, estimator.batch_size),
-                   lbfgs, refits)
+                   lbfgs, refits, exact)
 
 
 def _fit_footprint(fit):
@@ -809,7 +814,9 @@ def _fit_footprint(fit):
              2 * (objective.n_features + objective.fit_intercept) ** 2 * 8)
     own = 0
     if metric.refits:
-        own += 2 * objective.n_params ** 2 * 8
+        n_cols = objective.n_features + objective.fit_intercept
+        own += 2 * 8 * max(objective.n_outputs * n_cols**2,
+                           objective.n_params**2 if metric.exact else 0)
     if metric.lbfgs:
         # Its memory of step and gradient-change pairs.
         own += 2 * _updates.LBFGS_MEMORY * objective.n_params * 8
@@ -992,7 +999,7 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
                  decay: Decay = "constant", decay_rate: float | None = None,
                  decay_steps: int = 100, warmup_steps: int = 0,
                  decay_per_update: bool = False, power_t: float = 0.25,
-                 solver: Solver = "accelerated", preconditioner: Preconditioner = "auto",
+                 solver: Solver = "auto", preconditioner: Preconditioner = "auto",
                  momentum: float = 0.0, nesterov: bool = False,
                  batch_size: int | None = None, shuffle: bool = True,
                  random_state: RandomState = None, average: bool | int = False,
@@ -1211,7 +1218,7 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
                  decay: Decay = "constant", decay_rate: float | None = None,
                  decay_steps: int = 100, warmup_steps: int = 0,
                  decay_per_update: bool = False, power_t: float = 0.25,
-                 solver: Solver = "accelerated", preconditioner: Preconditioner = "auto",
+                 solver: Solver = "auto", preconditioner: Preconditioner = "auto",
                  momentum: float = 0.0, nesterov: bool = False,
                  batch_size: int | None = None, shuffle: bool = True,
                  random_state: RandomState = None, average: bool | int = False,

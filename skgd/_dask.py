@@ -110,6 +110,19 @@ def _chunk_local_hessian(X, sample_weight, loss, y, w, fit_intercept):
     return np.concatenate([[total], hessian.ravel() * total])
 
 
+def _chunk_hessian_blocks(X, sample_weight, loss, y, w, fit_intercept, diagonal):
+    """``[sum_i s_i, the Hessian's diagonal blocks]`` summed over one chunk (their
+    diagonals where ``diagonal``), flat."""
+    total = _weight_sum(X, sample_weight)
+    objective = LinearObjective(loss, X, y, sample_weight, fit_intercept=fit_intercept)
+    size = objective.n_outputs * (X.shape[1] + (1 if fit_intercept else 0))
+    if total == 0:
+        return np.zeros(1 + (size if diagonal else size * (size // objective.n_outputs)))
+    blocks = (objective.hessian_block_diagonals(w) if diagonal
+              else objective.hessian_blocks(w))
+    return np.concatenate([[total], blocks.ravel() * total])
+
+
 def _chunk_weight(X, sample_weight, fit_intercept):
     """``[sum_i s_i]`` over one chunk."""
     return np.array([_weight_sum(X, sample_weight)])
@@ -311,6 +324,23 @@ class DaskLinearObjective:
         hessian = sums[1:].reshape(w.size, w.size) / _positive_total(sums[0])
         hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
         return hessian
+
+    def hessian_blocks(self, w):
+        """The Hessian's diagonal blocks, as ``LinearObjective.hessian_blocks``."""
+        n_cols = self.n_features + self.fit_intercept
+        return self._hessian_blocks(w, diagonal=False).reshape(self.n_outputs, n_cols,
+                                                                n_cols)
+
+    def hessian_block_diagonals(self, w):
+        """Their diagonals, as ``LinearObjective.hessian_block_diagonals``."""
+        return self._hessian_blocks(w, diagonal=True).reshape(self.n_outputs, -1)
+
+    def _hessian_blocks(self, w, diagonal):
+        parts = [dask.delayed(_chunk_hessian_blocks, pure=True)(
+                    X, weight, self.loss_function, y, w, self.fit_intercept, diagonal)
+                 for X, y, weight in self._chunks]
+        (sums,) = dask.compute(_tree_sum(parts))
+        return sums[1:] / _positive_total(sums[0])
 
     @property
     def total_weight(self):

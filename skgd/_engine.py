@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._array_api import get_namespace
-from ._curvature import Euclidean
+from ._curvature import Euclidean, one_blas_thread
 from ._decays import Decay, make_decay, within_epoch
 from ._updates import UPDATE_RULES, Step, UpdateRule
 
@@ -68,6 +68,10 @@ _RISE_EPOCHS = 3
 _RISING_END = 5
 # Relative rounding error of an objective summed from float32 losses.
 _ROUNDING = 1e-6
+# Newton's steps past the stopping rule, at most (see UpdateRule.finish), and the
+# optimality they stop at: two take 1e-5 to the rounding of float64 gradients.
+_POLISH_STEPS = 3
+_POLISHED = 1e-12
 # "plateau" stops once it has cut the rate by this factor in all.
 _MIN_PLATEAU_FACTOR = 1e-6
 
@@ -150,7 +154,8 @@ def minimize(loss_gradient: Callable, params, **settings) -> DescentResult:
 # Overflow in a diverging run is reported by DivergenceError, not by warnings; an
 # exponential that underflows to 0 is exact enough. The drivers below set this state
 # around every resumption of a descent, so that descents run side by side never leave
-# each other's error state behind.
+# each other's error state behind. They also run the descent's products on one BLAS
+# thread (see skgd._curvature.one_blas_thread): a fit makes many small ones.
 def _quiet():
     return np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore")
 
@@ -159,7 +164,7 @@ def run(descent: Generator[Any, Any, Any], loss_gradient: Callable):
     """Drive one :func:`descent`, answering its requests with ``loss_gradient``; return
     its :class:`DescentResult`."""
     reply = None
-    with _quiet():
+    with _quiet(), one_blas_thread():
         try:
             while True:
                 try:
@@ -184,7 +189,7 @@ def run_many(descents: list, loss_gradients: Callable, catch=(), on_done=None) -
     """
     outcomes = [None] * len(descents)
     replies = dict.fromkeys(range(len(descents)))
-    with _quiet():
+    with _quiet(), one_blas_thread():
         try:
             while replies:
                 requests = []
@@ -305,27 +310,19 @@ def descent(
     xp, device = get_namespace(params)
     full_batch = batch_size is None or batch_size >= n_samples
 
-    # Refits only where the step is the metric's own: a learning rate above 1 scales it
-    # beyond any local curvature, and its overshoots are the learning rate's.
-    local = _LocalMetric(metric, refits=full_batch and learning_rate <= 1
-                         and not rule.searches_line)
-
     def optimality(step, rate):
-        """``||G||_M^2`` at ``step.point``, a 0-d array (no host read). After a refit to
-        the local Hessian ``H <= B`` it is Newton's decrement ``grad^T H^-1 grad``, about
-        twice the gap ``F - F*`` and never below its value in the bound ``B``; under
-        L-BFGS, the larger of the bound's and the quasi-Newton decrement (its estimate of
-        Newton's)."""
+        """``||G||_M^2`` at ``step.point``, a 0-d array (no host read); where the rule has
+        its own estimate of Newton's decrement ``grad^T H^-1 grad`` (about twice the gap
+        ``F - F*``; L-BFGS), the larger of the two: a bound ``B >= H`` underestimates
+        Newton's, so the larger is the stricter stop."""
         if penalty is None:
-            if gauge is None or local.anchor is not None:
+            if gauge is None:
                 squared = step.grad @ step.direction
             else:
                 squared = step.grad @ gauge.direction(step.grad)
-            if getattr(rule_state, "point", None) is step.point:
-                # A quasi-Newton rule's decrement at the point it accepted, -grad . d with
-                # d = -H grad, estimates Newton's (H ~ the inverse Hessian), which the
-                # bound's underestimates: the larger of the two is the stricter stop.
-                squared = max(float(squared), rule_state.decrement)
+            decrement = rule.decrement(rule_state, step.point)
+            if decrement is not None:
+                squared = max(float(squared), decrement)
             return squared
         mapping = (step.point - step.forward) / rate
         return metric.inner(mapping, mapping)
@@ -360,14 +357,13 @@ def descent(
     scores: list[float] | None = [] if validation is not None else None
     best_monitored, best_params, stalled = math.inf, params, 0
     relative = None
+    # The optimality at each Newton step past the stopping rule (see UpdateRule.finish).
+    polished: list[float] | None = None
     epoch_rule = validation is not None or not full_batch
     converged = stopped = False
     start = time.perf_counter()
 
     for _ in range(max_iter):
-        if loss_curve and local.due():
-            metric = local.refit(params)
-            rule_state = rule.init(params)
         if on_epoch_begin is not None:
             on_epoch_begin(epoch, params)
         rate = learning_rate * decay.factor(epoch, n_plateaus)
@@ -408,17 +404,10 @@ def descent(
         epoch += 1
         loss_curve.append(objective)
         rate_curve.append(rate)
-        # Only full batches refit the metric, so only they have a step.point to go back to.
-        reverted = local.overshot(objective, None if step is None else step.point)
-        if getattr(rule_state, "rejected", False):
-            # The line search rejected this epoch's trial point and stays where it was.
-            reverted = True
-        elif reverted:
-            # A step in the local metric raised the objective: the epoch stays in the
-            # record, the descent goes on from the best point before it.
-            params, metric = local.recover()
-            rule_state = rule.init(params)
-        else:
+        # A line search that turned down this epoch's trial point stays where it was: the
+        # epoch stays in the record, and is neither a rise nor a stop.
+        reverted = rule.rejected(rule_state)
+        if not reverted:
             if not (math.isfinite(objective) and math.isfinite(squared)):
                 raise diverged(epoch - 1, math.inf, rate)
             rise = (objective - references.objective) / references.scale
@@ -458,6 +447,14 @@ def descent(
         if tol is None:
             continue
         if full_batch and not reverted and relative is not None and relative <= tol:
+            polish = rule.finish(rule_state, metric) if polished is None else None
+            if polish is not None:
+                # The rule takes Newton's steps from here, to the optimum to rounding.
+                rule_state, polished = polish, [relative]
+                continue
+            if polished is not None and _polishing(polished, relative):
+                polished.append(relative)
+                continue
             # The certificate is for the point where the gradient was taken: that is
             # the point returned, not the step from it (which no one has checked).
             assert step is not None  # a full batch takes its steps here
@@ -521,71 +518,13 @@ def descent(
     )
 
 
-class _LocalMetric:
-    """When to refit a metric that has a ``refresh(w)`` to the local curvature, and what
-    to do when such a metric, which is no global bound, lets the objective rise.
-
-    A refit costs about ``metric.refit_epochs`` epochs of work (its Gram passes are
-    ``n p^2``, a gradient ``n p``): it is done once that many epochs have passed since
-    the last one, so refits take at most about half the time, whatever the shape of X,
-    and the schedule is the same on every run. After a refit the rule restarts at the
-    point it was fitted at, the *anchor*; an epoch whose objective exceeds the anchor's
-    (or the best before it) sends the descent back to the best point (see :meth:`recover`).
-    """
-
-    def __init__(self, metric, refits):
-        self.bound = self.metric = metric
-        self.active = refits and getattr(metric, "refresh", None) is not None
-        self.cost = getattr(metric, "refit_epochs", 1)
-        self.waited = 0
-        self.patience = 1
-        self.anchor = self.anchor_value = None
-        self.best_point = self.best_value = None
-        # The best objective at the last overshoot: no progress since means fall back.
-        self.recovered = None
-
-    def due(self):
-        if not self.active:
-            return False
-        self.waited += 1
-        return self.waited >= self.patience * self.cost
-
-    def refit(self, params):
-        self.metric = self.bound.refresh(params)
-        self.waited = 0
-        self.anchor, self.anchor_value = params, None
-        return self.metric
-
-    def overshot(self, objective, point):
-        """Whether this epoch's objective, at ``point``, rose above the anchor's (the
-        first epoch after a refit measures the anchor's, which must not be above the best
-        seen before it: the step that led there was the previous metric's); keeps the
-        best point."""
-        if self.anchor is None:
-            return False
-        if self.anchor_value is None:
-            if self.best_value is not None and not objective <= _slack(self.best_value):
-                return True
-            self.anchor_value = objective
-        elif not objective <= _slack(self.anchor_value):
-            return True
-        if self.best_value is None or objective < self.best_value:
-            self.best_value, self.best_point = objective, point
-        return False
-
-    def recover(self):
-        """Where to go on after an overshoot, and in which metric: the best point seen, with
-        a metric refitted there; or, where no point has improved on the best since the last
-        overshoot, the global bound, with refits four times rarer."""
-        point = self.best_point
-        if self.recovered is not None and not self.best_value < self.recovered:
-            self.metric = self.bound
-            self.anchor = self.anchor_value = self.recovered = None
-            self.patience *= 4
-            self.waited = 0
-            return point, self.metric
-        self.recovered = self.best_value
-        return point, self.refit(point)
+def _polishing(polished, relative):
+    """Whether Newton's steps past the stopping rule go on: at most ``_POLISH_STEPS`` of
+    them, until the optimality is within ``_POLISHED`` of the start's, while each still
+    divides it by 10 or more (quadratic convergence; once rounding sets the gradient, a
+    step gains nothing)."""
+    return (len(polished) < _POLISH_STEPS and relative > _POLISHED
+            and relative <= polished[-1] / 10)
 
 
 def _rising_end(loss_curve, references):

@@ -440,7 +440,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 batch_size=self.batch_size,
                 streaming=partial, l1=penalty is not None, adaptive=self.solver == "adam",
                 learned=solver == "lbfgs")
-            metric = _curvature.make_metric(preconditioner, objective)
+            metric = _curvature.make_metric(preconditioner, objective,
+                                            local=solver == "lbfgs")
             gauge = _curvature.gauge(metric, objective, penalty,
                                      None if partial else self.batch_size)
             learning_rate = _curvature.step_size(
@@ -482,9 +483,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         ``"auto"`` takes L-BFGS in the metric wherever it applies (a full-batch ``fit``
         of a smooth objective at the step of the metric's own, ``learning_rate="auto"``
         or 1.0, without a decay), and the accelerated gradient elsewhere (mini-batches,
-        ``partial_fit``, L1, a chosen rate or schedule). On the regime matrix of
-        ``benchmarks/`` L-BFGS took 0.4-0.9x the time of the accelerated gradient with
-        refits to the local Hessian, and fewer epochs where the classes are many.
+        ``partial_fit``, L1, a chosen rate or schedule): the measurements behind the
+        choice are the regime matrix of docs/performance.md.
         """
         full_batch = self.batch_size is None or self.batch_size >= objective.n_samples
         if self.solver == "lbfgs" and (partial or not full_batch or penalty is not None):
@@ -535,7 +535,13 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             message = self._unbounded_message(objective, result.params) or message
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
-        self._engine_state = result.state
+        rule_state = result.state.rule_state
+        if getattr(rule_state, "metric", None) is not None:
+            # A metric L-BFGS refitted along the way holds X in its refresh: the state kept
+            # (and pickled) with the model does not.
+            rule_state = rule_state._replace(
+                metric=_curvature.without_refits(rule_state.metric))
+        self._engine_state = result.state._replace(rule_state=rule_state)
         self._solver, self._average = solver, self.average
         self.solver_ = solver
         # partial_fit continues in this metric; refits belong to one fit's objective.
@@ -773,28 +779,34 @@ class GDRegressor(RegressorMixin, _BaseGD):
         formulas at whole ``t``). A callable decay then gets fractional epochs.
     power_t : float, default=0.25
         Exponent of ``"invscaling"``; ignored by the other decays.
-    solver : {"accelerated", "gd", "adam", "lbfgs", "auto"}, default="accelerated"
-        Update rule: Nesterov's accelerated gradient with adaptive restart; plain gradient
-        descent (optionally with momentum); Adam; or limited-memory BFGS seeded with the
-        preconditioner's metric, with a backtracking line search (full batch, no L1;
-        ``learning_rate`` scales its first step). ``"auto"`` picks ``"lbfgs"`` for a
-        full-batch ``fit`` without L1 at ``learning_rate="auto"`` (or 1.0, the same step)
-        and a constant decay, and ``"accelerated"`` otherwise; ``solver_`` tells what was
-        used. L-BFGS is several times faster with many classes, but its gradient
-        differences amplify rounding: a fit on weighted rows and one on the rows repeated
-        agree only to about ``tol``, not to the last digits as the accelerated gradient's
-        do.
+    solver : {"auto", "lbfgs", "accelerated", "gd", "adam"}, default="auto"
+        Update rule. ``"lbfgs"``: limited-memory BFGS seeded with the preconditioner's
+        metric, which it refits to the local curvature as often as that pays (Newton's
+        metric where the Hessian is cheap), with a backtracking line search; where the
+        Hessian costs little (small problems) it ends with Newton's steps, at the optimum
+        to rounding (full batch, no L1; ``learning_rate`` scales its first step).
+        ``"accelerated"``: Nesterov's accelerated gradient with adaptive restart (and the
+        proximal step for L1). ``"gd"``: plain gradient descent, optionally with
+        ``momentum``, the textbook update. ``"adam"``: Adam. ``"auto"`` picks
+        ``"lbfgs"`` for a full-batch ``fit`` without L1 at ``learning_rate="auto"`` (or
+        1.0, the same step) and a constant decay, and ``"accelerated"`` otherwise
+        (mini-batches, ``partial_fit``, L1, a chosen learning rate or schedule, whose
+        steps are the lesson); ``solver_`` tells what was used.
     preconditioner : {"auto", "full", "diagonal"} or None, default="auto"
         The metric the update steps in, ``w <- w - learning_rate * M^-1 grad``.
-        ``"full"``: ``M`` the curvature bound ``c X1^T D X1 / S + alpha I`` (``X1`` is X
-        with a column of ones, ``c`` = 1, 1/4 or 1/2 for the squared error, the binary and
-        the softmax cross-entropy), factored once per fit: least squares in one step,
-        logistic regression in tens of epochs, whatever the collinearity. ``"diagonal"``:
-        its Jacobi diagonal, scaled to stay a bound. None: the plain metric. ``"auto"``
-        picks ``"full"`` for up to 1024 columns and ``"diagonal"`` beyond, for full-batch
-        fits; with L1 it uses the diagonal form (exact soft thresholds); for mini-batches,
-        ``partial_fit`` and Adam it is None. Adam, which scales each coordinate itself,
-        ignores it. ``preconditioner_`` tells what was used.
+        ``"full"``: a ``(p + 1)``-square matrix on each output: for the rules that take
+        their step as given (``"gd"``, ``"accelerated"``) the curvature bound
+        ``c X1^T D X1 / S + alpha I`` (``X1`` is X with a column of ones, ``c`` = 1, 1/4
+        or 1/2 for the squared error, the binary and the softmax cross-entropy), in
+        which a step of 1 cannot diverge; for L-BFGS the curvature at the start,
+        refitted along the way. Either way least squares takes one step, whatever the
+        collinearity. ``"diagonal"``: its diagonal (for the bound, scaled to stay one).
+        None: the plain metric. ``"auto"`` picks ``"full"`` for up to 1024 columns
+        (L-BFGS: up to 256, beyond only where its Gram matrix costs at most about 200
+        gradient passes) and ``"diagonal"`` beyond, for full-batch fits; with L1 it uses
+        the diagonal form (exact soft thresholds); for mini-batches, ``partial_fit`` and
+        Adam it is None. Adam, which scales each coordinate itself, ignores it.
+        ``preconditioner_`` tells what was used.
     momentum : float, default=0.0
         Heavy-ball momentum of ``solver="gd"``; ignored by the other solvers.
     nesterov : bool, default=False
@@ -931,7 +943,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
     def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
                  decay_rate: float | None = None, decay_steps: int = 100,
                  warmup_steps: int = 0, decay_per_update: bool = False,
-                 power_t: float = 0.25, solver: Solver = "accelerated",
+                 power_t: float = 0.25, solver: Solver = "auto",
                  preconditioner: Preconditioner = "auto", momentum: float = 0.0,
                  nesterov: bool = False, batch_size: int | None = None,
                  shuffle: bool = True, random_state: RandomState = None,
@@ -1117,7 +1129,7 @@ feature_names_in_ :
     def __init__(self, *, learning_rate: LearningRate = "auto", decay: Decay = "constant",
                  decay_rate: float | None = None, decay_steps: int = 100,
                  warmup_steps: int = 0, decay_per_update: bool = False,
-                 power_t: float = 0.25, solver: Solver = "accelerated",
+                 power_t: float = 0.25, solver: Solver = "auto",
                  preconditioner: Preconditioner = "auto", momentum: float = 0.0,
                  nesterov: bool = False, batch_size: int | None = None,
                  shuffle: bool = True, random_state: RandomState = None,

@@ -172,6 +172,16 @@ class BinaryCrossEntropy(_PerSampleLoss):
 
     @staticmethod
     @_ignore_underflow
+    def local_curvatures(raw_prediction):
+        """``p (1 - p)`` per sample, of shape (n_samples, 1): the weights of the Gram
+        matrix that is the Hessian of the data term (see
+        :meth:`LinearObjective.hessian_blocks`)."""
+        xp = get_namespace(raw_prediction)[0]
+        exp_neg_abs = xp.exp(-xp.abs(raw_prediction))
+        return (exp_neg_abs / ((1 + exp_neg_abs) * (1 + exp_neg_abs)))[:, None]
+
+    @staticmethod
+    @_ignore_underflow
     def predict_proba(raw_prediction: Any) -> Any:
         """Class probabilities ``[1 - p, p]``, of shape (n_samples, 2)."""
         xp = get_namespace(raw_prediction)[0]
@@ -193,6 +203,10 @@ class BinaryCrossEntropy(_PerSampleLoss):
         zero = _scalar(0, log_norm)
         return xp.stack([xp.minimum(-raw_prediction, zero) - log_norm,
                          xp.minimum(raw_prediction, zero) - log_norm], axis=1)
+
+
+# Up to this many classes the softmax's row maximum is a loop over the columns.
+_LOOP_CLASSES = 24
 
 
 class CategoricalCrossEntropy(_PerSampleLoss):
@@ -240,13 +254,18 @@ class CategoricalCrossEntropy(_PerSampleLoss):
 
         Keeping the row maximum out of the sum avoids both overflow and the cancellation
         of ``(max + log sum) - raw``, which in float32 loses digits for large logits.
-        NumPy reduces a short last axis slowly, so the row maximum is a loop over the
-        columns and the row sum a matrix-vector product.
+        NumPy reduces a short last axis slowly (about 1 ms for 20 000 rows, whatever their
+        length), so up to ``_LOOP_CLASSES`` classes the row maximum is a loop over the
+        columns (0.05 ms at 3 classes, 0.7 ms at 26), and the row sum is a matrix-vector
+        product.
         """
         xp, device = get_namespace(raw_prediction)
-        row_max = raw_prediction[:, 0]
-        for column in range(1, raw_prediction.shape[1]):
-            row_max = xp.maximum(row_max, raw_prediction[:, column])
+        if raw_prediction.shape[1] <= _LOOP_CLASSES:
+            row_max = raw_prediction[:, 0]
+            for column in range(1, raw_prediction.shape[1]):
+                row_max = xp.maximum(row_max, raw_prediction[:, column])
+        else:
+            row_max = xp.max(raw_prediction, axis=1)
         row_max = row_max[:, None]
         shifted = raw_prediction - row_max
         # An entry equal to an infinite row maximum shifted to inf - inf = NaN: it is the
@@ -291,6 +310,14 @@ class CategoricalCrossEntropy(_PerSampleLoss):
             return product + proba[:, j] if j == k else product
 
         return entry
+
+    @classmethod
+    def local_curvatures(cls, raw_prediction):
+        """``p_k (1 - p_k)`` per sample and class, of shape (n_samples, K): the diagonal of
+        each sample's Hessian ``diag(p) - p p^T``, the weights of the Gram matrices on the
+        diagonal of the Hessian (see :meth:`LinearObjective.hessian_blocks`)."""
+        proba = cls._log_softmax_parts(raw_prediction)[1]
+        return proba * (1 - proba)
 
     @classmethod
     def predict_proba(cls, raw_prediction: Any) -> Any:
@@ -555,6 +582,39 @@ class LinearObjective:
                 hessian[np.ix_(index[k], index[j])] = block.T
         hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
         return hessian
+
+    def sparse_gram(self):
+        """``X1^T D X1 / S`` as a SciPy sparse matrix, for sparse X (see
+        :class:`skgd._curvature.SparseFull`): one sparse product, made once (it decides
+        the metric and builds it)."""
+        if not hasattr(self, "_sparse_gram"):
+            X1 = sp.csr_matrix(sp.hstack([self.X, np.ones((self.n_samples, 1))])
+                               if self.fit_intercept else self.X)
+            weighted = X1 if self.sample_weight is None else sp.csr_matrix(
+                X1.multiply(self.sample_weight[:, None]))
+            self._sparse_gram = self.once(
+                "sparse_gram", lambda: (weighted.T @ X1).tocsc() / self._total_weight)
+        return self._sparse_gram
+
+    def hessian_blocks(self, w):
+        """The diagonal blocks of the Hessian of the data term at ``w``, one per output,
+        host float64 of shape ``(n_outputs, n_cols, n_cols)``: ``X1^T diag(s_i h_ik) X1 /
+        S`` with ``h_ik`` the loss's ``local_curvatures`` (for one output, the sigmoid,
+        the Hessian itself; for the softmax, each class's block with the coupling between
+        classes left out). A pass for the raw prediction, a weighted Gram pass a block."""
+        return _curvature.grams(self.X, self._curvature_weights(w), self.fit_intercept,
+                                self._total_weight)
+
+    def hessian_block_diagonals(self, w):
+        """The diagonals of :meth:`hessian_blocks`, of shape ``(n_outputs, n_cols)``,
+        without the matrices: one pass over the squares of X for all outputs."""
+        return _curvature.gram_diagonals(self.X, self._curvature_weights(w),
+                                         self.fit_intercept, self._total_weight)
+
+    def _curvature_weights(self, w):
+        weights = self.loss_function.local_curvatures(self.raw_prediction(w))
+        return weights if self.sample_weight is None else (
+            weights * self.sample_weight[:, None])
 
     def gram_product(self, basis):
         """``X1^T D X1 / S @ basis`` for a host basis, in one pass over X."""

@@ -1,6 +1,13 @@
 import os
 
 import pytest
+from hypothesis import settings
+
+# The property tests draw the same examples on every run, so that a suite that passed
+# passes again (on CI, on a user's machine); HYPOTHESIS_PROFILE=explore draws new ones.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 # scikit-learn's Array API checks, and the estimators under array_api_dispatch=True,
 # need SciPy's Array API support, which SciPy reads once, at import.

@@ -221,8 +221,8 @@ def test_cv_benchmark_compares_each_search_with_sklearns_and_grid_search(capsys)
     # Each solver on a path and from zero; least squares is fitted from zero.
     assert [line.split("  ")[1] for line in regression] == [
         "GDRegressorCV, path", "GDRegressorCV, from zero (chosen)",
-        "GDRegressorCV(solver='lbfgs'), path",
-        "GDRegressorCV(solver='lbfgs'), from zero (chosen)", "RidgeCV",
+        "GDRegressorCV(solver='accelerated'), path",
+        "GDRegressorCV(solver='accelerated'), from zero (chosen)", "RidgeCV",
         "GridSearchCV(GDRegressor)"]
     # RidgeCV is the regression's reference: its ratio to itself is 1.
     assert regression[4].split()[2:4] == ["1.00", "1.00"]

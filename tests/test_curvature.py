@@ -1,6 +1,5 @@
 """Tests of skgd._curvature: the curvature bound, the metrics and what "auto" picks."""
 
-import math
 
 import numpy as np
 import pytest
@@ -192,13 +191,109 @@ def test_X_whose_squares_overflow_gets_a_clear_error(dtype, scale):
         GDRegressor().fit(X, y[:60])
 
 
-def test_no_refits_where_the_hessian_over_all_parameters_would_be_too_large(monkeypatch):
-    monkeypatch.setattr(curvature, "REFIT_MAX_PARAMS", 10)
+@pytest.mark.parametrize("limit, kind", [(0, curvature.Full), (10**6, curvature.Dense)])
+def test_the_softmax_refits_its_exact_hessian_where_it_costs_at_most_exact_max_epochs(
+        monkeypatch, limit, kind):
+    monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", limit)
     objective = _problem("softmax")
-    assert objective.n_params > 10
-    assert curvature.full(objective).refresh is None
-    assert curvature.full(_problem("binary", fit_intercept=False, alpha=0.1)).refresh \
-        is not None
+    w = np.random.default_rng(2).normal(size=objective.n_params)
+    refitted = curvature.full(objective, local=True).refresh(w)
+    assert isinstance(refitted, kind)
+    assert refitted.exact == (kind is curvature.Dense)
+    # Either way it can be refitted again, at the same cost.
+    assert refitted.refresh is not None and refitted.refresh_epochs >= 1
+
+
+def test_the_exact_softmax_refit_steps_by_newton_s_step(monkeypatch):
+    # The Hessian is singular along the same intercept for every class, which no gradient
+    # has a part of: the step is the pseudo-inverse's, free of that direction.
+    monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", 10**6)
+    objective = _problem("softmax")
+    # A point whose classes sum to zero, as descent from zero keeps them (the solution
+    # scikit-learn reports): there the gradient's classes sum to zero too.
+    w = np.random.default_rng(3).normal(size=objective.n_params)
+    w = curvature._ClassShift(objective).centre(w)
+    grad = objective.gradient(w)
+    newton = curvature.full(objective, local=True).refresh(w)
+    hessian = objective.local_hessian(w)
+    assert_allclose(newton.direction(grad), np.linalg.pinv(hessian) @ grad, rtol=1e-8,
+                    atol=1e-10)
+
+
+@pytest.mark.parametrize("loss_name", ["binary", "squared"])
+def test_a_local_metric_of_one_output_is_the_hessian(loss_name):
+    objective = _problem(loss_name)
+    metric = curvature.full(objective, local=True)
+    w = np.random.default_rng(4).normal(size=objective.n_params)
+    if loss_name == "squared":
+        # Least squares: the Hessian is the bound, and never needs a refit.
+        assert metric.refresh is None and metric.exact
+        assert_allclose(metric.matrix, curvature.bound(objective), rtol=1e-12)
+        return
+    refitted = metric.refresh(w)
+    assert refitted.exact
+    assert_allclose(refitted.matrix, objective.local_hessian(w), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("loss_name", ["binary", "softmax"])
+def test_the_hessian_blocks_are_the_blocks_on_the_diagonal_of_the_hessian(loss_name):
+    objective = _problem(loss_name, alpha=0.0)
+    w = np.random.default_rng(5).normal(size=objective.n_params)
+    hessian = objective.local_hessian(w)
+    blocks = objective.hessian_blocks(w)
+    n_features = objective.n_features
+    assert blocks.shape == (objective.n_outputs, n_features + 1, n_features + 1)
+    for k, block in enumerate(blocks):
+        index = np.r_[k * n_features:(k + 1) * n_features, objective.n_coef + k]
+        assert_allclose(block, hessian[np.ix_(index, index)], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("container", ["dense", "csr"])
+@pytest.mark.parametrize("loss_name", ["binary", "softmax"])
+def test_the_hessian_block_diagonals_are_the_diagonals_of_the_blocks(container, loss_name):
+    objective = _problem(loss_name)
+    if container == "csr":
+        objective = LinearObjective(objective.loss_function, sp.csr_matrix(objective.X),
+                                    objective.y, objective.sample_weight, alpha=0.1)
+    w = np.random.default_rng(6).normal(size=objective.n_params)
+    expected = np.array([np.diag(block) for block in objective.hessian_blocks(w)])
+    assert_allclose(objective.hessian_block_diagonals(w), expected, rtol=1e-12)
+
+
+def test_the_softmax_refit_in_blocks_steps_each_class_by_its_block_centred(monkeypatch):
+    # Beyond EXACT_MAX_EPOCHS: each class's block of the Hessian, the steps centred over
+    # the classes (the softmax sees no common shift).
+    monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", 0)
+    objective = _problem("softmax")
+    w = curvature._ClassShift(objective).centre(
+        np.random.default_rng(7).normal(size=objective.n_params))
+    refitted = curvature.full(objective, local=True).refresh(w)
+    grad = objective.gradient(w)
+    ridge = objective.l2_reg_strength * curvature._penalised(objective)
+    blocks = np.column_stack([grad[: objective.n_coef].reshape(3, -1),
+                              grad[objective.n_coef:]])
+    steps = np.array([np.linalg.solve(block + np.diag(ridge), part)
+                      for block, part in zip(objective.hessian_blocks(w), blocks, strict=True)])
+    steps -= steps.mean(axis=0)
+    expected = np.concatenate([steps[:, :-1].ravel(), steps[:, -1]])
+    assert isinstance(refitted, curvature.Full) and not refitted.exact
+    assert_allclose(refitted.direction(grad), expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.0])
+def test_the_positive_factorisation_inverts_the_metric(alpha):
+    # With an L2 term by Cholesky; without one (a null direction: a column repeated) by
+    # the pseudo-inverse of the eigendecompositions.
+    objective = _problem("binary", alpha=alpha)
+    gram = objective.gram()
+    gram = np.block([[gram, gram[:, :1]], [gram[:1, :], gram[:1, :1]]]) if not alpha \
+        else gram
+    ridge = np.append(np.full(len(gram) - 1, alpha), 0.0)
+    objective.n_features = len(gram) - 1
+    matrix, inverse = curvature._factor_positive(objective, gram, ridge)
+    assert_allclose(matrix, gram + np.diag(ridge), rtol=1e-12)
+    assert_allclose(inverse, np.linalg.pinv(gram + np.diag(ridge), rcond=1e-10),
+                    rtol=1e-6, atol=1e-8)
 
 
 def test_the_diagonal_metric_s_inner_product_is_weighted_by_its_diagonal():
@@ -243,40 +338,57 @@ def test_a_curvature_beyond_the_dtype_of_X_gets_a_clear_error(preconditioner):
         GDRegressor(alpha=0.0, preconditioner=preconditioner).fit(X, y[:100])
 
 
-@pytest.mark.parametrize("loss_name, n_samples, n_features", [
-    ("binary", 60, 5), ("softmax", 50, 30), ("softmax", 12, 8), ("binary", 10, 40)])
-def test_refit_epochs_is_the_refit_s_work_in_gradient_passes(loss_name, n_samples,
-                                                              n_features):
-    """A refit costs a Gram pass per pair of outputs, ``k (k + 1) / 2 * S * n_cols^2``,
-    and the eigendecomposition, ``n_params^3``, both ``_BLAS3_SPEEDUP`` times faster per
-    flop than a gradient's two products, ``2 S n_cols k``; rows count by their weight."""
+@pytest.mark.parametrize("n_samples, n_features, n_classes, newton", [
+    (15, 30, 3, True),      # scikit-learn's sample-weight check
+    (150, 4, 3, True),      # iris
+    (1797, 64, 10, False),  # digits: the exact Hessian costs tens of passes
+    (20000, 50, 10, False),
+])
+def test_newton_s_steps_past_the_stopping_rule_only_where_the_hessian_is_cheap(
+        n_samples, n_features, n_classes, newton):
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(n_samples, n_features))
-    weight = rng.uniform(0.5, 3.0, n_samples)
-    loss = BinaryCrossEntropy() if loss_name == "binary" else CategoricalCrossEntropy(3)
-    y = rng.integers(0, 2 if loss_name == "binary" else 3, n_samples)
-    objective = LinearObjective(loss, X, y.astype(float) if loss_name == "binary" else y,
-                                weight, alpha=0.1)
-    k, n_cols, total = objective.n_outputs, n_features + 1, weight.sum()
-    refit = (k * (k + 1) / 2 * total * n_cols**2 + (k * n_cols) ** 3) / \
-        curvature._BLAS3_SPEEDUP
-    expected = max(1, math.ceil(refit / (2 * total * n_cols * k)))
-    assert curvature.full(objective).refit_epochs == expected
+    X, y = rng.normal(size=(n_samples, n_features)), np.arange(n_samples) % n_classes
+    objective = LinearObjective(CategoricalCrossEntropy(n_classes), X, y, alpha=0.1)
+    metric = curvature.full(objective, local=True)
+    assert (metric.newton is not None) == newton
+    if newton:
+        assert metric.newton(objective.init_params()).exact
+    # Digits' refits are its blocks, not the exact Hessian.
+    assert metric.refresh(objective.init_params()).exact == (
+        curvature._refresh_epochs(objective, exact=True) <= curvature.EXACT_MAX_EPOCHS)
 
 
-def test_refit_epochs_counts_a_row_of_weight_2_as_two_rows():
-    # Large enough for a schedule of many epochs, whose count the weights then decide.
+def test_a_refresh_costs_more_passes_the_more_columns_and_classes():
+    rng = np.random.default_rng(0)
+    epochs = {}
+    for n_features in (10, 100, 400):
+        for n_classes in (3, 20):
+            X = rng.normal(size=(5000, n_features))
+            objective = LinearObjective(CategoricalCrossEntropy(n_classes), X,
+                                        np.arange(5000) % n_classes, alpha=0.1)
+            epochs[n_features, n_classes] = (curvature._refresh_epochs(objective, False),
+                                             curvature._refresh_epochs(objective, True))
+    for n_classes in (3, 20):
+        blocks = [epochs[n_features, n_classes][0] for n_features in (10, 100, 400)]
+        assert blocks == sorted(blocks) and blocks[0] < blocks[-1]
+    for n_features in (10, 100, 400):
+        # The exact Hessian's size grows with the classes, its blocks' count only.
+        assert epochs[n_features, 20][1] / epochs[n_features, 3][1] > \
+            epochs[n_features, 20][0] / epochs[n_features, 3][0]
+
+
+def test_refresh_epochs_counts_a_row_of_weight_2_as_two_rows():
     rng = np.random.default_rng(1)
-    X, y = rng.normal(size=(20, 30)), rng.integers(0, 3, 20)
-    repeated = np.r_[np.arange(20), np.arange(5)]
-    weight = np.r_[np.full(5, 2.0), np.ones(15)]
+    X, y = rng.normal(size=(2000, 30)), rng.integers(0, 3, 2000)
+    repeated = np.r_[np.arange(2000), np.arange(1000)]
+    weight = np.r_[np.full(1000, 2.0), np.ones(1000)]
     weighted = LinearObjective(CategoricalCrossEntropy(3), X, y, weight, alpha=0.1)
     copies = LinearObjective(CategoricalCrossEntropy(3), X[repeated], y[repeated],
                              alpha=0.1)
     unit = LinearObjective(CategoricalCrossEntropy(3), X, y, alpha=0.1)
-    epochs = curvature.full(weighted).refit_epochs
-    assert epochs == curvature.full(copies).refit_epochs
-    assert epochs != curvature.full(unit).refit_epochs
+    epochs = curvature._refresh_epochs(weighted, exact=True)
+    assert epochs == curvature._refresh_epochs(copies, exact=True)
+    assert epochs != curvature._refresh_epochs(unit, exact=True)
 
 
 # -- issue 24: the bounds of mini-batches and the limits that pick a computation ----------
@@ -350,12 +462,6 @@ def test_auto_takes_a_batch_of_all_the_samples_as_the_full_batch():
     assert curvature.resolve("auto", objective, batch_size=objective.n_samples - 1) is None
 
 
-def test_refits_up_to_refit_max_params_parameters(monkeypatch):
-    objective = _problem("softmax")
-    monkeypatch.setattr(curvature, "REFIT_MAX_PARAMS", objective.n_params)
-    assert curvature.full(objective).refresh is not None
-
-
 def test_the_diagonal_metric_of_wide_X_majorises_the_bound(monkeypatch):
     # Wide X estimates the Jacobi scale by power iteration, a lower bound of it: the
     # margin above the estimate keeps the metric a bound.
@@ -365,3 +471,64 @@ def test_the_diagonal_metric_of_wide_X_majorises_the_bound(monkeypatch):
     objective = LinearObjective(SquaredError(), X, rng.normal(size=300), alpha=0.0)
     gap = np.diag(curvature.diagonal(objective).weights) - _block_bound(objective)
     assert np.linalg.eigvalsh(gap)[0] >= -1e-10 * np.abs(gap).max()
+
+
+# -- the sparse full metric of one-hot X ---------------------------------------------------
+def _one_hot(n_samples=600, levels=(40, 25), seed=0):
+    """Two categorical columns one-hot encoded, and a binary target."""
+    rng = np.random.default_rng(seed)
+    codes = np.column_stack([rng.integers(0, k, n_samples) for k in levels])
+    X = OneHotEncoder().fit_transform(codes).tocsr()
+    y = (X @ rng.normal(size=X.shape[1]) + rng.normal(size=n_samples) > 0).astype(float)
+    return X, y
+
+
+def test_one_hot_x_under_lbfgs_gets_the_full_metric_kept_sparse(monkeypatch):
+    # Beyond FULL_MAX_COLUMNS (made small here) a dense matrix is too large, but the Gram
+    # matrix of one-hot columns has fewer nonzeros than X: its sparse factors are the
+    # full metric. Text-like rows, with many nonzeros, keep the diagonal.
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", 20)
+    monkeypatch.setattr(curvature, "SEED_MIN_COLUMNS", 10)
+    X, y = _one_hot()
+    objective = LinearObjective(BinaryCrossEntropy(), X, y, alpha=0.01)
+    assert objective.sparse_gram().nnz <= X.nnz
+    assert curvature.resolve("auto", objective, learned=True) == "full"
+    assert curvature.resolve("auto", objective, learned=False) == "diagonal"
+    metric = curvature.full(objective, local=True)
+    assert isinstance(metric, curvature.SparseFull)
+    dense = curvature.full(LinearObjective(BinaryCrossEntropy(), X.toarray(), y,
+                                           alpha=0.01), local=True)
+    grad = objective.gradient(np.random.default_rng(1).normal(size=objective.n_params))
+    assert_allclose(metric.direction(grad), dense.direction(grad), rtol=1e-8, atol=1e-10)
+    rng = np.random.default_rng(2)
+    text = sp.random(300, 200, density=0.2, random_state=3, format="csr")
+    words = LinearObjective(BinaryCrossEntropy(), text, (rng.random(300) < 0.5) * 1.0,
+                            alpha=0.01)
+    assert curvature.resolve("auto", words, learned=True) == "diagonal"
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_default_fit_in_the_sparse_full_metric_is_logistic_regression(monkeypatch,
+                                                                          n_classes):
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", 20)
+    monkeypatch.setattr(curvature, "SEED_MIN_COLUMNS", 10)
+    X, y = _one_hot()
+    if n_classes == 3:
+        y = (X @ np.random.default_rng(4).normal(size=(X.shape[1], 3))).argmax(axis=1)
+    n = X.shape[0]
+    model = GDClassifier(alpha=0.01).fit(X, y)
+    from sklearn.linear_model import LogisticRegression
+
+    reference = LogisticRegression(C=1 / (n * 0.01), tol=1e-12, max_iter=10_000).fit(X, y)
+    assert model.preconditioner_ == "full"
+    assert isinstance(model._metric, curvature.SparseFull)
+    assert_allclose(model.decision_function(X), reference.decision_function(X),
+                    rtol=1e-5, atol=1e-5)
+    # Its model pickles (SuperLU's factors do not: the metric factors again), and
+    # partial_fit continues in the metric.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(model))
+    assert_allclose(copy.decision_function(X), model.decision_function(X), rtol=0)
+    copy.partial_fit(X, y)
+    assert np.all(np.isfinite(copy.coef_))

@@ -16,7 +16,7 @@ import skgd
 from skgd._curvature import Euclidean
 from skgd._decays import make_decay
 from skgd._engine import DivergenceError, minimize
-from skgd._updates import UPDATE_RULES
+from skgd._updates import _REFIT_AFTER, UPDATE_RULES, Step
 
 # id -> (update rule, its settings)
 RULES = {
@@ -236,18 +236,104 @@ def test_lbfgs_backtracks_a_too_large_step_and_accepted_points_never_rise(quadra
                     atol=1e-6 * np.abs(quadratic.solution).max())
 
 
-def test_lbfgs_does_not_refit_a_local_metric():
-    """The line search replaces the refits to the local Hessian (and their overshoot
-    safeguard): the metric's refresh is never called."""
+class _Refreshing(Euclidean):
+    """A metric of a quadratic that can be refitted: to ``A`` itself (``exact``, Newton's
+    metric) or to the identity again; every refit is recorded with the passes before it."""
+
+    def __init__(self, quadratic, refresh_epochs, exact, calls, passes):
+        self.quadratic, self.refresh_epochs, self.exact_refit = quadratic, refresh_epochs, exact
+        self.calls, self.passes = calls, passes
+        self.exact = False
+
+    def refresh(self, w):
+        self.calls.append((len(self.passes), self.quadratic(w)))
+        if not self.exact_refit:
+            return _Refreshing(self.quadratic, self.refresh_epochs, False, self.calls,
+                               self.passes)
+        newton = Euclidean()
+        newton.direction = lambda grad: np.linalg.solve(self.quadratic.A, grad)
+        newton.exact = True
+        return newton
+
+
+def _refreshed_lbfgs(quadratic, refresh_epochs, exact, max_iter, tol=None):
+    calls, passes = [], []
+
+    def loss_gradient(w, rows):
+        passes.append(quadratic(w))
+        return quadratic.loss_gradient(w, rows)
+
+    metric = _Refreshing(quadratic, refresh_epochs, exact, calls, passes)
+    result = minimize(loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
+                      learning_rate=1.0 / quadratic.lipschitz, rule=make_rule("lbfgs"),
+                      metric=metric, max_iter=max_iter, tol=tol)
+    return calls, passes, result
+
+
+@pytest.mark.parametrize("refresh_epochs", [1, 3, 7])
+def test_lbfgs_refits_its_metric_at_accepted_points_once_passes_cost_part_of_a_refit(
+        refresh_epochs):
+    quadratic = Quadratic(np.geomspace(1.0, 1e3, 12))
+    calls, passes, result = _refreshed_lbfgs(quadratic, refresh_epochs, False, 40)
+    assert len(calls) >= 3
+    counts = [count for count, _ in calls]
+    interval = math.ceil(_REFIT_AFTER * refresh_epochs)
+    assert counts[0] >= interval
+    assert all(after - before >= interval
+               for before, after in zip(counts[:-1], counts[1:], strict=True))
+    # At accepted points as soon as the interval has passed: a refit is late only by
+    # the trial points the line search turned down.
+    assert counts[0] <= interval + 3
+    # Refitted where the search stands: at the best point of the passes so far.
+    for count, value in calls:
+        assert value == min(passes[:count])
+
+
+def test_after_an_exact_refit_lbfgs_takes_newton_s_step():
+    # Ill-conditioned: L-BFGS alone needs tens of passes; the refit at pass 3 to the
+    # Hessian makes the next step Newton's, which solves a quadratic.
+    quadratic = Quadratic(np.geomspace(1.0, 1e6, 30))
+    calls, passes, result = _refreshed_lbfgs(quadratic, 3, True, 100, tol=1e-8)
+    assert result.converged
+    assert len(calls) == 1
+    assert result.n_iter <= calls[0][0] + 2
+    assert_allclose(result.params, quadratic.solution, rtol=1e-8)
+    _, _, alone = _refreshed_lbfgs(quadratic, 10**6, True, 100, tol=1e-8)
+    assert alone.n_iter > 3 * result.n_iter
+
+
+@pytest.mark.parametrize("shrink, rejected", [(0.1, False), (10.0, True)])
+def test_lbfgs_judges_points_the_objective_cannot_tell_apart_by_their_gradient(
+        shrink, rejected):
+    """Near the optimum a step changes the objective by less than its rounding: there a
+    smaller gradient is progress (as scikit-learn's Newton solver judges it), a larger one
+    is not."""
+    rule, metric = make_rule("lbfgs"), Euclidean()
+    start, grad = np.zeros(3), np.array([1e-9, -2e-9, 0.0])
+    _, state = rule.update(Step(start, grad, grad, start - grad, 1.0), start,
+                           rule.init(start), 1.0, metric, None)
+    trial = rule.query(start, state)
+    # 1 + 4e-15: a rise within the rounding of a sum of many terms, above the slack that
+    # Armijo's test allows for the rounding of one.
+    _, state = rule.update(Step(trial, grad * shrink, grad * shrink, trial, 1.0 + 4e-15),
+                           start, state, 1.0, metric, None)
+    assert rule.rejected(state) == rejected
+
+
+def test_only_lbfgs_refits_a_metric_that_can_be_refreshed():
+    """Rules that take the step they are given (here the accelerated gradient) step in the
+    bound they are given, never in a refit of it (a local metric is no bound: a step of 1
+    in it can overshoot, and momentum carries the overshoot on)."""
 
     class Refreshing(Euclidean):
-        refit_epochs = 1
+        refresh_epochs = 1
 
         def refresh(self, w):
-            raise AssertionError("refit under L-BFGS")
+            raise AssertionError("refit under a rule that takes its step as given")
 
     quadratic = Quadratic(np.linspace(1.0, 10.0, 6))
-    result = run(quadratic, "lbfgs", metric=Refreshing(), max_iter=50, tol=1e-10)
+    result = run(quadratic, "accelerated", learning_rate=1.0 / quadratic.lipschitz,
+                 metric=Refreshing(), max_iter=500, tol=1e-10)
     assert result.converged
 
 
@@ -634,36 +720,6 @@ def test_the_divergence_reference_is_carried_across_resumes(quadratic):
     assert result is not None and result.state.references is not None
 
 
-class _Scaled:
-    """The metric ``M = scale * I``: with ``scale`` below the curvature, steps overshoot."""
-
-    name = "test"
-
-    def __init__(self, scale, refresh=None):
-        self.scale, self.refresh = scale, refresh
-
-    def direction(self, grad):
-        return grad / self.scale
-
-    def inner(self, u, v):
-        return self.scale * (u @ v)
-
-
-def test_a_refitted_metric_that_raises_the_objective_is_rejected(quadratic):
-    # The "local" metric claims a twentieth of the true curvature: its steps overshoot.
-    # The engine keeps the epoch in the record, returns to the best point, and the run
-    # still reaches its tol in the bound's metric.
-    bound = _Scaled(quadratic.lipschitz, refresh=lambda w: _Scaled(quadratic.lipschitz / 20))
-    bound.refit_epochs = 1
-    result = minimize(quadratic.loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
-                      learning_rate=1.0, rule=make_rule("gd"), metric=bound,
-                      max_iter=5000, tol=1e-8)
-    assert result.converged
-    curve = np.array(result.loss_curve)
-    assert np.any(np.diff(curve) > 0)
-    assert_allclose(result.params, quadratic.solution, rtol=1e-5, atol=1e-6)
-
-
 # -- divergence of a bounded objective: rises above twice the start -------------------------
 class _Scripted:
     """An objective whose value at the k-th request is ``values[k]`` (the last one after
@@ -789,61 +845,6 @@ def test_a_point_with_positive_optimality_is_not_converged_where_the_start_had_n
     assert exact.converged
     assert exact.n_iter == 2
     assert exact.optimality == 0
-
-
-# -- refit schedule -------------------------------------------------------------------------
-# How often the engine refits a metric that has a ``refresh`` (the local Hessian of the
-# cross-entropies) is part of the engine being redesigned: these tests pin the schedule
-# through the metric protocol (``refresh``, ``refit_epochs``) and the epochs it runs.
-def _refits(quadratic, refit_epochs, max_iter, rule_id="gd", **settings):
-    """The epochs (counted from 0) at whose start the engine refitted the metric (to the
-    bound itself, which never overshoots), and the result. ``refit_epochs=None``: a
-    metric that does not say what a refit costs."""
-    begun, refits = [], []
-
-    def refresh(w):
-        # Called before the epoch's on_epoch_begin: as many epochs have begun as ended.
-        refits.append(len(begun))
-        return _Scaled(quadratic.lipschitz)
-
-    def on_epoch_begin(epoch, params):
-        begun.append(epoch)
-
-    bound = _Scaled(quadratic.lipschitz, refresh=refresh)
-    if refit_epochs is not None:
-        bound.refit_epochs = refit_epochs
-    settings.setdefault("learning_rate", 1.0)
-    result = minimize(quadratic.loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
-                      rule=make_rule(rule_id), metric=bound, max_iter=max_iter, tol=None,
-                      on_epoch_begin=on_epoch_begin, **settings)
-    assert result.n_iter == max_iter
-    return refits, result
-
-
-@pytest.mark.parametrize("refit_epochs", [1, 2, 3, 5])
-def test_refits_come_every_refit_epochs_epochs_from_the_first(quadratic, refit_epochs):
-    max_iter = 4 * refit_epochs + 2
-    assert _refits(quadratic, refit_epochs, max_iter)[0] == list(
-        range(refit_epochs, max_iter, refit_epochs))
-
-
-def test_a_metric_that_does_not_say_what_a_refit_costs_is_refitted_every_epoch(quadratic):
-    assert _refits(quadratic, None, 6)[0] == [1, 2, 3, 4, 5]
-
-
-def test_no_refits_where_the_learning_rate_scales_the_step_beyond_the_metric(quadratic):
-    assert _refits(quadratic, 1, 6, learning_rate=1.5)[0] == []
-
-
-def test_a_refit_restarts_the_momentum_at_the_point_it_was_fitted_at(quadratic):
-    # Refitted every epoch, the accelerated rule restarts every epoch: plain descent.
-    _, accelerated = _refits(quadratic, 1, 12, rule_id="accelerated",
-                             learning_rate=0.5)
-    _, plain = _refits(quadratic, 10**6, 12, rule_id="gd", learning_rate=0.5)
-    assert_allclose(accelerated.loss_curve, plain.loss_curve, rtol=1e-12)
-    _, without_refits = _refits(quadratic, 10**6, 12, rule_id="accelerated",
-                                learning_rate=0.5)
-    assert not np.allclose(without_refits.loss_curve, plain.loss_curve, rtol=1e-6)
 
 
 @pytest.mark.parametrize("per_update", [False, True], ids=["per-epoch", "per-update"])

@@ -252,3 +252,35 @@ def test_default_regressor_fit_is_ridge_to_rounding(alpha):
     ridge = Ridge(alpha=alpha * len(y)).fit(X, y)
     assert model.n_iter_ == 2
     assert_allclose(model.coef_, ridge.coef_, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("loader", [load_iris, load_wine, load_breast_cancer],
+                         ids=["iris", "wine", "breast_cancer"])
+def test_a_default_fit_whose_hessian_is_cheap_ends_at_the_optimum_to_rounding(loader):
+    # L-BFGS stops at tol, then Newton's steps (the exact Hessian costs little here)
+    # take the fit to the optimum: the reference's coefficients to its own precision.
+    X, y = _standardised(loader)
+    C = 1.0
+    model = GDClassifier(alpha=1.0 / (C * len(y))).fit(X, y)
+    reference = _logistic_reference(X, y, C)
+    assert model.solver_ == "lbfgs"
+    assert model.optimality_ <= 1e-12
+    assert_allclose(model.coef_, reference.coef_, rtol=1e-9, atol=1e-9)
+    assert_allclose(model.decision_function(X), reference.decision_function(X),
+                    rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_default_fits_of_weighted_and_of_repeated_rows_agree_to_rounding(n_classes):
+    # L-BFGS's memory amplifies rounding (a sum over repeated rows rounds differently
+    # from a weighted one): Newton's steps at the end, in a metric that keeps the
+    # classes' sum at zero, make both end at the optimum.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 12))
+    y = rng.integers(0, n_classes, 40)
+    weight = rng.integers(0, 4, 40)
+    repeated = np.repeat(np.arange(40), weight)
+    weighted = GDClassifier().fit(X, y, sample_weight=weight)
+    copies = GDClassifier().fit(X[repeated], y[repeated])
+    assert_allclose(weighted.decision_function(X), copies.decision_function(X),
+                    rtol=1e-10, atol=1e-10)

@@ -15,7 +15,8 @@ from skgd.__main__ import (
     relative_gap,
 )
 
-ACCELERATED = ("accelerated, lr=auto", "accelerated, lr=auto, cosine")
+CURVATURE_ROWS = ("default (auto: lbfgs)", "accelerated, lr=auto",
+                  "accelerated, lr=auto, cosine")
 
 
 @pytest.fixture(scope="module", params=list(DATASETS))
@@ -43,8 +44,8 @@ def test_python_m_skgd_runs_every_dataset_against_both_reference_solvers():
     assert all(abs(gap) < 1e-5 for gap in gaps), gaps
 
 
-@pytest.mark.parametrize("setting", ACCELERATED)
-def test_accelerated_auto_reaches_the_exact_objective(comparison, setting):
+@pytest.mark.parametrize("setting", CURVATURE_ROWS)
+def test_the_curvature_metric_s_rows_reach_the_exact_objective(comparison, setting):
     row = _row(comparison, setting)
     reference = comparison.reference
     assert row.converged
@@ -122,6 +123,13 @@ def test_the_printed_code_repeats_its_row(comparison, capsys):
     exec(code_for(comparison, setting), {})
     printed = float(capsys.readouterr().out)
     assert printed == pytest.approx(_row(comparison, setting).score, abs=1e-12)
+
+
+def test_the_first_row_is_the_default_and_says_what_auto_picked(comparison):
+    label, params = SETTINGS[0]
+    assert params == {}
+    assert "lbfgs" in label
+    assert _row(comparison, label).converged
 
 
 def test_every_gd_setting_says_it_runs_without_a_preconditioner():
