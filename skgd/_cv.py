@@ -15,8 +15,8 @@ the training rows as the estimator's own fit draws them, take the fold's rows as
 The rest of each fit (metric, step, stopping rule, refits) is the estimator's own code, so
 each fit is the one ``GridSearchCV`` would make, to rounding.
 
-A search of the regularisation alone whose fits take Newton's steps runs each fold's alphas
-as a path instead (:meth:`_BaseGDCV._follows_path`), from the largest to the smallest, each
+A search of the regularisation alone runs each fold's alphas as a path instead, where that
+was measured to pay (:meth:`_BaseGDCV._follows_path`), from the largest to the smallest, each
 fit the estimator's warm start from the solution before (:class:`_Path`): it stops on the
 same optimality as a fit from zero, so it ends where that fit ends, to within ``tol``, in
 fewer epochs. The paths of all folds advance side by side, so their passes are still
@@ -482,7 +482,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         alpha) pair at once (``benchmarks/cv.py`` times both). That is where L-BFGS
         refits its metric to the blocks of a softmax's Hessian, one class each, and
         learns their coupling over tens of epochs: a fit from the previous solution took
-        0.7-0.75 of the epochs and the path 0.8 of the time (the digits, 5 classes on
+        0.7-0.8 of the epochs and the path 0.8 of the time (the digits, 5 classes on
         60 000 rows). Where the refitted metric is the whole Hessian (one output, or a
         softmax small enough), Newton's steps finish a fit from zero in a few epochs and
         the path took 1.0-1.25 the time; with the bound kept (the accelerated gradient,
@@ -884,9 +884,9 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     The search that ``GridSearchCV(GDRegressor(...), {"learning_rate": learning_rates,
     "alpha": alphas}, cv=cv)`` makes, fit for fit, but each epoch's passes over X shared
     by all the fits: one matrix product for all of them instead of a matrix-vector
-    product each. Every fit starts from zero: least squares needs none of the Newton
-    steps that make :class:`GDClassifierCV`'s regularisation path pay (its default
-    metric solves it in one step from anywhere). A fold's training rows are not copied
+    product each. Every fit starts from zero: least squares needs none of the refits
+    that make :class:`GDClassifierCV`'s regularisation path pay (its default metric
+    solves it in one step from anywhere). A fold's training rows are not copied
     (mini-batch fits excepted): its fits give its test rows zero weight. A setting whose
     fit diverges is recorded, not raised, and one ``FitFailedWarning`` names the settings
     that diverged and on how many folds, as ``GridSearchCV`` warns of its failed fits.
@@ -1080,12 +1080,11 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     "alpha": alphas}, cv=cv)`` makes, with the same scores, but each epoch's passes over X
     shared by all the fits: one matrix product for all of them instead of a
     matrix-vector product each. A search of the regularisation alone
-    (``learning_rates=("auto",)``, the default, and a ``tol``) whose fits take Newton's
-    steps (the metric refitted to the local Hessian: ``solver="accelerated"`` or ``"gd"``
-    with ``preconditioner="full"``, which ``"auto"`` is up to 1024 columns, and up to 2048
-    coefficients and intercepts in all) follows
-    each fold's regularisation path, as ``LogisticRegressionCV`` does: the alphas from the
-    largest to the smallest, each fit starting from the solution of the one before. A fit
+    (``learning_rates=("auto",)``, the default, and a ``tol``) of three or more classes,
+    whose fits refit their metric to the Hessian's blocks of one class each (L-BFGS,
+    which ``solver="auto"`` takes, in the full metric), follows each fold's
+    regularisation path, as ``LogisticRegressionCV`` does: the alphas from the largest to
+    the smallest, each fit starting from the solution of the one before. A fit
     that converges is then ``GridSearchCV``'s to within ``tol`` (it stops on the same
     optimality, measured from the origin); one that stops at ``max_iter`` has run its
     epochs from the previous solution, not from zero. Other searches fit each setting
