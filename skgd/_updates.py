@@ -301,7 +301,8 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
             if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
                 pairs = (*pairs, (s, y, sy))[-memory:]
         refresh = getattr(current, "refresh", None)
-        if refresh is not None and (
+        # Not at the start: the metric was fitted there.
+        if refresh is not None and state.point is not None and (
                 state.polishing or since >= _REFIT_AFTER * current.refresh_epochs):
             # The curvature met here: its own step is 1, whatever learning_rate scaled
             # the first metric's.
