@@ -155,8 +155,11 @@ def gram(X, sample_weight, fit_intercept, total_weight):
     if fit_intercept:
         # X1 = [X, 1]: the extra row and column hold the weighted column sums.
         column_sums = to_numpy(column_sums).astype(np.float64)
-        matrix = np.block([[matrix, column_sums[:, None]],
-                           [column_sums[None, :], np.array([[corner]])]])
+        bordered = np.empty((n_features + 1, n_features + 1))
+        bordered[:n_features, :n_features] = matrix
+        bordered[:n_features, n_features] = bordered[n_features, :n_features] = column_sums
+        bordered[n_features, n_features] = corner
+        matrix = bordered
     return _finite_or_raise(matrix / total_weight, "Gram matrix")
 
 
@@ -792,7 +795,8 @@ class _ClassShift:
 # product waits on memory), its other NumPy work about 5 ns per raw prediction and 40 us
 # per pass; a symmetric weighted product X1^T D X1 of n_cols columns runs at 4 000
 # sqrt(n_cols / 40) multiply-adds a microsecond (small matrices use the hardware poorly)
-# and the factorisation of its result takes 40 + n_cols^3 / (2 000 sqrt(n_cols / 65)) us.
+# and the factorisation of its result takes n_cols^3 / (2 000 sqrt(n_cols / 65)) us, with
+# 50 us of calls a matrix and 40 a batch of them.
 # Only ratios of costs are used, so a faster machine cancels; the shape of the costs
 # does not, and it is what this model holds.
 def _pass_cost(objective):
@@ -808,7 +812,7 @@ def _gram_cost(n, size, count=1):
     """Microseconds of ``count`` weighted ``size``-square Gram matrices of ``n`` rows
     (each with its copy of the weighted rows) and their factorisation, in one call."""
     gram = n * size * size / 2 / (4000.0 * math.sqrt(max(size, 1) / 40)) + 0.001 * n * size
-    return count * (gram + size**3 / (2000.0 * math.sqrt(max(size, 1) / 65))) + 40.0
+    return count * (gram + size**3 / (2000.0 * math.sqrt(max(size, 1) / 65)) + 50.0) + 40.0
 
 
 # The most gradient passes' work a quasi-Newton rule's seed metric may cost (by
