@@ -65,15 +65,16 @@ def _rule_code(solver, momentum, nesterov):
     return {"accelerated": _ACCELERATED, "adam": _ADAM}.get(solver)
 
 
-def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=None,
-                 metric=None, batch_size=None, average=0):
+def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, max_momentum=1.0,
+                 penalty=None, metric=None, batch_size=None, average=0):
     """The engine's ``run_epoch(params, rule_state, learning_rate, order) -> (params,
     rule_state, objective)`` for these settings, or None where the Python path runs them.
 
     ``order`` is the epoch's permutation of the rows, or None for the rows in turn;
     ``learning_rate`` a float, or the list of each update's rate. ``average``: the
     update from which the rule's iterates are averaged (0: they are not), whose state is
-    then an :class:`~skgd._updates.AveragedState`.
+    then an :class:`~skgd._updates.AveragedState`. ``max_momentum``: the accelerated
+    rule's bound on its momentum.
     """
     X = objective.X if isinstance(objective, LinearObjective) else None
     largest = MAX_SPARSE_BATCH_SIZE if sp.issparse(X) else MAX_DENSE_BATCH_SIZE
@@ -148,7 +149,9 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
             count = rule_state.n_steps
         objective, theta, count, n_updates, n_averaged = _sgd_fast.epoch(
             params, first, second, data, indices, indptr, sparse=sp.issparse(X),
-            order=order, rule=rule, rate=largest_rate, momentum=momentum, theta=theta,
+            order=order, rule=rule, rate=largest_rate,
+            # The kernel's momentum is the accelerated rule's bound on its own.
+            momentum=max_momentum if rule == _ACCELERATED else momentum, theta=theta,
             count=count, beta1=BETA1, beta2=BETA2, epsilon=EPSILON, l2=l2, l1=l1,
             average=averages, n_updates=n_updates, average_start=average,
             n_averaged=n_averaged, rates=rates, **settings)

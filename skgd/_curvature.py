@@ -303,26 +303,65 @@ def lipschitz(objective, batch_size=None):
 
     For mini-batches of size ``b`` the constant of the expected mini-batch gradient
     (Gower et al., 2019) interpolates between the full-batch value and the largest
-    per-sample curvature ``c max_i ||x1_i||^2``.
+    per-sample curvature ``c max_i ||x1_i||^2`` (see :func:`_mini_batch`).
     """
+    return _bounds(Euclidean(), objective, batch_size)[1]
+
+
+def _top_eigenvalue(objective):
+    """``lambda_max(X1^T D X1 / S)``: exact from the Gram matrix of narrow X, by power
+    iteration beyond."""
     n_cols = objective.n_features + objective.fit_intercept
     if n_cols < GRAM_MAX_COLUMNS:
-        eig = float(np.linalg.eigvalsh(objective.gram())[-1])
-    else:
-        eig = top_eigenvalue(objective.gram_product, n_cols)
-    curvature = objective.loss_function.curvature
-    return (_mini_batch(objective, batch_size, curvature * eig,
-                        lambda: curvature * objective.largest_row_norm(None))
-            + objective.l2_reg_strength)
+        return float(np.linalg.eigvalsh(objective.gram())[-1])
+    return top_eigenvalue(objective.gram_product, n_cols)
 
 
 def _mini_batch(objective, batch_size, full, largest):
     """Gower et al.'s expected smoothness of size-``b`` mini-batches, between the full
-    batch's constant ``full`` and the largest per-sample one, ``largest()``."""
-    n, b = objective.n_samples, batch_size
-    if b is None or b >= n:
+    batch's constant ``full`` and the largest per-sample one, ``largest()``:
+    ``(n (b - 1) full + (n - b) largest) / (b (n - 1))`` (see :func:`_interpolate`)."""
+    n = objective.n_samples
+    if batch_size is None or batch_size >= n:
         return full
-    return (n * (b - 1) * full + (n - b) * largest()) / (b * (n - 1))
+    return _interpolate(n, batch_size, full, largest(), _weight_spread(objective))
+
+
+def _interpolate(n, b, full, top, spread):
+    """The expected smoothness of batches of ``b`` of ``n`` rows (``n = inf``: a stream's
+    batches of ``b`` rows), from the full batch's constant ``full`` and the largest
+    per-sample one ``top``.
+
+    Two corrections make it a bound for every step of an epoch, not only on average:
+
+    - The epoch's last batch may hold fewer rows, ``m = n mod b``. A step of ``1 / L_b``
+      on it is at most ``b / m`` times its own safe step (``m L_m <= b L_b``, as ``n L >=
+      max_i ||x1_i||^2``), which the factor 2 below the stable step covers for ``m >= b /
+      2``; below that, the bound is taken at ``b = 2 m``.
+    - Unequal sample weights: a batch's mean curvature weighs its rows by ``s_i / sum_B
+      s_j``, up to ``spread = max s / min s`` (over the positive weights) times the
+      unweighted mean, whose full-batch constant is at most ``spread`` times the weighted
+      one: the bound is ``spread`` times the interpolation of ``spread * full``.
+
+    Neither exceeds ``top``, which bounds the curvature of any batch.
+    """
+    remainder = n % b if math.isfinite(n) else 0
+    if 0 < 2 * remainder < b:
+        b = 2 * remainder
+    share = 1.0 if not math.isfinite(n) else (n - b) / (n - 1)
+    expected = ((b - 1) * (1.0 if not math.isfinite(n) else n / (n - 1)) * spread * full
+                + share * top) / b
+    return min(top, spread * expected)
+
+
+def _weight_spread(objective):
+    """``max s / min s`` over the positive sample weights (1 without weights)."""
+    weight = getattr(objective, "sample_weight", None)
+    if weight is None:
+        return 1.0
+    weight = to_numpy(weight)
+    positive = weight[weight > 0]
+    return float(positive.max() / positive.min()) if positive.size else 1.0
 
 
 # -- metrics -------------------------------------------------------------------------------
@@ -708,27 +747,58 @@ def step_bound(metric, objective, batch_size=None):
     A majorising metric has 1 for the full batch; for mini-batches, the per-sample
     curvature in that metric enters as in :func:`lipschitz`.
     """
+    return _bounds(metric, objective, batch_size)[1]
+
+
+def _bounds(metric, objective, batch_size):
+    """``(full, mini)``: the Lipschitz constant of the full-batch gradient in ``metric``
+    and that of ``batch_size``'s mini-batches (:func:`_mini_batch`)."""
+    full, largest, l2 = _constants(metric, objective)
+    full = full()
+    return full + l2, _mini_batch(objective, batch_size, full, largest) + l2
+
+
+def _constants(metric, objective):
+    """``(full(), largest(), l2)``: the full-batch Lipschitz constant of the gradient in
+    ``metric`` and the largest per-sample one (each computed when called: a pass over
+    X), both without ``l2``, the L2 term's share, which adds to either."""
+    curvature = objective.loss_function.curvature
     if isinstance(metric, Euclidean):
-        return lipschitz(objective, batch_size)
+        return (lambda: curvature * _top_eigenvalue(objective),
+                lambda: curvature * objective.largest_row_norm(None),
+                objective.l2_reg_strength)
     inverse = to_numpy(metric._inverse).astype(np.float64)
     if not isinstance(metric, Full):
         # One block's diagonal: the first output's coefficients, then its intercept.
         n_features = objective.n_features
         inverse = np.append(inverse[:n_features],
                             inverse[objective.n_coef:objective.n_coef + 1])
-    curvature = objective.loss_function.curvature
     # M >= l2 E, so the L2 term adds at most 1 to each sample's constant in the metric.
-    return _mini_batch(objective, batch_size, 1.0,
-                       lambda: curvature * objective.largest_row_norm(inverse)
-                       + (1.0 if objective.l2_reg_strength else 0.0))
+    l2 = 1.0 if objective.l2_reg_strength else 0.0
+    return lambda: 1.0 - l2, lambda: curvature * objective.largest_row_norm(inverse), l2
 
 
-def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_size=None):
+def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_size=None,
+              momentum=0.0):
     """The base step of a fit: a float ``learning_rate`` itself in the Euclidean metric,
     and a multiple of the step that cannot diverge in a curvature metric, of which
     ``"auto"`` is 1 (``1/L`` where ``L`` is the largest eigenvalue of the bound in the
     metric, or of the ``gauge`` that holds it for a Euclidean step). An ``adaptive``
-    rule (Adam) takes :func:`adam_step` for ``"auto"``."""
+    rule (Adam) takes :func:`adam_step` for ``"auto"``.
+
+    ``"auto"`` on mini-batches is ``1 / (2 L_b)``, with ``L_b`` the bound of
+    :func:`_mini_batch`: Gower et al.'s step (2019, Theorem 3.1). At ``1 / L_b`` the
+    iterates of noisy gradients spread as widely as the noise itself (a batch of one row
+    moves the intercept onto that row's target); at half of it, a third as widely.
+
+    ``"auto"`` with the heavy-ball or Nesterov ``momentum`` ``mu`` is ``1 - mu`` times
+    that: a gradient then moves the point by the safe step in all (``lr / (1 - mu)``
+    over the steps that follow), and for the full batch the step lies in the middle of
+    the range where heavy ball converges on any smooth convex objective, ``(0, 2 (1 -
+    mu) / L)`` (Ghadimi et al., 2015). A larger one coasts: after a decay cuts the rate,
+    the momentum of the earlier, larger steps carries the point far past the minimum,
+    and a mini-batch's noise is amplified ``1 / (1 - mu)``-fold.
+    """
     auto = learning_rate == "auto"
     if adaptive:
         return adam_step(objective) if auto else float(learning_rate)
@@ -737,7 +807,49 @@ def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_
     # The gauge holds the bound already: its top eigenvalue is L, no second Gram pass.
     bound = (gauge.largest_eigenvalue() if gauge is not None
              else step_bound(metric, objective, batch_size))
-    return (1.0 if auto else float(learning_rate)) / bound if bound > 0 else 1.0
+    if not bound > 0:
+        return 1.0
+    if not auto:
+        return float(learning_rate) / bound
+    mini_batch = batch_size is not None and batch_size < objective.n_samples
+    return (1.0 - momentum) / (2 * bound if mini_batch else bound)
+
+
+def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0.0,
+                stream=None):
+    """``(step, stream)``: the base step of a ``partial_fit`` call on ``objective``, one
+    batch of a stream, and the stream's curvature ``(full, top)`` after it.
+
+    A stream's batches are not known ahead: each is a sample of it, noisy as a
+    mini-batch is. The bound is that of batches of ``m`` rows (the call's rows, or
+    ``batch_size`` of them) drawn from an unlimited population, ``((m - 1) full + top) /
+    m`` (:func:`_interpolate` with ``n = inf``): ``full`` is the full-batch constant of
+    the stream's first batch, ``top`` the largest per-sample constant of all its batches
+    so far, this one included (one pass over its rows), so a batch of larger rows than
+    any before shrinks the step. ``"auto"`` is ``(1 - momentum) / (2 L_m)``, as for
+    mini-batches (see :func:`step_size`); a float learning rate is the step itself in the
+    Euclidean metric and multiplies ``1 / L_m`` in a curvature one. The L2 term enters
+    with the call's ``alpha``.
+    """
+    if metric.name is None and learning_rate != "auto":
+        return float(learning_rate), stream
+    full, largest, l2 = _constants(metric, objective)
+    # The first batch's full-batch constant stands for the stream's.
+    full = full() if stream is None else stream[0]
+    top = max(largest(), 0.0 if stream is None else stream[1])
+    stream = (full, top)
+    auto = learning_rate == "auto"
+    n = objective.n_samples
+    rows = n if batch_size is None else min(batch_size, n)
+    # The call's last batch may be short: the correction of _interpolate, within the call.
+    remainder = n % rows
+    if 0 < 2 * remainder < rows:
+        rows = 2 * remainder
+    bound = _interpolate(math.inf, rows, full, top, _weight_spread(objective)) + l2
+    if not bound > 0:
+        return 1.0, stream
+    return ((1.0 - momentum) / (2 * bound) if auto
+            else float(learning_rate) / bound), stream
 
 
 def adam_step(objective):

@@ -104,6 +104,9 @@ class EngineState(NamedTuple):
     references: References | None = None
     # Consecutive epochs whose objective was above twice the reference.
     n_rises: int = 0
+    # A stream's record (see ``streaming``): rows seen, and the sums over its batches of
+    # rows times the zero model's objective and rows times the epoch's objective.
+    stream: tuple = (0, 0.0, 0.0)
 
 
 class DescentResult(NamedTuple):
@@ -119,6 +122,8 @@ class DescentResult(NamedTuple):
     best_validation_score: float | None
     # The relative optimality measure at the end (None when it was not measured).
     optimality: float | None
+    # The objective at ``params`` (None when it was not measured).
+    objective: float | None = None
 
 
 def _no_prox(w, step):
@@ -228,7 +233,7 @@ def descent(
     validation: Callable | None = None,
     state: EngineState | None = None,
     reference_point=None,
-    measure_at_end: bool = True,
+    streaming: bool = False,
     advice: str = "try a smaller learning rate.",
     verbose: int = 0,
     on_epoch_begin: Callable | None = None,
@@ -272,8 +277,12 @@ def descent(
         Where to measure the references when the state has none (default: the starting
         point). A warm start passes the origin, the scale of the problem, rather than a
         starting point that is already nearly optimal.
-    measure_at_end : bool, default=True
-        Measure the optimality of a mini-batch run after its last epoch (one full pass).
+    streaming : bool, default=False
+        The run is one call of a stream (``partial_fit``): its references are its own
+        batch's, and the epochs counted above twice the reference (``_RISE_EPOCHS``)
+        compare the stream's objective with the zero model's over all its batches so far
+        (see :func:`_stream_rise`); the run's result may not double its batch's
+        objective.
     advice : str
         What a :class:`DivergenceError` recommends.
     verbose : int
@@ -301,7 +310,7 @@ def descent(
     rng = np.random.default_rng() if rng is None else rng
     if state is None:
         state = EngineState(params, rule.init(params), 0, 0, 0)
-    params, rule_state, epoch, n_updates, n_plateaus, references, n_rises = state
+    params, rule_state, epoch, n_updates, n_plateaus, references, n_rises, stream = state
     xp, device = get_namespace(params)
     full_batch = batch_size is None or batch_size >= n_samples
 
@@ -405,6 +414,12 @@ def descent(
         squared = float(optimality(step, rate)) if full_batch else 0.0
         if references is None:
             references = _references(objective, squared)
+        elif not loss_curve and references.objective == 0:
+            # The reference is exactly 0 (a zero model that fits the data exactly, as on
+            # a batch of zero targets) and was measured elsewhere than the start (a warm
+            # start, a stream): rises are measured in units of the first epoch's
+            # objective instead, the size of where the descent goes from.
+            references = references._replace(scale=max(references.scale, abs(objective)))
         epoch += 1
         loss_curve.append(objective)
         rate_curve.append(rate)
@@ -422,7 +437,9 @@ def descent(
             if not (math.isfinite(objective) and math.isfinite(squared)):
                 raise diverged(epoch - 1, math.inf, rate)
             rise = (objective - references.objective) / references.scale
-            n_rises = n_rises + 1 if rise > 1 else 0
+            if streaming:
+                stream, rises = _stream_rise(stream, n_samples, references, objective)
+            n_rises = n_rises + 1 if (rises if streaming else rise) > 1 else 0
             if rise > _EXPLOSION or n_rises >= _RISE_EPOCHS:
                 raise diverged(epoch - 1, objective, rate)
             if full_batch:
@@ -493,14 +510,20 @@ def descent(
         assert scores is not None
         params = model = best_params
         best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
-    if (validation is not None or not full_batch) and measure_at_end and loss_curve:
+    final = loss_curve[-1] if converged and full_batch and validation is None else None
+    if loss_curve and (validation is not None or not full_batch or not converged):
         value, squared = yield from measure(model, learning_rate)
-        # The steps after the last objective an epoch read are checked here: a model
-        # more than twice as bad as the start is returned by no fit.
+        # The steps after the last objective an epoch read (the last full-batch step
+        # too, where the fit did not stop at a checked point) are checked here: a model
+        # more than twice as bad as the start is returned by no fit. A stream's batch
+        # may be fitted worse than by zero before the call (a few new rows): the call
+        # must not double that.
+        before = max(references.objective, loss_curve[-1]) if streaming else None
         if not (math.isfinite(value) and math.isfinite(squared)) or (
-                value - references.objective) / references.scale > 1:
+                (value - references.objective) / references.scale > 1 if before is None
+                else value - before > max(abs(before), references.scale)):
             raise diverged(epoch - 1, value, rate)
-        relative = _relative(squared, references)
+        relative, final = _relative(squared, references), value
     if verbose:
         print(f"{len(loss_curve)} epochs, objective {loss_curve[-1]:.10g}, "
               + (f"optimality {relative:.3g} (tol={tol}), " if relative is not None else "")
@@ -509,7 +532,7 @@ def descent(
     return DescentResult(
         params=model,
         state=EngineState(params, rule_state, epoch, n_updates, n_plateaus, references,
-                          n_rises),
+                          n_rises, stream),
         n_iter=len(loss_curve),
         converged=converged,
         stopped=stopped,
@@ -518,6 +541,7 @@ def descent(
         validation_scores=scores,
         best_validation_score=best_score,
         optimality=relative,
+        objective=final,
     )
 
 
@@ -600,6 +624,22 @@ def _rising_end(loss_curve, references):
             and all(map(float.__lt__, rises, rises[1:]))
             and tail[-1] - best > max(references.objective - best,
                                       1e-3 * references.scale) / 2)
+
+
+def _stream_rise(stream, n_samples, references, objective):
+    """``(stream, rise)``: a stream's record with this batch added, and how far the
+    epochs' objective over all its batches so far rose above the zero model's, in units
+    of the latter (as ``rise`` compares one run's objective with its reference).
+
+    A batch of a few rows is a noisy sample: the model it meets may fit it worse than
+    zero does although it fits the stream better (one row whose target is near 0). Its
+    rows' share of the stream's means counts, not the batch alone."""
+    rows, zero, seen = stream
+    stream = (rows + n_samples, zero + n_samples * references.objective,
+              seen + n_samples * objective)
+    zero_mean, mean = stream[1] / stream[0], stream[2] / stream[0]
+    scale = abs(zero_mean) if zero_mean else max(abs(mean), references.scale)
+    return stream, (mean - zero_mean) / scale
 
 
 def _slack(value):

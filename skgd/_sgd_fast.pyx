@@ -294,7 +294,8 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
                         v[j] = w[j]
                 else:
                     next_theta = 0.5 * (1.0 + sqrt(1.0 + 4.0 * theta * theta))
-                    shift = <floating> ((theta - 1.0) / next_theta)
+                    # ``momentum`` is the accelerated rule's max_momentum.
+                    shift = <floating> min((theta - 1.0) / next_theta, momentum)
                     theta = next_theta
                     for j in range(n_params):
                         v[j] = w[j] + shift * moved[j]

@@ -165,10 +165,11 @@ def test_plain_descent_on_csr_touches_only_nonzero_columns_with_the_same_steps(
                                    "plateau"])
 def test_decays_set_each_epochs_rate_on_the_compiled_path(monkeypatch, runs, decay):
     X, y, _ = _data("regression")
-    # "plateau" lowers the rate where an epoch improves by less than tol.
+    # "plateau" lowers the rate where an epoch improves by less than tol (these targets
+    # have no noise: each epoch improves on the last by more than half).
     estimator = _estimator("regression", batch_size=7, decay=decay, decay_rate=0.5,
                            decay_steps=2, max_iter=6, n_iter_no_change=1,
-                           tol=0.5 if decay == "plateau" else None, solver="accelerated")
+                           tol=0.9 if decay == "plateau" else None, solver="accelerated")
     compiled, state, python = _fit_both(monkeypatch, runs, estimator, X, y)
     _assert_same(compiled, state, python, RTOL[np.float64])
     assert len(set(python.learning_rate_curve_)) > 1

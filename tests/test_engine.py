@@ -353,9 +353,13 @@ def test_too_large_learning_rate_raises_divergence_error(quadratic, rule_id):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         if epoch > 0:
-            result = run(quadratic, rule_id, learning_rate=learning_rate, max_iter=epoch,
-                         tol=None)
-            assert np.all(np.isfinite(result.loss_curve))
+            # A run of fewer epochs checks the point its last step reached, which is
+            # where the objective blew up: it raises too, with the epochs before finite.
+            with pytest.raises(DivergenceError) as info:
+                run(quadratic, rule_id, learning_rate=learning_rate, max_iter=epoch,
+                    tol=None)
+            assert len(info.value.loss_curve) == epoch
+            assert np.all(np.isfinite(info.value.loss_curve))
     assert diverged_epoch(divergence_message(quadratic, rule_id, learning_rate,
                                              max_iter=epoch + 1)) == epoch
 
@@ -597,16 +601,17 @@ def test_a_nan_validation_score_is_never_the_best():
 
 
 def test_a_batch_of_all_the_samples_is_the_full_batch():
-    # One request per epoch, for all rows at once, and no passes around the epochs.
+    # One request per epoch, for all rows at once, and no passes around the epochs but
+    # the one that checks the point the last step reached.
     problem = LeastSquares()
     problem.run(0, batch_size=len(problem.t), max_iter=4)
-    assert len(problem.calls) == 4
+    assert len(problem.calls) == 5
     assert all(np.array_equal(rows, np.arange(len(problem.t))) for rows in problem.calls)
     requests = []
     minimize(lambda w, rows: requests.append(rows) or problem.loss_gradient(w, rows),
              np.zeros(4), n_samples=len(problem.t), batch_size=len(problem.t),
              learning_rate=0.05, rule=make_rule("gd"), max_iter=3, tol=None)
-    assert requests == [None] * 3
+    assert requests == [None] * 4
 
 
 # -- optimality, references and refits ------------------------------------------------------
@@ -679,10 +684,14 @@ class _Scripted:
         return value, w.copy()
 
 
-def _scripted_run(values, max_iter, state=None):
-    return minimize(_Scripted(values).loss_gradient, np.ones(3), n_samples=1,
-                    learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter, tol=None,
-                    state=state)
+def _scripted_run(values, max_iter, state=None, end=None):
+    """A run of ``max_iter`` epochs scripted by ``values``; the pass after its last epoch
+    (which checks the point the last step reached) finds ``end`` (default: the first
+    value, no rise)."""
+    end = values[0] if end is None else end
+    return minimize(_Scripted([*values[:max_iter], end]).loss_gradient, np.ones(3),
+                    n_samples=1, learning_rate=0.1, rule=make_rule("gd"),
+                    max_iter=max_iter, tol=None, state=state)
 
 
 def test_an_objective_above_twice_its_start_raises_at_its_third_such_epoch_running():
@@ -707,14 +716,15 @@ def test_rises_are_counted_across_resumes_and_from_zero_in_a_fresh_descent():
     state = _scripted_run([1.0], max_iter=1).state
     assert state.n_rises == 0
     for n_rises in (1, 2):
-        state = _scripted_run([2.5], max_iter=1, state=state).state
+        state = _scripted_run([2.5], max_iter=1, state=state, end=1.0).state
         assert state.n_rises == n_rises
     with pytest.raises(DivergenceError, match="epoch 3"):
         _scripted_run([2.5], max_iter=1, state=state)
     # A fresh descent counts from zero, also where its first epoch already rises (its
     # reference measured at another point, as a warm start measures the origin).
     def fresh(max_iter):
-        return minimize(_Scripted([1.0, 2.5]).loss_gradient, np.ones(3), n_samples=1,
+        values = [1.0, *[2.5] * max_iter, 1.0]
+        return minimize(_Scripted(values).loss_gradient, np.ones(3), n_samples=1,
                         learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter,
                         tol=None, reference_point=np.zeros(3))
 
@@ -861,7 +871,7 @@ def test_a_per_update_decay_sets_the_rate_of_every_update(per_update):
     result = minimize(problem.loss_gradient, np.zeros(problem.M.shape[1]),
                       n_samples=len(problem.t), learning_rate=0.1, decay=decay,
                       rule=gd._replace(update=update), batch_size=5, max_iter=4, tol=None,
-                      rng=np.random.default_rng(0), measure_at_end=False)
+                      rng=np.random.default_rng(0))
     n_batches = -(-len(problem.t) // 5)
     expected = [0.1 * decay.factor(epoch + (batch / n_batches if per_update else 0), 0)
                 for epoch in range(4) for batch in range(n_batches)]
