@@ -595,7 +595,7 @@ def _seed_epochs(objective):
     """How many gradient passes' work the full bound costs: its Gram pass and its two
     eigendecompositions, against a gradient's two products (rows by their weight, as in
     :func:`_refit_epochs`)."""
-    n, n_cols = objective.total_weight, objective.n_features + objective.fit_intercept
+    n, n_cols = _rows(objective), objective.n_features + objective.fit_intercept
     build = (n * n_cols**2 + 20 * n_cols**3) / _BLAS3_SPEEDUP
     return build / (2 * n * n_cols * objective.n_outputs)
 
@@ -604,13 +604,25 @@ def _refit_epochs(objective):
     """How many epochs' work a refit to the local Hessian costs: a Gram pass per pair of
     outputs and the eigendecomposition, against a gradient's two products.
 
-    Rows are counted by their total weight, so that weighting a row by 2 and repeating it
-    give the same schedule, hence the same fit.
+    Rows are counted by their weight (see :func:`_rows`), so that weighting a row by 2
+    and repeating it give the same schedule, hence the same fit.
     """
-    n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
+    n, n_cols, k = _rows(objective), objective.n_features + objective.fit_intercept, \
         objective.n_outputs
     refit = (k * (k + 1) // 2 * n * n_cols**2 + objective.n_params**3) / _BLAS3_SPEEDUP
     return max(1, math.ceil(refit / (2 * n * n_cols * k)))
+
+
+def _rows(objective):
+    """The rows the sample weights stand for, ``S / min s`` over the positive weights: a
+    row of weight 2 counts as two rows, as repeating it does, and the weights' overall
+    scale does not count (weights of 1/n or 1e-6 describe the same fit as weights of 1).
+    A dask fit's weights stay on the cluster: their sum counts there."""
+    weight = objective.sample_weight
+    if weight is None or type(weight).__module__.startswith("dask."):
+        return objective.total_weight
+    weight = to_numpy(weight)
+    return objective.total_weight / float(np.min(weight[weight > 0]))
 
 
 def _jacobi_scale(objective, diagonal):
@@ -703,12 +715,14 @@ def without_refits(metric):
 def gauge(metric, objective, penalty=None, batch_size=None):
     """The metric that measures optimality when the step is taken in ``metric``: the bound
     ``B`` itself (see :func:`full`), where the step is Euclidean (``preconditioner=None``,
-    Adam), smooth and full-batch, and X narrow enough for its Gram matrix; else None, the
-    step's own metric.
+    Adam, mini-batches under ``"auto"``) and smooth, and X narrow enough for its Gram
+    matrix; else None, the step's own metric.
 
     A small Euclidean gradient says little about the gap on ill-conditioned data; its norm
     in ``B^-1`` (about twice the gap for least squares) does, so the stopping rule means
-    the same with and without a preconditioner.
+    the same with and without a preconditioner, and the optimality a mini-batch fit
+    measures after its last epoch is a share of the gap at the start (its square, exactly,
+    for least squares).
     """
     if not gauged(metric.name, objective, penalty, batch_size):
         return None
@@ -719,8 +733,7 @@ def gauge(metric, objective, penalty=None, batch_size=None):
 def gauged(name, objective, penalty=None, batch_size=None):
     """Whether a fit stepping in the metric ``name`` measures its optimality in a gauge
     (see :func:`gauge`)."""
-    full_batch = batch_size is None or batch_size >= objective.n_samples
-    return (name is None and penalty is None and full_batch
+    return (name is None and penalty is None
             and objective.n_features + objective.fit_intercept < GRAM_MAX_COLUMNS)
 
 
@@ -804,14 +817,25 @@ def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_
         return adam_step(objective) if auto else float(learning_rate)
     if metric.name is None and not auto:
         return float(learning_rate)
-    # The gauge holds the bound already: its top eigenvalue is L, no second Gram pass.
-    bound = (gauge.largest_eigenvalue() if gauge is not None
-             else step_bound(metric, objective, batch_size))
+    mini_batch = batch_size is not None and batch_size < objective.n_samples
+    if gauge is None:
+        bound = step_bound(metric, objective, batch_size)
+    elif not mini_batch:
+        # The gauge holds the bound already: its top eigenvalue is L, no second Gram pass.
+        bound = gauge.largest_eigenvalue()
+    else:
+        # Its data term's top eigenvalue (the L2 term taken off), for _mini_batch.
+        penalised = np.diag(objective.l2_reg_strength * _penalised(objective))
+        full = float(np.linalg.eigvalsh(
+            to_numpy(gauge.matrix).astype(np.float64) - penalised)[-1])
+        curvature = objective.loss_function.curvature
+        bound = _mini_batch(objective, batch_size, full,
+                            lambda: curvature * objective.largest_row_norm(None)
+                            ) + objective.l2_reg_strength
     if not bound > 0:
         return 1.0
     if not auto:
         return float(learning_rate) / bound
-    mini_batch = batch_size is not None and batch_size < objective.n_samples
     return (1.0 - momentum) / (2 * bound if mini_batch else bound)
 
 

@@ -271,7 +271,8 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
     return UpdateRule(init, query, update, searches_line=True)
 
 
-UPDATE_RULES = {"gd": gd, "accelerated": accelerated, "adam": adam, "lbfgs": lbfgs}
+UPDATE_RULES: dict[str, Callable[..., UpdateRule]] = {
+    "gd": gd, "accelerated": accelerated, "adam": adam, "lbfgs": lbfgs}
 
 
 class AveragedState(NamedTuple):
