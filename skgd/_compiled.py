@@ -102,11 +102,14 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, max_momentu
     y = np.ascontiguousarray(objective.y, dtype=np.float64).reshape(n_samples, -1)
     sample_weight = (None if objective.sample_weight is None
                      else np.ascontiguousarray(objective.sample_weight, dtype=np.float64))
+    # The mini-batches' weights relative to their mean, as LinearObjective takes them.
+    weight_scale = objective.n_samples / objective.total_weight
     l1 = 0.0 if penalty is None else float(penalty.strength)
     l2 = objective.l2_reg_strength
     settings = dict(n_features=objective.n_features, y=y, sample_weight=sample_weight,
-                    batch_size=batch_size, loss=_LOSSES[type(objective.loss_function)],
-                    n_outputs=objective.n_outputs, fit_intercept=objective.fit_intercept)
+                    weight_scale=weight_scale, batch_size=batch_size,
+                    loss=_LOSSES[type(objective.loss_function)], n_outputs=objective.n_outputs,
+                    fit_intercept=objective.fit_intercept)
     no_rows = np.empty(0, dtype=np.int64)
     no_rates = np.empty(0, dtype=np.float64)
     empty = np.empty(0, dtype=X.dtype)

@@ -224,17 +224,24 @@ def gram_diagonal(X, sample_weight, fit_intercept, total_weight):
     return _finite_or_raise(diagonal / total_weight, "squared column norm")
 
 
-@np.errstate(over="ignore", invalid="ignore")
 def largest_row_norm(X, fit_intercept, inverse_metric=None):
     """``max_i x1_i^T A x1_i`` over the rows of X, with ``A`` the identity (None), a host
     diagonal (1-D) or a host ``(n_cols, n_cols)`` matrix: the per-sample curvature that
     bounds a mini-batch gradient in that metric."""
+    return row_norms(X, fit_intercept, inverse_metric)[0]
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def row_norms(X, fit_intercept, inverse_metric=None, sample_weight=None):
+    """``(largest, mean)`` of ``s_i / mean(s) x1_i^T A x1_i`` over the rows of X (``A``
+    as in :func:`largest_row_norm`, ``s`` the sample weights, 1 without them), in one
+    pass: the weights relative to their mean are each row's share of ``F = 1/n sum_i
+    s_i / mean(s) loss_i``, which a mini-batch estimates."""
     xp, device = get_namespace(X)
     n_features = X.shape[1]
-    largest = 0.0
-    for (X_block,) in row_blocks(X):
+    largest = total = 0.0
+    for X_block, weight in row_blocks(X, sample_weight):
         if inverse_metric is None:
-            coef_part = None
             if sp.issparse(X_block):
                 norms = np.asarray(X_block.multiply(X_block).sum(axis=1)).ravel()
             else:
@@ -256,9 +263,14 @@ def largest_row_norm(X, fit_intercept, inverse_metric=None):
             if fit_intercept:
                 norms = (norms + 2 * (X_block @ A[:n_features, n_features])
                          + A[n_features, n_features])
-        largest = max(largest, float(xp.max(norms)) if not isinstance(norms, np.ndarray)
-                      else float(np.max(norms)))
-    return largest
+        if weight is not None:
+            norms = norms * weight
+        largest = max(largest, float(xp.max(norms)))
+        total += float(xp.sum(norms, dtype=xp.float64))
+    if sample_weight is None:
+        return largest, total / X.shape[0]
+    mean_weight = float(xp.sum(sample_weight, dtype=xp.float64)) / X.shape[0]
+    return largest / mean_weight, total / (mean_weight * X.shape[0])
 
 
 def top_eigenvalue(gram_product, n_cols, n_iter=30, rtol=1e-3, block_size=8):
@@ -324,44 +336,30 @@ def _mini_batch(objective, batch_size, full, largest):
     n = objective.n_samples
     if batch_size is None or batch_size >= n:
         return full
-    return _interpolate(n, batch_size, full, largest(), _weight_spread(objective))
+    return _interpolate(n, batch_size, full, largest())
 
 
-def _interpolate(n, b, full, top, spread):
+def _interpolate(n, b, full, top):
     """The expected smoothness of batches of ``b`` of ``n`` rows (``n = inf``: a stream's
     batches of ``b`` rows), from the full batch's constant ``full`` and the largest
     per-sample one ``top``.
 
-    Two corrections make it a bound for every step of an epoch, not only on average:
+    With sample weights a batch weighs its rows relative to their mean weight (see
+    :meth:`skgd.losses.LinearObjective.loss_gradient`), so ``F`` is the mean of the
+    per-sample objectives ``s_i / mean(s) loss_i``, whose constants ``top`` bounds
+    (:func:`row_norms`): Gower's setting as it is.
 
-    - The epoch's last batch may hold fewer rows, ``m = n mod b``. A step of ``1 / L_b``
-      on it is at most ``b / m`` times its own safe step (``m L_m <= b L_b``, as ``n L >=
-      max_i ||x1_i||^2``), which the factor 2 below the stable step covers for ``m >= b /
-      2``; below that, the bound is taken at ``b = 2 m``.
-    - Unequal sample weights: a batch's mean curvature weighs its rows by ``s_i / sum_B
-      s_j``, up to ``spread = max s / min s`` (over the positive weights) times the
-      unweighted mean, whose full-batch constant is at most ``spread`` times the weighted
-      one: the bound is ``spread`` times the interpolation of ``spread * full``.
-
-    Neither exceeds ``top``, which bounds the curvature of any batch.
+    The epoch's last batch may hold fewer rows, ``m = n mod b``. A step of ``1 / L_b`` on
+    it is at most ``b / m`` times its own safe step (``m L_m <= b L_b``, as ``n L >= max_i
+    L_i``), which the factor 2 below the stable step covers for ``m >= b / 2``; below
+    that, the bound is taken at ``b = 2 m``, so that it holds for every step of an epoch.
     """
     remainder = n % b if math.isfinite(n) else 0
     if 0 < 2 * remainder < b:
         b = 2 * remainder
-    share = 1.0 if not math.isfinite(n) else (n - b) / (n - 1)
-    expected = ((b - 1) * (1.0 if not math.isfinite(n) else n / (n - 1)) * spread * full
-                + share * top) / b
-    return min(top, spread * expected)
-
-
-def _weight_spread(objective):
-    """``max s / min s`` over the positive sample weights (1 without weights)."""
-    weight = getattr(objective, "sample_weight", None)
-    if weight is None:
-        return 1.0
-    weight = to_numpy(weight)
-    positive = weight[weight > 0]
-    return float(positive.max() / positive.min()) if positive.size else 1.0
+    if not math.isfinite(n):
+        return ((b - 1) * full + top) / b
+    return (n * (b - 1) * full + (n - b) * top) / (b * (n - 1))
 
 
 # -- metrics -------------------------------------------------------------------------------
@@ -766,19 +764,29 @@ def step_bound(metric, objective, batch_size=None):
 def _bounds(metric, objective, batch_size):
     """``(full, mini)``: the Lipschitz constant of the full-batch gradient in ``metric``
     and that of ``batch_size``'s mini-batches (:func:`_mini_batch`)."""
-    full, largest, l2 = _constants(metric, objective)
+    full, inverse, l2 = _constants(metric, objective)
     full = full()
-    return full + l2, _mini_batch(objective, batch_size, full, largest) + l2
+    curvature = objective.loss_function.curvature
+    return full + l2, _mini_batch(
+        objective, batch_size, full,
+        lambda: curvature * _largest(objective, inverse)) + l2
+
+
+def _largest(objective, inverse):
+    """The largest per-sample ``x1_i^T A x1_i`` of ``F``, the rows' weights relative to
+    their mean included (see :func:`row_norms`)."""
+    return row_norms(objective.X, objective.fit_intercept, inverse,
+                     objective.sample_weight)[0]
 
 
 def _constants(metric, objective):
-    """``(full(), largest(), l2)``: the full-batch Lipschitz constant of the gradient in
-    ``metric`` and the largest per-sample one (each computed when called: a pass over
-    X), both without ``l2``, the L2 term's share, which adds to either."""
-    curvature = objective.loss_function.curvature
+    """``(full(), inverse, l2)``: the full-batch Lipschitz constant of the gradient in
+    ``metric`` without ``l2``, the L2 term's share (computed when called: a pass over
+    X), and the inverse of the metric's block, which the per-sample constants
+    ``c x1^T A x1`` take (None: the identity)."""
     if isinstance(metric, Euclidean):
-        return (lambda: curvature * _top_eigenvalue(objective),
-                lambda: curvature * objective.largest_row_norm(None),
+        curvature = objective.loss_function.curvature
+        return (lambda: curvature * _top_eigenvalue(objective), None,
                 objective.l2_reg_strength)
     inverse = to_numpy(metric._inverse).astype(np.float64)
     if not isinstance(metric, Full):
@@ -788,7 +796,7 @@ def _constants(metric, objective):
                             inverse[objective.n_coef:objective.n_coef + 1])
     # M >= l2 E, so the L2 term adds at most 1 to each sample's constant in the metric.
     l2 = 1.0 if objective.l2_reg_strength else 0.0
-    return lambda: 1.0 - l2, lambda: curvature * objective.largest_row_norm(inverse), l2
+    return lambda: 1.0 - l2, inverse, l2
 
 
 def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_size=None,
@@ -830,7 +838,7 @@ def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_
             to_numpy(gauge.matrix).astype(np.float64) - penalised)[-1])
         curvature = objective.loss_function.curvature
         bound = _mini_batch(objective, batch_size, full,
-                            lambda: curvature * objective.largest_row_norm(None)
+                            lambda: curvature * _largest(objective, None)
                             ) + objective.l2_reg_strength
     if not bound > 0:
         return 1.0
@@ -842,37 +850,45 @@ def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_
 def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0.0,
                 stream=None):
     """``(step, stream)``: the base step of a ``partial_fit`` call on ``objective``, one
-    batch of a stream, and the stream's curvature ``(full, top)`` after it.
+    batch of a stream, and the stream's curvature after it (None until a call needs it).
 
     A stream's batches are not known ahead: each is a sample of it, noisy as a
     mini-batch is. The bound is that of batches of ``m`` rows (the call's rows, or
     ``batch_size`` of them) drawn from an unlimited population, ``((m - 1) full + top) /
-    m`` (:func:`_interpolate` with ``n = inf``): ``full`` is the full-batch constant of
-    the stream's first batch, ``top`` the largest per-sample constant of all its batches
-    so far, this one included (one pass over its rows), so a batch of larger rows than
-    any before shrinks the step. ``"auto"`` is ``(1 - momentum) / (2 L_m)``, as for
-    mini-batches (see :func:`step_size`); a float learning rate is the step itself in the
-    Euclidean metric and multiplies ``1 / L_m`` in a curvature one. The L2 term enters
-    with the call's ``alpha``.
+    m`` (:func:`_interpolate` with ``n = inf``). ``top`` is the largest per-sample
+    constant of all the batches so far, this one included, and ``full`` the full-batch
+    constant of the first, scaled by how much larger the mean per-sample constant (the
+    trace of the curvature) of any batch since has been: one pass over each batch's rows
+    and no Gram matrix but the first's, so a batch of larger rows, or of a larger scale,
+    than any before shrinks the step. (A later batch of the same scale whose curvature
+    is concentrated in fewer directions than the first's is not seen.) ``"auto"`` is
+    ``(1 - momentum) / (2 L_m)``, as for mini-batches (see :func:`step_size`); a float
+    learning rate is the step itself in the Euclidean metric and multiplies ``1 / L_m``
+    in a curvature one. The L2 term enters with the call's ``alpha``.
     """
     if metric.name is None and learning_rate != "auto":
         return float(learning_rate), stream
-    full, largest, l2 = _constants(metric, objective)
-    # The first batch's full-batch constant stands for the stream's.
-    full = full() if stream is None else stream[0]
-    top = max(largest(), 0.0 if stream is None else stream[1])
-    stream = (full, top)
-    auto = learning_rate == "auto"
+    full, inverse, l2 = _constants(metric, objective)
+    curvature = objective.loss_function.curvature
+    largest, mean = (curvature * value for value in row_norms(
+        objective.X, objective.fit_intercept, inverse, objective.sample_weight))
+    if stream is None:
+        full = full()
+        stream = (full, mean, full, largest)
+    first_full, first_mean, full, top = stream
+    full = max(full, first_full * mean / first_mean if first_mean > 0 else 0.0)
+    top = max(top, largest)
+    stream = (first_full, first_mean, full, top)
     n = objective.n_samples
     rows = n if batch_size is None else min(batch_size, n)
     # The call's last batch may be short: the correction of _interpolate, within the call.
     remainder = n % rows
     if 0 < 2 * remainder < rows:
         rows = 2 * remainder
-    bound = _interpolate(math.inf, rows, full, top, _weight_spread(objective)) + l2
+    bound = _interpolate(math.inf, rows, full, top) + l2
     if not bound > 0:
         return 1.0, stream
-    return ((1.0 - momentum) / (2 * bound) if auto
+    return ((1.0 - momentum) / (2 * bound) if learning_rate == "auto"
             else float(learning_rate) / bound), stream
 
 

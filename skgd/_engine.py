@@ -66,6 +66,9 @@ _RISE_EPOCHS = 3
 # the last, having lost more than half its progress from the start to its best, is
 # diverging slowly (a step just above 2/L), whatever the stopping rule.
 _RISING_END = 5
+# A mini-batch run's last iterate may end at most this many times its last epoch's
+# objective (see the check at the end of descent).
+_NOISE_END = 5
 # Relative rounding error of an objective summed from float32 losses.
 _ROUNDING = 1e-6
 # "plateau" stops once it has cut the rate by this factor in all.
@@ -438,7 +441,11 @@ def descent(
                 raise diverged(epoch - 1, math.inf, rate)
             rise = (objective - references.objective) / references.scale
             if streaming:
-                stream, rises = _stream_rise(stream, n_samples, references, objective)
+                # An explosion too is measured in the stream's units: a batch whose zero
+                # model fits it almost exactly is no unit for the model's loss there.
+                stream, rises, unit = _stream_rise(stream, n_samples, references,
+                                                   objective)
+                rise = (objective - references.objective) / max(references.scale, unit)
             n_rises = n_rises + 1 if (rises if streaming else rise) > 1 else 0
             if rise > _EXPLOSION or n_rises >= _RISE_EPOCHS:
                 raise diverged(epoch - 1, objective, rate)
@@ -517,11 +524,18 @@ def descent(
         # too, where the fit did not stop at a checked point) are checked here: a model
         # more than twice as bad as the start is returned by no fit. A stream's batch
         # may be fitted worse than by zero before the call (a few new rows): the call
-        # must not double that.
-        before = max(references.objective, loss_curve[-1]) if streaming else None
-        if not (math.isfinite(value) and math.isfinite(squared)) or (
-                (value - references.objective) / references.scale > 1 if before is None
-                else value - before > max(abs(before), references.scale)):
+        # must not double that. Mini-batches: the last iterate is one draw of the noise
+        # the epoch averaged, which near an optimum no better than the start reaches
+        # twice their mean 3 standard deviations out (a batch of one moves the intercept
+        # towards its row's target): unless the last epoch already rose, the bound is
+        # _NOISE_END times its objective (about 5.5 deviations).
+        last = loss_curve[-1]
+        settled = streaming or (not full_batch and (last - references.objective)
+                                / references.scale <= 1)
+        before = max(references.objective, last) if settled else references.objective
+        factor = _NOISE_END if settled and not full_batch else 2
+        rose = value - before > (factor - 1) * max(abs(before), references.scale)
+        if not (math.isfinite(value) and math.isfinite(squared)) or rose:
             raise diverged(epoch - 1, value, rate)
         relative, final = _relative(squared, references), value
     if verbose:
@@ -627,9 +641,10 @@ def _rising_end(loss_curve, references):
 
 
 def _stream_rise(stream, n_samples, references, objective):
-    """``(stream, rise)``: a stream's record with this batch added, and how far the
-    epochs' objective over all its batches so far rose above the zero model's, in units
-    of the latter (as ``rise`` compares one run's objective with its reference).
+    """``(stream, rise, unit)``: a stream's record with this batch added, how far the
+    epochs' objective over all its batches so far rose above the zero model's, and the
+    unit it is measured in, the size of the latter (as ``rise`` compares one run's
+    objective with its reference).
 
     A batch of a few rows is a noisy sample: the model it meets may fit it worse than
     zero does although it fits the stream better (one row whose target is near 0). Its
@@ -639,7 +654,7 @@ def _stream_rise(stream, n_samples, references, objective):
               seen + n_samples * objective)
     zero_mean, mean = stream[1] / stream[0], stream[2] / stream[0]
     scale = abs(zero_mean) if zero_mean else max(abs(mean), references.scale)
-    return stream, (mean - zero_mean) / scale
+    return stream, (mean - zero_mean) / scale, scale
 
 
 def _slack(value):

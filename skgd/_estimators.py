@@ -562,7 +562,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             message = self._far_message(result, objective.n_samples)
         if not partial:
             message = self._unbounded_message(objective, result.params) or message
-        worse = self._worse_than_zero_message(result, partial)
+        worse = self._worse_than_zero_message(result, partial and resume)
         if worse is not None:
             message = worse if message is None else f"{worse} {message}"
         coef, intercept = objective.unpack(result.params)
@@ -681,22 +681,22 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                    "gradients: use a decaying rate (e.g. decay='inverse'), average=True, a "
                    "larger batch_size or batch_size=None."))
 
-    def _worse_than_zero_message(self, result, partial):
+    def _worse_than_zero_message(self, result, continued):
         """The warning of a fit whose model is worse than the zero model (every
         coefficient and intercept 0) on its training data, or None.
 
         No fit should end there: the zero model is where it starts. A ``partial_fit``
-        call warns only where it also raised the objective of its batch above what the
-        epoch saw on the way: a model that is worse than zero on a few rows it had not
-        met before is no fault of the call.
+        call that ``continued`` a model warns only where it also raised the objective of
+        its batch above what the epoch saw on the way: a model that is worse than zero
+        on a few rows it had not met before is no fault of the call.
         """
         zero, final = result.state.references.objective, result.objective
         if final is None or not final > zero + _SLACK * abs(zero):
             return None
-        if partial and not final > result.loss_curve[-1]:
+        if continued and not final > result.loss_curve[-1]:
             return None
         name = type(self).__name__
-        where = "on the data of this partial_fit call" if partial else "on its training data"
+        where = "on the data of this call" if continued else "on its training data"
         return (f"{name}'s model has objective {final:.6g} {where}, above the {zero:.6g} "
                 "of the zero model (all coefficients and intercepts 0): it is worse than "
                 "predicting 0. The steps are too large or too noisy for these data: try a "
