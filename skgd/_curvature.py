@@ -812,13 +812,15 @@ def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_
     iterates of noisy gradients spread as widely as the noise itself (a batch of one row
     moves the intercept onto that row's target); at half of it, a third as widely.
 
-    ``"auto"`` with the heavy-ball or Nesterov ``momentum`` ``mu`` is ``1 - mu`` times
-    that: a gradient then moves the point by the safe step in all (``lr / (1 - mu)``
-    over the steps that follow), and for the full batch the step lies in the middle of
-    the range where heavy ball converges on any smooth convex objective, ``(0, 2 (1 -
-    mu) / L)`` (Ghadimi et al., 2015). A larger one coasts: after a decay cuts the rate,
-    the momentum of the earlier, larger steps carries the point far past the minimum,
-    and a mini-batch's noise is amplified ``1 / (1 - mu)``-fold.
+    ``"auto"`` with the heavy-ball or Nesterov ``momentum`` ``mu`` (the estimators pass it
+    where the rate may fall or the gradients are noisy) is ``1 - mu`` times that: a
+    gradient then moves the point by the safe step in all (``lr / (1 - mu)`` over the
+    steps that follow), in the middle of the range where heavy ball converges on any
+    smooth convex objective, ``(0, 2 (1 - mu) / L)`` (Ghadimi et al., 2015). A larger one
+    coasts: after a decay cuts the rate, the momentum of the earlier, larger steps
+    carries the point far past the minimum, and a mini-batch's noise is amplified
+    ``1 / (1 - mu)``-fold. (At a constant rate on the full batch, ``1 / L`` is stable for
+    heavy ball, ``lr lambda < 2 (1 + mu)`` on a quadratic, and the momentum accelerates.)
     """
     auto = learning_rate == "auto"
     if adaptive:

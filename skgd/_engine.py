@@ -282,10 +282,10 @@ def descent(
         starting point that is already nearly optimal.
     streaming : bool, default=False
         The run is one call of a stream (``partial_fit``): its references are its own
-        batch's, and the epochs counted above twice the reference (``_RISE_EPOCHS``)
-        compare the stream's objective with the zero model's over all its batches so far
-        (see :func:`_stream_rise`); the run's result may not double its batch's
-        objective.
+        batch's, rises and explosions are measured in the stream's unit, and a rise
+        counts towards ``_RISE_EPOCHS`` where the stream's objective over all its
+        batches so far is above twice the zero model's too (see :func:`_stream_rise`);
+        the run's result may not end far above its batch's objective.
     advice : str
         What a :class:`DivergenceError` recommends.
     verbose : int
@@ -372,6 +372,8 @@ def descent(
     scores: list[float] | None = [] if validation is not None else None
     best_monitored, best_params, stalled = math.inf, params, 0
     relative = None
+    # A stream's unit of objective (see _stream_rise), for the check at the end.
+    unit = 0.0
     epoch_rule = validation is not None or not full_batch
     converged = stopped = False
     start = time.perf_counter()
@@ -441,11 +443,14 @@ def descent(
                 raise diverged(epoch - 1, math.inf, rate)
             rise = (objective - references.objective) / references.scale
             if streaming:
-                # An explosion too is measured in the stream's units: a batch whose zero
-                # model fits it almost exactly is no unit for the model's loss there.
+                # Measured in the stream's units: a batch whose zero model fits it
+                # almost exactly is no unit for the model's loss there. A rise counts
+                # where this batch rose and the stream's means did (a mean alone stays
+                # up long after a transient of its first batches has passed).
                 stream, rises, unit = _stream_rise(stream, n_samples, references,
                                                    objective)
                 rise = (objective - references.objective) / max(references.scale, unit)
+                rises = min(rise, rises)
             n_rises = n_rises + 1 if (rises if streaming else rise) > 1 else 0
             if rise > _EXPLOSION or n_rises >= _RISE_EPOCHS:
                 raise diverged(epoch - 1, objective, rate)
@@ -522,19 +527,21 @@ def descent(
         value, squared = yield from measure(model, learning_rate)
         # The steps after the last objective an epoch read (the last full-batch step
         # too, where the fit did not stop at a checked point) are checked here: a model
-        # more than twice as bad as the start is returned by no fit. A stream's batch
-        # may be fitted worse than by zero before the call (a few new rows): the call
-        # must not double that. Mini-batches: the last iterate is one draw of the noise
-        # the epoch averaged, which near an optimum no better than the start reaches
-        # twice their mean 3 standard deviations out (a batch of one moves the intercept
-        # towards its row's target): unless the last epoch already rose, the bound is
-        # _NOISE_END times its objective (about 5.5 deviations).
+        # more than twice as bad as the start is returned by no fit. Mini-batches: the
+        # last iterate is one draw of the noise the epoch averaged, which near an
+        # optimum no better than the start reaches twice their mean 3 standard
+        # deviations out (a batch of one moves the intercept towards its row's target):
+        # unless the last epoch already rose, the bound is _NOISE_END times its
+        # objective (about 5.5 deviations). A stream's batch is such a draw too, which
+        # the model may fit worse than zero does before the call (a few new rows), and
+        # the momentum of earlier batches moves the point on it: the bound is
+        # _NOISE_END times the larger of the two, or of the stream's unit.
         last = loss_curve[-1]
         settled = streaming or (not full_batch and (last - references.objective)
                                 / references.scale <= 1)
         before = max(references.objective, last) if settled else references.objective
-        factor = _NOISE_END if settled and not full_batch else 2
-        rose = value - before > (factor - 1) * max(abs(before), references.scale)
+        factor = _NOISE_END if settled else 2
+        rose = value - before > (factor - 1) * max(abs(before), references.scale, unit)
         if not (math.isfinite(value) and math.isfinite(squared)) or rose:
             raise diverged(epoch - 1, value, rate)
         relative, final = _relative(squared, references), value

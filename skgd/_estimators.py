@@ -448,6 +448,16 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             metric = _curvature.make_metric(preconditioner, objective)
         gauge = None if partial else _curvature.gauge(metric, objective, penalty,
                                                       self.batch_size)
+        # Gradients are noisy on mini-batches and a stream's batches: the accelerated
+        # rule's momentum amplifies the noise (see skgd._updates.accelerated), none there.
+        noisy = partial or (self.batch_size is not None
+                            and self.batch_size < objective.n_samples)
+        max_momentum = 0.0 if noisy else 1.0
+        # Where the rate may fall (a decay) or the gradients are noisy, heavy-ball and
+        # Nesterov momentum coast: "auto" takes 1 - momentum of the safe step there (see
+        # skgd._curvature.step_size); a full batch at a constant rate keeps 1/L, stable
+        # for them, where the momentum accelerates.
+        coasting = momentum if noisy or self.decay != "constant" else 0.0
         stream = getattr(self, "_stream", None) if resume else None
         if adaptive and resume and self.learning_rate == "auto" and self._solver == "adam":
             # Adam's "auto" is a step length from the stream's first batch: kept.
@@ -457,16 +467,11 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             # between calls takes effect, and a batch of larger rows shrinks the step.
             learning_rate, stream = _curvature.stream_step(
                 objective, metric, self.learning_rate, batch_size=self.batch_size,
-                momentum=momentum, stream=stream)
+                momentum=coasting, stream=stream)
         else:
             learning_rate = _curvature.step_size(
                 objective, metric, gauge, self.learning_rate, adaptive=adaptive,
-                batch_size=self.batch_size, momentum=momentum)
-        # The accelerated rule's momentum amplifies the noise of mini-batch gradients
-        # and of a stream's batches (see skgd._updates.accelerated): none there.
-        noisy = partial or (self.batch_size is not None
-                            and self.batch_size < objective.n_samples)
-        max_momentum = 0.0 if noisy else 1.0
+                batch_size=self.batch_size, momentum=coasting)
         rule = self._rule(solver, momentum, nesterov, max_momentum, objective.n_samples,
                           partial)
         state = self._initial_state(objective, rule, resume, (solver, max_momentum))

@@ -1522,14 +1522,19 @@ def test_auto_does_not_diverge_on_small_mini_batches(rule, batch_size):
     assert model.score(X, y) > 0.95
 
 
-def test_auto_with_momentum_takes_one_minus_momentum_of_the_safe_step(diabetes):
+@pytest.mark.parametrize("batch_size, decay, factor", [
+    (16, "constant", 0.1), (None, "inverse", 0.1), (None, "constant", 1.0),
+], ids=["mini-batch", "decay", "full-batch-constant-rate"])
+def test_auto_with_momentum_takes_one_minus_momentum_of_the_safe_step(diabetes, batch_size,
+                                                                      decay, factor):
+    # Where the rate falls or the gradients are noisy, momentum would coast; a full batch
+    # at a constant rate keeps 1/L, where the momentum accelerates.
     X, y = diabetes
-    for batch_size in (None, 16):
-        settings = {"solver": "gd", "preconditioner": None, "batch_size": batch_size,
-                    "max_iter": 1, "tol": None, "random_state": 0}
-        plain = GDRegressor(**settings).fit(X, y).learning_rate_curve_[0]
-        heavy = GDRegressor(momentum=0.9, **settings).fit(X, y).learning_rate_curve_[0]
-        assert heavy == pytest.approx(0.1 * plain, rel=1e-12)
+    settings = {"solver": "gd", "preconditioner": None, "batch_size": batch_size,
+                "decay": decay, "max_iter": 1, "tol": None, "random_state": 0}
+    plain = GDRegressor(**settings).fit(X, y).learning_rate_curve_[0]
+    heavy = GDRegressor(momentum=0.9, **settings).fit(X, y).learning_rate_curve_[0]
+    assert heavy == pytest.approx(factor * plain, rel=1e-12)
 
 
 def test_auto_on_mini_batches_is_half_gower_s_step(diabetes):
