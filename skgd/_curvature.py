@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -333,30 +334,40 @@ def _mini_batch(objective, batch_size, full, largest):
     """Gower et al.'s expected smoothness of size-``b`` mini-batches, between the full
     batch's constant ``full`` and the largest per-sample one, ``largest()``:
     ``(n (b - 1) full + (n - b) largest) / (b (n - 1))`` (see :func:`_interpolate`)."""
+    return _epoch(objective, batch_size, full, largest)[0]
+
+
+def _epoch(objective, batch_size, full, largest, l2=0.0):
+    """``(L_b, last)``: :func:`_mini_batch`'s bound plus ``l2``, and the factor of the
+    step of an epoch's last batch where it holds fewer rows, ``m = n mod b``:
+    ``min(1, L_b / L_m)``, so that every step of the epoch keeps to its own batch's bound
+    (a batch of ``m`` rows, the rest of a shuffled epoch, is a uniform draw of ``m``)."""
     n = objective.n_samples
     if batch_size is None or batch_size >= n:
-        return full
-    return _interpolate(n, batch_size, full, largest())
+        return full + l2, 1.0
+    top = largest()
+    bound = _interpolate(n, batch_size, full, top) + l2
+    remainder = n % batch_size
+    return bound, _last_batch(bound, _interpolate(n, remainder, full, top) + l2
+                              if remainder else bound)
+
+
+def _last_batch(bound, short):
+    """The factor of the step of a batch whose bound is ``short`` in an epoch stepped for
+    ``bound``."""
+    return min(1.0, bound / short) if short > 0 else 1.0
 
 
 def _interpolate(n, b, full, top):
-    """The expected smoothness of batches of ``b`` of ``n`` rows (``n = inf``: a stream's
-    batches of ``b`` rows), from the full batch's constant ``full`` and the largest
-    per-sample one ``top``.
+    """The expected smoothness of batches of ``b`` of ``n`` rows drawn without
+    replacement (``n = inf``: a stream's batches of ``b`` rows), from the full batch's
+    constant ``full`` and the largest per-sample one ``top``.
 
     With sample weights a batch weighs its rows relative to their mean weight (see
     :meth:`skgd.losses.LinearObjective.loss_gradient`), so ``F`` is the mean of the
     per-sample objectives ``s_i / mean(s) loss_i``, whose constants ``top`` bounds
     (:func:`row_norms`): Gower's setting as it is.
-
-    The epoch's last batch may hold fewer rows, ``m = n mod b``. A step of ``1 / L_b`` on
-    it is at most ``b / m`` times its own safe step (``m L_m <= b L_b``, as ``n L >= max_i
-    L_i``), which the factor 2 below the stable step covers for ``m >= b / 2``; below
-    that, the bound is taken at ``b = 2 m``, so that it holds for every step of an epoch.
     """
-    remainder = n % b if math.isfinite(n) else 0
-    if 0 < 2 * remainder < b:
-        b = 2 * remainder
     if not math.isfinite(n):
         return ((b - 1) * full + top) / b
     return (n * (b - 1) * full + (n - b) * top) / (b * (n - 1))
@@ -761,15 +772,16 @@ def step_bound(metric, objective, batch_size=None):
     return _bounds(metric, objective, batch_size)[1]
 
 
-def _bounds(metric, objective, batch_size):
-    """``(full, mini)``: the Lipschitz constant of the full-batch gradient in ``metric``
-    and that of ``batch_size``'s mini-batches (:func:`_mini_batch`)."""
-    full, inverse, l2 = _constants(metric, objective)
-    full = full()
+def _bounds(metric, objective, batch_size, full=None):
+    """``(full, mini, last)``: the Lipschitz constant of the full-batch gradient in
+    ``metric``, that of ``batch_size``'s mini-batches, and the factor of an epoch's short
+    last batch (:func:`_epoch`). ``full``: the data term's constant where known."""
+    compute, inverse, l2 = _constants(metric, objective)
+    full = compute() if full is None else full
     curvature = objective.loss_function.curvature
-    return full + l2, _mini_batch(
-        objective, batch_size, full,
-        lambda: curvature * _largest(objective, inverse)) + l2
+    mini, last = _epoch(objective, batch_size, full,
+                        lambda: curvature * _largest(objective, inverse), l2)
+    return full + l2, mini, last
 
 
 def _largest(objective, inverse):
@@ -799,9 +811,17 @@ def _constants(metric, objective):
     return lambda: 1.0 - l2, inverse, l2
 
 
+class StepSize(NamedTuple):
+    """A fit's base step, and the factor of the step of an epoch's short last batch."""
+
+    learning_rate: float
+    last_batch: float = 1.0
+
+
 def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_size=None,
               momentum=0.0):
-    """The base step of a fit: a float ``learning_rate`` itself in the Euclidean metric,
+    """The base step of a fit (a :class:`StepSize`): a float ``learning_rate`` itself in
+    the Euclidean metric,
     and a multiple of the step that cannot diverge in a curvature metric, of which
     ``"auto"`` is 1 (``1/L`` where ``L`` is the largest eigenvalue of the bound in the
     metric, or of the ``gauge`` that holds it for a Euclidean step). An ``adaptive``
@@ -821,38 +841,40 @@ def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_
     carries the point far past the minimum, and a mini-batch's noise is amplified
     ``1 / (1 - mu)``-fold. (At a constant rate on the full batch, ``1 / L`` is stable for
     heavy ball, ``lr lambda < 2 (1 + mu)`` on a quadratic, and the momentum accelerates.)
+
+    Where the epoch's last batch holds fewer rows, its step is scaled down to its own
+    bound (see :func:`_epoch`), whenever the step comes from the bound.
     """
     auto = learning_rate == "auto"
     if adaptive:
-        return adam_step(objective) if auto else float(learning_rate)
+        return StepSize(adam_step(objective) if auto else float(learning_rate))
     if metric.name is None and not auto:
-        return float(learning_rate)
+        return StepSize(float(learning_rate))
     mini_batch = batch_size is not None and batch_size < objective.n_samples
+    last = 1.0
     if gauge is None:
-        bound = step_bound(metric, objective, batch_size)
+        bound, last = _bounds(metric, objective, batch_size)[1:]
     elif not mini_batch:
         # The gauge holds the bound already: its top eigenvalue is L, no second Gram pass.
         bound = gauge.largest_eigenvalue()
     else:
-        # Its data term's top eigenvalue (the L2 term taken off), for _mini_batch.
+        # Its data term's top eigenvalue (the L2 term taken off), for _epoch.
         penalised = np.diag(objective.l2_reg_strength * _penalised(objective))
         full = float(np.linalg.eigvalsh(
             to_numpy(gauge.matrix).astype(np.float64) - penalised)[-1])
-        curvature = objective.loss_function.curvature
-        bound = _mini_batch(objective, batch_size, full,
-                            lambda: curvature * _largest(objective, None)
-                            ) + objective.l2_reg_strength
+        bound, last = _bounds(metric, objective, batch_size, full)[1:]
     if not bound > 0:
-        return 1.0
+        return StepSize(1.0)
     if not auto:
-        return float(learning_rate) / bound
-    return (1.0 - momentum) / (2 * bound if mini_batch else bound)
+        return StepSize(float(learning_rate) / bound, last)
+    return StepSize((1.0 - momentum) / (2 * bound if mini_batch else bound), last)
 
 
 def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0.0,
                 stream=None):
-    """``(step, stream)``: the base step of a ``partial_fit`` call on ``objective``, one
-    batch of a stream, and the stream's curvature after it (None until a call needs it).
+    """``(step, stream)``: the base step of a ``partial_fit`` call on ``objective`` (a
+    :class:`StepSize`), one batch of a stream, and the stream's curvature after it (None
+    until a call needs it).
 
     A stream's batches are not known ahead: each is a sample of it, noisy as a
     mini-batch is. The bound is that of batches of ``m`` rows (the call's rows, or
@@ -866,10 +888,11 @@ def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0
     is concentrated in fewer directions than the first's is not seen.) ``"auto"`` is
     ``(1 - momentum) / (2 L_m)``, as for mini-batches (see :func:`step_size`); a float
     learning rate is the step itself in the Euclidean metric and multiplies ``1 / L_m``
-    in a curvature one. The L2 term enters with the call's ``alpha``.
+    in a curvature one. The L2 term enters with the call's ``alpha``; a short last batch
+    of the call steps to its own bound, as in :func:`step_size`.
     """
     if metric.name is None and learning_rate != "auto":
-        return float(learning_rate), stream
+        return StepSize(float(learning_rate)), stream
     full, inverse, l2 = _constants(metric, objective)
     curvature = objective.loss_function.curvature
     largest, mean = (curvature * value for value in row_norms(
@@ -883,15 +906,14 @@ def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0
     stream = (first_full, first_mean, full, top)
     n = objective.n_samples
     rows = n if batch_size is None else min(batch_size, n)
-    # The call's last batch may be short: the correction of _interpolate, within the call.
-    remainder = n % rows
-    if 0 < 2 * remainder < rows:
-        rows = 2 * remainder
     bound = _interpolate(math.inf, rows, full, top) + l2
+    remainder = n % rows
+    last = _last_batch(bound, _interpolate(math.inf, remainder, full, top) + l2
+                       if remainder else bound)
     if not bound > 0:
-        return 1.0, stream
-    return ((1.0 - momentum) / (2 * bound) if learning_rate == "auto"
-            else float(learning_rate) / bound), stream
+        return StepSize(1.0), stream
+    return StepSize((1.0 - momentum) / (2 * bound) if learning_rate == "auto"
+                    else float(learning_rate) / bound, last), stream
 
 
 def adam_step(objective):

@@ -15,14 +15,19 @@ it does not depend on the scale of X, y or the loss. Runs that see the data in
 mini-batches, or that score a validation set, stop by an epoch-level rule instead: the
 monitored value (training objective or validation score) has not improved by ``tol``
 relative to its best for ``n_iter_no_change`` epochs; their optimality is measured once,
-after the last epoch, by one more full pass.
+after the last epoch, by one more full pass (as is a full-batch run's that ends without
+converging: the point its last step reached is checked there).
 
-**Divergence.** The objective at the starting point is the reference, kept in the
-:class:`EngineState` that warm starts and ``partial_fit`` carry. With a convex objective and
-a stable step the objective stays below it (up to the noise of mini-batches); one that is
-not finite, or rises above it by ``_EXPLOSION`` times its size, or stays above twice its
-value for ``_RISE_EPOCHS`` epochs running, is diverging, and :class:`DivergenceError` is
-raised; so is a run that ends rising slowly (``_RISING_END``), with or without ``tol``.
+**Divergence.** The objective at the starting point (or at ``reference_point``: the
+origin, for a warm start and each ``partial_fit`` call) is the reference, kept in the
+:class:`EngineState`. With a convex objective and a stable step the objective stays below
+it (up to the noise of mini-batches); one that is not finite, or rises above it by
+``_EXPLOSION`` times its size, or stays above twice its value for ``_RISE_EPOCHS`` epochs
+running, is diverging, and :class:`DivergenceError` is raised; so is a run that ends
+rising slowly (``_RISING_END``), with or without ``tol``, and one whose returned point,
+measured by one more pass where no epoch measured it, is far above its start (see the end
+of :func:`descent`). A reference of exactly 0 measured elsewhere than the start takes the
+first epoch's objective as its unit; a stream (``streaming``) measures in its own units.
 An objective that is not finite at the starting point, before any step, is the data's
 fault and raises a plain ``ValueError``.
 
@@ -236,6 +241,7 @@ def descent(
     validation: Callable | None = None,
     state: EngineState | None = None,
     reference_point=None,
+    last_batch: float = 1.0,
     streaming: bool = False,
     advice: str = "try a smaller learning rate.",
     verbose: int = 0,
@@ -280,6 +286,9 @@ def descent(
         Where to measure the references when the state has none (default: the starting
         point). A warm start passes the origin, the scale of the problem, rather than a
         starting point that is already nearly optimal.
+    last_batch : float, default=1.0
+        The factor of the step of an epoch's last mini-batch where it holds fewer rows
+        than the others (a step fitted to the batch size would be too large for it).
     streaming : bool, default=False
         The run is one call of a stream (``partial_fit``): its references are its own
         batch's, rises and explosions are measured in the stream's unit, and a rise
@@ -386,9 +395,13 @@ def descent(
             on_epoch_begin(epoch, params)
         rate = learning_rate * decay.factor(epoch, n_plateaus)
         # A per-update decay's rate of each update; the epoch's record is the first's.
+        n_batches = -(-n_samples // (batch_size or n_samples))
         rates = None if full_batch or not decay.per_update else [
             learning_rate * factor for factor in within_epoch(
-                decay, epoch, n_plateaus, -(-n_samples // (batch_size or n_samples)))]
+                decay, epoch, n_plateaus, n_batches)]
+        if not full_batch and last_batch != 1.0:
+            rates = [rate] * n_batches if rates is None else rates
+            rates[-1] *= last_batch
         objective = 0.0
         if run_epoch is not None and not full_batch:
             # The permutation is drawn as _batches draws it: same rng, same batches.

@@ -461,15 +461,15 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         stream = getattr(self, "_stream", None) if resume else None
         if adaptive and resume and self.learning_rate == "auto" and self._solver == "adam":
             # Adam's "auto" is a step length from the stream's first batch: kept.
-            learning_rate = self._learning_rate
+            learning_rate, last_batch = self._learning_rate, 1.0
         elif partial and not adaptive:
             # Each call's step, from the stream's curvature so far: a learning rate set
             # between calls takes effect, and a batch of larger rows shrinks the step.
-            learning_rate, stream = _curvature.stream_step(
+            (learning_rate, last_batch), stream = _curvature.stream_step(
                 objective, metric, self.learning_rate, batch_size=self.batch_size,
                 momentum=coasting, stream=stream)
         else:
-            learning_rate = _curvature.step_size(
+            learning_rate, last_batch = _curvature.step_size(
                 objective, metric, gauge, self.learning_rate, adaptive=adaptive,
                 batch_size=self.batch_size, momentum=coasting)
         rule = self._rule(solver, momentum, nesterov, max_momentum, objective.n_samples,
@@ -493,7 +493,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             # problem at the origin (the zero model), not at its nearly optimal
             # starting point nor on an earlier batch; every call checks its result.
             reference_point=None if state is None else objective.init_params(),
-            streaming=partial,
+            last_batch=last_batch, streaming=partial,
             advice=self._divergence_advice(learning_rate, metric),
             verbose=self.verbose,
             **callbacks.epoch_hooks(objective),
@@ -864,13 +864,16 @@ class GDRegressor(RegressorMixin, _BaseGD):
     Parameters
     ----------
     learning_rate : float or "auto", default="auto"
-        Base step size. ``"auto"`` is the step that cannot make full-batch descent
-        diverge: 1 in a curvature ``preconditioner``'s metric, ``1/L`` without one (``L``
-        the Lipschitz constant of the gradient, from X's Gram matrix or power iteration),
-        Gower et al.'s bound for mini-batches, and for Adam a tenth of the typical
-        coordinate of ``grad F(0) / L``. A float is the step itself without a
-        preconditioner (the textbook ``w <- w - learning_rate * grad``) and a multiple of
-        the ``"auto"`` step with one, so values above 1 may diverge.
+        Base step size. ``"auto"`` is a step that cannot make descent diverge: for the
+        full batch 1 in a curvature ``preconditioner``'s metric, ``1/L`` without one
+        (``L`` the Lipschitz constant of the gradient, from X's Gram matrix or power
+        iteration); for mini-batches and ``partial_fit`` half of Gower et al.'s
+        ``1/L_b`` (the expected smoothness of the batches); with heavy-ball or Nesterov
+        ``momentum`` on mini-batches, ``partial_fit`` or with a decay, ``1 - momentum``
+        times that; for Adam a tenth of the typical coordinate of ``grad F(0) / L``.
+        The user guide says what it guarantees per mode. A float is the step itself
+        without a preconditioner (the textbook ``w <- w - learning_rate * grad``) and a
+        multiple of ``1/L`` (``1/L_b``) with one, so values above 1 may diverge.
     decay : {"constant", "inverse", "invscaling", "exponential", "step", "cosine", \
 "plateau", "cosine_restarts", "cyclic", "one_cycle"} or callable, default="constant"
         Learning-rate decay over epochs; a callable ``f(epoch) -> factor``.
@@ -955,9 +958,12 @@ class GDRegressor(RegressorMixin, _BaseGD):
         and ``w_0`` the starting point (the origin for a warm start): zero exactly at the
         optimum, and free of the scale of X, y and the loss. Mini-batches and early
         stopping: stop when the training objective (or the validation score) has not
-        improved on its best by ``tol`` times its size for ``n_iter_no_change`` epochs.
-        None runs ``max_iter`` epochs. A fit that ends otherwise warns with its
-        optimality; see ``optimality_``.
+        improved on its best by ``tol`` times its size for ``n_iter_no_change`` epochs;
+        such a fit then warns where its optimality, measured after it, is above
+        ``sqrt(tol)`` (the gap left above ``tol`` of the gap at the start: far from its
+        optimum). None runs ``max_iter`` epochs. A fit that ends otherwise warns with its
+        optimality; see ``optimality_``. Any fit whose model ends worse than the zero
+        model on its training data warns.
     n_iter_no_change : int, default=5
         Epochs without an improvement by ``tol`` after which a mini-batch or
         early-stopping fit stops (and ``decay="plateau"`` cuts the rate). Full-batch fits
@@ -1015,8 +1021,9 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Learning rate used in each epoch.
     optimality_ : float
         The optimality (see ``tol``) where the fit ended: after the last full-batch
-        epoch, or measured by one more pass after mini-batch training or early stopping
-        (NaN after a mini-batch ``partial_fit``).
+        epoch, or measured by one more pass after mini-batch training, early stopping,
+        a full-batch fit that did not converge, and each ``partial_fit`` call (relative
+        to the zero model on the call's data).
     preconditioner_ : {"full", "diagonal"} or None
         The metric the fit stepped in (what ``preconditioner="auto"`` chose).
     solver_ : {"lbfgs", "accelerated", "gd", "adam"}
@@ -1139,8 +1146,13 @@ class GDRegressor(RegressorMixin, _BaseGD):
                     sample_weight: ArrayLike | None = None) -> Self:
         """Run one epoch over ``(X, y)``, continuing the coefficients and the schedule.
 
-        ``early_stopping`` does not apply. With ``learning_rate="auto"`` the step size is
-        derived from the first batch and kept.
+        ``early_stopping`` does not apply. Each call reads the estimator's parameters
+        (a ``learning_rate`` set between calls takes effect, as in ``SGDRegressor``),
+        except ``preconditioner`` and ``fit_intercept``, which fixed the model the
+        calls continue: changing them raises. With ``learning_rate="auto"`` each call's
+        step comes from the stream's curvature so far (a batch of larger rows than any
+        before shrinks it), and each call checks the model it returns for divergence
+        (one more pass over its data).
 
         Returns
         -------

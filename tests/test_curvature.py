@@ -374,17 +374,23 @@ def _gower(n, b, full, top):
     return (n * (b - 1) * full + (n - b) * top) / (b * (n - 1))
 
 
-@pytest.mark.parametrize("batch_size, taken_at", [(7, 7), (8, 8), (16, 16), (25, 20),
-                                                   (40, 40), (50, 20)])
-def test_a_short_last_batch_takes_the_bound_of_twice_its_size(batch_size, taken_at):
-    # 60 rows: the last batch holds 4 of 7, 4 of 8, 12 of 16, 20 of 40 (at least half a
-    # batch: kept), 10 of 25 and 10 of 50 (less: the bound of 20 rows).
+@pytest.mark.parametrize("batch_size", [7, 8, 16, 25, 50, 59])
+def test_a_short_last_batch_steps_to_its_own_bound(batch_size):
+    # 60 rows: the last batch holds 60 mod b rows, a uniform draw of that many; its step
+    # is scaled by L_b / L_m where that is below 1, so it keeps to its own bound.
     objective = _problem("squared", weighted=False, alpha=0.0)
     X1 = _unweighted_X1(objective)
     full = np.linalg.eigvalsh(X1.T @ X1 / 60)[-1]
     top = max(x1 @ x1 for x1 in X1)
-    assert_allclose(curvature.lipschitz(objective, batch_size),
-                    _gower(60, taken_at, full, top), rtol=1e-12)
+    step = curvature.step_size(objective, curvature.Euclidean(), None, "auto",
+                               batch_size=batch_size)
+    bound = _gower(60, batch_size, full, top)
+    assert step.learning_rate == pytest.approx(1 / (2 * bound), rel=1e-12)
+    short = 60 % batch_size
+    expected = 1.0 if short == 0 else min(1.0, bound / _gower(60, short, full, top))
+    assert step.last_batch == pytest.approx(expected, rel=1e-12)
+    if short:
+        assert step.last_batch < 1.0
 
 
 def test_weighted_mini_batches_take_each_row_s_weight_relative_to_the_mean():
@@ -417,18 +423,20 @@ def test_a_weighted_batch_never_curves_more_than_the_largest_weighted_row():
 def test_the_auto_step_of_mini_batches_is_half_of_one_over_the_bound_and_momentum_aware():
     objective = _problem("squared", weighted=False)
     metric = curvature.Euclidean()
+
+    def step(learning_rate, **settings):
+        return curvature.step_size(objective, metric, None, learning_rate,
+                                   **settings).learning_rate
+
     bound = curvature.lipschitz(objective, 10)
-    assert curvature.step_size(objective, metric, None, "auto", batch_size=10) == \
-        pytest.approx(1 / (2 * bound), rel=1e-12)
-    assert curvature.step_size(objective, metric, None, "auto", batch_size=10,
-                               momentum=0.9) == pytest.approx(0.1 / (2 * bound), rel=1e-12)
+    assert step("auto", batch_size=10) == pytest.approx(1 / (2 * bound), rel=1e-12)
+    assert step("auto", batch_size=10, momentum=0.9) == pytest.approx(0.1 / (2 * bound),
+                                                                      rel=1e-12)
     # The full batch: 1/L, times 1 - momentum.
     full = curvature.lipschitz(objective)
-    assert curvature.step_size(objective, metric, None, "auto", momentum=0.5) == \
-        pytest.approx(0.5 / full, rel=1e-12)
+    assert step("auto", momentum=0.5) == pytest.approx(0.5 / full, rel=1e-12)
     # A float rate in the plain metric is the step itself, whatever the momentum.
-    assert curvature.step_size(objective, metric, None, 0.3, batch_size=10,
-                               momentum=0.9) == 0.3
+    assert step(0.3, batch_size=10, momentum=0.9) == 0.3
 
 
 def test_the_mini_batch_step_from_the_gauge_equals_the_one_without():
@@ -436,9 +444,9 @@ def test_the_mini_batch_step_from_the_gauge_equals_the_one_without():
     metric = curvature.Euclidean()
     gauge = curvature.gauge(metric, objective, None, 8)
     assert gauge is not None
-    assert curvature.step_size(objective, metric, gauge, "auto", batch_size=8) == \
-        pytest.approx(curvature.step_size(objective, metric, None, "auto", batch_size=8),
-                      rel=1e-10)
+    assert_allclose(curvature.step_size(objective, metric, gauge, "auto", batch_size=8),
+                    curvature.step_size(objective, metric, None, "auto", batch_size=8),
+                    rtol=1e-10)
 
 
 def test_a_stream_s_step_follows_its_largest_rows_and_its_scale():
@@ -450,7 +458,8 @@ def test_a_stream_s_step_follows_its_largest_rows_and_its_scale():
     # A call of 60 rows, the first of the stream: batches of 60 from an unlimited
     # population, ((m - 1) L + max) / m, at half.
     step, stream = curvature.stream_step(objective, metric, "auto")
-    assert step == pytest.approx(1 / (2 * (59 * full + norms.max()) / 60), rel=1e-12)
+    assert step.learning_rate == pytest.approx(1 / (2 * (59 * full + norms.max()) / 60),
+                                               rel=1e-12)
     # A later batch of rows 10 times as large: its trace scales L by 100, its rows the
     # largest per-sample constant.
     larger = LinearObjective(SquaredError(), objective.X * 10, objective.y)
@@ -458,13 +467,14 @@ def test_a_stream_s_step_follows_its_largest_rows_and_its_scale():
     scale = np.mean(np.sum(X1**2, axis=1)) / norms.mean()
     step, stream = curvature.stream_step(larger, metric, "auto", stream=stream)
     top = np.sum(X1**2, axis=1).max()
-    assert step == pytest.approx(1 / (2 * (59 * full * scale + top) / 60), rel=1e-12)
+    assert step.learning_rate == pytest.approx(1 / (2 * (59 * full * scale + top) / 60),
+                                               rel=1e-12)
     # Batches of one row: the largest per-sample constant seen so far.
     one = LinearObjective(SquaredError(), objective.X[:1], objective.y[:1])
     step, _ = curvature.stream_step(one, metric, "auto", stream=stream)
-    assert step == pytest.approx(1 / (2 * top), rel=1e-12)
+    assert step.learning_rate == pytest.approx(1 / (2 * top), rel=1e-12)
     # A float rate in the plain metric is the step itself, and needs no pass.
-    assert curvature.stream_step(one, metric, 0.01, stream=None) == (0.01, None)
+    assert curvature.stream_step(one, metric, 0.01, stream=None) == ((0.01, 1.0), None)
 
 
 def test_the_rows_that_weights_stand_for_do_not_depend_on_their_scale():

@@ -973,3 +973,23 @@ def test_the_point_the_last_full_batch_step_reached_is_checked(quadratic, rule_i
     # The check is the pass after the last epoch, where the run ends unconverged.
     result = run(quadratic, rule_id, max_iter=3, tol=None)
     assert result.objective == pytest.approx(quadratic(result.params), rel=1e-12)
+
+
+@pytest.mark.parametrize("per_update", [False, True], ids=["per-epoch", "per-update"])
+def test_an_epoch_s_short_last_batch_takes_its_factor_of_the_step(per_update):
+    # 23 rows in batches of 5: the fifth update of each epoch is a batch of 3 rows.
+    problem = LeastSquares()
+    rates = []
+    gd = UPDATE_RULES["gd"]()
+
+    def update(step, params, state, learning_rate, metric, prox):
+        rates.append(learning_rate)
+        return gd.update(step, params, state, learning_rate, metric, prox)
+
+    decay = make_decay("cosine", max_iter=2, per_update=per_update)
+    minimize(problem.loss_gradient, np.zeros(problem.M.shape[1]), n_samples=len(problem.t),
+             learning_rate=0.1, decay=decay, rule=gd._replace(update=update), batch_size=5,
+             max_iter=2, tol=None, rng=np.random.default_rng(0), last_batch=0.25)
+    expected = [0.1 * decay.factor(epoch + (batch / 5 if per_update else 0), 0)
+                * (0.25 if batch == 4 else 1.0) for epoch in range(2) for batch in range(5)]
+    assert_allclose(rates, expected, rtol=1e-14)
