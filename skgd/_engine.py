@@ -454,17 +454,17 @@ def descent(
         else:
             if not (math.isfinite(objective) and math.isfinite(squared)):
                 raise diverged(epoch - 1, math.inf, rate)
-            rise = (objective - references.objective) / references.scale
+            rise = counted = (objective - references.objective) / references.scale
             if streaming:
                 # Measured in the stream's units: a batch whose zero model fits it
                 # almost exactly is no unit for the model's loss there. A rise counts
                 # where this batch rose and the stream's means did (a mean alone stays
                 # up long after a transient of its first batches has passed).
-                stream, rises, unit = _stream_rise(stream, n_samples, references,
-                                                   objective)
+                stream, mean_rise, unit = _stream_rise(stream, n_samples, references,
+                                                       objective)
                 rise = (objective - references.objective) / max(references.scale, unit)
-                rises = min(rise, rises)
-            n_rises = n_rises + 1 if (rises if streaming else rise) > 1 else 0
+                counted = min(rise, mean_rise)
+            n_rises = n_rises + 1 if counted > 1 else 0
             if rise > _EXPLOSION or n_rises >= _RISE_EPOCHS:
                 raise diverged(epoch - 1, objective, rate)
             if full_batch:
