@@ -15,14 +15,19 @@ it does not depend on the scale of X, y or the loss. Runs that see the data in
 mini-batches, or that score a validation set, stop by an epoch-level rule instead: the
 monitored value (training objective or validation score) has not improved by ``tol``
 relative to its best for ``n_iter_no_change`` epochs; their optimality is measured once,
-after the last epoch, by one more full pass.
+after the last epoch, by one more full pass (as is a full-batch run's that ends without
+converging: the point its last step reached is checked there).
 
-**Divergence.** The objective at the starting point is the reference, kept in the
-:class:`EngineState` that warm starts and ``partial_fit`` carry. With a convex objective and
-a stable step the objective stays below it (up to the noise of mini-batches); one that is
-not finite, or rises above it by ``_EXPLOSION`` times its size, or stays above twice its
-value for ``_RISE_EPOCHS`` epochs running, is diverging, and :class:`DivergenceError` is
-raised; so is a run that ends rising slowly (``_RISING_END``), with or without ``tol``.
+**Divergence.** The objective at the starting point (or at ``reference_point``: the
+origin, for a warm start and each ``partial_fit`` call) is the reference, kept in the
+:class:`EngineState`. With a convex objective and a stable step the objective stays below
+it (up to the noise of mini-batches); one that is not finite, or rises above it by
+``_EXPLOSION`` times its size, or stays above twice its value for ``_RISE_EPOCHS`` epochs
+running, is diverging, and :class:`DivergenceError` is raised; so is a run that ends
+rising slowly (``_RISING_END``), with or without ``tol``, and one whose returned point,
+measured by one more pass where no epoch measured it, is far above its start (see the end
+of :func:`descent`). A reference of exactly 0 measured elsewhere than the start takes the
+first epoch's objective as its unit; a stream (``streaming``) measures in its own units.
 An objective that is not finite at the starting point, before any step, is the data's
 fault and raises a plain ``ValueError``.
 
@@ -66,6 +71,9 @@ _RISE_EPOCHS = 3
 # the last, having lost more than half its progress from the start to its best, is
 # diverging slowly (a step just above 2/L), whatever the stopping rule.
 _RISING_END = 5
+# A mini-batch run's last iterate may end at most this many times its last epoch's
+# objective (see the check at the end of descent).
+_NOISE_END = 5
 # Relative rounding error of an objective summed from float32 losses.
 _ROUNDING = 1e-6
 # Newton's steps past the stopping rule, at most (see UpdateRule.finish), and the
@@ -108,6 +116,9 @@ class EngineState(NamedTuple):
     references: References | None = None
     # Consecutive epochs whose objective was above twice the reference.
     n_rises: int = 0
+    # A stream's record (see ``streaming``): rows seen, and the sums over its batches of
+    # rows times the zero model's objective and rows times the epoch's objective.
+    stream: tuple = (0, 0.0, 0.0)
 
 
 class DescentResult(NamedTuple):
@@ -123,6 +134,8 @@ class DescentResult(NamedTuple):
     best_validation_score: float | None
     # The relative optimality measure at the end (None when it was not measured).
     optimality: float | None
+    # The objective at ``params`` (None when it was not measured).
+    objective: float | None = None
 
 
 def _no_prox(w, step):
@@ -233,7 +246,8 @@ def descent(
     validation: Callable | None = None,
     state: EngineState | None = None,
     reference_point=None,
-    measure_at_end: bool = True,
+    last_batch: float = 1.0,
+    streaming: bool = False,
     advice: str = "try a smaller learning rate.",
     verbose: int = 0,
     on_epoch_begin: Callable | None = None,
@@ -277,8 +291,15 @@ def descent(
         Where to measure the references when the state has none (default: the starting
         point). A warm start passes the origin, the scale of the problem, rather than a
         starting point that is already nearly optimal.
-    measure_at_end : bool, default=True
-        Measure the optimality of a mini-batch run after its last epoch (one full pass).
+    last_batch : float, default=1.0
+        The factor of the step of an epoch's last mini-batch where it holds fewer rows
+        than the others (a step fitted to the batch size would be too large for it).
+    streaming : bool, default=False
+        The run is one call of a stream (``partial_fit``): its references are its own
+        batch's, rises and explosions are measured in the stream's unit, and a rise
+        counts towards ``_RISE_EPOCHS`` where the stream's objective over all its
+        batches so far is above twice the zero model's too (see :func:`_stream_rise`);
+        the run's result may not end far above its batch's objective.
     advice : str
         What a :class:`DivergenceError` recommends.
     verbose : int
@@ -306,7 +327,7 @@ def descent(
     rng = np.random.default_rng() if rng is None else rng
     if state is None:
         state = EngineState(params, rule.init(params), 0, 0, 0)
-    params, rule_state, epoch, n_updates, n_plateaus, references, n_rises = state
+    params, rule_state, epoch, n_updates, n_plateaus, references, n_rises, stream = state
     xp, device = get_namespace(params)
     full_batch = batch_size is None or batch_size >= n_samples
 
@@ -359,6 +380,8 @@ def descent(
     relative = None
     # The optimality at each Newton step past the stopping rule (see UpdateRule.finish).
     polished: list[float] | None = None
+    # A stream's unit of objective (see _stream_rise), for the check at the end.
+    unit = 0.0
     epoch_rule = validation is not None or not full_batch
     converged = stopped = False
     start = time.perf_counter()
@@ -368,9 +391,13 @@ def descent(
             on_epoch_begin(epoch, params)
         rate = learning_rate * decay.factor(epoch, n_plateaus)
         # A per-update decay's rate of each update; the epoch's record is the first's.
+        n_batches = -(-n_samples // (batch_size or n_samples))
         rates = None if full_batch or not decay.per_update else [
             learning_rate * factor for factor in within_epoch(
-                decay, epoch, n_plateaus, -(-n_samples // (batch_size or n_samples)))]
+                decay, epoch, n_plateaus, n_batches)]
+        if not full_batch and last_batch != 1.0:
+            rates = [rate] * n_batches if rates is None else rates
+            rates[-1] *= last_batch
         objective = 0.0
         if run_epoch is not None and not full_batch:
             # The permutation is drawn as _batches draws it: same rng, same batches.
@@ -401,6 +428,12 @@ def descent(
         squared = float(optimality(step, rate)) if full_batch else 0.0
         if references is None:
             references = _references(objective, squared)
+        elif not loss_curve and references.objective == 0:
+            # The reference is exactly 0 (a zero model that fits the data exactly, as on
+            # a batch of zero targets) and was measured elsewhere than the start (a warm
+            # start, a stream): rises are measured in units of the first epoch's
+            # objective instead, the size of where the descent goes from.
+            references = references._replace(scale=max(references.scale, abs(objective)))
         epoch += 1
         loss_curve.append(objective)
         rate_curve.append(rate)
@@ -410,8 +443,17 @@ def descent(
         if not reverted:
             if not (math.isfinite(objective) and math.isfinite(squared)):
                 raise diverged(epoch - 1, math.inf, rate)
-            rise = (objective - references.objective) / references.scale
-            n_rises = n_rises + 1 if rise > 1 else 0
+            rise = counted = (objective - references.objective) / references.scale
+            if streaming:
+                # Measured in the stream's units: a batch whose zero model fits it
+                # almost exactly is no unit for the model's loss there. A rise counts
+                # where this batch rose and the stream's means did (a mean alone stays
+                # up long after a transient of its first batches has passed).
+                stream, mean_rise, unit = _stream_rise(stream, n_samples, references,
+                                                       objective)
+                rise = (objective - references.objective) / max(references.scale, unit)
+                counted = min(rise, mean_rise)
+            n_rises = n_rises + 1 if counted > 1 else 0
             if rise > _EXPLOSION or n_rises >= _RISE_EPOCHS:
                 raise diverged(epoch - 1, objective, rate)
             if full_batch:
@@ -490,14 +532,29 @@ def descent(
         assert scores is not None
         params = model = best_params
         best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
-    if (validation is not None or not full_batch) and measure_at_end and loss_curve:
+    final = loss_curve[-1] if converged and full_batch and validation is None else None
+    if loss_curve and (validation is not None or not full_batch or not converged):
         value, squared = yield from measure(model, learning_rate)
-        # The steps after the last objective an epoch read are checked here: a model
-        # more than twice as bad as the start is returned by no fit.
-        if not (math.isfinite(value) and math.isfinite(squared)) or (
-                value - references.objective) / references.scale > 1:
+        # The steps after the last objective an epoch read (the last full-batch step
+        # too, where the fit did not stop at a checked point) are checked here: a model
+        # more than twice as bad as the start is returned by no fit. Mini-batches: the
+        # last iterate is one draw of the noise the epoch averaged, which near an
+        # optimum no better than the start reaches twice their mean 3 standard
+        # deviations out (a batch of one moves the intercept towards its row's target):
+        # unless the last epoch already rose, the bound is _NOISE_END times its
+        # objective (about 5.5 deviations). A stream's batch is such a draw too, which
+        # the model may fit worse than zero does before the call (a few new rows), and
+        # the momentum of earlier batches moves the point on it: the bound is
+        # _NOISE_END times the larger of the two, or of the stream's unit.
+        last = loss_curve[-1]
+        settled = streaming or (not full_batch and (last - references.objective)
+                                / references.scale <= 1)
+        before = max(references.objective, last) if settled else references.objective
+        factor = _NOISE_END if settled else 2
+        rose = value - before > (factor - 1) * max(abs(before), references.scale, unit)
+        if not (math.isfinite(value) and math.isfinite(squared)) or rose:
             raise diverged(epoch - 1, value, rate)
-        relative = _relative(squared, references)
+        relative, final = _relative(squared, references), value
     if verbose:
         print(f"{len(loss_curve)} epochs, objective {loss_curve[-1]:.10g}, "
               + (f"optimality {relative:.3g} (tol={tol}), " if relative is not None else "")
@@ -506,7 +563,7 @@ def descent(
     return DescentResult(
         params=model,
         state=EngineState(params, rule_state, epoch, n_updates, n_plateaus, references,
-                          n_rises),
+                          n_rises, stream),
         n_iter=len(loss_curve),
         converged=converged,
         stopped=stopped,
@@ -515,6 +572,7 @@ def descent(
         validation_scores=scores,
         best_validation_score=best_score,
         optimality=relative,
+        objective=final,
     )
 
 
@@ -539,6 +597,23 @@ def _rising_end(loss_curve, references):
             and all(map(float.__lt__, rises, rises[1:]))
             and tail[-1] - best > max(references.objective - best,
                                       1e-3 * references.scale) / 2)
+
+
+def _stream_rise(stream, n_samples, references, objective):
+    """``(stream, rise, unit)``: a stream's record with this batch added, how far the
+    epochs' objective over all its batches so far rose above the zero model's, and the
+    unit it is measured in, the size of the latter (as ``rise`` compares one run's
+    objective with its reference).
+
+    A batch of a few rows is a noisy sample: the model it meets may fit it worse than
+    zero does although it fits the stream better (one row whose target is near 0). Its
+    rows' share of the stream's means counts, not the batch alone."""
+    rows, zero, seen = stream
+    stream = (rows + n_samples, zero + n_samples * references.objective,
+              seen + n_samples * objective)
+    zero_mean, mean = stream[1] / stream[0], stream[2] / stream[0]
+    scale = abs(zero_mean) if zero_mean else max(abs(mean), references.scale)
+    return stream, (mean - zero_mean) / scale, scale
 
 
 def _slack(value):

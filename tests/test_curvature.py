@@ -521,14 +521,131 @@ def test_a_default_fit_in_the_sparse_full_metric_is_logistic_regression(monkeypa
 
     reference = LogisticRegression(C=1 / (n * 0.01), tol=1e-12, max_iter=10_000).fit(X, y)
     assert model.preconditioner_ == "full"
-    assert isinstance(model._metric, curvature.SparseFull)
+    assert isinstance(model._metric, curvature.Diagonal)
     assert_allclose(model.decision_function(X), reference.decision_function(X),
                     rtol=1e-5, atol=1e-5)
-    # Its model pickles (SuperLU's factors do not: the metric factors again), and
-    # partial_fit continues in the metric.
+    # Its model keeps the metric's diagonal for partial_fit (a stream's bound needs each
+    # row's x1^T M^-1 x1), not SuperLU's factors, which do not pickle.
     import pickle
 
     copy = pickle.loads(pickle.dumps(model))
     assert_allclose(copy.decision_function(X), model.decision_function(X), rtol=0)
     copy.partial_fit(X, y)
     assert np.all(np.isfinite(copy.coef_))
+
+
+# -- issue 23: mini-batch and stream bounds ---------------------------------------------------
+def _gower(n, b, full, top):
+    return (n * (b - 1) * full + (n - b) * top) / (b * (n - 1))
+
+
+@pytest.mark.parametrize("batch_size", [7, 8, 16, 25, 50, 59])
+def test_a_short_last_batch_steps_to_its_own_bound(batch_size):
+    # 60 rows: the last batch holds 60 mod b rows, a uniform draw of that many; its step
+    # is scaled by L_b / L_m where that is below 1, so it keeps to its own bound.
+    objective = _problem("squared", weighted=False, alpha=0.0)
+    X1 = _unweighted_X1(objective)
+    full = np.linalg.eigvalsh(X1.T @ X1 / 60)[-1]
+    top = max(x1 @ x1 for x1 in X1)
+    step = curvature.step_size(objective, curvature.Euclidean(), None, "auto",
+                               batch_size=batch_size)
+    bound = _gower(60, batch_size, full, top)
+    assert step.learning_rate == pytest.approx(1 / (2 * bound), rel=1e-12)
+    short = 60 % batch_size
+    expected = 1.0 if short == 0 else min(1.0, bound / _gower(60, short, full, top))
+    assert step.last_batch == pytest.approx(expected, rel=1e-12)
+    if short:
+        assert step.last_batch < 1.0
+
+
+def test_weighted_mini_batches_take_each_row_s_weight_relative_to_the_mean():
+    # A batch weighs its rows by s_i / mean(s): the per-sample constants are
+    # s_i / mean(s) ||x1_i||^2, and Gower's interpolation holds as it is.
+    objective = _problem("squared", weighted=True, alpha=0.0)
+    weight = objective.sample_weight
+    X1 = _unweighted_X1(objective)
+    full = np.linalg.eigvalsh((X1 * weight[:, None]).T @ X1 / weight.sum())[-1]
+    top = max(weight / weight.mean() * np.sum(X1**2, axis=1))
+    for b in (1, 2, 10, 30):
+        assert_allclose(curvature.lipschitz(objective, b), _gower(60, b, full, top),
+                        rtol=1e-12)
+
+
+def test_a_weighted_batch_never_curves_more_than_the_largest_weighted_row():
+    # Heavy rows of small norm, light rows of large norm: every batch's curvature, its
+    # rows weighted relative to the mean weight, is below the batch-of-one bound.
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(10, 3)) * 0.1, rng.normal(size=(50, 3)) * 10]
+    weight = np.r_[np.full(10, 1e4), np.ones(50)]
+    objective = LinearObjective(SquaredError(), X, rng.normal(size=60), weight)
+    X1 = np.hstack([X, np.ones((60, 1))])
+    for rows in (np.arange(4), np.arange(8, 16), np.arange(20, 36), np.arange(60)):
+        batch = X1[rows] * np.sqrt(weight[rows] / weight.mean())[:, None]
+        assert (np.linalg.eigvalsh(batch.T @ batch / len(rows))[-1]
+                <= curvature.lipschitz(objective, 1) * (1 + 1e-12))
+
+
+def test_the_auto_step_of_mini_batches_is_half_of_one_over_the_bound_and_momentum_aware():
+    objective = _problem("squared", weighted=False)
+    metric = curvature.Euclidean()
+
+    def step(learning_rate, **settings):
+        return curvature.step_size(objective, metric, None, learning_rate,
+                                   **settings).learning_rate
+
+    bound = curvature.lipschitz(objective, 10)
+    assert step("auto", batch_size=10) == pytest.approx(1 / (2 * bound), rel=1e-12)
+    assert step("auto", batch_size=10, momentum=0.9) == pytest.approx(0.1 / (2 * bound),
+                                                                      rel=1e-12)
+    # The full batch: 1/L, times 1 - momentum.
+    full = curvature.lipschitz(objective)
+    assert step("auto", momentum=0.5) == pytest.approx(0.5 / full, rel=1e-12)
+    # A float rate in the plain metric is the step itself, whatever the momentum.
+    assert step(0.3, batch_size=10, momentum=0.9) == 0.3
+
+
+def test_the_mini_batch_step_from_the_gauge_equals_the_one_without():
+    objective = _problem("binary", weighted=True)
+    metric = curvature.Euclidean()
+    gauge = curvature.gauge(metric, objective, None, 8)
+    assert gauge is not None
+    assert_allclose(curvature.step_size(objective, metric, gauge, "auto", batch_size=8),
+                    curvature.step_size(objective, metric, None, "auto", batch_size=8),
+                    rtol=1e-10)
+
+
+def test_a_stream_s_step_follows_its_largest_rows_and_its_scale():
+    objective = _problem("squared", weighted=False, alpha=0.0)
+    metric = curvature.Euclidean()
+    X1 = _unweighted_X1(objective)
+    full = np.linalg.eigvalsh(X1.T @ X1 / 60)[-1]
+    norms = np.sum(X1**2, axis=1)
+    # A call of 60 rows, the first of the stream: batches of 60 from an unlimited
+    # population, ((m - 1) L + max) / m, at half.
+    step, stream = curvature.stream_step(objective, metric, "auto")
+    assert step.learning_rate == pytest.approx(1 / (2 * (59 * full + norms.max()) / 60),
+                                               rel=1e-12)
+    # A later batch of rows 10 times as large: its trace scales L by 100, its rows the
+    # largest per-sample constant.
+    larger = LinearObjective(SquaredError(), objective.X * 10, objective.y)
+    X1 = _unweighted_X1(larger)
+    scale = np.mean(np.sum(X1**2, axis=1)) / norms.mean()
+    step, stream = curvature.stream_step(larger, metric, "auto", stream=stream)
+    top = np.sum(X1**2, axis=1).max()
+    assert step.learning_rate == pytest.approx(1 / (2 * (59 * full * scale + top) / 60),
+                                               rel=1e-12)
+    # Batches of one row: the largest per-sample constant seen so far.
+    one = LinearObjective(SquaredError(), objective.X[:1], objective.y[:1])
+    step, _ = curvature.stream_step(one, metric, "auto", stream=stream)
+    assert step.learning_rate == pytest.approx(1 / (2 * top), rel=1e-12)
+    # A float rate in the plain metric is the step itself, and needs no pass.
+    assert curvature.stream_step(one, metric, 0.01, stream=None) == ((0.01, 1.0), None)
+
+
+def test_the_rows_that_weights_stand_for_do_not_depend_on_their_scale():
+    objective = _problem("binary", weighted=True)
+    weight = objective.sample_weight
+    rows = curvature._rows(objective)
+    assert rows == pytest.approx(weight.sum() / weight.min(), rel=1e-12)
+    scaled = LinearObjective(BinaryCrossEntropy(), objective.X, objective.y, weight * 1e-300)
+    assert curvature._rows(scaled) == pytest.approx(rows, rel=1e-12)
