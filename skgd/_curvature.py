@@ -908,12 +908,21 @@ def _rows(objective):
     """The rows the sample weights stand for, ``S / min s`` over the positive weights: a
     row of weight 2 counts as two rows, as repeating it does, and the weights' overall
     scale does not count (weights of 1/n or 1e-6 describe the same fit as weights of 1).
-    A dask fit's weights stay on the cluster: their sum counts there."""
+    A dask fit's weights stay on the cluster: their smallest is one more execution
+    there, so that the schedule, hence the fit, is the NumPy fit's."""
     weight = objective.sample_weight
-    if weight is None or type(weight).__module__.startswith("dask."):
+    if weight is None:
         return objective.total_weight
-    weight = to_numpy(weight)
-    return objective.total_weight / float(np.min(weight[weight > 0]))
+    if type(weight).__module__.startswith("dask."):
+        import dask.array
+
+        smallest = float(dask.array.where(weight > 0, weight, np.inf).min().compute())
+    else:
+        weight = to_numpy(weight)
+        smallest = float(np.min(weight, initial=np.inf, where=weight > 0))
+    # No positive weight: the sum is 0, which the objective reports with its own error.
+    return objective.total_weight / smallest if math.isfinite(smallest) else \
+        objective.total_weight
 
 
 def _jacobi_scale(objective, diagonal):

@@ -283,7 +283,7 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
         if state.point is not None:
             decrease = _ARMIJO * state.length * state.slope
             # A rise within the rounding of the summed objective is no rise: float32
-            # losses sum to about 1e-6 of their size (the engine's ``_ROUNDING``).
+            # losses sum to about 1e-6 of their size.
             single = str(step.grad.dtype).endswith(("float32", "float16"))
             rounding = (1e-6 if single else 1e-15) * abs(state.value)
             # Where the objective cannot tell the points apart, near the optimum, the
