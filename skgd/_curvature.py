@@ -560,6 +560,124 @@ class SparseFull(Full):
         return Diagonal(flat.astype(dtype), (1 / flat).astype(dtype), shift=self.shift)
 
 
+class LowRank(Full):
+    """``M = X1^T diag(w) X1 + l2 E`` on each output's block, held through X itself where X
+    has fewer rows than columns (p >> n): the data's part has rank at most n, and the
+    Woodbury identity inverts ``l2 I + V^T V`` (``V = diag(w)^(1/2) X``) through the
+    ``n x n`` matrix ``l2 I + V V^T``; the intercept's row and column, which the L2 term
+    leaves out, by its Schur complement. ``w`` is one weight vector for every output, or
+    one an output (the diagonal blocks of the softmax's Hessian). Building it costs
+    ``n^2 p`` an output, a step in it two products with ``V``; no ``p x p`` matrix is
+    formed. Where the diagonal metric of such X leaves the fit far from the optimum at a
+    small relative gradient, this is the full metric (the bound, or the curvature at the
+    start, refitted along the way for L-BFGS).
+    """
+
+    def __init__(self, objective, weights, shift=None, refresh=None, exact=False):
+        X = objective.X
+        self.n_outputs, self.n_features = objective.n_outputs, objective.n_features
+        self.fit_intercept, self.shift = objective.fit_intercept, shift
+        self.refresh, self.exact, self.dtype = refresh, exact, X.dtype
+        self.l2 = objective.l2_reg_strength
+        self.blocks = [self._block(X, np.sqrt(w)) for w in np.atleast_2d(weights)]
+
+    def _block(self, X, root):
+        """``(V, factor, root, b, q, s)`` of one weight vector: ``b`` the intercept's
+        column of ``X^T diag(w)``, ``q = A^-1 b`` and ``s = d - b.q`` its Schur
+        complement."""
+        V = (sp.diags(root) @ X).tocsr() if sp.issparse(X) else X * root[:, None]
+        kernel = V @ V.T
+        kernel = kernel.toarray() if sp.issparse(kernel) else np.asarray(kernel)
+        factor = np.linalg.cholesky(self.l2 * np.eye(len(root)) + kernel)
+        block = [V, factor, root]
+        if self.fit_intercept:
+            b = np.asarray(V.T @ root).ravel()
+            q = self._solve(V, factor, b[:, None])[:, 0]
+            block += [b, q, float(root @ root) - float(b @ q)]
+        return block
+
+    def _solve(self, V, factor, Z):
+        """``A^-1 Z`` for ``A = l2 I + V^T V`` and columns ``Z``, by Woodbury."""
+        inner = np.linalg.solve(factor.T, np.linalg.solve(factor, np.asarray(V @ Z)))
+        return (Z - np.asarray(V.T @ inner)) / self.l2
+
+    def _per_block(self, w, apply):
+        """``apply(block, coefficients (n_features, m), intercepts (m,))`` for the
+        outputs each block serves, as ``(n_outputs, n_cols)`` blocks."""
+        blocks = np.asarray(self._blocks(w), dtype=np.float64)
+        shared = len(self.blocks) == 1
+        parts = [apply(self.blocks[0 if shared else k],
+                       blocks[slice(None) if shared else slice(k, k + 1), :self.n_features].T,
+                       blocks[slice(None) if shared else slice(k, k + 1), self.n_features:])
+                 for k in range(1 if shared else self.n_outputs)]
+        return np.vstack(parts)
+
+    def direction(self, grad):
+        def inverse(block, coef, intercept):
+            solved = self._solve(block[0], block[1], coef)
+            if not self.fit_intercept:
+                return solved.T
+            _, _, _, b, q, schur = block
+            t = (intercept[:, 0] - b @ solved) / schur
+            return np.column_stack([(solved - np.outer(q, t)).T, t])
+
+        step = self._flat(self._per_block(grad, inverse).astype(self.dtype))
+        return step if self.shift is None else self.shift.centre(step)
+
+    def inner(self, u, v):
+        def times(block, coef, intercept):
+            V, root = block[0], block[2]
+            image = self.l2 * coef + np.asarray(V.T @ (V @ coef))
+            if not self.fit_intercept:
+                return image.T
+            b, t = block[3], intercept[:, 0]
+            return np.column_stack([(image + np.outer(b, t)).T,
+                                    b @ coef + float(root @ root) * t])
+
+        return float(np.sum(self._per_block(u, times) * np.asarray(self._blocks(v))))
+
+    def diagonal(self):
+        """The :class:`Diagonal` metric of this matrix's diagonal, over the flat vector."""
+        rows = []
+        for V, _, root, *_ in self.blocks:
+            squares = V.multiply(V) if sp.issparse(V) else V * V
+            row = np.asarray(squares.sum(axis=0)).ravel() + self.l2
+            rows.append(np.append(row, float(root @ root)) if self.fit_intercept else row)
+        blocks = np.array(rows if len(rows) > 1 else rows * self.n_outputs)
+        flat = blocks[:, : self.n_features].ravel()
+        if self.fit_intercept:
+            flat = np.append(flat, blocks[:, self.n_features])
+        return Diagonal(flat.astype(self.dtype), (1 / flat).astype(self.dtype),
+                        shift=self.shift)
+
+
+def _low_rank(objective, curvature, local):
+    """The :class:`LowRank` full metric: the bound or the curvature at the start (one
+    weight vector, ``curvature`` times the sample weights), refitted for L-BFGS (one an
+    output, the local curvatures: Newton's for one output)."""
+    weight = objective.sample_weight
+    weight = np.ones(objective.n_samples) if weight is None else to_numpy(weight)
+    shift = _class_shift(objective) if local else None
+    if not (local and hasattr(objective.loss_function, "local_curvatures")):
+        return LowRank(objective, curvature * weight / objective.total_weight, shift,
+                       exact=not hasattr(objective.loss_function, "local_curvatures"))
+
+    def refresh(w):
+        weights = to_numpy(objective._curvature_weights(w)).T / objective.total_weight
+        metric = LowRank(objective, weights, shift, refresh, exact=weights.shape[0] == 1)
+        metric.refresh_epochs = cost
+        return metric
+
+    # A kernel an output, n x n from p columns: a Gram matrix with rows and columns
+    # swapped, by the cost model.
+    cost = max(1, math.ceil(_gram_cost(objective.n_features, objective.n_samples,
+                                       count=objective.n_outputs) / _pass_cost(objective)))
+    metric = LowRank(objective, curvature * weight / objective.total_weight, shift,
+                     refresh)
+    metric.refresh_epochs = cost
+    return metric
+
+
 class Dense:
     """``M`` a matrix over the whole flat vector: Newton's metric, the softmax's Hessian,
     which couples the classes. No global bound: the rule that steps in it searches its
@@ -717,6 +835,8 @@ def full(objective, local=False):
     curvature = _start_curvature(objective) if local else objective.loss_function.curvature
     ridge = objective.l2_reg_strength * _penalised(objective)
     n_cols = objective.n_features + objective.fit_intercept
+    if n_cols > FULL_MAX_COLUMNS and _low_rank_pays(objective):
+        return _low_rank(objective, curvature, local)
     if local and n_cols > FULL_MAX_COLUMNS and sp.issparse(objective.X):
         return SparseFull(curvature * objective.sparse_gram() + scipy.sparse.diags(ridge),
                           objective.n_outputs, objective.n_features,
@@ -1031,7 +1151,8 @@ def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
         name = "full" if n_cols <= FULL_MAX_COLUMNS else "diagonal"
         if learned and n_cols > SEED_MIN_COLUMNS and _seed_epochs(objective) > SEED_EPOCHS:
             name = "diagonal"
-        if learned and name == "diagonal" and _sparse_gram_pays(objective):
+        if name == "diagonal" and (_low_rank_pays(objective) or (
+                learned and _sparse_gram_pays(objective))):
             name = "full"
     if name == "full" and l1:
         return "diagonal"
@@ -1052,6 +1173,18 @@ SPARSE_GRAM_MAX_NNZ = 1.0
 SPARSE_ROW_MAX_NNZ = 16
 
 
+def _low_rank_pays(objective):
+    """Whether the full metric is held through X (:class:`LowRank`): NumPy or SciPy X of
+    at most half as many rows (of positive weight) as columns, with an L2 term, whose
+    ``n x n`` kernel matrix costs less than a ``p x p`` Gram matrix would."""
+    X = objective.X
+    if not (is_numpy(objective.xp) and objective.l2_reg_strength > 0):
+        return False
+    weight = objective.sample_weight
+    rows = X.shape[0] if weight is None else int(np.count_nonzero(to_numpy(weight)))
+    return 2 * rows <= objective.n_features
+
+
 def _sparse_gram_pays(objective):
     """Whether the full metric of sparse X is kept sparse (see ``SPARSE_GRAM_MAX_NNZ``)."""
     if not (sp.issparse(objective.X) and hasattr(objective, "sparse_gram")):
@@ -1065,11 +1198,11 @@ def without_refits(metric):
     """``metric`` without its ``refresh`` and ``newton`` (which hold the objective, hence
     X): what an estimator keeps, and pickles, for ``partial_fit`` to continue in.
 
-    A :class:`SparseFull` metric gives its diagonal: the bound of a stream's steps takes
-    each row's ``x1^T M^-1 x1``, which sparse factors give only at the cost of a solve a
-    row.
+    A :class:`SparseFull` or :class:`LowRank` metric gives its diagonal: the bound of a
+    stream's steps takes each row's ``x1^T M^-1 x1``, which those give only at the cost
+    of a solve a row.
     """
-    if isinstance(metric, SparseFull):
+    if isinstance(metric, SparseFull | LowRank):
         return metric.diagonal()
     if getattr(metric, "refresh", None) is None and getattr(metric, "newton", None) is None:
         return metric
