@@ -88,7 +88,8 @@ plt.show()
 #
 # The training rows arrive in 10 chunks; three passes over them, one ``partial_fit``
 # call per chunk, with mini-batches of 64 rows. The first call must name all the classes.
-# With ``learning_rate="auto"`` the step is derived from the first chunk and kept.
+# With ``learning_rate="auto"`` each call's step comes from the stream's curvature so
+# far: a safe step for batches of 64 rows drawn from it, without momentum.
 
 model = GDClassifier(batch_size=64, random_state=0)
 chunks = np.array_split(np.arange(len(y_train)), 10)

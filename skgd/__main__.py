@@ -309,6 +309,9 @@ def _check_plot_path(parser, path):
     """
     if not path:
         parser.error("--plot needs a file name, e.g. --plot curves.png.")
+    if os.path.isdir(path):
+        parser.error(f"--plot {path} is a directory; name a file in it, e.g. --plot "
+                     f"{os.path.join(path, 'curves.png')}.")
     try:
         check_matplotlib_support("python -m skgd --plot")
     except ImportError as error:

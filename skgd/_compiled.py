@@ -65,15 +65,16 @@ def _rule_code(solver, momentum, nesterov):
     return {"accelerated": _ACCELERATED, "adam": _ADAM}.get(solver)
 
 
-def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=None,
-                 metric=None, batch_size=None, average=0):
+def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, max_momentum=1.0,
+                 penalty=None, metric=None, batch_size=None, average=0):
     """The engine's ``run_epoch(params, rule_state, learning_rate, order) -> (params,
     rule_state, objective)`` for these settings, or None where the Python path runs them.
 
     ``order`` is the epoch's permutation of the rows, or None for the rows in turn;
     ``learning_rate`` a float, or the list of each update's rate. ``average``: the
     update from which the rule's iterates are averaged (0: they are not), whose state is
-    then an :class:`~skgd._updates.AveragedState`.
+    then an :class:`~skgd._updates.AveragedState`. ``max_momentum``: the accelerated
+    rule's bound on its momentum.
     """
     X = objective.X if isinstance(objective, LinearObjective) else None
     largest = MAX_SPARSE_BATCH_SIZE if sp.issparse(X) else MAX_DENSE_BATCH_SIZE
@@ -101,11 +102,14 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
     y = np.ascontiguousarray(objective.y, dtype=np.float64).reshape(n_samples, -1)
     sample_weight = (None if objective.sample_weight is None
                      else np.ascontiguousarray(objective.sample_weight, dtype=np.float64))
+    # The mini-batches' weights relative to their mean, as LinearObjective takes them.
+    weight_scale = objective.n_samples / objective.total_weight
     l1 = 0.0 if penalty is None else float(penalty.strength)
     l2 = objective.l2_reg_strength
     settings = dict(n_features=objective.n_features, y=y, sample_weight=sample_weight,
-                    batch_size=batch_size, loss=_LOSSES[type(objective.loss_function)],
-                    n_outputs=objective.n_outputs, fit_intercept=objective.fit_intercept)
+                    weight_scale=weight_scale, batch_size=batch_size,
+                    loss=_LOSSES[type(objective.loss_function)], n_outputs=objective.n_outputs,
+                    fit_intercept=objective.fit_intercept)
     no_rows = np.empty(0, dtype=np.int64)
     no_rates = np.empty(0, dtype=np.float64)
     empty = np.empty(0, dtype=X.dtype)
@@ -148,7 +152,9 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, penalty=Non
             count = rule_state.n_steps
         objective, theta, count, n_updates, n_averaged = _sgd_fast.epoch(
             params, first, second, data, indices, indptr, sparse=sp.issparse(X),
-            order=order, rule=rule, rate=largest_rate, momentum=momentum, theta=theta,
+            order=order, rule=rule, rate=largest_rate,
+            # The kernel's momentum is the accelerated rule's bound on its own.
+            momentum=max_momentum if rule == _ACCELERATED else momentum, theta=theta,
             count=count, beta1=BETA1, beta2=BETA2, epsilon=EPSILON, l2=l2, l1=l1,
             average=averages, n_updates=n_updates, average_start=average,
             n_averaged=n_averaged, rates=rates, **settings)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -155,8 +156,11 @@ def gram(X, sample_weight, fit_intercept, total_weight):
     if fit_intercept:
         # X1 = [X, 1]: the extra row and column hold the weighted column sums.
         column_sums = to_numpy(column_sums).astype(np.float64)
-        matrix = np.block([[matrix, column_sums[:, None]],
-                           [column_sums[None, :], np.array([[corner]])]])
+        bordered = np.empty((n_features + 1, n_features + 1))
+        bordered[:n_features, :n_features] = matrix
+        bordered[:n_features, n_features] = bordered[n_features, :n_features] = column_sums
+        bordered[n_features, n_features] = corner
+        matrix = bordered
     return _finite_or_raise(matrix / total_weight, "Gram matrix")
 
 
@@ -273,17 +277,24 @@ def gram_diagonals(X, weights, fit_intercept, total_weight):
     return _finite_or_raise(diagonals / total_weight, "squared column norm")
 
 
-@np.errstate(over="ignore", invalid="ignore")
 def largest_row_norm(X, fit_intercept, inverse_metric=None):
     """``max_i x1_i^T A x1_i`` over the rows of X, with ``A`` the identity (None), a host
     diagonal (1-D) or a host ``(n_cols, n_cols)`` matrix: the per-sample curvature that
     bounds a mini-batch gradient in that metric."""
+    return row_norms(X, fit_intercept, inverse_metric)[0]
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def row_norms(X, fit_intercept, inverse_metric=None, sample_weight=None):
+    """``(largest, mean)`` of ``s_i / mean(s) x1_i^T A x1_i`` over the rows of X (``A``
+    as in :func:`largest_row_norm`, ``s`` the sample weights, 1 without them), in one
+    pass: the weights relative to their mean are each row's share of ``F = 1/n sum_i
+    s_i / mean(s) loss_i``, which a mini-batch estimates."""
     xp, device = get_namespace(X)
     n_features = X.shape[1]
-    largest = 0.0
-    for (X_block,) in row_blocks(X):
+    largest = total = 0.0
+    for X_block, weight in row_blocks(X, sample_weight):
         if inverse_metric is None:
-            coef_part = None
             if sp.issparse(X_block):
                 norms = np.asarray(X_block.multiply(X_block).sum(axis=1)).ravel()
             else:
@@ -305,9 +316,14 @@ def largest_row_norm(X, fit_intercept, inverse_metric=None):
             if fit_intercept:
                 norms = (norms + 2 * (X_block @ A[:n_features, n_features])
                          + A[n_features, n_features])
-        largest = max(largest, float(xp.max(norms)) if not isinstance(norms, np.ndarray)
-                      else float(np.max(norms)))
-    return largest
+        if weight is not None:
+            norms = norms * weight
+        largest = max(largest, float(xp.max(norms)))
+        total += float(xp.sum(norms, dtype=xp.float64))
+    if sample_weight is None:
+        return largest, total / X.shape[0]
+    mean_weight = float(xp.sum(sample_weight, dtype=xp.float64)) / X.shape[0]
+    return largest / mean_weight, total / (mean_weight * X.shape[0])
 
 
 def top_eigenvalue(gram_product, n_cols, n_iter=30, rtol=1e-3, block_size=8):
@@ -352,26 +368,61 @@ def lipschitz(objective, batch_size=None):
 
     For mini-batches of size ``b`` the constant of the expected mini-batch gradient
     (Gower et al., 2019) interpolates between the full-batch value and the largest
-    per-sample curvature ``c max_i ||x1_i||^2``.
+    per-sample curvature ``c max_i ||x1_i||^2`` (see :func:`_mini_batch`).
     """
+    return _bounds(Euclidean(), objective, batch_size)[1]
+
+
+def _top_eigenvalue(objective):
+    """``lambda_max(X1^T D X1 / S)``: exact from the Gram matrix of narrow X, by power
+    iteration beyond."""
     n_cols = objective.n_features + objective.fit_intercept
     if n_cols < GRAM_MAX_COLUMNS:
-        eig = float(np.linalg.eigvalsh(objective.gram())[-1])
-    else:
-        eig = top_eigenvalue(objective.gram_product, n_cols)
-    curvature = objective.loss_function.curvature
-    return (_mini_batch(objective, batch_size, curvature * eig,
-                        lambda: curvature * objective.largest_row_norm(None))
-            + objective.l2_reg_strength)
+        return float(np.linalg.eigvalsh(objective.gram())[-1])
+    return top_eigenvalue(objective.gram_product, n_cols)
 
 
 def _mini_batch(objective, batch_size, full, largest):
     """Gower et al.'s expected smoothness of size-``b`` mini-batches, between the full
-    batch's constant ``full`` and the largest per-sample one, ``largest()``."""
-    n, b = objective.n_samples, batch_size
-    if b is None or b >= n:
-        return full
-    return (n * (b - 1) * full + (n - b) * largest()) / (b * (n - 1))
+    batch's constant ``full`` and the largest per-sample one, ``largest()``:
+    ``(n (b - 1) full + (n - b) largest) / (b (n - 1))`` (see :func:`_interpolate`)."""
+    return _epoch(objective, batch_size, full, largest)[0]
+
+
+def _epoch(objective, batch_size, full, largest, l2=0.0):
+    """``(L_b, last)``: :func:`_mini_batch`'s bound plus ``l2``, and the factor of the
+    step of an epoch's last batch where it holds fewer rows, ``m = n mod b``:
+    ``min(1, L_b / L_m)``, so that every step of the epoch keeps to its own batch's bound
+    (a batch of ``m`` rows, the rest of a shuffled epoch, is a uniform draw of ``m``)."""
+    n = objective.n_samples
+    if batch_size is None or batch_size >= n:
+        return full + l2, 1.0
+    top = largest()
+    bound = _interpolate(n, batch_size, full, top) + l2
+    remainder = n % batch_size
+    return bound, _last_batch(bound, _interpolate(n, remainder, full, top) + l2
+                              if remainder else bound)
+
+
+def _last_batch(bound, short):
+    """The factor of the step of a batch whose bound is ``short`` in an epoch stepped for
+    ``bound``."""
+    return min(1.0, bound / short) if short > 0 else 1.0
+
+
+def _interpolate(n, b, full, top):
+    """The expected smoothness of batches of ``b`` of ``n`` rows drawn without
+    replacement (``n = inf``: a stream's batches of ``b`` rows), from the full batch's
+    constant ``full`` and the largest per-sample one ``top``.
+
+    With sample weights a batch weighs its rows relative to their mean weight (see
+    :meth:`skgd.losses.LinearObjective.loss_gradient`), so ``F`` is the mean of the
+    per-sample objectives ``s_i / mean(s) loss_i``, whose constants ``top`` bounds
+    (:func:`row_norms`): Gower's setting as it is.
+    """
+    if not math.isfinite(n):
+        return ((b - 1) * full + top) / b
+    return (n * (b - 1) * full + (n - b) * top) / (b * (n - 1))
 
 
 # -- metrics -------------------------------------------------------------------------------
@@ -489,15 +540,6 @@ class SparseFull(Full):
         self.n_outputs, self.n_features = n_outputs, n_features
         self.fit_intercept, self.shift = fit_intercept, shift
 
-    def __getstate__(self):
-        # SuperLU's factors do not pickle: a model keeps the matrix, and factors it again
-        # when unpickled.
-        return {key: value for key, value in self.__dict__.items() if key != "factor"}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self.factor = scipy.sparse.linalg.splu(self.matrix, permc_spec="MMD_AT_PLUS_A")
-
     def _apply(self, matrix, w):
         blocks = self._blocks(w)
         if matrix is None:  # the inverse, by the factors
@@ -507,6 +549,133 @@ class SparseFull(Full):
     def direction(self, grad):
         step = self._flat(self._apply(None, grad))
         return step if self.shift is None else self.shift.centre(step)
+
+    def diagonal(self):
+        """The :class:`Diagonal` metric of this matrix's diagonal, over the flat vector."""
+        block = self.matrix.diagonal()
+        flat = np.tile(block[: self.n_features], self.n_outputs)
+        if self.fit_intercept:
+            flat = np.append(flat, np.full(self.n_outputs, block[self.n_features]))
+        dtype = self.factor.L.dtype
+        return Diagonal(flat.astype(dtype), (1 / flat).astype(dtype), shift=self.shift)
+
+
+class LowRank(Full):
+    """``M = X1^T diag(w) X1 + l2 E`` on each output's block, held through X itself where X
+    has fewer rows than columns (p >> n): the data's part has rank at most n, and the
+    Woodbury identity inverts ``l2 I + V^T V`` (``V = diag(w)^(1/2) X``) through the
+    ``n x n`` matrix ``l2 I + V V^T``; the intercept's row and column, which the L2 term
+    leaves out, by its Schur complement. ``w`` is one weight vector for every output, or
+    one an output (the diagonal blocks of the softmax's Hessian). Building it costs
+    ``n^2 p`` an output, a step in it two products with ``V``; no ``p x p`` matrix is
+    formed. Where the diagonal metric of such X leaves the fit far from the optimum at a
+    small relative gradient, this is the full metric (the bound, or the curvature at the
+    start, refitted along the way for L-BFGS).
+    """
+
+    def __init__(self, objective, weights, shift=None, refresh=None, exact=False):
+        X = objective.X
+        self.n_outputs, self.n_features = objective.n_outputs, objective.n_features
+        self.fit_intercept, self.shift = objective.fit_intercept, shift
+        self.refresh, self.exact, self.dtype = refresh, exact, X.dtype
+        self.l2 = objective.l2_reg_strength
+        self.blocks = [self._block(X, np.sqrt(w)) for w in np.atleast_2d(weights)]
+
+    def _block(self, X, root):
+        """``(V, factor, root, b, q, s)`` of one weight vector: ``b`` the intercept's
+        column of ``X^T diag(w)``, ``q = A^-1 b`` and ``s = d - b.q`` its Schur
+        complement."""
+        V = (sp.diags(root) @ X).tocsr() if sp.issparse(X) else X * root[:, None]
+        kernel = V @ V.T
+        kernel = kernel.toarray() if sp.issparse(kernel) else np.asarray(kernel)
+        factor = np.linalg.cholesky(self.l2 * np.eye(len(root)) + kernel)
+        block = [V, factor, root]
+        if self.fit_intercept:
+            b = np.asarray(V.T @ root).ravel()
+            q = self._solve(V, factor, b[:, None])[:, 0]
+            block += [b, q, float(root @ root) - float(b @ q)]
+        return block
+
+    def _solve(self, V, factor, Z):
+        """``A^-1 Z`` for ``A = l2 I + V^T V`` and columns ``Z``, by Woodbury."""
+        inner = np.linalg.solve(factor.T, np.linalg.solve(factor, np.asarray(V @ Z)))
+        return (Z - np.asarray(V.T @ inner)) / self.l2
+
+    def _per_block(self, w, apply):
+        """``apply(block, coefficients (n_features, m), intercepts (m,))`` for the
+        outputs each block serves, as ``(n_outputs, n_cols)`` blocks."""
+        blocks = np.asarray(self._blocks(w), dtype=np.float64)
+        shared = len(self.blocks) == 1
+        parts = [apply(self.blocks[0 if shared else k],
+                       blocks[slice(None) if shared else slice(k, k + 1), :self.n_features].T,
+                       blocks[slice(None) if shared else slice(k, k + 1), self.n_features:])
+                 for k in range(1 if shared else self.n_outputs)]
+        return np.vstack(parts)
+
+    def direction(self, grad):
+        def inverse(block, coef, intercept):
+            solved = self._solve(block[0], block[1], coef)
+            if not self.fit_intercept:
+                return solved.T
+            _, _, _, b, q, schur = block
+            t = (intercept[:, 0] - b @ solved) / schur
+            return np.column_stack([(solved - np.outer(q, t)).T, t])
+
+        step = self._flat(self._per_block(grad, inverse).astype(self.dtype))
+        return step if self.shift is None else self.shift.centre(step)
+
+    def inner(self, u, v):
+        def times(block, coef, intercept):
+            V, root = block[0], block[2]
+            image = self.l2 * coef + np.asarray(V.T @ (V @ coef))
+            if not self.fit_intercept:
+                return image.T
+            b, t = block[3], intercept[:, 0]
+            return np.column_stack([(image + np.outer(b, t)).T,
+                                    b @ coef + float(root @ root) * t])
+
+        return float(np.sum(self._per_block(u, times) * np.asarray(self._blocks(v))))
+
+    def diagonal(self):
+        """The :class:`Diagonal` metric of this matrix's diagonal, over the flat vector."""
+        rows = []
+        for V, _, root, *_ in self.blocks:
+            squares = V.multiply(V) if sp.issparse(V) else V * V
+            row = np.asarray(squares.sum(axis=0)).ravel() + self.l2
+            rows.append(np.append(row, float(root @ root)) if self.fit_intercept else row)
+        blocks = np.array(rows if len(rows) > 1 else rows * self.n_outputs)
+        flat = blocks[:, : self.n_features].ravel()
+        if self.fit_intercept:
+            flat = np.append(flat, blocks[:, self.n_features])
+        return Diagonal(flat.astype(self.dtype), (1 / flat).astype(self.dtype),
+                        shift=self.shift)
+
+
+def _low_rank(objective, curvature, local):
+    """The :class:`LowRank` full metric: the bound or the curvature at the start (one
+    weight vector, ``curvature`` times the sample weights), refitted for L-BFGS (one an
+    output, the local curvatures: Newton's for one output)."""
+    weight = objective.sample_weight
+    weight = np.ones(objective.n_samples) if weight is None else to_numpy(weight)
+    shift = _class_shift(objective) if local else None
+    if not (local and hasattr(objective.loss_function, "local_curvatures")):
+        return LowRank(objective, curvature * weight / objective.total_weight, shift,
+                       exact=not hasattr(objective.loss_function, "local_curvatures"))
+
+    def refresh(w):
+        weights = to_numpy(objective._curvature_weights(w)).T / objective.total_weight
+        metric = LowRank(objective, weights, shift, refresh, exact=weights.shape[0] == 1)
+        metric.refresh_epochs = cost
+        return metric
+
+    # A kernel an output, n x n from p columns: a Gram matrix with rows and columns
+    # swapped, by the cost model.
+    cost = max(1, math.ceil(_gram_cost(objective.n_features, objective.n_samples,
+                                       count=objective.n_outputs) / _pass_cost(objective)))
+    metric = LowRank(objective, curvature * weight / objective.total_weight, shift,
+                     refresh)
+    metric.refresh_epochs = cost
+    return metric
 
 
 class Dense:
@@ -666,6 +835,8 @@ def full(objective, local=False):
     curvature = _start_curvature(objective) if local else objective.loss_function.curvature
     ridge = objective.l2_reg_strength * _penalised(objective)
     n_cols = objective.n_features + objective.fit_intercept
+    if n_cols > FULL_MAX_COLUMNS and _low_rank_pays(objective):
+        return _low_rank(objective, curvature, local)
     if local and n_cols > FULL_MAX_COLUMNS and sp.issparse(objective.X):
         return SparseFull(curvature * objective.sparse_gram() + scipy.sparse.diags(ridge),
                           objective.n_outputs, objective.n_features,
@@ -792,13 +963,14 @@ class _ClassShift:
 # product waits on memory), its other NumPy work about 5 ns per raw prediction and 40 us
 # per pass; a symmetric weighted product X1^T D X1 of n_cols columns runs at 4 000
 # sqrt(n_cols / 40) multiply-adds a microsecond (small matrices use the hardware poorly)
-# and the factorisation of its result takes 40 + n_cols^3 / (2 000 sqrt(n_cols / 65)) us.
+# and the factorisation of its result takes n_cols^3 / (2 000 sqrt(n_cols / 65)) us, with
+# 50 us of calls a matrix and 40 a batch of them.
 # Only ratios of costs are used, so a faster machine cancels; the shape of the costs
 # does not, and it is what this model holds.
 def _pass_cost(objective):
     """Microseconds of one gradient pass (the raw prediction and the gradient's
     product)."""
-    n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
+    n, n_cols, k = _rows(objective), objective.n_features + objective.fit_intercept, \
         objective.n_outputs
     rate = 8000.0 if k > 1 else 3000.0
     return 2 * n * n_cols * k / rate + 0.005 * n * k + 40.0
@@ -808,7 +980,7 @@ def _gram_cost(n, size, count=1):
     """Microseconds of ``count`` weighted ``size``-square Gram matrices of ``n`` rows
     (each with its copy of the weighted rows) and their factorisation, in one call."""
     gram = n * size * size / 2 / (4000.0 * math.sqrt(max(size, 1) / 40)) + 0.001 * n * size
-    return count * (gram + size**3 / (2000.0 * math.sqrt(max(size, 1) / 65))) + 40.0
+    return count * (gram + size**3 / (2000.0 * math.sqrt(max(size, 1) / 65)) + 50.0) + 40.0
 
 
 # The most gradient passes' work a quasi-Newton rule's seed metric may cost (by
@@ -823,9 +995,9 @@ SEED_MIN_COLUMNS = 256
 
 def _seed_epochs(objective):
     """How many gradient passes' work the full seed costs: its Gram matrix and its
-    factorisation. Rows by their weight, as in :func:`_refresh_epochs`."""
+    factorisation. Rows as in :func:`_rows`."""
     n_cols = objective.n_features + objective.fit_intercept
-    return _gram_cost(objective.total_weight, n_cols) / _pass_cost(objective)
+    return _gram_cost(_rows(objective), n_cols) / _pass_cost(objective)
 
 
 # The softmax's exact Hessian is refreshed where it costs at most this many gradient
@@ -839,10 +1011,10 @@ def _refresh_epochs(objective, exact):
     factorisations, one ``K n_cols`` square for the softmax's exact Hessian (two
     products), one ``n_cols`` square a class for its diagonal blocks (and for one output).
 
-    Rows are counted by their total weight, so that weighting a row by 2 and repeating it
-    give the same schedule, hence the same fit.
+    Rows are counted by their weight (see :func:`_rows`), so that weighting a row by 2
+    and repeating it give the same schedule, hence the same fit.
     """
-    n, n_cols, k = objective.total_weight, objective.n_features + objective.fit_intercept, \
+    n, n_cols, k = _rows(objective), objective.n_features + objective.fit_intercept, \
         objective.n_outputs
     gradient = _pass_cost(objective)
     if exact:
@@ -850,6 +1022,27 @@ def _refresh_epochs(objective, exact):
     else:
         blocks = _gram_cost(n, n_cols, count=k)
     return max(1, math.ceil((gradient / 2 + blocks) / gradient))
+
+
+def _rows(objective):
+    """The rows the sample weights stand for, ``S / min s`` over the positive weights: a
+    row of weight 2 counts as two rows, as repeating it does, and the weights' overall
+    scale does not count (weights of 1/n or 1e-6 describe the same fit as weights of 1).
+    A dask fit's weights stay on the cluster: their smallest is one more execution
+    there, so that the schedule, hence the fit, is the NumPy fit's."""
+    weight = objective.sample_weight
+    if weight is None:
+        return objective.total_weight
+    if type(weight).__module__.startswith("dask."):
+        import dask.array
+
+        smallest = float(dask.array.where(weight > 0, weight, np.inf).min().compute())
+    else:
+        weight = to_numpy(weight)
+        smallest = float(np.min(weight, initial=np.inf, where=weight > 0))
+    # No positive weight: the sum is 0, which the objective reports with its own error.
+    return objective.total_weight / smallest if math.isfinite(smallest) else \
+        objective.total_weight
 
 
 def _jacobi_scale(objective, diagonal):
@@ -958,7 +1151,8 @@ def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
         name = "full" if n_cols <= FULL_MAX_COLUMNS else "diagonal"
         if learned and n_cols > SEED_MIN_COLUMNS and _seed_epochs(objective) > SEED_EPOCHS:
             name = "diagonal"
-        if learned and name == "diagonal" and _sparse_gram_pays(objective):
+        if name == "diagonal" and (_low_rank_pays(objective) or (
+                learned and _sparse_gram_pays(objective))):
             name = "full"
     if name == "full" and l1:
         return "diagonal"
@@ -979,6 +1173,18 @@ SPARSE_GRAM_MAX_NNZ = 1.0
 SPARSE_ROW_MAX_NNZ = 16
 
 
+def _low_rank_pays(objective):
+    """Whether the full metric is held through X (:class:`LowRank`): NumPy or SciPy X of
+    at most half as many rows (of positive weight) as columns, with an L2 term, whose
+    ``n x n`` kernel matrix costs less than a ``p x p`` Gram matrix would."""
+    X = objective.X
+    if not (is_numpy(objective.xp) and objective.l2_reg_strength > 0):
+        return False
+    weight = objective.sample_weight
+    rows = X.shape[0] if weight is None else int(np.count_nonzero(to_numpy(weight)))
+    return 2 * rows <= objective.n_features
+
+
 def _sparse_gram_pays(objective):
     """Whether the full metric of sparse X is kept sparse (see ``SPARSE_GRAM_MAX_NNZ``)."""
     if not (sp.issparse(objective.X) and hasattr(objective, "sparse_gram")):
@@ -990,7 +1196,14 @@ def _sparse_gram_pays(objective):
 
 def without_refits(metric):
     """``metric`` without its ``refresh`` and ``newton`` (which hold the objective, hence
-    X): what an estimator keeps, and pickles, for ``partial_fit`` to continue in."""
+    X): what an estimator keeps, and pickles, for ``partial_fit`` to continue in.
+
+    A :class:`SparseFull` or :class:`LowRank` metric gives its diagonal: the bound of a
+    stream's steps takes each row's ``x1^T M^-1 x1``, which those give only at the cost
+    of a solve a row.
+    """
+    if isinstance(metric, SparseFull | LowRank):
+        return metric.diagonal()
     if getattr(metric, "refresh", None) is None and getattr(metric, "newton", None) is None:
         return metric
     frozen = copy.copy(metric)
@@ -1001,12 +1214,14 @@ def without_refits(metric):
 def gauge(metric, objective, penalty=None, batch_size=None):
     """The metric that measures optimality when the step is taken in ``metric``: the bound
     ``B`` itself (see :func:`full`), where the step is Euclidean (``preconditioner=None``,
-    Adam), smooth and full-batch, and X narrow enough for its Gram matrix; else None, the
-    step's own metric.
+    Adam, mini-batches under ``"auto"``) and smooth, and X narrow enough for its Gram
+    matrix; else None, the step's own metric.
 
     A small Euclidean gradient says little about the gap on ill-conditioned data; its norm
     in ``B^-1`` (about twice the gap for least squares) does, so the stopping rule means
-    the same with and without a preconditioner.
+    the same with and without a preconditioner, and the optimality a mini-batch fit
+    measures after its last epoch is a share of the gap at the start (its square, exactly,
+    for least squares).
     """
     if not gauged(metric.name, objective, penalty, batch_size):
         return None
@@ -1017,8 +1232,7 @@ def gauge(metric, objective, penalty=None, batch_size=None):
 def gauged(name, objective, penalty=None, batch_size=None):
     """Whether a fit stepping in the metric ``name`` measures its optimality in a gauge
     (see :func:`gauge`)."""
-    full_batch = batch_size is None or batch_size >= objective.n_samples
-    return (name is None and penalty is None and full_batch
+    return (name is None and penalty is None
             and objective.n_features + objective.fit_intercept < GRAM_MAX_COLUMNS)
 
 
@@ -1047,38 +1261,156 @@ def step_bound(metric, objective, batch_size=None):
     A majorising metric has 1 for the full batch; for mini-batches, the per-sample
     curvature in that metric enters as in :func:`lipschitz`.
     """
-    if isinstance(metric, Euclidean):
-        return lipschitz(objective, batch_size)
+    return _bounds(metric, objective, batch_size)[1]
 
-    def largest():
+
+def _bounds(metric, objective, batch_size, full=None):
+    """``(full, mini, last)``: the Lipschitz constant of the full-batch gradient in
+    ``metric``, that of ``batch_size``'s mini-batches, and the factor of an epoch's short
+    last batch (:func:`_epoch`). ``full``: the data term's constant where known."""
+    compute, block_inverse, l2 = _constants(metric, objective)
+    full = compute() if full is None else full
+    curvature = objective.loss_function.curvature
+    mini, last = _epoch(objective, batch_size, full,
+                        lambda: curvature * _largest(objective, block_inverse()), l2)
+    return full + l2, mini, last
+
+
+def _largest(objective, inverse):
+    """The largest per-sample ``x1_i^T A x1_i`` of ``F``, the rows' weights relative to
+    their mean included (see :func:`row_norms`)."""
+    return row_norms(objective.X, objective.fit_intercept, inverse,
+                     objective.sample_weight)[0]
+
+
+def _constants(metric, objective):
+    """``(full(), block_inverse(), l2)``: the full-batch Lipschitz constant of the
+    gradient in ``metric`` without ``l2``, the inverse of the metric's block, which the
+    per-sample constants ``c x1^T A x1`` take (None: the identity), both computed when
+    called (a pass over X; only mini-batches and streams need the second), and the L2
+    term's share."""
+    if isinstance(metric, Euclidean):
+        curvature = objective.loss_function.curvature
+        return (lambda: curvature * _top_eigenvalue(objective), lambda: None,
+                objective.l2_reg_strength)
+
+    def block_inverse():
         inverse = to_numpy(metric._inverse).astype(np.float64)
         if not isinstance(metric, Full):
             # One block's diagonal: the first output's coefficients, then its intercept.
             n_features = objective.n_features
             inverse = np.append(inverse[:n_features],
                                 inverse[objective.n_coef:objective.n_coef + 1])
-        # M >= l2 E, so the L2 term adds at most 1 to each sample's constant in it.
-        return (objective.loss_function.curvature * objective.largest_row_norm(inverse)
-                + (1.0 if objective.l2_reg_strength else 0.0))
+        return inverse
 
-    return _mini_batch(objective, batch_size, 1.0, largest)
+    # M >= l2 E, so the L2 term adds at most 1 to each sample's constant in the metric.
+    l2 = 1.0 if objective.l2_reg_strength else 0.0
+    return lambda: 1.0 - l2, block_inverse, l2
 
 
-def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_size=None):
-    """The base step of a fit: a float ``learning_rate`` itself in the Euclidean metric,
+class StepSize(NamedTuple):
+    """A fit's base step, and the factor of the step of an epoch's short last batch."""
+
+    learning_rate: float
+    last_batch: float = 1.0
+
+
+def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_size=None,
+              momentum=0.0):
+    """The base step of a fit (a :class:`StepSize`): a float ``learning_rate`` itself in
+    the Euclidean metric,
     and a multiple of the step that cannot diverge in a curvature metric, of which
     ``"auto"`` is 1 (``1/L`` where ``L`` is the largest eigenvalue of the bound in the
     metric, or of the ``gauge`` that holds it for a Euclidean step). An ``adaptive``
-    rule (Adam) takes :func:`adam_step` for ``"auto"``."""
+    rule (Adam) takes :func:`adam_step` for ``"auto"``.
+
+    ``"auto"`` on mini-batches is ``1 / (2 L_b)``, with ``L_b`` the bound of
+    :func:`_mini_batch`: Gower et al.'s step (2019, Theorem 3.1). At ``1 / L_b`` the
+    iterates of noisy gradients spread as widely as the noise itself (a batch of one row
+    moves the intercept onto that row's target); at half of it, a third as widely.
+
+    ``"auto"`` with the heavy-ball or Nesterov ``momentum`` ``mu`` (the estimators pass it
+    where the rate may fall or the gradients are noisy) is ``1 - mu`` times that: a
+    gradient then moves the point by the safe step in all (``lr / (1 - mu)`` over the
+    steps that follow), in the middle of the range where heavy ball converges on any
+    smooth convex objective, ``(0, 2 (1 - mu) / L)`` (Ghadimi et al., 2015). A larger one
+    coasts: after a decay cuts the rate, the momentum of the earlier, larger steps
+    carries the point far past the minimum, and a mini-batch's noise is amplified
+    ``1 / (1 - mu)``-fold. (At a constant rate on the full batch, ``1 / L`` is stable for
+    heavy ball, ``lr lambda < 2 (1 + mu)`` on a quadratic, and the momentum accelerates.)
+
+    Where the epoch's last batch holds fewer rows, its step is scaled down to its own
+    bound (see :func:`_epoch`), whenever the step comes from the bound.
+    """
     auto = learning_rate == "auto"
     if adaptive:
-        return adam_step(objective) if auto else float(learning_rate)
+        return StepSize(adam_step(objective) if auto else float(learning_rate))
     if metric.name is None and not auto:
-        return float(learning_rate)
-    # The gauge holds the bound already: its top eigenvalue is L, no second Gram pass.
-    bound = (gauge.largest_eigenvalue() if gauge is not None
-             else step_bound(metric, objective, batch_size))
-    return (1.0 if auto else float(learning_rate)) / bound if bound > 0 else 1.0
+        return StepSize(float(learning_rate))
+    mini_batch = batch_size is not None and batch_size < objective.n_samples
+    last = 1.0
+    if gauge is None:
+        bound, last = _bounds(metric, objective, batch_size)[1:]
+    elif not mini_batch:
+        # The gauge holds the bound already: its top eigenvalue is L, no second Gram pass.
+        bound = gauge.largest_eigenvalue()
+    else:
+        # Its data term's top eigenvalue (the L2 term taken off), for _epoch.
+        penalised = np.diag(objective.l2_reg_strength * _penalised(objective))
+        full = float(np.linalg.eigvalsh(
+            to_numpy(gauge.matrix).astype(np.float64) - penalised)[-1])
+        bound, last = _bounds(metric, objective, batch_size, full)[1:]
+    if not bound > 0:
+        return StepSize(1.0)
+    if not auto:
+        return StepSize(float(learning_rate) / bound, last)
+    return StepSize((1.0 - momentum) / (2 * bound if mini_batch else bound), last)
+
+
+def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0.0,
+                stream=None):
+    """``(step, stream)``: the base step of a ``partial_fit`` call on ``objective`` (a
+    :class:`StepSize`), one batch of a stream, and the stream's curvature after it (None
+    until a call needs it).
+
+    A stream's batches are not known ahead: each is a sample of it, noisy as a
+    mini-batch is. The bound is that of batches of ``m`` rows (the call's rows, or
+    ``batch_size`` of them) drawn from an unlimited population, ``((m - 1) full + top) /
+    m`` (:func:`_interpolate` with ``n = inf``). ``top`` is the largest per-sample
+    constant of all the batches so far, this one included, and ``full`` the full-batch
+    constant of the first, scaled by how much larger the mean per-sample constant (the
+    trace of the curvature) of any batch since has been: one pass over each batch's rows
+    and no Gram matrix but the first's, so a batch of larger rows, or of a larger scale,
+    than any before shrinks the step. (A later batch of the same scale whose curvature
+    is concentrated in fewer directions than the first's is not seen.) ``"auto"`` is
+    ``(1 - momentum) / (2 L_m)``, as for mini-batches (see :func:`step_size`); a float
+    learning rate is the step itself in the Euclidean metric and multiplies ``1 / L_m``
+    in a curvature one. The L2 term enters with the call's ``alpha``; a short last batch
+    of the call steps to its own bound, as in :func:`step_size`.
+    """
+    if metric.name is None and learning_rate != "auto":
+        return StepSize(float(learning_rate)), stream
+    full, block_inverse, l2 = _constants(metric, objective)
+    curvature = objective.loss_function.curvature
+    largest, mean = (curvature * value for value in row_norms(
+        objective.X, objective.fit_intercept, block_inverse(), objective.sample_weight))
+    if stream is None:
+        full = full()
+        stream = (full, mean, full, largest)
+    first_full, first_mean, full, top = stream
+    full = max(full, first_full * mean / first_mean if first_mean > 0 else 0.0)
+    top = max(top, largest)
+    stream = (first_full, first_mean, full, top)
+    n = objective.n_samples
+    rows = n if batch_size is None else min(batch_size, n)
+    bound = _interpolate(math.inf, rows, full, top) + l2
+    remainder = n % rows
+    last = _last_batch(bound, _interpolate(math.inf, remainder, full, top) + l2
+                       if remainder else bound)
+    if not bound > 0:
+        return StepSize(1.0), stream
+    return StepSize((1.0 - momentum) / (2 * bound) if learning_rate == "auto"
+                    else float(learning_rate) / bound, last), stream
 
 
 def adam_step(objective):

@@ -77,6 +77,7 @@ from ._typing import (
     Scoring,
     Solver,
 )
+from ._validation import _unit_scale
 from .losses import LinearObjective, side_by_side, stacked_loss_gradient
 
 if TYPE_CHECKING:
@@ -309,6 +310,9 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         base = self._estimator()
         base._validate_params()
         base._check_params()
+        if self.scoring not in (None, "loss"):
+            # An unknown scorer name is reported now, not after the whole search.
+            check_scoring(base, scoring=self.scoring)
         # A grid given as a list is checked before the data are read; alphas=n is made
         # from them.
         alphas = None if isinstance(self.alphas, Integral) else list(self.alphas)
@@ -322,12 +326,14 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
                              multi_output=self._regression, y_numeric=self._regression)
         if not self._regression:
             check_classification_targets(y)
-        sample_weight = base._host_sample_weight(sample_weight, X.shape[0], X.dtype)
+        sample_weight = _unit_scale(base._host_sample_weight(sample_weight, X.shape[0],
+                                                             X.dtype))
         if alphas is None:
             alphas = _alpha_grid(base, X, y, sample_weight, self.alphas)
         candidates = self._candidates(alphas)
         cv = check_cv(self.cv, y, classifier=not self._regression)
         splits = list(cv.split(X, y, groups))
+        _check_splits(splits)
         n_splits = len(splits)
 
         targets = {}
@@ -525,10 +531,13 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
                     if fit.message is not None:
                         messages.append((candidates[i], fit.message))
         if diverged.all():
+            rates = list(self.learning_rates)
             raise DivergenceError(
                 f"All the {diverged.size} fits of {type(self).__name__} diverged: every "
-                f"learning rate in learning_rates={list(self.learning_rates)!r} is too "
-                "large for this data. Add smaller rates, or 'auto'.")
+                f"learning rate in learning_rates={rates!r} is too large for this data"
+                + (" and these settings (a decay that raises the rate, the momentum): "
+                   "add smaller float rates, or check the decay and momentum."
+                   if "auto" in rates else ". Add smaller rates, or 'auto'."))
         results = {
             "mean_fit_time": fit_times.mean(axis=1), "std_fit_time": fit_times.std(axis=1),
             "mean_score_time": score_times.mean(axis=1),
@@ -547,11 +556,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         mean = scores.mean(axis=1)
         results["mean_test_score"] = mean
         results["std_test_score"] = scores.std(axis=1)
-        if np.isnan(mean).all():
-            rank = np.ones(n_candidates, dtype=np.int32)
-        else:
-            rank = _min_rank(-np.nan_to_num(mean, nan=np.nanmin(mean) - 1))
-        results["rank_test_score"] = rank
+        results["rank_test_score"] = _rank(scores)
         results["n_diverged"] = diverged.sum(axis=1)
         return results, curves, diverged, messages
 
@@ -730,14 +735,38 @@ def _alpha_grid(base, X, y, sample_weight, n_alphas):
                                                    n_alphas)]
 
 
-def _min_rank(values):
-    """Ranks from 1, equal values sharing the smallest, as GridSearchCV ranks (SciPy's
-    ``rankdata(method="min")``, whose ``scipy.stats`` import would double the time of
-    ``import skgd``)."""
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values), dtype=np.int32)
-    ranks[order] = np.searchsorted(values[order], values[order], side="left") + 1
-    return ranks
+def _check_splits(splits):
+    """Raise where a fold of ``cv`` has no training or no test rows: nothing to fit, or
+    nothing to score (GridSearchCV scores such a fold NaN, or fails on it)."""
+    for k, (train, test) in enumerate(splits):
+        for rows, name in ((train, "training"), (test, "test")):
+            if len(rows) == 0:
+                raise ValueError(
+                    f"cv gave fold {k} no {name} rows: each fold needs at least one "
+                    "training and one test row. Check the splitter or the custom folds "
+                    "passed as cv.")
+
+
+def _rank(scores):
+    """``rank_test_score`` of the ``(candidates, folds)`` test scores: by the mean score,
+    as GridSearchCV ranks; the candidates whose mean is NaN (a fold failed) after the
+    others, as there, but among them, instead of all sharing one rank, first those with
+    the most folds scored, then by their mean over those: a candidate that failed on
+    every fold is last."""
+    scored = np.isfinite(scores)
+    count = scored.sum(axis=1)
+    partial = np.where(scored, scores, 0.0).sum(axis=1) / np.maximum(count, 1)
+    return _min_rank([(0, -mean, 0.0) if math.isfinite(mean) else (1, -int(n), -value)
+                      for mean, n, value in zip(scores.mean(axis=1), count, partial,
+                                                strict=True)])
+
+
+def _min_rank(keys):
+    """Ranks from 1 of comparable ``keys``, equal keys sharing the smallest, as
+    GridSearchCV ranks (SciPy's ``rankdata(method="min")``, whose ``scipy.stats`` import
+    would double the time of ``import skgd``): one more than the keys below each."""
+    return np.array([sum(other < key for other in keys) for key in keys],
+                    dtype=np.int32) + 1
 
 
 def _setting(candidate):

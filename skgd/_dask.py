@@ -18,7 +18,12 @@ Gram matrix, its diagonal, or one per power iteration for wide X, see
 :mod:`skgd._curvature`); and, for a regressor with early stopping, one pass
 for the R^2 denominator of the held-out rows. Early stopping scores the held-out rows in a
 second execution per epoch, as the score is taken at the updated parameters, which the
-next epoch's gradient does not visit.
+next epoch's gradient does not visit. A fit that ends without converging (``max_iter``,
+``tol=None``) checks the point its last step reached in one more execution.
+
+On a ``distributed`` cluster every execution waits for workers at most dask's connect
+timeout: a cluster without workers, at the start or after ``cluster.scale(0)`` in the
+middle of a fit, raises a clear error instead of waiting forever.
 
 This module imports dask; ``skgd`` imports it only when it meets a dask array.
 """
@@ -26,11 +31,13 @@ This module imports dask; ``skgd`` imports it only when it meets a dask array.
 from __future__ import annotations
 
 import functools
+import time
 
 import dask
 import dask.array as da
 import dask.utils
 import numpy as np
+import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
@@ -265,7 +272,7 @@ class DaskLinearObjective:
         """
         if rows is not None:
             raise ValueError(_MINI_BATCH_ERROR.format(batch_size="<mini-batch>"))
-        (sums,) = dask.compute(self._loss_gradient_graph(w))
+        (sums,) = _compute(self._loss_gradient_graph(w))
         return self._loss_gradient_from(sums, w)
 
     def _loss_gradient_graph(self, w):
@@ -300,7 +307,7 @@ class DaskLinearObjective:
         fit_intercept)`` over the chunks, from one execution."""
         parts = [dask.delayed(function, pure=True)(X, weight, *args, self.fit_intercept)
                  for X, _, weight in self._chunks]
-        (sums,) = dask.compute(_tree_sum(parts))
+        (sums,) = _compute(_tree_sum(parts))
         return _positive_total(sums[0]), sums[1:]
 
     def gram(self):
@@ -320,7 +327,7 @@ class DaskLinearObjective:
         parts = [dask.delayed(_chunk_local_hessian, pure=True)(
                     X, weight, self.loss_function, y, w, self.fit_intercept)
                  for X, y, weight in self._chunks]
-        (sums,) = dask.compute(_tree_sum(parts))
+        (sums,) = _compute(_tree_sum(parts))
         hessian = sums[1:].reshape(w.size, w.size) / _positive_total(sums[0])
         hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
         return hessian
@@ -409,26 +416,72 @@ def fit(estimator, X, y, sample_weight, *, partial, classes, validation_data, co
     estimator._descend(objective, validation, rng, callbacks, partial=False, resume=False)
 
 
+def _client():
+    """The active ``distributed`` Client, or None under another scheduler."""
+    # A distributed scheduler is a Client's bound method; distributed is imported then.
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    return client if type(client).__module__.split(".")[0] == "distributed" else None
+
+
+def _connect_timeout():
+    """dask's ``distributed.comm.timeouts.connect`` setting: its text and seconds."""
+    timeout = dask.config.get("distributed.comm.timeouts.connect")
+    return timeout, dask.utils.parse_timedelta(timeout)
+
+
 def _check_workers():
     """Raise when the active scheduler is a ``distributed`` cluster without workers.
 
     Its tasks would wait forever for one; this waits as long as dask's
     ``distributed.comm.timeouts.connect`` setting (30 s by default) for a worker to join.
     """
-    # A distributed scheduler is a Client's bound method; distributed is imported then.
-    client = getattr(dask.base.get_scheduler(), "__self__", None)
-    if type(client).__module__.split(".")[0] != "distributed":
+    client = _client()
+    if client is None or client.scheduler_info(n_workers=-1)["workers"]:
         return
-    if client.scheduler_info(n_workers=-1)["workers"]:
-        return
-    timeout = dask.config.get("distributed.comm.timeouts.connect")
+    timeout, seconds = _connect_timeout()
     try:
-        client.wait_for_workers(1, timeout=dask.utils.parse_timedelta(timeout))
+        client.wait_for_workers(1, timeout=seconds)
     except TimeoutError:
         raise ValueError(
             f"The dask cluster of {client} has no workers, and none joined within "
             f"{timeout} (dask setting distributed.comm.timeouts.connect): the fit would "
             "wait for one forever. Start workers, or fit under another scheduler.") from None
+
+
+def _compute(*collections):
+    """``dask.compute(*collections)``, which on a ``distributed`` cluster that loses
+    every worker mid-fit (``cluster.scale(0)``) would wait forever: there, the wait is
+    cut into slices, and once the cluster has had no worker for the connect timeout
+    (see :func:`_check_workers`) the computation is cancelled with a clear error. A
+    long computation on workers that stay waits as long as it takes."""
+    client = _client()
+    if client is None:
+        return dask.compute(*collections)
+    from distributed import wait
+
+    # One future for all: dask.compute's values, nested lists of collections included.
+    futures = [client.compute(dask.delayed(tuple, pure=True)(list(collections)))]
+    timeout, seconds = _connect_timeout()
+    since = None
+    while True:
+        try:
+            wait(futures, timeout=min(1.0, seconds))
+        except TimeoutError:
+            pass
+        else:
+            return client.gather(futures[0])
+        if client.scheduler_info(n_workers=-1)["workers"]:
+            since = None
+            continue
+        since = time.monotonic() if since is None else since
+        if time.monotonic() - since >= seconds:
+            client.cancel(futures)
+            raise ValueError(
+                f"The dask cluster of {client} lost its workers during the fit, and none "
+                f"joined within {timeout} (dask setting "
+                "distributed.comm.timeouts.connect): the fit would wait for one forever. "
+                "Keep workers running (e.g. do not scale the cluster to 0 during a fit), "
+                "or fit under another scheduler.")
 
 
 def _check_X(X):
@@ -445,6 +498,11 @@ def _check_X(X):
                          "first.")
     if X.shape[0] == 0:
         raise ValueError("X has 0 samples; at least one is required.")
+    if sp.issparse(getattr(X, "_meta", None)):
+        raise TypeError(
+            f"X is a dask array of SciPy sparse chunks ({type(X._meta).__name__}): skgd "
+            "fits dense dask arrays. Densify the chunks, e.g. X.map_blocks(lambda block: "
+            "block.toarray()), or fit the sparse matrix in memory.")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     # Each task needs whole rows.
@@ -485,7 +543,7 @@ def _encode(estimator, X, y, sample_weight):
         stats["classes"] = da.unique(y, return_counts=True)
         if estimator.early_stopping:
             stats["labels"] = y
-    (stats,) = dask.compute(stats)
+    (stats,) = _compute(stats)
     failed = [check for check, passed in stats["checks"].items() if not passed]
     if failed:
         raise ValueError(f"Check failed: {failed[0]}. Remove or replace the NaN, infinite "
@@ -543,7 +601,7 @@ def _validation_score(estimator, objective, X, y, sample_weight):
     l1 = held_out.l1_penalty()
 
     def score_and_loss(parts, w):
-        score_sums, loss_sums = dask.compute(_tree_sum(parts),
+        score_sums, loss_sums = _compute(_tree_sum(parts),
                                              held_out._loss_gradient_graph(w))
         value = held_out._loss_gradient_from(loss_sums, w)[0]
         return score_sums, value + (0.0 if l1 is None else float(l1.value(w)))
@@ -563,7 +621,7 @@ def _validation_score(estimator, objective, X, y, sample_weight):
 
     # The R^2 denominator, sum_i s_i (y_i - weighted mean)^2, is fixed: computed once,
     # from per-chunk moments merged with the parallel-variance formula.
-    (moments,) = dask.compute([dask.delayed(_chunk_moments, pure=True)(y_val, weight)
+    (moments,) = _compute([dask.delayed(_chunk_moments, pure=True)(y_val, weight)
                                for _, y_val, weight in chunks])
     totals = np.array([total for total, _, _ in moments])
     means = np.array([mean for _, mean, _ in moments])

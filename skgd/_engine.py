@@ -6,25 +6,22 @@ full batch, else a slice or index array of a mini-batch), a step size, a decay, 
 rule, a metric to step in (see :mod:`skgd._curvature`), optionally the proximal operator of
 a non-smooth penalty and per-epoch hooks, and it returns a :class:`DescentResult`.
 
-**When it stops.** A full-batch run stops once its *optimality* is at most ``tol``: the
-norm of the gradient mapping ``G(w) = (w - prox_M(w - lr M^-1 grad F(w))) / lr`` in the
-metric, ``||G||_{M}``, relative to its value at the starting point (for a smooth objective
-``||G||_M^2 = grad^T M^-1 grad``). ``G = 0`` exactly at a minimiser, the measure is free
-(each step computes ``G`` at the point where it takes the gradient) and, being relative,
-it does not depend on the scale of X, y or the loss. Runs that see the data in
-mini-batches, or that score a validation set, stop by an epoch-level rule instead: the
-monitored value (training objective or validation score) has not improved by ``tol``
-relative to its best for ``n_iter_no_change`` epochs; their optimality is measured once,
-after the last epoch, by one more full pass.
+**The units.** How a step is taken is the update rule's (:mod:`skgd._updates`; a rule
+that refits its metric to the local curvature does so itself, through the metric's
+``refresh``), the metric's (:mod:`skgd._curvature`); when the run stops is
+:mod:`skgd._stopping`'s; when it has diverged, :mod:`skgd._divergence`'s. This module
+runs the epochs between them: the batches, the reads of each epoch on the host, the
+optimality measure, the validation score, the hooks and the verbose output.
 
-**Divergence.** The objective at the starting point is the reference, kept in the
-:class:`EngineState` that warm starts and ``partial_fit`` carry. With a convex objective and
-a stable step the objective stays below it (up to the noise of mini-batches); one that is
-not finite, or rises above it by ``_EXPLOSION`` times its size, or stays above twice its
-value for ``_RISE_EPOCHS`` epochs running, is diverging, and :class:`DivergenceError` is
-raised; so is a run that ends rising slowly (``_RISING_END``), with or without ``tol``.
-An objective that is not finite at the starting point, before any step, is the data's
-fault and raises a plain ``ValueError``.
+**The optimality measure.** A full-batch run measures the norm of the gradient mapping
+``G(w) = (w - prox_M(w - lr M^-1 grad F(w))) / lr`` in the metric, ``||G||_{M}``,
+relative to its value at the starting point (for a smooth objective ``||G||_M^2 =
+grad^T M^-1 grad``). ``G = 0`` exactly at a minimiser, the measure is free (each step
+computes ``G`` at the point where it takes the gradient) and, being relative, it does not
+depend on the scale of X, y or the loss. Runs that see the data in mini-batches, or that
+score a validation set, measure it once, after the last epoch, by one more full pass (as
+does a full-batch run that ends without converging: the point its last step reached is
+checked there).
 
 **Drivers.** :func:`descent` is a generator: it yields each request for the objective
 and gradient ``(w, rows)`` and is sent the answer. :func:`minimize` answers with one
@@ -52,50 +49,12 @@ import numpy as np
 from ._array_api import get_namespace
 from ._curvature import Euclidean, one_blas_thread
 from ._decays import Decay, make_decay, within_epoch
+from ._divergence import DivergenceError, References, Watch, references
+from ._stopping import Stop
 from ._updates import UPDATE_RULES, Step, UpdateRule
 
-# An objective that rises above its starting value by this many times its size has
-# diverged at once; one that stays above twice its start for _RISE_EPOCHS epochs running
-# is diverging too (a bounded loss such as the cross-entropy grows only linearly in the
-# weights, so a too-large step makes it bounce at a high value instead of overflowing).
-# A descent step never leaves the objective there; a transient overshoot of momentum
-# passes.
-_EXPLOSION = 1e4
-_RISE_EPOCHS = 3
-# A run that ends with this many epochs in a row that each raised the objective more than
-# the last, having lost more than half its progress from the start to its best, is
-# diverging slowly (a step just above 2/L), whatever the stopping rule.
-_RISING_END = 5
-# Relative rounding error of an objective summed from float32 losses.
-_ROUNDING = 1e-6
-# Newton's steps past the stopping rule, at most (see UpdateRule.finish), and the
-# optimality they stop at: two take 1e-5 to the rounding of float64 gradients.
-_POLISH_STEPS = 3
-_POLISHED = 1e-12
-# "plateau" stops once it has cut the rate by this factor in all.
-_MIN_PLATEAU_FACTOR = 1e-6
-
-
-class DivergenceError(FloatingPointError, ValueError):
-    """The objective became non-finite or exploded: the step is too large.
-
-    Its ``loss_curve`` attribute holds the objective of each epoch before the error.
-    """
-
-    loss_curve: list = []
-
-
-class References(NamedTuple):
-    """The scale of the problem at its starting point: what divergence and optimality are
-    measured against."""
-
-    objective: float
-    # |objective|, or the smallest normal number when it is 0: a rise of the objective
-    # is measured in this unit.
-    scale: float
-    # Squared optimality measure ||G||_M^2 at the starting point.
-    optimality: float
-
+__all__ = ["DivergenceError", "DescentResult", "EngineState", "descent", "minimize", "run",
+           "run_many"]
 
 class EngineState(NamedTuple):
     """Everything needed to resume descent where it stopped (warm start, partial_fit)."""
@@ -108,6 +67,9 @@ class EngineState(NamedTuple):
     references: References | None = None
     # Consecutive epochs whose objective was above twice the reference.
     n_rises: int = 0
+    # A stream's record (see ``streaming``): rows seen, and the sums over its batches of
+    # rows times the zero model's objective and rows times the epoch's objective.
+    stream: tuple = (0, 0.0, 0.0)
 
 
 class DescentResult(NamedTuple):
@@ -123,6 +85,8 @@ class DescentResult(NamedTuple):
     best_validation_score: float | None
     # The relative optimality measure at the end (None when it was not measured).
     optimality: float | None
+    # The objective at ``params`` (None when it was not measured).
+    objective: float | None = None
 
 
 def _no_prox(w, step):
@@ -233,7 +197,8 @@ def descent(
     validation: Callable | None = None,
     state: EngineState | None = None,
     reference_point=None,
-    measure_at_end: bool = True,
+    last_batch: float = 1.0,
+    streaming: bool = False,
     advice: str = "try a smaller learning rate.",
     verbose: int = 0,
     on_epoch_begin: Callable | None = None,
@@ -277,8 +242,15 @@ def descent(
         Where to measure the references when the state has none (default: the starting
         point). A warm start passes the origin, the scale of the problem, rather than a
         starting point that is already nearly optimal.
-    measure_at_end : bool, default=True
-        Measure the optimality of a mini-batch run after its last epoch (one full pass).
+    last_batch : float, default=1.0
+        The factor of the step of an epoch's last mini-batch where it holds fewer rows
+        than the others (a step fitted to the batch size would be too large for it).
+    streaming : bool, default=False
+        The run is one call of a stream (``partial_fit``): its references are its own
+        batch's, rises and explosions are measured in the stream's unit, and a rise
+        counts towards ``_RISE_EPOCHS`` where the stream's objective over all its
+        batches so far is above twice the zero model's too (see :func:`_stream_rise`);
+        the run's result may not end far above its batch's objective.
     advice : str
         What a :class:`DivergenceError` recommends.
     verbose : int
@@ -306,9 +278,16 @@ def descent(
     rng = np.random.default_rng() if rng is None else rng
     if state is None:
         state = EngineState(params, rule.init(params), 0, 0, 0)
-    params, rule_state, epoch, n_updates, n_plateaus, references, n_rises = state
+    params, rule_state, epoch, n_updates, n_plateaus, state_references, n_rises, \
+        stream = state
     xp, device = get_namespace(params)
     full_batch = batch_size is None or batch_size >= n_samples
+    n_batches = -(-n_samples // (batch_size or n_samples))
+    loss_curve: list[float] = []
+    watch = Watch(state_references, n_rises, stream, streaming=streaming, advice=advice,
+                  loss_curve=loss_curve)
+    stop = Stop(tol, n_iter_no_change, full_batch=full_batch,
+                epoch_rule=validation is not None or not full_batch, decay=decay, rule=rule)
 
     def optimality(step, rate):
         """``||G||_M^2`` at ``step.point``, a 0-d array (no host read); where the rule has
@@ -337,48 +316,40 @@ def descent(
         step = Step(point, grad, direction, prox(point - rate * direction, rate))
         return float(value), float(optimality(step, rate))
 
-    def diverged(epoch, value, rate, reason=None):
-        reason = reason or ("became non-finite" if not math.isfinite(value) else
-                            f"rose from {references.objective:.6g} at the start to "
-                            f"{value:.6g}")
-        error = DivergenceError(
-            f"learning_rate={rate:.6g} (the step of epoch {epoch}) made the objective "
-            f"diverge: it {reason}; {advice}")
-        # The record up to the divergence, for a search that draws its candidates.
-        error.loss_curve = list(loss_curve)
-        return error
+    def epoch_rates(epoch):
+        """The epoch's rate, and each update's where they differ (a per-update decay, a
+        short last batch; None where they do not)."""
+        rate = learning_rate * decay.factor(epoch, n_plateaus)
+        rates = None if full_batch or not decay.per_update else [
+            learning_rate * factor for factor in within_epoch(
+                decay, epoch, n_plateaus, n_batches)]
+        if not full_batch and last_batch != 1.0:
+            rates = [rate] * n_batches if rates is None else rates
+            rates[-1] *= last_batch
+        return rate, rates
 
-    if references is None and (not full_batch or reference_point is not None):
-        references = _references(*(yield from measure(
+    if watch.references is None and (not full_batch or reference_point is not None):
+        watch.references = references(*(yield from measure(
             params if reference_point is None else reference_point, learning_rate)))
 
-    loss_curve: list[float] = []
     rate_curve: list[float] = []
     scores: list[float] | None = [] if validation is not None else None
-    best_monitored, best_params, stalled = math.inf, params, 0
+    best_params = params
     relative = None
-    # The optimality at each Newton step past the stopping rule (see UpdateRule.finish).
-    polished: list[float] | None = None
-    epoch_rule = validation is not None or not full_batch
     converged = stopped = False
     start = time.perf_counter()
 
     for _ in range(max_iter):
         if on_epoch_begin is not None:
             on_epoch_begin(epoch, params)
-        rate = learning_rate * decay.factor(epoch, n_plateaus)
-        # A per-update decay's rate of each update; the epoch's record is the first's.
-        rates = None if full_batch or not decay.per_update else [
-            learning_rate * factor for factor in within_epoch(
-                decay, epoch, n_plateaus, -(-n_samples // (batch_size or n_samples)))]
+        rate, rates = epoch_rates(epoch)
         objective = 0.0
         if run_epoch is not None and not full_batch:
             # The permutation is drawn as _batches draws it: same rng, same batches.
             order = rng.permutation(n_samples) if shuffle else None
             params, rule_state, objective = run_epoch(
                 params, rule_state, rate if rates is None else rates, order)
-            assert batch_size is not None  # not a full batch
-            n_updates += -(-n_samples // batch_size)
+            n_updates += n_batches
             step = None
         else:
             batches = _batches(n_samples, batch_size, shuffle, rng, xp, device)
@@ -399,8 +370,8 @@ def descent(
         # the optimality at the point where the gradient was taken.
         objective = float(objective)
         squared = float(optimality(step, rate)) if full_batch else 0.0
-        if references is None:
-            references = _references(objective, squared)
+        if not loss_curve:
+            watch.first(objective, squared)
         epoch += 1
         loss_curve.append(objective)
         rate_curve.append(rate)
@@ -408,14 +379,9 @@ def descent(
         # epoch stays in the record, and is neither a rise nor a stop.
         reverted = rule.rejected(rule_state)
         if not reverted:
-            if not (math.isfinite(objective) and math.isfinite(squared)):
-                raise diverged(epoch - 1, math.inf, rate)
-            rise = (objective - references.objective) / references.scale
-            n_rises = n_rises + 1 if rise > 1 else 0
-            if rise > _EXPLOSION or n_rises >= _RISE_EPOCHS:
-                raise diverged(epoch - 1, objective, rate)
+            watch.epoch(epoch - 1, objective, squared, rate, n_samples)
             if full_batch:
-                relative = _relative(squared, references)
+                relative = _relative(squared, watch.references)
 
         if validation is not None:
             assert scores is not None
@@ -432,72 +398,43 @@ def descent(
                   + f"  {time.perf_counter() - start:.3f}s"
                   + (f"  validation score {scores[-1]:.6g}" if scores else ""))
 
-        # The epoch-level rule: an epoch not better than the best by tol (relative).
-        if tol is None or monitored < best_monitored - (
-                tol * abs(best_monitored) if math.isfinite(best_monitored) else 0.0):
-            stalled = 0
-        else:
-            stalled += 1
-        if monitored < best_monitored:
-            best_monitored, best_params = monitored, rule.model(params, rule_state)
+        if stop.monitor(monitored):
+            best_params = rule.model(params, rule_state)
         if on_epoch_end is not None and on_epoch_end(epoch - 1,
                                                      rule.model(params, rule_state)):
             stopped = True
             break
-        if tol is None:
-            continue
-        if full_batch and not reverted and relative is not None and relative <= tol:
-            polish = rule.finish(rule_state, metric) if polished is None else None
-            if polish is not None:
-                # The rule takes Newton's steps from here, to the optimum to rounding.
-                rule_state, polished = polish, [relative]
-                continue
-            if polished is not None and _polishing(polished, relative):
-                polished.append(relative)
-                continue
-            # The certificate is for the point where the gradient was taken: that is
-            # the point returned, not the step from it (which no one has checked).
-            assert step is not None  # a full batch takes its steps here
-            params = step.point
-            converged = True
+        verdict = stop.verdict(epoch, n_plateaus, relative, reverted, rule_state, metric)
+        if verdict.rule_state is not None:
+            rule_state = verdict.rule_state
+        n_plateaus += verdict.cut_rate
+        if verdict.stop:
+            converged = verdict.converged
+            if converged and full_batch and validation is None:
+                # The certificate is for the point where the gradient was taken: that
+                # is the point returned, not the step from it (which no one has checked).
+                assert step is not None  # a full batch takes its steps here
+                params = step.point
             break
-        if stalled >= n_iter_no_change:
-            stalled = 0
-            if (decay.reduces_on_plateau
-                    and decay.factor(epoch, n_plateaus + 1) >= _MIN_PLATEAU_FACTOR):
-                n_plateaus += 1
-                continue
-            if epoch_rule:
-                converged = True
-                break
-            if decay.reduces_on_plateau:
-                # The rate is as low as "plateau" takes it: stop, optimal or not.
-                break
 
     # The point the fit stands for: the parameters, or the rule's average of them.
     model = rule.model(params, rule_state)
     if not bool(xp.all(xp.isfinite(params)) and xp.all(xp.isfinite(model))):
-        raise diverged(epoch - 1, math.inf, rate)
-    # The first epoch (max_iter >= 1) measured them, where the start had not.
-    assert references is not None
-    if not (converged or stopped) and _rising_end(loss_curve, references):
-        raise diverged(epoch - 1, loss_curve[-1], rate, (
-            f"rose in each of the last {_RISING_END} epochs, from its best "
-            f"{min(loss_curve):.6g} to {loss_curve[-1]:.6g} (it was "
-            f"{references.objective:.6g} at the start)"))
+        raise watch.error(epoch - 1, math.inf, rate)
+    # The first epoch (max_iter >= 1) measured the references, where the start had not.
+    assert watch.references is not None
+    if not (converged or stopped):
+        watch.end(epoch - 1, rate)
     best_score = None
     if validation is not None:
         assert scores is not None
         params = model = best_params
         best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
-    if (validation is not None or not full_batch) and measure_at_end and loss_curve:
+    final = loss_curve[-1] if converged and full_batch and validation is None else None
+    if loss_curve and (validation is not None or not full_batch or not converged):
         value, squared = yield from measure(model, learning_rate)
-        # The steps after the last objective an epoch read are checked here: a model
-        # more than twice as bad as the start is returned by no fit.
-        if not (math.isfinite(value) and math.isfinite(squared)) or (
-                value - references.objective) / references.scale > 1:
-            raise diverged(epoch - 1, value, rate)
-        relative = _relative(squared, references)
+        watch.final(epoch - 1, value, squared, rate, full_batch)
+        relative, final = _relative(squared, watch.references), value
     if verbose:
         print(f"{len(loss_curve)} epochs, objective {loss_curve[-1]:.10g}, "
               + (f"optimality {relative:.3g} (tol={tol}), " if relative is not None else "")
@@ -505,8 +442,8 @@ def descent(
               + f", {time.perf_counter() - start:.3f}s")
     return DescentResult(
         params=model,
-        state=EngineState(params, rule_state, epoch, n_updates, n_plateaus, references,
-                          n_rises),
+        state=EngineState(params, rule_state, epoch, n_updates, n_plateaus,
+                          watch.references, watch.n_rises, watch.stream),
         n_iter=len(loss_curve),
         converged=converged,
         stopped=stopped,
@@ -515,47 +452,8 @@ def descent(
         validation_scores=scores,
         best_validation_score=best_score,
         optimality=relative,
+        objective=final,
     )
-
-
-def _polishing(polished, relative):
-    """Whether Newton's steps past the stopping rule go on: at most ``_POLISH_STEPS`` of
-    them, until the optimality is within ``_POLISHED`` of the start's, while each still
-    divides it by 10 or more (quadratic convergence; once rounding sets the gradient, a
-    step gains nothing)."""
-    return (len(polished) < _POLISH_STEPS and relative > _POLISHED
-            and relative <= polished[-1] / 10)
-
-
-def _rising_end(loss_curve, references):
-    """Whether the run ends diverging slowly (see ``_RISING_END``): each of the last
-    epochs raised the objective by more than the one before (a growth that accelerates,
-    as an unstable mode's does, unlike momentum's bounded swings) and it has lost more
-    than half of its progress."""
-    tail = loss_curve[-_RISING_END - 1:]
-    rises = [after - before for before, after in zip(tail[:-1], tail[1:], strict=True)]
-    best = min(loss_curve, default=math.inf)
-    return (len(rises) == _RISING_END and 0 < rises[0]
-            and all(map(float.__lt__, rises, rises[1:]))
-            and tail[-1] - best > max(references.objective - best,
-                                      1e-3 * references.scale) / 2)
-
-
-def _slack(value):
-    """``value`` and the rounding a float32 objective may add to it: below this, a rise
-    is noise, not an overshoot."""
-    return value + _ROUNDING * abs(value)
-
-
-def _references(objective, squared):
-    """The references of a starting point; a clear error where they are not finite."""
-    if not (math.isfinite(objective) and math.isfinite(squared)):
-        raise ValueError(
-            f"The objective is {objective} at the starting point, before any step: the "
-            "data are too large for their dtype (their squares or products overflow). "
-            "Rescale X and y, e.g. with sklearn.preprocessing.StandardScaler.")
-    return References(objective, max(abs(objective), float(np.finfo(np.float64).tiny)),
-                      squared)
 
 
 def _relative(squared, references):

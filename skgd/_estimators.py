@@ -59,7 +59,7 @@ from ._typing import (
     Solver,
 )
 from ._updates import UPDATE_RULES, averaged
-from ._validation import _check_class_weight, _check_weight_sum
+from ._validation import _check_class_weight, _check_weight_sum, _unit_scale
 from .losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -83,6 +83,9 @@ except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no
 
 # Share of L1 in R(W) for the fixed penalties; "elasticnet" takes l1_ratio.
 _L1_SHARE = {"l2": 0.0, "l1": 1.0}
+# A final objective within this share of the zero model's is not above it: float32
+# objectives are summed to about 1e-6 of their size.
+_SLACK = 1e-6
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
 _SHRINKING_DECAYS = {"exponential", "step", "plateau", "cyclic", "one_cycle"}
 
@@ -269,6 +272,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         labels = to_numpy(y)
         loss, y, sample_weight = self._encode_targets(labels, sample_weight, partial,
                                                       classes, resume)
+        sample_weight = _unit_scale(sample_weight)
         _check_weight_sum(sample_weight, getattr(self, "class_weight", None))
         if np.all(sample_weight == 1):
             # Unit weights change nothing; without them each pass skips a multiplication.
@@ -314,6 +318,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                                                      host_dtype)
         y_val, sample_weight_val = self._encode_validation_targets(
             to_numpy(y_val), sample_weight_val, loss, labels)
+        sample_weight_val = _unit_scale(sample_weight_val)
         if X_val.shape[0] < 2:
             _unscorable(f"{X_val.shape[0]} validation row(s) cannot be scored: at least 2 "
                         "are needed")
@@ -428,25 +433,49 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         penalty = objective.l1_penalty()
         solver = self._update_rule(objective, penalty, partial)
         momentum, nesterov = self._momentum()
-        rule = self._rule(solver, momentum, nesterov, objective.n_samples, partial)
-        state = self._initial_state(objective, rule, resume, solver)
+        adaptive = self.solver == "adam"
         if resume:
-            # partial_fit keeps the metric and the step of its first call.
-            metric, learning_rate, gauge = self._metric, self._learning_rate, None
+            # partial_fit continues in the metric of the first call (or of fit).
+            self._check_continued()
+            metric = self._metric
         else:
             preconditioner = _curvature.resolve(
                 # Adam scales each coordinate itself: it steps in no preconditioner.
-                None if self.solver == "adam" else self.preconditioner, objective,
+                None if adaptive else self.preconditioner, objective,
                 batch_size=self.batch_size,
-                streaming=partial, l1=penalty is not None, adaptive=self.solver == "adam",
+                streaming=partial, l1=penalty is not None, adaptive=adaptive,
                 learned=solver == "lbfgs")
             metric = _curvature.make_metric(preconditioner, objective,
                                             local=solver == "lbfgs")
-            gauge = _curvature.gauge(metric, objective, penalty,
-                                     None if partial else self.batch_size)
-            learning_rate = _curvature.step_size(
-                objective, metric, gauge, self.learning_rate, adaptive=self.solver == "adam",
-                batch_size=self.batch_size)
+        gauge = None if partial else _curvature.gauge(metric, objective, penalty,
+                                                      self.batch_size)
+        # Gradients are noisy on mini-batches and a stream's batches: the accelerated
+        # rule's momentum amplifies the noise (see skgd._updates.accelerated), none there.
+        noisy = partial or (self.batch_size is not None
+                            and self.batch_size < objective.n_samples)
+        max_momentum = 0.0 if noisy else 1.0
+        # Where the rate may fall (a decay) or the gradients are noisy, heavy-ball and
+        # Nesterov momentum coast: "auto" takes 1 - momentum of the safe step there (see
+        # skgd._curvature.step_size); a full batch at a constant rate keeps 1/L, stable
+        # for them, where the momentum accelerates.
+        coasting = momentum if noisy or self.decay != "constant" else 0.0
+        stream = getattr(self, "_stream", None) if resume else None
+        if adaptive and resume and self.learning_rate == "auto" and self._solver == "adam":
+            # Adam's "auto" is a step length from the stream's first batch: kept.
+            learning_rate, last_batch = self._learning_rate, 1.0
+        elif partial and not adaptive:
+            # Each call's step, from the stream's curvature so far: a learning rate set
+            # between calls takes effect, and a batch of larger rows shrinks the step.
+            (learning_rate, last_batch), stream = _curvature.stream_step(
+                objective, metric, self.learning_rate, batch_size=self.batch_size,
+                momentum=coasting, stream=stream)
+        else:
+            learning_rate, last_batch = _curvature.step_size(
+                objective, metric, gauge, self.learning_rate, adaptive=adaptive,
+                batch_size=self.batch_size, momentum=coasting)
+        rule = self._rule(solver, momentum, nesterov, max_momentum, objective.n_samples,
+                          partial)
+        state = self._initial_state(objective, rule, resume, (solver, max_momentum))
 
         descent = engine_descent(
             objective.init_params(),
@@ -461,21 +490,23 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
             batch_size=self.batch_size, shuffle=self.shuffle, rng=rng,
             validation=validation, state=state,
-            # A warm start measures the scale of the problem at the origin, not at its
-            # nearly optimal starting point.
-            reference_point=None if state is None or resume else objective.init_params(),
-            measure_at_end=not partial,
+            # A warm start, and each partial_fit call, measures the scale of its own
+            # problem at the origin (the zero model), not at its nearly optimal
+            # starting point nor on an earlier batch; every call checks its result.
+            reference_point=None if state is None else objective.init_params(),
+            last_batch=last_batch, streaming=partial,
             advice=self._divergence_advice(learning_rate, metric),
             verbose=self.verbose,
             **callbacks.epoch_hooks(objective),
             run_epoch=_compiled.epoch_runner(
                 objective, solver, momentum=momentum, nesterov=nesterov,
-                penalty=penalty, metric=metric, batch_size=self.batch_size,
-                average=int(self.average)),
+                max_momentum=max_momentum, penalty=penalty, metric=metric,
+                batch_size=self.batch_size, average=int(self.average)),
         )
         return descent, functools.partial(self._store, objective=objective, metric=metric,
                                           learning_rate=learning_rate, partial=partial,
-                                          resume=resume, callbacks=callbacks, solver=solver)
+                                          resume=resume, callbacks=callbacks, solver=solver,
+                                          stream=stream, max_momentum=max_momentum)
 
     def _update_rule(self, objective, penalty, partial):
         """The update rule's name: ``solver``, or what ``"auto"`` picks for this fit.
@@ -511,9 +542,10 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             return 0.0, False
         return self.momentum, self.nesterov and self.momentum > 0
 
-    def _rule(self, solver, momentum, nesterov, n_samples, partial):
+    def _rule(self, solver, momentum, nesterov, max_momentum, n_samples, partial):
         """The update rule ``solver``, averaged where ``average`` asks for it."""
-        rule = UPDATE_RULES[solver](momentum=momentum, nesterov=nesterov)
+        rule = UPDATE_RULES[solver](momentum=momentum, nesterov=nesterov,
+                                    max_momentum=max_momentum)
         if not self.average:
             return rule
         if not partial and (self.batch_size is None or self.batch_size >= n_samples):
@@ -525,14 +557,19 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         return averaged(rule, start=int(self.average))
 
     def _store(self, result, *, objective, metric, learning_rate, partial, resume,
-               callbacks, solver):
+               callbacks, solver, stream, max_momentum):
         """Store the fitted attributes of the engine's ``result`` (see :meth:`_plan`)."""
         message = None
         if (not partial and self.tol is not None and not result.converged
                 and not result.stopped):
             message = self._not_converged_message(result, objective.n_samples)
+        elif not partial and result.converged:
+            message = self._far_message(result, objective.n_samples)
         if not partial:
             message = self._unbounded_message(objective, result.params) or message
+        worse = self._worse_than_zero_message(result, partial and resume)
+        if worse is not None:
+            message = worse if message is None else f"{worse} {message}"
         coef, intercept = objective.unpack(result.params)
         self.coef_, self.intercept_ = self._shape_coef(coef, intercept)
         rule_state = result.state.rule_state
@@ -543,7 +580,12 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 metric=_curvature.without_refits(rule_state.metric))
         self._engine_state = result.state._replace(rule_state=rule_state)
         self._solver, self._average = solver, self.average
+        self._rule_key = (solver, max_momentum)
         self.solver_ = solver
+        self._stream = stream
+        if not resume:
+            self._continued = {"preconditioner": self.preconditioner,
+                               "fit_intercept": self.fit_intercept}
         # partial_fit continues in this metric; refits belong to one fit's objective.
         self._metric = _curvature.without_refits(metric)
         self._learning_rate = learning_rate
@@ -570,17 +612,34 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         return message
 
     def _divergence_advice(self, learning_rate, metric):
-        """What a DivergenceError recommends, never the setting already in use."""
+        """What a DivergenceError recommends, never the setting already in use.
+
+        With momentum ``mu`` each gradient moves the point ``1 / (1 - mu)`` times its
+        step in all: a step that is safe alone coasts past the minimum, above all once
+        a decay has cut the rate under the momentum of earlier, larger steps. Where the
+        step alone is safe (a multiple of at most 1 of the safe step in a curvature
+        metric), the momentum is the cause, and lowering it the advice.
+        """
+        momentum = self._momentum()[0]
+        coasting = (f"momentum={momentum:g} moves the point {1 / (1 - momentum):.3g} "
+                    "times its step after each gradient, and a decay's smaller steps do "
+                    "not stop it coasting past the minimum")
         if self.learning_rate == "auto":
             return (f"learning_rate='auto' chose {learning_rate:.3g}; if the decay does "
                     f"not raise it, pass a smaller float learning_rate, e.g. "
                     f"{learning_rate / 10:.3g}.")
         if metric.name is not None:
+            if momentum > 0 and self.learning_rate <= 1:
+                return (f"{coasting}: lower momentum (e.g. {momentum / 2:g}), or use "
+                        "learning_rate='auto', which takes 1 - momentum of the safe step.")
             return (f"with preconditioner={metric.name!r} a float learning_rate "
-                    "multiplies the step that cannot diverge (learning_rate='auto', the "
-                    "same as 1.0): try learning_rate='auto' or a value <= 1.")
+                    "multiplies the step that cannot diverge (1.0 for the full batch): try "
+                    "learning_rate='auto' or a value <= 1.")
         return (f"try a smaller learning_rate than {self.learning_rate:g}, e.g. "
-                f"{self.learning_rate / 10:g}, or learning_rate='auto'.")
+                f"{self.learning_rate / 10:g}"
+                + (f", or lower momentum (e.g. {momentum / 2:g}): {coasting}"
+                   if momentum > 0 else "")
+                + ", or learning_rate='auto'.")
 
     def _not_converged_message(self, result, n_samples):
         name = type(self).__name__
@@ -599,6 +658,62 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                               if self.preconditioner is None else "")
                 + ", or check the learning rate and decay.")
 
+    def _far_message(self, result, n_samples):
+        """The warning of a fit that stopped by its epoch-level rule far from the
+        optimum, or None.
+
+        The rule stops where the monitored value no longer improves by ``tol`` relative
+        to its size: a plateau, which the noise floor of mini-batches or a stalled
+        validation score reach long before the optimum. The optimality measured after it
+        says how far the fit stopped: its square is the gap ``F - F*`` left as a share of
+        the gap at the start (exactly, for least squares in the curvature bound, which
+        measures it where X is narrow and the penalty smooth; about, elsewhere). "Far" is
+        that share above ``tol``, optimality above ``sqrt(tol)``: the objective is then
+        further from its minimum than the rule's ``tol`` claims of it.
+        """
+        epoch_rule = self.early_stopping or (self.batch_size is not None
+                                             and self.batch_size < n_samples)
+        if not epoch_rule or result.optimality is None or not (
+                result.optimality > math.sqrt(self.tol)):
+            return None
+        name = type(self).__name__
+        monitored = "validation score" if self.early_stopping else "training objective"
+        return (f"{name} stopped after {result.n_iter} epochs by its epoch-level rule (the "
+                f"{monitored} did not improve by tol={self.tol} for n_iter_no_change="
+                f"{self.n_iter_no_change} epochs), but its optimality at the end is "
+                f"{result.optimality:.3g}, above sqrt(tol)={math.sqrt(self.tol):.3g}: about "
+                f"{min(result.optimality, 1.0) ** 2:.2g} of the objective's gap at the start "
+                "is left, more than tol. "
+                + ("The validation score stalled first (a discrete score such as the "
+                   "accuracy does within a few epochs): raise n_iter_no_change, use "
+                   "scoring='loss', or a larger validation_fraction; or fit without "
+                   "early_stopping." if self.early_stopping else
+                   "Mini-batches at a constant rate stall at the noise of their "
+                   "gradients: use a decaying rate (e.g. decay='inverse'), average=True, a "
+                   "larger batch_size or batch_size=None."))
+
+    def _worse_than_zero_message(self, result, continued):
+        """The warning of a fit whose model is worse than the zero model (every
+        coefficient and intercept 0) on its training data, or None.
+
+        No fit should end there: the zero model is where it starts. A ``partial_fit``
+        call that ``continued`` a model warns only where it also raised the objective of
+        its batch above what the epoch saw on the way: a model that is worse than zero
+        on a few rows it had not met before is no fault of the call.
+        """
+        zero, final = result.state.references.objective, result.objective
+        if final is None or not final > zero + _SLACK * abs(zero):
+            return None
+        if continued and not final > result.loss_curve[-1]:
+            return None
+        name = type(self).__name__
+        where = "on the data of this call" if continued else "on its training data"
+        return (f"{name}'s model has objective {final:.6g} {where}, above the {zero:.6g} "
+                "of the zero model (all coefficients and intercepts 0): it is worse than "
+                "predicting 0. The steps are too large or too noisy for these data: try a "
+                "smaller learning_rate, a decaying rate (e.g. decay='inverse'), "
+                "average=True or a larger batch_size.")
+
     def _unbounded_message(self, objective, params):
         """The warning of a fit whose objective has no minimiser, or None.
 
@@ -606,8 +721,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         """
         return None
 
-    def _initial_state(self, objective, rule, resume, solver):
-        """Engine state to continue from (partial_fit, warm_start), or None for a fresh start."""
+    def _initial_state(self, objective, rule, resume, rule_key):
+        """Engine state to continue from (partial_fit, warm_start), or None for a fresh
+        start. ``rule_key``: ``(solver, max_momentum)`` of the rule."""
         previous = getattr(self, "_engine_state", None)
         if not (resume or (self.warm_start and previous is not None)):
             return None
@@ -618,16 +734,28 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             # warm_start on data of another shape (features, targets or classes):
             # nothing to continue from.
             return None
-        if resume and (self._solver, self._average) == (solver, self.average):
+        if resume and (self._rule_key, self._average) == (rule_key, self.average):
             # The running average, too, continues.
             rule_state = previous.rule_state
         else:
-            # A new fit, or a new solver, starts the momentum afresh on the old solution.
+            # A new fit, or a new rule, starts the momentum afresh on the old solution.
             rule_state = rule.init(params)
-        # partial_fit carries the divergence reference across calls; a warm-started fit
-        # measures its own problem.
-        return previous._replace(params=params, rule_state=rule_state,
-                                 **({} if resume else {"references": None, "n_rises": 0}))
+        # Each partial_fit call and each warm-started fit measures its own problem; the
+        # count of epochs above twice the reference carries across partial_fit calls.
+        return previous._replace(params=params, rule_state=rule_state, references=None,
+                                 **({} if resume else {"n_rises": 0, "stream": (0, 0.0, 0.0)}))
+
+    def _check_continued(self):
+        """Raise where ``partial_fit`` cannot continue the model: ``set_params`` changed
+        a parameter that fixed its metric or its shape."""
+        for name, value in self._continued.items():
+            if getattr(self, name) != value:
+                raise ValueError(
+                    f"partial_fit continues the model of the first partial_fit call (or of "
+                    f"fit), made with {name}={value!r}, which fixed its "
+                    + ("metric" if name == "preconditioner" else "parameters")
+                    + f"; {name}={getattr(self, name)!r} cannot apply to it. Set it back, "
+                    "or call fit to start afresh.")
 
     def _validation_split(self, X, y, sample_weight, rng):
         """Split off ``validation_fraction`` of the rows (stratified for classifiers).
@@ -635,7 +763,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         The indices are drawn on the host; ``y`` and ``sample_weight`` are host arrays.
         The training rows are copied once, not indexed: the objective streams them in
         contiguous row blocks every epoch, which an index would turn into a gather per
-        pass. ``fit(..., X_val=, y_val=)`` avoids the copy.
+        pass. With the held-out rows' copy, that is as much memory as X (see
+        ``validation_fraction``). ``fit(..., X_val=, y_val=)`` avoids the copies.
         """
         n_samples = X.shape[0]
         # train_test_split's rounding.
@@ -741,13 +870,16 @@ class GDRegressor(RegressorMixin, _BaseGD):
     Parameters
     ----------
     learning_rate : float or "auto", default="auto"
-        Base step size. ``"auto"`` is the step that cannot make full-batch descent
-        diverge: 1 in a curvature ``preconditioner``'s metric, ``1/L`` without one (``L``
-        the Lipschitz constant of the gradient, from X's Gram matrix or power iteration),
-        Gower et al.'s bound for mini-batches, and for Adam a tenth of the typical
-        coordinate of ``grad F(0) / L``. A float is the step itself without a
-        preconditioner (the textbook ``w <- w - learning_rate * grad``) and a multiple of
-        the ``"auto"`` step with one, so values above 1 may diverge.
+        Base step size. ``"auto"`` is a step that cannot make descent diverge: for the
+        full batch 1 in a curvature ``preconditioner``'s metric, ``1/L`` without one
+        (``L`` the Lipschitz constant of the gradient, from X's Gram matrix or power
+        iteration); for mini-batches and ``partial_fit`` half of Gower et al.'s
+        ``1/L_b`` (the expected smoothness of the batches); with heavy-ball or Nesterov
+        ``momentum`` on mini-batches, ``partial_fit`` or with a decay, ``1 - momentum``
+        times that; for Adam a tenth of the typical coordinate of ``grad F(0) / L``.
+        The user guide says what it guarantees per mode. A float is the step itself
+        without a preconditioner (the textbook ``w <- w - learning_rate * grad``) and a
+        multiple of ``1/L`` (``1/L_b``) with one, so values above 1 may diverge.
     decay : {"constant", "inverse", "invscaling", "exponential", "step", "cosine", \
 "plateau", "cosine_restarts", "cyclic", "one_cycle"} or callable, default="constant"
         Learning-rate decay over epochs; a callable ``f(epoch) -> factor``.
@@ -838,9 +970,12 @@ class GDRegressor(RegressorMixin, _BaseGD):
         and ``w_0`` the starting point (the origin for a warm start): zero exactly at the
         optimum, and free of the scale of X, y and the loss. Mini-batches and early
         stopping: stop when the training objective (or the validation score) has not
-        improved on its best by ``tol`` times its size for ``n_iter_no_change`` epochs.
-        None runs ``max_iter`` epochs. A fit that ends otherwise warns with its
-        optimality; see ``optimality_``.
+        improved on its best by ``tol`` times its size for ``n_iter_no_change`` epochs;
+        such a fit then warns where its optimality, measured after it, is above
+        ``sqrt(tol)`` (the gap left above ``tol`` of the gap at the start: far from its
+        optimum). None runs ``max_iter`` epochs. A fit that ends otherwise warns with its
+        optimality; see ``optimality_``. Any fit whose model ends worse than the zero
+        model on its training data warns.
     n_iter_no_change : int, default=5
         Epochs without an improvement by ``tol`` after which a mini-batch or
         early-stopping fit stops (and ``decay="plateau"`` cuts the rate). Full-batch fits
@@ -865,10 +1000,12 @@ class GDRegressor(RegressorMixin, _BaseGD):
         raises a ValueError.
     validation_fraction : float, default=0.1
         Share of the rows held out by ``early_stopping`` (ignored without it). The
-        training rows are copied once (about ``1 - validation_fraction`` times X in
-        memory): the objective streams them in contiguous blocks every epoch, which
-        indexing X would turn into a gather per pass. Passing ``X_val`` and ``y_val`` to
-        :meth:`fit` avoids the copy.
+        training rows and the held-out rows are copied once, together as large as X:
+        the objective streams the training rows in contiguous blocks every epoch, which
+        indexing X would turn into a gather per pass. Measured with ``tracemalloc`` on
+        1 000 000 x 50 float32 X: the fit's peak is 1.06 times X (1.08 for a
+        classifier), against 0.04 (0.08) without early stopping. Passing ``X_val`` and
+        ``y_val`` to :meth:`fit` avoids the copies.
     scoring : str, callable or None, default=None
         Validation score of ``early_stopping`` (ignored without it), higher is better:
         None is :meth:`score` (R^2, accuracy for the classifier); ``"loss"`` the
@@ -896,8 +1033,9 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Learning rate used in each epoch.
     optimality_ : float
         The optimality (see ``tol``) where the fit ended: after the last full-batch
-        epoch, or measured by one more pass after mini-batch training or early stopping
-        (NaN after a mini-batch ``partial_fit``).
+        epoch, or measured by one more pass after mini-batch training, early stopping,
+        a full-batch fit that did not converge, and each ``partial_fit`` call (relative
+        to the zero model on the call's data).
     preconditioner_ : {"full", "diagonal"} or None
         The metric the fit stepped in (what ``preconditioner="auto"`` chose).
     solver_ : {"lbfgs", "accelerated", "gd", "adam"}
@@ -1020,8 +1158,13 @@ class GDRegressor(RegressorMixin, _BaseGD):
                     sample_weight: ArrayLike | None = None) -> Self:
         """Run one epoch over ``(X, y)``, continuing the coefficients and the schedule.
 
-        ``early_stopping`` does not apply. With ``learning_rate="auto"`` the step size is
-        derived from the first batch and kept.
+        ``early_stopping`` does not apply. Each call reads the estimator's parameters
+        (a ``learning_rate`` set between calls takes effect, as in ``SGDRegressor``),
+        except ``preconditioner`` and ``fit_intercept``, which fixed the model the
+        calls continue: changing them raises. With ``learning_rate="auto"`` each call's
+        step comes from the stream's curvature so far (a batch of larger rows than any
+        before shrinks it), and each call checks the model it returns for divergence
+        (one more pass over its data).
 
         Returns
         -------

@@ -135,7 +135,8 @@ cdef inline floating _soft_threshold(floating value, floating threshold) noexcep
 def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
           const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
           bint sparse, Py_ssize_t n_features, const double[:, ::1] y,
-          const double[::1] sample_weight, const int64_t[::1] order, Py_ssize_t batch_size,
+          const double[::1] sample_weight, double weight_scale, const int64_t[::1] order,
+          Py_ssize_t batch_size,
           int loss, Py_ssize_t n_outputs, bint fit_intercept, int rule, double rate,
           double momentum, double theta, int64_t count, double beta1, double beta2,
           double epsilon, double l2, double l1, floating[::1] average, int64_t n_updates,
@@ -147,7 +148,9 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
     the updates from the ``average_start``-th on (``n_updates`` done so far, the last
     ``n_averaged`` of them averaged), as :func:`skgd._updates.averaged` keeps it.
     ``rates``, when not empty, holds the rate of each batch (a per-update decay), in
-    place of ``rate``.
+    place of ``rate``. A batch of ``m`` weighted rows sums its rows' weighted losses and
+    gradients times ``weight_scale / m`` (``weight_scale = n / S``, the inverse of the
+    mean weight): an unbiased estimate of the weighted objective.
 
     Returns ``(objective, theta, count, n_updates, n_averaged)``: the fraction-weighted
     sum of the batches' objectives at their query points, the accelerated rule's and
@@ -178,7 +181,7 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
     cdef floating b1 = <floating> beta1, b2 = <floating> beta2
     cdef floating c1 = <floating> (1 - beta1), c2 = <floating> (1 - beta2)
     cdef floating eps = <floating> epsilon, adam_step, g, new, grad_scale, shift
-    cdef double objective = 0.0, value, scale, weight_total, loss_total, norm, inner
+    cdef double objective = 0.0, value, scale, loss_total, norm, inner
     cdef double next_theta, sample_weight_i
     cdef Py_ssize_t batch, start, stop, m, b, i, j, k
     cdef Py_ssize_t n_prox = n_coef if l1 > 0 else 0
@@ -202,7 +205,6 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
                 point = w
 
             loss_total = 0.0
-            weight_total = 0.0
             # Dense rows cover every column: the first one sets the sums.
             if sparse or not fit_intercept:
                 for j in range(n_params):
@@ -219,7 +221,6 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
                 if weighted:
                     sample_weight_i = sample_weight[i]
                     value *= sample_weight_i
-                    weight_total += sample_weight_i
                     for k in range(n_outputs):
                         grad_raw[b * n_outputs + k] *= sample_weight_i
                 loss_total += value
@@ -236,8 +237,8 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
             if not weighted:
                 scale = 1.0 / m
             else:
-                # A batch of zero weights contributes nothing, as 1 / inf on the Python path.
-                scale = 1 / weight_total if weight_total > 0 else 0.0
+                # The weights relative to their mean, n / S, as on the Python path.
+                scale = weight_scale / m
             grad_scale = <floating> scale
 
             value = loss_total * scale
@@ -294,7 +295,8 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
                         v[j] = w[j]
                 else:
                     next_theta = 0.5 * (1.0 + sqrt(1.0 + 4.0 * theta * theta))
-                    shift = <floating> ((theta - 1.0) / next_theta)
+                    # ``momentum`` is the accelerated rule's max_momentum.
+                    shift = <floating> min((theta - 1.0) / next_theta, momentum)
                     theta = next_theta
                     for j in range(n_params):
                         v[j] = w[j] + shift * moved[j]
@@ -325,7 +327,8 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
 def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
                        const index_t[::1] indices, const index_t[::1] indptr,
                        Py_ssize_t n_features, const double[:, ::1] y,
-                       const double[::1] sample_weight, const int64_t[::1] order,
+                       const double[::1] sample_weight, double weight_scale,
+                       const int64_t[::1] order,
                        Py_ssize_t batch_size, int loss, Py_ssize_t n_outputs,
                        bint fit_intercept, double rate, double l2, floating[::1] average,
                        int64_t n_updates, int64_t average_start, int64_t n_averaged,
@@ -350,7 +353,7 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
     cdef double[::1] intercept_grad = np.empty(n_outputs)
     cdef double* u = &unscaled[0] if n_coef else NULL
     cdef double scale = 1.0, squares = 0.0, objective = 0.0, value, batch_scale
-    cdef double weight_total, loss_total, step, old, sample_weight_i
+    cdef double loss_total, step, old, sample_weight_i
     cdef Py_ssize_t batch, start, stop, m, b, i, j, k, t
     cdef bint averaging = average_start > 0
     # The sum of the averaged coefficients is total + weight * unscaled; the intercepts'
@@ -371,7 +374,6 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
             if rates.shape[0]:
                 rate = rates[batch]
             loss_total = 0.0
-            weight_total = 0.0
             for k in range(n_outputs):
                 intercept_grad[k] = 0.0
             for b in range(m):
@@ -387,7 +389,6 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
                 if weighted:
                     sample_weight_i = sample_weight[i]
                     value *= sample_weight_i
-                    weight_total += sample_weight_i
                     for k in range(n_outputs):
                         grad_raw[b * n_outputs + k] *= sample_weight_i
                 loss_total += value
@@ -396,7 +397,7 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
             if not weighted:
                 batch_scale = 1.0 / m
             else:
-                batch_scale = 1 / weight_total if weight_total > 0 else 0.0
+                batch_scale = weight_scale / m
             objective += (<double> m / n_samples) * (
                 loss_total * batch_scale + 0.5 * l2 * (scale * scale * squares))
 

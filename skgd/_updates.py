@@ -112,14 +112,23 @@ class AcceleratedState(NamedTuple):
     theta: float
 
 
-def accelerated(**_):
+def accelerated(max_momentum=1.0, **_):
     """Nesterov's accelerated (proximal) gradient, FISTA, with adaptive restart.
 
     The gradient is taken at ``y``, ``x_{k+1} = prox(y - lr * M^-1 grad)`` and
-    ``y = x_{k+1} + (theta_k - 1) / theta_{k+1} (x_{k+1} - x_k)``. Momentum restarts
-    (O'Donoghue & Candès, 2015, gradient scheme, in the metric) whenever the step points
-    against it, which keeps the fast rate on strongly convex problems without knowing
-    their strong convexity, and needs no momentum setting.
+    ``y = x_{k+1} + mu_k (x_{k+1} - x_k)`` with ``mu_k = min((theta_k - 1) / theta_{k+1},
+    max_momentum)``. Momentum restarts (O'Donoghue & Candès, 2015, gradient scheme, in
+    the metric) whenever the step points against it, which keeps the fast rate on
+    strongly convex problems without knowing their strong convexity, and needs no
+    momentum setting.
+
+    ``max_momentum`` below 1 bounds the momentum where the gradients are noisy. FISTA's
+    momentum tends to 1, and a step's noise then keeps moving the point for ``1 / (1 -
+    mu)`` steps: with mini-batches the iterates wander ever further (or diverge).
+    Acceleration needs an effective step ``lr / (1 - mu)`` above ``1 / L``, which is what
+    amplifies the noise, and at the effective step of plain stochastic descent momentum
+    gains nothing (Kidambi et al., 2018): the estimators pass 0 for mini-batches and
+    ``partial_fit``, where the rule is then proximal stochastic gradient descent.
     """
 
     def init(params):
@@ -135,7 +144,8 @@ def accelerated(**_):
         if float(metric.inner(state.query - new, moved)) > 0:
             return new, AcceleratedState(new, 1.0)
         theta = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * state.theta ** 2))
-        return new, AcceleratedState(new + ((state.theta - 1.0) / theta) * moved, theta)
+        shift = min((state.theta - 1.0) / theta, max_momentum)
+        return new, AcceleratedState(new + shift * moved, theta)
 
     return UpdateRule(init, query, update)
 
@@ -273,7 +283,7 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
         if state.point is not None:
             decrease = _ARMIJO * state.length * state.slope
             # A rise within the rounding of the summed objective is no rise: float32
-            # losses sum to about 1e-6 of their size (the engine's ``_ROUNDING``).
+            # losses sum to about 1e-6 of their size.
             single = str(step.grad.dtype).endswith(("float32", "float16"))
             rounding = (1e-6 if single else 1e-15) * abs(state.value)
             # Where the objective cannot tell the points apart, near the optimum, the
@@ -301,7 +311,8 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
             if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
                 pairs = (*pairs, (s, y, sy))[-memory:]
         refresh = getattr(current, "refresh", None)
-        if refresh is not None and (
+        # Not at the start: the metric was fitted there.
+        if refresh is not None and state.point is not None and (
                 state.polishing or since >= _REFIT_AFTER * current.refresh_epochs):
             # The curvature met here: its own step is 1, whatever learning_rate scaled
             # the first metric's.
@@ -338,7 +349,8 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
                       decrement=decrement, finish=finish)
 
 
-UPDATE_RULES = {"gd": gd, "accelerated": accelerated, "adam": adam, "lbfgs": lbfgs}
+UPDATE_RULES: dict[str, Callable[..., UpdateRule]] = {
+    "gd": gd, "accelerated": accelerated, "adam": adam, "lbfgs": lbfgs}
 
 
 class AveragedState(NamedTuple):

@@ -28,3 +28,17 @@ def _check_weight_sum(sample_weight, class_weight=None):
     if not math.isfinite(total):
         raise ValueError(f"{name} sums to {total}: rescale the weights (only their "
                          "ratios matter).")
+
+
+def _unit_scale(sample_weight):
+    """``sample_weight`` times the power of 2 that brings its largest entry into [1, 2).
+
+    Only the weights' ratios enter the objective, which divides by their sum: scaled by a
+    power of 2 it is the same to the last bit, while weights of any scale (1e-320, whose
+    sum's inverse overflows, or 1e300) neither underflow nor overflow the passes' sums.
+    Weights of 1 stay 1."""
+    largest = np.max(sample_weight)
+    if not (largest > 0 and np.isfinite(largest)):
+        return sample_weight
+    return np.ldexp(sample_weight, 1 - int(np.frexp(largest)[1])).astype(
+        sample_weight.dtype, copy=False)

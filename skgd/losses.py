@@ -486,11 +486,10 @@ class LinearObjective:
         elif rows is None:
             scale = grad_scale = 1.0 / self._total_weight if self._total_weight > 0 else 0.0
         else:
-            # Computed on the device, so that a mini-batch step does not wait for the
-            # host. A mini-batch of zero weights contributes nothing (1 / inf = 0).
-            total = xp.sum(weight, dtype=xp.float64)
-            scale = 1 / xp.where(total > 0, total, _scalar(xp.inf, total))
-            grad_scale = xp.astype(scale, w.dtype)
+            # A mini-batch of m rows weighs them relative to the mean weight S / n: an
+            # unbiased estimate of F. Relative to their own sum, the batches would lean
+            # to the unweighted fit (a batch of one ignores its weight).
+            scale = grad_scale = _mini_batch_scale(self, X.shape[0])
         loss *= scale
         grad_coef *= grad_scale
         grad_intercept *= grad_scale
@@ -631,6 +630,13 @@ class LinearObjective:
         return _curvature.largest_row_norm(self.X, self.fit_intercept, inverse_metric)
 
 
+def _mini_batch_scale(objective, n_rows):
+    """What a weighted mini-batch of ``n_rows`` rows multiplies its weighted sums by:
+    ``(n / S) / n_rows``, the weights relative to their mean (the compiled kernel's
+    ``weight_scale / m``, the same float)."""
+    return objective.n_samples / objective.total_weight / n_rows
+
+
 def stacked_loss_gradient(objectives, points, rows=None):
     """``[objective.loss_gradient_array(w, rows) for objective, w in zip(objectives,
     points)]`` in one pass over X, for objectives that share X, y, the loss and
@@ -661,7 +667,6 @@ def stacked_loss_gradient(objectives, points, rows=None):
         X, y = first._take_rows(X, rows), first._take_rows(y, rows)
         weights = [first._take_rows(weight, rows) for weight in weights]
     losses = grad_coef = grad_intercept = None
-    batch_weight = 0.0
     # A block's X rows and its (rows x m K) temporaries, about eight of them, in cache.
     width = X.shape[1] + 8 * m * n_outputs
     for X_block, y_block, *weight_blocks in _row_blocks(X, y, *weights, width=width):
@@ -688,8 +693,6 @@ def stacked_loss_gradient(objectives, points, rows=None):
         if sp.issparse(block_grad):
             block_grad = block_grad.toarray()
         block_intercept = xp.sum(grad_raw, axis=0)
-        if member_weight is not None and rows is not None:
-            batch_weight = batch_weight + xp.sum(member_weight, axis=0, dtype=xp.float64)
         if losses is None:
             losses, grad_coef, grad_intercept = block_loss, block_grad, block_intercept
         else:
@@ -704,9 +707,8 @@ def stacked_loss_gradient(objectives, points, rows=None):
         elif rows is None:
             scale = 1.0 / objective.total_weight
         else:
-            total = batch_weight[j]
-            scale = 1 / xp.where(total > 0, total, _scalar(xp.inf, total))
-        grad_scale = xp.astype(scale, w.dtype) if hasattr(scale, "dtype") else scale
+            scale = _mini_batch_scale(objective, X.shape[0])
+        grad_scale = scale
         value = losses[j] * scale
         grad = xp.reshape(grad_coef[:, columns].T, (-1,)) * grad_scale
         if objective.l2_reg_strength:

@@ -934,3 +934,75 @@ def test_alphas_int_on_constant_targets_gets_a_clear_error():
         GDRegressorCV(alphas=5).fit(X, np.full(len(X), 3.0))
     with pytest.raises(ValueError, match="alphas"):
         GDRegressorCV(alphas=0).fit(X, np.arange(len(X), dtype=float))
+
+
+# -- issue 23: ranking where every mean is NaN, empty folds, scoring, divergence advice -----
+def test_among_nan_means_the_candidate_that_failed_on_every_fold_ranks_last():
+    # Issue 23: every mean NaN ranked every candidate 1, and best_params_ was the first,
+    # which had diverged on every fold.
+    from skgd._cv import _rank
+
+    nan = np.nan
+    scores = np.array([[nan, nan, nan],     # failed on every fold
+                       [0.9, nan, 0.8],     # two folds scored, a mean of 0.85 over them
+                       [0.95, nan, nan],    # one, however good
+                       [0.7, 0.9, nan]])    # two, a mean of 0.8
+    assert_array_equal(_rank(scores), [4, 1, 3, 2])
+    # Finite means rank first, by their value, as GridSearchCV ranks them.
+    finite = np.array([[0.1, 0.2], [nan, 0.9], [0.3, 0.3], [0.1, 0.2]])
+    assert_array_equal(_rank(finite), [2, 4, 1, 2])
+
+
+def test_a_search_where_every_mean_is_nan_picks_a_candidate_that_scored(monkeypatch):
+    from skgd import _cv
+
+    X, y = _regression()
+    real = _cv._BaseGDCV._score
+
+    def score(self, fold, fits, *args):
+        # Every candidate fails on fold 0; the first also on fold 1.
+        scores = real(self, fold, fits, *args)
+        return [np.nan if fold["index"] == 0 or (fold["index"] == 1 and fit.candidate == 0)
+                else value for value, fit in zip(scores, fits, strict=True)]
+
+    monkeypatch.setattr(_cv._BaseGDCV, "_score", score)
+    search = GDRegressorCV(learning_rates=[1e-3, "auto"], alphas=[1e-3], cv=3,
+                           refit=False).fit(X, y)
+    assert np.isnan(search.cv_results_["mean_test_score"]).all()
+    assert search.best_params_["learning_rate"] == "auto"
+
+
+@pytest.mark.parametrize("empty", ["training", "test"])
+def test_a_fold_without_training_or_test_rows_is_a_clear_error(empty):
+    # Issue 23: ZeroDivisionError (empty test fold), IndexError (empty training fold).
+    X, y = _regression()
+    rows, none = np.arange(len(y)), np.array([], dtype=int)
+    fold = (none, rows) if empty == "training" else (rows, none)
+    splits = [(rows[: len(y) // 2], rows[len(y) // 2:]), fold]
+    with pytest.raises(ValueError, match=f"cv gave fold 1 no {empty} rows"):
+        GDRegressorCV(cv=splits).fit(X, y)
+
+
+def test_an_unknown_scoring_is_reported_before_the_search(monkeypatch):
+    from skgd import _cv
+
+    def search(*args):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(_cv._BaseGDCV, "_search", search)
+    X, y = _regression()
+    with pytest.raises(ValueError, match="'nonsense' is not a valid scoring value"):
+        GDRegressorCV(scoring="nonsense").fit(X, y)
+
+
+def test_when_auto_diverged_too_the_advice_is_not_auto():
+    # A decay that raises the rate makes every rate diverge, "auto" included.
+    X, y = _regression()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitFailedWarning)
+        with pytest.raises(DivergenceError, match="add smaller float rates, or check the "
+                                                  "decay and momentum") as info:
+            GDRegressorCV(learning_rates=[1.0, "auto"], alphas=[1e-3], cv=2,
+                          decay=lambda epoch: 1e3 ** epoch, max_iter=20,
+                          tol=None).fit(X, y)
+    assert "or 'auto'" not in str(info.value)

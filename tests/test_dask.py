@@ -164,7 +164,8 @@ def test_one_graph_execution_per_epoch(cluster):
         before = counter.count
         model = GDRegressor(tol=None, max_iter=max_iter).fit(dX, dy)
         executions[max_iter] = counter.count - before
-        assert executions[max_iter] == model.n_iter_ + SETUP_EXECUTIONS
+        # And one that checks the point the last epoch's step reached (tol=None).
+        assert executions[max_iter] == model.n_iter_ + SETUP_EXECUTIONS + 1
     assert executions[9] - executions[5] == 4
 
 
@@ -316,3 +317,34 @@ def test_import_skgd_does_not_import_dask():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+# -- issue 23: a cluster that loses its workers mid-fit, sparse chunks ------------------------
+def test_a_cluster_scaled_to_zero_mid_fit_raises_after_the_connect_timeout():
+    import dask
+
+    _, (dX, dy, _) = _data()
+    with distributed.LocalCluster(n_workers=1, processes=False,
+                                  dashboard_address=":0") as shrinking, \
+            distributed.Client(shrinking), \
+            dask.config.set({"distributed.comm.timeouts.connect": "0.5s"}):
+
+        def decay(epoch):
+            # The client asks for the rate before each epoch: the cluster goes at the third.
+            if epoch == 2:
+                shrinking.scale(0)
+            return 1.0
+
+        model = GDRegressor(decay=decay, max_iter=50, tol=None)
+        with pytest.raises(ValueError, match="lost its workers during the fit, and none "
+                                             "joined within 0.5s"):
+            model.fit(dX, dy)
+        assert not hasattr(model, "coef_")
+
+
+def test_sparse_chunks_get_a_clear_error(cluster):
+    import scipy.sparse as sp
+
+    _, (dX, dy, _) = _data()
+    with pytest.raises(TypeError, match="SciPy sparse chunks .*csr_matrix.*toarray"):
+        GDRegressor().fit(dX.map_blocks(sp.csr_matrix), dy)

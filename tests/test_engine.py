@@ -439,9 +439,13 @@ def test_too_large_learning_rate_raises_divergence_error(quadratic, rule_id):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         if epoch > 0:
-            result = run(quadratic, rule_id, learning_rate=learning_rate, max_iter=epoch,
-                         tol=None)
-            assert np.all(np.isfinite(result.loss_curve))
+            # A run of fewer epochs checks the point its last step reached, which is
+            # where the objective blew up: it raises too, with the epochs before finite.
+            with pytest.raises(DivergenceError) as info:
+                run(quadratic, rule_id, learning_rate=learning_rate, max_iter=epoch,
+                    tol=None)
+            assert len(info.value.loss_curve) == epoch
+            assert np.all(np.isfinite(info.value.loss_curve))
     assert diverged_epoch(divergence_message(quadratic, rule_id, learning_rate,
                                              max_iter=epoch + 1)) == epoch
 
@@ -683,16 +687,17 @@ def test_a_nan_validation_score_is_never_the_best():
 
 
 def test_a_batch_of_all_the_samples_is_the_full_batch():
-    # One request per epoch, for all rows at once, and no passes around the epochs.
+    # One request per epoch, for all rows at once, and no passes around the epochs but
+    # the one that checks the point the last step reached.
     problem = LeastSquares()
     problem.run(0, batch_size=len(problem.t), max_iter=4)
-    assert len(problem.calls) == 4
+    assert len(problem.calls) == 5
     assert all(np.array_equal(rows, np.arange(len(problem.t))) for rows in problem.calls)
     requests = []
     minimize(lambda w, rows: requests.append(rows) or problem.loss_gradient(w, rows),
              np.zeros(4), n_samples=len(problem.t), batch_size=len(problem.t),
              learning_rate=0.05, rule=make_rule("gd"), max_iter=3, tol=None)
-    assert requests == [None] * 3
+    assert requests == [None] * 4
 
 
 # -- optimality, references and refits ------------------------------------------------------
@@ -735,10 +740,14 @@ class _Scripted:
         return value, w.copy()
 
 
-def _scripted_run(values, max_iter, state=None):
-    return minimize(_Scripted(values).loss_gradient, np.ones(3), n_samples=1,
-                    learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter, tol=None,
-                    state=state)
+def _scripted_run(values, max_iter, state=None, end=None):
+    """A run of ``max_iter`` epochs scripted by ``values``; the pass after its last epoch
+    (which checks the point the last step reached) finds ``end`` (default: the first
+    value, no rise)."""
+    end = values[0] if end is None else end
+    return minimize(_Scripted([*values[:max_iter], end]).loss_gradient, np.ones(3),
+                    n_samples=1, learning_rate=0.1, rule=make_rule("gd"),
+                    max_iter=max_iter, tol=None, state=state)
 
 
 def test_an_objective_above_twice_its_start_raises_at_its_third_such_epoch_running():
@@ -763,14 +772,15 @@ def test_rises_are_counted_across_resumes_and_from_zero_in_a_fresh_descent():
     state = _scripted_run([1.0], max_iter=1).state
     assert state.n_rises == 0
     for n_rises in (1, 2):
-        state = _scripted_run([2.5], max_iter=1, state=state).state
+        state = _scripted_run([2.5], max_iter=1, state=state, end=1.0).state
         assert state.n_rises == n_rises
     with pytest.raises(DivergenceError, match="epoch 3"):
         _scripted_run([2.5], max_iter=1, state=state)
     # A fresh descent counts from zero, also where its first epoch already rises (its
     # reference measured at another point, as a warm start measures the origin).
     def fresh(max_iter):
-        return minimize(_Scripted([1.0, 2.5]).loss_gradient, np.ones(3), n_samples=1,
+        values = [1.0, *[2.5] * max_iter, 1.0]
+        return minimize(_Scripted(values).loss_gradient, np.ones(3), n_samples=1,
                         learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter,
                         tol=None, reference_point=np.zeros(3))
 
@@ -793,10 +803,16 @@ def test_a_rise_of_a_negative_objective_is_measured_in_units_of_its_size():
         _scripted_run([-1.0, 2e4], max_iter=2)
 
 
-@pytest.mark.parametrize("final, raises", [(1.9, False), (2.5, True)])
-def test_a_mini_batch_run_that_ends_above_twice_its_start_raises(final, raises):
-    # Two batches an epoch: the reference pass, one epoch, the pass that measures the end.
-    objective = _Scripted([1.0, 1.0, 1.0, final])
+@pytest.mark.parametrize("epoch, final, raises", [
+    (1.0, 4.9, False), (1.0, 5.1, True),
+    (2.5, 1.9, False), (2.5, 2.1, True),
+], ids=["settled-within", "settled-beyond", "rose-within", "rose-beyond"])
+def test_a_mini_batch_run_that_ends_far_above_its_last_epoch_raises(epoch, final, raises):
+    # Two batches an epoch: the reference pass (1.0), one epoch, the pass that measures
+    # the end. The last iterate is one draw of the noise the epoch averaged: up to five
+    # times the epoch's objective where that did not rise above twice the start; else
+    # twice the start, as for a full batch.
+    objective = _Scripted([1.0, epoch, epoch, final])
 
     def run_once():
         return minimize(objective.loss_gradient, np.ones(3), n_samples=2, batch_size=1,
@@ -804,10 +820,10 @@ def test_a_mini_batch_run_that_ends_above_twice_its_start_raises(final, raises):
                         rng=np.random.default_rng(0))
 
     if raises:
-        with pytest.raises(DivergenceError, match="to 2.5"):
+        with pytest.raises(DivergenceError, match=f"to {final}"):
             run_once()
     else:
-        assert run_once().loss_curve == [1.0]
+        assert run_once().loss_curve == [epoch]
     assert objective.calls == 4
 
 
@@ -862,7 +878,7 @@ def test_a_per_update_decay_sets_the_rate_of_every_update(per_update):
     result = minimize(problem.loss_gradient, np.zeros(problem.M.shape[1]),
                       n_samples=len(problem.t), learning_rate=0.1, decay=decay,
                       rule=gd._replace(update=update), batch_size=5, max_iter=4, tol=None,
-                      rng=np.random.default_rng(0), measure_at_end=False)
+                      rng=np.random.default_rng(0))
     n_batches = -(-len(problem.t) // 5)
     expected = [0.1 * decay.factor(epoch + (batch / n_batches if per_update else 0), 0)
                 for epoch in range(4) for batch in range(n_batches)]
@@ -870,3 +886,111 @@ def test_a_per_update_decay_sets_the_rate_of_every_update(per_update):
     assert len(set(rates)) == (4 * n_batches if per_update else 4)
     # The record of each epoch is the rate of its first update.
     assert_allclose(result.learning_rate_curve, rates[::n_batches], rtol=0)
+
+
+# -- issue 23: references of zero, streams, the last step -----------------------------------
+def test_a_reference_of_zero_measured_elsewhere_takes_the_first_epoch_as_its_unit():
+    # A warm start or a stream's batch whose zero model fits exactly (the reference 0),
+    # met at an objective of 3 (the first epoch): rises are measured in units of 3, where
+    # any positive value was an explosion in units of the smallest float.
+    def fresh(values, max_iter):
+        return minimize(_Scripted(values).loss_gradient, np.ones(3), n_samples=1,
+                        learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter,
+                        tol=None, reference_point=np.zeros(3))
+
+    result = fresh([0.0, 3.0, 2.9, 2.9, 2.9, 1.0], max_iter=4)
+    assert result.state.n_rises == 0
+    assert result.state.references.scale == 3.0
+    # Above the reference by more than the unit, three epochs running: a divergence.
+    with pytest.raises(DivergenceError, match="epoch 3"):
+        fresh([0.0, 3.0, 3.5, 3.5, 3.5], max_iter=5)
+
+
+def test_a_fresh_run_from_an_objective_of_zero_still_catches_an_explosion(quadratic):
+    # The quadratic is 0 at the origin, its start: no first epoch from elsewhere to take
+    # the unit from, and a huge step explodes.
+    with pytest.raises(DivergenceError):
+        run(quadratic, "adam", learning_rate=1e5, max_iter=100, tol=None)
+
+
+def _streamed(values_per_call, n_samples=1):
+    """Resumed runs of one epoch each, as partial_fit calls, on a script per call: the
+    zero model's objective (the reference pass), the epoch's, the end's."""
+    state = None
+    for values in values_per_call:
+        result = minimize(_Scripted(values).loss_gradient, np.ones(3), n_samples=n_samples,
+                          learning_rate=0.1, rule=make_rule("gd"), max_iter=1, tol=None,
+                          state=state, reference_point=np.zeros(3), streaming=True)
+        state = result.state._replace(references=None)
+    return state
+
+
+def test_a_stream_counts_rises_of_its_objective_over_all_its_batches():
+    # The zero model's objective is 1 on every batch; the model's 1, then 4: over the
+    # stream 2.5, 3, 3.25 times the zero model's: rises, the third raises.
+    state = _streamed([[1.0, 1.0, 1.0], [1.0, 4.0, 1.0], [1.0, 4.0, 1.0]])
+    assert state.n_rises == 2
+    assert state.stream == (3, 3.0, 9.0)
+    with pytest.raises(DivergenceError, match="epoch 3"):
+        _streamed([[1.0, 1.0, 1.0], [1.0, 4.0, 1.0], [1.0, 4.0, 1.0], [1.0, 4.0, 1.0]])
+
+
+def test_one_noisy_batch_of_a_stream_is_no_rise():
+    # A batch the model fits 4 times worse than zero, among batches it fits well: the
+    # stream's objective stays below its zero model's.
+    state = _streamed([[1.0, 1.0, 0.2]] + [[1.0, 0.2, 0.2]] * 5 + [[0.1, 0.4, 0.4]] * 3)
+    assert state.n_rises == 0
+
+
+def test_a_stream_s_early_transient_is_no_rise_once_its_batches_are_fitted():
+    # The second batch is fitted 10 times worse than by zero (a model of one batch), the
+    # next ones well: the stream's mean stays above twice the zero model's for long, but
+    # no batch rises again.
+    state = _streamed([[1.0, 1.0, 0.5], [1.0, 10.0, 5.0]] + [[1.0, 0.5, 0.5]] * 4)
+    assert state.stream[2] / state.stream[1] > 2
+    assert state.n_rises == 0
+
+
+@pytest.mark.parametrize("end, raises", [(19.9, False), (20.1, True)])
+def test_a_stream_call_may_not_end_far_above_its_batch_s_objective(end, raises):
+    # The batch's zero model is at 1, the model meets it at 4: the call may end worse
+    # than zero (a few new rows, the momentum of earlier batches), but not five times
+    # worse than where it began.
+    calls = [[1.0, 1.0, 1.0], [1.0, 4.0, end]]
+    if raises:
+        with pytest.raises(DivergenceError, match=f"to {end}"):
+            _streamed(calls)
+    else:
+        _streamed(calls)
+
+
+@pytest.mark.parametrize("rule_id", ["gd", "accelerated"])
+def test_the_point_the_last_full_batch_step_reached_is_checked(quadratic, rule_id):
+    # Issue 23: with max_iter=1 the step was never checked; one epoch of a huge step
+    # raises as two do.
+    for max_iter in (1, 2):
+        with pytest.raises(DivergenceError, match=f"epoch {max_iter - 1}"):
+            run(quadratic, rule_id, learning_rate=1e3, max_iter=max_iter, tol=None)
+    # The check is the pass after the last epoch, where the run ends unconverged.
+    result = run(quadratic, rule_id, max_iter=3, tol=None)
+    assert result.objective == pytest.approx(quadratic(result.params), rel=1e-12)
+
+
+@pytest.mark.parametrize("per_update", [False, True], ids=["per-epoch", "per-update"])
+def test_an_epoch_s_short_last_batch_takes_its_factor_of_the_step(per_update):
+    # 23 rows in batches of 5: the fifth update of each epoch is a batch of 3 rows.
+    problem = LeastSquares()
+    rates = []
+    gd = UPDATE_RULES["gd"]()
+
+    def update(step, params, state, learning_rate, metric, prox):
+        rates.append(learning_rate)
+        return gd.update(step, params, state, learning_rate, metric, prox)
+
+    decay = make_decay("cosine", max_iter=2, per_update=per_update)
+    minimize(problem.loss_gradient, np.zeros(problem.M.shape[1]), n_samples=len(problem.t),
+             learning_rate=0.1, decay=decay, rule=gd._replace(update=update), batch_size=5,
+             max_iter=2, tol=None, rng=np.random.default_rng(0), last_batch=0.25)
+    expected = [0.1 * decay.factor(epoch + (batch / 5 if per_update else 0), 0)
+                * (0.25 if batch == 4 else 1.0) for epoch in range(2) for batch in range(5)]
+    assert_allclose(rates, expected, rtol=1e-14)

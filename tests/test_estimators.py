@@ -14,9 +14,11 @@ from sklearn.datasets import (
     load_digits,
     load_iris,
     load_wine,
+    make_classification,
     make_regression,
 )
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -24,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from skgd import DivergenceError, GDClassifier, GDRegressor
-from skgd.losses import BinaryCrossEntropy, LinearObjective
+from skgd.losses import BinaryCrossEntropy, LinearObjective, SquaredError
 
 
 def _standardised(loader):
@@ -394,13 +396,16 @@ def test_repeated_partial_fit_equals_fit_for_as_many_epochs(request, Estimator, 
     n_epochs = 25
     extra = {"classes": np.unique(y)} if Estimator is GDClassifier else {}
     # partial_fit steps in the plain metric under preconditioner="auto" (a stream's first
-    # batch need not represent the rest): the fit compared with it does too.
-    model = Estimator(decay="inverse", decay_rate=0.1)
+    # batch need not represent the rest) and without momentum (a stream's batches are
+    # noisy): the fit compared with it does too, at the same rate.
+    settings = {"decay": "inverse", "decay_rate": 0.1, "solver": "gd",
+                "learning_rate": 0.1}
+    model = Estimator(**settings)
     for _ in range(n_epochs):
         model.partial_fit(X, y, **extra)
     assert model.preconditioner_ is None
-    reference = Estimator(decay="inverse", decay_rate=0.1, max_iter=n_epochs,
-                          tol=None, preconditioner=None).fit(X, y)
+    reference = Estimator(**settings, max_iter=n_epochs, tol=None,
+                          preconditioner=None).fit(X, y)
 
     assert_allclose(model.coef_, reference.coef_, rtol=1e-12, atol=1e-12)
     assert_allclose(model.intercept_, reference.intercept_, rtol=1e-12, atol=1e-12)
@@ -1052,10 +1057,12 @@ def test_class_weights_of_zero_everywhere_name_class_weight(cancer):
         GDClassifier(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
 
 
-def test_sample_weights_whose_sum_overflows_raise(diabetes):
+def test_sample_weights_whose_sum_would_overflow_fit_as_unit_weights(diabetes):
+    # Only the weights' ratios matter: they are scaled by a power of 2 before any sum.
     X, y = diabetes
-    with pytest.raises(ValueError, match="sample_weight sums to inf: rescale"):
-        GDRegressor().fit(X, y, np.full(len(y), 1e308))
+    expected = GDRegressor(max_iter=50, tol=None).fit(X, y)
+    model = GDRegressor(max_iter=50, tol=None).fit(X, y, np.full(len(y), 1e308))
+    assert_allclose(model.coef_, expected.coef_, rtol=1e-10)
 
 
 @pytest.mark.parametrize("scale", [1.0 / 442, 1e-200], ids=["sum-one", "tiny"])
@@ -1414,27 +1421,35 @@ def test_scoring_loss_scores_exactly_the_negated_validation_objective(
 
 
 def test_partial_fit_counts_rises_above_twice_the_start_across_calls():
-    # Exact least-squares steps (the full metric, plain descent) on y, then on -y: each
-    # call after the first starts where the previous call's targets are fitted, four
-    # times the objective at the origin (the reference), above twice it.
+    # Steps about twice the exact least-squares one (learning_rate=2 in the full metric on a
+    # stream of one batch repeated: the stream's bound is the batch's): each call lands
+    # as far on the other side, at the same objective. On y, then -y, the stream's
+    # objective over its calls climbs above twice the zero model's (4 times it a call
+    # after the first), which the third such call in a row raises.
     X, y = make_regression(200, 5, noise=0.1, random_state=0)
-    model = GDRegressor(solver="gd", preconditioner="full")
+    X = StandardScaler().fit_transform(X)
+    model = GDRegressor(solver="gd", preconditioner="full", alpha=0.0, learning_rate=2.0,
+                        fit_intercept=False)
     for targets in (y, -y, y):
         model.partial_fit(X, targets)
+    assert model._engine_state.n_rises == 2
     with pytest.raises(DivergenceError, match="epoch 3"):
         model.partial_fit(X, -y)
 
 
 def test_a_warm_start_counts_its_rises_from_zero():
     # As above, the stream leaves two rises counted; the warm-started fit on -y starts
-    # four times above its own reference (the origin), which is one rise, not a third.
+    # above twice its own reference (the origin), which is one rise, not a third.
     X, y = make_regression(200, 5, noise=0.1, random_state=0)
-    model = GDRegressor(solver="gd", preconditioner="full")
+    X = StandardScaler().fit_transform(X)
+    model = GDRegressor(solver="gd", preconditioner="full", alpha=0.0, learning_rate=2.0,
+                        fit_intercept=False)
     for targets in (y, -y, y):
         model.partial_fit(X, targets)
-    model.set_params(warm_start=True).fit(X, -y)
+    model.set_params(warm_start=True, learning_rate="auto").fit(X, -y)
     assert model.loss_curve_[0] > 2 * 0.5 * np.mean(y**2)
-    assert_allclose(model.predict(X), GDRegressor().fit(X, -y).predict(X), rtol=1e-8)
+    assert_allclose(model.predict(X), GDRegressor(alpha=0.0, fit_intercept=False)
+                    .fit(X, -y).predict(X), rtol=1e-8)
 
 
 @pytest.mark.parametrize("early_stopping, monitored", [(False, "training objective"),
@@ -1453,27 +1468,30 @@ def test_a_mini_batch_fit_that_does_not_settle_warns_by_its_epoch_rule(diabetes,
         f"{model.optimality_:.3g}); increase max_iter or tol.")
 
 
-def test_optimality_is_nan_after_a_mini_batch_partial_fit_only(diabetes):
+def test_partial_fit_measures_its_optimality_at_the_end_of_each_call(diabetes):
+    # Relative to the zero model on the call's data: the origin's gradient is the unit.
     X, y = diabetes
-    assert np.isnan(GDRegressor(batch_size=32, random_state=0).partial_fit(X, y).optimality_)
-    full = GDRegressor().partial_fit(X, y)
-    # The first epoch measures the start: its own reference.
-    assert full.optimality_ == 1.0
+    for batch_size in (None, 32):
+        model = GDRegressor(batch_size=batch_size, random_state=0).partial_fit(X, y)
+        objective = LinearObjective(SquaredError(), X, y, alpha=model.alpha)
+        w = np.r_[model.coef_, model.intercept_]
+        expected = (np.linalg.norm(objective.gradient(w))
+                    / np.linalg.norm(objective.gradient(np.zeros_like(w))))
+        assert model.optimality_ == pytest.approx(expected, rel=1e-8)
 
 
 def test_a_solver_changed_between_partial_fit_calls_starts_without_momentum(diabetes):
     # Adam, then heavy-ball momentum: the first step of the new rule is a plain gradient
-    # step, with the step size the stream kept from its first call.
+    # step, with the step the stream's curvature gives the new rule.
     X, y = diabetes
     model = GDRegressor(alpha=0.0, solver="adam").partial_fit(X, y)
     coef, intercept = model.coef_.copy(), model.intercept_
     residual = X @ coef + intercept - y
-    learning_rate = model.learning_rate_curve_[0]
     model.set_params(solver="gd", momentum=0.9).partial_fit(X, y)
+    learning_rate = model.learning_rate_curve_[1]
     assert_allclose(model.coef_, coef - learning_rate * X.T @ residual / len(y), rtol=1e-12)
     assert model.intercept_ == pytest.approx(intercept - learning_rate * residual.mean(),
                                              rel=1e-12)
-    assert model.learning_rate_curve_ == [learning_rate] * 2
 
 
 def test_the_held_out_share_rounds_up_as_train_test_split_does(diabetes):
@@ -1482,3 +1500,265 @@ def test_the_held_out_share_rounds_up_as_train_test_split_does(diabetes):
     model = GDRegressor(early_stopping=True, validation_fraction=0.15, random_state=0,
                         max_iter=5).fit(X[:10], y[:10])
     assert np.all(np.isfinite(model.validation_scores_))
+
+
+# -- issue 23: "auto" is safe and "converged" means optimal in mini-batches and streams ----
+def _issue_data(n_samples=2000):
+    """The regression of issue 23's first report: 40 normal columns, a normal truth."""
+    rng = np.random.default_rng
+    X = rng(1).normal(size=(n_samples, 40))
+    return X, X @ rng(2).normal(size=40) + rng(3).normal(size=n_samples)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("rule", [{}, {"solver": "gd"}, {"solver": "gd", "momentum": 0.9},
+                                  {"solver": "gd", "momentum": 0.9, "nesterov": True}],
+                         ids=["default", "gd", "heavy-ball", "nesterov"])
+@pytest.mark.parametrize("batch_size", [1, 8, 32, 128])
+def test_auto_does_not_diverge_on_small_mini_batches(rule, batch_size):
+    # Each of these raised DivergenceError in epoch 0 to 5 with the full batch's 1/L_b
+    # and the accelerated rule's momentum (heavy ball up to batch 128).
+    X, y = _issue_data()
+    model = GDRegressor(batch_size=batch_size, random_state=0, **rule).fit(X, y)
+    assert model.score(X, y) > 0.95
+
+
+@pytest.mark.parametrize("batch_size, decay, factor", [
+    (16, "constant", 0.1), (None, "inverse", 0.1), (None, "constant", 1.0),
+], ids=["mini-batch", "decay", "full-batch-constant-rate"])
+def test_auto_with_momentum_takes_one_minus_momentum_of_the_safe_step(diabetes, batch_size,
+                                                                      decay, factor):
+    # Where the rate falls or the gradients are noisy, momentum would coast; a full batch
+    # at a constant rate keeps 1/L, where the momentum accelerates.
+    X, y = diabetes
+    settings = {"solver": "gd", "preconditioner": None, "batch_size": batch_size,
+                "decay": decay, "max_iter": 1, "tol": None, "random_state": 0}
+    plain = GDRegressor(**settings).fit(X, y).learning_rate_curve_[0]
+    heavy = GDRegressor(momentum=0.9, **settings).fit(X, y).learning_rate_curve_[0]
+    assert heavy == pytest.approx(factor * plain, rel=1e-12)
+
+
+def test_auto_on_mini_batches_is_half_gower_s_step(diabetes):
+    X, y = diabetes
+    objective = LinearObjective(SquaredError(), X, y, alpha=1e-4)
+    model = GDRegressor(batch_size=16, solver="gd", max_iter=1, tol=None,
+                        random_state=0).fit(X, y)
+    assert model.learning_rate_curve_[0] == pytest.approx(
+        1 / (2 * objective.lipschitz(16)), rel=1e-10)
+
+
+def test_momentum_that_coasts_past_the_minimum_is_named_in_the_advice():
+    # Issue 23: with momentum 0.9 and a rate that decays 100-fold an epoch, the
+    # momentum of the first, large steps carries the point away; the advice said "a
+    # smaller learning rate", which makes it worse. "auto" takes 1 - momentum of the
+    # safe step and does not diverge.
+    X, y = _issue_data()
+    settings = {"solver": "gd", "momentum": 0.9, "decay": "inverse", "decay_rate": 100,
+                "preconditioner": "diagonal"}
+    with pytest.raises(DivergenceError, match="lower momentum") as info:
+        GDRegressor(learning_rate=1.0, **settings).fit(X, y)
+    assert "smaller learning_rate" not in str(info.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        GDRegressor(**settings).fit(X, y)
+
+
+def _far_fit(scale):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=60)
+    return X * scale, y
+
+
+@pytest.mark.parametrize("scale, message", [
+    (1e-3, "worse than predicting 0"),
+    (1e153, r"optimality at the end is .*, above sqrt\(tol\)"),
+], ids=["tiny-X", "huge-X"])
+def test_a_mini_batch_fit_far_from_its_optimum_warns(scale, message):
+    # Issue 23: R^2 -0.395 (optimality 5.17) and coef_ = 0 (optimality 1), no warning.
+    X, y = _far_fit(scale)
+    with pytest.warns(ConvergenceWarning, match=message):
+        model = GDRegressor(batch_size=8, random_state=0).fit(X, y)
+    assert model.optimality_ > np.sqrt(model.tol)
+
+
+def test_a_mini_batch_fit_that_settles_near_its_optimum_does_not_warn(diabetes):
+    # A decaying rate reaches the optimum: the epoch rule's stop is then near it.
+    X, y = diabetes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDRegressor(batch_size=64, decay="invscaling", power_t=0.5, tol=1e-3,
+                            random_state=0).fit(X, y)
+    assert model.optimality_ <= np.sqrt(1e-3)
+
+
+def _stream(task):
+    if task == "regression":
+        return make_regression(500, 5, noise=1.0, random_state=0)
+    return make_classification(500, 5, random_state=0)
+
+
+@pytest.mark.parametrize("Estimator, task", [(GDRegressor, "regression"),
+                                             (GDClassifier, "classification")],
+                         ids=["regressor", "classifier"])
+def test_partial_fit_one_row_per_call_works_at_the_defaults(Estimator, task):
+    # Issue 23: DivergenceError at call 5 (regressor) and 51 (classifier).
+    X, y = _stream(task)
+    extra = {"classes": np.unique(y)} if Estimator is GDClassifier else {}
+    model = Estimator()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        for _ in range(3):
+            for i in range(len(y)):
+                model.partial_fit(X[i:i + 1], y[i:i + 1], **extra)
+    reference = Estimator(batch_size=1, random_state=0, max_iter=3, tol=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference.fit(X, y)
+    assert model.score(X, y) > reference.score(X, y) - 0.05
+
+
+def test_a_learning_rate_set_between_partial_fit_calls_takes_effect(diabetes):
+    # Issue 23: 1e-12 and 1e12 gave bitwise equal coef_.
+    X, y = diabetes
+    model = GDRegressor(solver="gd").partial_fit(X, y)
+    coef = model.coef_.copy()
+    model.set_params(learning_rate=1e-12).partial_fit(X, y)
+    assert_allclose(model.coef_, coef, rtol=1e-9)
+    assert model.learning_rate_curve_[-1] == 1e-12
+    with pytest.raises(DivergenceError, match="learning_rate=1e\\+12"):
+        model.set_params(learning_rate=1e12).partial_fit(X, y)
+    # The failed call left the model as it was.
+    assert model.learning_rate_curve_[-1] == 1e-12
+
+
+def test_a_batch_of_larger_rows_shrinks_the_auto_step_of_a_stream(diabetes):
+    X, y = diabetes
+    model = GDRegressor().partial_fit(X, y)
+    first = model.learning_rate_curve_[-1]
+    model.partial_fit(X * 10, y)
+    assert model.learning_rate_curve_[-1] < first / 10
+
+
+@pytest.mark.parametrize("name, value", [("preconditioner", "full"),
+                                         ("fit_intercept", False)])
+def test_a_parameter_that_fixed_the_stream_s_model_raises_when_changed(diabetes, name,
+                                                                        value):
+    X, y = diabetes
+    model = GDRegressor().partial_fit(X, y)
+    coef = model.coef_.copy()
+    with pytest.raises(ValueError, match=f"made with {name}=.*; {name}={value!r} cannot"):
+        model.set_params(**{name: value}).partial_fit(X, y)
+    assert_array_equal(model.coef_, coef)
+
+
+def test_a_partial_fit_call_that_ends_far_above_its_start_raises():
+    # Issue 23: Adam at learning_rate=3 left a model 497 times worse than zero.
+    rng = np.random.default_rng(0)
+    X, y = np.full((118, 1), 3.0), 0.5 + 0.1 * rng.normal(size=118)
+    with pytest.raises(DivergenceError, match="learning_rate=3"):
+        GDRegressor(solver="adam", learning_rate=3.0).partial_fit(X, y)
+
+
+def test_the_last_step_of_a_full_batch_fit_is_checked():
+    # Issue 23: max_iter=1 returned R^2 -8.5e23 with only a ConvergenceWarning.
+    X, y = _issue_data()
+    for max_iter in (1, 2):
+        with pytest.raises(DivergenceError, match="learning_rate=1e\\+12"):
+            GDRegressor(learning_rate=1e12, preconditioner=None, solver="gd",
+                        max_iter=max_iter).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_tiny_weights_fit_as_unit_weights(Estimator):
+    # Issue 23: OverflowError (classifier) and "too large for their dtype" (regressor).
+    X, y = make_classification(60, 4, random_state=0)
+    expected = Estimator().fit(X, y)
+    model = Estimator().fit(X, y, sample_weight=np.full(60, 1e-320))
+    assert_allclose(model.coef_, expected.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_the_classifier_s_schedule_does_not_depend_on_the_scale_of_the_weights():
+    # Issue 23: unit weights 16 epochs, weights 1/n 37, times 1e-6 75 (refits scheduled
+    # by the weights' sum, not by the rows they stand for).
+    X, y = make_classification(2000, 20, n_informative=10, n_classes=3, random_state=0)
+    weight = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    fits = [GDClassifier(alpha=1e-3).fit(X, y, sample_weight=weight * scale)
+            for scale in (1.0, 1 / len(y), 1e-6, 1e-300)]
+    assert len({fit.n_iter_ for fit in fits}) == 1
+    for fit in fits[1:]:
+        # Weights scaled by other than a power of 2 round differently.
+        assert_allclose(fit.coef_, fits[0].coef_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("settings", [{"solver": "adam"}, {}, {"batch_size": 8}],
+                         ids=["adam", "default", "mini-batch"])
+def test_a_reference_objective_of_zero_is_no_divergence(settings):
+    # Issue 23: partial_fit on y = 0 then on y raised "rose from 0 at the start to 3.17";
+    # a warm start on new targets after a fit on y = 0 "rose from 0 ... to 2.61".
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, -2.0, 0.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stream = GDRegressor(random_state=0, **settings).partial_fit(X, np.zeros(60))
+        for _ in range(5):
+            stream.partial_fit(X, y)
+        warm = GDRegressor(warm_start=True, random_state=0, **settings).fit(X, np.zeros(60))
+        warm.fit(X, y)
+    # The stream learns (Adam's "auto" step from a first batch of zero gradient is the
+    # 1e-3 fallback: slowly).
+    assert stream.loss_curve_[-1] < stream.loss_curve_[1]
+    assert warm.score(X, y) > 0.9
+
+
+def test_a_stream_meeting_zero_targets_after_learning_is_no_divergence():
+    # The batch of zero targets has a zero model that fits it exactly: its reference
+    # objective is 0, and the model's loss there is measured in its own units.
+    X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    model = GDRegressor()
+    for _ in range(20):
+        model.partial_fit(X, y)
+    model.partial_fit(X, np.zeros(200))
+    assert np.all(np.isfinite(model.coef_))
+
+
+def test_early_stopping_takes_about_as_much_memory_as_X():
+    # The training and the held-out rows are copied once (see validation_fraction).
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 50), dtype=np.float32)
+    y = X[:, :5].sum(axis=1) + rng.standard_normal(100_000, dtype=np.float32)
+    peaks = {}
+    for early_stopping in (False, True):
+        tracemalloc.start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            GDRegressor(early_stopping=early_stopping, max_iter=2, tol=None,
+                        random_state=0).fit(X, y)
+        peaks[early_stopping] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks[True] - peaks[False] <= 1.05 * X.nbytes
+
+
+@pytest.mark.parametrize("batch_size", [1, 8, 64])
+def test_weighted_mini_batches_reach_the_weighted_optimum(batch_size):
+    # Batches normalised by their own weights leaned to the unweighted fit: a batch of
+    # one ignored its weight. Weights that favour the rows of positive noise move the
+    # intercept by about 10.
+    rng = np.random.default_rng(0)
+    X, noise = rng.normal(size=(300, 5)), 20 * rng.normal(size=300)
+    y = X @ [3.0, -2.0, 1.0, 0.5, 4.0] + noise
+    weight = np.where(noise > 0, 5.0, 1.0)
+    exact = Ridge(alpha=1e-4 * weight.sum()).fit(X, y, sample_weight=weight)
+    unweighted = Ridge(alpha=1e-4 * len(y)).fit(X, y)
+    model = GDRegressor(batch_size=batch_size, decay="invscaling", power_t=0.5, max_iter=200,
+                        tol=None, average=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y, sample_weight=weight)
+    bias = abs(unweighted.intercept_ - exact.intercept_)
+    assert bias > 10
+    assert abs(model.intercept_ - exact.intercept_) < 0.05 * bias
+    assert_allclose(model.coef_, exact.coef_, rtol=0.02)

@@ -642,14 +642,18 @@ def test_rows_evaluate_the_objective_of_the_mini_batch(loss_name):
     rows = np.array([5, 17, 2, 40, 33])
     for weights in (None, sample_weight):
         full = LinearObjective(make_loss(), X, y, weights, alpha=0.2)
-        batch = LinearObjective(make_loss(), X[rows], y[rows],
-                                None if weights is None else weights[rows], alpha=0.2)
         w = np.random.default_rng(1).normal(size=full.n_params)
-        for part, expected in ((rows, batch.loss_gradient(w)),
-                               (slice(10, 20), LinearObjective(
-                                   make_loss(), X[10:20], y[10:20],
-                                   None if weights is None else weights[10:20],
-                                   alpha=0.2).loss_gradient(w))):
+        for part in (rows, slice(10, 20)):
+            # The batch's objective, its data term scaled by its mean weight relative
+            # to the whole's: weighted batches estimate F without bias.
+            batch = LinearObjective(make_loss(), X[part], y[part],
+                                    None if weights is None else weights[part], alpha=0.2)
+            expected_loss, expected_grad = batch.loss_gradient(w)
+            data = LinearObjective(make_loss(), X[part], y[part],
+                                   None if weights is None else weights[part])
+            ratio = 1.0 if weights is None else weights[part].mean() / weights.mean()
+            data_loss, data_grad = data.loss_gradient(w)
             loss, grad = full.loss_gradient(w, part)
-            assert_allclose(loss, expected[0], rtol=1e-13)
-            assert_allclose(grad, expected[1], rtol=1e-12, atol=1e-15)
+            assert_allclose(loss, expected_loss + (ratio - 1) * data_loss, rtol=1e-12)
+            assert_allclose(grad, expected_grad + (ratio - 1) * data_grad, rtol=1e-12,
+                            atol=1e-14)

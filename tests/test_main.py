@@ -135,3 +135,17 @@ def test_the_first_row_is_the_default_and_says_what_auto_picked(comparison):
 def test_every_gd_setting_says_it_runs_without_a_preconditioner():
     for label, params in SETTINGS:
         assert ("no precond." in label) == (params.get("preconditioner", "auto") is None)
+
+
+def test_a_plot_path_that_is_a_directory_is_a_usage_error_before_any_fit(tmp_path, capsys):
+    # Issue 23: a directory named like an image passed the extension check, and saving
+    # the figure failed with IsADirectoryError after every fit had run.
+    directory = tmp_path / "adir.png"
+    directory.mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diabetes", f"--plot={directory}"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--plot {directory} is a directory; name a file in it" in err
+    assert "fitting" not in err
+    assert "Traceback" not in err

@@ -449,3 +449,109 @@ def _exact_objective(X, y, sample_weight, params, classify, value):
     if caught:
         return None
     return value(exact.coef_, exact.intercept_)
+
+
+# -- issue 23: "auto" is safe and "converged" means optimal in mini-batches and streams ----
+RULES = {"default": {}, "gd": {"solver": "gd"},
+         "momentum": {"solver": "gd", "momentum": 0.9},
+         "nesterov": {"solver": "gd", "momentum": 0.9, "nesterov": True}}
+
+
+@st.composite
+def mini_batch_specs(draw):
+    """A dataset spec as :func:`data_specs` draws, with up to 300 rows: enough for
+    batches of 1 to 128 to be mini-batches."""
+    n_samples = draw(st.integers(2, 300))
+    n_features = draw(st.integers(1, 8))
+    return DataSpec(
+        n_samples, n_features,
+        seed=draw(st.integers(0, 2**32 - 1)),
+        n_constant=draw(st.integers(0, n_features)),
+        n_duplicates=draw(st.integers(0, n_samples - 1)),
+        exponents=tuple(draw(st.lists(st.integers(-3, 3), min_size=n_features,
+                                      max_size=n_features))),
+        dtype=draw(st.sampled_from([np.float64, np.float32])),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=mini_batch_specs(), x_exponent=st.integers(-8, 8), y_exponent=st.integers(-8, 8),
+       classify=st.booleans(), weighted=st.booleans(), rule=st.sampled_from(sorted(RULES)),
+       batch_size=st.integers(1, 128), mode=st.sampled_from(["fit", "partial_fit", "stream"]),
+       n_chunks=st.integers(2, 10))
+def test_auto_is_safe_and_converged_means_optimal_in_mini_batches_and_streams(
+        spec, x_exponent, y_exponent, classify, weighted, rule, batch_size, mode, n_chunks):
+    """``learning_rate="auto"`` never diverges in mini-batches (batch sizes 1-128), one
+    ``partial_fit`` call or a stream of them, for the default solver and gradient descent
+    with or without momentum; a fit or a first ``partial_fit`` call whose model is worse
+    than the zero model warns; a fit that reports convergence without a warning is near
+    the exact solver's objective.
+
+    "Near": ``F - F* <= 1e-3 |F*| + tol F(0)``. The epoch-level rule's fit warns unless
+    its optimality is at most ``sqrt(tol)``, whose square is the gap left as a share of
+    the gap at the start ``F(0) - F*`` (exactly for least squares in the curvature bound):
+    where the optimum is a tiny share of the start's objective (near-interpolation) the
+    gap is resolved to ``tol`` of the start, not of the optimum.
+    """
+    X, rng = make_X(spec)
+    X = (X.astype(np.float64) * 10.0**x_exponent).astype(spec.dtype)
+    n_samples = X.shape[0]
+    sample_weight = rng.uniform(0.2, 3.0, n_samples) if weighted else None
+    if classify:
+        y = rng.integers(0, 2, n_samples)
+        y[:2] = [0, 1]
+        model = GDClassifier(batch_size=batch_size, random_state=0, max_iter=20,
+                             **RULES[rule])
+        loss, target, extra = BinaryCrossEntropy(), y.astype(np.float64), {"classes": [0, 1]}
+    else:
+        y = (X.astype(np.float64) @ rng.standard_normal(X.shape[1])
+             + rng.standard_normal(n_samples)) * 10.0**y_exponent
+        model = GDRegressor(batch_size=batch_size, random_state=0, max_iter=20,
+                            **RULES[rule])
+        loss, target, extra = SquaredError(), y, {}
+    objective = LinearObjective(loss, X.astype(np.float64), target, sample_weight,
+                                alpha=model.alpha)
+
+    def value(coef, intercept):
+        return objective.loss(np.concatenate([np.ravel(coef), np.ravel(intercept)]))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            if mode == "fit":
+                model.fit(X, y, sample_weight=sample_weight)
+            elif mode == "partial_fit":
+                model.partial_fit(X, y, sample_weight=sample_weight, **extra)
+            else:
+                for _ in range(3):
+                    for rows in np.array_split(rng.permutation(n_samples),
+                                               min(n_chunks, n_samples)):
+                        model.partial_fit(X[rows], y[rows], **extra, sample_weight=(
+                            None if sample_weight is None else sample_weight[rows]))
+        except DivergenceError as error:
+            pytest.fail(f"learning_rate='auto' diverged: {error}")
+        except ValueError as error:
+            # The data's scale beyond the dtype: a clear message.
+            event(type(error).__name__)
+            assert CLEAR_MESSAGE.search(str(error)), repr(error)
+            return
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    event(f"{mode}: {'warned' if warned else 'no warning'}")
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+    if mode == "stream":
+        return
+    start = value(np.zeros(X.shape[1]), 0.0)
+    final = value(model.coef_, model.intercept_)
+    if final > start + 1e-5 * abs(start):
+        assert warned, ("worse than the zero model without a warning", final, start)
+    # A float32 full batch (a batch of all the rows) resolves the objective to float32's
+    # precision only, as the full-batch property above says.
+    if mode == "fit" and not warned and not (X.dtype == np.float32
+                                              and batch_size >= n_samples):
+        reference = _exact_objective(X, y, sample_weight, {"alpha": model.alpha,
+                                                          "penalty": "l2"},
+                                     classify, value)
+        if reference is not None:
+            assert final - reference <= 1e-3 * abs(reference) + model.tol * abs(start), (
+                final, reference, start)

@@ -1,0 +1,106 @@
+"""When a descent stops: the engine's stopping rules, one unit.
+
+A full-batch run stops once its *optimality* is at most ``tol`` (see :mod:`skgd._engine`
+for the measure); where the update rule can then take Newton's steps cheaply
+(``UpdateRule.finish``, L-BFGS on small problems), it takes them first, to the optimum to
+rounding. Runs that see the data in mini-batches, or that score a validation set, stop by
+an epoch-level rule instead: the monitored value (training objective, or minus the
+validation score) has not improved by ``tol`` relative to its best for
+``n_iter_no_change`` epochs. A ``"plateau"`` decay cuts the rate at each such stall
+instead, until it has cut it by ``_MIN_PLATEAU_FACTOR`` in all.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+# Newton's steps past the stopping rule, at most (see UpdateRule.finish), and the
+# optimality they stop at: two take 1e-5 to the rounding of float64 gradients.
+_POLISH_STEPS = 3
+_POLISHED = 1e-12
+# "plateau" stops once it has cut the rate by this factor in all.
+_MIN_PLATEAU_FACTOR = 1e-6
+
+
+class Verdict(NamedTuple):
+    """What the stopping rules say after an epoch."""
+
+    # Stop the run here.
+    stop: bool
+    # The stop is the rule's (optimality, or the epoch-level rule's stall), not the end
+    # of a plateau decay.
+    converged: bool = False
+    # The rule state to go on from (Newton's steps past the stop), where it changed.
+    rule_state: object = None
+    # A plateau: the decay cuts the rate once more.
+    cut_rate: bool = False
+
+
+_GO_ON = Verdict(False)
+
+
+class Stop:
+    """The stopping rules of one run."""
+
+    def __init__(self, tol, n_iter_no_change, *, full_batch, epoch_rule, decay,
+                 rule) -> None:
+        self.tol, self.n_iter_no_change = tol, n_iter_no_change
+        self.full_batch, self.epoch_rule = full_batch, epoch_rule
+        self.decay, self.rule = decay, rule
+        self.best, self.stalled = math.inf, 0
+        # The optimality at each Newton step past the stopping rule.
+        self.polished: list[float] | None = None
+
+    def monitor(self, monitored):
+        """Record an epoch's monitored value (lower is better); whether it is the best
+        so far. An epoch not better than the best by ``tol`` (relative) stalls."""
+        tol, best = self.tol, self.best
+        if tol is None or monitored < best - (tol * abs(best) if math.isfinite(best)
+                                              else 0.0):
+            self.stalled = 0
+        else:
+            self.stalled += 1
+        if monitored < best:
+            self.best = monitored
+            return True
+        return False
+
+    def verdict(self, epoch, n_plateaus, relative, reverted, rule_state, metric):
+        """The rules' verdict after ``epoch`` epochs (``n_plateaus`` rate cuts so far):
+        ``relative`` is the optimality of the point the full batch accepted (None
+        elsewhere), ``reverted`` whether the rule turned its point down."""
+        if self.tol is None:
+            return _GO_ON
+        if self.full_batch and not reverted and relative is not None \
+                and relative <= self.tol:
+            if self.polished is None:
+                polish = self.rule.finish(rule_state, metric)
+                if polish is not None:
+                    self.polished = [relative]
+                    return Verdict(False, rule_state=polish)
+            elif _polishing(self.polished, relative):
+                self.polished.append(relative)
+                return _GO_ON
+            return Verdict(True, converged=True)
+        if self.stalled >= self.n_iter_no_change:
+            self.stalled = 0
+            decay = self.decay
+            if (decay.reduces_on_plateau
+                    and decay.factor(epoch, n_plateaus + 1) >= _MIN_PLATEAU_FACTOR):
+                return Verdict(False, cut_rate=True)
+            if self.epoch_rule:
+                return Verdict(True, converged=True)
+            if decay.reduces_on_plateau:
+                # The rate is as low as "plateau" takes it: stop, optimal or not.
+                return Verdict(True)
+        return _GO_ON
+
+
+def _polishing(polished, relative):
+    """Whether Newton's steps past the stopping rule go on: at most ``_POLISH_STEPS`` of
+    them, until the optimality is within ``_POLISHED`` of the start's, while each still
+    divides it by 10 or more (quadratic convergence; once rounding sets the gradient, a
+    step gains nothing)."""
+    return (len(polished) < _POLISH_STEPS and relative > _POLISHED
+            and relative <= polished[-1] / 10)
