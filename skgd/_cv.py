@@ -491,7 +491,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         0.7-0.8 of the epochs and the path 0.8 of the time (the digits, 5 classes on
         60 000 rows). Where the refitted metric is the whole Hessian (one output, or a
         softmax small enough), Newton's steps finish a fit from zero in a few epochs and
-        the path took 1.0-1.25 the time; with the bound kept (the accelerated gradient,
+        the path took 1.0-1.2 the time; with the bound kept (the accelerated gradient,
         least squares solved in one step) 0.9-1.5.
         """
         metric = _metric_of(fits[0])
