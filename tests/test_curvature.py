@@ -131,6 +131,14 @@ def test_wide_sparse_X_never_builds_a_square_matrix(monkeypatch):
         raise AssertionError("a p x p matrix was built")
 
     monkeypatch.setattr(curvature, "gram", refuse)
+    # Fewer rows than half the columns: the full metric, held through X (n x n).
+    model = GDClassifier(alpha=1e-3, max_iter=20, tol=None).fit(X, y)
+    assert model.preconditioner_ == "full"
+    # More rows, beyond FULL_MAX_COLUMNS (made small here; text-like rows, whose Gram
+    # matrix is not sparse): the diagonal.
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", 200)
+    X = sp.random(600, 1000, density=0.05, format="csr", random_state=0)
+    y = (X @ rng.normal(size=1000) > 0).astype(int)
     model = GDClassifier(alpha=1e-3, max_iter=20, tol=None).fit(X, y)
     assert model.preconditioner_ == "diagonal"
 
