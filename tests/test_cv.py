@@ -674,9 +674,6 @@ def test_scoring_loss_of_a_test_label_the_fold_did_not_train_on_is_nan(missing):
 
 # -- the regularisation path: a search of alphas alone warm-starts each from the last ------
 PATH_ALPHAS = [1e-4, 1e-3, 1e-2, 1e-1]
-PATH_CASES = {**CASES,
-              "sparse": (lambda: _sparse_binary(), GDClassifierCV, GDClassifier),
-              "float32": (lambda: _float32_binary(), GDClassifierCV, GDClassifier)}
 
 
 def _sparse_binary():
@@ -689,6 +686,11 @@ def _float32_binary():
     return X.astype(np.float32), y
 
 
+PATH_CASES = {**CASES,
+              "sparse": (_sparse_binary, GDClassifierCV, GDClassifier),
+              "float32": (_float32_binary, GDClassifierCV, GDClassifier)}
+
+
 def _from_zero(search):
     """Which fits of a search started from zero: those whose first objective is F(0),
     the same for every alpha of a fold (the L2 term vanishes at zero) and the highest."""
@@ -699,7 +701,8 @@ def _from_zero(search):
 @pytest.fixture
 def every_alpha_search_on_a_path(monkeypatch):
     """Every search of alpha alone on a path, whatever its fits' metric (the search takes
-    it only where the fits refit to the local Hessian): the path itself, for any rule."""
+    it only where L-BFGS refits a softmax's class blocks): the path itself, for any
+    rule."""
     import skgd._cv as cv_module
 
     monkeypatch.setattr(cv_module._BaseGDCV, "_follows_path",
