@@ -14,6 +14,13 @@ the weights) without a second copy of X. Mini-batch fits, whose batches must be 
 the training rows as the estimator's own fit draws them, take the fold's rows as a copy.
 The rest of each fit (metric, step, stopping rule, refits) is the estimator's own code, so
 each fit is the one ``GridSearchCV`` would make, to rounding.
+
+A search of the regularisation alone runs each fold's alphas as a path instead, where that
+was measured to pay (:meth:`_BaseGDCV._follows_path`), from the largest to the smallest, each
+fit the estimator's warm start from the solution before (:class:`_Path`): it stops on the
+same optimality as a fit from zero, so it ends where that fit ends, to within ``tol``, in
+fewer epochs. The paths of all folds advance side by side, so their passes are still
+shared.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,7 +42,7 @@ from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import UNUSED, MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -89,6 +96,68 @@ class _FoldFit:
         self.outcome = None
         self.message = None
         self.seconds = 0.0
+        # The alpha whose solution it started from, on a path (None: from zero).
+        self.start = None
+
+
+def _alphas_alone(fits):
+    """Whether a fold's ``fits`` (one per candidate) search the regularisation alone, with
+    a stopping rule to reach sooner: full-batch fits at ``learning_rate="auto"`` with a
+    ``tol``."""
+    first = fits[0]
+    return (first.fold["masked"] and first.estimator.tol is not None
+            and all(fit.estimator.learning_rate == "auto" for fit in fits))
+
+
+class _Path:
+    """Fits of one fold run one after another, each from where the one before it ended:
+    a regularisation path, as ``LogisticRegressionCV`` and glmnet take it (a fit alone
+    is a path of one, from zero).
+
+    Its descents are one generator for :func:`~skgd._engine.run_many`, so that the paths
+    of all folds advance side by side and their requests share passes over X. Each fit
+    after the first is the estimator's own warm start (``warm_start=True``, as if it had
+    just been fitted at the alpha before, but with a schedule of its own), whose
+    optimality is measured against the origin as a fit from zero measures it: a fit that
+    converges is the fit from zero to within ``tol``. After a fit that diverges, the next
+    one starts from zero.
+    """
+
+    def __init__(self, fits):
+        self.fits = fits
+        self.fit = fits[0]
+
+    @property
+    def objective(self):
+        """The objective of the fit running now (what :func:`_answer` answers for)."""
+        return self.fit.objective
+
+    def descents(self, tasks):
+        state = alpha = None
+        for fit in self.fits:
+            self.fit = fit
+            tasks.begin_fit(fit)
+            estimator = fit.estimator
+            if state is not None:
+                fit.start = alpha
+                estimator.warm_start = True
+                estimator._engine_state = state
+            descent, finish = estimator._plan(
+                fit.objective, None, check_random_state(estimator.random_state),
+                _CallbackReport(estimator, None, fit.objective.X, fit.objective.y, None),
+                partial=False, resume=False)
+            try:
+                fit.outcome = yield from descent
+            except DivergenceError as error:
+                fit.outcome, state = error, None
+            else:
+                fit.message = finish(fit.outcome)
+                # What partial_fit would continue in; a fold's fit has no partial_fit.
+                del estimator._metric
+                # The next fit starts from this solution, with a schedule of its own.
+                state = fit.outcome.state._replace(epoch=0, n_updates=0, n_plateaus=0)
+                alpha = estimator.alpha
+            tasks.end_fit(fit)
 
 
 class _SearchTasks:
@@ -97,8 +166,9 @@ class _SearchTasks:
     numbered in GridSearchCV's order (candidate, then fold), and the
     ``"refit-with-best-params"``, whose epochs are the refitted estimator's own tasks.
 
-    The fits run side by side, a group at a time: each one's task begins with its group
-    and ends with its descent. A callback cannot stop one of them; it can stop the refit.
+    The fits run side by side, a group at a time: each one's task begins and ends with
+    its descent (on a regularisation path, after the fit before it). A callback cannot
+    stop one of them; it can stop the refit.
     """
 
     def __init__(self, search, context, n_candidates, n_splits, X, y, sample_weight):
@@ -169,7 +239,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         **{name: rule for name, rule in _BaseGD._parameter_constraints.items()
            if name not in _GRID},
         "learning_rates": ["array-like"],
-        "alphas": ["array-like"],
+        "alphas": ["array-like", Interval(Integral, 1, None, closed="left")],
         "cv": ["cv_object"],
         "refit": ["boolean"],
         "n_jobs": [Integral, None],
@@ -201,10 +271,10 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
                   if name not in _GRID}
         return self._estimator_class(**params)
 
-    def _candidates(self):
-        """The grid in GridSearchCV's order (alpha, then learning_rate fastest)."""
+    def _candidates(self, alphas):
+        """The grid of ``alphas`` (a list) and the learning rates, in GridSearchCV's order
+        (alpha, then learning_rate fastest)."""
         rates = list(self.learning_rates)
-        alphas = list(self.alphas)
         if not rates or not alphas:
             raise ValueError(f"learning_rates={self.learning_rates!r} and alphas="
                              f"{self.alphas!r} must each hold at least one value.")
@@ -243,7 +313,11 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         if self.scoring not in (None, "loss"):
             # An unknown scorer name is reported now, not after the whole search.
             check_scoring(base, scoring=self.scoring)
-        candidates = self._candidates()
+        # A grid given as a list is checked before the data are read; alphas=n is made
+        # from them.
+        alphas = None if isinstance(self.alphas, Integral) else list(self.alphas)
+        if alphas is not None:
+            self._candidates(alphas)
         self._check_namespace(X)
         # The refit takes X as it came, so that best_estimator_ keeps its feature names.
         X_input = X
@@ -254,6 +328,9 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
             check_classification_targets(y)
         sample_weight = _unit_scale(base._host_sample_weight(sample_weight, X.shape[0],
                                                              X.dtype))
+        if alphas is None:
+            alphas = _alpha_grid(base, X, y, sample_weight, self.alphas)
+        candidates = self._candidates(alphas)
         cv = check_cv(self.cv, y, classifier=not self._regression)
         splits = list(cv.split(X, y, groups))
         _check_splits(splits)
@@ -305,6 +382,7 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         self.cv_results_ = results
         self.loss_curves_ = curves
         self.diverged_ = diverged
+        self.alphas_ = np.asarray(alphas, dtype=float)
         self.best_index_ = best
         self.best_params_ = best_params
         self.best_score_ = float(results["mean_test_score"][best])
@@ -354,13 +432,17 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
     def _search(self, base, candidates, folds, tasks):
         """Fit every candidate on ``folds`` side by side; return the fits and the time.
 
-        The fits run in groups whose metrics (a ``p x p`` factorisation each, with the
-        default preconditioner, and the local Hessian's for a cross-entropy) fit in
-        :func:`_metric_budget`: side by side, many would take more memory than X.
+        Each fold's fits follow a regularisation path where :meth:`_follows_path` says
+        so (see :class:`_Path`); otherwise every fit is a path of its own, from zero. The
+        paths run in groups whose
+        metrics (a ``p x p`` factorisation each, with the default preconditioner, and
+        the local Hessian's for a cross-entropy) fit in :func:`_metric_budget`: side by
+        side, many would take more memory than X.
         """
         start = time.perf_counter()
-        fits = []
+        fits, paths = [], []
         for fold in folds:
+            fold_fits = []
             for index, candidate in enumerate(candidates):
                 # The search reports its fits itself (see _report): labelled, in order.
                 estimator = clone(base).set_params(**candidate, verbose=0)
@@ -376,38 +458,50 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
                     fold["loss"], fold["X"], fold["y"], fold["weight"], alpha=alpha,
                     l1_ratio=l1_ratio, fit_intercept=estimator.fit_intercept,
                     shared=fold["shared"])
-                fits.append(fit)
+                fold_fits.append(fit)
+            fits += fold_fits
+            if self._follows_path(fold_fits):
+                # From the largest alpha to the smallest (the first of equals first).
+                paths.append(_Path(sorted(fold_fits,
+                                          key=lambda fit: -fit.estimator._penalty()[0])))
+            else:
+                paths += [_Path([fit]) for fit in fold_fits]
         budget = _metric_budget(folds[0]["X"])
-        group = []
-        for fit in fits:
-            if group and _footprint(group + [fit]) > budget:
-                self._run_group(group, tasks)
+        group, origins = [], {}
+        for path in paths:
+            if group and _footprint(group + [path]) > budget:
+                self._run_group(group, tasks, origins)
                 group = []
-            group.append(fit)
-        self._run_group(group, tasks)
+            group.append(path)
+        self._run_group(group, tasks, origins)
         return fits, time.perf_counter() - start
 
     @staticmethod
-    def _run_group(fits, tasks):
-        """Plan the descents of ``fits`` and run them side by side."""
-        descents = []
-        for fit in fits:
-            tasks.begin_fit(fit)
-            estimator = fit.estimator
-            descent, fit.finish = estimator._plan(
-                fit.objective, None, check_random_state(estimator.random_state),
-                _CallbackReport(estimator, None, fit.objective.X, fit.objective.y, None),
-                partial=False, resume=False)
-            descents.append(descent)
-        outcomes = run_many(descents, lambda requests: _answer(fits, requests),
-                            catch=(DivergenceError,),
-                            on_done=lambda index, outcome: tasks.end_fit(fits[index]))
-        for fit, outcome in zip(fits, outcomes, strict=True):
-            fit.outcome = outcome
-            if not isinstance(outcome, Exception):
-                fit.message = fit.finish(outcome)
-                # What partial_fit would continue in; a fold's fit has no partial_fit.
-                del fit.estimator._metric
+    def _follows_path(fits):
+        """Whether a fold's ``fits`` (one per candidate) run as a regularisation path.
+
+        Only in a search of the regularisation alone (:func:`_alphas_alone`): learning
+        rates are compared fit for fit from zero, as GridSearchCV fits them (a rate that
+        crawls or diverges there is what such a search shows). And only where a warm
+        start was measured to pay for the width it costs: a path runs a fold's alphas one
+        after another, each round of passes serving its folds' fits, not every (fold,
+        alpha) pair at once (``benchmarks/cv.py`` times both). That is where L-BFGS
+        refits its metric to the blocks of a softmax's Hessian, one class each, and
+        learns their coupling over tens of epochs: a fit from the previous solution took
+        0.7-0.8 of the epochs and the path 0.8 of the time (the digits, 5 classes on
+        60 000 rows). Where the refitted metric is the whole Hessian (one output, or a
+        softmax small enough), Newton's steps finish a fit from zero in a few epochs and
+        the path took 1.0-1.2 the time; with the bound kept (the accelerated gradient,
+        least squares solved in one step) 0.9-1.5.
+        """
+        metric = _metric_of(fits[0])
+        return _alphas_alone(fits) and metric.refits and not metric.exact
+
+    @staticmethod
+    def _run_group(paths, tasks, origins):
+        """Run the descents of ``paths`` side by side (``origins``: see :func:`_answer`)."""
+        run_many([path.descents(tasks) for path in paths],
+                 lambda requests: _answer(paths, requests, origins))
 
     def _results(self, candidates, folds, fits, X, y, sample_weight):
         """``cv_results_`` in GridSearchCV's layout, the loss curves and the messages of
@@ -543,8 +637,10 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
             if isinstance(fit.outcome, Exception):
                 how = f"diverged after {len(fit.outcome.loss_curve)} epochs"
             else:
-                how = (f"{fit.estimator.n_iter_} epochs, "
-                       + ("not converged" if fit.message else "converged")
+                how = (f"{fit.estimator.n_iter_} epochs"
+                       + ("" if fit.start is None
+                          else f" from the solution at alpha={fit.start!r}")
+                       + (", not converged" if fit.message else ", converged")
                        + f", objective {fit.estimator.loss_curve_[-1]:.6g}")
             score = results[f"split{k}_test_score"][i]
             print(f"[CV {k + 1}/{n_splits}; {i + 1}/{n_candidates}] "
@@ -599,6 +695,46 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         return self._best().predict(self._check_input(X))
 
 
+# alphas=n spans this many times down from the alpha at which the solution is zero:
+# glmnet's lambda.min.ratio where there are more rows than columns.
+_ALPHA_SPAN = 1e-4
+
+
+def _alpha_grid(base, X, y, sample_weight, n_alphas):
+    """``n_alphas`` alphas, log-spaced from ``alpha_max`` down to ``_ALPHA_SPAN`` times it.
+
+    ``alpha_max = max_j |dF/dW_j| / l1_ratio`` on all the rows, at zero coefficients and
+    the intercepts that are then optimal: the smallest alpha at which the L1 penalty's
+    solution is zero (the elastic net's too, whose L2 part has no gradient there). An
+    L2 penalty's solution is zero only in the limit; its grid starts at the same place
+    (``l1_ratio`` counted as 1), where it is already strongly shrunk.
+
+    At the intercepts' optimum the derivative of the loss with respect to the raw
+    prediction is its derivative at zero less the weighted mean of that (for these
+    losses, whose links are canonical, ``mu - y`` with ``mu`` the weighted mean of the
+    targets): no fit is needed.
+    """
+    loss, targets, weight = clone(base)._encode_targets(y, sample_weight, False, None,
+                                                        False)
+    raw = np.zeros((X.shape[0], loss.n_outputs) if loss.raw_ndim == 2 else X.shape[0],
+                   dtype=X.dtype)
+    _, residual = loss.loss_gradient(targets, raw)
+    residual = residual.reshape(X.shape[0], -1)
+    total = float(weight.sum())
+    if base.fit_intercept:
+        residual = residual - weight @ residual / total
+    grad = np.asarray(X.T @ (weight[:, None] * residual)) / total
+    _, l1_ratio = base._penalty()
+    alpha_max = float(np.max(np.abs(grad))) / (l1_ratio or 1.0)
+    if not alpha_max > 0:
+        raise ValueError(
+            f"alphas={n_alphas} spreads a grid below the alpha at which the solution is "
+            "zero, but the gradient at zero is 0 here (the targets are constant, or X is "
+            "zero): every alpha gives the same fit. Pass alphas as a list.")
+    return [float(alpha) for alpha in np.geomspace(alpha_max, alpha_max * _ALPHA_SPAN,
+                                                   n_alphas)]
+
+
 def _check_splits(splits):
     """Raise where a fold of ``cv`` has no training or no test rows: nothing to fit, or
     nothing to score (GridSearchCV scores such a fold NaN, or fails on it)."""
@@ -644,59 +780,111 @@ def _metric_budget(X):
     return max(size // 10, 16 * 2**20)
 
 
-def _footprint(fits):
-    """Bytes the metrics of ``fits`` take while they run: for the "full" metric (or the
-    gauge of a Euclidean step), the ``(p + 1) x (p + 1)`` matrix and its inverse per fold
-    and alpha (shared by the learning rates; one block serves every class), and per
-    L-BFGS fit that refits it to the local curvature, a block per class (the softmax's
-    whole ``K (p + 1)`` square where it takes that) and its memory of pairs; vectors for
-    the others."""
+def _footprint(paths):
+    """Bytes the metrics of ``paths`` take while they run side by side: for the "full"
+    metric (or the gauge of a Euclidean step), the ``(p + 1) x (p + 1)`` matrix and its
+    inverse per fold and alpha (shared by the learning rates, kept for the whole search;
+    one block serves every class), and per L-BFGS fit that refits it to the local
+    curvature, a block per class (the softmax's whole ``K (p + 1)`` square where it takes
+    that) and its memory of pairs; vectors for the others. A path runs one fit at a
+    time: it holds the largest of its fits' own."""
     total, bounds = 0, set()
-    for fit in fits:
-        estimator, objective = fit.estimator, fit.objective
-        # L-BFGS searches a line instead of refitting.
-        lbfgs = estimator._update_rule(objective, objective.l1_penalty(), False) == "lbfgs"
-        name = _curvature.resolve(estimator.preconditioner, objective,
-                                  batch_size=estimator.batch_size,
-                                  l1=objective.l1_penalty() is not None,
-                                  adaptive=estimator.solver == "adam", learned=lbfgs)
-        gauge = _curvature.gauged(name, objective, objective.l1_penalty(),
-                                  estimator.batch_size)
-        if name != "full" and not gauge:
-            total += 2 * objective.n_params * 8
-            continue
-        key = (id(fit.fold), objective.l2_reg_strength)
-        if key not in bounds:
-            bounds.add(key)
-            total += 2 * (objective.n_features + objective.fit_intercept) ** 2 * 8
-        if lbfgs and name == "full" and hasattr(objective.loss_function,
-                                                "local_curvatures"):
-            n_cols = objective.n_features + objective.fit_intercept
-            total += 2 * 8 * max(objective.n_outputs * n_cols**2,
-                                 objective.n_params**2 if _curvature._refresh_epochs(
-                                     objective, exact=True) <= _curvature.EXACT_MAX_EPOCHS
-                                 else 0)
-        if lbfgs:
-            # Its memory of step and gradient-change pairs.
-            total += 2 * _updates.LBFGS_MEMORY * objective.n_params * 8
+    for path in paths:
+        largest = 0
+        for fit in path.fits:
+            own, bound = _fit_footprint(fit)
+            largest = max(largest, own)
+            if bound and bound[0] not in bounds:
+                bounds.add(bound[0])
+                total += bound[1]
+        total += largest
     return total
 
 
-def _answer(fits, requests):
+class _Metric(NamedTuple):
+    """How a fit's metric is made (see :func:`_metric_of`)."""
+
+    # The preconditioner's resolved name (None: Euclidean), and whether optimality is
+    # measured in the curvature bound (the gauge of a Euclidean step).
+    name: str | None
+    gauged: bool
+    # L-BFGS, which searches a line and keeps a memory of pairs.
+    lbfgs: bool
+    # L-BFGS refits the full metric to a cross-entropy's local curvature, and that is
+    # the whole Hessian (Newton's steps: one output, or a softmax whose Hessian is cheap
+    # enough), not only its blocks of one class each.
+    refits: bool
+    exact: bool
+
+
+def _metric_of(fit):
+    """What the estimator's ``_plan`` will make of ``fit``'s metric, without making it."""
+    estimator, objective = fit.estimator, fit.objective
+    penalty = objective.l1_penalty()
+    lbfgs = estimator._update_rule(objective, penalty, False) == "lbfgs"
+    name = _curvature.resolve(estimator.preconditioner, objective,
+                              batch_size=estimator.batch_size, l1=penalty is not None,
+                              adaptive=estimator.solver == "adam", learned=lbfgs)
+    refits = (lbfgs and name == "full"
+              and hasattr(objective.loss_function, "local_curvatures"))
+    exact = refits and (objective.n_outputs == 1 or _curvature._refresh_epochs(
+        objective, exact=True) <= _curvature.EXACT_MAX_EPOCHS)
+    return _Metric(name, _curvature.gauged(name, objective, penalty, estimator.batch_size),
+                   lbfgs, refits, exact)
+
+
+def _fit_footprint(fit):
+    """``(bytes of the fit's own metric, (key, bytes) of the bound it shares or None)``
+    (see :func:`_footprint`)."""
+    objective, metric = fit.objective, _metric_of(fit)
+    if metric.name != "full" and not metric.gauged:
+        return 2 * objective.n_params * 8, None
+    bound = ((id(fit.fold), objective.l2_reg_strength),
+             2 * (objective.n_features + objective.fit_intercept) ** 2 * 8)
+    own = 0
+    if metric.refits:
+        n_cols = objective.n_features + objective.fit_intercept
+        own += 2 * 8 * max(objective.n_outputs * n_cols**2,
+                           objective.n_params**2 if metric.exact else 0)
+    if metric.lbfgs:
+        # Its memory of step and gradient-change pairs.
+        own += 2 * _updates.LBFGS_MEMORY * objective.n_params * 8
+    return own, bound
+
+
+def _answer(fits, requests, origins=None):
     """Answer the requests of ``run_many``: one stacked pass per group of fits on the
-    same X, targets and rows."""
-    groups = {}
+    same X, targets and rows.
+
+    ``origins``, where given, keeps the answer at the origin of each fold's full-batch
+    objective, which is the same for all its alphas (the L2 term and its gradient vanish
+    there): every fit from zero asks for it first, and every warm start too, to measure
+    its references there (see :class:`_Path`). It is computed once.
+    """
+    groups, answers, fresh, repeats = {}, [None] * len(requests), {}, []
     for position, (index, point, rows) in enumerate(requests):
         objective = fits[index].objective
+        if origins is not None and rows is None and not point.any():
+            origin = (id(objective.X), id(objective.y), id(objective.sample_weight))
+            if origin in origins or origin in fresh:
+                repeats.append((position, origin))
+                continue
+            fresh[origin] = position
         key = (id(objective.X), id(objective.y), _rows_key(rows))
         groups.setdefault(key, []).append((position, objective, point, rows))
-    answers = [None] * len(requests)
     for members in groups.values():
         rows = members[0][3]
         results = stacked_loss_gradient([objective for _, objective, _, _ in members],
                                         [point for _, _, point, _ in members], rows)
         for (position, _, _, _), result in zip(members, results, strict=True):
             answers[position] = result
+    # Each fit gets a gradient of its own: none can change another's.
+    for origin, position in fresh.items():
+        value, grad = answers[position]
+        origins[origin] = (value, grad.copy())
+    for position, origin in repeats:
+        value, grad = origins[origin]
+        answers[position] = (value, grad.copy())
     return answers
 
 
@@ -723,19 +911,27 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     every fold and setting fitted side by side.
 
     The search that ``GridSearchCV(GDRegressor(...), {"learning_rate": learning_rates,
-    "alpha": alphas}, cv=cv)`` makes, with the same fits and scores, but each epoch's
-    passes over X shared by all the fits: one matrix product for all of them instead of
-    a matrix-vector product each. A fold's training rows are not copied (mini-batch fits
-    excepted): its fits give its test rows zero weight. A setting whose fit diverges is
-    recorded, not raised, and one ``FitFailedWarning`` names the settings that diverged
-    and on how many folds, as ``GridSearchCV`` warns of its failed fits.
+    "alpha": alphas}, cv=cv)`` makes, fit for fit, but each epoch's passes over X shared
+    by all the fits: one matrix product for all of them instead of a matrix-vector
+    product each. Every fit starts from zero: least squares needs none of the refits
+    that make :class:`GDClassifierCV`'s regularisation path pay (its default metric
+    solves it in one step from anywhere). A fold's training rows are not copied
+    (mini-batch fits excepted): its fits give its test rows zero weight. A setting whose
+    fit diverges is recorded, not raised, and one ``FitFailedWarning`` names the settings
+    that diverged and on how many folds, as ``GridSearchCV`` warns of its failed fits.
 
     Parameters
     ----------
     learning_rates : list of float or "auto", default=("auto",)
         The learning rates of the grid (each as ``learning_rate`` of GDRegressor).
-    alphas : list of float, default=(1e-4, 1e-3, 1e-2, 1e-1)
-        The regularisation strengths of the grid (each as ``alpha``).
+    alphas : list of float or int, default=(1e-4, 1e-3, 1e-2, 1e-1)
+        The regularisation strengths of the grid (each as ``alpha``). An int ``n``:
+        ``n`` alphas log-spaced from ``alpha_max`` down to ``1e-4 * alpha_max``, as
+        glmnet and ``ElasticNetCV`` make their grids (``alphas_`` holds them).
+        ``alpha_max = max_j |dF/dW_j| / l1_ratio`` on all the rows, at zero
+        coefficients and the best intercept, is the smallest alpha at which the L1
+        penalty's solution is zero; for ``"l2"`` (whose solution is zero only in the
+        limit) ``l1_ratio`` counts as 1.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV``: None is 5-fold (KFold), an int the number of
         folds, or a splitter or an iterable of ``(train, test)`` index arrays.
@@ -783,6 +979,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
         The candidate with the best mean test score (the first of equals).
     learning_rate_, alpha_ :
         Its learning rate and alpha.
+    alphas_ : ndarray of shape (n_alphas,)
+        The alphas searched (those of ``alphas=n`` made from the data).
     best_estimator_ : GDRegressor
         Refitted at the best setting on all the data (``refit=True``).
     coef_, intercept_, n_iter_ :
@@ -801,8 +999,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     ...), with ``GridSearchCV``'s tasks: the fit, its ``"search"`` holding one
     ``"candidate-split-evaluation"`` task per (setting, fold), numbered candidate by
     candidate, then the refit, whose epochs are the refitted estimator's tasks. The fits
-    run side by side: each task begins with its group of fits and ends with its
-    descent, and a callback cannot stop one of them. ``groups`` reaches the ``cv``
+    run side by side: each task begins and ends with its descent, and a callback cannot
+    stop one of them. ``groups`` reaches the ``cv``
     splitter without ``set_fit_request``, also under metadata routing, as in
     ``LogisticRegressionCV``. With ``refit=False`` the prediction methods are absent, as
     ``GridSearchCV``'s.
@@ -824,7 +1022,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     _regression = True
 
     def __init__(self, *, learning_rates: Sequence[LearningRate] = ("auto",),
-                 alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
+                 alphas: Sequence[float] | int = (1e-4, 1e-3, 1e-2, 1e-1),
+                 cv: Any = None,
                  scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
                  decay: Decay = "constant", decay_rate: float | None = None,
                  decay_steps: int = 100, warmup_steps: int = 0,
@@ -907,19 +1106,35 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     every fold and setting fitted side by side.
 
     The search that ``GridSearchCV(GDClassifier(...), {"learning_rate": learning_rates,
-    "alpha": alphas}, cv=cv)`` makes, with the same fits and scores, but each epoch's
-    passes over X shared by all the fits: one matrix product for all of them instead of
-    a matrix-vector product each. A fold's training rows are not copied (mini-batch fits
-    excepted): its fits give its test rows zero weight. A setting whose fit diverges is
-    recorded, not raised, and one ``FitFailedWarning`` names the settings that diverged
-    and on how many folds, as ``GridSearchCV`` warns of its failed fits.
+    "alpha": alphas}, cv=cv)`` makes, with the same scores, but each epoch's passes over X
+    shared by all the fits: one matrix product for all of them instead of a
+    matrix-vector product each. A search of the regularisation alone
+    (``learning_rates=("auto",)``, the default, and a ``tol``) of three or more classes,
+    whose fits refit their metric to the Hessian's blocks of one class each (L-BFGS,
+    which ``solver="auto"`` takes, in the full metric), follows each fold's
+    regularisation path, as ``LogisticRegressionCV`` does: the alphas from the largest to
+    the smallest, each fit starting from the solution of the one before. A fit
+    that converges is then ``GridSearchCV``'s to within ``tol`` (it stops on the same
+    optimality, measured from the origin); one that stops at ``max_iter`` has run its
+    epochs from the previous solution, not from zero. Other searches fit each setting
+    from zero, as ``GridSearchCV`` does, fit for fit (see the user guide). A fold's
+    training rows are not copied (mini-batch fits excepted): its fits give its test rows
+    zero weight. A setting whose fit diverges is recorded, not raised, and one
+    ``FitFailedWarning`` names the settings that diverged and on how many folds, as
+    ``GridSearchCV`` warns of its failed fits.
 
     Parameters
     ----------
     learning_rates : list of float or "auto", default=("auto",)
         The learning rates of the grid (each as ``learning_rate`` of GDClassifier).
-    alphas : list of float, default=(1e-4, 1e-3, 1e-2, 1e-1)
-        The regularisation strengths of the grid (each as ``alpha``).
+    alphas : list of float or int, default=(1e-4, 1e-3, 1e-2, 1e-1)
+        The regularisation strengths of the grid (each as ``alpha``). An int ``n``:
+        ``n`` alphas log-spaced from ``alpha_max`` down to ``1e-4 * alpha_max``, as
+        glmnet and ``ElasticNetCV`` make their grids (``alphas_`` holds them).
+        ``alpha_max = max_j |dF/dW_j| / l1_ratio`` on all the rows, at zero
+        coefficients and the best intercept, is the smallest alpha at which the L1
+        penalty's solution is zero; for ``"l2"`` (whose solution is zero only in the
+        limit) ``l1_ratio`` counts as 1.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV``: None is 5-fold (StratifiedKFold), an int the number of
         folds, or a splitter or an iterable of ``(train, test)`` index arrays.
@@ -961,13 +1176,16 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         so each fit time is an equal share of its run's.
     loss_curves_ : list of list of list of float
         ``loss_curves_[i][k]``: the training objective per epoch of candidate ``i`` on fold
-        ``k``, up to its divergence for a diverged fit.
+        ``k``, up to its divergence for a diverged fit. On a regularisation path, from
+        the solution of the alpha before.
     diverged_ : ndarray of bool of shape (n_candidates, n_splits)
         Which fits diverged.
     best_index_, best_params_, best_score_ :
         The candidate with the best mean test score (the first of equals).
     learning_rate_, alpha_ :
         Its learning rate and alpha.
+    alphas_ : ndarray of shape (n_alphas,)
+        The alphas searched (those of ``alphas=n`` made from the data).
     best_estimator_ : GDClassifier
         Refitted at the best setting on all the data (``refit=True``).
     coef_, intercept_, n_iter_ :
@@ -987,8 +1205,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     ...), with ``GridSearchCV``'s tasks: the fit, its ``"search"`` holding one
     ``"candidate-split-evaluation"`` task per (setting, fold), numbered candidate by
     candidate, then the refit, whose epochs are the refitted estimator's tasks. The fits
-    run side by side: each task begins with its group of fits and ends with its
-    descent, and a callback cannot stop one of them. ``groups`` reaches the ``cv``
+    run side by side: each task begins and ends with its descent (on a path, after the
+    fit of the alpha before), and a callback cannot stop one of them. ``groups`` reaches the ``cv``
     splitter without ``set_fit_request``, also under metadata routing, as in
     ``LogisticRegressionCV``. With ``refit=False`` the prediction methods are absent, as
     ``GridSearchCV``'s.
@@ -1022,7 +1240,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     _regression = False
 
     def __init__(self, *, learning_rates: Sequence[LearningRate] = ("auto",),
-                 alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), cv: Any = None,
+                 alphas: Sequence[float] | int = (1e-4, 1e-3, 1e-2, 1e-1),
+                 cv: Any = None,
                  scoring: Scoring = None, refit: bool = True, n_jobs: int | None = None,
                  decay: Decay = "constant", decay_rate: float | None = None,
                  decay_steps: int = 100, warmup_steps: int = 0,

@@ -208,3 +208,25 @@ def test_averaging_benchmark_prints_its_tables(capsys):
     gaps = [float(cell) for line in rows if "average=" in line
             for cell in line.strip("| ").split(" | ")[-2:]]
     assert len(gaps) == 16 and all(math.isfinite(gap) and gap > 0 for gap in gaps)
+
+
+def test_cv_benchmark_compares_each_search_with_sklearns_and_grid_search(capsys):
+    from benchmarks import cv
+
+    cv.main(["--quick", "--repeat", "1", "--threads", "1", "--only", "regression", "rates"])
+    stdout = capsys.readouterr().out
+    tables = stdout.split("\n\n")[1:]
+    assert [table.split(":")[0] for table in tables] == ["regression", "rates"]
+    regression, rates = (table.splitlines()[2:] for table in tables)
+    # Each solver on a path and from zero; least squares is fitted from zero.
+    assert [line.split("  ")[1] for line in regression] == [
+        "GDRegressorCV, path", "GDRegressorCV, from zero (chosen)",
+        "GDRegressorCV(solver='accelerated'), path",
+        "GDRegressorCV(solver='accelerated'), from zero (chosen)", "RidgeCV",
+        "GridSearchCV(GDRegressor)"]
+    # RidgeCV is the regression's reference: its ratio to itself is 1.
+    assert regression[4].split()[2:4] == ["1.00", "1.00"]
+    # A grid of learning rates has no scikit-learn search, and no path to turn off.
+    assert [line.split("  ")[1] for line in rates] == ["GDClassifierCV",
+                                                      "GridSearchCV(GDClassifier)"]
+    assert rates[0].split()[2] == "-"

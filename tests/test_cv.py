@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import GridSearchCV, KFold, check_cv
 from sklearn.preprocessing import scale
 
 from skgd import (
@@ -503,9 +503,9 @@ def test_fit_times_share_out_the_time_of_each_run(monkeypatch):
     clock = [0.0]
     answer = cv_module._answer
 
-    def answer_and_tick(fits, requests):
+    def answer_and_tick(*args):
         clock[0] += 1.0
-        return answer(fits, requests)
+        return answer(*args)
 
     monkeypatch.setattr(cv_module, "time", type("Clock", (), {
         "perf_counter": staticmethod(lambda: clock[0])}))
@@ -670,6 +670,273 @@ def test_scoring_loss_of_a_test_label_the_fold_did_not_train_on_is_nan(missing):
     weighted = GDClassifierCV(alphas=[1e-2], cv=splits, scoring="loss", refit=False).fit(
         X, y, sample_weight=weight)
     assert np.isfinite(weighted.cv_results_["split0_test_score"][0])
+
+
+# -- the regularisation path: a search of alphas alone warm-starts each from the last ------
+PATH_ALPHAS = [1e-4, 1e-3, 1e-2, 1e-1]
+
+
+def _sparse_binary():
+    X, y = _binary()
+    return sp.csr_matrix(np.where(np.abs(X) > 1, X, 0.0)), y
+
+
+def _float32_binary():
+    X, y = _binary()
+    return X.astype(np.float32), y
+
+
+PATH_CASES = {**CASES,
+              "sparse": (_sparse_binary, GDClassifierCV, GDClassifier),
+              "float32": (_float32_binary, GDClassifierCV, GDClassifier)}
+
+
+def _from_zero(search):
+    """Which fits of a search started from zero: those whose first objective is F(0),
+    the same for every alpha of a fold (the L2 term vanishes at zero) and the highest."""
+    starts = np.array([[curve[0] for curve in curves] for curves in search.loss_curves_])
+    return np.isclose(starts, starts.max(axis=0), rtol=1e-12, atol=0)
+
+
+@pytest.fixture
+def every_alpha_search_on_a_path(monkeypatch):
+    """Every search of alpha alone on a path, whatever its fits' metric (the search takes
+    it only where L-BFGS refits a softmax's class blocks): the path itself, for any
+    rule."""
+    import skgd._cv as cv_module
+
+    monkeypatch.setattr(cv_module._BaseGDCV, "_follows_path",
+                        staticmethod(cv_module._alphas_alone))
+
+
+def _fit_or_divergence(estimator, X, y):
+    """The loss curve of ``estimator`` fitted on X, y, and whether it diverged."""
+    try:
+        return estimator.fit(X, y).loss_curve_, False
+    except DivergenceError as error:
+        return error.loss_curve, True
+
+
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
+@pytest.mark.parametrize("solver", ["accelerated", "lbfgs"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_path_fit_that_converges_is_the_fit_from_zero_within_tol(case, solver):
+    """Each alpha after the largest starts from the solution of the one before (its
+    first objective is below the fit from zero's), and ends where the fit from zero
+    ends: both reach the optimum to within tol (relative gap), whatever the rule."""
+    make_data, cv_class, single = CASES[case]
+    X, y = make_data()
+    tol, cv = 1e-5, check_cv(3, y, classifier=cv_class is GDClassifierCV)
+    search = cv_class(alphas=PATH_ALPHAS, solver=solver, tol=tol, cv=cv,
+                      refit=False).fit(X, y)
+    assert not search.diverged_.any()
+    for k, (train, _) in enumerate(cv.split(X, y)):
+        for i, alpha in enumerate(PATH_ALPHAS):
+            cold = single(alpha=alpha, solver=solver, tol=tol).fit(X[train], y[train])
+            exact = single(alpha=alpha, solver=solver, tol=1e-10, max_iter=10_000).fit(
+                X[train], y[train])
+            path = search.loss_curves_[i][k]
+            start, best = cold.loss_curve_[0], min(exact.loss_curve_[-1], path[-1],
+                                                   cold.loss_curve_[-1])
+            assert path[-1] - best <= tol * (start - best)
+            assert cold.loss_curve_[-1] - best <= tol * (start - best)
+            if alpha < max(PATH_ALPHAS):
+                assert path[0] < start
+
+
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
+@pytest.mark.parametrize("case", list(PATH_CASES))
+def test_a_path_chooses_what_grid_search_chooses(case):
+    make_data, cv_class, single = PATH_CASES[case]
+    X, y = make_data()
+    grid = {"learning_rates": ["auto"], "alphas": PATH_ALPHAS}
+    search = cv_class(**grid).fit(X, y)
+    reference = _grid_search(single(), _as_params(grid), X, y)
+    assert search.best_params_ == reference.best_params_
+    assert_array_equal(search.cv_results_["rank_test_score"],
+                       reference.cv_results_["rank_test_score"])
+    # The fits converged to within tol: their scores agree to far less than a test row.
+    assert_allclose(_split_scores(search.cv_results_, 5),
+                    _split_scores(reference.cv_results_, 5), rtol=0, atol=1e-6)
+    assert not _from_zero(search)[:-1].any()
+    if case == "float32":
+        assert search.best_estimator_.coef_.dtype == np.float32
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return scale(X[:900]), y[:900]
+
+
+@pytest.mark.parametrize("make_data, cv_class, settings, on_path", [
+    (_digits, GDClassifierCV, {}, True),
+    (_digits, GDClassifierCV, {"solver": "accelerated"}, False),
+    (_digits, GDClassifierCV, {"preconditioner": "diagonal"}, False),
+    (_binary, GDClassifierCV, {}, False),
+    (_multiclass, GDClassifierCV, {}, True),
+    (_regression, GDRegressorCV, {}, False),
+], ids=["softmax-blocks", "accelerated", "diagonal", "binary-newton", "three-classes",
+        "least-squares"])
+def test_a_search_of_alpha_takes_the_path_where_l_bfgs_learns_the_class_coupling(
+        make_data, cv_class, settings, on_path):
+    """The path where L-BFGS refits the blocks of a softmax's Hessian, one class each: a
+    warm start shortens the epochs it takes to learn their coupling. Newton's steps on
+    the whole Hessian (two classes), the bound of the accelerated gradient, the diagonal
+    metric and least squares are fitted from zero: there a path was measured to cost
+    more rounds than it saved."""
+    X, y = make_data()
+    search = cv_class(alphas=[1e-3, 1e-2, 1e-1], cv=3, refit=False, max_iter=3000,
+                      **settings).fit(X, y)
+    # The largest alpha starts the path from zero.
+    assert _from_zero(search)[2].all()
+    assert_array_equal(_from_zero(search)[:2], not on_path)
+
+
+@pytest.mark.parametrize("grid", [
+    {"learning_rates": [0.5, "auto"], "alphas": [1e-3, 1e-2]},
+    {"learning_rates": ["auto"], "alphas": [1e-3, 1e-2], "tol": None, "max_iter": 30},
+], ids=["learning-rates", "tol-none"])
+def test_a_search_of_learning_rates_or_without_tol_fits_each_from_zero(grid):
+    """Learning rates are compared fit for fit as GridSearchCV fits them (a path would
+    start the "auto" fits nearer their optimum than the others), and without a stopping
+    rule a path would save no epoch: every fit starts from zero."""
+    X, y = _binary()
+    search = GDClassifierCV(**grid).fit(X, y)
+    settings = {key: value for key, value in grid.items() if key not in GRID}
+    reference = _grid_search(GDClassifier(**settings), _as_params(grid), X, y)
+    _assert_same_search(search, reference)
+    # The binary cross-entropy at zero coefficients and intercept is log 2.
+    assert all(curve[0] == pytest.approx(np.log(2), rel=1e-12)
+               for curves in search.loss_curves_ for curve in curves)
+
+
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
+def test_a_path_restarts_from_zero_after_a_diverged_fit():
+    """A fit on the path that diverges scores NaN, as any; the next alpha starts from zero,
+    not from the diverged point: it is the fit from zero."""
+    X, y = _regression()
+    jump_epoch = 60
+
+    def jump(epoch):
+        # The step that cannot diverge, then ten times it: a fit not done by then
+        # diverges.
+        return 1.0 if epoch < jump_epoch else 10.0
+
+    settings = {"preconditioner": None, "solver": "gd", "decay": jump}
+    cv = KFold(3)
+    # The largest alpha converges before the jump; the next, from its solution, does not.
+    # The third (the same alpha again) comes after the diverged one.
+    search = GDRegressorCV(alphas=[1.0, 0.1, 0.1], cv=cv, **settings).fit(X, y)
+    assert not search.diverged_[0].any() and search.diverged_[1].all()
+    results = search.cv_results_
+    assert np.isnan(results["split0_test_score"][1])
+    assert np.isnan(results["mean_test_score"][1])
+    # Ranked last, as GridSearchCV(error_score=np.nan) ranks a NaN mean.
+    assert results["rank_test_score"][1] == max(results["rank_test_score"]) > 1
+    for k, (train, _) in enumerate(cv.split(X)):
+        cold, _ = _fit_or_divergence(GDRegressor(alpha=0.1, **settings), X[train],
+                                     y[train])
+        assert search.loss_curves_[1][k][0] < cold[0]
+        # Epoch for epoch up to the jump, which amplifies rounding (the modes it makes
+        # unstable are the ones the step 1/L had converged first).
+        assert len(search.loss_curves_[2][k]) > jump_epoch
+        assert_allclose(search.loss_curves_[2][k][:jump_epoch], cold[:jump_epoch],
+                        rtol=1e-9)
+
+
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
+def test_the_folds_of_a_path_are_not_copied():
+    """On a path too, the fits weigh the rows of X instead of copying a fold's."""
+    X, y = make_classification(100_000, 50, random_state=0)
+    search = GDClassifierCV(alphas=[1e-1, 1e-2, 1e-3], refit=False)
+    tracemalloc.start()
+    search.fit(X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 0.75 * X.nbytes
+    assert not _from_zero(search)[1:].any()
+
+
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
+def test_n_jobs_gives_the_same_path():
+    X, y = _multiclass()
+    one = GDClassifierCV(alphas=PATH_ALPHAS, scoring="loss").fit(X, y)
+    two = GDClassifierCV(alphas=PATH_ALPHAS, scoring="loss", n_jobs=2).fit(X, y)
+    # Threads split the folds, not a path: the same fits, to the rounding of BLAS, which
+    # each thread runs on fewer cores.
+    assert_allclose(_split_scores(one.cv_results_, 5), _split_scores(two.cv_results_, 5),
+                    rtol=1e-10)
+    for curves_one, curves_two in zip(one.loss_curves_, two.loss_curves_, strict=True):
+        for curve_one, curve_two in zip(curves_one, curves_two, strict=True):
+            assert_allclose(curve_one, curve_two, rtol=1e-10)
+
+
+@pytest.mark.usefixtures("every_alpha_search_on_a_path")
+def test_verbose_says_where_a_path_fit_started(capsys):
+    X, y = _binary()
+    GDClassifierCV(alphas=[1e-3, 1e-2], cv=2, verbose=1, refit=False).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()[1:]
+    # Candidates in GridSearchCV's order; the path runs alpha=0.01 first.
+    assert all("from the solution" not in line for line in lines[1::2])
+    assert all("from the solution at alpha=0.01, converged" in line
+               for line in lines[0::2])
+
+
+# -- alphas=n: a grid down from the alpha at which the solution is zero -----------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("case", ["regression", "binary", "multiclass"])
+def test_alphas_int_starts_where_the_l1_solution_becomes_zero(case):
+    """alphas_[0] is the smallest alpha whose L1 solution (intercept fitted) has no
+    non-zero coefficient: just above it every coefficient is zero, just below some are
+    not. For least squares, Lasso(alpha) is the same objective."""
+    from sklearn.linear_model import Lasso
+
+    make_data, cv_class, single = CASES[case]
+    X, y = make_data()
+    search = cv_class(alphas=3, penalty="l1", cv=2, refit=False).fit(X, y)
+    alpha_max = search.alphas_[0]
+
+    def coef(alpha):
+        if case == "regression":
+            return Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(X, y).coef_
+        return single(alpha=alpha, penalty="l1", tol=1e-8, max_iter=2000).fit(X, y).coef_
+
+    assert np.all(coef(alpha_max * 1.01) == 0)
+    assert np.any(coef(alpha_max * 0.9) != 0)
+
+
+def test_alphas_int_is_a_log_spaced_grid_of_that_many():
+    X, y = _binary()
+    grids = {penalty: GDClassifierCV(alphas=5, penalty=penalty, l1_ratio=0.25, cv=2,
+                                     max_iter=5, tol=None, refit=False).fit(X, y).alphas_
+             for penalty in ("l1", "l2", "elasticnet")}
+    for grid in grids.values():
+        assert len(grid) == 5
+        assert_allclose(grid[1:] / grid[:-1], (1e-4) ** 0.25, rtol=1e-12)
+    # The L2 grid starts where the L1 one does; the elastic net's, where its L1 part,
+    # a quarter of alpha, zeroes the solution.
+    assert_allclose(grids["l2"], grids["l1"], rtol=1e-12)
+    assert_allclose(grids["elasticnet"], 4 * grids["l1"], rtol=1e-12)
+
+
+def test_alphas_int_weighs_rows_as_repeating_them():
+    X, y = _multiclass()
+    weight = np.arange(len(y)) % 3
+    settings = {"alphas": 4, "cv": 2, "max_iter": 5, "tol": None, "refit": False}
+    weighted = GDClassifierCV(**settings).fit(X, y, sample_weight=weight)
+    repeated = GDClassifierCV(**settings).fit(np.repeat(X, weight, axis=0),
+                                              np.repeat(y, weight))
+    assert_allclose(weighted.alphas_, repeated.alphas_, rtol=1e-12)
+
+
+def test_alphas_int_on_constant_targets_gets_a_clear_error():
+    X, _ = _regression()
+    with pytest.raises(ValueError, match="Pass alphas as a list"):
+        GDRegressorCV(alphas=5).fit(X, np.full(len(X), 3.0))
+    with pytest.raises(ValueError, match="alphas"):
+        GDRegressorCV(alphas=0).fit(X, np.arange(len(X), dtype=float))
 
 
 # -- issue 23: ranking where every mean is NaN, empty folds, scoring, divergence advice -----
