@@ -8,8 +8,8 @@ contender or an exact reference fit reached. The line per cell names the fastest
 scikit-learn default fit (lbfgs, newton-cholesky, sag, saga; liblinear for two classes),
 skgd's time over it, what skgd's ``"auto"`` chose, the peak memory of its fit beside X
 (traced), and, where installed, glum's (two classes) and cyanure's times over the same
-fastest fit. newton-cholesky is left out where its Hessian, ``(K (p + 1))^2``, would not
-fit in memory (the text-like cells).
+fastest fit. newton-cholesky and glum are left out where their Hessian, ``(K (p + 1))^2``,
+would not fit in memory (the text-like cells).
 
 Examples
 --------
@@ -232,7 +232,8 @@ def contenders(n, k, p):
         if solver == "newton-cholesky" and (p + 1) * (k if k > 2 else 1) > 4000:
             continue
         yield solver, lambda s=solver: LogisticRegression(solver=s)
-    if k == 2 and importlib.util.find_spec("glum"):
+    # glum's solver, like newton-cholesky, builds the p x p Hessian.
+    if k == 2 and p + 1 <= 4000 and importlib.util.find_spec("glum"):
         yield "glum", lambda: _glum(alpha)
     if importlib.util.find_spec("cyanure"):
         yield "cyanure", lambda: _cyanure(alpha, k)
