@@ -20,6 +20,7 @@ Examples
     python -m benchmarks.regimes --load 2         # two nice'd busy processes beside it
     python -m benchmarks.regimes --threads 0      # BLAS at its default threads
     python -m benchmarks.regimes --only digits onehot insteval
+    python -m benchmarks.regimes --all            # every contender's time and gap too
 """
 
 from __future__ import annotations
@@ -305,6 +306,8 @@ def main(argv=None):
                         help="nice'd CPU-bound processes running beside the fits")
     parser.add_argument("--only", nargs="+", metavar="CELL",
                         help="cells whose name starts with one of these")
+    parser.add_argument("--all", action="store_true",
+                        help="below each cell, every contender's time, gap and iterations")
     args = parser.parse_args(argv)
     limits = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
     print(f"regime matrix: repeat={args.repeat}, BLAS threads={args.threads or 'default'}, "
@@ -341,6 +344,11 @@ def main(argv=None):
                   f"{skgd.seconds * 1e3:>7.1f}ms {(skgd.value - f_star) / abs(f_star):>6.0e} "
                   f"{skgd.seconds / fastest.seconds:>6.2f} {skgd.n_iter:>4} {chose:>15} "
                   f"{peak:>5.1f} | {ratio('glum'):>5} {ratio('cyanure'):>7}", flush=True)
+            if args.all:
+                for r in sorted(results, key=lambda r: r.seconds):
+                    print(f"    {r.contender:<16} {r.seconds * 1e3:>9.1f}ms "
+                          f"gap {(r.value - f_star) / abs(f_star):>6.0e} "
+                          f"iter {r.n_iter:>5}", flush=True)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 # Early stopping
 # --------------
 #
-# Without a penalty the training objective keeps falling for a long time; the held-out
-# accuracy levels off much sooner. :class:`skgd.LossCurveDisplay` draws the training
+# The held-out accuracy levels off before the training objective does.
+# :class:`skgd.LossCurveDisplay` draws the training
 # objective and, on a second axis, ``validation_scores_``.
 
 full = GDClassifier().fit(X_train, y_train)

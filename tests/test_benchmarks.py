@@ -230,3 +230,20 @@ def test_cv_benchmark_compares_each_search_with_sklearns_and_grid_search(capsys)
     assert [line.split("  ")[1] for line in rates] == ["GDClassifierCV",
                                                       "GridSearchCV(GDClassifier)"]
     assert rates[0].split()[2] == "-"
+
+
+def test_regime_matrix_lists_every_contender_of_a_cell_with_all(capsys):
+    from benchmarks import regimes
+
+    regimes.main(["--quick", "--repeat", "1", "--only", "iris", "--all"])
+    lines = capsys.readouterr().out.splitlines()
+    cell = [line for line in lines if line.startswith("iris")]
+    assert len(cell) == 1
+    # The cell's line, then one line per contender: skgd and every scikit-learn solver.
+    contenders = [line.split()[0] for line in lines if line.startswith("    ")]
+    assert "skgd" in contenders
+    assert set(regimes.SKLEARN_SOLVERS) - {"liblinear"} <= set(contenders)
+    gaps = [float(line.split("gap")[1].split()[0]) for line in lines
+            if line.startswith("    ")]
+    # Gaps are measured against the least objective reached: none is below it.
+    assert min(gaps) == 0 and all(math.isfinite(gap) for gap in gaps)
