@@ -776,9 +776,12 @@ def _factor_positive(objective, data, ridge):
 
 
 # The smallest squared pivot of a Cholesky factorisation (of a matrix of unit diagonal)
-# that :func:`_cholesky` accepts: about sqrt(eps), below which LU's inverse loses half
-# the digits.
-_PIVOT = 1e-8
+# that :func:`_cholesky` accepts, as a power of X's eps: sqrt(eps), below which LU's
+# inverse loses half the digits (1.5e-8 in float64). A float32 X has its Gram matrix
+# summed in float32, rounded to about 1e-7 of its size, and its metric's inverse kept in
+# float32: a pivot within 3e-4 of zero there is rounding, and an inverse through it an
+# indefinite matrix (an optimality measure below zero, read as converged).
+_PIVOT_EPS_POWER = 0.5
 
 
 def _cholesky(objective, data, ridge):
@@ -792,12 +795,13 @@ def _cholesky(objective, data, ridge):
     root = np.sqrt(diagonal)
     scale = root[..., :, None] * root[..., None, :]
     # The factorisation is the test: of definiteness, and of conditioning. A pivot below
-    # _PIVOT (the scaled diagonal is 1) leaves an eigenvalue near the rounding of the
+    # sqrt(eps) (the scaled diagonal is 1) leaves an eigenvalue near the rounding of the
     # others (collinear columns, an L2 term tiny beside them), whose inverse LU would not
     # get right: the eigendecompositions cut such directions out. Otherwise the inverse
     # of the scaled matrix is well within reach of LU.
     factor = np.linalg.cholesky(matrix / scale)
-    if not np.min(np.diagonal(factor, axis1=-2, axis2=-1)) ** 2 > _PIVOT:
+    pivot = float(objective.xp.finfo(objective.X.dtype).eps) ** _PIVOT_EPS_POWER
+    if not np.min(np.diagonal(factor, axis1=-2, axis2=-1)) ** 2 > pivot:
         raise np.linalg.LinAlgError("ill-conditioned")
     inverse = np.linalg.inv(matrix / scale) / scale
     inverse = (inverse + np.swapaxes(inverse, -1, -2)) / 2

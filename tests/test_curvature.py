@@ -1,5 +1,6 @@
 """Tests of skgd._curvature: the curvature bound, the metrics and what "auto" picks."""
 
+import warnings
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from scipy.optimize import approx_fprime
 from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -189,6 +191,39 @@ def test_float32_metrics_stay_float32():
     assert model._metric._inverse.dtype == np.float32
     reference = GDClassifier(alpha=1e-2).fit(X.astype(np.float64), y)
     assert_allclose(model.coef_, reference.coef_, rtol=1e-3, atol=1e-4)
+
+
+def _constant_column_beside_the_intercept():
+    """A constant column of about 10 beside the intercept and duplicated rows, weighted:
+    a binary cross-entropy bound singular but for a tiny L2 term, far below float32's
+    rounding of its Gram matrix (the example hypothesis found for the mini-batch
+    property, built as ``tests/test_properties.py`` builds it)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((245, 2))
+    X[:, 0] = rng.uniform(-3, 3, size=1)
+    rows = rng.integers(0, 245, (2, 135))
+    X[rows[0]] = X[rows[1]]
+    X = X * [0.1, 1.0]
+    X = (X.astype(np.float32).astype(np.float64) * 100.0).astype(np.float32)
+    weight = rng.uniform(0.2, 3.0, 245)
+    y = rng.integers(0, 2, 245)
+    y[:2] = [0, 1]
+    return X, y, weight
+
+
+def test_a_mini_batch_fit_on_a_nearly_singular_float32_bound_measures_its_optimality():
+    # The hypothesis example: optimality_ read 0.0 and the fit, 1e-3 above the optimum,
+    # did not warn. Cholesky had accepted a pivot at float32's rounding; the inverse,
+    # kept in float32 with entries of 1e7, gave a squared measure below zero.
+    X, y, weight = _constant_column_beside_the_intercept()
+    model = GDClassifier(batch_size=115, max_iter=20, solver="gd", momentum=0.9,
+                         random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(X, y, sample_weight=weight)
+    assert model.optimality_ > 0
+    if model.optimality_ > np.sqrt(model.tol):
+        assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
 @pytest.mark.parametrize("dtype, scale", [(np.float64, 1e160), (np.float32, 1e20)])
