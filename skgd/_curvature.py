@@ -880,6 +880,24 @@ def _newton(objective, refresh, cost):
     return _exact_softmax(objective, exact_cost)
 
 
+def certificate(objective, penalty=None, batch_size=None):
+    """``exact(w)``, the metric of the exact Hessian at ``w``, for a full-batch smooth fit
+    whose rule steps in a bound (``"gd"``, ``"accelerated"``): the engine measures the
+    optimality there too before it stops (see :mod:`skgd._engine`); None where the bound
+    is the Hessian (least squares), with a penalty or mini-batches, and where the exact
+    Hessian costs more than ``POLISH_MAX_COST``.
+
+    The bound's curvature ``c`` exceeds the cross-entropy's ``p (1 - p)`` as much as the
+    predictions are sure: on (nearly) separable classes ``B`` is many orders of magnitude
+    above the Hessian, and ``||G||_B`` small says little about the gap.
+    """
+    if penalty is not None or (batch_size is not None and batch_size < objective.n_samples):
+        return None
+    if objective.n_features + objective.fit_intercept > FULL_MAX_COLUMNS:
+        return None
+    return _newton(objective, *_refresher(objective))
+
+
 def _refresher(objective):
     """``(refresh, cost)``: ``refresh(w)``, the full metric of the curvature at ``w``, and
     its cost in gradient passes; ``(None, None)`` where the curvature does not change

@@ -21,7 +21,9 @@ computes ``G`` at the point where it takes the gradient) and, being relative, it
 depend on the scale of X, y or the loss. Runs that see the data in mini-batches, or that
 score a validation set, measure it once, after the last epoch, by one more full pass (as
 does a full-batch run that ends without converging: the point its last step reached is
-checked there).
+checked there). A rule that steps in a curvature bound may be given a ``certificate``,
+the exact Hessian's metric: where the bound's measure meets ``tol``, the stop also asks
+the Hessian's, which a bound far above the curvature (sure predictions) cannot fool.
 
 **Drivers.** :func:`descent` is a generator: it yields each request for the objective
 and gradient ``(w, rows)`` and is sent the answer. :func:`minimize` answers with one
@@ -188,6 +190,7 @@ def descent(
     penalty=None,
     metric=None,
     gauge=None,
+    certificate=None,
     max_iter: int = 1000,
     tol: float | None = 1e-5,
     n_iter_no_change: int = 5,
@@ -227,6 +230,11 @@ def descent(
     gauge : metric, optional
         The metric optimality is measured in, where not ``metric`` (a curvature bound for
         a Euclidean step); only without a penalty.
+    certificate : callable ``w -> metric``, optional
+        The exact Hessian's metric at ``w`` (see ``skgd._curvature.certificate``): a full
+        batch that meets ``tol`` in a bound measures its optimality there too before it
+        stops, and goes on where that exceeds ``tol`` (checked again after 1, 2, 4, ...
+        more epochs).
     max_iter, tol, n_iter_no_change :
         Stop on optimality (full batch) or the epoch-level rule (mini-batches,
         validation), as the module docstring says; ``tol=None`` runs ``max_iter`` epochs.
@@ -314,7 +322,16 @@ def descent(
             value = value + penalty.value(point)
         direction = metric.direction(grad)
         step = Step(point, grad, direction, prox(point - rate * direction, rate))
-        return float(value), float(optimality(step, rate))
+        return float(value), float(optimality(step, rate)), step
+
+    def certified(relative, step):
+        """``relative``, or the optimality in the exact Hessian at ``step.point`` where
+        that is larger and ``relative`` meets ``tol`` (see ``certificate``)."""
+        if certificate is None or tol is None or relative > tol:
+            return relative
+        exact = certificate(step.point)
+        return max(relative, _relative(float(step.grad @ exact.direction(step.grad)),
+                                       watch.references))
 
     def epoch_rates(epoch):
         """The epoch's rate, and each update's where they differ (a per-update decay, a
@@ -329,14 +346,18 @@ def descent(
         return rate, rates
 
     if watch.references is None and (not full_batch or reference_point is not None):
-        watch.references = references(*(yield from measure(
-            params if reference_point is None else reference_point, learning_rate)))
+        value, squared, _ = yield from measure(
+            params if reference_point is None else reference_point, learning_rate)
+        watch.references = references(value, squared)
 
     rate_curve: list[float] = []
     scores: list[float] | None = [] if validation is not None else None
     best_params = params
     relative = None
     converged = stopped = False
+    # The epoch from which the certificate may be taken (again), and the epochs to wait
+    # after it fails next.
+    next_certificate, certificate_gap = epoch, 1
     start = time.perf_counter()
 
     for _ in range(max_iter):
@@ -382,6 +403,16 @@ def descent(
             watch.epoch(epoch - 1, objective, squared, rate, n_samples)
             if full_batch:
                 relative = _relative(squared, watch.references)
+                if certificate is not None and tol is not None and relative <= tol:
+                    # A bound far above the Hessian (sure predictions) makes its measure
+                    # small far from the optimum: the stop is the exact Hessian's call,
+                    # taken again 1, 2, 4, ... 16 epochs after it says "go on".
+                    if epoch >= next_certificate:
+                        relative = certified(relative, step)
+                        next_certificate = epoch + certificate_gap
+                        certificate_gap = min(2 * certificate_gap, 16)
+                    else:
+                        relative = max(relative, math.nextafter(tol, math.inf))
 
         if validation is not None:
             assert scores is not None
@@ -432,9 +463,11 @@ def descent(
         best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
     final = loss_curve[-1] if converged and full_batch and validation is None else None
     if loss_curve and (validation is not None or not full_batch or not converged):
-        value, squared = yield from measure(model, learning_rate)
+        value, squared, end = yield from measure(model, learning_rate)
         watch.final(epoch - 1, value, squared, rate, full_batch)
         relative, final = _relative(squared, watch.references), value
+        if full_batch and validation is None:
+            relative = certified(relative, end)
     if verbose:
         print(f"{len(loss_curve)} epochs, objective {loss_curve[-1]:.10g}, "
               + (f"optimality {relative:.3g} (tol={tol}), " if relative is not None else "")

@@ -486,6 +486,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                              warmup_steps=self.warmup_steps, max_iter=self.max_iter,
                              per_update=self.decay_per_update),
             rule=rule, penalty=penalty, metric=metric, gauge=gauge,
+            # L-BFGS measures its own estimate of Newton's decrement.
+            certificate=None if partial or solver == "lbfgs"
+            else _curvature.certificate(objective, penalty, self.batch_size),
             max_iter=1 if partial else self.max_iter,
             tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
             batch_size=self.batch_size, shuffle=self.shuffle, rng=rng,

@@ -1762,3 +1762,47 @@ def test_weighted_mini_batches_reach_the_weighted_optimum(batch_size):
     assert bias > 10
     assert abs(model.intercept_ - exact.intercept_) < 0.05 * bias
     assert_allclose(model.coef_, exact.coef_, rtol=0.02)
+
+
+# -- a bound's measure is checked in the exact Hessian before a stop ---------------------
+def _gap_share(model, X, y):
+    """``(F - F*) / (F(0) - F*)`` of a fitted classifier, F* by newton-cholesky."""
+    from sklearn.linear_model import LogisticRegression
+
+    alpha = model.alpha
+    objective = LinearObjective(BinaryCrossEntropy(), X, y.astype(np.float64), None,
+                                alpha=alpha)
+    exact = LogisticRegression(C=1 / (len(y) * alpha), solver="newton-cholesky",
+                               tol=1e-12, max_iter=1000).fit(X, y)
+
+    def value(m):
+        return objective.loss(np.concatenate([np.ravel(m.coef_), np.ravel(m.intercept_)]))
+
+    best, start = value(exact), objective.loss(np.zeros(X.shape[1] + 1))
+    return (value(model) - best) / (start - best)
+
+
+@pytest.mark.parametrize("params", [{"solver": "accelerated"}, {"learning_rate": 0.5},
+                                    {"solver": "gd", "momentum": 0.9}])
+def test_a_fit_in_the_bound_that_converges_is_within_tol_squared_of_its_start(cancer,
+                                                                              params):
+    # In the bound alone, the accelerated fit stopped after 97 epochs at 1e-8 of the
+    # start's gap (the bound's curvature 1/4 far above p(1 - p) where the predictions
+    # are sure); the exact Hessian's measure takes it to tol**2.
+    X, y = cancer
+    model = GDClassifier(alpha=1 / len(y), max_iter=5000, **params).fit(X, y)
+    assert model.optimality_ <= model.tol
+    assert _gap_share(model, X, y) <= 2 * model.tol**2
+
+
+def test_a_large_rate_on_separable_rows_does_not_stop_far_above_the_optimum():
+    # The hypothesis example: two separable rows scaled by 1e3, learning_rate=1000 (a
+    # thousand times the bound's step) stopped "converged" at 28 times the optimum.
+    X = np.array([[125.73022109], [-132.10486329]])
+    y = np.array([0, 1])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model = GDClassifier(solver="accelerated", learning_rate=1000.0, alpha=1e-3,
+                             max_iter=300).fit(X, y)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert warned or _gap_share(model, X, y) <= 2 * model.tol**2
