@@ -52,7 +52,7 @@ from ._array_api import get_namespace
 from ._curvature import Euclidean, one_blas_thread
 from ._decays import Decay, make_decay, within_epoch
 from ._divergence import DivergenceError, References, Watch, references
-from ._stopping import Stop
+from ._stopping import Certificate, Stop, relative_optimality
 from ._updates import UPDATE_RULES, Step, UpdateRule
 
 __all__ = ["DivergenceError", "DescentResult", "EngineState", "descent", "minimize", "run",
@@ -232,9 +232,8 @@ def descent(
         a Euclidean step); only without a penalty.
     certificate : callable ``w -> metric``, optional
         The exact Hessian's metric at ``w`` (see ``skgd._curvature.certificate``): a full
-        batch that meets ``tol`` in a bound measures its optimality there too before it
-        stops, and goes on where that exceeds ``tol`` (checked again after 1, 2, 4, ...
-        more epochs).
+        batch that meets ``tol`` in a bound stops only where it meets it there too (see
+        :class:`skgd._stopping.Certificate`).
     max_iter, tol, n_iter_no_change :
         Stop on optimality (full batch) or the epoch-level rule (mini-batches,
         validation), as the module docstring says; ``tol=None`` runs ``max_iter`` epochs.
@@ -324,15 +323,6 @@ def descent(
         step = Step(point, grad, direction, prox(point - rate * direction, rate))
         return float(value), float(optimality(step, rate)), step
 
-    def certified(relative, step):
-        """``relative``, or the optimality in the exact Hessian at ``step.point`` where
-        that is larger and ``relative`` meets ``tol`` (see ``certificate``)."""
-        if certificate is None or tol is None or relative > tol:
-            return relative
-        exact = certificate(step.point)
-        return max(relative, _relative(float(step.grad @ exact.direction(step.grad)),
-                                       watch.references))
-
     def epoch_rates(epoch):
         """The epoch's rate, and each update's where they differ (a per-update decay, a
         short last batch; None where they do not)."""
@@ -355,9 +345,7 @@ def descent(
     best_params = params
     relative = None
     converged = stopped = False
-    # The epoch from which the certificate may be taken (again), and the epochs to wait
-    # after it fails next.
-    next_certificate, certificate_gap = epoch, 1
+    certify = None if certificate is None else Certificate(certificate, tol)
     start = time.perf_counter()
 
     for _ in range(max_iter):
@@ -402,17 +390,9 @@ def descent(
         if not reverted:
             watch.epoch(epoch - 1, objective, squared, rate, n_samples)
             if full_batch:
-                relative = _relative(squared, watch.references)
-                if certificate is not None and tol is not None and relative <= tol:
-                    # A bound far above the Hessian (sure predictions) makes its measure
-                    # small far from the optimum: the stop is the exact Hessian's call,
-                    # taken again 1, 2, 4, ... 16 epochs after it says "go on".
-                    if epoch >= next_certificate:
-                        relative = certified(relative, step)
-                        next_certificate = epoch + certificate_gap
-                        certificate_gap = min(2 * certificate_gap, 16)
-                    else:
-                        relative = max(relative, math.nextafter(tol, math.inf))
+                relative = relative_optimality(squared, watch.references)
+                if certify is not None:
+                    relative = certify.measure(relative, step, watch.references, epoch)
 
         if validation is not None:
             assert scores is not None
@@ -465,9 +445,9 @@ def descent(
     if loss_curve and (validation is not None or not full_batch or not converged):
         value, squared, end = yield from measure(model, learning_rate)
         watch.final(epoch - 1, value, squared, rate, full_batch)
-        relative, final = _relative(squared, watch.references), value
-        if full_batch and validation is None:
-            relative = certified(relative, end)
+        relative, final = relative_optimality(squared, watch.references), value
+        if certify is not None and validation is None:
+            relative = certify.measure(relative, end, watch.references)
     if verbose:
         print(f"{len(loss_curve)} epochs, objective {loss_curve[-1]:.10g}, "
               + (f"optimality {relative:.3g} (tol={tol}), " if relative is not None else "")
@@ -488,9 +468,3 @@ def descent(
         objective=final,
     )
 
-
-def _relative(squared, references):
-    """``||G||_M`` relative to its value at the starting point (0 where both are 0)."""
-    if references.optimality <= 0:
-        return 0.0 if squared <= 0 else math.inf
-    return math.sqrt(max(squared, 0.0) / references.optimality)

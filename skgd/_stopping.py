@@ -3,10 +3,11 @@
 A full-batch run stops once its *optimality* is at most ``tol`` (see :mod:`skgd._engine`
 for the measure); where the update rule can then take Newton's steps cheaply
 (``UpdateRule.finish``, L-BFGS on small problems), it takes them first, to the optimum to
-rounding. Runs that see the data in mini-batches, or that score a validation set, stop by
-an epoch-level rule instead: the monitored value (training objective, or minus the
-validation score) has not improved by ``tol`` relative to its best for
-``n_iter_no_change`` epochs. A ``"plateau"`` decay cuts the rate at each such stall
+rounding; where it steps in a curvature bound, the exact Hessian confirms the stop first
+(:class:`Certificate`). Runs that see the data in mini-batches, or that score a
+validation set, stop by an epoch-level rule instead: the monitored value (training
+objective, or minus the validation score) has not improved by ``tol`` relative to its
+best for ``n_iter_no_change`` epochs. A ``"plateau"`` decay cuts the rate at each such stall
 instead, until it has cut it by ``_MIN_PLATEAU_FACTOR`` in all.
 """
 
@@ -95,6 +96,43 @@ class Stop:
                 # The rate is as low as "plateau" takes it: stop, optimal or not.
                 return Verdict(True)
         return _GO_ON
+
+
+def relative_optimality(squared, references):
+    """``||G||_M`` relative to its value at the starting point (0 where both are 0)."""
+    if references.optimality <= 0:
+        return 0.0 if squared <= 0 else math.inf
+    return math.sqrt(max(squared, 0.0) / references.optimality)
+
+
+class Certificate:
+    """The exact Hessian's word on a stop measured in a curvature bound.
+
+    The bound's curvature exceeds the cross-entropy's ``p (1 - p)`` as much as the
+    predictions are sure, so its measure can meet ``tol`` far from the optimum. Where it
+    does, :meth:`measure` gives the larger of it and the measure in the exact Hessian's
+    metric (``exact(w)``, see ``skgd._curvature.certificate``). During a run, a Hessian
+    that says "go on" is asked again only 1, 2, 4, ... 16 epochs later: in between, the
+    bound's measure does not stop the run.
+    """
+
+    def __init__(self, exact, tol) -> None:
+        self.exact, self.tol = exact, tol
+        # The epoch from which it may be asked again, and the wait after the next "go on".
+        self.next, self.wait = 0, 1
+
+    def measure(self, bound, step, references, epoch=None):
+        """The optimality to stop on, given the bound's ``bound`` at ``step``; ``epoch``:
+        during a run (asked on the schedule), None: at its end (asked if needed)."""
+        if self.tol is None or bound > self.tol:
+            return bound
+        if epoch is not None:
+            if epoch < self.next:
+                return math.nextafter(self.tol, math.inf)
+            self.next, self.wait = epoch + self.wait, min(2 * self.wait, 16)
+        metric = self.exact(step.point)
+        squared = float(step.grad @ metric.direction(step.grad))
+        return max(bound, relative_optimality(squared, references))
 
 
 def _polishing(polished, relative):

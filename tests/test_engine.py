@@ -863,10 +863,8 @@ def test_a_point_with_positive_optimality_is_not_converged_where_the_start_had_n
     assert exact.optimality == 0
 
 
-@pytest.mark.parametrize("per_update", [False, True], ids=["per-epoch", "per-update"])
-def test_a_per_update_decay_sets_the_rate_of_every_update(per_update):
-    # 23 rows in batches of 5: 5 updates an epoch, the last of 3 rows.
-    problem = LeastSquares()
+def _rate_recording_gd():
+    """Gradient descent that records the learning rate of every update, and the list."""
     rates = []
     gd = UPDATE_RULES["gd"]()
 
@@ -874,10 +872,18 @@ def test_a_per_update_decay_sets_the_rate_of_every_update(per_update):
         rates.append(learning_rate)
         return gd.update(step, params, state, learning_rate, metric, prox)
 
+    return gd._replace(update=update), rates
+
+
+@pytest.mark.parametrize("per_update", [False, True], ids=["per-epoch", "per-update"])
+def test_a_per_update_decay_sets_the_rate_of_every_update(per_update):
+    # 23 rows in batches of 5: 5 updates an epoch, the last of 3 rows.
+    problem = LeastSquares()
+    gd, rates = _rate_recording_gd()
     decay = make_decay("cosine", max_iter=4, per_update=per_update)
     result = minimize(problem.loss_gradient, np.zeros(problem.M.shape[1]),
                       n_samples=len(problem.t), learning_rate=0.1, decay=decay,
-                      rule=gd._replace(update=update), batch_size=5, max_iter=4, tol=None,
+                      rule=gd, batch_size=5, max_iter=4, tol=None,
                       rng=np.random.default_rng(0))
     n_batches = -(-len(problem.t) // 5)
     expected = [0.1 * decay.factor(epoch + (batch / n_batches if per_update else 0), 0)
@@ -980,17 +986,45 @@ def test_the_point_the_last_full_batch_step_reached_is_checked(quadratic, rule_i
 def test_an_epoch_s_short_last_batch_takes_its_factor_of_the_step(per_update):
     # 23 rows in batches of 5: the fifth update of each epoch is a batch of 3 rows.
     problem = LeastSquares()
-    rates = []
-    gd = UPDATE_RULES["gd"]()
-
-    def update(step, params, state, learning_rate, metric, prox):
-        rates.append(learning_rate)
-        return gd.update(step, params, state, learning_rate, metric, prox)
-
+    gd, rates = _rate_recording_gd()
     decay = make_decay("cosine", max_iter=2, per_update=per_update)
     minimize(problem.loss_gradient, np.zeros(problem.M.shape[1]), n_samples=len(problem.t),
-             learning_rate=0.1, decay=decay, rule=gd._replace(update=update), batch_size=5,
+             learning_rate=0.1, decay=decay, rule=gd, batch_size=5,
              max_iter=2, tol=None, rng=np.random.default_rng(0), last_batch=0.25)
     expected = [0.1 * decay.factor(epoch + (batch / 5 if per_update else 0), 0)
                 * (0.25 if batch == 4 else 1.0) for epoch in range(2) for batch in range(5)]
     assert_allclose(rates, expected, rtol=1e-14)
+
+
+def test_a_certificate_that_says_go_on_is_asked_again_after_1_2_4_up_to_16_epochs():
+    from types import SimpleNamespace
+
+    from skgd._divergence import References
+    from skgd._stopping import Certificate
+
+    asked = []
+
+    def exact(point):
+        asked.append(point)
+        # The Hessian's curvature 1e-6 of the bound's: the measure 1e3 times larger.
+        return SimpleNamespace(direction=lambda grad: 1e6 * grad)
+
+    certificate = Certificate(exact, tol=1e-5)
+    references = References(1.0, 1.0, optimality=1.0)
+    # sqrt(grad^T (1e6 grad)) = 2e-5, twice tol.
+    grad = np.array([2e-8])
+    epochs = []
+    for epoch in range(1, 61):
+        step = SimpleNamespace(point=epoch, grad=grad)
+        measured = certificate.measure(1e-8, step, references, epoch)
+        # Never a stop: the Hessian's measure, or (between its answers) just above tol.
+        assert measured > 1e-5
+        if asked and asked[-1] == epoch:
+            epochs.append(epoch)
+            assert measured == pytest.approx(2e-5)
+    assert epochs == [1, 2, 4, 8, 16, 32, 48]
+    # A bound's measure above tol is the answer, without the Hessian.
+    assert certificate.measure(1e-3, step, references, 61) == 1e-3
+    # At the end of a run, the Hessian is asked whatever the schedule.
+    assert certificate.measure(1e-8, step, references) == pytest.approx(2e-5)
+    assert len(asked) == 8

@@ -46,15 +46,17 @@ class DataSpec(NamedTuple):
 
 
 @st.composite
-def data_specs(draw):
-    n_samples = draw(st.integers(2, 60))
+def data_specs(draw, max_samples=60, max_exponent=6):
+    """A dataset spec: shape, seed, constant columns, duplicated rows, column scales
+    10**k up to ``10**max_exponent``, dtype."""
+    n_samples = draw(st.integers(2, max_samples))
     n_features = draw(st.integers(1, 8))
     return DataSpec(
         n_samples, n_features,
         seed=draw(st.integers(0, 2**32 - 1)),
         n_constant=draw(st.integers(0, n_features)),
         n_duplicates=draw(st.integers(0, n_samples - 1)),
-        exponents=tuple(draw(st.lists(st.integers(-3, 6), min_size=n_features,
+        exponents=tuple(draw(st.lists(st.integers(-3, max_exponent), min_size=n_features,
                                       max_size=n_features))),
         dtype=draw(st.sampled_from([np.float64, np.float32])),
     )
@@ -457,26 +459,11 @@ RULES = {"default": {}, "gd": {"solver": "gd"},
          "nesterov": {"solver": "gd", "momentum": 0.9, "nesterov": True}}
 
 
-@st.composite
-def mini_batch_specs(draw):
-    """A dataset spec as :func:`data_specs` draws, with up to 300 rows: enough for
-    batches of 1 to 128 to be mini-batches."""
-    n_samples = draw(st.integers(2, 300))
-    n_features = draw(st.integers(1, 8))
-    return DataSpec(
-        n_samples, n_features,
-        seed=draw(st.integers(0, 2**32 - 1)),
-        n_constant=draw(st.integers(0, n_features)),
-        n_duplicates=draw(st.integers(0, n_samples - 1)),
-        exponents=tuple(draw(st.lists(st.integers(-3, 3), min_size=n_features,
-                                      max_size=n_features))),
-        dtype=draw(st.sampled_from([np.float64, np.float32])),
-    )
-
-
 @settings(max_examples=60, deadline=None)
-@given(spec=mini_batch_specs(), x_exponent=st.integers(-8, 8), y_exponent=st.integers(-8, 8),
-       classify=st.booleans(), weighted=st.booleans(), rule=st.sampled_from(sorted(RULES)),
+# Up to 300 rows: enough for batches of 1 to 128 to be mini-batches.
+@given(spec=data_specs(max_samples=300, max_exponent=3), x_exponent=st.integers(-8, 8),
+       y_exponent=st.integers(-8, 8), classify=st.booleans(), weighted=st.booleans(),
+       rule=st.sampled_from(sorted(RULES)),
        batch_size=st.integers(1, 128), mode=st.sampled_from(["fit", "partial_fit", "stream"]),
        n_chunks=st.integers(2, 10))
 def test_auto_is_safe_and_converged_means_optimal_in_mini_batches_and_streams(
