@@ -246,4 +246,4 @@ def test_regime_matrix_lists_every_contender_of_a_cell_with_all(capsys):
     gaps = [float(line.split("gap")[1].split()[0]) for line in lines
             if line.startswith("    ")]
     # Gaps are measured against the least objective reached: none is below it.
-    assert min(gaps) == 0 and all(math.isfinite(gap) for gap in gaps)
+    assert all(math.isfinite(gap) and gap >= 0 for gap in gaps)
