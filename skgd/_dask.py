@@ -321,7 +321,7 @@ class DaskLinearObjective:
         total, flat = self._sum_chunks(_chunk_gram_product, basis)
         return flat.reshape(basis.shape) / total
 
-    def local_hessian(self, w):
+    def local_hessian(self, w, l2=True):
         """The Hessian of ``F`` at ``w``, as ``LinearObjective.local_hessian``: each chunk
         sums its share, a tree adds them."""
         parts = [dask.delayed(_chunk_local_hessian, pure=True)(
@@ -329,7 +329,9 @@ class DaskLinearObjective:
                  for X, y, weight in self._chunks]
         (sums,) = _compute(_tree_sum(parts))
         hessian = sums[1:].reshape(w.size, w.size) / _positive_total(sums[0])
-        hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
+        if l2:
+            hessian[: self.n_coef, : self.n_coef] += (self.l2_reg_strength
+                                                      * np.eye(self.n_coef))
         return hessian
 
     def hessian_blocks(self, w):

@@ -272,7 +272,7 @@ class CategoricalCrossEntropy(_PerSampleLoss):
         # limit's 0 (NaN entries, from a diverged fit, stay NaN). NumPy checks the row
         # maxima first, much cheaper than the where; elsewhere the check would make the
         # device wait for the host.
-        if not is_numpy(xp) or bool(xp.any(xp.isinf(row_max))):
+        if not is_numpy(xp) or np.isinf(row_max).any():
             shifted = xp.where(raw_prediction == row_max, _scalar(0, shifted), shifted)
         proba = xp.exp(shifted)
         total = proba @ xp.ones(proba.shape[1], dtype=proba.dtype, device=device)
@@ -420,7 +420,16 @@ class LinearObjective:
         return xp.reshape(coef, (self.n_outputs, self.n_features)), intercept
 
     def raw_prediction(self, w: Any, X: Any = None) -> Any:
-        """``X @ coef.T + intercept`` for the flat vector ``w`` (X defaults to the data)."""
+        """``X @ coef.T + intercept`` for the flat vector ``w`` (X defaults to the data).
+
+        On the data, the last full-batch :meth:`loss_gradient_array`'s raw prediction
+        where it was at this ``w`` (read-only): a refit of the curvature at the point the
+        gradient was just taken needs no pass of its own."""
+        if X is None:
+            last = self.__dict__.get("_last_raw")
+            if last is not None and last[0].shape == w.shape and bool(
+                    np.array_equal(last[0], w)):
+                return last[1]
         coef, intercept = self.unpack(w)
         X = self.X if X is None else X
         return X @ _transposed(coef) + intercept
@@ -462,9 +471,14 @@ class LinearObjective:
         loss: Any = None
         grad_coef: Any = None
         grad_intercept: Any = None
+        self._last_raw = None
         for X_block, y_block, weight_block in _row_blocks(X, y, weight):
             raw = X_block @ _transposed(coef)
             raw += intercept
+            if rows is None and X_block is X and is_numpy(xp):
+                # The whole raw prediction, kept for raw_prediction(w) (see there).
+                raw.setflags(write=False)
+                self._last_raw = (np.array(w, copy=True), raw)
             per_sample, grad_raw = self.loss_function.loss_gradient(y_block, raw,
                                                                     weight_block)
             block_loss = xp.sum(per_sample, dtype=xp.float64)
@@ -544,9 +558,27 @@ class LinearObjective:
         return self.once("gram", lambda: _curvature.gram(
             self.X, self.sample_weight, self.fit_intercept, self._total_weight))
 
-    def local_hessian(self, w):
-        """The Hessian of ``F`` at ``w`` (smooth part, L2 included), host float64, of shape
-        ``(n_params, n_params)`` in the layout of the flat vector.
+    def _output_index(self):
+        """Each output's positions in the flat vector: its coefficients, then its
+        intercept (made once)."""
+        if "_index" not in self.__dict__:
+            n_features = self.n_features
+            self._index = [np.r_[k * n_features:(k + 1) * n_features,
+                                 [self.n_coef + k] if self.fit_intercept else []
+                                 ].astype(int) for k in range(self.n_outputs)]
+        return self._index
+
+    def _class_order(self):
+        """The index pair that reorders a matrix laid out output by output (each output's
+        index from :meth:`_output_index` in turn) into the flat vector's layout."""
+        if "_order" not in self.__dict__:
+            order = np.argsort(np.concatenate(self._output_index()))
+            self._order = np.ix_(order, order)
+        return self._order
+
+    def local_hessian(self, w, l2=True):
+        """The Hessian of ``F`` at ``w`` (smooth part, L2 included unless ``l2=False``),
+        host float64, of shape ``(n_params, n_params)`` in the layout of the flat vector.
 
         Built from one weighted Gram matrix ``X1^T diag(s_i h_i^{jk}) X1 / S`` per pair of
         outputs ``j <= k``, where ``h_i^{jk}`` is the loss's ``local_hessian`` (``p (1 -
@@ -554,21 +586,19 @@ class LinearObjective:
         for the softmax on dense X, all pairs at once (:func:`skgd._curvature.softmax_gram`).
         """
         raw = self.raw_prediction(w)
-        n_features = self.n_features
-        index = [np.r_[k * n_features:(k + 1) * n_features,
-                       [self.n_coef + k] if self.fit_intercept else []].astype(int)
-                 for k in range(self.n_outputs)]
-        hessian = np.zeros((self.n_params, self.n_params))
+        index = self._output_index()
         if getattr(self.loss_function, "shift_invariant", False) and not sp.issparse(self.X):
             # The softmax couples every pair of classes: two wide products a row block
-            # instead of a thin one per pair.
-            order = np.concatenate(index)
-            hessian[np.ix_(order, order)] = _curvature.softmax_gram(
+            # instead of a thin one per pair. They come class by class; ``order`` takes
+            # them to the flat vector's layout.
+            hessian = _curvature.softmax_gram(
                 self.X, self.loss_function.predict_proba(raw), self.sample_weight,
-                self.fit_intercept, self._total_weight)
-            hessian[: self.n_coef, : self.n_coef] += (self.l2_reg_strength
-                                                      * np.eye(self.n_coef))
+                self.fit_intercept, self._total_weight)[self._class_order()]
+            if l2:
+                coef = np.arange(self.n_coef)
+                hessian[coef, coef] += self.l2_reg_strength
             return hessian
+        hessian = np.zeros((self.n_params, self.n_params))
         curvature = self.loss_function.local_hessian(raw)
         for j in range(self.n_outputs):
             for k in range(j, self.n_outputs):
@@ -579,7 +609,9 @@ class LinearObjective:
                                         self._total_weight)
                 hessian[np.ix_(index[j], index[k])] = block
                 hessian[np.ix_(index[k], index[j])] = block.T
-        hessian[: self.n_coef, : self.n_coef] += self.l2_reg_strength * np.eye(self.n_coef)
+        if l2:
+            hessian[: self.n_coef, : self.n_coef] += (self.l2_reg_strength
+                                                      * np.eye(self.n_coef))
         return hessian
 
     def sparse_gram(self):
@@ -608,7 +640,18 @@ class LinearObjective:
         """The diagonals of :meth:`hessian_blocks`, of shape ``(n_outputs, n_cols)``,
         without the matrices: one pass over the squares of X for all outputs."""
         return _curvature.gram_diagonals(self.X, self._curvature_weights(w),
-                                         self.fit_intercept, self._total_weight)
+                                         self.fit_intercept, self._total_weight,
+                                         self._sparse_squares())
+
+    def _sparse_squares(self):
+        """Sparse X's entries squared, kept for the refits to come (a copy of X beside
+        it): squaring a CSR X not in canonical form costs several passes. None for dense
+        X, whose row blocks are squared as they pass."""
+        if not sp.issparse(self.X):
+            return None
+        if "_squares" not in self.__dict__:
+            self._squares = _curvature._squares(self.X)
+        return self._squares
 
     def _curvature_weights(self, w):
         weights = self.loss_function.local_curvatures(self.raw_prediction(w))
@@ -623,7 +666,8 @@ class LinearObjective:
     def gram_diagonal(self):
         """The diagonal of :meth:`gram`, without the matrix."""
         return self.once("gram_diagonal", lambda: _curvature.gram_diagonal(
-            self.X, self.sample_weight, self.fit_intercept, self._total_weight))
+            self.X, self.sample_weight, self.fit_intercept, self._total_weight,
+            self._sparse_squares()))
 
     def largest_row_norm(self, inverse_metric=None):
         """``max_i x1_i^T A x1_i`` (see :func:`skgd._curvature.largest_row_norm`)."""

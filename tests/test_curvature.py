@@ -235,10 +235,14 @@ def test_X_whose_squares_overflow_gets_a_clear_error(dtype, scale):
         GDRegressor().fit(X, y[:60])
 
 
-@pytest.mark.parametrize("limit, kind", [(0, curvature.Full), (10**6, curvature.Dense)])
-def test_the_softmax_refits_its_exact_hessian_where_it_costs_at_most_exact_max_epochs(
-        monkeypatch, limit, kind):
+@pytest.mark.parametrize("limit, over_blocks, kind", [
+    (0, 0, curvature.Full), (10**6, 0, curvature.Dense), (0, 10**6, curvature.Dense)])
+def test_the_softmax_refits_its_exact_hessian_where_it_is_cheap_or_about_the_blocks(
+        monkeypatch, limit, over_blocks, kind):
+    # Exact where it costs at most EXACT_MAX_EPOCHS passes, or at most EXACT_OVER_BLOCKS
+    # times its diagonal blocks (small problems, where both are mostly call overhead).
     monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", limit)
+    monkeypatch.setattr(curvature, "EXACT_OVER_BLOCKS", over_blocks)
     objective = _problem("softmax")
     w = np.random.default_rng(2).normal(size=objective.n_params)
     refitted = curvature.full(objective, local=True).refresh(w)
@@ -305,9 +309,10 @@ def test_the_hessian_block_diagonals_are_the_diagonals_of_the_blocks(container, 
 
 
 def test_the_softmax_refit_in_blocks_steps_each_class_by_its_block_centred(monkeypatch):
-    # Beyond EXACT_MAX_EPOCHS: each class's block of the Hessian, the steps centred over
-    # the classes (the softmax sees no common shift).
+    # Where the exact Hessian does not pay: each class's block of the Hessian, the steps
+    # centred over the classes (the softmax sees no common shift).
     monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", 0)
+    monkeypatch.setattr(curvature, "EXACT_OVER_BLOCKS", 0)
     objective = _problem("softmax")
     w = curvature._ClassShift(objective).centre(
         np.random.default_rng(7).normal(size=objective.n_params))
@@ -398,8 +403,7 @@ def test_newton_s_steps_past_the_stopping_rule_only_where_the_hessian_is_cheap(
     if newton:
         assert metric.newton(objective.init_params()).exact
     # Digits' refits are its blocks, not the exact Hessian.
-    assert metric.refresh(objective.init_params()).exact == (
-        curvature._refresh_epochs(objective, exact=True) <= curvature.EXACT_MAX_EPOCHS)
+    assert metric.refresh(objective.init_params()).exact == curvature._exact_pays(objective)
 
 
 def test_a_refresh_costs_more_passes_the_more_columns_and_classes():
