@@ -555,6 +555,28 @@ def test_one_hot_x_under_lbfgs_gets_the_full_metric_kept_sparse(monkeypatch):
     assert curvature.resolve("auto", words, learned=True) == "diagonal"
 
 
+@pytest.mark.parametrize("schur_max", [10**6, 0])
+def test_the_sparse_metric_solves_by_the_schur_complement_of_a_one_hot_group(
+        monkeypatch, schur_max):
+    # One categorical's columns never meet in a row: the Gram matrix is diagonal on them,
+    # and the rest is solved through its Schur complement (SuperLU beyond
+    # SCHUR_MAX_COLUMNS). Either way the solve is M^-1's, to rounding.
+    monkeypatch.setattr(curvature, "SCHUR_MAX_COLUMNS", schur_max)
+    X, _ = _one_hot(levels=(40, 25, 6))
+    X1 = sp.hstack([X, np.ones((X.shape[0], 1))]).tocsc()
+    matrix = (X1.T @ X1 / X.shape[0] * 0.25 + sp.diags(np.r_[np.full(X.shape[1], 0.01),
+                                                             0.0])).tocsc()
+    independent = curvature._independent_columns(matrix)
+    assert np.count_nonzero(independent) >= 40  # the largest categorical's columns
+    block = matrix[independent][:, independent].toarray()
+    assert np.count_nonzero(block - np.diag(np.diag(block))) == 0
+    factor = curvature._sparse_factor(matrix)
+    assert isinstance(factor, curvature._SchurFactor) == (schur_max > 0)
+    rhs = np.random.default_rng(5).normal(size=(matrix.shape[0], 2))
+    assert_allclose(factor.solve(rhs), np.linalg.solve(matrix.toarray(), rhs),
+                    rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_a_default_fit_in_the_sparse_full_metric_is_logistic_regression(monkeypatch,
                                                                           n_classes):
