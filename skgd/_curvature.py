@@ -1032,7 +1032,8 @@ def _refresher(objective):
     With one output (the sigmoid) the metric is the Hessian, a weighted Gram matrix:
     Newton's. The softmax's Hessian couples the classes, ``K (p + 1)`` square: it is taken
     exactly (a :class:`Dense` metric) where that costs at most ``EXACT_MAX_EPOCHS``
-    passes; otherwise its diagonal blocks stand in for it, one weighted Gram matrix a
+    passes or about its blocks (:func:`_exact_pays`); otherwise its diagonal blocks
+    stand in for it, one weighted Gram matrix a
     class (:meth:`~skgd.losses.LinearObjective.hessian_blocks`), and L-BFGS's memory
     learns the coupling. (One Gram matrix shared by the classes, weighted by their mean
     curvature, took twice the passes on the digits, 79 against 37: which rows are

@@ -827,8 +827,7 @@ def _metric_of(fit):
                               adaptive=estimator.solver == "adam", learned=lbfgs)
     refits = (lbfgs and name == "full"
               and hasattr(objective.loss_function, "local_curvatures"))
-    exact = refits and (objective.n_outputs == 1 or _curvature._refresh_epochs(
-        objective, exact=True) <= _curvature.EXACT_MAX_EPOCHS)
+    exact = refits and (objective.n_outputs == 1 or _curvature._exact_pays(objective))
     return _Metric(name, _curvature.gauged(name, objective, penalty, estimator.batch_size),
                    lbfgs, refits, exact)
 
