@@ -20,6 +20,7 @@ from skgd import (
     GDRegressorCV,
     SearchLossCurveDisplay,
 )
+from skgd import _curvature as curvature
 
 # Searches over a rate that diverges warn of it; these tests are about other things.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
@@ -775,17 +776,23 @@ def _digits():
     (_digits, GDClassifierCV, {"solver": "accelerated"}, False),
     (_digits, GDClassifierCV, {"preconditioner": "diagonal"}, False),
     (_binary, GDClassifierCV, {}, False),
-    (_multiclass, GDClassifierCV, {}, True),
+    (_multiclass, GDClassifierCV, {}, False),
+    (_multiclass, GDClassifierCV, {"blocks": True}, True),
     (_regression, GDRegressorCV, {}, False),
-], ids=["softmax-blocks", "accelerated", "diagonal", "binary-newton", "three-classes",
-        "least-squares"])
+], ids=["softmax-blocks", "accelerated", "diagonal", "binary-newton", "three-classes-newton",
+        "three-classes-blocks", "least-squares"])
 def test_a_search_of_alpha_takes_the_path_where_l_bfgs_learns_the_class_coupling(
-        make_data, cv_class, settings, on_path):
+        monkeypatch, make_data, cv_class, settings, on_path):
     """The path where L-BFGS refits the blocks of a softmax's Hessian, one class each: a
     warm start shortens the epochs it takes to learn their coupling. Newton's steps on
-    the whole Hessian (two classes), the bound of the accelerated gradient, the diagonal
+    the whole Hessian (two classes, or a small softmax such as iris's, whose whole
+    Hessian costs about its blocks), the bound of the accelerated gradient, the diagonal
     metric and least squares are fitted from zero: there a path was measured to cost
     more rounds than it saved."""
+    if settings.get("blocks"):
+        # Iris's softmax refitted by its blocks, as a larger problem's would be.
+        monkeypatch.setattr(curvature, "EXACT_OVER_BLOCKS", 0)
+        settings = {}
     X, y = make_data()
     search = cv_class(alphas=[1e-3, 1e-2, 1e-1], cv=3, refit=False, max_iter=3000,
                       **settings).fit(X, y)
