@@ -967,7 +967,8 @@ def full(objective, local=False):
     n_cols = objective.n_features + objective.fit_intercept
     if n_cols > FULL_MAX_COLUMNS and _low_rank_pays(objective):
         return _low_rank(objective, curvature, local)
-    if local and n_cols > FULL_MAX_COLUMNS and sp.issparse(objective.X):
+    if (local and n_cols > FULL_MAX_COLUMNS and sp.issparse(objective.X)
+            and objective.l2_reg_strength > 0):
         return SparseFull(curvature * objective.sparse_gram() + scipy.sparse.diags(ridge),
                           objective.n_outputs, objective.n_features,
                           objective.fit_intercept, _class_shift(objective))
@@ -1266,7 +1267,11 @@ def diagonal(objective, local=False):
     if (hasattr(objective.loss_function, "local_curvatures")
             and hasattr(objective, "hessian_block_diagonals")):
         def refresh(w):
-            blocks = objective.hessian_block_diagonals(w) + penalised
+            # Sure predictions (unpenalised, separable rows) take p (1 - p) to underflow,
+            # and the inverse to overflow: no coordinate's curvature falls below
+            # LOCAL_CURVATURE_FLOOR of its curvature at the start.
+            blocks = np.maximum(objective.hessian_block_diagonals(w) + penalised,
+                                LOCAL_CURVATURE_FLOOR * diag)
             metric = _diagonal(objective, _positive(blocks), refresh, shift)
             metric.refresh_epochs = DIAGONAL_REFRESH_EPOCHS
             return metric
@@ -1276,6 +1281,8 @@ def diagonal(objective, local=False):
     return metric
 
 
+# The least share of its curvature at the start that a refitted diagonal keeps.
+LOCAL_CURVATURE_FLOOR = 1e-12
 # What a refit of the diagonal metric counts as, in gradient passes (its own work is a
 # pass over the squares of X; the raw prediction is the gradient's). Counted at 8, a refit
 # every 4 passes: on text-like CSR X (20 000 x 30 000) with 3 classes 66 epochs and 0.76x
@@ -1379,7 +1386,10 @@ def _low_rank_pays(objective):
 
 def _sparse_gram_pays(objective):
     """Whether the full metric of sparse X is kept sparse (see ``SPARSE_GRAM_MAX_NNZ``)."""
-    if not (sp.issparse(objective.X) and hasattr(objective, "sparse_gram")):
+    # Without an L2 term one-hot columns beside the intercept make it singular (a
+    # categorical's columns sum to the intercept's): the diagonal metric serves there.
+    if not (sp.issparse(objective.X) and hasattr(objective, "sparse_gram")
+            and objective.l2_reg_strength > 0):
         return False
     if objective.X.nnz > SPARSE_ROW_MAX_NNZ * objective.X.shape[0]:
         return False

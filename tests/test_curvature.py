@@ -521,6 +521,21 @@ def test_the_diagonal_metric_of_wide_X_majorises_the_bound(monkeypatch):
     assert np.linalg.eigvalsh(gap)[0] >= -1e-10 * np.abs(gap).max()
 
 
+def test_a_refitted_diagonal_stays_finite_where_the_curvature_underflows():
+    # Unpenalised, far along separable rows, p (1 - p) underflows to denormals: the
+    # refitted diagonal keeps LOCAL_CURVATURE_FLOOR of its start, so its inverse stays
+    # finite (it overflowed, and the fit raised "the curvature overflows the dtype of X").
+    X, y = sp.eye(60, format="csr"), np.arange(60) % 2 * 1.0  # a category a row
+    objective = LinearObjective(BinaryCrossEntropy(), X, y, alpha=0.0)
+    metric = curvature.diagonal(objective, local=True)
+    w = np.append(740.0 * (2 * y - 1), 0.0)  # margins of 740: p (1 - p) about 1e-322
+    refitted = metric.refresh(w)
+    assert np.all(np.isfinite(refitted.direction(objective.gradient(w))))
+    start = np.asarray(metric.direction(np.ones(objective.n_params)))
+    now = np.asarray(refitted.direction(np.ones(objective.n_params)))
+    assert np.all(now <= start / curvature.LOCAL_CURVATURE_FLOOR * (1 + 1e-12))
+
+
 # -- the sparse full metric of one-hot X ---------------------------------------------------
 def _one_hot(n_samples=600, levels=(40, 25), seed=0):
     """Two categorical columns one-hot encoded, and a binary target."""
@@ -553,6 +568,21 @@ def test_one_hot_x_under_lbfgs_gets_the_full_metric_kept_sparse(monkeypatch):
     words = LinearObjective(BinaryCrossEntropy(), text, (rng.random(300) < 0.5) * 1.0,
                             alpha=0.01)
     assert curvature.resolve("auto", words, learned=True) == "diagonal"
+
+
+def test_one_hot_x_without_l2_keeps_the_diagonal(monkeypatch):
+    # A categorical's columns sum to the intercept's: without an L2 term the Gram matrix
+    # is singular, and its factors failed ("Factor is exactly singular").
+    monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", 20)
+    monkeypatch.setattr(curvature, "SEED_MIN_COLUMNS", 10)
+    X, y = _one_hot()
+    objective = LinearObjective(BinaryCrossEntropy(), X, y, alpha=0.0)
+    assert curvature.resolve("auto", objective, learned=True) == "diagonal"
+    assert not isinstance(curvature.full(objective, local=True), curvature.SparseFull)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # separable: no minimiser
+        model = GDClassifier(alpha=0.0, max_iter=50).fit(X, y)
+    assert model.preconditioner_ == "diagonal" and np.all(np.isfinite(model.coef_))
 
 
 @pytest.mark.parametrize("schur_max", [10**6, 0])
