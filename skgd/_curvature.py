@@ -913,7 +913,7 @@ def _cholesky(objective, data, ridge):
     # sqrt(eps) (the scaled diagonal is 1) leaves an eigenvalue near the rounding of the
     # others (collinear columns, an L2 term tiny beside them), whose inverse LU would not
     # get right: the eigendecompositions cut such directions out. Otherwise the inverse
-    # of the scaled matrix is well within reach of LU.
+    # of the scaled matrix is well within reach of the factor.
     pivot = float(_finfo(objective.xp, objective.X.dtype).eps) ** _PIVOT_EPS_POWER
     if scaled.ndim == 2:
         # One matrix: LAPACK's factorisation and the inverse from it (potrs), a few

@@ -650,7 +650,8 @@ class LinearObjective:
         if not sp.issparse(self.X):
             return None
         if "_squares" not in self.__dict__:
-            self._squares = _curvature._squares(self.X)
+            # Shared by the objectives of a search on the same X (one copy, not one a fit).
+            self._squares = self.once("sparse_squares", lambda: _curvature._squares(self.X))
         return self._squares
 
     def _curvature_weights(self, w):
