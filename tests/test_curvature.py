@@ -13,6 +13,7 @@ from sklearn.linear_model import Lasso
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import skgd._curvature as curvature
+import skgd.losses as losses
 from skgd import GDClassifier, GDRegressor
 from skgd.losses import (
     BinaryCrossEntropy,
@@ -283,17 +284,31 @@ def test_a_local_metric_of_one_output_is_the_hessian(loss_name):
     assert_allclose(refitted.matrix, objective.local_hessian(w), rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("cut", [0.0, None])
 @pytest.mark.parametrize("loss_name", ["binary", "softmax"])
-def test_the_hessian_blocks_are_the_blocks_on_the_diagonal_of_the_hessian(loss_name):
+def test_the_hessian_blocks_are_the_blocks_on_the_diagonal_of_the_hessian(
+        monkeypatch, loss_name, cut):
+    # Exact without a cut. With the default one, a softmax block leaves out the rows
+    # whose weight in it is below BLOCK_WEIGHT_CUT of the class's largest, and only them.
+    if cut is not None:
+        monkeypatch.setattr(losses, "BLOCK_WEIGHT_CUT", cut)
     objective = _problem(loss_name, alpha=0.0)
-    w = np.random.default_rng(5).normal(size=objective.n_params)
+    w = 4 * np.random.default_rng(5).normal(size=objective.n_params)  # some sure rows
     hessian = objective.local_hessian(w)
     blocks = objective.hessian_blocks(w)
     n_features = objective.n_features
     assert blocks.shape == (objective.n_outputs, n_features + 1, n_features + 1)
+    weights = objective._curvature_weights(w)
+    X1 = np.column_stack([objective.X, np.ones(objective.n_samples)])
     for k, block in enumerate(blocks):
         index = np.r_[k * n_features:(k + 1) * n_features, objective.n_coef + k]
-        assert_allclose(block, hessian[np.ix_(index, index)], rtol=1e-10, atol=1e-14)
+        if cut is None and objective.n_outputs > 1:
+            kept = weights[:, k] > losses.BLOCK_WEIGHT_CUT * weights[:, k].max()
+            assert 0 < np.count_nonzero(~kept)  # the cut is exercised
+            expected = (X1[kept].T * weights[kept, k]) @ X1[kept] / objective.total_weight
+        else:
+            expected = hessian[np.ix_(index, index)]
+        assert_allclose(block, expected, rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.parametrize("container", ["dense", "csr"])
