@@ -279,8 +279,8 @@ def lbfgs(memory=LBFGS_MEMORY, **_):
         s, y, sy = pairs[-1]
         m_y = metric.direction(y)
         r = (sy / float(y @ m_y)) * metric.direction(q)
-        if axpy is not None and _axpy(r) is not axpy:  # (a metric of another dtype)
-            axpy = None
+        # In place on r only where it has the pairs' dtype (a metric may promote it).
+        axpy = _axpy(r) if r.dtype == grad.dtype else None
         for (s, y, sy), alpha in zip(pairs, reversed(alphas), strict=True):
             coefficient = alpha - float(y @ r) / sy
             r = r + coefficient * s if axpy is None else axpy(s, r, a=coefficient)

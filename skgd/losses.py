@@ -13,6 +13,7 @@ namespace and on their device. Only SciPy sparse X is NumPy-specific.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -431,11 +432,9 @@ class LinearObjective:
         On the data, the last full-batch :meth:`loss_gradient_array`'s raw prediction
         where it was at this ``w`` (read-only): a refit of the curvature at the point the
         gradient was just taken needs no pass of its own."""
-        if X is None:
-            last = self.__dict__.get("_last_raw")
-            if last is not None and last[0].shape == w.shape and bool(
-                    np.array_equal(last[0], w)):
-                return last[1]
+        last = self.__dict__.get("_last_raw")
+        if X is None and last is not None and np.array_equal(last[0], w):
+            return last[1]
         coef, intercept = self.unpack(w)
         X = self.X if X is None else X
         return X @ _transposed(coef) + intercept
@@ -564,23 +563,21 @@ class LinearObjective:
         return self.once("gram", lambda: _curvature.gram(
             self.X, self.sample_weight, self.fit_intercept, self._total_weight))
 
+    @functools.cached_property
     def _output_index(self):
         """Each output's positions in the flat vector: its coefficients, then its
-        intercept (made once)."""
-        if "_index" not in self.__dict__:
-            n_features = self.n_features
-            self._index = [np.r_[k * n_features:(k + 1) * n_features,
-                                 [self.n_coef + k] if self.fit_intercept else []
-                                 ].astype(int) for k in range(self.n_outputs)]
-        return self._index
+        intercept."""
+        n_features = self.n_features
+        return [np.r_[k * n_features:(k + 1) * n_features,
+                      [self.n_coef + k] if self.fit_intercept else []].astype(int)
+                for k in range(self.n_outputs)]
 
+    @functools.cached_property
     def _class_order(self):
         """The index pair that reorders a matrix laid out output by output (each output's
-        index from :meth:`_output_index` in turn) into the flat vector's layout."""
-        if "_order" not in self.__dict__:
-            order = np.argsort(np.concatenate(self._output_index()))
-            self._order = np.ix_(order, order)
-        return self._order
+        index from :attr:`_output_index` in turn) into the flat vector's layout."""
+        order = np.argsort(np.concatenate(self._output_index))
+        return np.ix_(order, order)
 
     def local_hessian(self, w, l2=True):
         """The Hessian of ``F`` at ``w`` (smooth part, L2 included unless ``l2=False``),
@@ -592,14 +589,14 @@ class LinearObjective:
         for the softmax on dense X, all pairs at once (:func:`skgd._curvature.softmax_gram`).
         """
         raw = self.raw_prediction(w)
-        index = self._output_index()
+        index = self._output_index
         if getattr(self.loss_function, "shift_invariant", False) and not sp.issparse(self.X):
             # The softmax couples every pair of classes: two wide products a row block
             # instead of a thin one per pair. They come class by class; ``order`` takes
             # them to the flat vector's layout.
             hessian = _curvature.softmax_gram(
                 self.X, self.loss_function.predict_proba(raw), self.sample_weight,
-                self.fit_intercept, self._total_weight)[self._class_order()]
+                self.fit_intercept, self._total_weight)[self._class_order]
             if l2:
                 coef = np.arange(self.n_coef)
                 hessian[coef, coef] += self.l2_reg_strength
@@ -651,7 +648,7 @@ class LinearObjective:
         without the matrices: one pass over the squares of X for all outputs."""
         return _curvature.gram_diagonals(self.X, self._block_weights(w),
                                          self.fit_intercept, self._total_weight,
-                                         self._sparse_squares())
+                                         self._sparse_squares)
 
     def _block_weights(self, w):
         """The rows' weights in each output's block (:meth:`hessian_blocks`): the
@@ -663,16 +660,14 @@ class LinearObjective:
                                0.0)
         return weights
 
+    @functools.cached_property
     def _sparse_squares(self):
         """Sparse X's entries squared, kept for the refits to come (a copy of X beside
-        it): squaring a CSR X not in canonical form costs several passes. None for dense
-        X, whose row blocks are squared as they pass."""
+        it, shared by the objectives of a search on the same X); None for dense X, whose
+        row blocks are squared as they pass."""
         if not sp.issparse(self.X):
             return None
-        if "_squares" not in self.__dict__:
-            # Shared by the objectives of a search on the same X (one copy, not one a fit).
-            self._squares = self.once("sparse_squares", lambda: _curvature._squares(self.X))
-        return self._squares
+        return self.once("sparse_squares", lambda: _curvature._squares(self.X))
 
     def _curvature_weights(self, w):
         weights = self.loss_function.local_curvatures(self.raw_prediction(w))
@@ -688,7 +683,7 @@ class LinearObjective:
         """The diagonal of :meth:`gram`, without the matrix."""
         return self.once("gram_diagonal", lambda: _curvature.gram_diagonal(
             self.X, self.sample_weight, self.fit_intercept, self._total_weight,
-            self._sparse_squares()))
+            self._sparse_squares))
 
     def largest_row_norm(self, inverse_metric=None):
         """``max_i x1_i^T A x1_i`` (see :func:`skgd._curvature.largest_row_norm`)."""

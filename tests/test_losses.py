@@ -145,6 +145,27 @@ def test_objective_matches_api_formula(loss_name, fit_intercept, weighted, penal
 
 
 @pytest.mark.parametrize("loss_name", LOSSES)
+def test_raw_prediction_reuses_the_last_full_pass_at_the_same_point(loss_name):
+    # A refit asks for the raw prediction where the gradient was just taken: the pass's
+    # own, read-only; anywhere else (another point, a mini-batch pass) a fresh one.
+    X, y, _ = make_data(loss_name)
+    objective = make_objective(loss_name, X, y)
+    w = random_params(objective)
+    coef, intercept = objective.unpack(w)
+    expected = X @ coef.T + intercept
+    objective.loss_gradient_array(w)
+    kept = objective.raw_prediction(w.copy())
+    assert_allclose(kept, expected, rtol=1e-12)
+    assert not kept.flags.writeable
+    assert objective.raw_prediction(w) is kept
+    other = w + 1.0
+    assert objective.raw_prediction(other) is not kept
+    assert_allclose(objective.raw_prediction(other), objective.raw_prediction(other, X))
+    objective.loss_gradient_array(w, rows=slice(0, 10))
+    assert objective.raw_prediction(w) is not kept
+
+
+@pytest.mark.parametrize("loss_name", LOSSES)
 def test_intercept_is_not_penalised(loss_name):
     X, y, _ = make_data(loss_name)
     plain = make_objective(loss_name, X, y)
