@@ -477,6 +477,25 @@ def test_the_mini_batch_lipschitz_constant_interpolates_full_and_per_sample(batc
         assert_allclose(curvature.lipschitz(objective, batch_size), endpoint, rtol=1e-12)
 
 
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_the_full_batch_constant_is_computed_only_where_a_batch_needs_it(batch_size,
+                                                                           monkeypatch):
+    """A batch of one row is bounded by the per-sample constant alone: its step does not
+    pay for the full batch's (a power iteration on wide X); a batch of two does."""
+    objective = _problem("squared", weighted=False)
+    calls = []
+    top_eigenvalue = curvature._top_eigenvalue
+    monkeypatch.setattr(curvature, "_top_eigenvalue",
+                        lambda objective: calls.append(1) or top_eigenvalue(objective))
+    lipschitz = curvature.lipschitz(objective, batch_size)
+    X1 = _unweighted_X1(objective)
+    if batch_size == 1:
+        assert calls == []
+        assert_allclose(lipschitz, max(x1 @ x1 for x1 in X1) + 0.1, rtol=1e-12)
+    else:
+        assert calls == [1]
+
+
 def test_the_mini_batch_step_bound_in_the_full_metric_uses_each_row_s_curvature():
     """In a metric ``M = B`` the full batch's constant is 1, a sample's ``c x1^T B^-1 x1``
     plus at most 1 for the L2 term; mini-batches interpolate as Gower et al. do."""
