@@ -927,23 +927,39 @@ def _cholesky(objective, data, ridge):
     # get right: the eigendecompositions cut such directions out. Otherwise the inverse
     # of the scaled matrix is well within reach of the factor.
     pivot = float(_finfo(objective.xp, objective.X.dtype).eps) ** _PIVOT_EPS_POWER
-    if scaled.ndim == 2:
-        # One matrix: LAPACK's factorisation and the inverse from it (potrs), a few
-        # microseconds where NumPy's calls take tens on the small matrices of small fits.
-        factor, info = scipy.linalg.lapack.dpotrf(scaled, lower=True, clean=False)
-        if info != 0 or not np.diagonal(factor).min() ** 2 > pivot:
-            raise np.linalg.LinAlgError("not positive definite, or ill-conditioned")
-        inverse, info = scipy.linalg.lapack.dpotrs(factor, np.eye(len(scaled)),
-                                                   lower=True)
-        if info != 0:
-            raise np.linalg.LinAlgError("singular")
-    else:
-        factor = np.linalg.cholesky(scaled)
-        if not np.diagonal(factor, axis1=-2, axis2=-1).min() ** 2 > pivot:
-            raise np.linalg.LinAlgError("ill-conditioned")
-        inverse = np.linalg.inv(scaled)
+    # LAPACK's factorisation and the inverse from it, a matrix at a time: a few
+    # microseconds a call where NumPy's take tens on the small matrices of small fits,
+    # and 0.65x the time of NumPy's batched cholesky and inv on the ten 65-square blocks
+    # of the digits (0.66x on fifty of 51, 0.54x on three of 101; one BLAS thread).
+    inverse = np.empty_like(scaled)
+    for index in np.ndindex(scaled.shape[:-2]):
+        inverse[index] = _cholesky_inverse(scaled[index], pivot)
     inverse = (inverse + np.swapaxes(inverse, -1, -2)) / 2
     return _on_device(objective, matrix), _on_device(objective, inverse / scale)
+
+
+# From this size on, a Cholesky factor's inverse by potri (trtri and lauum, n^3 flops)
+# beats solving for the identity by potrs (2 n^3): 1 768 us against 2 807 us at 301, as
+# fast at 65, slower below (potri leaves a triangle to mirror).
+_POTRI_MIN_SIZE = 64
+
+
+def _cholesky_inverse(matrix, pivot):
+    """The inverse of a symmetric matrix of unit diagonal by its Cholesky factor; raises
+    ``LinAlgError`` where a squared pivot is not above ``pivot``."""
+    factor, info = scipy.linalg.lapack.dpotrf(matrix, lower=True, clean=False)
+    if info != 0 or not np.diagonal(factor).min() ** 2 > pivot:
+        raise np.linalg.LinAlgError("not positive definite, or ill-conditioned")
+    if len(matrix) >= _POTRI_MIN_SIZE:
+        inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True)
+        # potri fills the lower triangle only (the upper holds the factor's).
+        inverse = np.tril(inverse)
+        inverse += np.tril(inverse, -1).T
+    else:
+        inverse, info = scipy.linalg.lapack.dpotrs(factor, np.eye(len(matrix)), lower=True)
+    if info != 0:
+        raise np.linalg.LinAlgError("singular")
+    return inverse
 
 
 def _start_curvature(objective):
