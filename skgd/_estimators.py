@@ -548,7 +548,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
     def _rule(self, solver, momentum, nesterov, max_momentum, n_samples, partial):
         """The update rule ``solver``, averaged where ``average`` asks for it."""
         rule = UPDATE_RULES[solver](momentum=momentum, nesterov=nesterov,
-                                    max_momentum=max_momentum)
+                                    max_momentum=max_momentum, tol=self.tol)
         if not self.average:
             return rule
         if not partial and (self.batch_size is None or self.batch_size >= n_samples):

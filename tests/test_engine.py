@@ -16,7 +16,7 @@ import skgd
 from skgd._curvature import Euclidean
 from skgd._decays import make_decay
 from skgd._engine import DivergenceError, minimize
-from skgd._updates import _REFIT_AFTER, UPDATE_RULES, Step
+from skgd._updates import _REFIT_AFTER, UPDATE_RULES, Step, _ends_before_a_refit_pays
 
 # id -> (update rule, its settings)
 RULES = {
@@ -256,7 +256,8 @@ class _Refreshing(Euclidean):
         return newton
 
 
-def _refreshed_lbfgs(quadratic, refresh_epochs, exact, max_iter, tol=None):
+def _refreshed_lbfgs(quadratic, refresh_epochs, exact, max_iter, tol=None,
+                     rule_tol=None):
     calls, passes = [], []
 
     def loss_gradient(w, rows):
@@ -265,9 +266,43 @@ def _refreshed_lbfgs(quadratic, refresh_epochs, exact, max_iter, tol=None):
 
     metric = _Refreshing(quadratic, refresh_epochs, exact, calls, passes)
     result = minimize(loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
-                      learning_rate=1.0 / quadratic.lipschitz, rule=make_rule("lbfgs"),
-                      metric=metric, max_iter=max_iter, tol=tol)
+                      learning_rate=1.0 / quadratic.lipschitz,
+                      rule=UPDATE_RULES["lbfgs"](tol=rule_tol), metric=metric,
+                      max_iter=max_iter, tol=tol)
     return calls, passes, result
+
+
+def test_a_refit_that_cannot_pay_before_the_stop_is_not_taken():
+    """At the rate of the last accepted points, a fit that meets tol within the passes
+    a refit costs goes on without it."""
+    tol, cost = 1e-5, 6
+    # Halving each pass: from 4 tol, two passes to tol.
+    assert _ends_before_a_refit_pays((32 * tol, 16 * tol, 8 * tol, 4 * tol), tol, cost)
+    assert not _ends_before_a_refit_pays((32 * tol, 16 * tol, 8 * tol, 4 * tol), tol, 1)
+    # Far from tol at that rate, rising, too few points, or no tol: the refit is taken.
+    assert not _ends_before_a_refit_pays((8e-2, 4e-2, 2e-2, 1e-2), tol, cost)
+    assert not _ends_before_a_refit_pays((1e-4, 2e-4, 1e-4, 4e-4), tol, cost)
+    assert not _ends_before_a_refit_pays((16 * tol, 8 * tol, 4 * tol), tol, cost)
+    assert not _ends_before_a_refit_pays((32 * tol, 16 * tol, 8 * tol, 4 * tol), None,
+                                         cost)
+
+
+def test_lbfgs_told_the_stopping_rule_s_tol_skips_refits_that_cannot_pay():
+    # Refits to the identity (no help) every 8 passes: without the stopping rule's tol
+    # the rule refits up to the stop; with it, it skips those near the stop, and ends
+    # where it would have.
+    quadratic = Quadratic(np.geomspace(1.0, 1e2, 20))
+    tol, refresh_epochs = 1e-6, 16
+    blind, _, result = _refreshed_lbfgs(quadratic, refresh_epochs, False, 200, tol=tol)
+    told, _, told_result = _refreshed_lbfgs(quadratic, refresh_epochs, False, 200,
+                                            tol=tol, rule_tol=tol)
+    assert result.converged and told_result.converged
+    assert len(told) < len(blind)
+    assert told_result.n_iter <= result.n_iter
+    # Both at the optimum: a gap below tol of the start's.
+    start, best = quadratic(np.zeros(20)), quadratic(quadratic.solution)
+    for fit in (result, told_result):
+        assert (quadratic(fit.params) - best) / (start - best) <= tol
 
 
 @pytest.mark.parametrize("refresh_epochs", [1, 3, 7])
