@@ -604,6 +604,21 @@ def test_one_hot_x_under_lbfgs_gets_the_full_metric_kept_sparse(monkeypatch):
     assert curvature.resolve("auto", words, learned=True) == "diagonal"
 
 
+def test_lbfgs_on_wide_classes_of_few_rows_a_column_is_seeded_by_the_diagonal(
+        monkeypatch):
+    # Beyond SEED_MIN_COLUMNS (made small here) the cross-entropy takes the full seed only
+    # with SEED_MIN_ROWS_PER_COLUMN rows a column; least squares, whose full metric is
+    # its Hessian, takes it whatever the rows.
+    monkeypatch.setattr(curvature, "SEED_MIN_COLUMNS", 10)
+    rng = np.random.default_rng(0)
+    for rows, expected in [(4 * 31 - 1, "diagonal"), (4 * 31, "full")]:
+        X = rng.normal(size=(rows, 30))
+        classes = LinearObjective(BinaryCrossEntropy(), X, (X[:, 0] > 0) * 1.0, alpha=0.01)
+        assert curvature.resolve("auto", classes, learned=True) == expected
+        least_squares = LinearObjective(SquaredError(), X, X[:, 0], alpha=0.01)
+        assert curvature.resolve("auto", least_squares, learned=True) == "full"
+
+
 def test_one_hot_x_without_l2_keeps_the_diagonal(monkeypatch):
     # A categorical's columns sum to the intercept's: without an L2 term the Gram matrix
     # is singular, and its factors failed ("Factor is exactly singular").
