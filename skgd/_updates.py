@@ -237,7 +237,7 @@ def _ends_before_a_refit_pays(history, tol, refresh_epochs):
 
     ``history``: the relative optimality at the last accepted points, oldest first. A
     rate of 1 or more (L-BFGS's gradient norm is not monotone) predicts nothing."""
-    if tol is None or len(history) < _RATE_POINTS:
+    if not tol or len(history) < _RATE_POINTS:  # None, or 0: never met before the end
         return False
     first, last = history[-_RATE_POINTS], history[-1]
     if not 0 < last < first:

@@ -283,8 +283,9 @@ def test_a_refit_that_cannot_pay_before_the_stop_is_not_taken():
     assert not _ends_before_a_refit_pays((8e-2, 4e-2, 2e-2, 1e-2), tol, cost)
     assert not _ends_before_a_refit_pays((1e-4, 2e-4, 1e-4, 4e-4), tol, cost)
     assert not _ends_before_a_refit_pays((16 * tol, 8 * tol, 4 * tol), tol, cost)
-    assert not _ends_before_a_refit_pays((32 * tol, 16 * tol, 8 * tol, 4 * tol), None,
-                                         cost)
+    for no_tol in (None, 0.0):
+        assert not _ends_before_a_refit_pays((32 * tol, 16 * tol, 8 * tol, 4 * tol),
+                                             no_tol, cost)
 
 
 def test_lbfgs_told_the_stopping_rule_s_tol_skips_refits_that_cannot_pay():
