@@ -653,12 +653,16 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                     f" settling within tol={self.tol} for n_iter_no_change="
                     f"{self.n_iter_no_change} epochs (optimality at the end: "
                     f"{result.optimality:.3g}); increase max_iter or tol.")
+        # tol=0 asks for the exact optimum, which rounding rarely reaches: no ratio to
+        # tol to give, and a tol > 0 is the way out.
+        ratio = (f"{result.optimality / self.tol:.3g} times tol" if self.tol > 0 else
+                 "above tol=0, the exact optimum, which rounding rarely reaches")
         return (f"{name} stopped after {result.n_iter} epochs, before reaching optimality "
                 f"tol={self.tol}: its optimality (the norm of the gradient mapping relative "
-                f"to the start) is {result.optimality:.3g}, {result.optimality / self.tol:.3g}"
-                " times tol, so the objective may still be above its minimum. Increase "
-                "max_iter" + (", or use preconditioner='auto'"
-                              if self.preconditioner is None else "")
+                f"to the start) is {result.optimality:.3g}, {ratio}, so the objective may "
+                "still be above its minimum. Increase max_iter"
+                + (", or set tol > 0 (e.g. 1e-5)" if self.tol == 0 else "")
+                + (", or use preconditioner='auto'" if self.preconditioner is None else "")
                 + ", or check the learning rate and decay.")
 
     def _far_message(self, result, n_samples):

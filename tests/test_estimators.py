@@ -730,6 +730,16 @@ def test_convergence_warning_when_max_iter_is_too_small(cancer):
         GDClassifier(max_iter=1000, alpha=1e-2, tol=1e-4).fit(X, y)
 
 
+@pytest.mark.parametrize("Estimator", [GDClassifier, GDRegressor])
+def test_tol_zero_warns_that_the_exact_optimum_was_not_reached(Estimator, cancer):
+    # tol=0 is allowed; the warning of a fit that stops short divided by it
+    # (ZeroDivisionError) to say how many times tol the optimality is.
+    X, y = cancer
+    with pytest.warns(ConvergenceWarning, match=r"tol=0.*set tol > 0"):
+        model = Estimator(tol=0, max_iter=1).fit(X, y)
+    assert np.all(np.isfinite(model.coef_))
+
+
 def test_verbose_prints_one_line_per_epoch(capsys, cancer):
     X, y = cancer
     model = GDClassifier(verbose=1, max_iter=12, tol=None).fit(X, y)
