@@ -797,6 +797,15 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                                                               sample_weight[val])
         if weights[1] is not None:
             _check_validation_weights(weights[1])
+            # All the positive weights may fall on the held-out side: the training
+            # objective would divide by zero (a LinearObjective error about sample_weight,
+            # whose sum is positive).
+            if not np.sum(weights[0], dtype=np.float64) > 0:
+                raise ValueError(
+                    "early_stopping=True held out every row of positive sample weight "
+                    f"(validation_fraction={self.validation_fraction}), so the training "
+                    "rows' weights sum to zero. Give more rows a positive weight, pass "
+                    "X_val and y_val to fit, or set early_stopping=False.")
         return _take_rows(X, train), y[train], weights[0], (_take_rows(X, val), y[val],
                                                             weights[1])
 

@@ -886,6 +886,21 @@ def test_early_stopping_rejects_validation_rows_of_zero_weight(iris):
             X, y, X_val=X[:5], y_val=y[:5])
 
 
+def test_early_stopping_rejects_a_split_that_holds_out_every_weighted_row(diabetes):
+    # The held-out rows are the estimator's own split (same seed); weighting only them
+    # left the training objective dividing by zero, whose error blamed sample_weight.
+    X, y = diabetes
+    _, held_out = train_test_split(np.arange(len(y)), test_size=0.1,
+                                   random_state=check_random_state(0))
+    sample_weight = np.zeros(len(y))
+    sample_weight[held_out] = 1.0
+    model = GDRegressor(early_stopping=True, random_state=0).fit(X, y)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="held out every row of positive sample weight"):
+        model.fit(X, y, sample_weight)
+    _assert_unchanged(model, before)
+
+
 def _nan_for_the_first_epochs(n_nan):
     """A scorer (R^2) that returns NaN for its first ``n_nan`` calls."""
     calls = []
