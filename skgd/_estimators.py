@@ -347,6 +347,11 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             y_true = y_val if self._regression else self.classes_[y_val.astype(np.intp)]
             metadata = ({} if sample_weight_val is None
                         else {"sample_weight": sample_weight_val})
+            # A named scorer that needs a method the estimator lacks (the regressor's
+            # predict_proba for "neg_log_loss" or "roc_auc") raises AttributeError; a
+            # callable's AttributeError is its own bug, and stays as it is.
+            unusable = ((ValueError, AttributeError) if isinstance(self.scoring, str)
+                        else ValueError)
 
             def score(w):
                 # A scorer calls the estimator's own predict methods: give it the
@@ -354,7 +359,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 self.coef_, self.intercept_ = self._shape_coef(*objective.unpack(w))
                 try:
                     return scorer(self, X_val, y_true, **metadata)
-                except ValueError as error:
+                except unusable as error:
                     raise ValueError(self._unusable_scoring(error)) from error
 
         def score_and_loss(w):

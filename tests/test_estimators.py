@@ -1350,6 +1350,20 @@ def test_a_scoring_that_does_not_fit_the_task_says_which_would(iris):
     assert not hasattr(model, "coef_")
 
 
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc"])
+def test_a_probability_scoring_on_a_regressor_says_which_would_fit(diabetes, scoring):
+    # The regressor has no predict_proba: scikit-learn's scorer raised a bare
+    # AttributeError from inside the fit.
+    X, y = diabetes
+    model = GDRegressor().fit(X, y)
+    before = _snapshot(model)
+    model.set_params(early_stopping=True, scoring=scoring)
+    with pytest.raises(ValueError, match=rf"scoring='{scoring}' cannot score the validation "
+                                         r"data of this regression problem .*'r2'"):
+        model.fit(X, y)
+    _assert_unchanged(model, before)
+
+
 # -- issue 24: steps chosen for degenerate data, validation edges, rises ----------------------
 def _least_squares_at_the_origin(X, y):
     """``grad F(0)`` and ``L`` of least squares with an intercept (API.md's F, alpha=0)."""
