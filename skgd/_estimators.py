@@ -396,16 +396,16 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         validation.losses = losses
         return validation
 
-    def _unusable_scoring(self, error):
-        """The message of a ``scoring`` that cannot score the validation data."""
+    def _unusable_scoring(self, error, data="validation data", prefix="early_stopping=True"):
+        """The message of a ``scoring`` that cannot score ``data`` (also the CV
+        estimators' test folds)."""
         task = ("regression" if self._regression else
                 f"{len(self.classes_)}-class")
         examples = ("'r2' or 'neg_mean_squared_error'" if self._regression else
                     "'accuracy', 'neg_log_loss' or 'roc_auc'" if len(self.classes_) == 2
                     else "'accuracy', 'neg_log_loss' or 'roc_auc_ovr'")
-        return (f"early_stopping=True: scoring={self.scoring!r} cannot score the "
-                f"validation data of this {task} problem ({error}). Use a scorer that "
-                f"fits it, e.g. {examples}.")
+        return (f"{prefix}: scoring={self.scoring!r} cannot score the {data} of this "
+                f"{task} problem ({error}). Use a scorer that fits it, e.g. {examples}.")
 
     def _check_scored(self):
         """Raise when no epoch got a finite validation score: the fit would be the start."""
