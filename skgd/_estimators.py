@@ -297,10 +297,16 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
 
     @staticmethod
     def _host_sample_weight(sample_weight, n_samples, dtype):
-        """Finite, non-negative weights as a host array of ``dtype``, ones for None."""
-        return _check_sample_weight(
+        """Finite, non-negative weights as a host array of ``dtype``, ones for None.
+
+        Checked in float64 and scaled (``_unit_scale``) before the cast: only their
+        ratios matter, and finite weights beyond float32's range would otherwise
+        overflow to inf (1e300) or underflow to all zeros (1e-300) in it."""
+        checked = _check_sample_weight(
             None if sample_weight is None else to_numpy(sample_weight),
-            np.empty((n_samples, 0), dtype=dtype), dtype=dtype, ensure_non_negative=True)
+            np.empty((n_samples, 0), dtype=np.float64), dtype=np.float64,
+            ensure_non_negative=True)
+        return _unit_scale(checked).astype(dtype, copy=False)
 
     def _encode_validation_data(self, X_val, y_val, sample_weight_val, loss, labels, X,
                                 host_dtype):

@@ -1717,6 +1717,23 @@ def test_tiny_weights_fit_as_unit_weights(Estimator):
     assert_allclose(model.coef_, expected.coef_, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_float32_x_takes_weights_beyond_float32_s_range(Estimator, scale):
+    # The weights were cast to X's float32 before their scale was taken out: 1e300
+    # overflowed (a numpy RuntimeWarning, then "contains infinity"), 1e-300 underflowed
+    # to "Sample weights must contain at least one non-zero number".
+    X, y = make_classification(60, 4, random_state=0)
+    X = X.astype(np.float32)
+    weight = np.random.default_rng(0).uniform(1.0, 2.0, len(y))
+    expected = Estimator().fit(X, y, sample_weight=weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = Estimator().fit(X, y, sample_weight=weight * scale)
+    # Weights scaled by other than a power of 2 round differently, in float32.
+    assert_allclose(model.coef_, expected.coef_, rtol=1e-3, atol=1e-4)
+
+
 def test_the_classifier_s_schedule_does_not_depend_on_the_scale_of_the_weights():
     # Issue 23: unit weights 16 epochs, weights 1/n 37, times 1e-6 75 (refits scheduled
     # by the weights' sum, not by the rows they stand for).
