@@ -292,9 +292,22 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight, groups):
-        name, single = type(self).__name__, self._estimator_class.__name__
+        # Made before the snapshot, as in _BaseGD._fit: a rollback keeps what
+        # scikit-learn needs to tear the callbacks down as the fit exits.
         context = self._init_callback_context(task_name="fit",
                                               max_subtasks=1 + bool(self.refit))
+        # A search that raises must leave a fitted model exactly as it was; validate_data
+        # sets n_features_in_ (and feature_names_in_) before anything else can fail.
+        saved = dict(self.__dict__)
+        try:
+            return self._fit_unsafe(X, y, sample_weight, groups, context)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit_unsafe(self, X, y, sample_weight, groups, context):
+        name, single = type(self).__name__, self._estimator_class.__name__
         if _is_dask(X):
             raise TypeError(
                 f"{name} fits NumPy arrays and SciPy sparse matrices in memory. For a dask "
@@ -328,6 +341,10 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
             check_classification_targets(y)
         sample_weight = _unit_scale(base._host_sample_weight(sample_weight, X.shape[0],
                                                              X.dtype))
+        # The whole data's classes and weights, checked before any fold's (see _fold).
+        whole = clone(base)
+        _check_weight_sum(whole._encode_targets(y, sample_weight, False, None, False)[2],
+                          getattr(whole, "class_weight", None))
         if alphas is None:
             alphas = _alpha_grid(base, X, y, sample_weight, self.alphas)
         candidates = self._candidates(alphas)
@@ -409,9 +426,19 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         training rows themselves. ``targets`` keeps the encoded targets of all rows, one
         array for all folds that encode them alike (so that their fits share passes)."""
         encoder = clone(base)
-        loss, y_train, weight_train = encoder._encode_targets(
-            y[train], sample_weight[train], False, None, False)
-        _check_weight_sum(weight_train, getattr(encoder, "class_weight", None))
+        try:
+            loss, y_train, weight_train = encoder._encode_targets(
+                y[train], sample_weight[train], False, None, False)
+            _check_weight_sum(weight_train, getattr(encoder, "class_weight", None))
+        except ValueError as error:
+            # The whole data passed these checks (_fit_unsafe): the split is at fault.
+            raise ValueError(
+                f"{type(self).__name__}: the {len(train)} training rows of cv fold "
+                f"{index} cannot be fitted: {error} Use a cv whose training folds hold "
+                + ("" if self._regression else "every class and ")
+                + "rows of positive weight (fewer splits"
+                + ("" if self._regression else ", a stratified splitter")
+                + "), or give more rows a positive weight.") from error
         fold = {"index": index, "train": train, "test": test, "loss": loss, "shared": {},
                 "classes": getattr(encoder, "classes_", None),
                 "masked": base.batch_size is None or base.batch_size >= len(train)}
@@ -612,11 +639,21 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
                 scores[j] = -(held_out.loss(w) + (0.0 if l1 is None else float(l1.value(w))))
             return scores
         metadata = {} if weight is None else {"sample_weight": weight}
+        # As in the estimator's early stopping: a named scorer that needs a method the
+        # estimator lacks raises AttributeError, one that does not fit the task a
+        # ValueError (a callable's AttributeError is its own bug, and stays as it is).
+        unusable = ((ValueError, AttributeError) if isinstance(self.scoring, str)
+                    else ValueError)
         for j, fit in fitted:
             estimator = fit.estimator
             estimator.n_features_in_ = X.shape[1]
-            scores[j] = float(check_scoring(estimator, scoring=self.scoring)(
-                estimator, X_test, y[test], **metadata))
+            try:
+                scores[j] = float(check_scoring(estimator, scoring=self.scoring)(
+                    estimator, X_test, y[test], **metadata))
+            except unusable as error:
+                raise ValueError(estimator._unusable_scoring(
+                    error, data=f"test rows of cv fold {fold['index']}",
+                    prefix=type(self).__name__)) from error
         return scores
 
     def _warn(self, messages, n_fits):

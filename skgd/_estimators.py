@@ -297,10 +297,16 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
 
     @staticmethod
     def _host_sample_weight(sample_weight, n_samples, dtype):
-        """Finite, non-negative weights as a host array of ``dtype``, ones for None."""
-        return _check_sample_weight(
+        """Finite, non-negative weights as a host array of ``dtype``, ones for None.
+
+        Checked in float64 and scaled (``_unit_scale``) before the cast: only their
+        ratios matter, and finite weights beyond float32's range would otherwise
+        overflow to inf (1e300) or underflow to all zeros (1e-300) in it."""
+        checked = _check_sample_weight(
             None if sample_weight is None else to_numpy(sample_weight),
-            np.empty((n_samples, 0), dtype=dtype), dtype=dtype, ensure_non_negative=True)
+            np.empty((n_samples, 0), dtype=np.float64), dtype=np.float64,
+            ensure_non_negative=True)
+        return _unit_scale(checked).astype(dtype, copy=False)
 
     def _encode_validation_data(self, X_val, y_val, sample_weight_val, loss, labels, X,
                                 host_dtype):
@@ -347,6 +353,11 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             y_true = y_val if self._regression else self.classes_[y_val.astype(np.intp)]
             metadata = ({} if sample_weight_val is None
                         else {"sample_weight": sample_weight_val})
+            # A named scorer that needs a method the estimator lacks (the regressor's
+            # predict_proba for "neg_log_loss" or "roc_auc") raises AttributeError; a
+            # callable's AttributeError is its own bug, and stays as it is.
+            unusable = ((ValueError, AttributeError) if isinstance(self.scoring, str)
+                        else ValueError)
 
             def score(w):
                 # A scorer calls the estimator's own predict methods: give it the
@@ -354,7 +365,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 self.coef_, self.intercept_ = self._shape_coef(*objective.unpack(w))
                 try:
                     return scorer(self, X_val, y_true, **metadata)
-                except ValueError as error:
+                except unusable as error:
                     raise ValueError(self._unusable_scoring(error)) from error
 
         def score_and_loss(w):
@@ -391,16 +402,16 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         validation.losses = losses
         return validation
 
-    def _unusable_scoring(self, error):
-        """The message of a ``scoring`` that cannot score the validation data."""
+    def _unusable_scoring(self, error, data="validation data", prefix="early_stopping=True"):
+        """The message of a ``scoring`` that cannot score ``data`` (also the CV
+        estimators' test folds)."""
         task = ("regression" if self._regression else
                 f"{len(self.classes_)}-class")
         examples = ("'r2' or 'neg_mean_squared_error'" if self._regression else
                     "'accuracy', 'neg_log_loss' or 'roc_auc'" if len(self.classes_) == 2
                     else "'accuracy', 'neg_log_loss' or 'roc_auc_ovr'")
-        return (f"early_stopping=True: scoring={self.scoring!r} cannot score the "
-                f"validation data of this {task} problem ({error}). Use a scorer that "
-                f"fits it, e.g. {examples}.")
+        return (f"{prefix}: scoring={self.scoring!r} cannot score the {data} of this "
+                f"{task} problem ({error}). Use a scorer that fits it, e.g. {examples}.")
 
     def _check_scored(self):
         """Raise when no epoch got a finite validation score: the fit would be the start."""
@@ -653,12 +664,16 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                     f" settling within tol={self.tol} for n_iter_no_change="
                     f"{self.n_iter_no_change} epochs (optimality at the end: "
                     f"{result.optimality:.3g}); increase max_iter or tol.")
+        # tol=0 asks for the exact optimum, which rounding rarely reaches: no ratio to
+        # tol to give, and a tol > 0 is the way out.
+        ratio = (f"{result.optimality / self.tol:.3g} times tol" if self.tol > 0 else
+                 "above tol=0, the exact optimum, which rounding rarely reaches")
         return (f"{name} stopped after {result.n_iter} epochs, before reaching optimality "
                 f"tol={self.tol}: its optimality (the norm of the gradient mapping relative "
-                f"to the start) is {result.optimality:.3g}, {result.optimality / self.tol:.3g}"
-                " times tol, so the objective may still be above its minimum. Increase "
-                "max_iter" + (", or use preconditioner='auto'"
-                              if self.preconditioner is None else "")
+                f"to the start) is {result.optimality:.3g}, {ratio}, so the objective may "
+                "still be above its minimum. Increase max_iter"
+                + (", or set tol > 0 (e.g. 1e-5)" if self.tol == 0 else "")
+                + (", or use preconditioner='auto'" if self.preconditioner is None else "")
                 + ", or check the learning rate and decay.")
 
     def _far_message(self, result, n_samples):
@@ -793,6 +808,15 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                                                               sample_weight[val])
         if weights[1] is not None:
             _check_validation_weights(weights[1])
+            # All the positive weights may fall on the held-out side: the training
+            # objective would divide by zero (a LinearObjective error about sample_weight,
+            # whose sum is positive).
+            if not np.sum(weights[0], dtype=np.float64) > 0:
+                raise ValueError(
+                    "early_stopping=True held out every row of positive sample weight "
+                    f"(validation_fraction={self.validation_fraction}), so the training "
+                    "rows' weights sum to zero. Give more rows a positive weight, pass "
+                    "X_val and y_val to fit, or set early_stopping=False.")
         return _take_rows(X, train), y[train], weights[0], (_take_rows(X, val), y[val],
                                                             weights[1])
 

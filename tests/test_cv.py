@@ -1016,3 +1016,46 @@ def test_when_auto_diverged_too_the_advice_is_not_auto():
                           decay=lambda epoch: 1e3 ** epoch, max_iter=20,
                           tol=None).fit(X, y)
     assert "or 'auto'" not in str(info.value)
+
+
+@pytest.mark.parametrize("Search", [GDClassifierCV, GDRegressorCV])
+def test_a_search_that_raises_leaves_a_fitted_search_as_it_was(Search):
+    # validate_data set n_features_in_ before the search failed: predict on the data of
+    # the first fit then raised "X has 4 features, but ... is expecting 3".
+    X, y = _multiclass()
+    search = Search(alphas=[1e-2]).fit(X, y)
+    before = dict(search.__dict__)
+    with pytest.raises(ValueError):
+        search.fit(X[:, :3] * 1e300, y)
+    assert search.__dict__.keys() == before.keys()
+    assert all(search.__dict__[name] is value for name, value in before.items())
+    assert_array_equal(search.predict(X), search.best_estimator_.predict(X))
+
+
+@pytest.mark.parametrize("Search, scoring, problem", [
+    (GDRegressorCV, "neg_log_loss", "regression"), (GDClassifierCV, "roc_auc", "3-class")])
+def test_a_scoring_that_cannot_score_the_test_folds_says_which_would(Search, scoring,
+                                                                     problem):
+    # The regressor's scorer raised a bare AttributeError (no predict_proba), the
+    # 3-class roc_auc scikit-learn's "multi_class must be in ('ovo', 'ovr')".
+    X, y = _regression() if Search is GDRegressorCV else _multiclass()
+    with pytest.raises(ValueError, match=rf"scoring='{scoring}' cannot score the test "
+                                         rf"rows of cv fold 0 of this {problem} problem"):
+        Search(alphas=[1e-2], scoring=scoring).fit(X, y)
+
+
+def test_a_fold_whose_training_rows_cannot_be_fitted_names_the_fold():
+    # The whole data have two classes and a positive weight; a fold's training rows had
+    # neither, and the error blamed the data ("got only one class", "sample_weight sums
+    # to zero").
+    X, y = _binary()
+    single = np.r_[np.zeros(len(y) - 1, dtype=int), 1]
+    with pytest.raises(ValueError, match=r"training rows of cv fold \d+ cannot be fitted: "
+                                         r".*only one class"):
+        GDClassifierCV(alphas=[1e-2], cv=KFold(3)).fit(X, single)
+    X, y = _regression()
+    weight = np.zeros(len(y))
+    weight[0] = 1.0
+    with pytest.raises(ValueError, match=r"training rows of cv fold 0 cannot be fitted: "
+                                         r"sample_weight sums to zero"):
+        GDRegressorCV(alphas=[1e-2], cv=KFold(3)).fit(X, y, sample_weight=weight)

@@ -730,6 +730,16 @@ def test_convergence_warning_when_max_iter_is_too_small(cancer):
         GDClassifier(max_iter=1000, alpha=1e-2, tol=1e-4).fit(X, y)
 
 
+@pytest.mark.parametrize("Estimator", [GDClassifier, GDRegressor])
+def test_tol_zero_warns_that_the_exact_optimum_was_not_reached(Estimator, cancer):
+    # tol=0 is allowed; the warning of a fit that stops short divided by it
+    # (ZeroDivisionError) to say how many times tol the optimality is.
+    X, y = cancer
+    with pytest.warns(ConvergenceWarning, match=r"tol=0.*set tol > 0"):
+        model = Estimator(tol=0, max_iter=1).fit(X, y)
+    assert np.all(np.isfinite(model.coef_))
+
+
 def test_verbose_prints_one_line_per_epoch(capsys, cancer):
     X, y = cancer
     model = GDClassifier(verbose=1, max_iter=12, tol=None).fit(X, y)
@@ -874,6 +884,21 @@ def test_early_stopping_rejects_validation_rows_of_zero_weight(iris):
     with pytest.raises(ValueError, match="validation rows' sample weights sum to zero"):
         GDClassifier(early_stopping=True, class_weight={0: 0.0, 1: 1.0, 2: 1.0}).fit(
             X, y, X_val=X[:5], y_val=y[:5])
+
+
+def test_early_stopping_rejects_a_split_that_holds_out_every_weighted_row(diabetes):
+    # The held-out rows are the estimator's own split (same seed); weighting only them
+    # left the training objective dividing by zero, whose error blamed sample_weight.
+    X, y = diabetes
+    _, held_out = train_test_split(np.arange(len(y)), test_size=0.1,
+                                   random_state=check_random_state(0))
+    sample_weight = np.zeros(len(y))
+    sample_weight[held_out] = 1.0
+    model = GDRegressor(early_stopping=True, random_state=0).fit(X, y)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="held out every row of positive sample weight"):
+        model.fit(X, y, sample_weight)
+    _assert_unchanged(model, before)
 
 
 def _nan_for_the_first_epochs(n_nan):
@@ -1325,6 +1350,20 @@ def test_a_scoring_that_does_not_fit_the_task_says_which_would(iris):
     assert not hasattr(model, "coef_")
 
 
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc"])
+def test_a_probability_scoring_on_a_regressor_says_which_would_fit(diabetes, scoring):
+    # The regressor has no predict_proba: scikit-learn's scorer raised a bare
+    # AttributeError from inside the fit.
+    X, y = diabetes
+    model = GDRegressor().fit(X, y)
+    before = _snapshot(model)
+    model.set_params(early_stopping=True, scoring=scoring)
+    with pytest.raises(ValueError, match=rf"scoring='{scoring}' cannot score the validation "
+                                         r"data of this regression problem .*'r2'"):
+        model.fit(X, y)
+    _assert_unchanged(model, before)
+
+
 # -- issue 24: steps chosen for degenerate data, validation edges, rises ----------------------
 def _least_squares_at_the_origin(X, y):
     """``grad F(0)`` and ``L`` of least squares with an intercept (API.md's F, alpha=0)."""
@@ -1676,6 +1715,23 @@ def test_tiny_weights_fit_as_unit_weights(Estimator):
     expected = Estimator().fit(X, y)
     model = Estimator().fit(X, y, sample_weight=np.full(60, 1e-320))
     assert_allclose(model.coef_, expected.coef_, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_float32_x_takes_weights_beyond_float32_s_range(Estimator, scale):
+    # The weights were cast to X's float32 before their scale was taken out: 1e300
+    # overflowed (a numpy RuntimeWarning, then "contains infinity"), 1e-300 underflowed
+    # to "Sample weights must contain at least one non-zero number".
+    X, y = make_classification(60, 4, random_state=0)
+    X = X.astype(np.float32)
+    weight = np.random.default_rng(0).uniform(1.0, 2.0, len(y))
+    expected = Estimator().fit(X, y, sample_weight=weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = Estimator().fit(X, y, sample_weight=weight * scale)
+    # Weights scaled by other than a power of 2 round differently, in float32.
+    assert_allclose(model.coef_, expected.coef_, rtol=1e-3, atol=1e-4)
 
 
 def test_the_classifier_s_schedule_does_not_depend_on_the_scale_of_the_weights():
