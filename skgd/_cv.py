@@ -300,7 +300,9 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         # sets n_features_in_ (and feature_names_in_) before anything else can fail.
         saved = dict(self.__dict__)
         try:
-            return self._fit_unsafe(X, y, sample_weight, groups, context)
+            # One BLAS thread throughout, as the single estimators' fits (see there).
+            with _curvature.one_blas_thread():
+                return self._fit_unsafe(X, y, sample_weight, groups, context)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)

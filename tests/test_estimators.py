@@ -25,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from skgd import DivergenceError, GDClassifier, GDRegressor
+from skgd import DivergenceError, GDClassifier, GDClassifierCV, GDRegressor
 from skgd.losses import BinaryCrossEntropy, LinearObjective, SquaredError
 
 
@@ -1862,3 +1862,27 @@ def test_a_large_rate_on_separable_rows_does_not_stop_far_above_the_optimum():
                              max_iter=300).fit(X, y)
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     assert warned or _gap_share(model, X, y) <= 2 * model.tol**2
+
+
+@pytest.mark.parametrize("make", [lambda: GDClassifier(alpha=1e-3),
+                                  lambda: GDClassifierCV(alphas=[1e-3], cv=2)])
+def test_a_fit_builds_its_metric_on_one_blas_thread(make, monkeypatch):
+    """The metric's Gram pass and factorisation run on one BLAS thread, as the engine's
+    passes do: beside a busy core, each small multithreaded factorisation waits for the
+    scheduler (the digits' fit took 7x as long)."""
+    from threadpoolctl import threadpool_info
+
+    import skgd._curvature as curvature
+
+    threads = []
+    make_metric = curvature.make_metric
+
+    def recording(*args, **kwargs):
+        threads.extend(info["num_threads"] for info in threadpool_info()
+                       if info["user_api"] == "blas")
+        return make_metric(*args, **kwargs)
+
+    monkeypatch.setattr(curvature, "make_metric", recording)
+    X, y = load_iris(return_X_y=True)
+    make().fit(X, y)
+    assert threads and set(threads) == {1}
