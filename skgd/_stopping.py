@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+
 # Newton's steps past the stopping rule, at most (see UpdateRule.finish), and the
 # optimality they stop at: two take 1e-5 to the rounding of float64 gradients.
 _POLISH_STEPS = 3
@@ -98,11 +100,21 @@ class Stop:
         return _GO_ON
 
 
+# The relative rounding of a float64 objective.
+_ROUNDING = float(np.finfo(np.float64).eps)
+
+
 def relative_optimality(squared, references):
-    """``||G||_M`` relative to its value at the starting point (0 where both are 0)."""
-    if references.optimality <= 0:
-        return 0.0 if squared <= 0 else math.inf
-    return math.sqrt(max(squared, 0.0) / references.optimality)
+    """``||G||_M`` relative to its value at the starting point (0 where both are 0).
+
+    ``||G||_M^2`` is about twice the gap in the objective's units: a start where it is
+    within the rounding of the objective (``eps |F0|``) is optimal to that rounding (X
+    carries no signal: columns of zeros, balanced classes), and its gradient is rounding
+    noise. The measure is then taken relative to that rounding, not to the noise (which
+    kept such a fit from ever stopping: it ran to ``max_iter`` and warned that it had not
+    converged, at the optimum)."""
+    unit = max(references.optimality, _ROUNDING * references.scale)
+    return math.sqrt(max(squared, 0.0) / unit)
 
 
 class Certificate:

@@ -1886,3 +1886,16 @@ def test_a_fit_builds_its_metric_on_one_blas_thread(make, monkeypatch):
     X, y = load_iris(return_X_y=True)
     make().fit(X, y)
     assert threads and set(threads) == {1}
+
+
+@pytest.mark.parametrize("solver", ["auto", "accelerated"])
+def test_a_start_optimal_to_rounding_converges_at_once(solver):
+    """X of zeros and balanced classes: the zero model is the optimum and the start's
+    gradient is rounding noise. The fit stops there, converged (it ran to max_iter and
+    warned, measuring the noise relative to itself)."""
+    X, y = np.zeros((150, 4)), np.arange(150) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDClassifier(solver=solver).fit(X, y)
+    assert model.n_iter_ <= 2
+    assert_allclose(model.predict_proba(X), 1 / 3, rtol=1e-12)
