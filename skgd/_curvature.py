@@ -381,6 +381,46 @@ def top_eigenvalue(gram_product, n_cols, n_iter=30, rtol=1e-3, block_size=8):
     return eig
 
 
+def top_eigenvalue_bounds(X, sample_weight, fit_intercept, total_weight, gram_product):
+    """``(lower, upper)`` bounds of ``lambda_max(X1^T D X1 / S)`` from a few passes over
+    X's entries, with no product with a block of vectors; None off NumPy and SciPy.
+
+    With ``A = X^T D X / S``, ``b = X^T s / S`` (the weighted column means) and the
+    intercept's corner 1, the matrix is ``[[A, b], [b^T, 1]]``, positive semi-definite,
+    so its top eigenvalue is at most that of the 2 x 2 matrix of its blocks' norms,
+    ``[[||A||, ||b||], [||b||, 1]]``, and ``||A||`` at most its largest absolute row sum,
+    ``max_j (|X|^T (s * |X| 1))_j / S`` (Gershgorin). The lower bound is the Rayleigh
+    quotient of ``[b, 1]`` (of ``|X|^T (s * |X| 1)`` without an intercept): one product.
+    Where the intercept's direction dominates (sparse X, whose columns are each small
+    beside it) the two meet.
+    """
+    if not (sp.issparse(X) or isinstance(X, np.ndarray)):
+        return None
+    weight = None if sample_weight is None else to_numpy(sample_weight).astype(np.float64)
+    row_sums, means = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for X_block, weight_block in row_blocks(X, weight):
+        absolute = abs(X_block)
+        sums = np.asarray(absolute.sum(axis=1), dtype=np.float64).ravel()
+        row_sums += np.asarray(absolute.T @ (sums if weight_block is None
+                                             else sums * weight_block)).ravel()
+        means += (np.asarray(X_block.sum(axis=0), dtype=np.float64).ravel()
+                  if weight_block is None else np.asarray(X_block.T @ weight_block).ravel())
+    row_sums /= total_weight
+    means /= total_weight
+    gershgorin = float(row_sums.max(initial=0.0))
+    if fit_intercept:
+        norm = float(np.linalg.norm(means))
+        upper = (gershgorin + 1 + math.sqrt((gershgorin - 1) ** 2 + 4 * norm**2)) / 2
+        vector = np.append(means, 1.0)
+    else:
+        upper, vector = gershgorin, row_sums
+    square = float(vector @ vector)
+    if not square > 0:
+        return 0.0, upper
+    lower = float(vector @ gram_product(vector[:, None])[:, 0]) / square
+    return lower, upper
+
+
 # -- the bound B ---------------------------------------------------------------------------
 def _penalised(objective):
     """The diagonal ``E`` of the L2 term over one block: 1 on coefficients, 0 on the
@@ -404,12 +444,25 @@ def lipschitz(objective, batch_size=None):
     return _bounds(Euclidean(), objective, batch_size)[0]
 
 
+# Wide X's top eigenvalue is taken as its upper bound from top_eigenvalue_bounds where
+# that is within this factor of the lower one (a step at most 10 % shorter than 1/L);
+# a power iteration otherwise. On 80 000 x 20 000 CSR X (0.1 % dense) the bounds took
+# a few sparse products where the power iteration took 4 rounds of 16.
+TOP_EIGENVALUE_SLACK = 1.1
+
+
 def _top_eigenvalue(objective):
-    """``lambda_max(X1^T D X1 / S)``: exact from the Gram matrix of narrow X, by power
-    iteration beyond."""
+    """``lambda_max(X1^T D X1 / S)``: exact from the Gram matrix of narrow X; beyond, the
+    upper bound of :func:`top_eigenvalue_bounds` where it is tight, else by power
+    iteration."""
     n_cols = objective.n_features + objective.fit_intercept
     if n_cols < GRAM_MAX_COLUMNS:
         return float(np.linalg.eigvalsh(objective.gram())[-1])
+    bounds = top_eigenvalue_bounds(objective.X, objective.sample_weight,
+                                   objective.fit_intercept, objective.total_weight,
+                                   objective.gram_product)
+    if bounds is not None and bounds[1] <= TOP_EIGENVALUE_SLACK * bounds[0]:
+        return bounds[1]
     return top_eigenvalue(objective.gram_product, n_cols)
 
 

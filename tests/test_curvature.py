@@ -486,7 +486,7 @@ def test_the_full_batch_constant_is_computed_only_where_a_batch_needs_it(batch_s
     calls = []
     top_eigenvalue = curvature._top_eigenvalue
     monkeypatch.setattr(curvature, "_top_eigenvalue",
-                        lambda objective: calls.append(1) or top_eigenvalue(objective))
+                        lambda *args: calls.append(1) or top_eigenvalue(*args))
     lipschitz = curvature.lipschitz(objective, batch_size)
     X1 = _unweighted_X1(objective)
     if batch_size == 1:
@@ -494,6 +494,49 @@ def test_the_full_batch_constant_is_computed_only_where_a_batch_needs_it(batch_s
         assert_allclose(lipschitz, max(x1 @ x1 for x1 in X1) + 0.1, rtol=1e-12)
     else:
         assert calls == [1]
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_top_eigenvalue_s_bounds_hold_it(weighted, fit_intercept):
+    rng = np.random.default_rng(3)
+    X = sp.random(200, 50, density=0.1, format="csr", random_state=4,
+                  data_rvs=rng.standard_normal)
+    weight = rng.uniform(0.5, 2.0, 200) if weighted else None
+    objective = LinearObjective(SquaredError(), X, rng.normal(size=200), weight,
+                                fit_intercept=fit_intercept)
+    X1 = np.hstack([X.toarray(), np.ones((200, 1))]) if fit_intercept else X.toarray()
+    s = np.ones(200) if weight is None else weight
+    exact = np.linalg.eigvalsh(X1.T @ (X1 * s[:, None]) / s.sum())[-1]
+    for data in (X, X.toarray()):
+        lower, upper = curvature.top_eigenvalue_bounds(
+            data, weight, fit_intercept, s.sum(), objective.gram_product)
+        assert lower <= exact * (1 + 1e-12) and exact <= upper * (1 + 1e-12)
+
+
+def test_wide_sparse_x_takes_the_top_eigenvalue_s_upper_bound_where_it_is_tight(
+        monkeypatch):
+    """Columns each small beside the intercept: the bounds meet within 10 %, and the upper
+    one serves (a step at most 10 % shorter, never longer) without a power iteration."""
+    rng = np.random.default_rng(0)
+    X = sp.random(4000, 3000, density=0.003, format="csr", random_state=1,
+                  data_rvs=rng.standard_normal)
+    y = (rng.random(4000) < 0.5) * 1.0
+    iterations = []
+    top_eigenvalue = curvature.top_eigenvalue
+    monkeypatch.setattr(curvature, "top_eigenvalue",
+                        lambda *args: iterations.append(1) or top_eigenvalue(*args))
+    for fit_intercept, power in [(True, False), (False, True)]:
+        objective = LinearObjective(BinaryCrossEntropy(), X, y, alpha=1e-4,
+                                    fit_intercept=fit_intercept)
+        iterations.clear()
+        taken = curvature._top_eigenvalue(objective)
+        assert bool(iterations) == power
+        exact = top_eigenvalue(objective.gram_product,
+                               X.shape[1] + fit_intercept, n_iter=200, rtol=1e-9)
+        # (The power iteration stops at a relative change of 1e-3 from one round to the
+        # next: within about 1 % of the top.)
+        assert exact * (1 - 1e-2) <= taken <= 1.1 * exact
 
 
 def test_the_mini_batch_step_bound_in_the_full_metric_uses_each_row_s_curvature():
