@@ -363,21 +363,17 @@ def top_eigenvalue(gram_product, n_cols, n_iter=30, rtol=1e-3, block_size=8):
     orthonormalised on the host; each iteration costs one ``gram_product``.
     """
     rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((n_cols, min(block_size, n_cols))))[0]
     eig = 0.0
-    # Thin products and QR factorisations of a tall block: one BLAS thread, as a fit's
-    # passes (see one_blas_thread; with another process on a core, a QR of 20 001 x 8
-    # took 7.4 ms on two threads, 2.1 ms on one).
-    with one_blas_thread():
-        basis = np.linalg.qr(rng.standard_normal((n_cols, min(block_size, n_cols))))[0]
-        for _ in range(n_iter):
-            image = gram_product(basis)
-            # Rayleigh-Ritz: the largest eigenvalue of the matrix restricted to the block.
-            new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
-            converged = abs(new_eig - eig) <= rtol * new_eig
-            eig = new_eig
-            if converged or basis.shape[1] == n_cols:
-                break
-            basis = np.linalg.qr(image)[0]
+    for _ in range(n_iter):
+        image = gram_product(basis)
+        # Rayleigh-Ritz: the largest eigenvalue of the matrix restricted to the block.
+        new_eig = float(np.linalg.eigvalsh(basis.T @ image)[-1])
+        converged = abs(new_eig - eig) <= rtol * new_eig
+        eig = new_eig
+        if converged or basis.shape[1] == n_cols:
+            break
+        basis = np.linalg.qr(image)[0]
     return eig
 
 
