@@ -400,7 +400,7 @@ def run_table(table, variant, X, y, repeat):
         values.append(float(score(reference, X, y, alpha)))
     strict = strict_check(table.task, X, y)
     return Row(table.name, variant, table.task, f"{n}x{p}", k, sp.issparse(X),
-               min(values), results, strict)
+               min(values, default=math.nan), results, strict)
 
 
 HEADER = ("| table | variant | n x p | K | sparse | fastest sklearn | time (ms) | gap | "

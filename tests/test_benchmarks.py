@@ -292,3 +292,19 @@ def test_tables_rule_one_hot_encodes_categoricals_and_scales_only_the_std_varian
     numeric_std, numeric_raw = X_std[:, 136:].toarray(), X_raw[:, 136:].toarray()
     np.testing.assert_allclose(numeric_std.mean(axis=0), 0, atol=1e-12)
     assert numeric_raw.max() > 1 and np.all(X_raw[:, :136].sum(axis=1) == 1)
+
+
+def test_tables_row_reports_a_default_fit_that_raised():
+    """Continuous labels: every contender raises; the row says so and flags skgd."""
+    import numpy as np
+
+    from benchmarks import tables
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
+    table = tables.Table("continuous", "sklearn", "none", "y")
+    row = tables.run_table(table, "raw", X, y, repeat=1)
+    assert all(r.error is not None for r in row.results)
+    (violation, *_) = row.violations()
+    assert violation.startswith("raised ValueError")
+    assert "| raised |" in tables.format_row(row)
