@@ -647,6 +647,31 @@ def test_one_hot_x_under_lbfgs_gets_the_full_metric_kept_sparse(monkeypatch):
     assert curvature.resolve("auto", words, learned=True) == "diagonal"
 
 
+def test_least_squares_on_one_hot_x_of_hundreds_of_columns_takes_the_sparse_metric():
+    # Beyond GRAM_MAX_COLUMNS and up to FULL_MAX_COLUMNS, least squares on one-hot X (a
+    # sparse Gram matrix) takes its Hessian as sparse factors; the cross-entropy, whose
+    # dense metric is refitted to Newton's, and X whose Gram matrix fills keep the dense.
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 400, 3000)
+    X = sp.hstack([sp.csr_matrix((np.ones(3000), (np.arange(3000), codes)),
+                                 shape=(3000, 400)),
+                   sp.csr_matrix(rng.normal(size=(3000, 3)))], format="csr")
+    y = X @ rng.normal(size=403) + rng.normal(size=3000)
+    least_squares = LinearObjective(SquaredError(), X, y, alpha=1e-3)
+    assert isinstance(curvature.full(least_squares, local=True), curvature.SparseFull)
+    classes = LinearObjective(BinaryCrossEntropy(), X, (y > 0) * 1.0, alpha=1e-3)
+    assert not isinstance(curvature.full(classes, local=True), curvature.SparseFull)
+    filled = sp.random(3000, 400, density=0.2, format="csr", random_state=1)
+    dense_gram = LinearObjective(SquaredError(), filled, y, alpha=1e-3)
+    assert not isinstance(curvature.full(dense_gram, local=True), curvature.SparseFull)
+    model = GDRegressor(alpha=1e-3).fit(X, y)
+    from sklearn.linear_model import Ridge
+
+    reference = Ridge(alpha=3000 * 1e-3, solver="sparse_cg", tol=1e-12).fit(X, y)
+    assert model.n_iter_ <= 3
+    assert_allclose(model.predict(X), reference.predict(X), rtol=1e-6, atol=1e-6)
+
+
 def test_lbfgs_on_wide_classes_of_few_rows_a_column_is_seeded_by_the_diagonal(
         monkeypatch):
     # Beyond SEED_MIN_COLUMNS (made small here) the cross-entropy takes the full seed only
