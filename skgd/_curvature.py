@@ -32,9 +32,11 @@ matrices go to the host (float64); the metric's own arrays go back to X's device
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -82,8 +84,11 @@ def row_blocks(X, *columns, width=None):
 
 
 _BLAS = None
+# Whether this thread holds the limit already (a fit's passes inside the fit's own).
+_HELD = threading.local()
 
 
+@contextlib.contextmanager
 def one_blas_thread():
     """BLAS limited to one thread, for a pass through row blocks or a whole fit.
 
@@ -93,14 +98,23 @@ def one_blas_thread():
     200 000 x 100 took 5x its single-threaded time, a fit of the digits 6x; scikit-learn's
     lbfgs 35x). Blocks that stay in cache get from one thread what threads would give.
     The controller is made once (that takes a few hundred microseconds; a limit then
-    costs about ten).
+    costs about 14 us, so one taken inside another in the same thread is skipped: a fit
+    holds it throughout, and its passes and engine ask again).
     """
     global _BLAS
+    if getattr(_HELD, "limited", False):
+        yield
+        return
     if _BLAS is None:
         from threadpoolctl import ThreadpoolController
 
         _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
+    _HELD.limited = True
+    try:
+        with _BLAS.limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        _HELD.limited = False
 
 
 def _finite_or_raise(matrix, what):

@@ -1899,3 +1899,22 @@ def test_a_start_optimal_to_rounding_converges_at_once(solver):
         model = GDClassifier(solver=solver).fit(X, y)
     assert model.n_iter_ <= 2
     assert_allclose(model.predict_proba(X), 1 / 3, rtol=1e-12)
+
+
+def test_one_blas_thread_nests_and_restores_the_threads():
+    """A limit taken inside another in the same thread keeps BLAS at one thread until the
+    outer one ends, which restores the threads as they were."""
+    from threadpoolctl import threadpool_info
+
+    from skgd._curvature import one_blas_thread
+
+    def threads():
+        return [info["num_threads"] for info in threadpool_info()
+                if info["user_api"] == "blas"]
+
+    before = threads()
+    with one_blas_thread():
+        with one_blas_thread():
+            assert set(threads()) <= {1}
+        assert set(threads()) <= {1}
+    assert threads() == before
