@@ -558,7 +558,7 @@ def _encode(estimator, X, y, sample_weight):
     check_classification_targets(classes)
     if len(classes) < 2:
         raise ValueError(f"GDClassifier needs samples of at least 2 classes; got only one "
-                         f"class, {classes[0]!r}.")
+                         f"class, {np.asarray(classes).tolist()[0]!r}.")
     estimator.classes_ = classes
     loss = estimator._loss_for(len(classes))
     y_index = y.map_blocks(lambda labels: np.searchsorted(classes, labels), dtype=np.intp)

@@ -1464,7 +1464,7 @@ feature_names_in_ :
         if len(all_classes) < 2:
             raise ValueError(
                 f"GDClassifier needs samples of at least 2 classes; got only one class, "
-                f"{all_classes[0]!r}.")
+                f"{all_classes.tolist()[0]!r}.")
         # (A sort and a binary search: twice as fast as unique's return_inverse.)
         y_index = np.searchsorted(all_classes, y)
         if self.class_weight is not None:

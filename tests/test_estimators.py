@@ -1918,3 +1918,10 @@ def test_one_blas_thread_nests_and_restores_the_threads():
             assert set(threads()) <= {1}
         assert set(threads()) <= {1}
     assert threads() == before
+
+
+@pytest.mark.parametrize("label", [0, "spam"])
+def test_a_single_class_is_named_as_the_user_wrote_it(label):
+    X = np.arange(8.0).reshape(4, 2)
+    with pytest.raises(ValueError, match=rf"got only one class, {label!r}\.$"):
+        GDClassifier().fit(X, np.array([label] * 4))
