@@ -248,16 +248,22 @@ def run_cell(X, y, repeat):
         model, seconds = _fit(make, X, y, repeat)
         n_iter = int(np.max(getattr(model, "n_iter_", 0)))
         results.append(Result(label, seconds, objective(model, X, y, alpha), n_iter))
-    # An exact reference, untimed: newton-cholesky where its Hessian (K (p + 1) square)
-    # is small, lbfgs otherwise.
+    f_star = min([objective(exact_reference(X, y), X, y, alpha)]
+                 + [r.value for r in results])
+    return f_star, results
+
+
+def exact_reference(X, y):
+    """``LogisticRegression(C=1)`` fitted exactly, untimed: newton-cholesky where its
+    Hessian (K (p + 1) square) is small, lbfgs otherwise."""
+    k = len(np.unique(y))
     small = (X.shape[1] + 1) * (k if k > 2 else 1) <= 2000
     exact = LogisticRegression(solver="newton-cholesky" if small else "lbfgs",
                                tol=1e-12 if small else 1e-10, max_iter=10_000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exact.fit(X, y)
-    f_star = min([objective(exact, X, y, alpha)] + [r.value for r in results])
-    return f_star, results
+    return exact
 
 
 def peak_memory(X, y):
@@ -295,21 +301,30 @@ def background_load(n_processes):
             worker.terminate()
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.regimes",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10x fewer generated rows")
+def sweep_arguments(argv, prog, description, quick, unit, below):
+    """The options of a sweep of contenders over ``unit``s (this matrix's cells,
+    :mod:`benchmarks.tables`' tables), parsed from ``argv``, and the BLAS limit they
+    ask for (a context manager)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS threads (default 1; 0: the library's default)")
     parser.add_argument("--load", type=int, default=0,
                         help="nice'd CPU-bound processes running beside the fits")
-    parser.add_argument("--only", nargs="+", metavar="CELL",
-                        help="cells whose name starts with one of these")
+    parser.add_argument("--only", nargs="+", metavar=unit.upper(),
+                        help=f"{unit}s whose name starts with one of these")
     parser.add_argument("--all", action="store_true",
-                        help="below each cell, every contender's time, gap and iterations")
+                        help=f"below each {below}, every contender's time, gap and iterations")
     args = parser.parse_args(argv)
-    limits = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
+    return args, (threadpool_limits(args.threads) if args.threads
+                  else contextlib.nullcontext())
+
+
+def main(argv=None):
+    args, limits = sweep_arguments(argv, "python -m benchmarks.regimes",
+                                   __doc__.split("\n\n")[0], "10x fewer generated rows",
+                                   "cell", "cell")
     print(f"regime matrix: repeat={args.repeat}, BLAS threads={args.threads or 'default'}, "
           f"background load={args.load}, {'quick' if args.quick else 'full'} sizes")
     print(f"{'cell':<17} {'shape':>13} {'fastest sklearn':>16} {'time':>9} {'gap':>6} | "

@@ -92,8 +92,6 @@ Examples
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import functools
 import importlib.util
 import math
@@ -104,11 +102,17 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import Ridge
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
-from benchmarks.regimes import SKLEARN_SOLVERS, background_load, contenders, objective
+from benchmarks.regimes import (
+    SKLEARN_SOLVERS,
+    background_load,
+    contenders,
+    exact_reference,
+    objective,
+    sweep_arguments,
+)
 from skgd import GDClassifier, GDRegressor
 
 # A one-hot block wider than this is CSR.
@@ -324,14 +328,7 @@ def _reference(task, X, y):
         model = Ridge(alpha=1.0, solver="cholesky")
         model.fit(dense, y)
         return model
-    k = len(np.unique(y))
-    small = (X.shape[1] + 1) * (k if k > 2 else 1) <= 2000
-    model = LogisticRegression(solver="newton-cholesky" if small else "lbfgs",
-                               tol=1e-12 if small else 1e-10, max_iter=10_000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(X, y)
-    return model
+    return exact_reference(X, y)
 
 
 def strict_check(task, X, y):
@@ -450,20 +447,9 @@ def selected(quick, only):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.tables",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a handful of small tables")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1; 0: the library's default)")
-    parser.add_argument("--load", type=int, default=0,
-                        help="nice'd CPU-bound processes running beside the fits")
-    parser.add_argument("--only", nargs="+", metavar="TABLE",
-                        help="tables whose name starts with one of these")
-    parser.add_argument("--all", action="store_true",
-                        help="below each row, every contender's time, gap and iterations")
-    args = parser.parse_args(argv)
-    limits = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
+    args, limits = sweep_arguments(argv, "python -m benchmarks.tables",
+                                   __doc__.split("\n\n")[0], "a handful of small tables",
+                                   "table", "row")
     print(f"tables sweep: repeat={args.repeat}, BLAS threads={args.threads or 'default'}, "
           f"background load={args.load}, {'quick' if args.quick else 'full'} set\n")
     print(HEADER)
