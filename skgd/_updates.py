@@ -335,7 +335,12 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
         pairs = state.pairs
         current = metric if state.metric is None else state.metric
         since = state.since_refresh + 1
-        squared = float(step.grad @ step.direction) if tol is not None else 0.0
+        # The optimality the engine measures too (its gauge aside), for the history that
+        # decides refits: one dot product an epoch, taken only where the metric can be
+        # refitted.
+        refresh = getattr(current, "refresh", None)
+        squared = (float(step.grad @ step.direction)
+                   if tol is not None and refresh is not None else 0.0)
         reference = squared if state.point is None else state.reference
         if state.point is not None:
             decrease = _ARMIJO * state.length * state.slope
@@ -367,9 +372,8 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
             if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
                 pairs = (*pairs, (s, y, sy))[-memory:]
         history = state.history
-        if tol is not None and reference > 0:
+        if reference > 0:
             history = (*history, math.sqrt(max(squared, 0.0) / reference))[-_RATE_POINTS:]
-        refresh = getattr(current, "refresh", None)
         # Not at the start: the metric was fitted there.
         if refresh is not None and state.point is not None and (
                 state.polishing or (
