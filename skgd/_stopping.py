@@ -18,10 +18,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-# Newton's steps past the stopping rule, at most (see UpdateRule.finish), and the
-# optimality they stop at: two take 1e-5 to the rounding of float64 gradients.
+from ._updates import POLISHED
+
+# Newton's steps past the stopping rule, at most (see UpdateRule.finish); they stop at
+# the optimality POLISHED.
 _POLISH_STEPS = 3
-_POLISHED = 1e-12
 # "plateau" stops once it has cut the rate by this factor in all.
 _MIN_PLATEAU_FACTOR = 1e-6
 
@@ -149,8 +150,8 @@ class Certificate:
 
 def _polishing(polished, relative):
     """Whether Newton's steps past the stopping rule go on: at most ``_POLISH_STEPS`` of
-    them, until the optimality is within ``_POLISHED`` of the start's, while each still
+    them, until the optimality is within ``POLISHED`` of the start's, while each still
     divides it by 10 or more (quadratic convergence; once rounding sets the gradient, a
     step gains nothing)."""
-    return (len(polished) < _POLISH_STEPS and relative > _POLISHED
+    return (len(polished) < _POLISH_STEPS and relative > POLISHED
             and relative <= polished[-1] / 10)
