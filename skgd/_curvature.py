@@ -1154,12 +1154,20 @@ def _refresher(objective):
 
     def refresh(w):
         blocks = objective.hessian_blocks(w)
-        metric = Full(*_factor_positive(objective, blocks if len(blocks) > 1 else blocks[0],
-                                        ridge),
+        return refitted(blocks if len(blocks) > 1 else blocks[0])
+
+    def refitted(data):
+        """The metric of the data term's curvature ``data`` with this L2 term."""
+        metric = Full(*_factor_positive(objective, data, ridge),
                       objective.n_outputs, objective.n_features, objective.fit_intercept,
                       refresh, exact=exact, shift=shift)
         metric.refresh_epochs = cost
+        # What M adds to the data's curvature: another objective's L2 term takes its
+        # place in a warm start's metric (see rebased).
+        metric.ridge = ridge
         return metric
+
+    refresh.refitted = refitted
 
     cost = _refresh_epochs(objective, exact=False)
     return refresh, cost
@@ -1531,6 +1539,29 @@ def _sparse_least_squares_pays(objective):
     # has no sparse factors to gain, however many nonzeros X has.
     nnz = objective.sparse_gram().nnz
     return nnz <= SPARSE_GRAM_MAX_NNZ * X.nnz and nnz <= n_cols**2 / 4
+
+
+def rebased(previous, metric):
+    """The warm start's metric: ``previous``, the curvature another fit on the same data
+    refitted its :func:`full` metric to (a regularisation path's alpha before, whose
+    solution the warm start begins at), with the L2 term of ``metric``'s objective (the
+    new fit's own metric, fitted at the origin), refitted as that one is from then on;
+    None where either is no such metric.
+
+    The first steps are then taken in the curvature where the fit begins, not the
+    origin's, for the cost of a factorisation. (Refitting at the start instead took the
+    digits' path from 0.247 to 0.210 s, but 5 classes on 60 000 rows, where the origin's
+    curvature is close, from 1.59 to 2.07 s: a Hessian's worth of passes each.)"""
+    ridge = getattr(previous, "ridge", None)
+    refitted = getattr(getattr(metric, "refresh", None), "refitted", None)
+    matrix = getattr(previous, "matrix", None)
+    if (ridge is None or refitted is None or not isinstance(matrix, np.ndarray)
+            or matrix.shape[-1] != metric.matrix.shape[-1]):
+        return None
+    data = matrix.astype(np.float64)
+    size = data.shape[-1]
+    data.reshape(*data.shape[:-2], size * size)[..., :: size + 1] -= ridge
+    return refitted(data)
 
 
 def without_refits(metric):

@@ -117,7 +117,8 @@ class _Path:
     Its descents are one generator for :func:`~skgd._engine.run_many`, so that the paths
     of all folds advance side by side and their requests share passes over X. Each fit
     after the first is the estimator's own warm start (``warm_start=True``, as if it had
-    just been fitted at the alpha before, but with a schedule of its own), whose
+    just been fitted at the alpha before, but with a schedule of its own; L-BFGS starts
+    in the curvature it last refitted to there, see :func:`skgd._curvature.rebased`), whose
     optimality is measured against the origin as a fit from zero measures it: a fit that
     converges is the fit from zero to within ``tol``. After a fit that diverges, the next
     one starts from zero.
@@ -133,7 +134,7 @@ class _Path:
         return self.fit.objective
 
     def descents(self, tasks):
-        state = alpha = None
+        state = alpha = carry = None
         for fit in self.fits:
             self.fit = fit
             tasks.begin_fit(fit)
@@ -145,12 +146,15 @@ class _Path:
             descent, finish = estimator._plan(
                 fit.objective, None, check_random_state(estimator.random_state),
                 _CallbackReport(estimator, None, fit.objective.X, fit.objective.y, None),
-                partial=False, resume=False)
+                partial=False, resume=False, carry=carry)
             try:
                 fit.outcome = yield from descent
             except DivergenceError as error:
-                fit.outcome, state = error, None
+                fit.outcome, state, carry = error, None, None
             else:
+                # The curvature L-BFGS last refitted to, near this solution: the next
+                # fit's first steps take it (see skgd._curvature.rebased).
+                carry = getattr(fit.outcome.state.rule_state, "metric", None)
                 fit.message = finish(fit.outcome)
                 # What partial_fit would continue in; a fold's fit has no partial_fit.
                 del estimator._metric

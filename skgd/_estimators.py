@@ -439,11 +439,13 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         if message is not None:
             warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
-    def _plan(self, objective, validation, rng, callbacks, *, partial, resume):
+    def _plan(self, objective, validation, rng, callbacks, *, partial, resume, carry=None):
         """The engine's descent on ``objective`` (a generator, see
         :func:`skgd._engine.descent`) and ``finish(result)``, which stores the fitted
         attributes and returns the ConvergenceWarning's message of a fit that did not
         converge (None otherwise). The CV estimators run many such descents side by side.
+        ``carry``: on a warm start, the metric L-BFGS last refitted in the fit before, on
+        the same data (a regularisation path's, see :func:`skgd._curvature.rebased`).
         """
         penalty = objective.l1_penalty()
         solver = self._update_rule(objective, penalty, partial)
@@ -491,6 +493,10 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         rule = self._rule(solver, momentum, nesterov, max_momentum, objective.n_samples,
                           partial)
         state = self._initial_state(objective, rule, resume, (solver, max_momentum))
+        if carry is not None and state is not None and solver == "lbfgs":
+            carried = _curvature.rebased(carry, metric)
+            if carried is not None:
+                state = state._replace(rule_state=state.rule_state._replace(metric=carried))
 
         descent = engine_descent(
             objective.init_params(),

@@ -286,9 +286,7 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
 
     A metric with ``refresh(w)`` (see :mod:`skgd._curvature`) is refitted to the
     curvature at an accepted point once the passes since the last fit have cost
-    ``_REFIT_AFTER`` of a refit (``metric.refresh_epochs`` passes), and at the start
-    where that is not the origin (a warm start: the metric was fitted at the origin; on
-    the digits' regularisation path 0.76x the epochs of its warm-started fits), unless the fit is
+    ``_REFIT_AFTER`` of a refit (``metric.refresh_epochs`` passes), unless the fit is
     about to meet the stopping rule's ``tol`` anyway (:func:`_ends_before_a_refit_pays`,
     from the optimality in the engine's metric, relative to the start's, as the engine
     measures it where the rule gives no larger one). A
@@ -384,14 +382,11 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
         # to POLISHED ends the fit: the Hessian there would go unused (on the bundled
         # breast-cancer table, one of its six, 0.14 of its 3.1 ms).
         polished = bool(history) and history[-1] <= POLISHED
-        # A warm start (from another fit's solution) is not where the metric was fitted:
-        # the metric's first steps would be poor ones.
-        warm = state.point is None and bool(np.any(step.point != 0)) if refresh else False
-        if refresh is not None and (warm or state.point is not None and (
+        if refresh is not None and state.point is not None and (
                 (state.polishing and not polished) or (
                     since >= _REFIT_AFTER * current.refresh_epochs
                     and not _ends_before_a_refit_pays(history, tol,
-                                                      current.refresh_epochs)))):
+                                                      current.refresh_epochs))):
             # The curvature met here: its own step is 1, whatever learning_rate scaled
             # the first metric's.
             current, since, learning_rate = refresh(step.point), 0, 1.0

@@ -253,6 +253,30 @@ def test_the_softmax_refits_its_exact_hessian_where_it_is_cheap_or_about_the_blo
     assert refitted.refresh is not None and refitted.refresh_epochs >= 1
 
 
+@pytest.mark.parametrize("loss_name", ["binary", "softmax"])
+def test_a_warm_start_s_metric_is_the_curvature_before_with_its_own_l2_term(
+        monkeypatch, loss_name):
+    # A regularisation path's next fit starts in the curvature the fit before refitted
+    # to (its data term, the same data), with its own alpha's L2 term: as if it had
+    # refitted there itself, and refitted as its own metric from then on.
+    monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", 0)
+    monkeypatch.setattr(curvature, "EXACT_OVER_BLOCKS", 0)
+    before = _problem(loss_name, alpha=0.1)
+    after = _problem(loss_name, alpha=1e-3)
+    w = np.random.default_rng(3).normal(size=before.n_params)
+    previous = curvature.full(before, local=True).refresh(w)
+    start = curvature.full(after, local=True)
+    carried = curvature.rebased(previous, start)
+    expected = start.refresh(w)
+    assert_allclose(carried.matrix, expected.matrix, rtol=1e-12, atol=1e-14)
+    assert_allclose(carried.direction(w), expected.direction(w), rtol=1e-9)
+    assert carried.refresh is start.refresh
+    assert carried.refresh_epochs == start.refresh_epochs
+    # Not a refitted metric (the origin's own, the bound): nothing to carry.
+    assert curvature.rebased(start, start) is None
+    assert curvature.rebased(curvature.full(before), start) is None
+
+
 def test_the_exact_softmax_refit_steps_by_newton_s_step(monkeypatch):
     # The Hessian is singular along the same intercept for every class, which no gradient
     # has a part of: the step is the pseudo-inverse's, free of that direction.

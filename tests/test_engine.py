@@ -257,7 +257,7 @@ class _Refreshing(Euclidean):
 
 
 def _refreshed_lbfgs(quadratic, refresh_epochs, exact, max_iter, tol=None,
-                     rule_tol=None, start=None):
+                     rule_tol=None):
     calls, passes = [], []
 
     def loss_gradient(w, rows):
@@ -265,8 +265,7 @@ def _refreshed_lbfgs(quadratic, refresh_epochs, exact, max_iter, tol=None,
         return quadratic.loss_gradient(w, rows)
 
     metric = _Refreshing(quadratic, refresh_epochs, exact, calls, passes)
-    start = np.zeros(len(quadratic.b)) if start is None else start
-    result = minimize(loss_gradient, start, n_samples=1,
+    result = minimize(loss_gradient, np.zeros(len(quadratic.b)), n_samples=1,
                       learning_rate=1.0 / quadratic.lipschitz,
                       rule=UPDATE_RULES["lbfgs"](tol=rule_tol), metric=metric,
                       max_iter=max_iter, tol=tol)
@@ -324,21 +323,6 @@ def test_lbfgs_refits_its_metric_at_accepted_points_once_passes_cost_part_of_a_r
     # Refitted where the search stands: at the best point of the passes so far.
     for count, value in calls:
         assert value == min(passes[:count])
-
-
-def test_lbfgs_started_away_from_the_origin_refits_its_metric_where_it_starts():
-    # A warm start (a regularisation path's next alpha) starts at another fit's
-    # solution, not where the metric was fitted (the origin): the refit comes at the
-    # first pass, and Newton's step from there solves the quadratic.
-    quadratic = Quadratic(np.geomspace(1.0, 1e6, 30))
-    start = quadratic.solution + 1.0
-    calls, passes, result = _refreshed_lbfgs(quadratic, 10**6, True, 100, tol=1e-8,
-                                             start=start)
-    assert [count for count, _ in calls] == [1]
-    assert result.converged and result.n_iter <= 3
-    # From the origin, the metric was fitted there: no refit before its interval.
-    calls, _, _ = _refreshed_lbfgs(quadratic, 10**6, True, 5)
-    assert calls == []
 
 
 def test_after_an_exact_refit_lbfgs_takes_newton_s_step():
