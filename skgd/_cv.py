@@ -522,8 +522,10 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
         refits its metric to the blocks of a softmax's Hessian, one class each, and
         learns their coupling over tens of epochs: a fit from the previous solution took
         0.7-0.8 of the epochs and the path 0.8 of the time (the digits, 5 classes on
-        60 000 rows). Where the refitted metric is the whole Hessian (one output, or a
-        softmax small enough), Newton's steps finish a fit from zero in a few epochs and
+        60 000 rows; on the digits 0.55x the epochs and 0.66-0.74x the time once the warm
+        fits start in the curvature refitted before, see :func:`_curvature.rebased`).
+        Where the refitted metric is the whole Hessian (one output, or a softmax small
+        enough), Newton's steps finish a fit from zero in a few epochs and
         the path took 1.0-1.2 the time; with the bound kept (the accelerated gradient,
         least squares solved in one step) 0.9-1.5.
         """
