@@ -10,12 +10,15 @@ and 32 on the compiled path, three tables:
   epochs, halved);
 - ``fit to score``: the fewest epochs of GDClassifier(average=True, learning_rate='auto')
   whose held-out accuracy is within 1e-3 of SGDClassifier(log_loss, average=True)'s
-  default fit, and the time of that fit against the default fit's;
+  default fit, and the time of that fit against the default fit's; then the same at
+  ``RATE_FACTORS`` times the rate "auto" chose (the step no row can make diverge, set by
+  the largest row: typical rows take longer ones);
 - ``epochs to gap``: the first epoch at which the relative gap ``(F - F*) / |F*|`` to the
   exact optimum of GDClassifier(alpha=1/n) (LogisticRegression(C=1)) falls to 1e-4 (and
-  1e-3), for the last iterate and the average at the same constant rate
-  (learning_rate='auto'), read at every epoch of one fit through a callback; averaging
-  from the first update (``average=True``) and from the first of the second epoch.
+  1e-3), for the last iterate and the average at the same rate, learning_rate='auto'
+  held constant and decayed as 1 / (1 + t) (``decay="inverse"``), read at every epoch
+  of one fit through a callback; averaging from the first update (``average=True``) and
+  from the first of the second epoch.
 
 Run ``python -m benchmarks.averaging`` (a few minutes) or ``--quick`` (50x fewer rows).
 """
@@ -23,6 +26,7 @@ Run ``python -m benchmarks.averaging`` (a few minutes) or ``--quick`` (50x fewer
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import warnings
 
@@ -51,6 +55,8 @@ from ._tasks import (
 BATCH_SIZES = (1, 32)
 GAPS = (1e-3, 1e-4)
 GAP_EPOCHS = 30
+RATE_FACTORS = (2, 4)
+SCHEDULES = {"constant": {}, "inverse": {"decay": "inverse", "decay_rate": 1.0}}
 
 
 class _GapRecorder:
@@ -80,11 +86,11 @@ def _first_epoch(gaps, gap):
     return next((epoch for epoch, reached in enumerate(gaps, 1) if reached <= gap), None)
 
 
-def _epochs_to_gap(problem, batch_size, average):
+def _epochs_to_gap(problem, batch_size, average, schedule):
     recorder = _GapRecorder(problem)
     model = GDClassifier(solver="gd", batch_size=batch_size, alpha=problem.objective.alpha,
                          learning_rate="auto", tol=None, max_iter=GAP_EPOCHS,
-                         average=average, random_state=SEED)
+                         average=average, random_state=SEED, **schedule)
     model.set_callbacks(recorder).fit(problem.split.X_train, problem.split.y_train)
     return recorder.gaps
 
@@ -129,34 +135,43 @@ def main(argv=None):
                                      tol=None, learning_rate=MINIBATCH_LEARNING_RATE,
                                      average=average, random_state=SEED)
                 epochs[average] = _epoch_seconds(model, X, y, config.repeat)
-            seconds, n_epochs, score = _fit_to_score(
-                GDClassifier(solver="gd", batch_size=batch_size, learning_rate="auto",
-                             average=True, tol=None, random_state=SEED),
-                split, target - SGD_SCORE_SLACK, config.repeat)
-            print(f"| {batch_size} | {_ratio(epochs[False], sgd_epoch)} "
-                  f"({epochs[False] * 1e3:.1f} ms / {sgd_epoch * 1e3:.1f} ms) | "
-                  f"{_ratio(epochs[True], sgd_epoch)} ({epochs[True] * 1e3:.1f} ms) | "
-                  f"{seconds:.3f} s | {reference.seconds:.3f} s | "
-                  f"{seconds / reference.seconds:.2f} | {score:.4f} in {n_epochs} / "
-                  f"{target:.4f} in {reference.model.n_iter_} |")
+            averaged = GDClassifier(solver="gd", batch_size=batch_size,
+                                    learning_rate="auto", average=True, tol=None,
+                                    random_state=SEED)
+            auto = clone(averaged).set_params(max_iter=1).fit(X, y).learning_rate_curve_[0]
+            for factor in (None, *RATE_FACTORS):
+                rate = "auto" if factor is None else factor * auto
+                seconds, n_epochs, score = _fit_to_score(
+                    clone(averaged).set_params(learning_rate=rate), split,
+                    target - SGD_SCORE_SLACK, config.repeat)
+                label = (f"{batch_size}" if factor is None
+                         else f"{batch_size}, rate {factor}x auto ({rate:.3g})")
+                cells = (f"{_ratio(epochs[False], sgd_epoch)} ({epochs[False] * 1e3:.1f} ms"
+                         f" / {sgd_epoch * 1e3:.1f} ms) | {_ratio(epochs[True], sgd_epoch)} "
+                         f"({epochs[True] * 1e3:.1f} ms)") if factor is None else "| "
+                print(f"| {label} | {cells} | {seconds:.3f} s | {reference.seconds:.3f} s | "
+                      f"{seconds / reference.seconds:.2f} | {score:.4f} in {n_epochs} / "
+                      f"{target:.4f} in {reference.model.n_iter_} |")
         print(f"\nEpochs to the relative gap (F - F*)/|F*| (F* by {problem.f_star_solver}), "
-              "learning_rate='auto' constant, alpha=1/n:\n")
-        print("| batch_size | " + " | ".join(
+              "learning_rate='auto', alpha=1/n:\n")
+        print("| batch_size, schedule | " + " | ".join(
             f"last iterate to {gap:g} | average to {gap:g}" for gap in GAPS)
             + " | gap after " + f"{GAP_EPOCHS}: last | average |")
         print("| --- " * (2 + 2 * len(GAPS) + 1) + "|")
-        for batch_size in BATCH_SIZES:
+        for batch_size, (name, schedule) in itertools.product(BATCH_SIZES,
+                                                               SCHEDULES.items()):
             # Averaging from the first update, and from the first update of epoch 2
             # (average counts updates: n / batch_size of them an epoch).
             per_epoch = -(-X.shape[0] // batch_size)
+            last = _epochs_to_gap(problem, batch_size, False, schedule)
             for average in (True, per_epoch + 1):
-                curves = {False: _epochs_to_gap(problem, batch_size, False),
-                          True: _epochs_to_gap(problem, batch_size, average)}
+                curves = {False: last,
+                          True: _epochs_to_gap(problem, batch_size, average, schedule)}
                 cells = [cell for gap in GAPS for cell in (
                     _cell(_first_epoch(curves[False], gap)),
                     _cell(_first_epoch(curves[True], gap)))]
                 final = [curves[key][-1] if curves[key] else math.nan for key in (False, True)]
-                print(f"| {batch_size}, average={average} | " + " | ".join(cells)
+                print(f"| {batch_size}, {name}, average={average} | " + " | ".join(cells)
                       + f" | {final[0]:.2e} | {final[1]:.2e} |")
 
 
