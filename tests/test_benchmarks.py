@@ -200,14 +200,18 @@ def test_averaging_benchmark_prints_its_tables(capsys):
 
     averaging.main(["--quick", "--repeat", "1"])
     stdout = capsys.readouterr().out
-    # Per problem: the timing table (2 batch sizes) and the gap table (2 averages each).
+    # Per problem: the timing table (2 batch sizes, each at "auto" and the rate factors)
+    # and the gap table (2 averages each at each schedule).
     for problem in ("dense binary", "sparse binary"):
         assert f"## {problem}:" in stdout
     rows = [line for line in stdout.splitlines() if re.match(r"\| (1|32)\b", line)]
-    assert len(rows) == 2 * (2 + 4)
+    n_timing = 2 * (1 + len(averaging.RATE_FACTORS))
+    n_gaps = 2 * 2 * len(averaging.SCHEDULES)
+    assert len(rows) == 2 * (n_timing + n_gaps)
+    assert sum("x auto (" in line for line in rows) == 2 * 2 * len(averaging.RATE_FACTORS)
     gaps = [float(cell) for line in rows if "average=" in line
             for cell in line.strip("| ").split(" | ")[-2:]]
-    assert len(gaps) == 16 and all(math.isfinite(gap) and gap > 0 for gap in gaps)
+    assert len(gaps) == 2 * 2 * n_gaps and all(math.isfinite(g) and g > 0 for g in gaps)
 
 
 def test_cv_benchmark_compares_each_search_with_sklearns_and_grid_search(capsys):
