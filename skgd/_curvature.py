@@ -437,7 +437,9 @@ def top_eigenvalue_bounds(X, sample_weight, fit_intercept, total_weight, gram_pr
 def _penalised(objective):
     """The diagonal ``E`` of the L2 term over one block: 1 on coefficients, 0 on the
     intercept."""
-    return np.append(np.ones(objective.n_features), [0.0] * objective.fit_intercept)
+    diagonal = np.ones(objective.n_features + objective.fit_intercept)
+    diagonal[objective.n_features:] = 0.0
+    return diagonal
 
 
 def bound(objective):
