@@ -458,7 +458,9 @@ def averaged(rule: UpdateRule, start: int = 1) -> UpdateRule:
         if n_updates < start:
             return new, AveragedState(inner, state.average, n_updates, 0)
         n_averaged = state.n_averaged + 1
-        average = state.average + (new - state.average) / n_averaged
+        # A product by the count's inverse, as the compiled kernel takes it (a division
+        # per coefficient does not vectorise there).
+        average = state.average + (new - state.average) * (1.0 / n_averaged)
         return new, AveragedState(inner, average, n_updates, n_averaged)
 
     def model(params, state):
