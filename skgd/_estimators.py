@@ -307,11 +307,10 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         ratios matter, and finite weights beyond float32's range would otherwise
         overflow to inf (1e300) or underflow to all zeros (1e-300) in it."""
         if sample_weight is None:
-            # Ones need no check (scikit-learn's took 40 us, a tenth of a small fit's
-            # fixed cost).
+            # Ones need no check (scikit-learn's took 15 us on 569 rows).
             return np.ones(n_samples, dtype=dtype)
         checked = _check_sample_weight(
-            None if sample_weight is None else to_numpy(sample_weight),
+            to_numpy(sample_weight),
             np.empty((n_samples, 0), dtype=np.float64), dtype=np.float64,
             ensure_non_negative=True)
         return _unit_scale(checked).astype(dtype, copy=False)

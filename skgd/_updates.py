@@ -378,12 +378,14 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
         history = state.history
         if reference > 0:
             history = (*history, math.sqrt(max(squared, 0.0) / reference))[-_RATE_POINTS:]
-        # Not at the start: the metric was fitted there. Past the stop, a point polished
-        # to POLISHED ends the fit: the Hessian there would go unused (on the bundled
-        # breast-cancer table, one of its six, 0.14 of its 3.1 ms).
+        # Not at the start: the metric was fitted there. Nor at a point polished to
+        # POLISHED (by this measure; the engine's is the larger of it and the rule's
+        # decrement), optimal to rounding: past the stop it ends the fit, and the
+        # Hessian there would go unused (on the bundled breast-cancer table, one of its
+        # six, about 0.14 of its 3.1 ms).
         polished = bool(history) and history[-1] <= POLISHED
-        if refresh is not None and state.point is not None and (
-                (state.polishing and not polished) or (
+        if refresh is not None and state.point is not None and not polished and (
+                state.polishing or (
                     since >= _REFIT_AFTER * current.refresh_epochs
                     and not _ends_before_a_refit_pays(history, tol,
                                                       current.refresh_epochs))):

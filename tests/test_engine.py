@@ -325,6 +325,43 @@ def test_lbfgs_refits_its_metric_at_accepted_points_once_passes_cost_part_of_a_r
         assert value == min(passes[:count])
 
 
+class _Polishable(Euclidean):
+    """A metric of a quadratic with its Hessian at hand for Newton's steps past the stop
+    (``newton``); every Hessian taken is recorded with the point it was taken at."""
+
+    exact = False
+    refresh_epochs = 10**6
+
+    def __init__(self, quadratic, calls):
+        self.quadratic, self.calls = quadratic, calls
+
+    def refresh(self, w):
+        return self
+
+    def newton(self, w):
+        self.calls.append(np.array(w, copy=True))
+        hessian = Euclidean()
+        hessian.direction = lambda grad: np.linalg.solve(self.quadratic.A, grad)
+        hessian.exact, hessian.refresh_epochs, hessian.refresh = True, 1, self.newton
+        return hessian
+
+
+def test_newton_s_steps_past_the_stop_take_no_hessian_at_the_point_that_ends_them():
+    # Whole-number optimum: Newton's first step past the stop lands on it, gradient 0,
+    # which ends the polishing; the Hessian there would go unused, and is not taken.
+    quadratic = Quadratic(np.geomspace(1.0, 1e3, 12), rotate=False)
+    calls = []
+    result = minimize(quadratic.loss_gradient, np.zeros(12), n_samples=1,
+                      learning_rate=1.0 / quadratic.lipschitz,
+                      rule=UPDATE_RULES["lbfgs"](tol=1e-6),
+                      metric=_Polishable(quadratic, calls), max_iter=200, tol=1e-6)
+    assert result.converged
+    assert_allclose(result.params, quadratic.solution, rtol=1e-12, atol=1e-12)
+    # One Hessian: where the stopping rule was met, for the step to the optimum.
+    assert len(calls) == 1
+    assert not np.allclose(calls[0], quadratic.solution, rtol=1e-12, atol=1e-12)
+
+
 def test_after_an_exact_refit_lbfgs_takes_newton_s_step():
     # Ill-conditioned: L-BFGS alone needs tens of passes; the refit at pass 3 to the
     # Hessian makes the next step Newton's, which solves a quadratic.
