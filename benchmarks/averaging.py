@@ -15,10 +15,14 @@ and 32 on the compiled path, three tables:
   the largest row: typical rows take longer ones);
 - ``epochs to gap``: the first epoch at which the relative gap ``(F - F*) / |F*|`` to the
   exact optimum of GDClassifier(alpha=1/n) (LogisticRegression(C=1)) falls to 1e-4 (and
-  1e-3), for the last iterate and the average at the same rate, learning_rate='auto'
-  held constant and decayed as 1 / (1 + t) (``decay="inverse"``), read at every epoch
-  of one fit through a callback; averaging from the first update (``average=True``) and
-  from the first of the second epoch.
+  1e-3), for the last iterate and the average at the same rate and schedule, read at
+  every epoch of one fit through a callback: the rate an averaged fit's "auto" chose
+  (``1 / L_b``) and its half (a fit of the last iterate's "auto"), held constant and
+  decayed as 1 / (1 + t) (``decay="inverse"``); averaging from the first update
+  (``average=True``), from the first of the second epoch, and over the last two thirds
+  of the run (suffix averaging, Rakhlin, Shamir and Sridharan, 2012: it leaves out the
+  iterates still on their way); over ``GAP_EPOCHS`` epochs, more on the sparse table,
+  whose last iterate is still on its way after 30.
 
 Run ``python -m benchmarks.averaging`` (a few minutes) or ``--quick`` (50x fewer rows).
 """
@@ -54,7 +58,7 @@ from ._tasks import (
 
 BATCH_SIZES = (1, 32)
 GAPS = (1e-3, 1e-4)
-GAP_EPOCHS = 30
+GAP_EPOCHS = {"dense binary": 30, "sparse binary": 120}
 RATE_FACTORS = (2, 4)
 SCHEDULES = {"constant": {}, "inverse": {"decay": "inverse", "decay_rate": 1.0}}
 
@@ -86,10 +90,10 @@ def _first_epoch(gaps, gap):
     return next((epoch for epoch, reached in enumerate(gaps, 1) if reached <= gap), None)
 
 
-def _epochs_to_gap(problem, batch_size, average, schedule):
+def _epochs_to_gap(problem, batch_size, average, schedule, rate, epochs):
     recorder = _GapRecorder(problem)
     model = GDClassifier(solver="gd", batch_size=batch_size, alpha=problem.objective.alpha,
-                         learning_rate="auto", tol=None, max_iter=GAP_EPOCHS,
+                         learning_rate=rate, tol=None, max_iter=epochs,
                          average=average, random_state=SEED, **schedule)
     model.set_callbacks(recorder).fit(problem.split.X_train, problem.split.y_train)
     return recorder.gaps
@@ -100,8 +104,8 @@ def _ratio(seconds, reference):
     return f"{seconds / reference:.2f}" if reference > 0 else "-"
 
 
-def _cell(epoch):
-    return f">{GAP_EPOCHS}" if epoch is None else str(epoch)
+def _cell(epoch, epochs):
+    return f">{epochs}" if epoch is None else str(epoch)
 
 
 def main(argv=None):
@@ -114,11 +118,11 @@ def main(argv=None):
     warnings.simplefilter("ignore", ConvergenceWarning)
     problems = [("dense binary", binary_problem(config.rows(N_BINARY))),
                 ("sparse binary", sparse_problem(config.rows(N_SPARSE)))]
-    for label, problem in problems:
+    for title, problem in problems:
         split = problem.split
         X, y = split.X_train, split.y_train
         alpha = 1.0 / X.shape[0]
-        print(f"\n## {label}: {_describe(split)}\n")
+        print(f"\n## {title}: {_describe(split)}\n")
         sgd = SGDClassifier(loss="log_loss", average=True, random_state=SEED)
         sgd_epoch = _epoch_seconds(clone(sgd).set_params(alpha=alpha, tol=None), X, y,
                                    config.repeat)
@@ -128,6 +132,7 @@ def main(argv=None):
               "SGD(average) | fit to score: skgd(average) | SGD(average) | ratio | "
               "score, epochs |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
+        autos = {}
         for batch_size in BATCH_SIZES:
             epochs = {}
             for average in (False, True):
@@ -139,6 +144,7 @@ def main(argv=None):
                                     learning_rate="auto", average=True, tol=None,
                                     random_state=SEED)
             auto = clone(averaged).set_params(max_iter=1).fit(X, y).learning_rate_curve_[0]
+            autos[batch_size] = auto
             for factor in (None, *RATE_FACTORS):
                 rate = "auto" if factor is None else factor * auto
                 seconds, n_epochs, score = _fit_to_score(
@@ -152,26 +158,29 @@ def main(argv=None):
                 print(f"| {label} | {cells} | {seconds:.3f} s | {reference.seconds:.3f} s | "
                       f"{seconds / reference.seconds:.2f} | {score:.4f} in {n_epochs} / "
                       f"{target:.4f} in {reference.model.n_iter_} |")
+        epochs = GAP_EPOCHS[title]
         print(f"\nEpochs to the relative gap (F - F*)/|F*| (F* by {problem.f_star_solver}), "
-              "learning_rate='auto', alpha=1/n:\n")
-        print("| batch_size, schedule | " + " | ".join(
+              "alpha=1/n, at an averaged fit's 'auto' rate and its half:\n")
+        print("| batch_size, schedule, rate | " + " | ".join(
             f"last iterate to {gap:g} | average to {gap:g}" for gap in GAPS)
-            + " | gap after " + f"{GAP_EPOCHS}: last | average |")
+            + " | gap after " + f"{epochs}: last | average |")
         print("| --- " * (2 + 2 * len(GAPS) + 1) + "|")
-        for batch_size, (name, schedule) in itertools.product(BATCH_SIZES,
-                                                               SCHEDULES.items()):
+        for batch_size, (name, schedule), share in itertools.product(
+                BATCH_SIZES, SCHEDULES.items(), (1.0, 0.5)):
             # Averaging from the first update, and from the first update of epoch 2
             # (average counts updates: n / batch_size of them an epoch).
             per_epoch = -(-X.shape[0] // batch_size)
-            last = _epochs_to_gap(problem, batch_size, False, schedule)
-            for average in (True, per_epoch + 1):
-                curves = {False: last,
-                          True: _epochs_to_gap(problem, batch_size, average, schedule)}
+            rate = share * autos[batch_size]
+            last = _epochs_to_gap(problem, batch_size, False, schedule, rate, epochs)
+            for average in (True, per_epoch + 1, per_epoch * (epochs // 3) + 1):
+                curves = {False: last, True: _epochs_to_gap(problem, batch_size, average,
+                                                            schedule, rate, epochs)}
                 cells = [cell for gap in GAPS for cell in (
-                    _cell(_first_epoch(curves[False], gap)),
-                    _cell(_first_epoch(curves[True], gap)))]
+                    _cell(_first_epoch(curves[False], gap), epochs),
+                    _cell(_first_epoch(curves[True], gap), epochs))]
                 final = [curves[key][-1] if curves[key] else math.nan for key in (False, True)]
-                print(f"| {batch_size}, {name}, average={average} | " + " | ".join(cells)
+                print(f"| {batch_size}, {name}, {rate:.3g}, average={average} | "
+                      + " | ".join(cells)
                       + f" | {final[0]:.2e} | {final[1]:.2e} |")
 
 

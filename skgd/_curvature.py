@@ -1689,7 +1689,7 @@ class StepSize(NamedTuple):
 
 
 def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_size=None,
-              momentum=0.0):
+              momentum=0.0, averaged=False):
     """The base step of a fit (a :class:`StepSize`): a float ``learning_rate`` itself in
     the Euclidean metric,
     and a multiple of the step that cannot diverge in a curvature metric, of which
@@ -1701,6 +1701,12 @@ def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_
     :func:`_epoch`: Gower et al.'s step (2019, Theorem 3.1). At ``1 / L_b`` the
     iterates of noisy gradients spread as widely as the noise itself (a batch of one row
     moves the intercept onto that row's target); at half of it, a third as widely.
+    Where the fit stands for the iterates' average (``averaged``), that spread is not the
+    model's: ``"auto"`` is ``1 / L_b`` there, the largest step of the bound (no row's
+    update overshoots its own minimum). The average's error from the noise does not grow
+    with the step, and its error from the start falls as ``1 / (step * updates)^2``
+    (Défossez and Bach, 2015, for least squares); with the cross-entropy the average
+    settles ``O(step)`` from the minimum, where a smaller rate or a decay takes it further.
 
     ``"auto"`` with the heavy-ball or Nesterov ``momentum`` ``mu`` (the estimators pass it
     where the rate may fall or the gradients are noisy) is ``1 - mu`` times that: a
@@ -1737,11 +1743,12 @@ def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_
         return StepSize(1.0)
     if not auto:
         return StepSize(float(learning_rate) / bound, last)
-    return StepSize((1.0 - momentum) / (2 * bound if mini_batch else bound), last)
+    noisy = mini_batch and not averaged
+    return StepSize((1.0 - momentum) / (2 * bound if noisy else bound), last)
 
 
 def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0.0,
-                stream=None):
+                averaged=False, stream=None):
     """``(step, stream)``: the base step of a ``partial_fit`` call on ``objective`` (a
     :class:`StepSize`), one batch of a stream, and the stream's curvature after it (None
     until a call needs it).
@@ -1756,7 +1763,8 @@ def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0
     and no Gram matrix but the first's, so a batch of larger rows, or of a larger scale,
     than any before shrinks the step. (A later batch of the same scale whose curvature
     is concentrated in fewer directions than the first's is not seen.) ``"auto"`` is
-    ``(1 - momentum) / (2 L_m)``, as for mini-batches (see :func:`step_size`); a float
+    ``(1 - momentum) / (2 L_m)``, or ``1 / L_m`` where the fit is ``averaged``, as for
+    mini-batches (see :func:`step_size`); a float
     learning rate is the step itself in the Euclidean metric and multiplies ``1 / L_m``
     in a curvature one. The L2 term enters with the call's ``alpha``; a short last batch
     of the call steps to its own bound, as in :func:`step_size`.
@@ -1782,7 +1790,8 @@ def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0
                        if remainder else bound)
     if not bound > 0:
         return StepSize(1.0), stream
-    return StepSize((1.0 - momentum) / (2 * bound) if learning_rate == "auto"
+    halved = 1 if averaged else 2
+    return StepSize((1.0 - momentum) / (halved * bound) if learning_rate == "auto"
                     else float(learning_rate) / bound, last), stream
 
 

@@ -86,6 +86,9 @@ _L1_SHARE = {"l2": 0.0, "l1": 1.0}
 # A final objective within this share of the zero model's is not above it: float32
 # objectives are summed to about 1e-6 of their size.
 _SLACK = 1e-6
+# A row whose squared norm is this many times the rows' mean sets a mini-batch's "auto"
+# step (rows of normal data stay within a few times it; a row of 10x the scale is 100x).
+_DOMINANT_ROW = 100.0
 # Decays whose decay_rate multiplies the rate, so it must lie in (0, 1].
 _SHRINKING_DECAYS = {"exponential", "step", "plateau", "cyclic", "one_cycle"}
 
@@ -488,11 +491,12 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             # between calls takes effect, and a batch of larger rows shrinks the step.
             (learning_rate, last_batch), stream = _curvature.stream_step(
                 objective, metric, self.learning_rate, batch_size=self.batch_size,
-                momentum=coasting, stream=stream)
+                momentum=coasting, averaged=bool(self.average), stream=stream)
         else:
             learning_rate, last_batch = _curvature.step_size(
                 objective, metric, gauge, self.learning_rate, adaptive=adaptive,
-                batch_size=self.batch_size, momentum=coasting)
+                batch_size=self.batch_size, momentum=coasting,
+                averaged=bool(self.average))
         rule = self._rule(solver, momentum, nesterov, max_momentum, objective.n_samples,
                           partial)
         state = self._initial_state(objective, rule, resume, (solver, max_momentum))
@@ -591,7 +595,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 and not result.stopped):
             message = self._not_converged_message(result, objective.n_samples)
         elif not partial and result.converged:
-            message = self._far_message(result, objective.n_samples)
+            message = self._far_message(result, objective)
         if not partial:
             message = self._unbounded_message(objective, result.params) or message
         worse = self._worse_than_zero_message(result, partial and resume)
@@ -689,7 +693,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 + (", or use preconditioner='auto'" if self.preconditioner is None else "")
                 + ", or check the learning rate and decay.")
 
-    def _far_message(self, result, n_samples):
+    def _far_message(self, result, objective):
         """The warning of a fit that stopped by its epoch-level rule far from the
         optimum, or None.
 
@@ -702,9 +706,8 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         that share above ``tol``, optimality above ``sqrt(tol)``: the objective is then
         further from its minimum than the rule's ``tol`` claims of it.
         """
-        epoch_rule = self.early_stopping or (self.batch_size is not None
-                                             and self.batch_size < n_samples)
-        if not epoch_rule or result.optimality is None or not (
+        mini_batch = self.batch_size is not None and self.batch_size < objective.n_samples
+        if not (self.early_stopping or mini_batch) or result.optimality is None or not (
                 result.optimality > math.sqrt(self.tol)):
             return None
         name = type(self).__name__
@@ -719,9 +722,31 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                    "accuracy does within a few epochs): raise n_iter_no_change, use "
                    "scoring='loss', or a larger validation_fraction; or fit without "
                    "early_stopping." if self.early_stopping else
+                   self._short_steps_advice(result, objective) or
                    "Mini-batches at a constant rate stall at the noise of their "
                    "gradients: use a decaying rate (e.g. decay='inverse'), average=True, a "
                    "larger batch_size or batch_size=None."))
+
+    def _short_steps_advice(self, result, objective):
+        """Why mini-batch steps left most of the gap, where a few rows set them, or None.
+
+        ``"auto"`` on mini-batches is the step no batch's update can overshoot with, so
+        the largest row bounds every step: one row a thousand times the scale of the rest
+        shrinks the steps a millionfold, and the fit stops where it started (noise is not
+        the cause there, and a decay or averaging does not help).
+        """
+        if self.learning_rate != "auto" or self.solver == "adam" or not (
+                result.optimality > 0.5):
+            return None
+        largest, mean = _curvature.row_norms(objective.X, objective.fit_intercept,
+                                             None, objective.sample_weight)
+        if not largest > _DOMINANT_ROW * mean:
+            return None
+        return ("The steps were too short to move it: learning_rate='auto' on "
+                "mini-batches is set by the largest row, and one row's squared norm is "
+                f"{largest / mean:.3g} times the rows' mean. Scale the columns (e.g. "
+                "StandardScaler), drop or clip the rows far larger than the rest, or use "
+                "batch_size=None.")
 
     def _worse_than_zero_message(self, result, continued):
         """The warning of a fit whose model is worse than the zero model (every
@@ -914,9 +939,10 @@ class GDRegressor(RegressorMixin, _BaseGD):
         full batch 1 in a curvature ``preconditioner``'s metric, ``1/L`` without one
         (``L`` the Lipschitz constant of the gradient, from X's Gram matrix or power
         iteration); for mini-batches and ``partial_fit`` half of Gower et al.'s
-        ``1/L_b`` (the expected smoothness of the batches); with heavy-ball or Nesterov
-        ``momentum`` on mini-batches, ``partial_fit`` or with a decay, ``1 - momentum``
-        times that; for Adam a tenth of the typical coordinate of ``grad F(0) / L``.
+        ``1/L_b`` (the expected smoothness of the batches), all of it with ``average``
+        (the half narrows the iterates' spread, which the average is not); with
+        heavy-ball or Nesterov ``momentum`` on mini-batches, ``partial_fit`` or with a
+        decay, ``1 - momentum`` times that; for Adam a tenth of the typical coordinate of ``grad F(0) / L``.
         The user guide says what it guarantees per mode. A float is the step itself
         without a preconditioner (the textbook ``w <- w - learning_rate * grad``) and a
         multiple of ``1/L`` (``1/L_b``) with one, so values above 1 may diverge.
@@ -997,6 +1023,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
         a sample, scikit-learn's unit), while descent goes on from the last iterate.
         Before that update the model is the iterate. It helps where the last iterate
         stalls at a noise floor: small batches with a constant or slowly decaying rate.
+        ``learning_rate="auto"`` is then twice the last iterate's step (see
+        ``learning_rate``).
         Mini-batch fits and ``partial_fit`` only (the running average is part of the
         state ``partial_fit`` continues; a new fit or ``warm_start`` averages afresh);
         ``loss_curve_`` stays the objective at the iterates, ``optimality_`` and early

@@ -201,12 +201,12 @@ def test_averaging_benchmark_prints_its_tables(capsys):
     averaging.main(["--quick", "--repeat", "1"])
     stdout = capsys.readouterr().out
     # Per problem: the timing table (2 batch sizes, each at "auto" and the rate factors)
-    # and the gap table (2 averages each at each schedule).
+    # and the gap table (3 averages each at each schedule and 2 rates).
     for problem in ("dense binary", "sparse binary"):
         assert f"## {problem}:" in stdout
     rows = [line for line in stdout.splitlines() if re.match(r"\| (1|32)\b", line)]
     n_timing = 2 * (1 + len(averaging.RATE_FACTORS))
-    n_gaps = 2 * 2 * len(averaging.SCHEDULES)
+    n_gaps = 3 * 2 * 2 * len(averaging.SCHEDULES)
     assert len(rows) == 2 * (n_timing + n_gaps)
     assert sum("x auto (" in line for line in rows) == 2 * 2 * len(averaging.RATE_FACTORS)
     gaps = [float(cell) for line in rows if "average=" in line

@@ -843,6 +843,11 @@ def test_the_auto_step_of_mini_batches_is_half_of_one_over_the_bound_and_momentu
     assert step("auto", momentum=0.5) == pytest.approx(0.5 / full, rel=1e-12)
     # A float rate in the plain metric is the step itself, whatever the momentum.
     assert step(0.3, batch_size=10, momentum=0.9) == 0.3
+    # An averaged fit takes the bound's whole step: the spread the half narrows is the
+    # iterates', not their average's.
+    assert step("auto", batch_size=10, averaged=True) == pytest.approx(1 / bound,
+                                                                       rel=1e-12)
+    assert step(0.3, batch_size=10, averaged=True) == 0.3
 
 
 def test_the_mini_batch_step_from_the_gauge_equals_the_one_without():
@@ -879,6 +884,8 @@ def test_a_stream_s_step_follows_its_largest_rows_and_its_scale():
     one = LinearObjective(SquaredError(), objective.X[:1], objective.y[:1])
     step, _ = curvature.stream_step(one, metric, "auto", stream=stream)
     assert step.learning_rate == pytest.approx(1 / (2 * top), rel=1e-12)
+    step, _ = curvature.stream_step(one, metric, "auto", averaged=True, stream=stream)
+    assert step.learning_rate == pytest.approx(1 / top, rel=1e-12)
     # A float rate in the plain metric is the step itself, and needs no pass.
     assert curvature.stream_step(one, metric, 0.01, stream=None) == ((0.01, 1.0), None)
 

@@ -1586,6 +1586,42 @@ def test_auto_on_mini_batches_is_half_gower_s_step(diabetes):
         1 / (2 * objective.lipschitz(16)), rel=1e-10)
 
 
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_auto_of_an_averaged_fit_is_gower_s_whole_step_and_converges(diabetes, batch_size):
+    # The average stands for the fit, not the iterates whose spread the half narrows:
+    # averaged SGD takes the bound's whole step, in fit and partial_fit alike, and its
+    # average still ends near the optimum.
+    X, y = diabetes
+    settings = {"batch_size": batch_size, "solver": "gd", "alpha": 1e-4,
+                "random_state": 0}
+    plain = GDRegressor(max_iter=1, tol=None, **settings).fit(X, y)
+    averaged = GDRegressor(max_iter=1, tol=None, average=True, **settings).fit(X, y)
+    assert averaged.learning_rate_curve_[0] == pytest.approx(
+        2 * plain.learning_rate_curve_[0], rel=1e-12)
+    streamed = [GDRegressor(average=average, **settings).partial_fit(X, y)
+                for average in (False, True)]
+    assert streamed[1].learning_rate_curve_[0] == pytest.approx(
+        2 * streamed[0].learning_rate_curve_[0], rel=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = GDRegressor(max_iter=50, tol=None, average=True, **settings).fit(X, y)
+    exact = GDRegressor(alpha=1e-4).fit(X, y)
+    assert fitted.score(X, y) == pytest.approx(exact.score(X, y), abs=5e-3)
+
+
+def test_a_row_that_sets_the_mini_batch_step_is_named_in_the_warning():
+    # One row of 1e4 times the scale makes "auto" a millionth of the step the other rows
+    # take: the fit stops where it started, and the advice about noise would be wrong.
+    X, y = _issue_data()
+    with pytest.warns(ConvergenceWarning, match="stall at the noise") as record:
+        GDRegressor(batch_size=8, random_state=0).fit(X, y)
+    assert "too short" not in str(record[0].message)
+    X[0] *= 1e4
+    with pytest.warns(ConvergenceWarning, match=r"too short .* set by the largest row, "
+                      r"and one row's squared norm is 2e\+03 times"):
+        GDRegressor(batch_size=8, random_state=0).fit(X, y)
+
+
 def test_momentum_that_coasts_past_the_minimum_is_named_in_the_advice():
     # Issue 23: with momentum 0.9 and a rate that decays 100-fold an epoch, the
     # momentum of the first, large steps carries the point away; the advice said "a
