@@ -942,8 +942,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
         ``1/L_b`` (the expected smoothness of the batches), all of it with ``average``
         (the half narrows the iterates' spread, which the average is not); with
         heavy-ball or Nesterov ``momentum`` on mini-batches, ``partial_fit`` or with a
-        decay, ``1 - momentum`` times that; for Adam a tenth of the typical coordinate of ``grad F(0) / L``.
-        The user guide says what it guarantees per mode. A float is the step itself
+        decay, ``1 - momentum`` times that; for Adam a tenth of the typical coordinate
+        of ``grad F(0) / L``. The user guide says what it guarantees per mode. A float is the step itself
         without a preconditioner (the textbook ``w <- w - learning_rate * grad``) and a
         multiple of ``1/L`` (``1/L_b``) with one, so values above 1 may diverge.
     decay : {"constant", "inverse", "invscaling", "exponential", "step", "cosine", \
