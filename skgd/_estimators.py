@@ -943,9 +943,10 @@ class GDRegressor(RegressorMixin, _BaseGD):
         (the half narrows the iterates' spread, which the average is not); with
         heavy-ball or Nesterov ``momentum`` on mini-batches, ``partial_fit`` or with a
         decay, ``1 - momentum`` times that; for Adam a tenth of the typical coordinate
-        of ``grad F(0) / L``. The user guide says what it guarantees per mode. A float is the step itself
-        without a preconditioner (the textbook ``w <- w - learning_rate * grad``) and a
-        multiple of ``1/L`` (``1/L_b``) with one, so values above 1 may diverge.
+        of ``grad F(0) / L``. The user guide says what it guarantees per mode. A float
+        is the step itself without a preconditioner (the textbook ``w <- w -
+        learning_rate * grad``) and a multiple of ``1/L`` (``1/L_b``) with one, so
+        values above 1 may diverge.
     decay : {"constant", "inverse", "invscaling", "exponential", "step", "cosine", \
 "plateau", "cosine_restarts", "cyclic", "one_cycle"} or callable, default="constant"
         Learning-rate decay over epochs; a callable ``f(epoch) -> factor``.
