@@ -1185,8 +1185,12 @@ def _exact_softmax(objective, cost):
             # The same intercept for every class changes nothing: the Hessian is 0 along
             # it, and so is every gradient (the probabilities sum to 1). Curvature put
             # there (the outer product of that direction) makes the matrix positive
-            # definite and leaves the steps as they were.
-            data[objective.n_coef:, objective.n_coef:] += np.trace(data) / data.shape[0]
+            # definite and leaves the steps as they were. Of the intercepts' own scale:
+            # the whole matrix's (a column of 1e8 beside unit ones) drowned their
+            # curvature in its rounding, and the steps left the intercepts where they were.
+            block = data[objective.n_coef:, objective.n_coef:]
+            lift = np.trace(block) / block.shape[0]
+            block += lift if lift > 0 else 1.0
         return Dense(*_factor_positive(objective, data, flat_ridge), shift, newton)
 
     newton.refresh_epochs = cost

@@ -250,6 +250,8 @@ def _ends_before_a_refit_pays(history, tol, refresh_epochs):
     if last <= tol:
         return True
     rate = (last / first) ** (1 / (_RATE_POINTS - 1))
+    if not rate < 1.0:  # last within rounding of first: the root rounds to 1
+        return False
     return math.log(tol / last) / math.log(rate) <= refresh_epochs
 
 

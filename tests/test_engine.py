@@ -286,6 +286,11 @@ def test_a_refit_that_cannot_pay_before_the_stop_is_not_taken():
     for no_tol in (None, 0.0):
         assert not _ends_before_a_refit_pays((32 * tol, 16 * tol, 8 * tol, 4 * tol),
                                              no_tol, cost)
+    # A stall one rounding below the first point: its rate's root rounds to 1, which
+    # predicts nothing (it divided by log 1 = 0: a multi-class fit with a column of 1e10
+    # raised ZeroDivisionError here).
+    stalled = np.nextafter(0.211, 0.0)
+    assert not _ends_before_a_refit_pays((0.211, 0.211, 0.211, stalled), tol, cost)
 
 
 def test_lbfgs_told_the_stopping_rule_s_tol_skips_refits_that_cannot_pay():

@@ -142,6 +142,31 @@ def test_lbfgs_and_accelerated_reach_the_same_optimum(request, Estimator, data):
     assert_allclose(fits[0].intercept_, fits[1].intercept_, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e8])
+def test_a_column_of_a_huge_scale_leaves_the_softmax_s_newton_steps_exact(scale):
+    # The exact Hessian lifted the intercepts' null direction by the whole matrix's mean
+    # curvature: a column of 1e8 made it 1e14 times theirs, and in the Jacobi scale their
+    # own curvature fell below rounding: the fit stopped after 1000 epochs at 0.36
+    # (optimality 0.2) where the optimum is 0.158.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=(300, 8)), scale * rng.normal(size=300)])
+    score = X[:, :3].sum(axis=1)
+    y = np.digitize(score, np.quantile(score, [0.25, 0.5, 0.75]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDClassifier().fit(X, y)
+    reference = GDClassifier(preconditioner="diagonal", solver="accelerated", tol=1e-9,
+                             max_iter=5000).fit(X, y)
+
+    def objective(fitted):
+        raw = X @ fitted.coef_.T + fitted.intercept_
+        loss = -np.mean(log_softmax(raw, axis=1)[np.arange(len(y)), y])
+        return loss + fitted.alpha / 2 * np.sum(fitted.coef_**2)
+
+    assert model.optimality_ < 1e-10
+    assert objective(model) <= objective(reference) + 1e-12
+
+
 def test_lbfgs_line_search_never_accepts_a_rise_even_from_a_huge_first_step(iris):
     """A first step 1000 times the safe one is backtracked: the fit converges, and each
     epoch's objective is either a new best (within the rounding the line search cannot
