@@ -129,8 +129,9 @@ def _finite_or_raise(matrix, what):
 # -- passes over X (each returns host float64, normalised by the total weight S; data too
 # large for their dtype overflow here, and the results say so, not a warning) ---------
 @np.errstate(over="ignore", invalid="ignore")
-def gram(X, sample_weight, fit_intercept, total_weight):
-    """``X1^T D X1 / S`` in one pass, of shape ``(n_cols, n_cols)``."""
+def gram(X, sample_weight, fit_intercept, total_weight, centre=None):
+    """``X1^T D X1 / S`` in one pass, of shape ``(n_cols, n_cols)``; with ``centre`` (a
+    host vector, dense NumPy X), of ``X - centre`` (see :func:`column_centre`)."""
     xp, device = get_namespace(X)
     n_features = X.shape[1]
     matrix = xp.zeros((n_features, n_features), dtype=X.dtype, device=device)
@@ -147,6 +148,8 @@ def gram(X, sample_weight, fit_intercept, total_weight):
                 else math.nan)
     root = smallest >= 0
     for X_block, weight in row_blocks(X, sample_weight):
+        if centre is not None:
+            X_block = X_block - centre
         if sp.issparse(X_block):
             weighted = (X_block if weight is None
                         else sp.csr_matrix(X_block.multiply(weight[:, None])))
@@ -183,17 +186,17 @@ def gram(X, sample_weight, fit_intercept, total_weight):
     return _finite_or_raise(matrix / total_weight, "Gram matrix")
 
 
-def grams(X, weights, fit_intercept, total_weight):
+def grams(X, weights, fit_intercept, total_weight, centre=None):
     """``X1^T diag(weights[:, k]) X1 / S`` for every column ``k`` of the non-negative
     ``(n_samples, K)`` weights, of shape ``(K, n_cols, n_cols)``, host float64. (One wide
     product ``X^T [w_1 X, ..., w_K X]`` a row block in place of K symmetric ones took as
     long on 1 797 x 64 and 20 000 x 50 with 10 classes: twice the flops.)"""
-    return np.stack([gram(X, weights[:, k], fit_intercept, total_weight)
+    return np.stack([gram(X, weights[:, k], fit_intercept, total_weight, centre)
                      for k in range(weights.shape[1])])
 
 
 @np.errstate(over="ignore", invalid="ignore")
-def softmax_gram(X, proba, sample_weight, fit_intercept, total_weight):
+def softmax_gram(X, proba, sample_weight, fit_intercept, total_weight, centre=None):
     """``sum_i s_i (diag(p_i) - p_i p_i^T) (x) x1_i x1_i^T / S`` for dense X: the Hessian of
     the softmax cross-entropy's data term, ordered class by class (each class's columns
     of X1, then the next class's), host float64.
@@ -213,6 +216,8 @@ def softmax_gram(X, proba, sample_weight, fit_intercept, total_weight):
             # Rows of weight 0 (a search's test rows) add nothing.
             kept = weight != 0
             X_block, p_block, wp_block = X_block[kept], p_block[kept], wp_block[kept]
+        if centre is not None:
+            X_block = X_block - centre
         if fit_intercept:
             ones = xp.ones((X_block.shape[0], 1), dtype=X.dtype, device=device)
             X_block = xp.concat([X_block, ones], axis=1)
@@ -321,6 +326,34 @@ def gram_diagonals(X, weights, fit_intercept, total_weight, squares=None):
     return _finite_or_raise(diagonals / total_weight, "squared column norm")
 
 
+@np.errstate(over="ignore", invalid="ignore")
+def column_centre(X, fit_intercept):
+    """The columns' means, about which L-BFGS's metrics take their Gram matrices (see
+    :class:`Full`), in X's dtype: for dense NumPy X with an intercept where a column's
+    mean lies further from 0 than its spread; else None (one pass over X).
+
+    Beside the intercept's column of ones, a column ``c + e`` whose mean ``c`` is far
+    beyond its spread is nearly collinear with it: in the Jacobi scale what tells the
+    two apart is ``var(e) / c^2`` of their curvature, lost to rounding below eps (a column
+    of 1e8 +- 1; of 1e4 +- 1 in float32), and the factorisation cut that direction out.
+    A fit then stopped as converged, by the measure of a metric blind to that direction,
+    3e-3 above the optimum. About the means, each column's curvature is its spread's."""
+    if not fit_intercept or not isinstance(X, np.ndarray) or not X.shape[0]:
+        return None
+    means, squares = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for (X_block,) in row_blocks(X):
+        means += np.sum(X_block, axis=0, dtype=np.float64)
+        squares += np.einsum("ij,ij->j", X_block, X_block, dtype=np.float64)
+    means /= X.shape[0]
+    # Rounding takes the spread below its value where the mean is far beyond it: the
+    # test then holds all the more.
+    spread = squares / X.shape[0] - means * means
+    # (X whose squares overflow has no centre here: its Gram matrix says what is wrong.)
+    if not np.any(means * means > spread):
+        return None
+    return means.astype(X.dtype)
+
+
 def largest_row_norm(X, fit_intercept, inverse_metric=None):
     """``max_i x1_i^T A x1_i`` over the rows of X, with ``A`` the identity (None), a host
     diagonal (1-D) or a host ``(n_cols, n_cols)`` matrix: the per-sample curvature that
@@ -329,15 +362,18 @@ def largest_row_norm(X, fit_intercept, inverse_metric=None):
 
 
 @np.errstate(over="ignore", invalid="ignore")
-def row_norms(X, fit_intercept, inverse_metric=None, sample_weight=None):
+def row_norms(X, fit_intercept, inverse_metric=None, sample_weight=None, centre=None):
     """``(largest, mean)`` of ``s_i / mean(s) x1_i^T A x1_i`` over the rows of X (``A``
     as in :func:`largest_row_norm`, ``s`` the sample weights, 1 without them), in one
     pass: the weights relative to their mean are each row's share of ``F = 1/n sum_i
-    s_i / mean(s) loss_i``, which a mini-batch estimates."""
+    s_i / mean(s) loss_i``, which a mini-batch estimates. ``centre``: ``A`` is a metric's
+    inverse about that centre (see :class:`Full`), which takes the rows less it."""
     xp, device = get_namespace(X)
     n_features = X.shape[1]
     largest = total = 0.0
     for X_block, weight in row_blocks(X, sample_weight):
+        if centre is not None:
+            X_block = X_block - centre
         if inverse_metric is None:
             if sp.issparse(X_block):
                 norms = np.asarray(_squares(X_block).sum(axis=1)).ravel()
@@ -532,6 +568,7 @@ class Euclidean:
     """The plain metric ``M = I``: the textbook ``x <- x - lr * grad``."""
 
     name = None
+    centre = None
 
     def direction(self, grad):
         return grad
@@ -550,6 +587,7 @@ class Diagonal:
     the softmax does not see (see :class:`Dense`)."""
 
     name = "diagonal"
+    centre = None
     exact = False
 
     def __init__(self, weights, inverse, refresh=None, shift=None):
@@ -579,16 +617,24 @@ class Full:
     the Hessian at the point it was fitted at (least squares; one output).
     ``refresh(w)``, where present, gives the metric of the curvature at ``w`` (see
     :func:`full`).
+
+    ``centre`` (a vector ``c`` over the features, see :func:`column_centre`): ``matrix``
+    and the inverse are those of ``N``, the curvature of X's columns less ``c``, whose
+    coordinates ``T (w, b) = (w, b + c^T w)`` give the same predictions; ``M = T^T N T``
+    is applied through ``T`` (a step ``T^-1 N^-1 T^-T g``), never formed, since its
+    entries would mix the scale of ``c`` into the rounding of the columns' spread.
     """
 
     name = "full"
+    centre = None
 
     def __init__(self, matrix, inverse, n_outputs, n_features, fit_intercept,
-                 refresh=None, exact=False, shift=None):
+                 refresh=None, exact=False, shift=None, centre=None):
         self.matrix, self._inverse = matrix, inverse
         self.n_outputs, self.n_features = n_outputs, n_features
         self.fit_intercept = fit_intercept
         self.refresh, self.exact, self.shift = refresh, exact, shift
+        self.centre = centre if fit_intercept else None
 
     def _blocks(self, w):
         xp = get_namespace(w)[0]
@@ -607,26 +653,53 @@ class Full:
         return xp.concat([xp.reshape(blocks[:, : self.n_features], (-1,)),
                           blocks[:, self.n_features]])
 
-    def _apply(self, matrix, w):
-        """Each block of ``w`` times its matrix, as blocks."""
-        blocks = self._blocks(w)
+    @staticmethod
+    def _product(matrix, blocks):
+        """Each block times its matrix, as blocks."""
         if matrix.ndim == 2:
             return blocks @ matrix
         return (blocks[:, None, :] @ matrix)[:, 0, :]
 
     def direction(self, grad):
-        step = self._flat(self._apply(self._inverse, grad))
+        blocks = self._blocks(grad)
+        if self.centre is None:
+            step = self._product(self._inverse, blocks)
+        else:
+            xp, n = get_namespace(blocks)[0], self.n_features
+            # T^-T g: each coefficient's gradient less the centre times the intercept's;
+            # then T^-1 r: the intercept's step less the centre times the coefficients'.
+            centred = xp.concat([blocks[:, :n] - blocks[:, n:] * self.centre,
+                                 blocks[:, n:]], axis=1)
+            step = self._product(self._inverse, centred)
+            step = xp.concat([step[:, :n], step[:, n:] - step[:, :n] @ self.centre[:, None]],
+                             axis=1)
+        step = self._flat(step)
         return step if self.shift is None else self.shift.centre(step)
 
+    def _lifted(self, w):
+        """``T w`` as blocks (``w`` itself without a centre)."""
+        blocks = self._blocks(w)
+        if self.centre is None:
+            return blocks
+        xp, n = get_namespace(blocks)[0], self.n_features
+        return xp.concat([blocks[:, :n], blocks[:, n:] + blocks[:, :n] @ self.centre[:, None]],
+                         axis=1)
+
     def inner(self, u, v):
-        return get_namespace(u)[0].sum(self._apply(self.matrix, u) * self._blocks(v))
+        return get_namespace(u)[0].sum(self._product(self.matrix, self._lifted(u))
+                                       * self._lifted(v))
 
     def prox(self, penalty, w, step):
         raise ValueError("The full metric has no exact L1 prox: use the diagonal one.")
 
     def largest_eigenvalue(self):
         """``lambda_max(M)``: the Lipschitz constant of the gradient when ``M = B``."""
-        return float(np.linalg.eigvalsh(to_numpy(self.matrix).astype(np.float64))[-1])
+        matrix = to_numpy(self.matrix).astype(np.float64)
+        if self.centre is not None:
+            lift = np.eye(matrix.shape[-1])
+            lift[-1, :-1] = self.centre
+            matrix = lift.T @ matrix @ lift
+        return float(np.linalg.eigvalsh(matrix)[-1])
 
 
 # The Schur complement of :class:`_SchurFactor` is factored densely up to this many
@@ -712,14 +785,13 @@ class SparseFull(Full):
         self.n_outputs, self.n_features = n_outputs, n_features
         self.fit_intercept, self.shift = fit_intercept, shift
 
-    def _apply(self, matrix, w):
-        blocks = self._blocks(w)
-        if matrix is None:  # the inverse, by the factors
-            return self.factor.solve(np.ascontiguousarray(blocks.T)).T
+    @staticmethod
+    def _product(matrix, blocks):
         return (matrix @ blocks.T).T
 
     def direction(self, grad):
-        step = self._flat(self._apply(None, grad))
+        step = self.factor.solve(np.ascontiguousarray(self._blocks(grad).T)).T
+        step = self._flat(step)
         return step if self.shift is None else self.shift.centre(step)
 
     def diagonal(self):
@@ -863,24 +935,47 @@ class Dense:
     the coefficients and intercepts keep summing to zero over the classes, the solution
     ``LogisticRegression`` reports, and rounding cannot drift along it (L-BFGS's memory,
     which learns no curvature there, would amplify the drift).
+
+    ``centre``: ``matrix`` is the Hessian about the columns' centre, applied through the
+    change of coordinates of :class:`Full` (each class's intercept plus the centre times
+    its coefficients), which commutes with the shift.
     """
 
     name = "full"
     exact = True
 
-    def __init__(self, matrix, inverse, shift=None, refresh=None):
+    def __init__(self, matrix, inverse, shift=None, refresh=None, centre=None):
         # The centring is linear: folded into the inverse once, a step is one product.
         self.matrix = matrix
         self._inverse = inverse if shift is None else shift.centre_rows(inverse)
         self.shift = shift
         self.refresh = refresh
         self.refresh_epochs = getattr(refresh, "refresh_epochs", None)
+        self.centre = centre
+
+    def _parts(self, w):
+        """The coefficients as ``(n_outputs, n_features)`` and the intercepts of ``w``."""
+        n_features = self.centre.shape[0]
+        n_coef = w.shape[0] // (n_features + 1) * n_features
+        return w[:n_coef].reshape(-1, n_features), w[n_coef:]
 
     def direction(self, grad):
-        return self._inverse @ grad
+        if self.centre is None:
+            return self._inverse @ grad
+        coef, intercept = self._parts(grad)
+        step = self._inverse @ np.concatenate([(coef - intercept[:, None] * self.centre)
+                                               .ravel(), intercept])
+        coef, intercept = self._parts(step)
+        return np.concatenate([coef.ravel(), intercept - coef @ self.centre])
+
+    def _lifted(self, w):
+        if self.centre is None:
+            return w
+        coef, intercept = self._parts(w)
+        return np.concatenate([coef.ravel(), intercept + coef @ self.centre])
 
     def inner(self, u, v):
-        return u @ (self.matrix @ v)
+        return self._lifted(u) @ (self.matrix @ self._lifted(v))
 
 
 def _on_device(objective, array):
@@ -1050,6 +1145,12 @@ def _class_shift(objective):
     return _ClassShift(objective) if shift_invariant else None
 
 
+def _centre(objective):
+    """The centre L-BFGS's metrics of ``objective`` are taken about (see
+    :func:`column_centre`), or None (also for objectives that have none: dask's)."""
+    return getattr(objective, "column_centre", None)
+
+
 def full(objective, local=False):
     """The full metric, a ``(n_cols, n_cols)`` matrix on every output's block.
 
@@ -1072,10 +1173,14 @@ def full(objective, local=False):
                           objective.n_outputs, objective.n_features,
                           objective.fit_intercept, _class_shift(objective))
     refresh, cost = _refresher(objective) if local else (None, None)
-    metric = Full(*_factor_positive(objective, curvature * objective.gram(), ridge),
+    # L-BFGS's metrics are taken about the columns' centre where they are off it (the
+    # bound's, which also gauges other rules' steps, as it is).
+    centre = _centre(objective) if local else None
+    data = objective.gram() if centre is None else objective.gram(centred=True)
+    metric = Full(*_factor_positive(objective, curvature * data, ridge),
                   objective.n_outputs, objective.n_features, objective.fit_intercept,
                   refresh, exact=not hasattr(objective.loss_function, "local_curvatures"),
-                  shift=_class_shift(objective) if local else None)
+                  shift=_class_shift(objective) if local else None, centre=centre)
     metric.refresh_epochs = cost
     metric.newton = _newton(objective, refresh, cost) if local else None
     return metric
@@ -1150,16 +1255,20 @@ def _refresher(objective):
 
     ridge = objective.l2_reg_strength * _penalised(objective)
     exact = objective.n_outputs == 1
+    centre = _centre(objective)
 
     def refresh(w):
-        blocks = objective.hessian_blocks(w)
+        # (Only objectives with a centre take the keyword: dask's have neither.)
+        blocks = (objective.hessian_blocks(w) if centre is None
+                  else objective.hessian_blocks(w, centred=True))
         return refitted(blocks if len(blocks) > 1 else blocks[0])
 
     def refitted(data):
-        """The metric of the data term's curvature ``data`` with this L2 term."""
+        """The metric of the data term's curvature ``data`` (about ``centre``) with this
+        L2 term."""
         metric = Full(*_factor_positive(objective, data, ridge),
                       objective.n_outputs, objective.n_features, objective.fit_intercept,
-                      refresh, exact=exact, shift=shift)
+                      refresh, exact=exact, shift=shift, centre=centre)
         metric.refresh_epochs = cost
         # What M adds to the data's curvature: another objective's L2 term takes its
         # place in a warm start's metric (see rebased).
@@ -1178,9 +1287,11 @@ def _exact_softmax(objective, cost):
     shift = _class_shift(objective)
     flat_ridge = np.append(np.full(objective.n_coef, objective.l2_reg_strength),
                            np.zeros(objective.n_params - objective.n_coef))
+    centre = _centre(objective)
 
     def newton(w):
-        data = objective.local_hessian(w, l2=False)
+        data = (objective.local_hessian(w, l2=False) if centre is None
+                else objective.local_hessian(w, l2=False, centred=True))
         if objective.fit_intercept:
             # The same intercept for every class changes nothing: the Hessian is 0 along
             # it, and so is every gradient (the probabilities sum to 1). Curvature put
@@ -1191,7 +1302,8 @@ def _exact_softmax(objective, cost):
             block = data[objective.n_coef:, objective.n_coef:]
             lift = np.trace(block) / block.shape[0]
             block += lift if lift > 0 else 1.0
-        return Dense(*_factor_positive(objective, data, flat_ridge), shift, newton)
+        return Dense(*_factor_positive(objective, data, flat_ridge), shift, newton,
+                     centre)
 
     newton.refresh_epochs = cost
     return newton
@@ -1650,14 +1762,15 @@ def _bounds(metric, objective, batch_size, full=None):
     compute, block_inverse, l2 = _constants(metric, objective)
     curvature = objective.loss_function.curvature
     return _epoch(objective, batch_size, compute if full is None else full,
-                  lambda: curvature * _largest(objective, block_inverse()), l2)
+                  lambda: curvature * _largest(objective, block_inverse(), metric.centre),
+                  l2)
 
 
-def _largest(objective, inverse):
+def _largest(objective, inverse, centre=None):
     """The largest per-sample ``x1_i^T A x1_i`` of ``F``, the rows' weights relative to
     their mean included (see :func:`row_norms`)."""
     return row_norms(objective.X, objective.fit_intercept, inverse,
-                     objective.sample_weight)[0]
+                     objective.sample_weight, centre)[0]
 
 
 def _constants(metric, objective):
@@ -1778,7 +1891,8 @@ def stream_step(objective, metric, learning_rate, *, batch_size=None, momentum=0
     full, block_inverse, l2 = _constants(metric, objective)
     curvature = objective.loss_function.curvature
     largest, mean = (curvature * value for value in row_norms(
-        objective.X, objective.fit_intercept, block_inverse(), objective.sample_weight))
+        objective.X, objective.fit_intercept, block_inverse(), objective.sample_weight,
+        metric.centre))
     if stream is None:
         full = full()
         stream = (full, mean, full, largest)

@@ -344,7 +344,7 @@ def descent(
     scores: list[float] | None = [] if validation is not None else None
     best_params = params
     relative = None
-    converged = stopped = False
+    converged = stopped = reverted = False
     certify = None if certificate is None else Certificate(certificate, tol)
     start = time.perf_counter()
 
@@ -421,9 +421,10 @@ def descent(
         n_plateaus += verdict.cut_rate
         if verdict.stop:
             converged = verdict.converged
-            if converged and full_batch and validation is None:
+            if converged and full_batch and validation is None and not reverted:
                 # The certificate is for the point where the gradient was taken: that
                 # is the point returned, not the step from it (which no one has checked).
+                # (A turned-down trial point is not: the rule is back at the one before.)
                 assert step is not None  # a full batch takes its steps here
                 params = step.point
             break
@@ -441,15 +442,18 @@ def descent(
         assert scores is not None
         params = model = best_params
         best_score = max(scores, key=lambda s: -math.inf if math.isnan(s) else s)
-    final = loss_curve[-1] if converged and full_batch and validation is None else None
-    if loss_curve and (validation is not None or not full_batch or not converged):
+    final = (loss_curve[-1] if converged and full_batch and validation is None
+             and not reverted else None)
+    if loss_curve and (validation is not None or not full_batch or not converged
+                       or reverted):
         value, squared, end = yield from measure(model, learning_rate)
         watch.final(epoch - 1, value, squared, rate, full_batch)
         relative, final = relative_optimality(squared, watch.references), value
         if certify is not None and validation is None:
             relative = certify.measure(relative, end, watch.references)
     if verbose:
-        print(f"{len(loss_curve)} epochs, objective {loss_curve[-1]:.10g}, "
+        print(f"{len(loss_curve)} epochs, objective "
+              f"{loss_curve[-1] if final is None else final:.10g}, "
               + (f"optimality {relative:.3g} (tol={tol}), " if relative is not None else "")
               + ("converged" if converged else "stopped" if stopped else "not converged")
               + f", {time.perf_counter() - start:.3f}s")

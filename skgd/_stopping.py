@@ -76,6 +76,11 @@ class Stop:
         elsewhere), ``reverted`` whether the rule turned its point down."""
         if self.tol is None:
             return _GO_ON
+        if self.full_batch and reverted and self.polished is not None:
+            # A Newton step past the stop that the line search turned down: the
+            # objective cannot tell it from the point that met tol (its rounding: X
+            # whose columns lie far off 0). The point that met tol ends the run.
+            return Verdict(True, converged=True)
         if self.full_batch and not reverted and relative is not None \
                 and relative <= self.tol:
             if self.polished is None:

@@ -558,10 +558,22 @@ class LinearObjective:
             self._shared[key] = value
         return self._shared[key]
 
-    def gram(self):
-        """``X1^T D X1 / S`` on the host, float64, in one pass over X."""
+    def gram(self, centred=False):
+        """``X1^T D X1 / S`` on the host, float64, in one pass over X; ``centred``: about
+        :attr:`column_centre` (which must not be None)."""
+        if centred:
+            return self.once("centred_gram", lambda: _curvature.gram(
+                self.X, self.sample_weight, self.fit_intercept, self._total_weight,
+                self.column_centre))
         return self.once("gram", lambda: _curvature.gram(
             self.X, self.sample_weight, self.fit_intercept, self._total_weight))
+
+    @functools.cached_property
+    def column_centre(self):
+        """The centre of X's columns that L-BFGS's metrics take their Gram matrices
+        about, or None (see :func:`skgd._curvature.column_centre`)."""
+        return self.once("column_centre", lambda: _curvature.column_centre(
+            self.X, self.fit_intercept))
 
     @functools.cached_property
     def _output_index(self):
@@ -579,7 +591,7 @@ class LinearObjective:
         order = np.argsort(np.concatenate(self._output_index))
         return np.ix_(order, order)
 
-    def local_hessian(self, w, l2=True):
+    def local_hessian(self, w, l2=True, centred=False):
         """The Hessian of ``F`` at ``w`` (smooth part, L2 included unless ``l2=False``),
         host float64, of shape ``(n_params, n_params)`` in the layout of the flat vector.
 
@@ -587,16 +599,18 @@ class LinearObjective:
         outputs ``j <= k``, where ``h_i^{jk}`` is the loss's ``local_hessian`` (``p (1 -
         p)`` for the sigmoid, ``diag(p) - p p^T`` for the softmax): ``n p^2`` work a pair;
         for the softmax on dense X, all pairs at once (:func:`skgd._curvature.softmax_gram`).
+        ``centred``: of X about :attr:`column_centre`.
         """
         raw = self.raw_prediction(w)
         index = self._output_index
+        centre = self.column_centre if centred else None
         if getattr(self.loss_function, "shift_invariant", False) and not sp.issparse(self.X):
             # The softmax couples every pair of classes: two wide products a row block
             # instead of a thin one per pair. They come class by class; ``order`` takes
             # them to the flat vector's layout.
             hessian = _curvature.softmax_gram(
                 self.X, self.loss_function.predict_proba(raw), self.sample_weight,
-                self.fit_intercept, self._total_weight)[self._class_order]
+                self.fit_intercept, self._total_weight, centre)[self._class_order]
             if l2:
                 coef = np.arange(self.n_coef)
                 hessian[coef, coef] += self.l2_reg_strength
@@ -609,7 +623,7 @@ class LinearObjective:
                 if self.sample_weight is not None:
                     weights = weights * self.sample_weight
                 block = _curvature.gram(self.X, weights, self.fit_intercept,
-                                        self._total_weight)
+                                        self._total_weight, centre)
                 hessian[np.ix_(index[j], index[k])] = block
                 hessian[np.ix_(index[k], index[j])] = block.T
         if l2:
@@ -630,7 +644,7 @@ class LinearObjective:
                 "sparse_gram", lambda: (weighted.T @ X1).tocsc() / self._total_weight)
         return self._sparse_gram
 
-    def hessian_blocks(self, w):
+    def hessian_blocks(self, w, centred=False):
         """The diagonal blocks of the Hessian of the data term at ``w``, one per output,
         host float64 of shape ``(n_outputs, n_cols, n_cols)``: ``X1^T diag(s_i h_ik) X1 /
         S`` with ``h_ik`` the loss's ``local_curvatures`` (for one output, the sigmoid,
@@ -639,9 +653,11 @@ class LinearObjective:
 
         The softmax's blocks stand in for a Hessian they only approximate: there the rows
         a class's block weighs below ``BLOCK_WEIGHT_CUT`` of its largest weight (rows the
-        model is sure of) are left out of it, and its Gram pass skips them."""
+        model is sure of) are left out of it, and its Gram pass skips them.
+        ``centred``: of X about :attr:`column_centre`."""
         return _curvature.grams(self.X, self._block_weights(w), self.fit_intercept,
-                                self._total_weight)
+                                self._total_weight,
+                                self.column_centre if centred else None)
 
     def hessian_block_diagonals(self, w):
         """The diagonals of :meth:`hessian_blocks`, of shape ``(n_outputs, n_cols)``,

@@ -228,6 +228,56 @@ def test_a_mini_batch_fit_on_a_nearly_singular_float32_bound_measures_its_optima
         assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
+@pytest.mark.parametrize("loss_name", ["squared", "binary", "softmax"])
+def test_metrics_about_the_columns_centre_are_the_same_metrics(loss_name):
+    # Columns off their centre (a mean of 5 spreads of a column's) take L-BFGS's metrics
+    # about it: the same steps, inner products and top eigenvalue as the metric taken
+    # about 0, where that one is as accurate.
+    centred = _problem(loss_name)
+    centred.X = centred.X + 5 * centred.X.std(axis=0)
+    plain = LinearObjective(centred.loss_function, centred.X, centred.y,
+                            centred.sample_weight, alpha=centred.alpha)
+    plain.column_centre = None  # the cached property, set: no centre
+    assert centred.column_centre is not None
+    rng = np.random.default_rng(3)
+    w, g, u, v = (rng.normal(size=centred.n_params) for _ in range(4))
+    # A point where no class is sure of every row (whose Hessian would be singular along
+    # that class's intercept, where metrics differ by what they cut).
+    w *= 0.01
+    shift = curvature._class_shift(centred)
+    if shift is not None:
+        # The softmax's gradients and steps sum to 0 over the classes (the metrics lift
+        # the direction in which they do not, each in its coordinates).
+        g, u, v = shift.centre(g), shift.centre(u), shift.centre(v)
+    pairs = [(curvature.full(centred, local=True), curvature.full(plain, local=True))]
+    if loss_name != "squared":
+        pairs.append((pairs[0][0].refresh(w), pairs[0][1].refresh(w)))
+        pairs.append((curvature._exact_softmax(centred, 1)(w),
+                      curvature._exact_softmax(plain, 1)(w)) if loss_name == "softmax"
+                     else pairs[-1])
+    for about_centre, about_zero in pairs:
+        assert about_centre.centre is not None and about_zero.centre is None
+        assert_allclose(about_centre.direction(g), about_zero.direction(g), rtol=1e-8,
+                        atol=1e-10)
+        assert_allclose(about_centre.inner(u, v), about_zero.inner(u, v), rtol=1e-8)
+    assert_allclose(pairs[0][0].largest_eigenvalue(), pairs[0][1].largest_eigenvalue(),
+                    rtol=1e-8)
+    # A stream's bound in the metric takes the rows about the centre too.
+    assert_allclose(curvature.step_bound(pairs[0][0], centred, 8),
+                    curvature.step_bound(pairs[0][1], plain, 8), rtol=1e-8)
+
+
+def test_no_centre_for_centred_sparse_or_intercept_free_columns():
+    objective = _problem("binary")
+    assert objective.column_centre is None  # means within their spread
+    offset = objective.X + 5 * objective.X.std(axis=0)
+    assert curvature.column_centre(offset, fit_intercept=False) is None
+    assert curvature.column_centre(sp.csr_matrix(offset), fit_intercept=True) is None
+    assert_allclose(curvature.column_centre(offset, fit_intercept=True),
+                    offset.mean(axis=0), rtol=1e-12)
+    assert curvature.column_centre(offset.astype(np.float32), True).dtype == np.float32
+
+
 @pytest.mark.parametrize("dtype, scale", [(np.float64, 1e160), (np.float32, 1e20)])
 def test_X_whose_squares_overflow_gets_a_clear_error(dtype, scale):
     X, y = load_diabetes(return_X_y=True)

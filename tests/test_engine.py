@@ -1108,3 +1108,24 @@ def test_a_certificate_that_says_go_on_is_asked_again_after_1_2_4_up_to_16_epoch
     # At the end of a run, the Hessian is asked whatever the schedule.
     assert certificate.measure(1e-8, step, references) == pytest.approx(2e-5)
     assert len(asked) == 8
+
+
+def test_a_newton_step_past_the_stop_that_is_turned_down_ends_the_run_there():
+    # Newton's steps past the stop on an objective whose rounding hides their gain (X
+    # with a column of 1e8 +- 1): the line search turned each down, and a turned-down
+    # epoch neither rose nor stopped: the fit ran to max_iter and warned, at the optimum.
+    from types import SimpleNamespace
+
+    from skgd._stopping import Stop
+
+    rule = SimpleNamespace(finish=lambda state, metric: "polishing")
+    stop = Stop(1e-5, 5, full_batch=True, epoch_rule=False,
+                decay=make_decay("constant"), rule=rule)
+    first = stop.verdict(9, 0, 1.4e-6, False, "state", None)
+    assert not first.stop and first.rule_state == "polishing"
+    turned_down = stop.verdict(10, 0, None, True, "polishing", None)
+    assert turned_down.stop and turned_down.converged
+    # Before any stop, a turned-down step is the line search's business.
+    fresh = Stop(1e-5, 5, full_batch=True, epoch_rule=False,
+                 decay=make_decay("constant"), rule=rule)
+    assert not fresh.verdict(3, 0, None, True, "state", None).stop

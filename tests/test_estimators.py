@@ -167,6 +167,48 @@ def test_a_column_of_a_huge_scale_leaves_the_softmax_s_newton_steps_exact(scale)
     assert objective(model) <= objective(reference) + 1e-12
 
 
+@pytest.mark.parametrize("n_classes", [0, 2, 3])
+def test_a_column_far_off_its_centre_is_fitted_to_the_optimum(n_classes):
+    # A column of 1e8 +- 1 beside the intercept: L-BFGS's metric, factored about 0,
+    # lost the column's spread to rounding and cut its direction; the fit stopped as
+    # converged 3e-3 above Ridge's objective (least squares). About the columns' centre
+    # the fits end at the optimum of the same problem on centred X (an intercept takes
+    # up the centre; the L2 term does not see it).
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=(400, 5)), 1e8 + rng.normal(size=400)])
+    centred = X - X.mean(axis=0)
+    score = centred[:, 0] + centred[:, 5] + rng.normal(size=400)
+    alpha = 1e-3
+    y = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        if n_classes == 0:
+            model = GDRegressor(alpha=alpha).fit(X, score)
+            reference = GDRegressor(alpha=alpha).fit(centred, score)
+        else:
+            y = np.digitize(score, np.quantile(score, np.linspace(0, 1, n_classes + 1)[1:-1]))
+            model = GDClassifier(alpha=alpha).fit(X, y)
+            reference = GDClassifier(alpha=alpha).fit(centred, y)
+
+    def objective(fitted, data):
+        if n_classes == 0:
+            loss = 0.5 * np.mean((fitted.predict(data) - score) ** 2)
+        else:
+            raw = fitted.decision_function(data)
+            raw = np.column_stack([np.zeros_like(raw), raw]) if raw.ndim == 1 else raw
+            loss = -np.mean(log_softmax(raw, axis=1)[np.arange(len(y)), y])
+        return loss + alpha / 2 * np.sum(fitted.coef_**2)
+
+    # Optimal to its tol (1e-5 on the optimality: about its square on the gap), as far as
+    # predictions on X tell (a prediction rounds to 1e8 eps of the coefficient).
+    assert objective(model, X) <= objective(reference, centred) * (1 + 1e-7)
+    assert_allclose(model.coef_, reference.coef_, rtol=1e-4, atol=1e-6)
+    # partial_fit goes on in that metric, its steps bounded about the centre too.
+    if n_classes:
+        model.partial_fit(X, y)
+        assert model.score(X, y) >= reference.score(centred, y) - 0.01
+
+
 def test_lbfgs_line_search_never_accepts_a_rise_even_from_a_huge_first_step(iris):
     """A first step 1000 times the safe one is backtracked: the fit converges, and each
     epoch's objective is either a new best (within the rounding the line search cannot
