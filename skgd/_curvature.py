@@ -327,31 +327,31 @@ def gram_diagonals(X, weights, fit_intercept, total_weight, squares=None):
 
 
 @np.errstate(over="ignore", invalid="ignore")
-def column_centre(X, fit_intercept):
+def column_centre(gram, dtype):
     """The columns' means, about which L-BFGS's metrics take their Gram matrices (see
-    :class:`Full`), in X's dtype: for dense NumPy X with an intercept where a column's
-    mean lies further from 0 than its spread; else None (one pass over X).
+    :class:`Full`), in ``dtype``, where a column's squared mean is more than ``eps^-1/4``
+    times its variance (8 000 in float64, 54 in float32: the factorisation about 0 would
+    lose a quarter of its digits to it); else None. Read off ``gram``, a bordered ``X1^T
+    D X1`` (its last row holds the columns' weighted sums, its diagonal their squares):
+    no pass of its own; and only where it pays, a second Gram pass about the centre.
 
     Beside the intercept's column of ones, a column ``c + e`` whose mean ``c`` is far
     beyond its spread is nearly collinear with it: in the Jacobi scale what tells the
     two apart is ``var(e) / c^2`` of their curvature, lost to rounding below eps (a column
     of 1e8 +- 1; of 1e4 +- 1 in float32), and the factorisation cut that direction out.
     A fit then stopped as converged, by the measure of a metric blind to that direction,
-    3e-3 above the optimum. About the means, each column's curvature is its spread's."""
-    if not fit_intercept or not isinstance(X, np.ndarray) or not X.shape[0]:
+    above the optimum. About the means, each column's curvature is its spread's."""
+    corner = gram[-1, -1]
+    if not corner > 0:
         return None
-    means, squares = np.zeros(X.shape[1]), np.zeros(X.shape[1])
-    for (X_block,) in row_blocks(X):
-        means += np.sum(X_block, axis=0, dtype=np.float64)
-        squares += np.einsum("ij,ij->j", X_block, X_block, dtype=np.float64)
-    means /= X.shape[0]
+    means = gram[-1, :-1] / corner
     # Rounding takes the spread below its value where the mean is far beyond it: the
-    # test then holds all the more.
-    spread = squares / X.shape[0] - means * means
-    # (X whose squares overflow has no centre here: its Gram matrix says what is wrong.)
-    if not np.any(means * means > spread):
+    # test then holds all the more. (X whose squares overflow has no centre here: its
+    # Gram matrix says what is wrong.)
+    spread = np.diagonal(gram)[:-1] / corner - means * means
+    if not np.any(means * means > spread * float(np.finfo(dtype).eps) ** -0.25):
         return None
-    return means.astype(X.dtype)
+    return means.astype(dtype)
 
 
 def largest_row_norm(X, fit_intercept, inverse_metric=None):
@@ -1147,7 +1147,8 @@ def _class_shift(objective):
 
 def _centre(objective):
     """The centre L-BFGS's metrics of ``objective`` are taken about (see
-    :func:`column_centre`), or None (also for objectives that have none: dask's)."""
+    :func:`column_centre`), or None (also for objectives that have none: dask's). Asked
+    where a metric is built: it reads the Gram matrix, which a refit may not need."""
     return getattr(objective, "column_centre", None)
 
 
@@ -1255,20 +1256,19 @@ def _refresher(objective):
 
     ridge = objective.l2_reg_strength * _penalised(objective)
     exact = objective.n_outputs == 1
-    centre = _centre(objective)
 
     def refresh(w):
         # (Only objectives with a centre take the keyword: dask's have neither.)
-        blocks = (objective.hessian_blocks(w) if centre is None
+        blocks = (objective.hessian_blocks(w) if _centre(objective) is None
                   else objective.hessian_blocks(w, centred=True))
         return refitted(blocks if len(blocks) > 1 else blocks[0])
 
     def refitted(data):
-        """The metric of the data term's curvature ``data`` (about ``centre``) with this
-        L2 term."""
+        """The metric of the data term's curvature ``data`` (about the objective's
+        centre) with this L2 term."""
         metric = Full(*_factor_positive(objective, data, ridge),
                       objective.n_outputs, objective.n_features, objective.fit_intercept,
-                      refresh, exact=exact, shift=shift, centre=centre)
+                      refresh, exact=exact, shift=shift, centre=_centre(objective))
         metric.refresh_epochs = cost
         # What M adds to the data's curvature: another objective's L2 term takes its
         # place in a warm start's metric (see rebased).
@@ -1287,9 +1287,9 @@ def _exact_softmax(objective, cost):
     shift = _class_shift(objective)
     flat_ridge = np.append(np.full(objective.n_coef, objective.l2_reg_strength),
                            np.zeros(objective.n_params - objective.n_coef))
-    centre = _centre(objective)
 
     def newton(w):
+        centre = _centre(objective)
         data = (objective.local_hessian(w, l2=False) if centre is None
                 else objective.local_hessian(w, l2=False, centred=True))
         if objective.fit_intercept:

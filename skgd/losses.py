@@ -559,21 +559,28 @@ class LinearObjective:
         return self._shared[key]
 
     def gram(self, centred=False):
-        """``X1^T D X1 / S`` on the host, float64, in one pass over X; ``centred``: about
-        :attr:`column_centre` (which must not be None)."""
-        if centred:
-            return self.once("centred_gram", lambda: _curvature.gram(
+        """``X1^T D X1 / S`` on the host, float64, in one pass over X, kept (the metric
+        and :attr:`column_centre` both read it); ``centred``: about :attr:`column_centre`
+        (which must not be None)."""
+        key = "centred_gram" if centred else "gram"
+        kept = self.__dict__.setdefault("_grams", {})
+        if key not in kept:
+            kept[key] = self.once(key, lambda: _curvature.gram(
                 self.X, self.sample_weight, self.fit_intercept, self._total_weight,
-                self.column_centre))
-        return self.once("gram", lambda: _curvature.gram(
-            self.X, self.sample_weight, self.fit_intercept, self._total_weight))
+                self.column_centre if centred else None))
+        return kept[key]
 
     @functools.cached_property
     def column_centre(self):
         """The centre of X's columns that L-BFGS's metrics take their Gram matrices
-        about, or None (see :func:`skgd._curvature.column_centre`)."""
+        about (see :func:`skgd._curvature.column_centre`), from :meth:`gram`; None
+        without an intercept and for sparse X (which centring would fill) or X off
+        NumPy. Shared with the objectives on the same X (a search's folds, whose warm
+        starts carry metrics taken about it)."""
+        if not (self.fit_intercept and isinstance(self.X, np.ndarray)):
+            return None
         return self.once("column_centre", lambda: _curvature.column_centre(
-            self.X, self.fit_intercept))
+            self.gram(), self.X.dtype))
 
     @functools.cached_property
     def _output_index(self):

@@ -230,11 +230,11 @@ def test_a_mini_batch_fit_on_a_nearly_singular_float32_bound_measures_its_optima
 
 @pytest.mark.parametrize("loss_name", ["squared", "binary", "softmax"])
 def test_metrics_about_the_columns_centre_are_the_same_metrics(loss_name):
-    # Columns off their centre (a mean of 5 spreads of a column's) take L-BFGS's metrics
-    # about it: the same steps, inner products and top eigenvalue as the metric taken
-    # about 0, where that one is as accurate.
+    # Columns off their centre (a mean of 300 spreads of a column's) take L-BFGS's
+    # metrics about it: the same steps, inner products and top eigenvalue as the metric
+    # taken about 0, where that one is accurate enough to tell.
     centred = _problem(loss_name)
-    centred.X = centred.X + 5 * centred.X.std(axis=0)
+    centred.X = centred.X + 300 * centred.X.std(axis=0)
     plain = LinearObjective(centred.loss_function, centred.X, centred.y,
                             centred.sample_weight, alpha=centred.alpha)
     plain.column_centre = None  # the cached property, set: no centre
@@ -243,7 +243,7 @@ def test_metrics_about_the_columns_centre_are_the_same_metrics(loss_name):
     w, g, u, v = (rng.normal(size=centred.n_params) for _ in range(4))
     # A point where no class is sure of every row (whose Hessian would be singular along
     # that class's intercept, where metrics differ by what they cut).
-    w *= 0.01
+    w *= 1e-4
     shift = curvature._class_shift(centred)
     if shift is not None:
         # The softmax's gradients and steps sum to 0 over the classes (the metrics lift
@@ -270,12 +270,25 @@ def test_metrics_about_the_columns_centre_are_the_same_metrics(loss_name):
 def test_no_centre_for_centred_sparse_or_intercept_free_columns():
     objective = _problem("binary")
     assert objective.column_centre is None  # means within their spread
-    offset = objective.X + 5 * objective.X.std(axis=0)
-    assert curvature.column_centre(offset, fit_intercept=False) is None
-    assert curvature.column_centre(sp.csr_matrix(offset), fit_intercept=True) is None
-    assert_allclose(curvature.column_centre(offset, fit_intercept=True),
-                    offset.mean(axis=0), rtol=1e-12)
-    assert curvature.column_centre(offset.astype(np.float32), True).dtype == np.float32
+    # Squared means 25 times the variance: within float64's reach, not float32's.
+    assert LinearObjective(objective.loss_function, objective.X + 5 * objective.X.std(
+        axis=0), objective.y).column_centre is None
+    offset = objective.X + 300 * objective.X.std(axis=0)
+
+    def centre(X, **settings):
+        return LinearObjective(objective.loss_function, X, objective.y,
+                               **settings).column_centre
+
+    assert centre(offset, fit_intercept=False) is None
+    assert centre(sp.csr_matrix(offset)) is None
+    assert_allclose(centre(offset), offset.mean(axis=0), rtol=1e-12)
+    # Weighted: the weighted means (any centre near the columns' serves).
+    weight = objective.sample_weight
+    assert_allclose(centre(offset, sample_weight=weight),
+                    np.average(offset, axis=0, weights=weight), rtol=1e-12)
+    assert centre(offset.astype(np.float32)).dtype == np.float32
+    assert centre((objective.X + 10 * objective.X.std(axis=0)).astype(np.float32)) \
+        is not None
 
 
 @pytest.mark.parametrize("dtype, scale", [(np.float64, 1e160), (np.float32, 1e20)])
