@@ -1819,8 +1819,8 @@ def step_size(objective, metric, gauge, learning_rate, *, adaptive=False, batch_
     iterates of noisy gradients spread as widely as the noise itself (a batch of one row
     moves the intercept onto that row's target); at half of it, a third as widely.
     Where the fit stands for the iterates' average (``averaged``), that spread is not the
-    model's: ``"auto"`` is ``1 / L_b`` there, the largest step of the bound (no row's
-    update overshoots its own minimum). The average's error from the noise does not grow
+    model's: ``"auto"`` is ``1 / L_b`` there, the whole step of the bound (still inside
+    the stable range, below ``2 / L_b``). The average's error from the noise does not grow
     with the step, and its error from the start falls as ``1 / (step * updates)^2``
     (Défossez and Bach, 2015, for least squares); with the cross-entropy the average
     settles ``O(step)`` from the minimum, where a smaller rate or a decay takes it further.
