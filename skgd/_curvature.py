@@ -689,6 +689,16 @@ class Full:
         return get_namespace(u)[0].sum(self._product(self.matrix, self._lifted(u))
                                        * self._lifted(v))
 
+    def cancelled(self, w):
+        """``max_k |c|.|w_k| + |b_k|``: the size of the terms that cancel in a raw
+        prediction at ``w`` where the columns lie far off zero (0 without a centre), at
+        whose rounding the objective rounds (see skgd._updates.lbfgs)."""
+        if self.centre is None:
+            return 0.0
+        xp, n = get_namespace(w)[0], self.n_features
+        blocks = xp.abs(self._blocks(w))
+        return float(xp.max(blocks[:, :n] @ xp.abs(self.centre) + blocks[:, n]))
+
     def prox(self, penalty, w, step):
         raise ValueError("The full metric has no exact L1 prox: use the diagonal one.")
 
@@ -976,6 +986,13 @@ class Dense:
 
     def inner(self, u, v):
         return self._lifted(u) @ (self.matrix @ self._lifted(v))
+
+    def cancelled(self, w):
+        """As :meth:`Full.cancelled`."""
+        if self.centre is None:
+            return 0.0
+        coef, intercept = self._parts(w)
+        return float(np.max(np.abs(coef) @ np.abs(self.centre) + np.abs(intercept)))
 
 
 def _on_device(objective, array):

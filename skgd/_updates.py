@@ -351,8 +351,14 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
         if state.point is not None:
             decrease = _ARMIJO * state.length * state.slope
             # A rise within the rounding of the summed objective is no rise: float32
-            # losses sum to about 1e-6 of their size.
-            rounding = _relative_rounding(step.grad.dtype) * abs(state.value)
+            # losses sum to about 1e-6 of their size. Where the columns lie far off zero
+            # (a metric taken about their centre), a raw prediction sums terms of that
+            # size which cancel, each rounded at it: the objective rounds there, 1e-9 of
+            # it with a column of 1e8 +- 1, and every step near the optimum was turned
+            # down for rises of that rounding.
+            cancelled = getattr(current, "cancelled", None)
+            size = abs(state.value) + (0.0 if cancelled is None else cancelled(state.point))
+            rounding = _relative_rounding(step.grad.dtype) * size
             # Where the objective cannot tell the points apart, near the optimum, the
             # gradient can: a smaller one is progress (as scikit-learn's Newton solver
             # judges it).

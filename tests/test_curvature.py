@@ -262,6 +262,13 @@ def test_metrics_about_the_columns_centre_are_the_same_metrics(loss_name):
         assert_allclose(about_centre.inner(u, v), about_zero.inner(u, v), rtol=1e-8)
     assert_allclose(pairs[0][0].largest_eigenvalue(), pairs[0][1].largest_eigenvalue(),
                     rtol=1e-8)
+    # The size of the terms that cancel in a raw prediction: |c|.|w_k| + |b_k| at most.
+    n_coef = centred.n_coef
+    coef = np.abs(w[:n_coef]).reshape(-1, centred.n_features)
+    sizes = coef @ np.abs(centred.column_centre) + np.abs(w[n_coef:])
+    for about_centre, about_zero in pairs:
+        assert_allclose(about_centre.cancelled(w), sizes.max(), rtol=1e-12)
+        assert about_zero.cancelled(w) == 0.0
     # A stream's bound in the metric takes the rows about the centre too.
     assert_allclose(curvature.step_bound(pairs[0][0], centred, 8),
                     curvature.step_bound(pairs[0][1], plain, 8), rtol=1e-8)
