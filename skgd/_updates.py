@@ -255,11 +255,17 @@ def _ends_before_a_refit_pays(history, tol, refresh_epochs):
     return math.log(tol / last) / math.log(rate) <= refresh_epochs
 
 
-@functools.cache
 def _relative_rounding(dtype):
     """The relative rounding of a sum of many losses in ``dtype`` (any namespace's; its
     name tells single precision): about 1e-6 of their size in float32, 1e-15 in float64.
     Cached: formatting a dtype's name took 10 us, a tenth of an epoch of small fits."""
+    # Keyed by the dtype's type too: a cache keyed by the dtype alone compared another
+    # namespace's dtype with NumPy's (array_api_strict warns of such comparisons).
+    return _rounding_of(type(dtype), dtype)
+
+
+@functools.cache
+def _rounding_of(kind, dtype):
     return 1e-6 if str(dtype).endswith(("float32", "float16")) else 1e-15
 
 
