@@ -670,20 +670,22 @@ class Full:
             # then T^-1 r: the intercept's step less the centre times the coefficients'.
             centred = xp.concat([blocks[:, :n] - blocks[:, n:] * self.centre,
                                  blocks[:, n:]], axis=1)
-            step = self._product(self._inverse, centred)
-            step = xp.concat([step[:, :n], step[:, n:] - step[:, :n] @ self.centre[:, None]],
-                             axis=1)
+            step = self._moved(self._product(self._inverse, centred), -1.0)
         step = self._flat(step)
         return step if self.shift is None else self.shift.centre(step)
+
+    def _moved(self, blocks, sign):
+        """Each block's intercept plus ``sign`` times the centre's share of its
+        coefficients: ``T`` (+1) or ``T^-1`` (-1) on blocks."""
+        xp, n = get_namespace(blocks)[0], self.n_features
+        return xp.concat([blocks[:, :n],
+                          blocks[:, n:] + sign * (blocks[:, :n] @ self.centre[:, None])],
+                         axis=1)
 
     def _lifted(self, w):
         """``T w`` as blocks (``w`` itself without a centre)."""
         blocks = self._blocks(w)
-        if self.centre is None:
-            return blocks
-        xp, n = get_namespace(blocks)[0], self.n_features
-        return xp.concat([blocks[:, :n], blocks[:, n:] + blocks[:, :n] @ self.centre[:, None]],
-                         axis=1)
+        return blocks if self.centre is None else self._moved(blocks, 1.0)
 
     def inner(self, u, v):
         return get_namespace(u)[0].sum(self._product(self.matrix, self._lifted(u))
@@ -975,14 +977,15 @@ class Dense:
         coef, intercept = self._parts(grad)
         step = self._inverse @ np.concatenate([(coef - intercept[:, None] * self.centre)
                                                .ravel(), intercept])
-        coef, intercept = self._parts(step)
-        return np.concatenate([coef.ravel(), intercept - coef @ self.centre])
+        return self._moved(step, -1.0)
+
+    def _moved(self, w, sign):
+        """As :meth:`Full._moved`, on the flat vector."""
+        coef, intercept = self._parts(w)
+        return np.concatenate([coef.ravel(), intercept + sign * (coef @ self.centre)])
 
     def _lifted(self, w):
-        if self.centre is None:
-            return w
-        coef, intercept = self._parts(w)
-        return np.concatenate([coef.ravel(), intercept + coef @ self.centre])
+        return w if self.centre is None else self._moved(w, 1.0)
 
     def inner(self, u, v):
         return self._lifted(u) @ (self.matrix @ self._lifted(v))
