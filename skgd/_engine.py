@@ -91,7 +91,7 @@ class DescentResult(NamedTuple):
     objective: float | None = None
 
 
-def _no_prox(w, step):
+def _no_prox(w, step, start=None):
     return w
 
 
@@ -280,8 +280,10 @@ def descent(
     decay = make_decay("constant") if decay is None else decay
     rule = UPDATE_RULES["accelerated"]() if rule is None else rule
     metric = Euclidean() if metric is None else metric
+    # ``start``: the point the step is taken from, a guess of the result (a full
+    # metric's prox is solved, see skgd._curvature.quadratic_l1).
     prox = _no_prox if penalty is None else (
-        lambda w, step: metric.prox(penalty, w, step))
+        lambda w, step, start=None: metric.prox(penalty, w, step, start))
     rng = np.random.default_rng() if rng is None else rng
     if state is None:
         state = EngineState(params, rule.init(params), 0, 0, 0)
@@ -320,7 +322,7 @@ def descent(
         if penalty is not None:
             value = value + penalty.value(point)
         direction = metric.direction(grad)
-        step = Step(point, grad, direction, prox(point - rate * direction, rate))
+        step = Step(point, grad, direction, prox(point - rate * direction, rate, point))
         return float(value), float(optimality(step, rate)), step
 
     def epoch_rates(epoch):
@@ -371,7 +373,7 @@ def descent(
                 objective = objective + fraction * value
                 direction = metric.direction(grad)
                 step = Step(point, grad, direction,
-                            prox(point - step_rate * direction, step_rate), value)
+                            prox(point - step_rate * direction, step_rate, point), value)
                 params, rule_state = rule.update(step, params, rule_state, step_rate,
                                                  metric, prox)
                 n_updates += 1

@@ -498,7 +498,7 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
                 batch_size=self.batch_size, momentum=coasting,
                 averaged=bool(self.average))
         rule = self._rule(solver, momentum, nesterov, max_momentum, objective.n_samples,
-                          partial)
+                          partial, penalty)
         state = self._initial_state(objective, rule, resume, (solver, max_momentum))
         if carry is not None and state is not None and solver == "lbfgs":
             carried = _curvature.rebased(carry, metric)
@@ -543,26 +543,31 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
         """The update rule's name: ``solver``, or what ``"auto"`` picks for this fit.
 
         ``"auto"`` takes L-BFGS in the metric wherever it applies (a full-batch ``fit``
-        of a smooth objective at the step of the metric's own, ``learning_rate="auto"``
-        or 1.0, without a decay), and the accelerated gradient elsewhere (mini-batches,
-        ``partial_fit``, L1, a chosen rate or schedule): the measurements behind the
-        choice are the regime matrix of docs/performance.md.
+        at the step of the metric's own, ``learning_rate="auto"`` or 1.0, without a
+        decay; with L1 where the full metric's exact prox pays, when L-BFGS's steps are
+        proximal Newton's), and the accelerated gradient elsewhere (mini-batches,
+        ``partial_fit``, wide L1 fits, a chosen rate or schedule): the measurements
+        behind the choice are the regime matrix of docs/performance.md.
         """
         full_batch = self.batch_size is None or self.batch_size >= objective.n_samples
-        if self.solver == "lbfgs" and (partial or not full_batch or penalty is not None):
+        proximal = penalty is None or _curvature.resolve(
+            self.preconditioner, objective, l1=True, learned=True) == "full"
+        if self.solver == "lbfgs" and (partial or not full_batch or not proximal):
             raise ValueError(
-                "solver='lbfgs' searches a line on the full-batch objective: it needs a "
-                "smooth penalty (no L1) and batch_size=None, and runs in fit, not "
-                "partial_fit. Use solver='accelerated' (or 'auto') for "
-                + ("L1 and elastic net." if penalty is not None and full_batch
-                   and not partial else "mini-batches and partial_fit."))
+                "solver='lbfgs' searches a line on the full-batch objective: it needs "
+                "batch_size=None, runs in fit, not partial_fit, and with L1 needs the "
+                "full metric's exact prox (preconditioner='auto' or 'full', at most "
+                f"{_curvature.PROX_MAX_COLUMNS} columns). Use solver='accelerated' (or "
+                "'auto') for "
+                + ("L1 and elastic net on wider data." if penalty is not None
+                   and full_batch and not partial else "mini-batches and partial_fit."))
         if self.solver != "auto":
             return self.solver
         # 1.0 is the "auto" step in a curvature metric (the same fit); other rates are
         # the caller's to scale, which L-BFGS, finding its own step length, would not do.
         own_step = self.learning_rate == "auto" or (self.learning_rate == 1.0
                                                     and self.preconditioner is not None)
-        if (full_batch and not partial and penalty is None and own_step
+        if (full_batch and not partial and proximal and own_step
                 and self.decay == "constant"):
             return "lbfgs"
         return "accelerated"
@@ -573,10 +578,12 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             return 0.0, False
         return self.momentum, self.nesterov and self.momentum > 0
 
-    def _rule(self, solver, momentum, nesterov, max_momentum, n_samples, partial):
+    def _rule(self, solver, momentum, nesterov, max_momentum, n_samples, partial,
+              penalty=None):
         """The update rule ``solver``, averaged where ``average`` asks for it."""
         rule = UPDATE_RULES[solver](momentum=momentum, nesterov=nesterov,
-                                    max_momentum=max_momentum, tol=self.tol)
+                                    max_momentum=max_momentum, tol=self.tol,
+                                    penalty=penalty)
         if not self.average:
             return rule
         if not partial and (self.batch_size is None or self.batch_size >= n_samples):
@@ -983,14 +990,18 @@ class GDRegressor(RegressorMixin, _BaseGD):
         metric, which it refits to the local curvature as often as that pays (Newton's
         metric where the Hessian is cheap), with a backtracking line search; where the
         Hessian costs little (small problems) it ends with Newton's steps, at the optimum
-        to rounding (full batch, no L1; ``learning_rate`` scales its first step).
+        to rounding (full batch; ``learning_rate`` scales its first step). With L1 its
+        steps are proximal Newton's, in the full metric whose prox it solves exactly
+        (no memory), where that pays: one output or independent ones, up to
+        ``sqrt(24 n)`` columns.
         ``"accelerated"``: Nesterov's accelerated gradient with adaptive restart (and the
         proximal step for L1). ``"gd"``: plain gradient descent, optionally with
         ``momentum``, the textbook update. ``"adam"``: Adam. ``"auto"`` picks
-        ``"lbfgs"`` for a full-batch ``fit`` without L1 at ``learning_rate="auto"`` (or
-        1.0, the same step) and a constant decay, and ``"accelerated"`` otherwise
-        (mini-batches, ``partial_fit``, L1, a chosen learning rate or schedule, whose
-        steps are the lesson); ``solver_`` tells what was used.
+        ``"lbfgs"`` for a full-batch ``fit`` at ``learning_rate="auto"`` (or 1.0, the
+        same step) and a constant decay (with L1 where its prox pays, as above), and
+        ``"accelerated"`` otherwise (mini-batches, ``partial_fit``, L1 of the softmax or
+        of wide X, a chosen learning rate or schedule, whose steps are the lesson);
+        ``solver_`` tells what was used.
     preconditioner : {"auto", "full", "diagonal"} or None, default="auto"
         The metric the update steps in, ``w <- w - learning_rate * M^-1 grad``.
         ``"full"``: a ``(p + 1)``-square matrix on each output: for the rules that take
@@ -1002,10 +1013,11 @@ class GDRegressor(RegressorMixin, _BaseGD):
         collinearity. ``"diagonal"``: its diagonal (for the bound, scaled to stay one).
         None: the plain metric. ``"auto"`` picks ``"full"`` for up to 1024 columns
         (L-BFGS: up to 256, beyond only where its Gram matrix costs at most about 200
-        gradient passes) and ``"diagonal"`` beyond, for full-batch fits; with L1 it uses
-        the diagonal form (exact soft thresholds); for mini-batches, ``partial_fit`` and
-        Adam it is None. Adam, which scales each coordinate itself, ignores it.
-        ``preconditioner_`` tells what was used.
+        gradient passes) and ``"diagonal"`` beyond, for full-batch fits; with L1 the
+        diagonal form (exact soft thresholds) unless L-BFGS takes proximal Newton steps
+        in the full one; for mini-batches, ``partial_fit`` and Adam it is None. Adam,
+        which scales each coordinate itself, ignores it. ``preconditioner_`` tells what
+        was used.
     momentum : float, default=0.0
         Heavy-ball momentum of ``solver="gd"``; ignored by the other solvers.
     nesterov : bool, default=False

@@ -279,7 +279,7 @@ def _axpy(vector):
     return scipy.linalg.blas.get_blas_funcs("axpy", (vector,))
 
 
-def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
+def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, **_):
     """Limited-memory BFGS in the metric, with a backtracking line search (full batch).
 
     The inverse Hessian is learnt from the last ``memory`` pairs of steps ``s`` and
@@ -301,7 +301,15 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
     refitted metric that is the Hessian there (``exact``) makes the next step Newton's
     (the memory, learnt in another metric, is dropped): where the Hessian is cheap, this
     is Newton's method with a line search, which ends in a few steps, at the optimum to
-    rounding. No prox: the engine gives this rule no non-smooth penalty.
+    rounding.
+
+    With an L1 ``penalty`` (its ``value`` and the metric's ``prox`` of it) the step is
+    proximal Newton's (Lee, Sun & Saunders, 2014): the direction ``d = prox_M(x - M^-1
+    grad) - x`` in the metric refitted to the local curvature, whose prox is exact (see
+    :func:`skgd._curvature.quadratic_l1`), and the same line search on the whole
+    objective, with ``grad . d + penalty(x + d) - penalty(x)`` (< 0) as its slope. No
+    memory: the prox in the metric of the two-loop recursion has no closed form. Between
+    refits the steps are in the metric last fitted, which the line search keeps safe.
 
     Once the engine's stopping rule is met, ``finish`` goes on with Newton's steps where
     the metric offers the Hessian at a small cost (``metric.newton(w)``, see
@@ -339,7 +347,14 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
     def metric_step(state, grad, learning_rate, metric, rejected, **fields):
         """A fresh start at the accepted point: the metric's own step, no memory."""
         direction = -learning_rate * metric.direction(grad)
-        return state._replace(direction=direction, slope=float(grad @ direction),
+        slope = float(grad @ direction)
+        if penalty is not None:
+            forward = metric.prox(penalty, state.point + direction, learning_rate,
+                                  state.point)
+            direction = forward - state.point
+            slope = float(grad @ direction) + float(penalty.value(forward)
+                                                    - penalty.value(state.point))
+        return state._replace(direction=direction, slope=slope,
                               length=1.0, pairs=(), rejected=rejected, **fields)
 
     def update(step, params, state, learning_rate, metric, prox):
@@ -351,8 +366,13 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
         # decides refits: one dot product an epoch, taken only where the metric can be
         # refitted.
         refresh = getattr(current, "refresh", None)
-        squared = (float(step.grad @ step.direction)
-                   if tol is not None and refresh is not None else 0.0)
+        squared = 0.0
+        if tol is not None and refresh is not None:
+            if penalty is None:
+                squared = float(step.grad @ step.direction)
+            else:
+                mapping = (step.point - step.forward) / learning_rate
+                squared = float(metric.inner(mapping, mapping))
         reference = squared if state.point is None else state.reference
         if state.point is not None:
             decrease = _ARMIJO * state.length * state.slope
@@ -368,8 +388,9 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
             # Where the objective cannot tell the points apart, near the optimum, the
             # gradient can: a smaller one is progress (as scikit-learn's Newton solver
             # judges it).
-            resolved = not (abs(value - state.value) <= 16 * rounding
-                            and float(xp_sum_abs(step.grad)) < float(xp_sum_abs(state.grad)))
+            resolved = penalty is not None or not (
+                abs(value - state.value) <= 16 * rounding
+                and float(xp_sum_abs(step.grad)) < float(xp_sum_abs(state.grad)))
             if resolved and not value <= state.value + decrease + rounding:
                 length = state.length
                 if math.isfinite(value):
@@ -387,7 +408,7 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, **_):
             s, y = step.point - state.point, step.grad - state.grad
             sy = float(s @ y)
             # Only pairs of positive curvature keep the inverse positive definite.
-            if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
+            if penalty is None and sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
                 pairs = (*pairs, (s, y, sy))[-memory:]
         history = state.history
         if reference > 0:

@@ -312,3 +312,17 @@ def test_tables_row_reports_a_default_fit_that_raised():
     (violation, *_) = row.violations()
     assert violation.startswith("raised ValueError")
     assert "| raised |" in tables.format_row(row)
+
+
+def test_l1_benchmark_prints_a_line_per_cell_with_its_gap(capsys):
+    from benchmarks import l1
+
+    l1.main(["--quick", "--repeat", "1", "--only", "diabetes", "breast_cancer C", "--all"])
+    lines = capsys.readouterr().out.splitlines()
+    cells = [line for line in lines if line.startswith(("diabetes", "breast_cancer"))]
+    assert len(cells) == 3
+    gaps = [float(line.split("gap")[1].split()[0]) for line in lines
+            if line.startswith("    ")]
+    assert len(gaps) == 2 * 2 + 3  # skgd and coordinate descent; skgd, liblinear, saga
+    # Gaps are measured against the least objective reached: none is below it.
+    assert all(math.isfinite(gap) and gap >= 0 for gap in gaps)

@@ -88,15 +88,16 @@ def test_every_solver_and_batch_mode_fits_breast_cancer(cancer, solver, batch):
 @pytest.mark.parametrize("settings, chosen", [
     ({}, "lbfgs"),
     ({"batch_size": 32}, "accelerated"),
-    ({"penalty": "l1", "alpha": 1e-3}, "accelerated"),
+    ({"penalty": "l1", "alpha": 1e-3}, "lbfgs"),
+    ({"penalty": "l1", "alpha": 1e-3, "preconditioner": "diagonal"}, "accelerated"),
     ({"learning_rate": 0.5}, "accelerated"),
     ({"learning_rate": 1.0}, "lbfgs"),
     ({"learning_rate": 1.0, "preconditioner": None}, "accelerated"),
     ({"decay": "inverse"}, "accelerated"),
     ({"solver": "gd"}, "gd"),
     ({"solver": "lbfgs", "learning_rate": 0.5}, "lbfgs"),
-], ids=["full-batch", "minibatch", "l1", "float-rate", "the-auto-step", "raw-step", "decay",
-        "gd", "lbfgs"])
+], ids=["full-batch", "minibatch", "l1-full-metric", "l1-diagonal", "float-rate",
+        "the-auto-step", "raw-step", "decay", "gd", "lbfgs"])
 def test_auto_solver_takes_lbfgs_only_for_a_smooth_full_batch_fit_at_the_auto_step(
         cancer, settings, chosen):
     X, y = cancer
@@ -119,9 +120,9 @@ def test_partial_fit_under_auto_solver_is_accelerated(cancer):
 
 @pytest.mark.parametrize("settings, call", [
     ({"batch_size": 32}, "fit"),
-    ({"penalty": "l1", "alpha": 1e-3}, "fit"),
+    ({"penalty": "l1", "alpha": 1e-3, "preconditioner": "diagonal"}, "fit"),
     ({}, "partial_fit"),
-], ids=["minibatch", "l1", "partial_fit"])
+], ids=["minibatch", "l1-diagonal", "partial_fit"])
 def test_lbfgs_outside_a_smooth_full_batch_fit_is_a_clear_error(cancer, settings, call):
     X, y = cancer
     model = GDClassifier(solver="lbfgs", **settings)
