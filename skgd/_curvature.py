@@ -792,9 +792,14 @@ def quadratic_l1(matrix, v, tau, n_penalised, start=None):
     # nor lead down (on correlated columns it cycles): it goes on while it leads down,
     # and feature-sign search from where it stops.
     previous, current = None, value(u)
-    for _ in range(_ACTIVE_SET_ROUNDS):
-        jacobi = u + (b - matrix @ u) / diagonal
-        sign = np.where(penalised, np.sign(jacobi) * (np.abs(jacobi) > threshold), 0.0)
+    for round_ in range(_ACTIVE_SET_ROUNDS):
+        if round_ == 0 and start is not None:
+            # The guess's own support and signs first: a step's usually are the last's.
+            sign = np.where(penalised, np.sign(u), 0.0)
+        else:
+            jacobi = u + (b - matrix @ u) / diagonal
+            sign = np.where(penalised, np.sign(jacobi) * (np.abs(jacobi) > threshold),
+                            0.0)
         if previous is not None and np.array_equal(sign, previous):
             break
         trial = solve(np.flatnonzero(~penalised | (sign != 0)), sign)
