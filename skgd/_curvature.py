@@ -778,13 +778,15 @@ def quadratic_l1(matrix, v, tau, n_penalised, start=None):
     threshold = tau / diagonal
 
     def solve(support, sign):
+        target = np.zeros(size)
+        if not support.size:  # every coefficient at zero, and no intercept
+            return target
         system = matrix[np.ix_(support, support)]
         system.flat[:: support.size + 1] += jitter
         rhs = b[support] - tau * sign[support]
         # LAPACK's Cholesky solve, a tenth of NumPy's call; LU where rounding leaves the
         # system indefinite.
         _, solution, info = _posv(system, rhs)
-        target = np.zeros(size)
         target[support] = solution if info == 0 else np.linalg.solve(system, rhs)
         return target
 

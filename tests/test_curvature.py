@@ -1161,3 +1161,11 @@ def test_l1_fits_take_the_full_metric_where_its_prox_pays(monkeypatch):
     assert resolved(objective(BinaryCrossEntropy(), 120)) == "diagonal"
     monkeypatch.setattr(curvature, "PROX_MAX_COLUMNS", 10)
     assert resolved(objective(SquaredError(), 20)) == "diagonal"
+
+
+def test_the_l1_prox_of_a_strength_that_zeroes_everything_is_zero():
+    # Without an intercept (no unpenalised coordinate) the support may be empty.
+    matrix = np.array([[2.0, 0.5], [0.5, 1.0]])
+    v = np.array([0.1, -0.2])
+    assert_allclose(curvature.quadratic_l1(matrix, v, 10.0, 2), 0.0)
+    assert_allclose(curvature.quadratic_l1(matrix, v, 10.0, 2, start=v), 0.0)
