@@ -11,9 +11,11 @@ for :func:`averaged`). States are NamedTuples that are returned, never mutated.
 The engine hands each rule a :class:`Step`: the gradient at the query point, that gradient
 in the metric (``direction = M^-1 grad``, see :mod:`skgd._curvature`; the gradient itself
 in the Euclidean metric) and the forward-backward point ``prox(point - lr * direction)``
-that plain and accelerated descent move to. ``prox(w, step)`` is the proximal step of the
-non-smooth penalty in the metric (the identity without L1), applied after every update so
-that L1 gives exact zeros; ``metric.inner(u, v)`` is ``u^T M v``. The rules use array
+that plain and accelerated descent move to. ``prox(w, step, start=None)`` is the proximal
+step of the non-smooth penalty in the metric (the identity without L1; ``start``, a guess
+of the result where the metric's prox is solved, see
+:func:`skgd._curvature.quadratic_l1`), applied after every update so that L1 gives exact
+zeros; ``metric.inner(u, v)`` is ``u^T M v``. The rules use array
 operators only, so the parameters may live in any Array API namespace and on any device.
 """
 
