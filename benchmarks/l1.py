@@ -42,7 +42,7 @@ from sklearn.utils.fixes import parse_version
 
 from skgd import GDClassifier, GDRegressor
 
-from .regimes import Result, _fit, background_load, sweep_arguments
+from .regimes import Result, _fit, background_load, print_contenders, sweep_arguments
 
 SEED = 0
 # scikit-learn 1.8 turned LogisticRegression's L1 penalty from penalty="l1" into l1_ratio=1.
@@ -167,10 +167,7 @@ def main(argv=None):
                   f"{skgd.seconds / fastest.seconds:>6.2f} {skgd.n_iter:>4} {chose:>18} "
                   f"{int(np.count_nonzero(model.coef_)):>8}", flush=True)
             if args.all:
-                for r in sorted(results, key=lambda r: r.seconds):
-                    print(f"    {r.contender:<18} {r.seconds * 1e3:>9.1f}ms "
-                          f"gap {(r.value - f_star) / abs(f_star):>6.0e} "
-                          f"iter {r.n_iter:>6}", flush=True)
+                print_contenders(results, f_star)
 
 
 if __name__ == "__main__":

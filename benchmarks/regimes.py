@@ -301,6 +301,15 @@ def background_load(n_processes):
             worker.terminate()
 
 
+def print_contenders(results, f_star):
+    """Below a cell (``--all``): every contender's time, gap and iterations, fastest
+    first."""
+    for r in sorted(results, key=lambda r: r.seconds):
+        print(f"    {r.contender:<18} {r.seconds * 1e3:>9.1f}ms "
+              f"gap {(r.value - f_star) / abs(f_star):>6.0e} iter {r.n_iter:>6}",
+              flush=True)
+
+
 def sweep_arguments(argv, prog, description, quick, unit, below):
     """The options of a sweep of contenders over ``unit``s (this matrix's cells,
     :mod:`benchmarks.tables`' tables), parsed from ``argv``, and the BLAS limit they
@@ -360,10 +369,7 @@ def main(argv=None):
                   f"{skgd.seconds / fastest.seconds:>6.2f} {skgd.n_iter:>4} {chose:>15} "
                   f"{peak:>5.1f} | {ratio('glum'):>5} {ratio('cyanure'):>7}", flush=True)
             if args.all:
-                for r in sorted(results, key=lambda r: r.seconds):
-                    print(f"    {r.contender:<16} {r.seconds * 1e3:>9.1f}ms "
-                          f"gap {(r.value - f_star) / abs(f_star):>6.0e} "
-                          f"iter {r.n_iter:>5}", flush=True)
+                print_contenders(results, f_star)
 
 
 if __name__ == "__main__":
