@@ -732,15 +732,14 @@ class Full:
         return float(np.linalg.eigvalsh(matrix)[-1])
 
 
-# Rounds of feature-sign search (see :func:`quadratic_l1`) that may take in every
-# coordinate whose subgradient condition fails at once (from zero the support grows by
-# many at a time; taken on, such rounds can cycle in ever shorter steps), and the rounds
-# before it settles for its best point so far.
+# The rounds of the primal-dual active set method that start :func:`quadratic_l1`; of
+# feature-sign search, the first rounds that may take in every coordinate whose
+# subgradient condition fails at once (from zero the support grows by many at a time;
+# taken on, such rounds can cycle in ever shorter steps), and the rounds before it
+# settles for its best point so far.
+_ACTIVE_SET_ROUNDS = 10
 _PROX_MULTI_ROUNDS = 4
 _PROX_MAX_ROUNDS = 200
-_ACTIVE_SET_ROUNDS = 10
-
-
 _posv = scipy.linalg.lapack.get_lapack_funcs("posv", dtype=np.float64)
 
 
@@ -750,16 +749,17 @@ def quadratic_l1(matrix, v, tau, n_penalised, start=None):
     ``M``, ``tau`` the step times the penalty's strength; ``start`` a guess (the point the
     step is taken from: its nonzeros and signs change little from one step to the next).
 
-    Feature-sign search (Lee, Battle, Raina & Ng, 2007): on a guess of which penalised
-    coordinates are nonzero, and their signs, the problem is a linear system in those
-    coordinates (and the unpenalised ones); the step towards its solution stops at the
-    best of the points where a coordinate crosses zero, which is dropped; coordinates at
-    zero whose subgradient condition fails are taken in: all at once in the first rounds,
-    until that fails to lead down, then one at a time, the worst first, which always
-    leads down (and so ends the search). The objective falls every round,
-    and once the support is right one solve ends it, exact to rounding: a coordinate
-    descent needs hundreds of sweeps on the correlated columns that make a full metric
-    worth its cost (the bundled diabetes table: 454).
+    On a guess of which penalised coordinates are nonzero, and their signs, the problem is
+    a linear system in those coordinates (and the unpenalised ones). The guess is
+    ``start``'s, then the primal-dual active set method's while it leads down (below);
+    feature-sign search (Lee, Battle, Raina & Ng, 2007) ends it: the step towards the
+    system's solution stops at the best of the points where a coordinate crosses zero,
+    which is dropped; coordinates at zero whose subgradient condition fails are taken in,
+    all at once in the first rounds, until that fails to lead down, then one at a time,
+    the worst first, which always leads down (and so ends the search). The objective falls
+    every round, and once the support is right one solve ends it, exact to rounding: a
+    coordinate descent needs hundreds of sweeps on the correlated columns that make a
+    full metric worth its cost (the bundled diabetes table: 454).
     """
     size = v.shape[0]
     b = matrix @ v
@@ -769,13 +769,12 @@ def quadratic_l1(matrix, v, tau, n_penalised, start=None):
     # A metric without an L2 term may be singular (collinear columns): the systems get
     # a jitter at the rounding of its diagonal.
     jitter = 1e-12 * float(diagonal.max())
-    if start is None:
-        threshold = np.where(penalised, tau / diagonal, 0.0)
-        u = np.sign(v) * np.maximum(np.abs(v) - threshold, 0.0)
+    threshold = tau / diagonal
+    if start is None:  # the diagonal metric's prox
+        u = np.sign(v) * np.maximum(np.abs(v) - np.where(penalised, threshold, 0.0), 0.0)
     else:
         u = start.copy()
     magnitude = np.abs(matrix)
-    threshold = tau / diagonal
 
     def solve(support, sign):
         target = np.zeros(size)

@@ -390,6 +390,7 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, **_):
             # Where the objective cannot tell the points apart, near the optimum, the
             # gradient can: a smaller one is progress (as scikit-learn's Newton solver
             # judges it).
+            # (Not with L1: the smooth part's gradient does not vanish at the optimum.)
             resolved = penalty is not None or not (
                 abs(value - state.value) <= 16 * rounding
                 and float(xp_sum_abs(step.grad)) < float(xp_sum_abs(state.grad)))
