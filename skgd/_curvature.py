@@ -1176,6 +1176,12 @@ class Dense:
         coef, intercept = self._parts(w)
         return float(np.max(np.abs(coef) @ np.abs(self.centre) + np.abs(intercept)))
 
+    def prox(self, penalty, w, step, start=None):
+        """As :meth:`Full.prox`, on the whole flat vector (the coefficients first)."""
+        solved = quadratic_l1(self.matrix, self._lifted(w), float(step) * penalty.strength,
+                              penalty.n_coef, None if start is None else self._lifted(start))
+        return solved if self.centre is None else self._moved(solved, -1.0)
+
 
 def _on_device(objective, array):
     """A host float64 metric array in X's dtype, on X's device; a clear error where X's
@@ -1412,7 +1418,7 @@ def _newton(objective, refresh, cost):
         # One output: the refit is the Hessian itself.
         return refresh if cost * _pass_cost(objective) <= POLISH_MAX_COST else None
     exact_cost = _refresh_epochs(objective, exact=True)
-    if not (hasattr(objective, "local_hessian") and not _l1(objective)
+    if not (hasattr(objective, "local_hessian")
             and exact_cost * _pass_cost(objective) <= POLISH_MAX_COST):
         return None
     if cost == exact_cost and getattr(refresh, "refresh_epochs", None) == exact_cost:
@@ -1457,11 +1463,11 @@ def _refresher(objective):
     if not (hasattr(loss, "local_curvatures") and hasattr(objective, "hessian_blocks")):
         return None, None
     shift = _class_shift(objective)
-    if (objective.n_outputs > 1 and hasattr(objective, "local_hessian")
-            and not _l1(objective)):
-        # (The whole Hessian's metric, Dense, has no L1 prox: the class blocks have.)
+    if objective.n_outputs > 1 and hasattr(objective, "local_hessian"):
         exact_cost = _refresh_epochs(objective, exact=True)
-        if _exact_pays(objective, exact_cost):
+        # With L1 the classes' coupling is the whole Hessian's or none (no memory to
+        # learn it): the full metric is taken only where that is cheap.
+        if _l1(objective) or _exact_pays(objective, exact_cost):
             return _exact_softmax(objective, exact_cost), exact_cost
 
     ridge = objective.l2_reg_strength * _penalised(objective)
@@ -1815,12 +1821,13 @@ def _exact_prox_pays(objective):
     ones (not the softmax), at most ``PROX_MAX_COLUMNS`` columns whose system costs at
     most ``PROX_PASSES`` passes. (The prox is the host's work on the metric's small
     matrix, whatever holds X.)"""
+    n_cols = objective.n_features + objective.fit_intercept
     if getattr(objective.loss_function, "shift_invariant", False):
         # The softmax: its class blocks leave the classes' coupling to the memory that
         # a proximal step cannot keep (digits, alpha = 1/n: 127 epochs, 0.74 s, against
-        # the accelerated gradient's 1 000 in the diagonal metric, 0.37 s).
-        return False
-    n_cols = objective.n_features + objective.fit_intercept
+        # the accelerated gradient's 1 000 in the diagonal metric, 0.37 s); its whole
+        # Hessian, one system over every class, where that is as cheap.
+        n_cols *= objective.n_outputs
     return (n_cols <= PROX_MAX_COLUMNS
             and n_cols ** 2 <= 3 * PROX_PASSES * _rows(objective))
 

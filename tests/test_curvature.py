@@ -1155,8 +1155,10 @@ def test_l1_fits_take_the_full_metric_where_its_prox_pays(monkeypatch):
     assert resolved(objective(BinaryCrossEntropy(), 20)) == "full"
     # Rules that take the step they are given keep the diagonal's soft threshold.
     assert resolved(objective(BinaryCrossEntropy(), 20), learned=False) == "diagonal"
-    # The softmax's class blocks leave the coupling to a memory a prox cannot keep.
-    assert resolved(objective(CategoricalCrossEntropy(3), 20)) == "diagonal"
+    # The softmax takes its whole Hessian, one system over every class, where that is as
+    # cheap (its class blocks would leave the coupling to a memory a prox cannot keep).
+    assert resolved(objective(CategoricalCrossEntropy(3), 20)) == "full"
+    assert resolved(objective(CategoricalCrossEntropy(3), 60)) == "diagonal"
     # Systems of more columns than a few passes pay for keep the diagonal.
     assert resolved(objective(BinaryCrossEntropy(), 120)) == "diagonal"
     monkeypatch.setattr(curvature, "PROX_MAX_COLUMNS", 10)

@@ -323,6 +323,18 @@ def test_a_default_l1_binary_fit_ends_at_the_optimum_in_tens_of_epochs(C):
     assert_allclose(model.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-6)
 
 
+def test_a_default_l1_multinomial_fit_takes_newton_steps_in_the_whole_hessian():
+    # The accelerated gradient in the diagonal metric took 491 epochs here.
+    X, y = _standardised(load_wine)
+    model = GDClassifier(alpha=1.0 / len(y), penalty="l1").fit(X, y)
+    reference = LogisticRegression(C=1.0, solver="saga", **L1_LOGISTIC, tol=1e-13,
+                                   max_iter=1000000).fit(X, y)
+    assert (model.solver_, model.preconditioner_) == ("lbfgs", "full")
+    assert model.n_iter_ <= 30
+    assert_array_equal(model.coef_ == 0, reference.coef_ == 0)
+    assert_allclose(model.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-6)
+
+
 def test_an_l1_fit_of_a_column_far_off_zero_is_fitted_about_its_centre():
     X, y = _standardised(load_diabetes)
     X[:, 3] = 1e4 + X[:, 3]
