@@ -10,7 +10,7 @@ any contender or an exact reference (the same solver at a tolerance of 1e-13) re
 The line per cell names the fastest scikit-learn fit (whatever gap it stopped at), skgd's
 time over it, and what skgd's ``"auto"`` chose: proximal Newton in the full metric
 (``lbfgs/full``) where its prox pays, the accelerated gradient in the diagonal metric
-elsewhere (the softmax, wide X).
+elsewhere (wide X, many classes).
 
 Examples
 --------

@@ -1817,10 +1817,10 @@ PROX_PASSES = 8
 
 def _exact_prox_pays(objective):
     """Whether an L1 fit takes the full metric and its exact prox (L-BFGS's rule then
-    takes proximal Newton steps, see skgd._updates.lbfgs): one output or independent
-    ones (not the softmax), at most ``PROX_MAX_COLUMNS`` columns whose system costs at
-    most ``PROX_PASSES`` passes. (The prox is the host's work on the metric's small
-    matrix, whatever holds X.)"""
+    takes proximal Newton steps, see skgd._updates.lbfgs): at most ``PROX_MAX_COLUMNS``
+    columns (over every class for the softmax) whose system costs at most
+    ``PROX_PASSES`` passes. (The prox is the host's work on the metric's small matrix,
+    whatever holds X.)"""
     n_cols = objective.n_features + objective.fit_intercept
     if getattr(objective.loss_function, "shift_invariant", False):
         # The softmax: its class blocks leave the classes' coupling to the memory that

@@ -992,8 +992,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
         Hessian costs little (small problems) it ends with Newton's steps, at the optimum
         to rounding (full batch; ``learning_rate`` scales its first step). With L1 its
         steps are proximal Newton's, in the full metric whose prox it solves exactly
-        (no memory), where that pays: one output or independent ones, up to
-        ``sqrt(24 n)`` columns.
+        (no memory), where that pays: up to ``sqrt(24 n)`` columns (over every class,
+        for the softmax, which then steps in its whole Hessian).
         ``"accelerated"``: Nesterov's accelerated gradient with adaptive restart (and the
         proximal step for L1). ``"gd"``: plain gradient descent, optionally with
         ``momentum``, the textbook update. ``"adam"``: Adam. ``"auto"`` picks
