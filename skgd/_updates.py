@@ -346,13 +346,15 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, **_):
             r = r + coefficient * s if axpy is None else axpy(s, r, a=coefficient)
         return r
 
-    def metric_step(state, grad, learning_rate, metric, rejected, **fields):
-        """A fresh start at the accepted point: the metric's own step, no memory."""
+    def metric_step(state, grad, learning_rate, metric, rejected, forward=None, **fields):
+        """A fresh start at the accepted point: the metric's own step, no memory.
+        ``forward``: its prox point where the engine computed it already."""
         direction = -learning_rate * metric.direction(grad)
         slope = float(grad @ direction)
         if penalty is not None:
-            forward = metric.prox(penalty, state.point + direction, learning_rate,
-                                  state.point)
+            if forward is None:
+                forward = metric.prox(penalty, state.point + direction, learning_rate,
+                                      state.point)
             direction = forward - state.point
             slope = float(grad @ direction) + float(penalty.value(forward)
                                                     - penalty.value(state.point))
@@ -437,8 +439,11 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, **_):
                                     False, None if current is metric else current, since,
                                     state.polishing, reference, history)
         if not pairs:
+            # In the engine's metric at its rate, the engine's prox point is this step's
+            # (with L1, a solved prox the fewer).
+            same = current is metric and penalty is not None
             return step.point, metric_step(accepted, step.grad, learning_rate, current,
-                                           False)
+                                           False, step.forward if same else None)
         direction = -two_loop(step.grad, pairs, current)
         slope = float(step.grad @ direction)
         if not slope < 0:
