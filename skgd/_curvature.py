@@ -767,8 +767,9 @@ def quadratic_l1(matrix, v, tau, n_penalised, start=None):
     diagonal = np.diag(matrix).copy()
     diagonal[~(diagonal > 0)] = 1.0
     # A metric without an L2 term may be singular (collinear columns): the systems get
-    # a jitter at the rounding of its diagonal.
-    jitter = 1e-12 * float(diagonal.max())
+    # a jitter at the rounding of each coordinate's own curvature (of the largest, it
+    # swamped unit columns beside one of 1e6: a Lasso stopped 2x above its optimum).
+    jitter = 1e-12 * diagonal
     threshold = tau / diagonal
     if start is None:  # the diagonal metric's prox
         u = np.sign(v) * np.maximum(np.abs(v) - np.where(penalised, threshold, 0.0), 0.0)
@@ -781,7 +782,7 @@ def quadratic_l1(matrix, v, tau, n_penalised, start=None):
         if not support.size:  # every coefficient at zero, and no intercept
             return target
         system = matrix[np.ix_(support, support)]
-        system.flat[:: support.size + 1] += jitter
+        system.flat[:: support.size + 1] += jitter[support]
         rhs = b[support] - tau * sign[support]
         # LAPACK's Cholesky solve, a tenth of NumPy's call; LU where rounding leaves the
         # system indefinite.

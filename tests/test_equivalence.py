@@ -345,6 +345,18 @@ def test_an_l1_fit_of_a_column_far_off_zero_is_fitted_about_its_centre():
     assert_allclose(model.predict(X), reference.predict(X), rtol=1e-8)
 
 
+def test_an_l1_fit_of_a_column_of_a_huge_scale_is_lasso_s():
+    # The prox's systems were jittered at the largest column's rounding (1 here), which
+    # swamped the unit columns' curvature: the fit stopped 2x above the optimum, silently.
+    X, y = _standardised(load_diabetes)
+    X[:, 1] *= 1e6
+    model = GDRegressor(alpha=0.5, penalty="l1").fit(X, y)
+    reference = Lasso(alpha=0.5, tol=1e-14, max_iter=1000000).fit(X, y)
+    assert model.preconditioner_ == "full"
+    assert_array_equal(model.coef_ == 0, reference.coef_ == 0)
+    assert_allclose(model.predict(X), reference.predict(X), rtol=1e-8)
+
+
 def test_solver_lbfgs_with_l1_needs_the_full_metric_s_prox():
     X, y = _standardised(load_diabetes)
     model = GDRegressor(alpha=1.0, penalty="l1", solver="lbfgs").fit(X, y)
