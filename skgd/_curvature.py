@@ -711,11 +711,13 @@ class Full:
         blocks = np.asarray(to_numpy(self._lifted(w)), dtype=np.float64)
         if start is not None:
             start = np.asarray(to_numpy(self._lifted(start)), dtype=np.float64)
-        matrix = np.asarray(to_numpy(self.matrix), dtype=np.float64)
+        matrix = to_numpy(self.matrix)
+        rounding = _prox_rounding(matrix.dtype)
+        matrix = matrix.astype(np.float64)
         tau = float(step) * penalty.strength
         solved = np.stack([
             quadratic_l1(matrix if matrix.ndim == 2 else matrix[k], block, tau,
-                         self.n_features, None if start is None else start[k])
+                         self.n_features, None if start is None else start[k], rounding)
             for k, block in enumerate(blocks)])
         solved = xp.asarray(solved, dtype=w.dtype, device=device)
         if self.centre is not None:
@@ -743,11 +745,17 @@ _PROX_MAX_ROUNDS = 200
 _posv = scipy.linalg.lapack.get_lapack_funcs("posv", dtype=np.float64)
 
 
-def quadratic_l1(matrix, v, tau, n_penalised, start=None):
+def _prox_rounding(dtype):
+    """The relative rounding of a metric's entries in ``dtype``, for its prox's jitter."""
+    return max(1e-12, 10 * float(np.finfo(dtype).eps))
+
+
+def quadratic_l1(matrix, v, tau, n_penalised, start=None, rounding=1e-12):
     """``argmin_u 1/2 (u - v)^T M (u - v) + tau ||u[:n_penalised]||_1`` for a positive
     (semi-)definite ``M`` (NumPy, float64): the L1 penalty's proximal step in the metric
     ``M``, ``tau`` the step times the penalty's strength; ``start`` a guess (the point the
-    step is taken from: its nonzeros and signs change little from one step to the next).
+    step is taken from: its nonzeros and signs change little from one step to the next);
+    ``rounding``: the relative rounding of ``M``'s entries.
 
     On a guess of which penalised coordinates are nonzero, and their signs, the problem is
     a linear system in those coordinates (and the unpenalised ones). The guess is
@@ -766,10 +774,12 @@ def quadratic_l1(matrix, v, tau, n_penalised, start=None):
     penalised = np.arange(size) < n_penalised
     diagonal = np.diag(matrix).copy()
     diagonal[~(diagonal > 0)] = 1.0
-    # A metric without an L2 term may be singular (collinear columns): the systems get
-    # a jitter at the rounding of each coordinate's own curvature (of the largest, it
-    # swamped unit columns beside one of 1e6: a Lasso stopped 2x above its optimum).
-    jitter = 1e-12 * diagonal
+    # A metric without an L2 term may be singular (collinear columns, the softmax's
+    # classes), and rounding may leave it indefinite there (-1e-8 of its diagonal in
+    # float32, where the search then never left its start): the systems get a jitter at
+    # the rounding of each coordinate's own curvature (of the largest, it swamped unit
+    # columns beside one of 1e6: a Lasso stopped 2x above its optimum).
+    jitter = rounding * diagonal
     threshold = tau / diagonal
     if start is None:  # the diagonal metric's prox
         u = np.sign(v) * np.maximum(np.abs(v) - np.where(penalised, threshold, 0.0), 0.0)
@@ -1178,10 +1188,15 @@ class Dense:
         return float(np.max(np.abs(coef) @ np.abs(self.centre) + np.abs(intercept)))
 
     def prox(self, penalty, w, step, start=None):
-        """As :meth:`Full.prox`, on the whole flat vector (the coefficients first)."""
-        solved = quadratic_l1(self.matrix, self._lifted(w), float(step) * penalty.strength,
-                              penalty.n_coef, None if start is None else self._lifted(start))
-        return solved if self.centre is None else self._moved(solved, -1.0)
+        """As :meth:`Full.prox`, on the whole flat vector (the coefficients first), in
+        float64 and back to ``w``'s dtype."""
+        solved = quadratic_l1(
+            self.matrix.astype(np.float64), self._lifted(w).astype(np.float64),
+            float(step) * penalty.strength, penalty.n_coef,
+            None if start is None else self._lifted(start).astype(np.float64),
+            _prox_rounding(self.matrix.dtype))
+        solved = solved if self.centre is None else self._moved(solved, -1.0)
+        return solved.astype(w.dtype, copy=False)
 
 
 def _on_device(objective, array):

@@ -13,6 +13,8 @@ optimum, whereas Newton-CG with ``tol=1e-12`` drives the gradient to ~1e-15. L1 
 regression is compared with SAGA, the scikit-learn solver that supports it.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import sklearn
@@ -24,6 +26,7 @@ from sklearn.datasets import (
     load_iris,
     load_wine,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.fixes import parse_version
@@ -333,6 +336,20 @@ def test_a_default_l1_multinomial_fit_takes_newton_steps_in_the_whole_hessian():
     assert model.n_iter_ <= 30
     assert_array_equal(model.coef_ == 0, reference.coef_ == 0)
     assert_allclose(model.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-6)
+
+
+def test_a_float32_l1_multinomial_fit_stays_float32_and_converges():
+    # The whole Hessian, summed in float32, came out indefinite along the classes' null
+    # direction (-1e-8 of its diagonal): the prox never left its start, and the fit ran
+    # to max_iter 0.3 above the optimum, in float64 coefficients.
+    X, y = _standardised(load_wine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDClassifier(alpha=1.0 / len(y), penalty="l1").fit(X.astype(np.float32), y)
+    exact = GDClassifier(alpha=1.0 / len(y), penalty="l1").fit(X, y)
+    assert model.coef_.dtype == np.float32
+    assert model.n_iter_ <= 30
+    assert_allclose(model.predict_proba(X), exact.predict_proba(X), rtol=0, atol=1e-4)
 
 
 def test_an_l1_fit_of_a_column_far_off_zero_is_fitted_about_its_centre():
