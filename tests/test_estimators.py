@@ -393,8 +393,12 @@ def test_sparse_csr_input_gives_the_dense_result(Estimator, loader, penalty, bat
                          max_iter=max_iter, tol=None).fit(data, y, sample_weight)
 
     dense, sparse = fit(X), fit(X_csr)
-    assert_allclose(sparse.coef_, dense.coef_, rtol=0, atol=1e-10)
-    assert_allclose(sparse.intercept_, dense.intercept_, rtol=0, atol=1e-10)
+    # At the optimum, a last-bit difference of the Hessians moves the coefficients by it
+    # times the condition number (1e5 for the breast-cancer table's; proximal Newton's L1
+    # fits land on it: 1.5e-10 apart on the minimum versions' BLAS).
+    atol = 1e-9 if batch_size is None else 1e-10
+    assert_allclose(sparse.coef_, dense.coef_, rtol=0, atol=atol)
+    assert_allclose(sparse.intercept_, dense.intercept_, rtol=0, atol=atol)
     assert_allclose(sparse.predict(X_csr), dense.predict(X), rtol=1e-10, atol=1e-10)
     if penalty == "l1":
         assert_array_equal(sparse.coef_ == 0, dense.coef_ == 0)
