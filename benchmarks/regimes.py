@@ -85,6 +85,20 @@ def _onehot(n, k, rng, rows_per_level=12):
     return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
 
 
+def _categoricals(n, k, rng):
+    """Twenty categoricals of 3 to 2 000 levels (Zipf-skewed: a few frequent levels and
+    a long tail), as census-like tables have, and 5 numeric columns, one-hot encoded to
+    CSR (about 3 500 columns, 25 nonzeros a row)."""
+    levels = [3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 30, 50, 80, 120, 200, 300, 500, 800,
+              1200, 2000]
+    cats = np.column_stack([np.minimum(rng.zipf(1.5, n), size) - 1 for size in levels])
+    numeric = StandardScaler().fit_transform(rng.standard_normal((n, 5)))
+    X = sp.hstack([OneHotEncoder().fit_transform(cats), sp.csr_matrix(numeric)],
+                  format="csr")
+    scores = X @ (rng.standard_normal((X.shape[1], k)) * 0.7)
+    return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+
+
 def _text(n, p, k, rng, density=1e-3):
     """Sparse non-negative tf-idf-like rows: Zipf column frequencies, L2-normalised."""
     nnz_row = max(int(p * density), 2)
@@ -149,7 +163,10 @@ def cells(quick):
     for k in (2, 5):
         table.append((f"onehot-k{k}", f"one-hot 20000/{shrink} rows, K={k}",
                       lambda k=k: _onehot(20_000 // shrink, k, rng())))
-    for k in (2, 3):
+    for k in (2, 5):
+        table.append((f"categoricals-k{k}", f"one-hot of 20 categoricals 30000/{shrink} "
+                      f"rows, K={k}", lambda k=k: _categoricals(30_000 // shrink, k, rng())))
+    for k in (2, 3, 10):
         table.append((f"text-k{k}", f"text-like 20000/{shrink} x 30000, K={k}",
                       lambda k=k: _text(20_000 // shrink, 30_000, k, rng())))
     for k in (2, 5):

@@ -666,12 +666,19 @@ class LinearObjective:
                                 self._total_weight,
                                 self.column_centre if centred else None)
 
-    def hessian_block_diagonals(self, w):
+    def hessian_block_diagonals(self, w, columns=None):
         """The diagonals of :meth:`hessian_blocks`, of shape ``(n_outputs, n_cols)``,
-        without the matrices: one pass over the squares of X for all outputs."""
-        return _curvature.gram_diagonals(self.X, self._block_weights(w),
-                                         self.fit_intercept, self._total_weight,
-                                         self._sparse_squares)
+        without the matrices: one pass over the squares of X for all outputs. With
+        ``columns`` (a sparse matrix of some of X's columns), also each output's block
+        over them and the intercept, ``(n_outputs, m, m)``, from the same raw prediction
+        (see :class:`skgd._curvature.Split`)."""
+        weights = self._block_weights(w)
+        diagonals = _curvature.gram_diagonals(self.X, weights, self.fit_intercept,
+                                              self._total_weight, self._sparse_squares)
+        if columns is None:
+            return diagonals
+        return diagonals, _curvature.column_grams(columns, weights, self.fit_intercept,
+                                                  self._total_weight)
 
     def _block_weights(self, w):
         """The rows' weights in each output's block (:meth:`hessian_blocks`): the

@@ -1,5 +1,6 @@
 """Tests of skgd._curvature: the curvature bound, the metrics and what "auto" picks."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -9,7 +10,7 @@ from numpy.testing import assert_allclose
 from scipy.optimize import approx_fprime
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Lasso
+from sklearn.linear_model import Lasso, LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import skgd._curvature as curvature
@@ -130,8 +131,13 @@ def test_wide_sparse_X_never_builds_a_square_matrix(monkeypatch):
     y = (X @ rng.normal(size=20_000) > 0).astype(int)
     y[:2] = [0, 1]
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("a p x p matrix was built")
+    gram = curvature.gram
+
+    def refuse(X, *args, **kwargs):
+        # The split metric's blocks over a few frequent columns are allowed.
+        if X.shape[1] > curvature.HEAVY_MAX_COLUMNS:
+            raise AssertionError("a p x p matrix was built")
+        return gram(X, *args, **kwargs)
 
     monkeypatch.setattr(curvature, "gram", refuse)
     # Fewer rows than half the columns (and 200 nonzeros a row, so that a step in an
@@ -844,6 +850,109 @@ def test_a_default_fit_in_the_sparse_full_metric_is_logistic_regression(monkeypa
     assert_allclose(copy.decision_function(X), model.decision_function(X), rtol=0)
     copy.partial_fit(X, y)
     assert np.all(np.isfinite(copy.coef_))
+
+
+# -- the split metric: sparse X's frequent columns in a dense block ------------------------
+def _text_like(n=3000, p=2000, k=3, seed=0, per_row=12):
+    """Non-negative CSR rows with Zipf column frequencies (a few columns in most rows),
+    y from a softmax of a linear score."""
+    rng = np.random.default_rng(seed)
+    cols = np.minimum(rng.zipf(1.2, (n, per_row)), p) - 1
+    X = sp.csr_matrix((rng.random(n * per_row), (np.repeat(np.arange(n), per_row),
+                                                 cols.ravel())), shape=(n, p))
+    X.sum_duplicates()
+    scores = X @ rng.normal(size=(p, k)) * 2
+    return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+
+
+def test_heavy_columns_are_the_frequent_ones_of_sparse_X_only():
+    X, y = _text_like()
+    objective = LinearObjective(CategoricalCrossEntropy(3), X, y, alpha=1e-3)
+    heavy, passes = curvature._heavy_columns(objective)
+    counts = np.bincount(X.indices, minlength=X.shape[1])
+    assert 0 < len(heavy) <= curvature.HEAVY_MAX_COLUMNS and passes >= 1
+    assert counts[heavy].min() >= max(curvature.HEAVY_MIN_SHARE * X.shape[0],
+                                       curvature.HEAVY_MIN_ROWS)
+    assert counts[heavy].min() >= np.delete(counts, heavy).max()
+    # Dense X, and sparse X of no frequent column (a category a row), have none.
+    dense = LinearObjective(CategoricalCrossEntropy(3), X.toarray(), y, alpha=1e-3)
+    assert curvature._heavy_columns(dense) == (None, 0)
+    eye = LinearObjective(BinaryCrossEntropy(), sp.eye(60, format="csr"),
+                          np.arange(60) % 2 * 1.0)
+    assert curvature._heavy_columns(eye) == (None, 0)
+
+
+@pytest.mark.parametrize("k, weighted", [(2, False), (3, True)])
+def test_the_split_metric_is_its_matrix_and_its_steps_its_inverse(k, weighted):
+    X, y = _text_like(k=k)
+    rng = np.random.default_rng(1)
+    weight = rng.uniform(0.5, 2.0, X.shape[0]) if weighted else None
+    loss = BinaryCrossEntropy() if k == 2 else CategoricalCrossEntropy(k)
+    objective = LinearObjective(loss, X, y * 1.0 if k == 2 else y, weight, alpha=1e-3)
+    start = curvature.diagonal(objective, local=True)
+    w = rng.normal(size=objective.n_params) * 0.1
+    heavy, _ = curvature._heavy_columns(objective)
+    for metric in (start, start.refresh(w)):
+        assert isinstance(metric, curvature.Split)
+        u, v, g = rng.normal(size=(3, objective.n_params))
+        assert metric.inner(u, v) == pytest.approx(metric.inner(v, u), rel=1e-12)
+        assert metric.inner(u, u) > 0
+        # The step is M^-1 g (before the softmax's centring over the classes).
+        plain = copy.copy(metric)
+        plain.shift = None
+        assert metric.inner(plain.direction(g), v) == pytest.approx(g @ v, rel=1e-8)
+        if metric is start:
+            continue
+        # Refitted, the blocks are the Hessian's over the heavy columns and the
+        # intercept (each class's diagonal block for the softmax), the diagonal its own.
+        hessian = (objective.local_hessian(w) if k == 2
+                   else objective.hessian_blocks(w)[0])
+        index = np.append(heavy, objective.n_features)
+        block = hessian[np.ix_(index, index)]
+        if k > 2:
+            block[:-1, :-1] += objective.l2_reg_strength * np.eye(len(heavy))
+        assert_allclose(np.asarray(metric.matrix)[0], block, rtol=1e-10)
+        rest = np.setdiff1d(np.arange(objective.n_features), heavy)[:5]
+        e = np.zeros(objective.n_params)
+        e[rest[0]] = 1.0
+        assert metric.inner(e, e) == pytest.approx(
+            hessian[rest[0], rest[0]] + (objective.l2_reg_strength if k > 2 else 0),
+            rel=1e-10)
+
+
+def test_a_default_fit_of_text_like_X_reaches_the_exact_objective_in_the_split_metric():
+    X, y = _text_like(k=3)
+    alpha = 1 / X.shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDClassifier(alpha=alpha).fit(X, y)
+    objective = LinearObjective(CategoricalCrossEntropy(3), X, y, alpha=alpha)
+    assert curvature._heavy_columns(objective)[0] is not None
+    assert (model.solver_, model.preconditioner_) == ("lbfgs", "diagonal")
+    exact = LogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(X, y)
+    loss = objective.loss(np.append(model.coef_.ravel(), model.intercept_))
+    best = objective.loss(np.append(exact.coef_.ravel(), exact.intercept_))
+    assert loss <= best * (1 + 1e-9)
+    # float32 X keeps float32, at its rounding of the same optimum.
+    single = GDClassifier(alpha=alpha).fit(X.astype(np.float32), y)
+    assert single.coef_.dtype == np.float32
+    loss32 = objective.loss(np.append(single.coef_.ravel(), single.intercept_)
+                            .astype(np.float64))
+    assert loss32 <= best * (1 + 1e-5)
+    # partial_fit continues from the fit in its diagonal.
+    model.partial_fit(X[:100], y[:100])
+    assert np.all(np.isfinite(model.coef_))
+
+
+def test_sparse_X_of_dense_rows_sums_its_gram_matrix_over_dense_blocks(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = sp.random(400, 30, density=0.5, format="csr", random_state=0)
+    weight = rng.uniform(0.0, 2.0, 400)
+    assert curvature._dense_gram_pays(X)
+    dense = curvature.gram(X, weight, True, 400.0)
+    monkeypatch.setattr(curvature, "_dense_gram_pays", lambda X: False)
+    assert_allclose(dense, curvature.gram(X, weight, True, 400.0), rtol=1e-12)
+    assert_allclose(dense, curvature.gram(X.toarray(), weight, True, 400.0), rtol=1e-12)
 
 
 # -- issue 23: mini-batch and stream bounds ---------------------------------------------------
