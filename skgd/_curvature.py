@@ -645,7 +645,7 @@ class Split(Diagonal):
     Sparse X's frequent columns (text's common words, a categorical of few levels) meet
     in many rows, each other's and the intercept's: a coupling that a diagonal leaves to
     L-BFGS's memory, and a small dense block takes in (text-like CSR X, 20 000 x 30 000
-    with 10 classes: 56 epochs where the diagonal took 230). A seed for L-BFGS, refitted
+    with 10 classes: 34 epochs where the diagonal took 230). A seed for L-BFGS, refitted
     as the diagonal is."""
 
     def __init__(self, weights, inverse, columns, matrix, block_inverse, refresh=None,
