@@ -99,6 +99,11 @@ def _categoricals(n, k, rng):
     return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
 
 
+def _dense_array(data):
+    X, y = data
+    return X.toarray(), y
+
+
 def _text(n, p, k, rng, density=1e-3):
     """Sparse non-negative tf-idf-like rows: Zipf column frequencies, L2-normalised."""
     nnz_row = max(int(p * density), 2)
@@ -166,6 +171,11 @@ def cells(quick):
     for k in (2, 5):
         table.append((f"categoricals-k{k}", f"one-hot of 20 categoricals 30000/{shrink} "
                       f"rows, K={k}", lambda k=k: _categoricals(30_000 // shrink, k, rng())))
+    for k in (2, 5):
+        # The same kind of table as pandas.get_dummies gives it: dense, 99 % zeros.
+        table.append((f"dense-categoricals-k{k}", f"one-hot of 20 categoricals, dense, "
+                      f"10000/{shrink} rows, K={k}",
+                      lambda k=k: _dense_array(_categoricals(10_000 // shrink, k, rng()))))
     for k in (2, 3, 10):
         table.append((f"text-k{k}", f"text-like 20000/{shrink} x 30000, K={k}",
                       lambda k=k: _text(20_000 // shrink, 30_000, k, rng())))

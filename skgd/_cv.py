@@ -345,6 +345,9 @@ class _BaseGDCV(_CallbackSupport, BaseEstimator):
                              multi_output=self._regression, y_numeric=self._regression)
         if not self._regression:
             check_classification_targets(y)
+        if base.preconditioner == "auto" and base.batch_size is None:
+            # As the estimator's fit: wide dense X of mostly zeros descends as CSR.
+            X = _curvature.sparse_where_it_pays(X)
         sample_weight = _unit_scale(base._host_sample_weight(sample_weight, X.shape[0],
                                                              X.dtype))
         # The whole data's classes and weights, checked before any fold's (see _fold).

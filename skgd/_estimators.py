@@ -294,6 +294,9 @@ class _BaseGD(_CallbackSupport, BaseEstimator):
             X, y, sample_weight, held_out = self._validation_split(X, y, sample_weight, rng)
         y, sample_weight = (move_to(array, xp, device) for array in (y, sample_weight))
         alpha, l1_ratio = self._penalty()
+        if not partial and self.preconditioner == "auto" and self.batch_size is None:
+            # Wide dense X of mostly zeros (one-hot columns) descends as CSR.
+            X = _curvature.sparse_where_it_pays(X)
         objective = LinearObjective(loss, X, y, sample_weight, alpha=alpha,
                                     l1_ratio=l1_ratio, fit_intercept=self.fit_intercept)
         validation = None if held_out is None else self._validation_score(objective,
@@ -1010,10 +1013,12 @@ class GDRegressor(RegressorMixin, _BaseGD):
         or 1/2 for the squared error, the binary and the softmax cross-entropy), in
         which a step of 1 cannot diverge; for L-BFGS the curvature at the start,
         refitted along the way. Either way least squares takes one step, whatever the
-        collinearity. ``"diagonal"``: its diagonal (for the bound, scaled to stay one).
-        None: the plain metric. ``"auto"`` picks ``"full"`` for up to 1024 columns
-        (L-BFGS: up to 256, beyond only where its Gram matrix costs at most about 200
-        gradient passes) and ``"diagonal"`` beyond, for full-batch fits; with L1 the
+        collinearity. ``"diagonal"``: its diagonal (for the bound, scaled to stay one;
+        for L-BFGS on sparse X, with a dense block over the columns in many rows and
+        the intercept). None: the plain metric. ``"auto"`` picks ``"full"`` for up to
+        1024 columns (L-BFGS: up to 256, beyond only where its Gram matrix costs at
+        most about 200 gradient passes) and ``"diagonal"`` beyond, for full-batch fits
+        (which take wider dense X of at most 10 % nonzeros as CSR); with L1 the
         diagonal form (exact soft thresholds) unless L-BFGS takes proximal Newton steps
         in the full one; for mini-batches, ``partial_fit`` and Adam it is None. Adam,
         which scales each coordinate itself, ignores it. ``preconditioner_`` tells what

@@ -944,6 +944,30 @@ def test_a_default_fit_of_text_like_X_reaches_the_exact_objective_in_the_split_m
     assert np.all(np.isfinite(model.coef_))
 
 
+def test_wide_dense_X_of_mostly_zeros_is_fitted_as_csr():
+    # Dense one-hot columns (pandas.get_dummies) beyond FULL_MAX_COLUMNS: the fit is the
+    # CSR fit's, in its metric, whatever the container.
+    rng = np.random.default_rng(0)
+    codes = np.column_stack([np.minimum(rng.zipf(1.2, 2000), 400) - 1,
+                             rng.integers(0, 450, (2000, 2))])
+    sparse = OneHotEncoder().fit_transform(codes).tocsr()
+    assert sparse.shape[1] > curvature.FULL_MAX_COLUMNS
+    dense = sparse.toarray()
+    y = (sparse @ rng.normal(size=sparse.shape[1]) + rng.normal(size=2000) > 0).astype(int)
+    assert sp.issparse(curvature.sparse_where_it_pays(dense))
+    assert not sp.issparse(curvature.sparse_where_it_pays(dense[:, :1000]))
+    assert not sp.issparse(curvature.sparse_where_it_pays(dense + 1.0))
+    from_dense = GDClassifier(alpha=1e-3).fit(dense, y)
+    from_sparse = GDClassifier(alpha=1e-3).fit(sparse, y)
+    assert from_dense.n_iter_ == from_sparse.n_iter_
+    assert from_dense.preconditioner_ == from_sparse.preconditioner_
+    assert_allclose(from_dense.coef_, from_sparse.coef_, rtol=1e-10, atol=1e-12)
+    # The textbook path keeps dense X as it came (and reaches the same optimum).
+    plain = GDClassifier(alpha=1e-3, preconditioner=None, max_iter=5000).fit(dense, y)
+    assert plain.preconditioner_ is None
+    assert_allclose(plain.predict_proba(dense), from_dense.predict_proba(dense), atol=1e-4)
+
+
 def test_sparse_X_of_dense_rows_sums_its_gram_matrix_over_dense_blocks(monkeypatch):
     rng = np.random.default_rng(0)
     X = sp.random(400, 30, density=0.5, format="csr", random_state=0)
