@@ -108,19 +108,19 @@ def _dense_gram_pays(X):
     return _SPARSE_PAIR_COST * pairs > X.shape[0] * X.shape[1] ** 2 / 2
 
 
-# Dense NumPy X wider than FULL_MAX_COLUMNS with at most this share of nonzeros (one-hot
-# columns from pandas.get_dummies or a dense OneHotEncoder) is fitted as CSR: its
-# products then cost its nonzeros, and its metric is sparse X's (the sparse full metric
-# of one-hot columns, the split metric of frequent ones). 10 000 rows of twenty
-# one-hot categoricals (2 470 columns, 1 % nonzeros) with 5 classes: 33 s dense, 506
-# epochs of dense products in the diagonal metric.
+# Dense NumPy X of more than GRAM_MAX_COLUMNS columns with at most this share of
+# nonzeros (one-hot columns from pandas.get_dummies or a dense OneHotEncoder) is fitted
+# as CSR: its products then cost its nonzeros, and its metric is sparse X's (the sparse
+# full metric of one-hot columns, the split metric of frequent ones). 10 000 rows of
+# twenty one-hot categoricals (2 470 columns, 1 % nonzeros) with 5 classes: 33 s dense,
+# 506 epochs of dense products in the diagonal metric; 1 000 rows (991 columns) 0.52 s.
 SPARSE_MAX_DENSITY = 0.1
 
 
 def sparse_where_it_pays(X):
     """X as CSR where it is dense NumPy, wide and mostly zeros (``SPARSE_MAX_DENSITY``),
     else X itself."""
-    if (not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] <= FULL_MAX_COLUMNS
+    if (not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] <= GRAM_MAX_COLUMNS
             or np.count_nonzero(X) > SPARSE_MAX_DENSITY * X.size):
         return X
     # Row block by row block, in cache: 22 ms for 10 000 x 2 470 where scipy's

@@ -1018,11 +1018,11 @@ class GDRegressor(RegressorMixin, _BaseGD):
         the intercept). None: the plain metric. ``"auto"`` picks ``"full"`` for up to
         1024 columns (L-BFGS: up to 256, beyond only where its Gram matrix costs at
         most about 200 gradient passes) and ``"diagonal"`` beyond, for full-batch fits
-        (which take wider dense X of at most 10 % nonzeros as CSR); with L1 the
-        diagonal form (exact soft thresholds) unless L-BFGS takes proximal Newton steps
-        in the full one; for mini-batches, ``partial_fit`` and Adam it is None. Adam,
-        which scales each coordinate itself, ignores it. ``preconditioner_`` tells what
-        was used.
+        (which take dense X of over 256 columns and at most 10 % nonzeros as CSR);
+        with L1 the diagonal form (exact soft thresholds) unless L-BFGS takes proximal
+        Newton steps in the full one; for mini-batches, ``partial_fit`` and Adam it is
+        None. Adam, which scales each coordinate itself, ignores it.
+        ``preconditioner_`` tells what was used.
     momentum : float, default=0.0
         Heavy-ball momentum of ``solver="gd"``; ignored by the other solvers.
     nesterov : bool, default=False

@@ -945,7 +945,7 @@ def test_a_default_fit_of_text_like_X_reaches_the_exact_objective_in_the_split_m
 
 
 def test_wide_dense_X_of_mostly_zeros_is_fitted_as_csr():
-    # Dense one-hot columns (pandas.get_dummies) beyond FULL_MAX_COLUMNS: the fit is the
+    # Dense one-hot columns (pandas.get_dummies) beyond GRAM_MAX_COLUMNS: the fit is the
     # CSR fit's, in its metric, whatever the container.
     rng = np.random.default_rng(0)
     codes = np.column_stack([np.minimum(rng.zipf(1.2, 2000), 400) - 1,
@@ -955,7 +955,7 @@ def test_wide_dense_X_of_mostly_zeros_is_fitted_as_csr():
     dense = sparse.toarray()
     y = (sparse @ rng.normal(size=sparse.shape[1]) + rng.normal(size=2000) > 0).astype(int)
     assert sp.issparse(curvature.sparse_where_it_pays(dense))
-    assert not sp.issparse(curvature.sparse_where_it_pays(dense[:, :1000]))
+    assert not sp.issparse(curvature.sparse_where_it_pays(dense[:, :200]))
     assert not sp.issparse(curvature.sparse_where_it_pays(dense + 1.0))
     from_dense = GDClassifier(alpha=1e-3).fit(dense, y)
     from_sparse = GDClassifier(alpha=1e-3).fit(sparse, y)
