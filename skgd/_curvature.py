@@ -1363,7 +1363,7 @@ def _factor(objective, data, ridge, cut=None, floor=None):
     return _on_device(objective, matrix), _on_device(objective, inverse)
 
 
-def _factor_positive(objective, data, ridge):
+def _factor_positive(objective, data, ridge, n_penalised=None):
     """``(M, M^-1)`` as :func:`_factor`, for ``M = data + diag(ridge)`` or a stack of them
     (``data`` of shape ``(K, n_cols, n_cols)``), by a Cholesky factorisation where ``M``
     is positive definite, which a positive L2 term on every coefficient makes it (the
@@ -1372,13 +1372,14 @@ def _factor_positive(objective, data, ridge):
     term, or rounding on a nearly singular matrix). A stack is factored in one call."""
     if data.ndim == 3:
         try:
-            return _cholesky(objective, data, ridge)
+            return _cholesky(objective, data, ridge, n_penalised)
         except np.linalg.LinAlgError:
-            factors = [_factor_positive(objective, block, ridge) for block in data]
+            factors = [_factor_positive(objective, block, ridge, n_penalised)
+                       for block in data]
             xp = objective.xp
             return tuple(xp.stack(parts) for parts in zip(*factors, strict=True))
     try:
-        return _cholesky(objective, data, ridge)
+        return _cholesky(objective, data, ridge, n_penalised)
     except np.linalg.LinAlgError:
         return _factor(objective, data, ridge)
 
@@ -1392,10 +1393,12 @@ def _factor_positive(objective, data, ridge):
 _PIVOT_EPS_POWER = 0.5
 
 
-def _cholesky(objective, data, ridge):
+def _cholesky(objective, data, ridge, n_penalised=None):
     """:func:`_factor_positive`'s factorisation, in the Jacobi scale; raises
     ``LinAlgError`` where ``M`` is not (numerically) positive definite."""
-    if not ridge[: objective.n_features].min() > 0:
+    # The coefficients' ridge (the first n_penalised entries; X's columns by default).
+    penalised = objective.n_features if n_penalised is None else n_penalised
+    if not ridge[:penalised].min() > 0:
         raise np.linalg.LinAlgError("no L2 term")
     matrix = data.copy()
     diagonal = np.einsum("...ii->...i", matrix)  # a view: adds the ridge in place
@@ -1965,24 +1968,13 @@ def column_grams(columns, weights, fit_intercept, total_weight):
 def _block_factor(objective, blocks, ridge, floor):
     """``(M, M^-1)`` of the blocks ``(n_outputs, m, m)`` of :class:`Split` (or one
     ``(1, m, m)`` for every output), the data term's, with the L2 term's ``ridge`` and
-    the ``floor`` on their diagonals, on X's device (by Cholesky in the Jacobi scale, as
-    :func:`_cholesky`)."""
-    matrix = np.array(blocks, dtype=np.float64)
-    diagonal = np.einsum("kii->ki", matrix)  # a view: the ridge and floor go in place
-    diagonal[...] = np.maximum(diagonal + ridge, floor)
-    root = np.sqrt(diagonal)
-    scale = root[:, :, None] * root[:, None, :]
-    pivot = float(_finfo(objective.xp, objective.X.dtype).eps) ** _PIVOT_EPS_POWER
-    inverse = np.empty_like(matrix)
-    for index, scaled in enumerate(matrix / scale):
-        try:
-            inverse[index] = _cholesky_inverse(scaled, pivot)
-        except np.linalg.LinAlgError:
-            # Collinear heavy columns without an L2 term (a categorical's levels sum to
-            # the intercept): the pseudo-inverse leaves their null direction alone.
-            inverse[index] = scipy.linalg.pinvh(scaled)
-    inverse = (inverse + np.swapaxes(inverse, 1, 2)) / (2 * scale)
-    return _on_device(objective, matrix), _on_device(objective, inverse)
+    the ``floor`` on their diagonals, on X's device (:func:`_factor_positive`: Cholesky,
+    or the pseudo-inverse where heavy columns are collinear without an L2 term, as a
+    categorical's levels beside the intercept)."""
+    data = np.array(blocks, dtype=np.float64)
+    diagonal = np.einsum("kii->ki", data)  # a view: the floor goes in place
+    diagonal[...] = np.maximum(diagonal + ridge, floor) - ridge
+    return _factor_positive(objective, data, ridge, len(ridge) - objective.fit_intercept)
 
 
 def _split(objective, diagonals, factor, heavy, refresh, shift):
