@@ -1,5 +1,5 @@
-"""The compiled kernel of small-batch descent (skgd/_sgd_fast.pyx); everything else is in
-pyproject.toml.
+"""The compiled kernel of small-batch descent and of the cross-entropy's passes
+(skgd/_sgd_fast.pyx); everything else is in pyproject.toml.
 
 The extension is optional: where it cannot be compiled (no C compiler) the install goes
 on and skgd runs the same steps in Python (see skgd/_compiled.py).

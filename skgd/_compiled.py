@@ -23,12 +23,12 @@ larger batches run on the Python path, as does everything when the kernel was no
 non-empty value other than ``0``.
 """
 
-import os
-
 import numpy as np
 import scipy.sparse as sp
 
 from ._array_api import is_numpy
+from ._kernel import BUILT as _sgd_fast
+from ._kernel import ENABLED
 from ._updates import (
     BETA1,
     BETA2,
@@ -40,12 +40,6 @@ from ._updates import (
 )
 from .losses import BinaryCrossEntropy, CategoricalCrossEntropy, LinearObjective, SquaredError
 
-try:
-    from . import _sgd_fast  # type: ignore[attr-defined]
-except ImportError:  # installed where the kernel could not be compiled
-    _sgd_fast = None
-
-ENABLED = _sgd_fast is not None and os.environ.get("SKGD_PURE_PYTHON", "") in ("", "0")
 # Above these batch sizes the Python path is as fast: its interpreter work per step is
 # spread over many rows, and NumPy's BLAS products beat the kernel's loops on dense rows.
 # Measured on 200 000 x 100 dense binary and 100 000 x 50 10-class epochs (the kernel 1.1x

@@ -46,7 +46,7 @@ import scipy.sparse
 import scipy.sparse as sp
 import scipy.sparse.linalg
 
-from ._array_api import get_namespace, is_numpy, to_numpy
+from ._array_api import column_sums, get_namespace, is_numpy, to_numpy
 
 # Below this many columns (with the intercept), the Gram matrix gives lambda_max exactly
 # in one pass; wider X uses block power iteration, a pass per iteration.
@@ -176,7 +176,9 @@ def one_blas_thread():
 
 
 def _finite_or_raise(matrix, what):
-    if not np.all(np.isfinite(matrix)):
+    # (Array methods: NumPy's function wrappers cost microseconds a call, which the
+    # small matrices of small fits pay at every refit.)
+    if not np.isfinite(matrix).all():
         raise ValueError(
             f"The {what} of X overflows: X has entries too large for its dtype to square "
             "(about 1e154 in float64, 1e19 in float32). Rescale X, e.g. with "
@@ -382,7 +384,7 @@ def gram_diagonals(X, weights, fit_intercept, total_weight, squares=None):
             diagonals += xp.astype(_squares(X_block).T @ weight, xp.float64)
     diagonals = to_numpy(diagonals).T
     if fit_intercept:
-        corner = to_numpy(xp.sum(weights, axis=0, dtype=xp.float64))
+        corner = to_numpy(xp.astype(column_sums(weights, xp), xp.float64))
         diagonals = np.column_stack([diagonals, corner])
     return _finite_or_raise(diagonals / total_weight, "squared column norm")
 
@@ -1305,7 +1307,7 @@ def _on_device(objective, array):
     dtype = objective.X.dtype
     largest = float(_finfo(objective.xp, dtype).max)
     # The largest magnitude, not a comparison of every entry: also NaN fails the test.
-    extreme = float(np.max(np.abs(array), initial=0.0))
+    extreme = float(np.abs(array).max(initial=0.0))
     if not extreme < largest:
         raise ValueError(
             "The curvature of the objective overflows the dtype of X: X has entries "
@@ -1438,7 +1440,7 @@ def _cholesky_inverse(matrix, pivot):
     """The inverse of a symmetric matrix of unit diagonal by its Cholesky factor; raises
     ``LinAlgError`` where a squared pivot is not above ``pivot``."""
     factor, info = scipy.linalg.lapack.dpotrf(matrix, lower=True, clean=False)
-    if info != 0 or not np.diagonal(factor).min() ** 2 > pivot:
+    if info != 0 or not factor.diagonal().min() ** 2 > pivot:
         raise np.linalg.LinAlgError("not positive definite, or ill-conditioned")
     if len(matrix) >= _POTRI_MIN_SIZE:
         inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True)
@@ -1474,7 +1476,13 @@ def _class_shift(objective):
     term: the same coefficients added to every class change it, and its optimum is not
     the one whose coefficients sum to zero over the classes."""
     shift_invariant = getattr(objective.loss_function, "shift_invariant", False)
-    return _ClassShift(objective) if shift_invariant and not _l1(objective) else None
+    if not shift_invariant or _l1(objective):
+        return None
+    # One a fit (kept on the objective): its metrics share the projector it builds.
+    shift = objective.__dict__.get("_class_shift")
+    if shift is None:
+        shift = objective.__dict__["_class_shift"] = _ClassShift(objective)
+    return shift
 
 
 def _centre(objective):
@@ -1635,7 +1643,7 @@ def _exact_softmax(objective, cost):
             # the whole matrix's (a column of 1e8 beside unit ones) drowned their
             # curvature in its rounding, and the steps left the intercepts where they were.
             block = data[objective.n_coef:, objective.n_coef:]
-            lift = np.trace(block) / block.shape[0]
+            lift = block.trace() / block.shape[0]
             block += lift if lift > 0 else 1.0
         return Dense(*_factor_positive(objective, data, flat_ridge), shift, newton,
                      centre)
@@ -1644,15 +1652,42 @@ def _exact_softmax(objective, cost):
     return newton
 
 
+# The largest flat vector whose class centring is a product by a matrix (see
+# _ClassShift._projector): 256 x 256 in float64, 0.5 MiB.
+PROJECTOR_MAX_PARAMS = 256
+
+
 class _ClassShift:
     """Removes from a flat vector its mean over the classes, per feature and intercept."""
 
     def __init__(self, objective):
         self.n_outputs, self.n_features = objective.n_outputs, objective.n_features
         self.n_coef = objective.n_coef
+        self._projectors = {}
+
+    def _projector(self, array):
+        """The centring as a matrix in ``array``'s dtype, for NumPy arrays of at most
+        ``PROJECTOR_MAX_PARAMS`` rows (None elsewhere): on small fits one product, 1-2 us,
+        where the reshapes, sums and concatenation below took 10-15 (a few times a
+        step, and once a refit)."""
+        n = array.shape[0]
+        if n > PROJECTOR_MAX_PARAMS or type(array) is not np.ndarray:
+            return None
+        projector = self._projectors.get((n, array.dtype))
+        if projector is None:
+            # Each entry's feature (the intercepts' is n_features): the entries a mean
+            # over the classes averages.
+            feature = np.concatenate([np.tile(np.arange(self.n_features), self.n_outputs),
+                                      np.full(n - self.n_coef, self.n_features)])
+            projector = np.eye(n) - (feature[:, None] == feature) / self.n_outputs
+            projector = self._projectors[n, array.dtype] = projector.astype(array.dtype)
+        return projector
 
     def centre_rows(self, matrix):
         """``centre`` applied to each column of ``matrix`` (a new array)."""
+        projector = self._projector(matrix)
+        if projector is not None:
+            return projector @ matrix
         xp = get_namespace(matrix)[0]
         n_cols = matrix.shape[1]
         coef = xp.reshape(matrix[: self.n_coef, :],
@@ -1664,6 +1699,9 @@ class _ClassShift:
         return xp.concat(parts, axis=0)
 
     def centre(self, w):
+        projector = self._projector(w)
+        if projector is not None:
+            return projector @ w
         xp = get_namespace(w)[0]
         coef = xp.reshape(w[: self.n_coef], (self.n_outputs, self.n_features))
         # Sums, not means: NumPy's mean costs several times a sum on small arrays, and

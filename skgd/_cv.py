@@ -62,6 +62,7 @@ from ._estimators import (
     _check_dense_y,
     _check_weight_sum,
     _is_dask,
+    _ParamNamesOnce,
     _take_rows,
     _targets_in,
 )
@@ -233,7 +234,7 @@ def _refitted(self):
     return True
 
 
-class _BaseGDCV(_CallbackSupport, BaseEstimator):
+class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
     """The search shared by both CV estimators."""
 
     # groups goes to the splitter, as in LogisticRegressionCV: see get_metadata_routing.

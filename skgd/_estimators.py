@@ -18,7 +18,7 @@ import math
 import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,6 +80,24 @@ except ImportError:  # scikit-learn < 1.9 has no callback API: fits report to no
 
         def _init_callback_context(self, task_name, max_subtasks):
             return None
+
+
+class _ParamNamesOnce:
+    """``BaseEstimator._get_param_names`` read once a class: scikit-learn reads the
+    signature of ``__init__`` at every ``get_params``, which every fit's parameter
+    validation and every ``clone`` call (0.14 ms a call with these estimators' 28
+    parameters: a tenth of a small fit, more of a search's). A class's signature does
+    not change."""
+
+    _param_names: ClassVar[dict[type, list[str]]] = {}
+
+    @classmethod
+    def _get_param_names(cls):
+        names = _ParamNamesOnce._param_names.get(cls)
+        if names is None:
+            names = _ParamNamesOnce._param_names[cls] = super()._get_param_names()
+        return list(names)
+
 
 # Share of L1 in R(W) for the fixed penalties; "elasticnet" takes l1_ratio.
 _L1_SHARE = {"l2": 0.0, "l1": 1.0}
@@ -151,7 +169,7 @@ def _lazy_on_dask(method: _Method) -> _Method:
     return cast(_Method, predict)
 
 
-class _BaseGD(_CallbackSupport, BaseEstimator):
+class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
     """Parameters, fitting and prediction shared by both estimators."""
 
     _parameter_constraints: dict = {

@@ -10,6 +10,10 @@ the same order and in the parameters' dtype, so that both paths take the same st
 sums (dot products, the loss, the batch's gradient) run in double, where NumPy's BLAS
 sums in its own order. Non-finite values propagate as NumPy lets them: a diverging epoch
 returns them and the engine raises.
+
+Beside the epochs, the cross-entropy's per-sample loss and gradient of a full-batch pass
+(``softmax_loss_gradient``, ``sigmoid_loss_gradient``, ``softmax``), which
+:mod:`skgd.losses` takes for float64 NumPy raw predictions.
 """
 
 from libc.math cimport exp, fabs, log, log1p, pow, sqrt
@@ -447,3 +451,112 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
             for k in range(n_outputs if fit_intercept else 0):
                 average[n_coef + k] = <floating> intercept_average[k]
     return objective, n_updates, n_averaged
+
+
+def softmax_loss_gradient(const double[:, ::1] raw, const double[::1] y,
+                          const double[::1] sample_weight, double[::1] loss,
+                          double[:, ::1] grad):
+    """Each row's softmax cross-entropy into ``loss`` and its gradient ``softmax(raw) -
+    one_hot(y)`` into ``grad``, times the row's weight where ``sample_weight`` is not
+    empty, in one pass over the rows: the seven NumPy passes of
+    ``CategoricalCrossEntropy.loss_gradient`` (the row maxima, the shift, exp, the sums,
+    the division, the gather and the scatter), in the same order of operations. A row of
+    weight 0 (a search's test rows) is 0 in both, whatever its raw prediction. ``raw`` is
+    read only. Raises ValueError where a label is not a class index (0 to K - 1)."""
+    cdef Py_ssize_t n = raw.shape[0], n_classes = raw.shape[1], i, k, true_class
+    cdef Py_ssize_t bad = -1
+    cdef bint weighted = sample_weight.shape[0] > 0
+    cdef double top, total, weight = 1.0
+    cdef const double* row
+    cdef double* out
+    with nogil:
+        for i in range(n):
+            # The label indexes the row: checked, as NumPy's take checks its index.
+            if not (0 <= y[i] < n_classes) or y[i] != <Py_ssize_t> y[i]:
+                bad = i
+                break
+            out = &grad[i, 0]
+            if weighted:
+                weight = sample_weight[i]
+                if weight == 0:
+                    for k in range(n_classes):
+                        out[k] = 0.0
+                    loss[i] = 0.0
+                    continue
+            row = &raw[i, 0]
+            top = row[0]
+            for k in range(1, n_classes):
+                if row[k] > top or row[k] != row[k]:
+                    top = row[k]
+            total = 0.0
+            for k in range(n_classes):
+                # An entry equal to an infinite maximum is the limit's 0, not inf - inf.
+                out[k] = exp(0.0 if row[k] == top else row[k] - top)
+                total += out[k]
+            for k in range(n_classes):
+                out[k] /= total
+            true_class = <Py_ssize_t> y[i]
+            out[true_class] -= 1
+            loss[i] = log(total) - (0.0 if row[true_class] == top
+                                    else row[true_class] - top)
+            if weighted:
+                loss[i] *= weight
+                for k in range(n_classes):
+                    out[k] *= weight
+    if bad >= 0:
+        raise ValueError(f"y_true[{bad}] = {y[bad]} is not a class index: the labels of "
+                         f"the softmax's cross-entropy are 0 to {n_classes - 1}.")
+
+
+def softmax(const double[:, ::1] raw, double[:, ::1] proba):
+    """Each row's softmax into ``proba``, as ``softmax_loss_gradient`` computes it."""
+    cdef Py_ssize_t n = raw.shape[0], n_classes = raw.shape[1], i, k
+    cdef double top, total
+    cdef const double* row
+    cdef double* out
+    with nogil:
+        for i in range(n):
+            row = &raw[i, 0]
+            out = &proba[i, 0]
+            top = row[0]
+            for k in range(1, n_classes):
+                if row[k] > top or row[k] != row[k]:
+                    top = row[k]
+            total = 0.0
+            for k in range(n_classes):
+                out[k] = exp(0.0 if row[k] == top else row[k] - top)
+                total += out[k]
+            for k in range(n_classes):
+                out[k] /= total
+
+
+def sigmoid_loss_gradient(const double[::1] raw, const double[::1] y,
+                          const double[::1] sample_weight, double[::1] loss,
+                          double[::1] grad):
+    """Each sample's binary cross-entropy into ``loss`` and its gradient ``expit(raw) -
+    y`` into ``grad``, times its weight where ``sample_weight`` is not empty, as
+    ``BinaryCrossEntropy.loss_gradient`` computes them (from one ``exp(-|z|)``) in one
+    pass. A sample of weight 0 is 0 in both. ``raw`` is read only."""
+    cdef Py_ssize_t n = raw.shape[0], i
+    cdef bint weighted = sample_weight.shape[0] > 0
+    cdef double z, e, value, shifted, weight = 1.0
+    with nogil:
+        for i in range(n):
+            if weighted:
+                weight = sample_weight[i]
+                if weight == 0:
+                    loss[i] = 0.0
+                    grad[i] = 0.0
+                    continue
+            z = raw[i]
+            e = exp(-fabs(z))
+            value = log1p(e)
+            shifted = (1 - 2 * y[i]) * z
+            # max(shifted, 0) as NumPy's maximum takes it: NaN propagates.
+            if shifted > 0 or shifted != shifted:
+                value += shifted
+            grad[i] = (1.0 if z >= 0 else e) / (1 + e) - y[i]
+            if weighted:
+                value *= weight
+                grad[i] *= weight
+            loss[i] = value

@@ -12,10 +12,11 @@ def _kernel() -> str:
     from . import _compiled
 
     if _compiled._sgd_fast is None:
-        return ("not built (no C compiler at install): small-batch epochs run in Python, "
-                "the same steps, slower")
+        return ("not built (no C compiler at install): small-batch epochs and the "
+                "cross-entropy run in Python, the same steps, slower")
     if not _compiled.ENABLED:
-        return "built, off (SKGD_PURE_PYTHON is set): small-batch epochs run in Python"
+        return ("built, off (SKGD_PURE_PYTHON is set): small-batch epochs and the "
+                "cross-entropy run in Python")
     return "built, on"
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from . import _curvature
-from ._array_api import get_namespace, is_numpy, subtract_at
+from . import _curvature, _kernel
+from ._array_api import column_sums, get_namespace, is_numpy, subtract_at
 from ._curvature import row_blocks as _row_blocks
 
 __all__ = [
@@ -152,6 +152,10 @@ class BinaryCrossEntropy(_PerSampleLoss):
         With ``e = exp(-|z|)`` in (0, 1]: ``loss = log1p(e) + max((1 - 2y) z, 0)`` and
         ``expit(z) = 1 / (1 + e)`` for ``z >= 0``, ``e / (1 + e)`` otherwise.
         """
+        if (_compiled_applies(raw_prediction, sample_weight, ndim=1)
+                and raw_prediction.shape[0] <= _COMPILED_SIGMOID_MAX_ROWS):
+            return _compiled(_kernel.BUILT.sigmoid_loss_gradient, y_true, raw_prediction,
+                             sample_weight)
         xp = get_namespace(raw_prediction)[0]
         exp_neg_abs = xp.exp(-xp.abs(raw_prediction))
         loss = xp.log1p(exp_neg_abs)
@@ -284,6 +288,9 @@ class CategoricalCrossEntropy(_PerSampleLoss):
     def loss_gradient(self, y_true: Any, raw_prediction: Any,
                       sample_weight: Any = None) -> tuple[Any, Any]:
         """``(loss, gradient)`` in one pass."""
+        if _compiled_applies(raw_prediction, sample_weight, ndim=2):
+            return _compiled(_kernel.BUILT.softmax_loss_gradient, y_true, raw_prediction,
+                             sample_weight)
         xp, device = get_namespace(raw_prediction)
         n_samples, n_classes = raw_prediction.shape
         true_class = xp.astype(y_true, xp.int64, copy=False)
@@ -304,7 +311,7 @@ class CategoricalCrossEntropy(_PerSampleLoss):
     def local_hessian(cls, raw_prediction):
         """``h(j, k)``: entry ``(j, k)`` of each sample's Hessian ``diag(p) - p p^T`` with
         respect to its raw prediction, of shape (n_samples,)."""
-        proba = cls._log_softmax_parts(raw_prediction)[1]
+        proba = cls.predict_proba(raw_prediction)
 
         def entry(j, k):
             product = -proba[:, j] * proba[:, k]
@@ -317,12 +324,16 @@ class CategoricalCrossEntropy(_PerSampleLoss):
         """``p_k (1 - p_k)`` per sample and class, of shape (n_samples, K): the diagonal of
         each sample's Hessian ``diag(p) - p p^T``, the weights of the Gram matrices on the
         diagonal of the Hessian (see :meth:`LinearObjective.hessian_blocks`)."""
-        proba = cls._log_softmax_parts(raw_prediction)[1]
+        proba = cls.predict_proba(raw_prediction)
         return proba * (1 - proba)
 
     @classmethod
     def predict_proba(cls, raw_prediction: Any) -> Any:
         """Softmax probabilities, of shape (n_samples, K)."""
+        if _compiled_applies(raw_prediction, ndim=2):
+            proba = np.empty_like(raw_prediction)
+            _kernel.BUILT.softmax(raw_prediction, proba)
+            return proba
         return cls._log_softmax_parts(raw_prediction)[1]
 
     @classmethod
@@ -330,6 +341,38 @@ class CategoricalCrossEntropy(_PerSampleLoss):
         """Log-softmax, stable for large ``|raw_prediction|``."""
         shifted, _, log_total = cls._log_softmax_parts(raw_prediction)
         return shifted - log_total[:, None]
+
+
+def _compiled_applies(raw_prediction, sample_weight=None, *, ndim):
+    """Whether the compiled kernel computes a loss and its gradient (or the softmax) of
+    ``raw_prediction``: float64 NumPy arrays in C order of ``ndim`` dimensions, where the
+    kernel is on. One pass over the samples where NumPy makes seven to ten, on one core
+    of this project's machine: the softmax's 1 198 x 10 (the digits) in 108 us against
+    157, 150 x 3 in 10 against 50, 20 000 x 26 in 5.2 ms against 12.6, 50 000 x 3 as
+    fast; the sigmoid's 1 000 in 18 us against 50, 2 000 in 35 against 48, but from
+    about 4 000 NumPy's (32 000: 0.99 ms against 1.15), whose exp and log1p are faster
+    once its calls are paid. float32 stays with NumPy, whose exp is vectorised there."""
+    return (_kernel.ENABLED and type(raw_prediction) is np.ndarray
+            and raw_prediction.dtype == np.float64 and raw_prediction.ndim == ndim
+            and raw_prediction.flags.c_contiguous
+            and (sample_weight is None or isinstance(sample_weight, np.ndarray)))
+
+
+# The sigmoid's kernel takes up to this many samples (see _compiled_applies).
+_COMPILED_SIGMOID_MAX_ROWS = 2048
+
+
+def _compiled(kernel, y_true, raw_prediction, sample_weight):
+    """``(loss, gradient)`` from the compiled ``kernel``, which takes NumPy's place."""
+    loss = np.empty(raw_prediction.shape[0])
+    gradient = np.empty_like(raw_prediction)
+    kernel(raw_prediction, np.ascontiguousarray(y_true, dtype=np.float64),
+           _NO_WEIGHTS if sample_weight is None
+           else np.ascontiguousarray(sample_weight, dtype=np.float64), loss, gradient)
+    return loss, gradient
+
+
+_NO_WEIGHTS = np.empty(0)
 
 
 # The softmax's block refits leave out a class's rows of curvature below this share of
@@ -492,8 +535,9 @@ class LinearObjective:
             else:
                 block_grad = _transposed(grad_raw) @ X_block
             # keepdims gives a 1-D raw prediction's intercept gradient the shape (1,).
-            block_intercept = (xp.sum(grad_raw, axis=0, keepdims=grad_raw.ndim == 1)
-                               if self.fit_intercept else 0.0)
+            block_intercept = (0.0 if not self.fit_intercept
+                               else column_sums(grad_raw, xp) if grad_raw.ndim == 2
+                               else xp.sum(grad_raw, axis=0, keepdims=True))
             if loss is None:
                 loss, grad_coef, grad_intercept = block_loss, block_grad, block_intercept
             else:
@@ -584,18 +628,19 @@ class LinearObjective:
 
     @functools.cached_property
     def _output_index(self):
-        """Each output's positions in the flat vector: its coefficients, then its
-        intercept."""
-        n_features = self.n_features
-        return [np.r_[k * n_features:(k + 1) * n_features,
-                      [self.n_coef + k] if self.fit_intercept else []].astype(int)
-                for k in range(self.n_outputs)]
+        """Each output's positions in the flat vector, a row an output: its
+        coefficients, then its intercept."""
+        outputs = np.arange(self.n_outputs)[:, None]
+        index = outputs * self.n_features + np.arange(self.n_features)
+        if self.fit_intercept:
+            index = np.concatenate([index, self.n_coef + outputs], axis=1)
+        return index
 
     @functools.cached_property
     def _class_order(self):
         """The index pair that reorders a matrix laid out output by output (each output's
         index from :attr:`_output_index` in turn) into the flat vector's layout."""
-        order = np.argsort(np.concatenate(self._output_index))
+        order = np.argsort(self._output_index.ravel())
         return np.ix_(order, order)
 
     def local_hessian(self, w, l2=True, centred=False):
@@ -777,12 +822,14 @@ def stacked_loss_gradient(objectives, points, rows=None):
         per_sample, grad_raw = loss.loss_gradient(
             _repeat(y_block, m, xp), raw,
             None if member_weight is None else xp.reshape(member_weight, (-1,)))
-        block_loss = xp.sum(xp.reshape(per_sample, (n_block, m)), axis=0, dtype=xp.float64)
+        per_sample = xp.reshape(per_sample, (n_block, m))
+        block_loss = (column_sums(per_sample, xp) if per_sample.dtype == xp.float64
+                      else xp.sum(per_sample, axis=0, dtype=xp.float64))
         grad_raw = xp.reshape(grad_raw, (n_block, m * n_outputs))
         block_grad = X_block.T @ grad_raw
         if sp.issparse(block_grad):
             block_grad = block_grad.toarray()
-        block_intercept = xp.sum(grad_raw, axis=0)
+        block_intercept = column_sums(grad_raw, xp)
         if losses is None:
             losses, grad_coef, grad_intercept = block_loss, block_grad, block_intercept
         else:

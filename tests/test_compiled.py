@@ -19,9 +19,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification, make_regression
 from sklearn.preprocessing import StandardScaler
 
-from skgd import DivergenceError, GDClassifier, GDRegressor, _compiled
+from skgd import DivergenceError, GDClassifier, GDRegressor, _compiled, _kernel
 from skgd._engine import minimize
-from skgd.losses import BinaryCrossEntropy, LinearObjective
+from skgd.losses import BinaryCrossEntropy, CategoricalCrossEntropy, LinearObjective
 
 pytestmark = pytest.mark.skipif(not _compiled.ENABLED, reason=(
     "the compiled kernel is not built, or SKGD_PURE_PYTHON switches it off"))
@@ -369,3 +369,40 @@ def test_the_accelerated_rule_s_bound_on_its_momentum_is_the_kernel_s_too(max_mo
     assert_allclose(results[1].params, results[0].params, rtol=RTOL[dtype],
                     atol=RTOL[dtype] * np.abs(results[0].params).max())
     assert_allclose(results[1].loss_curve, results[0].loss_curve, rtol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("n_classes", [2, 5], ids=["sigmoid", "softmax"])
+def test_compiled_losses_are_numpys(monkeypatch, n_classes, weighted):
+    # The cross-entropy's loss and gradient (and the softmax's probabilities) of float64
+    # NumPy raw predictions come from the kernel's one pass over the samples: NumPy's to
+    # rounding, also where a raw prediction is infinite (the limits), and a sample of
+    # weight 0 counts 0.
+    rng = np.random.default_rng(0)
+    n = 300
+    shape = (n,) if n_classes == 2 else (n, n_classes)
+    raw = rng.standard_normal(shape) * 20
+    raw[0], raw[1], raw[2] = np.inf, -np.inf, -np.inf
+    y = rng.integers(0, n_classes, n).astype(np.float64)
+    weight = None
+    if weighted:
+        weight = rng.uniform(0.2, 2.0, n)
+        weight[10:20] = 0.0
+    loss = BinaryCrossEntropy() if n_classes == 2 else CategoricalCrossEntropy(n_classes)
+    compiled = [*loss.loss_gradient(y, raw, weight), loss.predict_proba(raw)]
+    monkeypatch.setattr(_kernel, "ENABLED", False)
+    numpy = [*loss.loss_gradient(y, raw, weight), loss.predict_proba(raw)]
+    for got, expected in zip(compiled, numpy, strict=True):
+        assert got.dtype == np.float64
+        assert_allclose(got, expected, rtol=1e-13, atol=1e-15)
+    if n_classes > 2:  # a row of infinitely unlikely classes: the limit's uniform softmax
+        assert_array_equal(compiled[2][2], np.full(n_classes, 1 / n_classes))
+
+
+@pytest.mark.parametrize("label", [3.0, -1.0, 1.5, np.nan])
+def test_compiled_softmax_rejects_a_label_that_is_no_class(label):
+    # The kernel indexes each row by its label: one beyond the classes raises, and
+    # writes nothing outside the row.
+    y = np.array([0.0, 1.0, label, 2.0])
+    with pytest.raises(ValueError, match=r"y_true\[2\] = .* is not a class index"):
+        CategoricalCrossEntropy(3).loss_gradient(y, np.zeros((4, 3)))

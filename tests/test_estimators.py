@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import log_softmax
+from sklearn.base import clone
 from sklearn.datasets import (
     load_breast_cancer,
     load_diabetes,
@@ -25,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from skgd import DivergenceError, GDClassifier, GDClassifierCV, GDRegressor
+from skgd import DivergenceError, GDClassifier, GDClassifierCV, GDRegressor, GDRegressorCV
 from skgd.losses import BinaryCrossEntropy, LinearObjective, SquaredError
 
 
@@ -2054,3 +2055,20 @@ def test_a_single_class_is_named_as_the_user_wrote_it(label):
     X = np.arange(8.0).reshape(4, 2)
     with pytest.raises(ValueError, match=rf"got only one class, {label!r}\.$"):
         GDClassifier().fit(X, np.array([label] * 4))
+
+
+@pytest.mark.parametrize("estimator", [GDClassifier, GDRegressor, GDClassifierCV,
+                                       GDRegressorCV])
+def test_a_subclass_has_its_own_parameters(estimator):
+    # The parameter names are read once a class (see _ParamNamesOnce): a subclass's are
+    # those of its own signature, clone keeps them, and the base class keeps its own.
+    class Extended(estimator):
+        def __init__(self, extra=1):
+            super().__init__()
+            self.extra = extra
+
+    names = estimator().get_params()  # the base class's names, read first
+    assert Extended(extra=3).get_params() == {"extra": 3}
+    assert clone(Extended(extra=3)).extra == 3
+    assert estimator().get_params() == names
+    assert "extra" not in names and "tol" in names

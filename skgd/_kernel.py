@@ -1,0 +1,13 @@
+"""The compiled kernel ``skgd._sgd_fast``: None where it was not built (no C compiler at
+install) or the environment variable ``SKGD_PURE_PYTHON`` is set to a non-empty value
+other than ``0``, which runs everything on the Python path (see :mod:`skgd._compiled`).
+Its own module so that the losses, which the epochs' module imports, can use it too."""
+
+import os
+
+try:
+    from . import _sgd_fast as BUILT  # type: ignore[attr-defined]
+except ImportError:  # installed where the kernel could not be compiled
+    BUILT = None
+
+ENABLED = BUILT is not None and os.environ.get("SKGD_PURE_PYTHON", "") in ("", "0")
