@@ -453,6 +453,25 @@ def plain_sparse_epoch(floating[::1] params, const floating[::1] data,
     return objective, n_updates, n_averaged
 
 
+cdef inline double _softmax_row(const double* row, Py_ssize_t n_classes, double* out,
+                                double* top) noexcept nogil:
+    """The softmax of ``row`` into ``out``, about its maximum (into ``top``); returns the
+    log of the shifted sum."""
+    cdef Py_ssize_t k
+    cdef double total = 0.0
+    top[0] = row[0]
+    for k in range(1, n_classes):
+        if row[k] > top[0] or row[k] != row[k]:
+            top[0] = row[k]
+    for k in range(n_classes):
+        # An entry equal to an infinite maximum is the limit's 0, not inf - inf.
+        out[k] = exp(0.0 if row[k] == top[0] else row[k] - top[0])
+        total += out[k]
+    for k in range(n_classes):
+        out[k] /= total
+    return log(total)
+
+
 def softmax_loss_gradient(const double[:, ::1] raw, const double[::1] y,
                           const double[::1] sample_weight, double[::1] loss,
                           double[:, ::1] grad):
@@ -466,7 +485,7 @@ def softmax_loss_gradient(const double[:, ::1] raw, const double[::1] y,
     cdef Py_ssize_t n = raw.shape[0], n_classes = raw.shape[1], i, k, true_class
     cdef Py_ssize_t bad = -1
     cdef bint weighted = sample_weight.shape[0] > 0
-    cdef double top, total, weight = 1.0
+    cdef double top, log_total, weight = 1.0
     cdef const double* row
     cdef double* out
     with nogil:
@@ -484,21 +503,10 @@ def softmax_loss_gradient(const double[:, ::1] raw, const double[::1] y,
                     loss[i] = 0.0
                     continue
             row = &raw[i, 0]
-            top = row[0]
-            for k in range(1, n_classes):
-                if row[k] > top or row[k] != row[k]:
-                    top = row[k]
-            total = 0.0
-            for k in range(n_classes):
-                # An entry equal to an infinite maximum is the limit's 0, not inf - inf.
-                out[k] = exp(0.0 if row[k] == top else row[k] - top)
-                total += out[k]
-            for k in range(n_classes):
-                out[k] /= total
+            log_total = _softmax_row(row, n_classes, out, &top)
             true_class = <Py_ssize_t> y[i]
             out[true_class] -= 1
-            loss[i] = log(total) - (0.0 if row[true_class] == top
-                                    else row[true_class] - top)
+            loss[i] = log_total - (0.0 if row[true_class] == top else row[true_class] - top)
             if weighted:
                 loss[i] *= weight
                 for k in range(n_classes):
@@ -510,24 +518,11 @@ def softmax_loss_gradient(const double[:, ::1] raw, const double[::1] y,
 
 def softmax(const double[:, ::1] raw, double[:, ::1] proba):
     """Each row's softmax into ``proba``, as ``softmax_loss_gradient`` computes it."""
-    cdef Py_ssize_t n = raw.shape[0], n_classes = raw.shape[1], i, k
-    cdef double top, total
-    cdef const double* row
-    cdef double* out
+    cdef Py_ssize_t i
+    cdef double top
     with nogil:
-        for i in range(n):
-            row = &raw[i, 0]
-            out = &proba[i, 0]
-            top = row[0]
-            for k in range(1, n_classes):
-                if row[k] > top or row[k] != row[k]:
-                    top = row[k]
-            total = 0.0
-            for k in range(n_classes):
-                out[k] = exp(0.0 if row[k] == top else row[k] - top)
-                total += out[k]
-            for k in range(n_classes):
-                out[k] /= total
+        for i in range(raw.shape[0]):
+            _softmax_row(&raw[i, 0], raw.shape[1], &proba[i, 0], &top)
 
 
 def sigmoid_loss_gradient(const double[::1] raw, const double[::1] y,
