@@ -1,7 +1,8 @@
-"""The compiled kernel ``skgd._sgd_fast``: None where it was not built (no C compiler at
-install) or the environment variable ``SKGD_PURE_PYTHON`` is set to a non-empty value
-other than ``0``, which runs everything on the Python path (see :mod:`skgd._compiled`).
-Its own module so that the losses, which the epochs' module imports, can use it too."""
+"""The compiled kernel: ``BUILT`` is the module ``skgd._sgd_fast``, None where it was not
+built (no C compiler at install); ``ENABLED`` says whether it runs, False also where the
+environment variable ``SKGD_PURE_PYTHON`` is set to a non-empty value other than ``0``,
+which runs everything on the Python path (see :mod:`skgd._compiled`). A module of its own
+so that the losses, which the epochs' module imports, can use the kernel too."""
 
 import os
 
