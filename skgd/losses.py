@@ -154,8 +154,8 @@ class BinaryCrossEntropy(_PerSampleLoss):
         """
         if (_compiled_applies(raw_prediction, sample_weight, ndim=1)
                 and raw_prediction.shape[0] <= _COMPILED_SIGMOID_MAX_ROWS):
-            return _compiled(_kernel.BUILT.sigmoid_loss_gradient, y_true, raw_prediction,
-                             sample_weight)
+            return _kernel_loss_gradient(_kernel.BUILT.sigmoid_loss_gradient, y_true,
+                                         raw_prediction, sample_weight)
         xp = get_namespace(raw_prediction)[0]
         exp_neg_abs = xp.exp(-xp.abs(raw_prediction))
         loss = xp.log1p(exp_neg_abs)
@@ -289,8 +289,8 @@ class CategoricalCrossEntropy(_PerSampleLoss):
                       sample_weight: Any = None) -> tuple[Any, Any]:
         """``(loss, gradient)`` in one pass."""
         if _compiled_applies(raw_prediction, sample_weight, ndim=2):
-            return _compiled(_kernel.BUILT.softmax_loss_gradient, y_true, raw_prediction,
-                             sample_weight)
+            return _kernel_loss_gradient(_kernel.BUILT.softmax_loss_gradient, y_true,
+                                         raw_prediction, sample_weight)
         xp, device = get_namespace(raw_prediction)
         n_samples, n_classes = raw_prediction.shape
         true_class = xp.astype(y_true, xp.int64, copy=False)
@@ -360,9 +360,10 @@ def _compiled_applies(raw_prediction, sample_weight=None, *, ndim):
 
 # The sigmoid's kernel takes up to this many samples (see _compiled_applies).
 _COMPILED_SIGMOID_MAX_ROWS = 2048
+_NO_WEIGHTS = np.empty(0)
 
 
-def _compiled(kernel, y_true, raw_prediction, sample_weight):
+def _kernel_loss_gradient(kernel, y_true, raw_prediction, sample_weight):
     """``(loss, gradient)`` from the compiled ``kernel``, which takes NumPy's place."""
     loss = np.empty(raw_prediction.shape[0])
     gradient = np.empty_like(raw_prediction)
@@ -370,9 +371,6 @@ def _compiled(kernel, y_true, raw_prediction, sample_weight):
            _NO_WEIGHTS if sample_weight is None
            else np.ascontiguousarray(sample_weight, dtype=np.float64), loss, gradient)
     return loss, gradient
-
-
-_NO_WEIGHTS = np.empty(0)
 
 
 # The softmax's block refits leave out a class's rows of curvature below this share of

@@ -389,7 +389,18 @@ def test_compiled_losses_are_numpys(monkeypatch, n_classes, weighted):
         weight = rng.uniform(0.2, 2.0, n)
         weight[10:20] = 0.0
     loss = BinaryCrossEntropy() if n_classes == 2 else CategoricalCrossEntropy(n_classes)
+    built, calls = _kernel.BUILT, []
+
+    class Counted:  # the kernel, counting its calls: the first results are its own
+        def __getattr__(self, name):
+            def call(*args):
+                calls.append(name)
+                return getattr(built, name)(*args)
+            return call
+
+    monkeypatch.setattr(_kernel, "BUILT", Counted())
     compiled = [*loss.loss_gradient(y, raw, weight), loss.predict_proba(raw)]
+    assert calls[0] == ("sigmoid" if n_classes == 2 else "softmax") + "_loss_gradient"
     monkeypatch.setattr(_kernel, "ENABLED", False)
     numpy = [*loss.loss_gradient(y, raw, weight), loss.predict_proba(raw)]
     for got, expected in zip(compiled, numpy, strict=True):
