@@ -433,7 +433,8 @@ def descent(
 
     # The point the fit stands for: the parameters, or the rule's average of them.
     model = rule.model(params, rule_state)
-    if not bool(xp.all(xp.isfinite(params)) and xp.all(xp.isfinite(model))):
+    if not bool(xp.all(xp.isfinite(params)) and (model is params
+                                                  or xp.all(xp.isfinite(model)))):
         raise watch.error(epoch - 1, math.inf, rate)
     # The first epoch (max_iter >= 1) measured the references, where the start had not.
     assert watch.references is not None

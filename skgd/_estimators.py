@@ -293,14 +293,18 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         # Targets and weights are n numbers: checked and encoded on the host with NumPy,
         # then moved to X's namespace and device below. X itself stays where it is.
         host_dtype = np.float32 if X.dtype == xp.float32 else np.float64
+        class_weight = getattr(self, "class_weight", None)
+        unit = sample_weight is None and class_weight is None
         sample_weight = self._host_sample_weight(sample_weight, X.shape[0], host_dtype)
         labels = to_numpy(y)
         loss, y, sample_weight = self._encode_targets(labels, sample_weight, partial,
                                                       classes, resume)
-        sample_weight = _unit_scale(sample_weight)
-        _check_weight_sum(sample_weight, getattr(self, "class_weight", None))
-        if np.all(sample_weight == 1):
-            # Unit weights change nothing; without them each pass skips a multiplication.
+        if not unit:
+            sample_weight = _unit_scale(sample_weight)
+            _check_weight_sum(sample_weight, class_weight)
+        if unit or np.all(sample_weight == 1):
+            # Unit weights change nothing; without them each pass skips a multiplication
+            # (and ones need no checks: four passes over n weights).
             sample_weight = None
         rng = check_random_state(self.random_state)
 

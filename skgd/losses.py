@@ -683,15 +683,15 @@ class LinearObjective:
 
     def sparse_gram(self):
         """``X1^T D X1 / S`` as a SciPy sparse matrix, for sparse X (see
-        :class:`skgd._curvature.SparseFull`): one sparse product, made once (it decides
-        the metric and builds it)."""
+        :class:`skgd._curvature.SparseFull` and :func:`skgd._curvature.sparse_gram`), made
+        once (it decides the metric and builds it)."""
         if not hasattr(self, "_sparse_gram"):
-            X1 = sp.csr_matrix(sp.hstack([self.X, np.ones((self.n_samples, 1))])
-                               if self.fit_intercept else self.X)
-            weighted = X1 if self.sample_weight is None else sp.csr_matrix(
-                X1.multiply(self.sample_weight[:, None]))
-            self._sparse_gram = self.once(
-                "sparse_gram", lambda: (weighted.T @ X1).tocsc() / self._total_weight)
+            def build():
+                X1 = (_curvature.with_ones_column(self.X) if self.fit_intercept
+                      else sp.csr_matrix(self.X))
+                return _curvature.sparse_gram(X1, self.sample_weight, self._total_weight)
+
+            self._sparse_gram = self.once("sparse_gram", build)
         return self._sparse_gram
 
     def hessian_blocks(self, w, centred=False):

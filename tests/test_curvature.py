@@ -979,6 +979,61 @@ def test_sparse_X_of_dense_rows_sums_its_gram_matrix_over_dense_blocks(monkeypat
     assert_allclose(dense, curvature.gram(X.toarray(), weight, True, 400.0), rtol=1e-12)
 
 
+def _table_of_numbers_and_one_hot(n=600, seed=0):
+    """Sparse X as a table's: four numeric columns in most rows beside a one-hot
+    categorical of 80 levels and a rare numeric column."""
+    rng = np.random.default_rng(seed)
+    numbers = rng.normal(size=(n, 4)) * (rng.random((n, 4)) < 0.7)
+    levels = sp.csr_matrix((np.ones(n), (np.arange(n), rng.integers(0, 80, n))),
+                           shape=(n, 80))
+    rare = rng.normal(size=(n, 1)) * (rng.random((n, 1)) < 0.03)
+    return sp.hstack([sp.csr_matrix(numbers), levels, sp.csr_matrix(rare)]).tocsr()
+
+
+def test_with_ones_column_is_hstack_with_a_column_of_ones():
+    X = _table_of_numbers_and_one_hot().astype(np.float32)
+    bordered = curvature.with_ones_column(X)
+    expected = sp.csr_matrix(sp.hstack([X, np.ones((X.shape[0], 1))]))
+    assert bordered.dtype == expected.dtype == np.float64
+    assert bordered.has_canonical_format
+    assert (bordered != expected).nnz == 0
+    assert (curvature.with_ones_column(X.tocsc()) != expected).nnz == 0
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("block_rows", [None, 37])
+def test_sparse_gram_is_the_sparse_product_with_its_frequent_columns_dense(
+        weighted, block_rows, monkeypatch):
+    """The frequent columns' blocks summed densely (a row block at a time) give the
+    sparse product's matrix: the same nonzeros, the same values to rounding."""
+    X1 = curvature.with_ones_column(_table_of_numbers_and_one_hot())
+    n = X1.shape[0]
+    weight = (np.random.default_rng(1).uniform(0.0, 2.0, n) * (np.arange(n) % 7 != 0)
+              if weighted else None)
+    total = n if weight is None else weight.sum()
+    scaled = X1 if weight is None else sp.csr_matrix(X1.multiply(weight[:, None]))
+    expected = (scaled.T @ X1).tocsc() / total
+    if block_rows is not None:
+        monkeypatch.setattr(curvature, "BLOCK_BYTES", 8 * 5 * block_rows)
+    gram = curvature.sparse_gram(X1, weight, total)
+    assert gram.format == "csc" and gram.nnz == expected.nnz
+    assert_allclose(gram.toarray(), expected.toarray(), rtol=1e-12, atol=1e-15)
+
+
+def test_sparse_gram_of_duplicate_entries_sums_them():
+    X1 = curvature.with_ones_column(_table_of_numbers_and_one_hot(n=200))
+    # The first row's first entry split in two halves (a CSR that is not canonical).
+    first = X1.indptr[1]
+    data = np.insert(X1.data, first, X1.data[0] / 2)
+    data[0] /= 2
+    duplicated = sp.csr_matrix((data, np.insert(X1.indices, first, X1.indices[0]),
+                                np.r_[0, X1.indptr[1:] + 1]), shape=X1.shape)
+    duplicated.has_canonical_format = False
+    expected = (X1.T @ X1).toarray() / 200
+    assert_allclose(curvature.sparse_gram(duplicated, None, 200).toarray(), expected,
+                    rtol=1e-12, atol=1e-15)
+
+
 # -- issue 23: mini-batch and stream bounds ---------------------------------------------------
 def _gower(n, b, full, top):
     return (n * (b - 1) * full + (n - b) * top) / (b * (n - 1))
