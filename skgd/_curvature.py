@@ -279,19 +279,18 @@ def one_blas_thread():
     if getattr(_HELD, "limited", False):
         yield
         return
-    libraries = _blas_libraries()
-    previous = [library.get_num_threads() for library in libraries]
-    for library, threads in zip(libraries, previous, strict=True):
-        if threads != 1:
-            library.set_num_threads(1)
+    # (A library that cannot tell its threads, None, is left as it is.)
+    changed = [(library, threads) for library in _blas_libraries()
+               if (threads := library.get_num_threads()) not in (None, 1)]
+    for library, _ in changed:
+        library.set_num_threads(1)
     _HELD.limited = True
     try:
         yield
     finally:
         _HELD.limited = False
-        for library, threads in zip(libraries, previous, strict=True):
-            if threads != 1 and threads is not None:
-                library.set_num_threads(threads)
+        for library, threads in changed:
+            library.set_num_threads(threads)
 
 
 def _finite_or_raise(matrix, what):
