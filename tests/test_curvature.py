@@ -461,6 +461,25 @@ def test_the_positive_factorisation_inverts_the_metric(alpha):
                     rtol=1e-6, atol=1e-8)
 
 
+def test_without_an_l2_term_independent_columns_are_factored_by_cholesky(monkeypatch):
+    """The curvature of independent columns is positive definite without an L2 term: it
+    is factored by Cholesky (not the eigendecompositions), and its inverse is the
+    pseudo-inverse the eigendecompositions give."""
+    objective = _problem("squared", alpha=0.0)
+    gram = objective.gram()
+    ridge = np.zeros(len(gram))
+    expected = curvature._factor(objective, gram, ridge)[1]
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the eigendecompositions ran")
+
+    monkeypatch.setattr(curvature, "_factor", refused)
+    matrix, inverse = curvature._factor_positive(objective, gram, ridge)
+    assert_allclose(matrix, gram, rtol=1e-12)
+    assert_allclose(inverse, expected, rtol=1e-9)
+    assert_allclose(inverse @ gram, np.eye(len(gram)), atol=1e-9)
+
+
 def test_the_diagonal_metric_s_inner_product_is_weighted_by_its_diagonal():
     objective = _problem("softmax")
     metric = curvature.diagonal(objective)
