@@ -139,10 +139,39 @@ def with_ones_column(X):
 
 
 # Columns of sparse X in at least this share of its rows (numeric columns beside one-hot
-# ones, the intercept's) have their share of the Gram matrix summed as dense products
-# (see :func:`sparse_gram`), up to this many of them, the most frequent.
+# ones, the intercept's) may have their share of the Gram matrix summed as dense
+# products (see :func:`sparse_gram`), up to this many of them, the most frequent.
 _FREQUENT_SHARE = 1 / 8
 _FREQUENT_MAX = 256
+# What an entry of the split's blocks costs (as :func:`_dense_columns` counts them), in
+# pairs of nonzeros of the sparse product: 20 categoricals' one-hot columns (30 000 x
+# 3 539; 1.85 M entries by that count, 20 M pairs) took 195 ms split and 75 ms as one
+# product, about 28 pairs an entry. Baseball's table (41 pairs saved an entry as
+# shipped, 71 standardised) gains from the split: its fit 17 ms against 24 and 28.
+_ASSEMBLY_PAIRS = 30
+
+
+def _dense_columns(X1):
+    """The columns of CSR ``X1`` whose blocks :func:`sparse_gram` sums as dense products:
+    those in at least ``_FREQUENT_SHARE`` of the rows (up to ``_FREQUENT_MAX``, the most
+    frequent), where the pairs of nonzeros this spares the sparse product pay for
+    assembling the blocks (``_ASSEMBLY_PAIRS``); else None."""
+    n_rows, n_cols = X1.shape
+    counts = np.bincount(X1.indices, minlength=n_cols)
+    frequent = np.flatnonzero(counts >= _FREQUENT_SHARE * n_rows)
+    if frequent.size > _FREQUENT_MAX:
+        frequent = np.sort(frequent[np.argsort(counts[frequent])[-_FREQUENT_MAX:]])
+    if not frequent.size:
+        return None
+    is_rare = np.ones(n_cols, dtype=bool)
+    is_rare[frequent] = False
+    row_counts = np.diff(X1.indptr)
+    rare_pairs = np.bincount(np.repeat(np.arange(n_rows), row_counts)[is_rare[X1.indices]],
+                             minlength=n_rows).astype(np.float64) ** 2
+    saved = float(np.sum(row_counts.astype(np.float64) ** 2) - np.sum(rare_pairs))
+    assembled = (2 * (n_cols - frequent.size) * frequent.size + frequent.size**2
+                 + float(np.sum(rare_pairs)))
+    return frequent if saved >= _ASSEMBLY_PAIRS * assembled else None
 
 
 def sparse_gram(X1, sample_weight, total_weight):
@@ -153,28 +182,24 @@ def sparse_gram(X1, sample_weight, total_weight):
     each meeting as a scattered pair: their block, and the block between them and the
     other columns, are summed as dense products a row block at a time; only the rare
     columns' block is a sparse product. Baseball's 14 165 x 952 table (one-hot players
-    beside 20 numeric columns; one BLAS thread): standardised, 17 ms as one sparse
-    product, this 7.5 ms; as shipped 13 against 12 ms (its whole fit, with
-    :func:`with_ones_column`: 27 against 17 ms and 23 against 17). Where the two
-    blocks of the frequent columns would be larger than X1's nonzeros, one sparse
-    product.
+    beside 20 numeric columns; one BLAS thread), standardised: 17 ms as one sparse
+    product, this 7.5 ms. Where the pairs it saves do not pay for assembling the blocks
+    (:func:`_dense_columns`: one-hot levels that are merely frequent, a categorical's
+    few nonzeros a row), one sparse product.
     """
     n_rows, n_cols = X1.shape
-    counts = np.bincount(X1.indices, minlength=n_cols)
-    frequent = np.flatnonzero(counts >= _FREQUENT_SHARE * n_rows)
-    if frequent.size > _FREQUENT_MAX:
-        frequent = np.sort(frequent[np.argsort(counts[frequent])[-_FREQUENT_MAX:]])
-    rare = np.setdiff1d(np.arange(n_cols), frequent)
-    if not frequent.size or n_cols * frequent.size > max(X1.nnz, 1):
-        weighted = X1 if sample_weight is None else sp.csr_matrix(
-            X1.multiply(sample_weight[:, None]))
-        return (weighted.T @ X1).tocsc() / total_weight
     if not X1.has_canonical_format:  # each entry once: the blocks below are assigned
         X1 = X1.copy()
         X1.sum_duplicates()
+    frequent = _dense_columns(X1)
+    if frequent is None:
+        weighted = X1 if sample_weight is None else sp.csr_matrix(
+            X1.multiply(sample_weight[:, None]))
+        return (weighted.T @ X1).tocsc() / total_weight
+    rare = np.setdiff1d(np.arange(n_cols), frequent)
     # One pass over the nonzeros splits them (scipy's column indexing took 3 ms here):
-    # the frequent ones' positions in their dense block, the rare ones as CSR of theirs.
-    position = np.full(n_cols, -1, dtype=np.int64)
+    # the frequent ones' places in their dense block, the rare ones as CSR of theirs.
+    position = np.empty(n_cols, dtype=np.int64)
     position[frequent] = np.arange(frequent.size)
     position[rare] = np.arange(rare.size)
     in_frequent = np.zeros(n_cols, dtype=bool)

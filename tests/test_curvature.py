@@ -1,12 +1,13 @@
 """Tests of skgd._curvature: the curvature bound, the metrics and what "auto" picks."""
 
 import copy
+import math
 import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import approx_fprime
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.exceptions import ConvergenceWarning
@@ -1021,11 +1022,14 @@ def test_with_ones_column_is_hstack_with_a_column_of_ones():
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("block_rows", [None, 37])
+@pytest.mark.parametrize("split", [True, False])
 def test_sparse_gram_is_the_sparse_product_with_its_frequent_columns_dense(
-        weighted, block_rows, monkeypatch):
+        weighted, block_rows, split, monkeypatch):
     """The frequent columns' blocks summed densely (a row block at a time) give the
-    sparse product's matrix: the same nonzeros, the same values to rounding."""
+    sparse product's matrix: the same nonzeros, the same values to rounding; so does the
+    product itself, where the split does not pay."""
     X1 = curvature.with_ones_column(_table_of_numbers_and_one_hot())
+    monkeypatch.setattr(curvature, "_ASSEMBLY_PAIRS", 0 if split else math.inf)
     n = X1.shape[0]
     weight = (np.random.default_rng(1).uniform(0.0, 2.0, n) * (np.arange(n) % 7 != 0)
               if weighted else None)
@@ -1037,6 +1041,30 @@ def test_sparse_gram_is_the_sparse_product_with_its_frequent_columns_dense(
     gram = curvature.sparse_gram(X1, weight, total)
     assert gram.format == "csc" and gram.nnz == expected.nnz
     assert_allclose(gram.toarray(), expected.toarray(), rtol=1e-12, atol=1e-15)
+
+
+def test_sparse_gram_splits_where_numbers_meet_in_most_rows_not_for_one_hot_levels():
+    """The split is taken where the frequent columns meet in most rows (a table's
+    numbers), not where they are one-hot levels that are merely frequent (Zipf-skewed
+    categoricals, where assembling the blocks took 2.5x the product)."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    numbers = sp.csr_matrix(rng.normal(size=(n, 12)))
+
+    def categorical():
+        levels = np.minimum(rng.zipf(1.5, n) - 1, 199)
+        return sp.csr_matrix((np.ones(n), (np.arange(n), levels)), shape=(n, 200))
+
+    table = curvature.with_ones_column(sp.hstack([numbers, categorical()]).tocsr())
+    dense = curvature._dense_columns(table)
+    assert dense is not None and set(np.r_[np.arange(12), 212]) <= set(dense)
+    categoricals = curvature.with_ones_column(
+        sp.hstack([categorical() for _ in range(8)]).tocsr())
+    assert np.sum(np.bincount(categoricals.indices) >= n / 8) > 8  # frequent levels
+    assert curvature._dense_columns(categoricals) is None
+    # Trailing empty rows count no pairs.
+    empty = sp.vstack([table, sp.csr_matrix((5, table.shape[1]))]).tocsr()
+    assert_array_equal(curvature._dense_columns(empty), curvature._dense_columns(table))
 
 
 def test_sparse_gram_of_duplicate_entries_sums_them():
