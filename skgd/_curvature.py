@@ -155,13 +155,15 @@ def _dense_columns(X1):
     """The columns of CSR ``X1`` whose blocks :func:`sparse_gram` sums as dense products:
     those in at least ``_FREQUENT_SHARE`` of the rows (up to ``_FREQUENT_MAX``, the most
     frequent), where the pairs of nonzeros this spares the sparse product pay for
-    assembling the blocks (``_ASSEMBLY_PAIRS``); else None."""
+    assembling the blocks (``_ASSEMBLY_PAIRS``), and where the dense block between them
+    and the other columns holds no more numbers than X1 (wide X: its memory); else
+    None."""
     n_rows, n_cols = X1.shape
     counts = np.bincount(X1.indices, minlength=n_cols)
     frequent = np.flatnonzero(counts >= _FREQUENT_SHARE * n_rows)
     if frequent.size > _FREQUENT_MAX:
         frequent = np.sort(frequent[np.argsort(counts[frequent])[-_FREQUENT_MAX:]])
-    if not frequent.size:
+    if not frequent.size or (n_cols - frequent.size) * frequent.size > X1.nnz:
         return None
     is_rare = np.ones(n_cols, dtype=bool)
     is_rare[frequent] = False

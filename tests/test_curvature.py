@@ -1065,6 +1065,9 @@ def test_sparse_gram_splits_where_numbers_meet_in_most_rows_not_for_one_hot_leve
     # Trailing empty rows count no pairs.
     empty = sp.vstack([table, sp.csr_matrix((5, table.shape[1]))]).tocsr()
     assert_array_equal(curvature._dense_columns(empty), curvature._dense_columns(table))
+    # Wide X whose block between the numbers and the rest would outgrow X: no split.
+    wide = sp.hstack([table, sp.csr_matrix((n, 20 * table.nnz // 13))]).tocsr()
+    assert curvature._dense_columns(wide) is None
 
 
 def test_sparse_gram_of_duplicate_entries_sums_them():
