@@ -122,7 +122,7 @@ def with_ones_column(X):
     """``[X, 1]`` of sparse X as CSR of X's values in float64 (as ``sp.hstack`` with a
     float64 column of ones gives it), built from CSR X's arrays: each row gains its last
     entry. ``sp.hstack`` goes through COO: 3.5 ms on baseball's 14 165 x 951 tables of
-    212 000 and 297 000 nonzeros, this 0.6 to 1.1 ms (a fit of them takes about 17)."""
+    212 000 and 297 000 nonzeros, this 0.6 to 1.1 ms (a fit of them takes about 19)."""
     if not isinstance(X, sp.csr_matrix | sp.csr_array):
         return sp.csr_matrix(sp.hstack([X, np.ones((X.shape[0], 1))]))
     n_samples, n_features = X.shape
@@ -147,17 +147,17 @@ _FREQUENT_MAX = 256
 # pairs of nonzeros of the sparse product: 20 categoricals' one-hot columns (30 000 x
 # 3 539; 1.85 M entries by that count, 20 M pairs) took 195 ms split and 75 ms as one
 # product, about 28 pairs an entry. Baseball's table (41 pairs saved an entry as
-# shipped, 71 standardised) gains from the split: its fit 17 ms against 24 and 28.
+# shipped, 71 standardised) gains from the split: its fit 19 ms against 25 and 30.
 _ASSEMBLY_PAIRS = 30
 
 
-def _dense_columns(X1):
-    """The columns of CSR ``X1`` whose blocks :func:`sparse_gram` sums as dense products:
-    those in at least ``_FREQUENT_SHARE`` of the rows (up to ``_FREQUENT_MAX``, the most
-    frequent), where the pairs of nonzeros this spares the sparse product pay for
-    assembling the blocks (``_ASSEMBLY_PAIRS``), and where the dense block between them
-    and the other columns holds no more numbers than X1 (wide X: its memory); else
-    None."""
+def _dense_columns(X1, row_of):
+    """The columns of CSR ``X1`` (``row_of``: each nonzero's row) whose blocks
+    :func:`sparse_gram` sums as dense products: those in at least ``_FREQUENT_SHARE`` of
+    the rows (up to ``_FREQUENT_MAX``, the most frequent), where the pairs of nonzeros
+    this spares the sparse product pay for assembling the blocks (``_ASSEMBLY_PAIRS``),
+    and where the dense block between them and the other columns holds no more numbers
+    than X1 (wide X: its memory); else None."""
     n_rows, n_cols = X1.shape
     counts = np.bincount(X1.indices, minlength=n_cols)
     frequent = np.flatnonzero(counts >= _FREQUENT_SHARE * n_rows)
@@ -168,7 +168,7 @@ def _dense_columns(X1):
     is_rare = np.ones(n_cols, dtype=bool)
     is_rare[frequent] = False
     row_counts = np.diff(X1.indptr)
-    rare_pairs = np.bincount(np.repeat(np.arange(n_rows), row_counts)[is_rare[X1.indices]],
+    rare_pairs = np.bincount(row_of[is_rare[X1.indices]],
                              minlength=n_rows).astype(np.float64) ** 2
     saved = float(np.sum(row_counts.astype(np.float64) ** 2) - np.sum(rare_pairs))
     assembled = (2 * (n_cols - frequent.size) * frequent.size + frequent.size**2
@@ -193,7 +193,8 @@ def sparse_gram(X1, sample_weight, total_weight):
     if not X1.has_canonical_format:  # each entry once: the blocks below are assigned
         X1 = X1.copy()
         X1.sum_duplicates()
-    frequent = _dense_columns(X1)
+    row_of = np.repeat(np.arange(n_rows), np.diff(X1.indptr))
+    frequent = _dense_columns(X1, row_of)
     if frequent is None:
         weighted = X1 if sample_weight is None else sp.csr_matrix(
             X1.multiply(sample_weight[:, None]))
@@ -207,7 +208,6 @@ def sparse_gram(X1, sample_weight, total_weight):
     in_frequent = np.zeros(n_cols, dtype=bool)
     in_frequent[frequent] = True
     in_frequent = in_frequent[X1.indices]
-    row_of = np.repeat(np.arange(n_rows), np.diff(X1.indptr))
     rare_entries = ~in_frequent
     rare_counts = np.bincount(row_of[rare_entries], minlength=n_rows)
     X_rare = sp.csr_matrix(
@@ -299,7 +299,7 @@ def one_blas_thread():
     200 000 x 100 took 5x its single-threaded time, a fit of the digits 6x; scikit-learn's
     lbfgs 35x). Blocks that stay in cache get from one thread what threads would give.
     The libraries' own setters, read and set directly: 7 us where threadpoolctl's
-    ``limit`` took 36 (a small fit's whole solve costs a few hundred); one limit taken
+    ``limit`` took 36; one limit taken
     inside another in the same thread is skipped (a fit holds it throughout, and its
     passes and engine ask again).
     """
@@ -1520,7 +1520,7 @@ def _factor_positive(objective, data, ridge):
     which it falls back to where the factorisation fails (a singular or nearly singular
     matrix: collinear columns without an L2 term, rounding). Without an L2 term, where it
     succeeds, the pseudo-inverse is the inverse: the two agree to rounding (3 200 x 100
-    least squares at alpha=0: a 101-square eigendecomposition took most of the fit). A
+    least squares at alpha=0: 5.6 ms a fit with the eigendecompositions, 3.0 with it). A
     stack is factored in one call."""
     if data.ndim == 3:
         try:

@@ -304,7 +304,7 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             _check_weight_sum(sample_weight, class_weight)
         if unit or np.all(sample_weight == 1):
             # Unit weights change nothing; without them each pass skips a multiplication
-            # (and ones need no checks: four passes over n weights).
+            # (and ones need no checks, each a pass over n weights).
             sample_weight = None
         rng = check_random_state(self.random_state)
 

@@ -1022,14 +1022,12 @@ def test_with_ones_column_is_hstack_with_a_column_of_ones():
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("block_rows", [None, 37])
-@pytest.mark.parametrize("split", [True, False])
 def test_sparse_gram_is_the_sparse_product_with_its_frequent_columns_dense(
-        weighted, block_rows, split, monkeypatch):
+        weighted, block_rows, monkeypatch):
     """The frequent columns' blocks summed densely (a row block at a time) give the
-    sparse product's matrix: the same nonzeros, the same values to rounding; so does the
-    product itself, where the split does not pay."""
+    sparse product's matrix: the same nonzeros, the same values to rounding."""
     X1 = curvature.with_ones_column(_table_of_numbers_and_one_hot())
-    monkeypatch.setattr(curvature, "_ASSEMBLY_PAIRS", 0 if split else math.inf)
+    monkeypatch.setattr(curvature, "_ASSEMBLY_PAIRS", 0)  # the split, wherever it applies
     n = X1.shape[0]
     weight = (np.random.default_rng(1).uniform(0.0, 2.0, n) * (np.arange(n) % 7 != 0)
               if weighted else None)
@@ -1041,6 +1039,12 @@ def test_sparse_gram_is_the_sparse_product_with_its_frequent_columns_dense(
     gram = curvature.sparse_gram(X1, weight, total)
     assert gram.format == "csc" and gram.nnz == expected.nnz
     assert_allclose(gram.toarray(), expected.toarray(), rtol=1e-12, atol=1e-15)
+
+
+def _dense_columns(X1):
+    """The split's columns of CSR ``X1`` by :func:`skgd._curvature._dense_columns`."""
+    row_of = np.repeat(np.arange(X1.shape[0]), np.diff(X1.indptr))
+    return curvature._dense_columns(X1, row_of)
 
 
 def test_sparse_gram_splits_where_numbers_meet_in_most_rows_not_for_one_hot_levels():
@@ -1056,18 +1060,18 @@ def test_sparse_gram_splits_where_numbers_meet_in_most_rows_not_for_one_hot_leve
         return sp.csr_matrix((np.ones(n), (np.arange(n), levels)), shape=(n, 200))
 
     table = curvature.with_ones_column(sp.hstack([numbers, categorical()]).tocsr())
-    dense = curvature._dense_columns(table)
+    dense = _dense_columns(table)
     assert dense is not None and set(np.r_[np.arange(12), 212]) <= set(dense)
     categoricals = curvature.with_ones_column(
         sp.hstack([categorical() for _ in range(8)]).tocsr())
     assert np.sum(np.bincount(categoricals.indices) >= n / 8) > 8  # frequent levels
-    assert curvature._dense_columns(categoricals) is None
+    assert _dense_columns(categoricals) is None
     # Trailing empty rows count no pairs.
     empty = sp.vstack([table, sp.csr_matrix((5, table.shape[1]))]).tocsr()
-    assert_array_equal(curvature._dense_columns(empty), curvature._dense_columns(table))
+    assert_array_equal(_dense_columns(empty), _dense_columns(table))
     # Wide X whose block between the numbers and the rest would outgrow X: no split.
     wide = sp.hstack([table, sp.csr_matrix((n, 20 * table.nnz // 13))]).tocsr()
-    assert curvature._dense_columns(wide) is None
+    assert _dense_columns(wide) is None
 
 
 @pytest.mark.parametrize("split", [True, False])
