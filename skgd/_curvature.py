@@ -909,6 +909,8 @@ class Full:
         return (blocks[:, None, :] @ matrix)[:, 0, :]
 
     def direction(self, grad):
+        if type(grad) is np.ndarray:
+            return self._host_direction(grad)
         blocks = self._blocks(grad)
         if self.centre is None:
             step = self._product(self._inverse, blocks)
@@ -921,6 +923,35 @@ class Full:
             step = self._moved(self._product(self._inverse, centred), -1.0)
         step = self._flat(step)
         return step if self.shift is None else self.shift.centre(step)
+
+    def _host_direction(self, grad):
+        """:meth:`direction` of a NumPy vector: the same steps on one block array,
+        written in place (a step is taken three times an epoch; on the digits' ten
+        65-column blocks, 21 us against 36 for the concatenations above). The class
+        shift is each column's mean over the blocks."""
+        n_outputs, n = self.n_outputs, self.n_features
+        if self.fit_intercept and n_outputs > 1:
+            blocks = np.empty((n_outputs, n + 1), dtype=grad.dtype)
+            blocks[:, :n] = grad[: n_outputs * n].reshape(n_outputs, n)
+            blocks[:, n] = grad[n_outputs * n:]
+        else:
+            # A reshape is a view of grad, which the centre must not change.
+            blocks = grad.reshape(n_outputs, -1)
+            if self.centre is not None:
+                blocks = blocks.copy()
+        if self.centre is not None:
+            blocks[:, :n] -= blocks[:, n:] * self.centre
+        step = self._product(self._inverse, blocks)
+        if self.centre is not None:
+            step[:, n] -= step[:, :n] @ self.centre
+        if self.shift is not None:
+            step -= step.sum(axis=0) / n_outputs
+        if not (self.fit_intercept and n_outputs > 1):
+            return step.reshape(-1)
+        flat = np.empty(n_outputs * (n + 1), dtype=step.dtype)
+        flat[: n_outputs * n].reshape(n_outputs, n)[...] = step[:, :n]
+        flat[n_outputs * n:] = step[:, n]
+        return flat
 
     def _moved(self, blocks, sign):
         """Each block's intercept plus ``sign`` times the centre's share of its

@@ -282,6 +282,50 @@ def test_metrics_about_the_columns_centre_are_the_same_metrics(loss_name):
                     curvature.step_bound(pairs[0][1], plain, 8), rtol=1e-8)
 
 
+class _NotPlainNumPy(np.ndarray):
+    """A NumPy array that is not exactly ``np.ndarray``: the metrics step it through
+    their namespace-generic code (that of PyTorch or CuPy arrays), not NumPy's own."""
+
+
+@pytest.mark.parametrize("loss_name", ["squared", "binary", "softmax"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_full_metric_s_numpy_step_is_its_generic_step(loss_name, fit_intercept, dtype,
+                                                         monkeypatch):
+    # Full.direction steps NumPy vectors in place on one block array; every layout (one
+    # output or several, a matrix shared by the outputs or one each, with and without an
+    # intercept, about the columns' centre or not, the softmax's class shift) gives the
+    # step of the generic code. (The softmax's refits in blocks, not its exact Hessian.)
+    monkeypatch.setattr(curvature, "EXACT_MAX_EPOCHS", 0)
+    monkeypatch.setattr(curvature, "EXACT_OVER_BLOCKS", 0)
+    objective = _problem(loss_name, fit_intercept=fit_intercept)
+    objective.X = (objective.X + 300 * objective.X.std(axis=0)).astype(dtype)
+    rng = np.random.default_rng(5)
+    w = 1e-4 * rng.normal(size=objective.n_params)
+    start = curvature.full(objective, local=True)
+    metrics = [start, curvature.full(objective)]
+    if loss_name != "squared":
+        metrics.append(start.refresh(w))
+    layouts = set()
+    for metric in metrics:
+        for grad in (rng.normal(size=objective.n_params).astype(dtype) for _ in range(3)):
+            step = metric.direction(grad)
+            generic = metric.direction(grad.view(_NotPlainNumPy))
+            assert type(step) is np.ndarray and step.dtype == generic.dtype
+            assert_allclose(step, np.asarray(generic),
+                            rtol=1e-5 if dtype == np.float32 else 1e-12,
+                            atol=1e-5 * float(np.abs(generic).max()) if dtype == np.float32
+                            else 0.0)
+        layouts.add((metric._inverse.ndim, metric.centre is not None,
+                     metric.shift is not None))
+    # The layouts meant: a centre with an intercept, a class shift for the softmax, and
+    # the softmax's refit in blocks (one matrix each).
+    assert any(centre for _, centre, _ in layouts) == fit_intercept
+    assert any(shift for _, _, shift in layouts) == (loss_name == "softmax")
+    if loss_name == "softmax":
+        assert any(ndim == 3 for ndim, _, _ in layouts)
+
+
 def test_no_centre_for_centred_sparse_or_intercept_free_columns():
     objective = _problem("binary")
     assert objective.column_centre is None  # means within their spread
