@@ -46,6 +46,7 @@ import scipy.sparse
 import scipy.sparse as sp
 import scipy.sparse.linalg
 
+from . import _kernel
 from ._array_api import column_sums as _column_sums
 from ._array_api import get_namespace, is_numpy, to_numpy
 
@@ -1217,13 +1218,40 @@ class _SchurFactor:
 
 def _independent_columns(matrix):
     """A set of columns of the sparse symmetric ``matrix`` no two of which share a nonzero
-    (a boolean mask), chosen greedily in ascending order of their nonzeros, among those of
-    positive diagonal."""
+    (a boolean mask), among those of positive diagonal: the larger of two greedy ones
+    (the first on a tie), taken in ascending order of the columns' nonzeros and in the
+    columns' own order.
+
+    The fewer columns are left out, the cheaper the Schur complement's dense factor (the
+    cube of their number). Ascending nonzeros picks the rarest levels of every
+    categorical, which rarely meet (two Zipf-skewed categoricals of the regime matrix:
+    430 columns left, 1 028 in their own order); where two categoricals have levels of
+    like counts it mixes them, and each level it takes of one excludes the levels of the
+    other it meets, where an encoder's own order takes the first categorical whole
+    (InstEval's students and lecturers: 1 784 columns left against 1 155, a factor of
+    71 ms against 37)."""
     csc = matrix.tocsc()
-    free = csc.diagonal() > 0
+    positive = csc.diagonal() > 0
+    best = None
+    for order in (np.argsort(np.diff(csc.indptr), kind="stable"), np.arange(csc.shape[1])):
+        chosen = _greedy_independent(csc, order, positive.copy())
+        if best is None or np.count_nonzero(chosen) > np.count_nonzero(best):
+            best = chosen
+    return best
+
+
+def _greedy_independent(csc, order, free):
+    """Each column of ``order`` still ``free`` is chosen, and the columns it shares a
+    nonzero with are no longer free (``free`` is changed): by the compiled kernel where
+    it runs (InstEval's 4 127 columns in well under a millisecond, where this loop takes
+    13 ms)."""
     chosen = np.zeros(csc.shape[1], dtype=bool)
     indptr, indices = csc.indptr, csc.indices
-    for column in np.argsort(np.diff(indptr), kind="stable"):
+    if _kernel.ENABLED:
+        _kernel.BUILT.independent_columns(indptr, indices, np.ascontiguousarray(order, np.intp),
+                                          free.view(np.uint8), chosen.view(np.uint8))
+        return chosen
+    for column in order:
         if free[column]:
             chosen[column] = True
             free[indices[indptr[column]:indptr[column + 1]]] = False

@@ -13,7 +13,9 @@ returns them and the engine raises.
 
 Beside the epochs, the cross-entropy's per-sample loss and gradient of a full-batch pass
 (``softmax_loss_gradient``, ``sigmoid_loss_gradient``, ``softmax``), which
-:mod:`skgd.losses` takes for float64 NumPy raw predictions.
+:mod:`skgd.losses` takes for float64 NumPy raw predictions; and the greedy independent set
+of a sparse Gram matrix's columns (``independent_columns``), a loop over its columns that
+:mod:`skgd._curvature` runs in two orders.
 """
 
 from libc.math cimport exp, fabs, log, log1p, pow, sqrt
@@ -555,3 +557,22 @@ def sigmoid_loss_gradient(const double[::1] raw, const double[::1] y,
                 value *= weight
                 grad[i] *= weight
             loss[i] = value
+
+
+def independent_columns(const index_t[::1] indptr, const index_t[::1] indices,
+                        const Py_ssize_t[::1] order, unsigned char[::1] free,
+                        unsigned char[::1] chosen):
+    """The greedy independent set of ``skgd._curvature._independent_columns``: each
+    column of ``order`` still ``free`` is ``chosen``, and the columns of its nonzeros
+    (a CSC matrix's ``indptr`` and ``indices``) stop being free. Returns how many were
+    chosen."""
+    cdef Py_ssize_t k, column, j, count = 0
+    with nogil:
+        for k in range(order.shape[0]):
+            column = order[k]
+            if free[column]:
+                chosen[column] = 1
+                count += 1
+                for j in range(indptr[column], indptr[column + 1]):
+                    free[indices[j]] = 0
+    return count

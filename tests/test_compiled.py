@@ -417,3 +417,24 @@ def test_compiled_softmax_rejects_a_label_that_is_no_class(label):
     y = np.array([0.0, 1.0, label, 2.0])
     with pytest.raises(ValueError, match=r"y_true\[2\] = .* is not a class index"):
         CategoricalCrossEntropy(3).loss_gradient(y, np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_the_compiled_greedy_independent_set_is_the_python_one(monkeypatch, index_dtype):
+    # The Schur complement's independent columns: the kernel's loop and the Python one
+    # choose the same columns, in both orders, whatever the sparse index dtype.
+    from skgd import _curvature
+
+    rng = np.random.default_rng(3)
+    for density in (0.005, 0.02, 0.1):
+        upper = sp.random(300, 300, density=density, random_state=rng, format="csr")
+        matrix = (upper + upper.T + sp.diags(rng.uniform(0, 1, 300)
+                                             * (rng.random(300) < 0.9))).tocsc()
+        matrix.indices = matrix.indices.astype(index_dtype)
+        matrix.indptr = matrix.indptr.astype(index_dtype)
+        compiled = _curvature._independent_columns(matrix)
+        monkeypatch.setattr(_kernel, "ENABLED", False)
+        python = _curvature._independent_columns(matrix)
+        monkeypatch.setattr(_kernel, "ENABLED", True)
+        assert_array_equal(compiled, python)
+        assert 0 < np.count_nonzero(compiled) < 300

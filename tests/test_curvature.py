@@ -867,6 +867,44 @@ def test_one_hot_x_without_l2_keeps_the_diagonal(monkeypatch):
     assert model.preconditioner_ == "diagonal" and np.all(np.isfinite(model.coef_))
 
 
+def _independent_and_maximal(matrix, chosen):
+    """Whether no two chosen columns share a nonzero, and every other column of positive
+    diagonal shares one with a chosen column (or has none: a zero diagonal)."""
+    pattern = (matrix != 0).astype(int).tocsc()
+    among = pattern[chosen][:, chosen]
+    independent = (among - sp.diags(among.diagonal())).count_nonzero() == 0
+    reached = np.asarray(pattern[:, chosen].sum(axis=1)).ravel() > 0
+    return independent and bool(np.all(reached | chosen | (matrix.diagonal() <= 0)))
+
+
+def test_the_independent_columns_are_the_larger_greedy_set_of_two_orders():
+    # Columns 0-3 (one categorical's levels) each meet 4 and 5 (another's, with fewer
+    # nonzeros) and 6 and 7, which meet each other. Ascending nonzeros takes 4 and 5,
+    # which exclude 0-3, then 6: three columns. The columns' own order takes 0-3: four.
+    edges = [(a, b) for a in range(4) for b in (4 + a // 2, 6, 7)] + [(6, 7)]
+    rows, cols = zip(*edges, strict=True)
+    upper = sp.coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(8, 8))
+    matrix = (upper + upper.T + sp.eye(8) * 10).tocsc()
+    chosen = curvature._independent_columns(matrix)
+    assert_array_equal(np.flatnonzero(chosen), [0, 1, 2, 3])
+    assert _independent_and_maximal(matrix, chosen)
+    # Columns 0 and 1 (a categorical of two levels) meet 2-4 and 5-7 (rare levels that
+    # never meet): the columns' own order takes 0 and 1 and no more, ascending nonzeros
+    # takes 2-7.
+    edges = [(0, 2), (0, 3), (0, 4), (1, 5), (1, 6), (1, 7)]
+    rows, cols = zip(*edges, strict=True)
+    upper = sp.coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(8, 8))
+    skewed = (upper + upper.T + sp.eye(8) * 10).tocsc()
+    chosen = curvature._independent_columns(skewed)
+    assert_array_equal(np.flatnonzero(chosen), [2, 3, 4, 5, 6, 7])
+    assert _independent_and_maximal(skewed, chosen)
+    # A column of zero diagonal is never chosen.
+    matrix = matrix.tolil()
+    matrix[0, 0] = 0.0
+    chosen = curvature._independent_columns(matrix.tocsc())
+    assert not chosen[0] and _independent_and_maximal(matrix.tocsc(), chosen)
+
+
 @pytest.mark.parametrize("schur_max", [10**6, 0])
 def test_the_sparse_metric_solves_by_the_schur_complement_of_a_one_hot_group(
         monkeypatch, schur_max):
@@ -880,8 +918,7 @@ def test_the_sparse_metric_solves_by_the_schur_complement_of_a_one_hot_group(
                                                              0.0])).tocsc()
     independent = curvature._independent_columns(matrix)
     assert np.count_nonzero(independent) >= 40  # the largest categorical's columns
-    block = matrix[independent][:, independent].toarray()
-    assert np.count_nonzero(block - np.diag(np.diag(block))) == 0
+    assert _independent_and_maximal(matrix, independent)
     factor = curvature._sparse_factor(matrix)
     assert isinstance(factor, curvature._SchurFactor) == (schur_max > 0)
     rhs = np.random.default_rng(5).normal(size=(matrix.shape[0], 2))
