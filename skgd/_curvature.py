@@ -1179,8 +1179,9 @@ def quadratic_l1(matrix, v, tau, n_penalised, start=None, rounding=1e-12):
 
 
 # The Schur complement of :class:`_SchurFactor` is factored densely up to this many
-# columns (32 MiB): InstEval's 4 127-column Gram leaves 1 784, built and factored in
-# 0.053 s where SuperLU's factors took 0.34 s (a solve 1.5 ms against 0.6 ms).
+# columns (32 MiB): InstEval's 4 127-column Gram left 1 784, built and factored in
+# 0.053 s where SuperLU's factors took 0.34 s (a solve 1.5 ms against 0.6 ms); it now
+# leaves 1 155 (see _independent_columns).
 SCHUR_MAX_COLUMNS = 2048
 
 
