@@ -564,15 +564,12 @@ def independent_columns(const index_t[::1] indptr, const index_t[::1] indices,
                         unsigned char[::1] chosen):
     """The greedy independent set of ``skgd._curvature._independent_columns``: each
     column of ``order`` still ``free`` is ``chosen``, and the columns of its nonzeros
-    (a CSC matrix's ``indptr`` and ``indices``) stop being free. Returns how many were
-    chosen."""
-    cdef Py_ssize_t k, column, j, count = 0
+    (a CSC matrix's ``indptr`` and ``indices``) stop being free."""
+    cdef Py_ssize_t k, column, j
     with nogil:
         for k in range(order.shape[0]):
             column = order[k]
             if free[column]:
                 chosen[column] = 1
-                count += 1
                 for j in range(indptr[column], indptr[column + 1]):
                     free[indices[j]] = 0
-    return count
