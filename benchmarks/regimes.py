@@ -61,10 +61,13 @@ def _standardised(loader):
     return StandardScaler().fit_transform(X), y
 
 
-def _dense(n, p, k, rng):
-    """Gaussian X with correlated columns, y from a softmax of a linear score."""
-    mixing = rng.standard_normal((p, p)) / np.sqrt(p) + np.eye(p)
-    X = rng.standard_normal((n, p)) @ mixing
+def _dense(n, p, k, rng, mix=True):
+    """Gaussian X with correlated columns (independent ones without ``mix``), y from a
+    softmax of a linear score."""
+    mixing = rng.standard_normal((p, p)) / np.sqrt(p) + np.eye(p) if mix else None
+    X = rng.standard_normal((n, p))
+    if mix:
+        X = X @ mixing
     X = StandardScaler().fit_transform(X)
     scores = X @ (rng.standard_normal((p, k)) * 2 / np.sqrt(p))
     return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
@@ -165,6 +168,11 @@ def cells(quick):
                       lambda k=k: _dense(10_000 // shrink, 1000, k, rng())))
     table.append(("dense-tall-k2", f"dense 300000/{shrink} x 20, K=2",
                   lambda: _dense(300_000 // shrink, 20, 2, rng())))
+    for k in (2, 5):
+        # More columns than rows (expression-like tables): separable, the optimum a
+        # tiny fraction of the start's objective.
+        table.append((f"dense-fewrows-k{k}", f"dense 500/{shrink} x 3000, K={k}",
+                      lambda k=k: _dense(500 // shrink, 3000, k, rng(), mix=False)))
     for k in (2, 5):
         table.append((f"onehot-k{k}", f"one-hot 20000/{shrink} rows, K={k}",
                       lambda k=k: _onehot(20_000 // shrink, k, rng())))

@@ -2292,8 +2292,9 @@ def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
                 or (hasattr(objective.loss_function, "local_curvatures")
                     and _rows(objective) < SEED_MIN_ROWS_PER_COLUMN * n_cols)):
             name = "diagonal"
-        if name == "diagonal" and (_low_rank_pays(objective) or (
-                learned and _sparse_gram_pays(objective))):
+        if name == "diagonal" and ((_low_rank_pays(objective)
+                                    and _low_rank_refits_pay(objective, learned))
+                                   or (learned and _sparse_gram_pays(objective))):
             name = "full"
     if name == "full" and l1:
         return "full" if learned and _exact_prox_pays(objective) else "diagonal"
@@ -2361,6 +2362,26 @@ def _low_rank_pays(objective):
     n, nnz = X.shape[0], X.nnz if sp.issparse(X) else X.size
     return (2 * rows <= objective.n_features and n**2 <= LOW_RANK_STEP_PASSES * nnz
             and n**3 / 3 <= SEED_EPOCHS * 2 * nnz)
+
+
+# A cross-entropy's L-BFGS refits the low-rank metric to the local curvature (a kernel an
+# output, each ``n^2 p``, see _low_rank) and solves three times a step in it (each two
+# products with X): "auto" takes it only where its kernels cost at most this many
+# gradient passes (by _gram_cost's count). Beyond, the diagonal metric (its first step
+# kept short, see skgd._updates.lbfgs) took 0.1x-0.5x the time, to gaps of 1e-7 or below
+# with two classes: dense 200 x 2 000, 6.4 against 21.5 ms; 1 000 x 2 100, 54 against 608;
+# five classes 200 x 7 000, 82 against 367 ms. Least squares keeps it, exact in 2 epochs.
+LOW_RANK_REFIT_PASSES = 10
+
+
+def _low_rank_refits_pay(objective, learned):
+    """Whether the low-rank metric's refits (L-BFGS's, of a loss whose curvature
+    changes) cost at most ``LOW_RANK_REFIT_PASSES`` gradient passes; True where it is not
+    refitted."""
+    if not (learned and hasattr(objective.loss_function, "local_curvatures")):
+        return True
+    kernels = _gram_cost(objective.n_features, _rows(objective), count=objective.n_outputs)
+    return kernels <= LOW_RANK_REFIT_PASSES * _pass_cost(objective)
 
 
 def _sparse_gram_pays(objective):

@@ -608,7 +608,9 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         """The update rule ``solver``, averaged where ``average`` asks for it."""
         rule = UPDATE_RULES[solver](momentum=momentum, nesterov=nesterov,
                                     max_momentum=max_momentum, tol=self.tol,
-                                    penalty=penalty)
+                                    # The squared error, the cross-entropy and their
+                                    # penalties are at least 0.
+                                    penalty=penalty, floor=0.0)
         if not self.average:
             return rule
         if not partial and (self.batch_size is None or self.batch_size >= n_samples):

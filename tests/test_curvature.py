@@ -142,9 +142,12 @@ def test_wide_sparse_X_never_builds_a_square_matrix(monkeypatch):
 
     monkeypatch.setattr(curvature, "gram", refuse)
     # Fewer rows than half the columns (and 200 nonzeros a row, so that a step in an
-    # n x n factor costs a few passes): the full metric, held through X.
-    model = GDClassifier(alpha=1e-3, max_iter=20, tol=None).fit(X, y)
+    # n x n factor costs a few passes): least squares takes the full metric, held
+    # through X; the cross-entropy, which would refit its kernel, the diagonal.
+    model = GDRegressor(alpha=1e-3, max_iter=20, tol=None).fit(X, X @ rng.normal(size=20_000))
     assert model.preconditioner_ == "full"
+    model = GDClassifier(alpha=1e-3, max_iter=20, tol=None).fit(X, y)
+    assert model.preconditioner_ == "diagonal"
     # More rows, beyond FULL_MAX_COLUMNS (made small here; text-like rows, whose Gram
     # matrix is not sparse): the diagonal.
     monkeypatch.setattr(curvature, "FULL_MAX_COLUMNS", 200)
@@ -1368,6 +1371,46 @@ def test_x_with_more_columns_than_rows_takes_the_low_rank_full_metric(monkeypatc
     sparse = LinearObjective(SquaredError(), text, rng.normal(size=400), alpha=0.1)
     assert text.shape[0] ** 2 > curvature.LOW_RANK_STEP_PASSES * text.nnz
     assert curvature.resolve("auto", sparse) == "diagonal"
+
+
+def test_lbfgs_on_the_cross_entropy_takes_the_low_rank_metric_only_where_its_refits_are_cheap():
+    """Its kernels, refitted along the way, cost ``n^2 p`` each: on 20 x 2 000 a few
+    passes (the low-rank metric), on 200 x 2 000 more than LOW_RANK_REFIT_PASSES (the
+    diagonal, 0.3x the time). Least squares, fitted once and exactly, keeps it; so does
+    the bound of a rule that does not refit."""
+    rng = np.random.default_rng(0)
+
+    def resolved(n, loss, y, learned=True):
+        objective = LinearObjective(loss, rng.normal(size=(n, 2000)), y(n), alpha=1 / n)
+        return curvature.resolve("auto", objective, learned=learned)
+
+    def labels(n):
+        return np.arange(n) % 2
+
+    assert resolved(20, BinaryCrossEntropy(), labels) == "full"
+    assert resolved(200, BinaryCrossEntropy(), labels) == "diagonal"
+    assert resolved(200, BinaryCrossEntropy(), labels, learned=False) == "full"
+    assert resolved(200, SquaredError(), lambda n: rng.normal(size=n)) == "full"
+
+
+def test_a_default_fit_of_far_more_columns_than_rows_ends_at_logistic_regression_s():
+    # 200 x 2 000, separable: the diagonal metric, whose first step at length 1 left
+    # L-BFGS 44 epochs (16 from the step its floor cuts; tests/test_engine.py).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2000))
+    y = (X[:, :20].sum(axis=1) + rng.normal(size=200) > 0).astype(int)
+    model = GDClassifier(alpha=1 / 200).fit(X, y)
+    exact = LogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(X, y)
+
+    def objective(coef, intercept):
+        raw = X @ coef.ravel() + intercept[0]
+        return np.mean(np.logaddexp(0, -np.where(y == 1, raw, -raw))) \
+            + 0.5 / 200 * coef.ravel() @ coef.ravel()
+
+    best = objective(exact.coef_, exact.intercept_)
+    assert model.preconditioner_ == "diagonal"
+    assert model.n_iter_ <= 30
+    assert objective(model.coef_, model.intercept_) - best <= 1e-6 * best
 
 
 @pytest.mark.parametrize("solver", ["auto", "accelerated"])

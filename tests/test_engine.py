@@ -236,6 +236,32 @@ def test_lbfgs_backtracks_a_too_large_step_and_accepted_points_never_rise(quadra
                     atol=1e-6 * np.abs(quadratic.solution).max())
 
 
+def test_lbfgs_metric_step_starts_no_longer_than_its_model_takes_to_the_floor():
+    """Given a floor the objective never goes below, a step from the metric alone whose
+    quadratic model promises more than the value above the floor (here a rate 1 000
+    times the safe one) starts where a model of just enough curvature reaches the floor:
+    at length ``2 (f - floor) / -slope``, not 1. One that promises less keeps length 1."""
+    quadratic = Quadratic(np.linspace(1.0, 10.0, 6))
+    floor = quadratic.minimum  # the least value, attained: a floor
+    start = np.zeros(6)
+    grad = quadratic.loss_gradient(start, None)[1]
+
+    def second_value(rate):
+        return minimize(quadratic.loss_gradient, n_samples=1, params=start,
+                        learning_rate=rate, rule=UPDATE_RULES["lbfgs"](floor=floor),
+                        max_iter=2, tol=None).loss_curve[1]
+
+    rate = 1e3 / quadratic.lipschitz
+    length = 2 * (quadratic(start) - floor) / float(grad @ grad * rate)
+    assert length < 1e-2
+    trial = second_value(rate)
+    assert_allclose(trial, quadratic(start - length * rate * grad), rtol=1e-12)
+    assert floor <= trial < quadratic(start)
+    # At the safe rate the model promises no more than the gap to the floor: length 1.
+    safe = 1.0 / quadratic.lipschitz
+    assert_allclose(second_value(safe), quadratic(start - safe * grad), rtol=1e-12)
+
+
 class _Refreshing(Euclidean):
     """A metric of a quadratic that can be refitted: to ``A`` itself (``exact``, Newton's
     metric) or to the identity again; every refit is recorded with the passes before it."""

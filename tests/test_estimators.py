@@ -232,20 +232,23 @@ def test_the_line_search_tells_the_rounding_of_a_prediction_far_off_zero():
     assert_allclose(model.coef_, reference.coef_, rtol=1e-4, atol=1e-6)
 
 
-def test_lbfgs_line_search_never_accepts_a_rise_even_from_a_huge_first_step(iris):
-    """A first step 1000 times the safe one is backtracked: the fit converges, and each
-    epoch's objective is either a new best (within the rounding the line search cannot
-    tell from it, where it judges by the gradient) or a rejected trial that the next
-    accepted point improves on."""
+def test_lbfgs_cuts_a_huge_first_step_to_the_floor_and_never_accepts_a_rise(iris):
+    """A first step 1000 times the safe one promises far more than the cross-entropy's
+    value above its floor, 0: it starts where the metric's model reaches 0 instead, and
+    does not rise. The fit converges, to the default rate's fit, and each epoch's
+    objective is either a new best (within the rounding the line search cannot tell from
+    it, where it judges by the gradient) or a rejected trial that the next accepted point
+    improves on. (The backtracking of a step without a floor: tests/test_engine.py.)"""
     X, y = iris
     model = GDClassifier(alpha=1e-2, solver="lbfgs", learning_rate=1e3, tol=1e-9).fit(X, y)
     reference = GDClassifier(alpha=1e-2, solver="accelerated", tol=1e-10).fit(X, y)
     assert model.optimality_ <= model.tol
     curve = np.array(model.loss_curve_)
     accepted = np.minimum.accumulate(curve)
-    assert curve[0] > curve[-1]
+    assert 0 < curve[1] < curve[0]
     assert_allclose(accepted[-1], curve[-1], rtol=1e-14, atol=0)
-    assert curve[1] > curve[0]  # the huge trial step was tried and rejected
+    assert model.n_iter_ <= GDClassifier(alpha=1e-2, solver="lbfgs", tol=1e-9).fit(
+        X, y).n_iter_ + 2
     assert_allclose(model.coef_, reference.coef_, rtol=1e-4, atol=1e-4)
 
 
