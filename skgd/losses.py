@@ -518,8 +518,12 @@ class LinearObjective:
         grad_coef: Any = None
         grad_intercept: Any = None
         self._last_raw = None
+        # Every fit starts at zero coefficients, where the product is zero: of a least
+        # squares fit's two passes (four products), one product the fewer.
+        zero = is_numpy(xp) and not w[: self.n_coef].any()
         for X_block, y_block, weight_block in _row_blocks(X, y, weight):
-            raw = X_block @ _transposed(coef)
+            raw = (np.zeros(X_block.shape[:1] + coef.shape[:-1], dtype=w.dtype) if zero
+                   else X_block @ _transposed(coef))
             raw += intercept
             if rows is None and X_block is X and is_numpy(xp):
                 # The whole raw prediction, kept for raw_prediction(w) (see there).

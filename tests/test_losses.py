@@ -166,6 +166,36 @@ def test_raw_prediction_reuses_the_last_full_pass_at_the_same_point(loss_name):
     assert objective.raw_prediction(w) is not kept
 
 
+class _CountedProducts(np.ndarray):
+    """An ndarray that counts the products it is the left operand of (its views too)."""
+
+    products = 0
+
+    def __matmul__(self, other):
+        _CountedProducts.products += 1
+        return np.asarray(self) @ other
+
+
+@pytest.mark.parametrize("loss_name", LOSSES)
+def test_a_pass_at_zero_coefficients_makes_no_product_with_X(loss_name):
+    # Every fit starts there: the raw prediction is the intercept alone. The pass's
+    # objective and gradient are the formula's, its gradient product still taken.
+    X, y, sample_weight = make_data(loss_name)
+    objective = make_objective(loss_name, X.view(_CountedProducts), y,
+                               sample_weight=sample_weight, alpha=0.1)
+    w = random_params(objective)
+    w[: objective.n_coef] = 0.0
+    before = _CountedProducts.products
+    loss, grad = objective.loss_gradient(w)
+    assert _CountedProducts.products == before
+    expected = reference_loss_gradient(loss_name, X, y, w, sample_weight, 0.1, 0.0, True)
+    assert_allclose(loss, expected[0], rtol=1e-12)
+    assert_allclose(grad, expected[1], rtol=1e-10, atol=1e-13)
+    w[0] = 1e-3
+    objective.loss_gradient(w)
+    assert _CountedProducts.products > before
+
+
 @pytest.mark.parametrize("loss_name", LOSSES)
 def test_intercept_is_not_penalised(loss_name):
     X, y, _ = make_data(loss_name)
