@@ -1970,6 +1970,12 @@ SEED_MIN_COLUMNS = 256
 # 830 / 396, 1 077 / 719 and 1 599 / 2 309 ms (full / diagonal), with two classes at
 # 3 000 and 5 000 rows 431 / 524 and 266 / 992 ms; 1 000 x 300 (10 classes) 112 / 69.
 SEED_MIN_ROWS_PER_COLUMN = 4
+# ... and with one output (two classes) this many: its refits are the exact Hessian,
+# Newton's steps, which pay from fewer rows. At 3 to 4 rows a column (mixed columns) the
+# full seed took 0.45x-0.71x the diagonal's time: 2 000 x 500 43 against 114 ms, 3 000 x
+# 800 163 against 360, 1 200 x 400 45 against 63; at 3 as much (1 500 x 500, 72 and 71),
+# at 2.5 more (2 500 x 1 000, 467 against 357).
+SEED_MIN_ROWS_PER_COLUMN_ONE_OUTPUT = 3
 
 
 def _seed_epochs(objective):
@@ -2276,7 +2282,8 @@ def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
     curvature from its gradients (L-BFGS) needs of the metric only a seed: beyond
     ``SEED_MIN_COLUMNS`` columns the full bound is built only where that costs at most
     ``SEED_EPOCHS`` gradient passes and, for the cross-entropy, X has at least
-    ``SEED_MIN_ROWS_PER_COLUMN`` rows a column, or, for sparse X, where its Gram matrix is
+    ``SEED_MIN_ROWS_PER_COLUMN`` rows a column (``SEED_MIN_ROWS_PER_COLUMN_ONE_OUTPUT``
+    for one output), or, for sparse X, where its Gram matrix is
     sparse (see :func:`_sparse_gram_pays`).
     """
     if name is None:
@@ -2290,7 +2297,9 @@ def resolve(name, objective, *, batch_size=None, streaming=False, l1=False,
         if learned and n_cols > SEED_MIN_COLUMNS and (
                 _seed_epochs(objective) > SEED_EPOCHS
                 or (hasattr(objective.loss_function, "local_curvatures")
-                    and _rows(objective) < SEED_MIN_ROWS_PER_COLUMN * n_cols)):
+                    and _rows(objective) < n_cols * (
+                        SEED_MIN_ROWS_PER_COLUMN if objective.n_outputs > 1
+                        else SEED_MIN_ROWS_PER_COLUMN_ONE_OUTPUT))):
             name = "diagonal"
         if name == "diagonal" and ((_low_rank_pays(objective)
                                     and _low_rank_refits_pay(objective, learned))

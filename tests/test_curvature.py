@@ -843,14 +843,20 @@ def test_least_squares_on_one_hot_x_of_hundreds_of_columns_takes_the_sparse_metr
 def test_lbfgs_on_wide_classes_of_few_rows_a_column_is_seeded_by_the_diagonal(
         monkeypatch):
     # Beyond SEED_MIN_COLUMNS (made small here) the cross-entropy takes the full seed only
-    # with SEED_MIN_ROWS_PER_COLUMN rows a column; least squares, whose full metric is
-    # its Hessian, takes it whatever the rows.
+    # with SEED_MIN_ROWS_PER_COLUMN rows a column, 3 with one output (whose refits are
+    # Newton's); least squares, whose full metric is its Hessian, whatever the rows.
     monkeypatch.setattr(curvature, "SEED_MIN_COLUMNS", 10)
     rng = np.random.default_rng(0)
-    for rows, expected in [(4 * 31 - 1, "diagonal"), (4 * 31, "full")]:
+    for rows, softmax, binary in [(3 * 31 - 1, "diagonal", "diagonal"),
+                                  (3 * 31, "diagonal", "full"),
+                                  (4 * 31 - 1, "diagonal", "full"),
+                                  (4 * 31, "full", "full")]:
         X = rng.normal(size=(rows, 30))
         classes = LinearObjective(BinaryCrossEntropy(), X, (X[:, 0] > 0) * 1.0, alpha=0.01)
-        assert curvature.resolve("auto", classes, learned=True) == expected
+        assert curvature.resolve("auto", classes, learned=True) == binary
+        three = LinearObjective(CategoricalCrossEntropy(3), X, np.arange(rows) % 3,
+                                alpha=0.01)
+        assert curvature.resolve("auto", three, learned=True) == softmax
         least_squares = LinearObjective(SquaredError(), X, X[:, 0], alpha=0.01)
         assert curvature.resolve("auto", least_squares, learned=True) == "full"
 
