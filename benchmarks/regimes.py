@@ -66,8 +66,7 @@ def _dense(n, p, k, rng, mix=True):
     softmax of a linear score."""
     mixing = rng.standard_normal((p, p)) / np.sqrt(p) + np.eye(p) if mix else None
     X = rng.standard_normal((n, p))
-    if mix:
-        X = X @ mixing
+    X = X if mixing is None else X @ mixing
     X = StandardScaler().fit_transform(X)
     scores = X @ (rng.standard_normal((p, k)) * 2 / np.sqrt(p))
     return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)

@@ -1422,10 +1422,7 @@ def _low_rank(objective, curvature, local):
         metric.refresh_epochs = cost
         return metric
 
-    # A kernel an output, n x n from p columns: a Gram matrix with rows and columns
-    # swapped, by the cost model.
-    cost = max(1, math.ceil(_gram_cost(objective.n_features, objective.n_samples,
-                                       count=objective.n_outputs) / _pass_cost(objective)))
+    cost = max(1, math.ceil(_low_rank_refit_passes(objective)))
     metric = LowRank(objective, curvature * weight / objective.total_weight, shift,
                      refresh)
     metric.refresh_epochs = cost
@@ -2383,14 +2380,19 @@ def _low_rank_pays(objective):
 LOW_RANK_REFIT_PASSES = 10
 
 
+def _low_rank_refit_passes(objective):
+    """The gradient passes a refit of the low-rank metric costs: a kernel an output, n x n
+    from p columns, a Gram matrix with rows and columns swapped, by the cost model."""
+    return (_gram_cost(objective.n_features, objective.n_samples, count=objective.n_outputs)
+            / _pass_cost(objective))
+
+
 def _low_rank_refits_pay(objective, learned):
     """Whether the low-rank metric's refits (L-BFGS's, of a loss whose curvature
     changes) cost at most ``LOW_RANK_REFIT_PASSES`` gradient passes; True where it is not
     refitted."""
-    if not (learned and hasattr(objective.loss_function, "local_curvatures")):
-        return True
-    kernels = _gram_cost(objective.n_features, _rows(objective), count=objective.n_outputs)
-    return kernels <= LOW_RANK_REFIT_PASSES * _pass_cost(objective)
+    return not (learned and hasattr(objective.loss_function, "local_curvatures")) \
+        or _low_rank_refit_passes(objective) <= LOW_RANK_REFIT_PASSES
 
 
 def _sparse_gram_pays(objective):
