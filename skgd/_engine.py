@@ -296,7 +296,8 @@ def descent(
     watch = Watch(state_references, n_rises, stream, streaming=streaming, advice=advice,
                   loss_curve=loss_curve)
     stop = Stop(tol, n_iter_no_change, full_batch=full_batch,
-                epoch_rule=validation is not None or not full_batch, decay=decay, rule=rule)
+                epoch_rule=validation is not None or not full_batch, decay=decay, rule=rule,
+                dtype=params.dtype)
 
     def optimality(step, rate):
         """``||G||_M^2`` at ``step.point``, a 0-d array (no host read); where the rule has
@@ -417,7 +418,8 @@ def descent(
                                                      rule.model(params, rule_state)):
             stopped = True
             break
-        verdict = stop.verdict(epoch, n_plateaus, relative, reverted, rule_state, metric)
+        verdict = stop.verdict(epoch, n_plateaus, relative, reverted, rule_state, metric,
+                               objective)
         if verdict.rule_state is not None:
             rule_state = verdict.rule_state
         n_plateaus += verdict.cut_rate

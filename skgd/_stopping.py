@@ -3,7 +3,8 @@
 A full-batch run stops once its *optimality* is at most ``tol`` (see :mod:`skgd._engine`
 for the measure); where the update rule can then take Newton's steps cheaply
 (``UpdateRule.finish``, L-BFGS on small problems), it takes them first, to the optimum to
-rounding; where it steps in a curvature bound, the exact Hessian confirms the stop first
+rounding; elsewhere the objective's last decrease must agree (:meth:`Stop.settled`);
+where it steps in a curvature bound, the exact Hessian confirms the stop first
 (:class:`Certificate`). Runs that see the data in mini-batches, or that score a
 validation set, stop by an epoch-level rule instead: the monitored value (training
 objective, or minus the validation score) has not improved by ``tol`` relative to its
@@ -18,11 +19,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._updates import POLISHED
+from ._updates import POLISHED, _relative_rounding
 
 # Newton's steps past the stopping rule, at most (see UpdateRule.finish); they stop at
 # the optimality POLISHED.
 _POLISH_STEPS = 3
+# A stop by the optimality, where no Newton's steps follow, also asks the objective: the
+# gap it estimates (see Stop.settled) must be at most this many tol^2 of the objective
+# (1e-7 of it at the default tol=1e-5).
+_SETTLED = 1e3
 # "plateau" stops once it has cut the rate by this factor in all.
 _MIN_PLATEAU_FACTOR = 1e-6
 
@@ -45,16 +50,23 @@ _GO_ON = Verdict(False)
 
 
 class Stop:
-    """The stopping rules of one run."""
+    """The stopping rules of one run (``dtype``: the parameters', whose rounding the
+    objective carries)."""
 
     def __init__(self, tol, n_iter_no_change, *, full_batch, epoch_rule, decay,
-                 rule) -> None:
+                 rule, dtype=None) -> None:
         self.tol, self.n_iter_no_change = tol, n_iter_no_change
         self.full_batch, self.epoch_rule = full_batch, epoch_rule
         self.decay, self.rule = decay, rule
         self.best, self.stalled = math.inf, 0
         # The optimality at each Newton step past the stopping rule.
         self.polished: list[float] | None = None
+        # The last accepted full-batch point's (objective, optimality), the largest
+        # objective seen, and the objective's relative rounding.
+        self.previous: tuple[float, float] | None = None
+        self.scale = 0.0
+        self.rounding = _relative_rounding(np.dtype(np.float64) if dtype is None
+                                           else dtype)
 
     def monitor(self, monitored):
         """Record an epoch's monitored value (lower is better); whether it is the best
@@ -70,10 +82,35 @@ class Stop:
             return True
         return False
 
-    def verdict(self, epoch, n_plateaus, relative, reverted, rule_state, metric):
+    def settled(self, objective, relative):
+        """Whether the objective agrees with a stop at the optimality ``relative``, at an
+        accepted full-batch point of objective ``objective``.
+
+        The optimality bounds the gap relative to the start's gap, up to the metric's
+        condition number (see skgd._engine); where the metric is far from the Hessian and
+        the optimum a small share of the start (classes that X of far more columns than
+        rows nearly separates), a fit at ``tol`` stood 1e-6 to 3e-6 of the objective
+        above the optimum. The objective's own record tells: the gap shrinks as the
+        squared measure does, so the last epoch's decrease times the measure's squared
+        contraction over it (at most 1) estimates the gap left, and it must be at most
+        ``_SETTLED tol^2`` of the objective (or within its rounding). A run's first
+        epoch has no decrease to judge: the measure alone decides."""
+        previous, self.previous = self.previous, (objective, relative)
+        self.scale = max(self.scale, abs(objective))
+        if previous is None:
+            return True
+        value, measure = previous
+        contraction = min(1.0, (relative / measure) ** 2) if measure > 0 else 1.0
+        return ((value - objective) * contraction
+                <= _SETTLED * self.tol ** 2 * abs(objective)
+                + 16 * self.rounding * self.scale)
+
+    def verdict(self, epoch, n_plateaus, relative, reverted, rule_state, metric,
+                objective=None):
         """The rules' verdict after ``epoch`` epochs (``n_plateaus`` rate cuts so far):
         ``relative`` is the optimality of the point the full batch accepted (None
-        elsewhere), ``reverted`` whether the rule turned its point down."""
+        elsewhere) and ``objective`` its objective, ``reverted`` whether the rule turned
+        its point down."""
         if self.tol is None:
             return _GO_ON
         if self.full_batch and reverted and self.polished is not None:
@@ -81,17 +118,22 @@ class Stop:
             # objective cannot tell it from the point that met tol (its rounding: X
             # whose columns lie far off 0). The point that met tol ends the run.
             return Verdict(True, converged=True)
-        if self.full_batch and not reverted and relative is not None \
-                and relative <= self.tol:
-            if self.polished is None:
-                polish = self.rule.finish(rule_state, metric)
-                if polish is not None:
-                    self.polished = [relative]
-                    return Verdict(False, rule_state=polish)
-            elif _polishing(self.polished, relative):
-                self.polished.append(relative)
-                return _GO_ON
-            return Verdict(True, converged=True)
+        if self.full_batch and not reverted and relative is not None:
+            settled = objective is None or self.settled(objective, relative)
+            if relative <= self.tol:
+                if self.polished is None:
+                    polish = self.rule.finish(rule_state, metric)
+                    if polish is not None:
+                        # Newton's steps take it to the optimum to rounding.
+                        self.polished = [relative]
+                        return Verdict(False, rule_state=polish)
+                    if settled:
+                        return Verdict(True, converged=True)
+                elif _polishing(self.polished, relative):
+                    self.polished.append(relative)
+                    return _GO_ON
+                else:
+                    return Verdict(True, converged=True)
         if self.stalled >= self.n_iter_no_change:
             self.stalled = 0
             decay = self.decay

