@@ -1086,14 +1086,16 @@ class GDRegressor(RegressorMixin, _BaseGD):
         ``tol``, where ``G(w) = (w - prox(w - lr M^-1 grad F(w))) / lr`` is the gradient
         mapping (the gradient, without L1) measured in the preconditioner's metric ``M``
         and ``w_0`` the starting point (the origin for a warm start): zero exactly at the
-        optimum, and free of the scale of X, y and the loss. Mini-batches and early
-        stopping: stop when the training objective (or the validation score) has not
-        improved on its best by ``tol`` times its size for ``n_iter_no_change`` epochs;
-        such a fit then warns where its optimality, measured after it, is above
-        ``sqrt(tol)`` (the gap left above ``tol`` of the gap at the start: far from its
-        optimum). None runs ``max_iter`` epochs. A fit that ends otherwise warns with its
-        optimality; see ``optimality_``. Any fit whose model ends worse than the zero
-        model on its training data warns.
+        optimum, and free of the scale of X, y and the loss; where no Newton's steps
+        follow, also once the last epoch's decrease of the objective, times the measure's
+        squared contraction, is at most ``1e3 tol^2`` of the objective (the gap it
+        estimates). Mini-batches and early stopping: stop when the training objective (or
+        the validation score) has not improved on its best by ``tol`` times its size for
+        ``n_iter_no_change`` epochs; such a fit then warns where its optimality, measured
+        after it, is above ``sqrt(tol)`` (the gap left above ``tol`` of the gap at the
+        start: far from its optimum). None runs ``max_iter`` epochs. A fit that ends
+        otherwise warns with its optimality; see ``optimality_``. Any fit whose model
+        ends worse than the zero model on its training data warns.
     n_iter_no_change : int, default=5
         Epochs without an improvement by ``tol`` after which a mini-batch or
         early-stopping fit stops (and ``decay="plateau"`` cuts the rate). Full-batch fits
