@@ -89,7 +89,7 @@ class Stop:
         The optimality bounds the gap relative to the start's gap, up to the metric's
         condition number (see skgd._engine); where the metric is far from the Hessian and
         the optimum a small share of the start (classes that X of far more columns than
-        rows nearly separates), a fit at ``tol`` stood 1e-6 to 3e-6 of the objective
+        rows nearly separates), a fit at ``tol`` stood 1e-6 to 6e-6 of the objective
         above the optimum. The objective's own record tells: the gap shrinks as the
         squared measure does, so the last epoch's decrease times the measure's squared
         contraction over it (at most 1) estimates the gap left, and it must be at most
