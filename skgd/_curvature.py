@@ -272,6 +272,35 @@ def sparse_where_it_pays(X):
                          shape=X.shape)
 
 
+# The share of CSR X's columns that must be empty before a fit leaves them out.
+EMPTY_MIN_SHARE = 1 / 8
+
+
+def without_empty_columns(X):
+    """``(X', columns)``: CSR ``X`` without its empty columns (no stored entry), and the
+    columns ``X'`` keeps; ``(X, None)`` where fewer than ``EMPTY_MIN_SHARE`` of them are
+    empty, or all are, or X is not CSR.
+
+    An empty column's coefficients have the gradient of the L2 term alone, 0 at 0, and
+    the L1 prox keeps 0 at 0: from zero they stay exactly 0, and a fit of the rest is the
+    same fit. Each step's vector work (L-BFGS's pairs, the metric, the optimality) is
+    over the columns kept: 200 rows of 1 000 000 Zipf-drawn columns use 2 531 of them.
+    ``X'`` shares X's values and row pointers; only the column indices are new.
+    """
+    if not (sp.issparse(X) and X.format == "csr"):
+        return X, None
+    used = np.zeros(X.shape[1], dtype=bool)
+    used[X.indices] = True
+    n_used = int(np.count_nonzero(used))
+    if n_used == 0 or X.shape[1] - n_used < EMPTY_MIN_SHARE * X.shape[1]:
+        return X, None
+    position = np.cumsum(used, dtype=X.indices.dtype) - 1
+    reduced = sp.csr_matrix((X.data, position[X.indices], X.indptr),
+                            shape=(X.shape[0], n_used))
+    reduced.has_sorted_indices = X.has_sorted_indices
+    return reduced, np.flatnonzero(used)
+
+
 _BLAS = None
 # Whether this thread holds the limit already (a fit's passes inside the fit's own).
 _HELD = threading.local()

@@ -45,7 +45,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import UNUSED, MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
@@ -60,6 +59,7 @@ from ._estimators import (
     _CallbackReport,
     _CallbackSupport,
     _check_dense_y,
+    _check_labels,
     _check_weight_sum,
     _is_dask,
     _ParamNamesOnce,
@@ -345,10 +345,14 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                              dtype=[np.float64, np.float32],
                              multi_output=self._regression, y_numeric=self._regression)
         if not self._regression:
-            check_classification_targets(y)
+            _check_labels(y)
         if base.preconditioner == "auto" and base.batch_size is None:
             # As the estimator's fit: wide dense X of mostly zeros descends as CSR.
             X = _curvature.sparse_where_it_pays(X)
+        # The fits and their scores need no empty column (see the estimator's fit); the
+        # refit and the callbacks take X whole.
+        X_whole = X
+        X = _curvature.without_empty_columns(X)[0]
         sample_weight = _unit_scale(base._host_sample_weight(sample_weight, X.shape[0],
                                                              X.dtype))
         # The whole data's classes and weights, checked before any fold's (see _fold).
@@ -367,7 +371,7 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         folds = [self._fold(k, base, X, y, sample_weight, train, test, targets)
                  for k, (train, test) in enumerate(splits)]
         weighted = not np.all(sample_weight == 1)
-        tasks = _SearchTasks(self, context, len(candidates), n_splits, X, y,
+        tasks = _SearchTasks(self, context, len(candidates), n_splits, X_whole, y,
                              sample_weight if weighted else None)
         if self.verbose:
             print(f"{name}: fitting {n_splits} folds for each of {len(candidates)} "

@@ -119,6 +119,21 @@ def _check_dense_y(y, name="y"):
                         "Use '.toarray()' to convert to a dense numpy array.")
 
 
+def _check_labels(y):
+    """scikit-learn's check of classification targets, whose sort of labels of mixed
+    types (``["a", 1]``, a missing value as None) fails with a bare TypeError: named."""
+    try:
+        check_classification_targets(y)
+    except TypeError as error:
+        kinds = sorted({type(label).__name__ for label in np.asarray(y, dtype=object).ravel()})
+        if len(kinds) < 2:
+            raise
+        raise TypeError(
+            f"y holds labels of several types ({', '.join(kinds)}), which cannot be "
+            "sorted into classes_. Give them one type, e.g. y.astype(str), and drop or "
+            "label the rows whose label is missing (None, NaN).") from error
+
+
 def _targets_in(y, dtype, name="y"):
     """Regression targets (finite, validated) cast to X's float dtype, or a clear error
     where they overflow it (float32 tops out at 3.4e38)."""
@@ -319,13 +334,36 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         if not partial and self.preconditioner == "auto" and self.batch_size is None:
             # Wide dense X of mostly zeros (one-hot columns) descends as CSR.
             X = _curvature.sparse_where_it_pays(X)
+        columns = None
+        if not (partial or held_out is not None or callbacks.active
+                or (self.warm_start and hasattr(self, "_engine_state"))):
+            # A validation scorer and a callback see the model's coefficients each
+            # epoch, and a warm start continues them: all columns for these.
+            X, columns = _curvature.without_empty_columns(X)
         objective = LinearObjective(loss, X, y, sample_weight, alpha=alpha,
                                     l1_ratio=l1_ratio, fit_intercept=self.fit_intercept)
         validation = None if held_out is None else self._validation_score(objective,
                                                                           *held_out)
         self._descend(objective, validation, rng, callbacks, partial=partial, resume=resume)
+        if columns is not None:
+            self._widen(columns)
         if validation is not None:
             self._check_scored()
+
+    def _widen(self, columns):
+        """Give a fit of X's non-empty ``columns`` alone (see
+        :func:`skgd._curvature.without_empty_columns`) the zero coefficients of the others,
+        in ``coef_`` and in the point a warm start or ``partial_fit`` continues from."""
+        coef = self.coef_
+        wide = np.zeros((*coef.shape[:-1], self.n_features_in_), dtype=coef.dtype)
+        wide[..., columns] = coef
+        self.coef_ = wide
+        state = self._engine_state
+        params = np.concatenate([wide.reshape(-1), state.params[coef.size:]])
+        # The rule's state (L-BFGS's pairs) and the metric are the fitted columns': a
+        # later warm start or partial_fit starts them afresh.
+        self._engine_state = state._replace(params=params, rule_state=None)
+        self._rule_key = self._metric = None
 
     @staticmethod
     def _host_sample_weight(sample_weight, n_samples, dtype):
@@ -483,8 +521,10 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         momentum, nesterov = self._momentum()
         adaptive = self.solver == "adam"
         if resume:
-            # partial_fit continues in the metric of the first call (or of fit).
             self._check_continued()
+        if resume and self._metric is not None:
+            # partial_fit continues in the metric of the first call (or of fit, but of
+            # a fit of X's non-empty columns alone: see _widen).
             metric = self._metric
         else:
             preconditioner = _curvature.resolve(
@@ -1531,7 +1571,7 @@ feature_names_in_ :
         # multiclass); scikit-learn's check of them takes 0.12 ms, a tenth of a fit of
         # the iris. Other labels (floats, which may be continuous; objects) are checked.
         if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iub"):
-            check_classification_targets(y)
+            _check_labels(y)
         if resume:
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(f"classes={classes!r} differs from the classes of the "

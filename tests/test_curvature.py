@@ -1079,6 +1079,75 @@ def test_wide_dense_X_of_mostly_zeros_is_fitted_as_csr():
     assert_allclose(plain.predict_proba(dense), from_dense.predict_proba(dense), atol=1e-4)
 
 
+def _zipf_words(n_rows, n_cols, per_row, rng):
+    """Counts of words drawn by Zipf's law from a vocabulary of ``n_cols``, as CSR: most
+    columns never occur (a vectoriser fitted on more documents than the training rows)."""
+    columns = np.minimum(rng.zipf(1.3, n_rows * per_row), n_cols) - 1
+    X = sp.csr_matrix((np.ones(n_rows * per_row), (np.repeat(np.arange(n_rows), per_row),
+                                                   columns)), shape=(n_rows, n_cols))
+    X.sum_duplicates()
+    return X
+
+
+def test_only_csr_x_with_enough_empty_columns_loses_them():
+    rng = np.random.default_rng(0)
+    X = _zipf_words(200, 5000, 10, rng)
+    reduced, columns = curvature.without_empty_columns(X)
+    assert_array_equal(columns, np.unique(X.indices))
+    assert reduced.shape == (200, len(columns))
+    assert_array_equal(reduced.toarray(), X.toarray()[:, columns])
+    # The values and row pointers are X's own: only the column indices are new.
+    assert np.shares_memory(reduced.data, X.data)
+    assert reduced.has_sorted_indices
+    for kept in (X.tocsc(), X.toarray(), sp.csr_matrix((200, 5000)),
+                 # Fewer than EMPTY_MIN_SHARE of the columns empty.
+                 X[:, np.r_[columns, 0:int(len(columns) * curvature.EMPTY_MIN_SHARE) - 2]]):
+        same, none = curvature.without_empty_columns(kept)
+        assert same is kept and none is None
+
+
+@pytest.mark.parametrize("Estimator, n_classes", [(GDClassifier, 2), (GDClassifier, 3),
+                                                  (GDRegressor, None)])
+def test_sparse_x_s_empty_columns_are_left_out_of_the_fit_with_coefficients_of_zero(
+        monkeypatch, Estimator, n_classes):
+    # Of 20 000 columns, 300 rows use about 700: each step's vector work is over those,
+    # and the fit is the fit of all the columns.
+    rng = np.random.default_rng(1)
+    X = _zipf_words(300, 20_000, 20, rng)
+    raw = X @ rng.normal(size=(20_000, n_classes or 1)) + rng.gumbel(size=(300, n_classes or 1))
+    y = raw[:, 0] if n_classes is None else np.argmax(raw, axis=1) if n_classes > 2 else \
+        (raw[:, 0] > np.median(raw[:, 0])).astype(int)
+    used = np.unique(X.indices)
+    seen = []
+    without = curvature.without_empty_columns
+
+    def spy(X):
+        reduced, columns = without(X)
+        seen.append(reduced.shape[1])
+        return reduced, columns
+
+    monkeypatch.setattr(curvature, "without_empty_columns", spy)
+    model = Estimator(alpha=1e-3).fit(X, y)
+    assert seen == [len(used)] and len(used) < 1000
+    empty = np.setdiff1d(np.arange(20_000), used)
+    assert model.coef_.shape[-1] == 20_000
+    assert not np.any(model.coef_[..., empty])
+    monkeypatch.setattr(curvature, "EMPTY_MIN_SHARE", 2.0)
+    whole = Estimator(alpha=1e-3).fit(X, y)
+    assert seen[-1] == 20_000
+    assert model.n_iter_ == whole.n_iter_
+    assert_allclose(model.coef_, whole.coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(model.intercept_, whole.intercept_, rtol=1e-9, atol=1e-12)
+    assert_allclose(model.loss_curve_, whole.loss_curve_, rtol=1e-12)
+    # A warm start and partial_fit continue from the whole model, in all the columns.
+    warm = copy.deepcopy(model).set_params(warm_start=True).fit(X, y)
+    assert warm.n_iter_ <= 2
+    assert_allclose(warm.coef_, whole.coef_, rtol=1e-6, atol=1e-9)
+    model.partial_fit(X[:50], y[:50])
+    assert model.coef_.shape == whole.coef_.shape and np.all(np.isfinite(model.coef_))
+    assert not np.any(model.coef_[..., empty])
+
+
 def test_sparse_X_of_dense_rows_sums_its_gram_matrix_over_dense_blocks(monkeypatch):
     rng = np.random.default_rng(0)
     X = sp.random(400, 30, density=0.5, format="csr", random_state=0)

@@ -124,6 +124,42 @@ def test_equals_grid_search_on_sparse_and_float32(container):
     assert search.best_estimator_.coef_.dtype == X.dtype
 
 
+@pytest.mark.parametrize("scoring", [None, "neg_log_loss"])
+def test_sparse_x_s_empty_columns_are_left_out_of_the_search_s_fits(monkeypatch, scoring):
+    # Counts of Zipf-drawn words: 400 rows use about a tenth of 5 000 columns. The fits
+    # and their scores run on those; GridSearchCV's are the same search.
+    rng = np.random.default_rng(0)
+    columns = np.minimum(rng.zipf(1.3, 400 * 20), 5000) - 1
+    X = sp.csr_matrix((np.ones(columns.size), (np.repeat(np.arange(400), 20), columns)),
+                      shape=(400, 5000))
+    raw = X @ rng.normal(size=5000) + rng.logistic(size=400)
+    y = (raw > np.median(raw)).astype(int)
+    widths = []
+    without = curvature.without_empty_columns
+
+    def spy(X):
+        reduced = without(X)
+        widths.append(reduced[0].shape[1])
+        return reduced
+
+    monkeypatch.setattr(curvature, "without_empty_columns", spy)
+    grid = {"learning_rates": ["auto"], "alphas": [1e-3, 1e-2]}
+    search = GDClassifierCV(**grid, scoring=scoring).fit(X, y)
+    # The search's fits, then the refit (its own fit of the whole X).
+    assert widths[0] == widths[-1] == np.unique(X.indices).size < 1000
+    assert search.coef_.shape == (1, 5000)
+    reference = _grid_search(GDClassifier(), _as_params(grid), X, y, scoring=scoring)
+    if scoring is None:
+        _assert_same_search(search, reference)
+    else:
+        # The log loss of fits that each stop within tol of the optimum (the search's
+        # on a path), with or without the empty columns (4e-6 apart either way).
+        assert search.best_params_ == reference.best_params_
+        assert_allclose(_split_scores(search.cv_results_, 5),
+                        _split_scores(reference.cv_results_, 5), rtol=0, atol=1e-4)
+    assert_allclose(search.coef_, reference.best_estimator_.coef_, rtol=1e-9, atol=1e-12)
+
+
 def test_equals_grid_search_in_mini_batches():
     """Mini-batch fits draw their batches from the fold's training rows, as each fit of
     GridSearchCV does: with a seeded order, the same fits."""

@@ -2060,6 +2060,20 @@ def test_a_single_class_is_named_as_the_user_wrote_it(label):
         GDClassifier().fit(X, np.array([label] * 4))
 
 
+@pytest.mark.parametrize("estimator", [GDClassifier, GDClassifierCV])
+@pytest.mark.parametrize("other, kinds", [(1, "int, str"), (None, "NoneType, str")])
+def test_labels_of_mixed_types_are_named_with_the_fix(estimator, other, kinds):
+    # NumPy cannot sort "a" beside 1 or None: scikit-learn's check says only that.
+    X = np.arange(16.0).reshape(8, 2)
+    y = np.array(["a", other] * 4, dtype=object)
+    with pytest.raises(TypeError, match=rf"several types \({kinds}\).*y\.astype\(str\)"):
+        estimator().fit(X, y)
+    model = GDClassifier().fit(X, y.astype(str))
+    with pytest.raises(TypeError, match="several types"):
+        model.fit(X, y)
+    assert list(model.classes_) == sorted({"a", str(other)})
+
+
 @pytest.mark.parametrize("estimator", [GDClassifier, GDRegressor, GDClassifierCV,
                                        GDRegressorCV])
 def test_a_subclass_has_its_own_parameters(estimator):
