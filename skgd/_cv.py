@@ -45,7 +45,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import UNUSED, MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _curvature, _updates
@@ -78,7 +78,7 @@ from ._typing import (
     Scoring,
     Solver,
 )
-from ._validation import _unit_scale
+from ._validation import _unit_scale, validated
 from .losses import LinearObjective, side_by_side, stacked_loss_gradient
 
 if TYPE_CHECKING:
@@ -341,9 +341,8 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         self._check_namespace(X)
         # The refit takes X as it came, so that best_estimator_ keeps its feature names.
         X_input = X
-        X, y = validate_data(self, X, y, accept_sparse="csr",
-                             dtype=[np.float64, np.float32],
-                             multi_output=self._regression, y_numeric=self._regression)
+        X, y = validated(self, X, y, dtype=[np.float64, np.float32], reset=True,
+                         multi_output=self._regression, y_numeric=self._regression)
         if not self._regression:
             _check_labels(y)
         if base.preconditioner == "auto" and base.batch_size is None:
@@ -738,8 +737,7 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         refitted estimator, fitted on X as it came, takes it as it comes."""
         self._best()
         self._check_namespace(X)
-        validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                      reset=False)
+        validated(self, X, dtype=[np.float64, np.float32], reset=False)
         return X
 
     @available_if(_refitted)

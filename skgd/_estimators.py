@@ -59,7 +59,7 @@ from ._typing import (
     Solver,
 )
 from ._updates import UPDATE_RULES, averaged
-from ._validation import _check_class_weight, _check_weight_sum, _unit_scale
+from ._validation import _check_class_weight, _check_weight_sum, _unit_scale, validated
 from .losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -299,10 +299,9 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         if resume:
             self._check_same_namespace(X, "partial_fit")
         xp, _, device = get_namespace_and_device(X)
-        X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=[xp.float64, xp.float32],
-            multi_output=self._regression, y_numeric=self._regression, reset=not resume,
-        )
+        X, y = validated(self, X, y, dtype=[xp.float64, xp.float32],
+                         multi_output=self._regression, y_numeric=self._regression,
+                         reset=not resume)
         callbacks = _CallbackReport(self, context, X, y, sample_weight)
         callbacks.begin_fit()
         # Targets and weights are n numbers: checked and encoded on the host with NumPy,
@@ -961,8 +960,7 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         check_is_fitted(self)
         self._check_same_namespace(X, method)
         xp, _ = get_namespace(self.coef_)
-        X = validate_data(self, X, accept_sparse="csr", dtype=[xp.float64, xp.float32],
-                          reset=False)
+        X = validated(self, X, dtype=[xp.float64, xp.float32], reset=False)
         # Underflow to 0 is harmless, also under a strict np.errstate.
         with np.errstate(under="ignore"):
             if sp.issparse(self.coef_):

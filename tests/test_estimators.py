@@ -2089,3 +2089,103 @@ def test_a_subclass_has_its_own_parameters(estimator):
     assert clone(Extended(extra=3)).extra == 3
     assert estimator().get_params() == names
     assert "extra" not in names and "tol" in names
+
+
+def _validation_outcome(check, estimator, X, y, reset, y_numeric):
+    """What ``check`` gives (arrays, n_features_in_, warnings) or raises (type, text)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = check(estimator, X, y, reset, y_numeric)
+        except Exception as error:
+            return type(error), str(error)
+    out = out if isinstance(out, tuple) else (out,)
+    return ([np.asarray(a) for a in out], [a.dtype for a in out],
+            getattr(estimator, "n_features_in_", None),
+            [(w.category, str(w.message)) for w in caught])
+
+
+_RNG = np.random.default_rng(0)
+_X = _RNG.normal(size=(6, 3))
+_VALIDATION_INPUTS = {
+    "float64": (_X, np.arange(6) % 2),
+    "float32, float y": (_X.astype(np.float32), _X[:, 0]),
+    "Fortran X, string y": (np.asfortranarray(_X), np.array(list("abcabc"))),
+    "bool y": (_X, np.arange(6) % 2 == 0),
+    "int X": (np.arange(18).reshape(6, 3), np.arange(6)),
+    "float16 X": (_X.astype(np.float16), np.arange(6)),
+    "NaN in X": (np.where(_X > 1, np.nan, _X), np.arange(6)),
+    "inf in X": (np.where(_X > 1, np.inf, _X), np.arange(6)),
+    "X whose sum overflows": (np.full((6, 3), 1e308), np.arange(6)),
+    "NaN in y": (_X, np.where(np.arange(6) == 2, np.nan, 1.0)),
+    "object y": (_X, np.array(["a", 1, "a", 1, "a", 1], dtype=object)),
+    "column y": (_X, np.arange(6)[:, None]),
+    "short y": (_X, np.arange(5)),
+    "1-D X": (_X[:, 0], np.arange(6)),
+    "no rows": (_X[:0], np.arange(0)),
+    "no columns": (_X[:, :0], np.arange(6)),
+    "list X": (_X.tolist(), list(range(6))),
+    "big-endian X": (_X.astype(">f8"), np.arange(6)),
+}
+
+
+@pytest.mark.parametrize("name", list(_VALIDATION_INPUTS))
+@pytest.mark.parametrize("Estimator, y_numeric", [(GDClassifier, False), (GDRegressor, True)])
+@pytest.mark.parametrize("state", ["new", "fitted", "fitted on 2 columns", "fitted with names"])
+def test_fast_validation_gives_what_validate_data_gives(name, Estimator, y_numeric, state):
+    # skgd._validation.validated answers plain NumPy inputs itself: every input,
+    # plain or not, gets what scikit-learn's validate_data gives or raises.
+    import pandas as pd
+    from sklearn.utils.validation import validate_data
+
+    from skgd._validation import validated
+
+    X, y = _VALIDATION_INPUTS[name]
+    dtype = [np.float64, np.float32]
+
+    def fast(estimator, X, y, reset, y_numeric):
+        return validated(estimator, X, y, dtype=dtype, reset=reset, y_numeric=y_numeric)
+
+    def reference(estimator, X, y, reset, y_numeric):
+        return validate_data(estimator, X, y, accept_sparse="csr", dtype=dtype,
+                             reset=reset, y_numeric=y_numeric, multi_output=False)
+
+    def predict_fast(estimator, X, y, reset, y_numeric):
+        return validated(estimator, X, dtype=dtype, reset=reset)
+
+    def predict_reference(estimator, X, y, reset, y_numeric):
+        return validate_data(estimator, X, accept_sparse="csr", dtype=dtype, reset=reset)
+
+    def estimator():
+        model = Estimator()
+        if state != "new":
+            fitted = {"fitted": _X, "fitted on 2 columns": _X[:, :2],
+                      "fitted with names": pd.DataFrame(_X, columns=list("uvw"))}[state]
+            validate_data(model, fitted, reset=True)
+        return model
+
+    for reset in (True, False):
+        for ours, theirs in ((fast, reference), (predict_fast, predict_reference)):
+            got = _validation_outcome(ours, estimator(), X, y, reset, y_numeric)
+            expected = _validation_outcome(theirs, estimator(), X, y, reset, y_numeric)
+            if isinstance(expected[0], type):
+                assert got == expected
+                continue
+            for a, b in zip(got[0], expected[0], strict=True):
+                assert_array_equal(a, b)
+            assert got[1:] == expected[1:]
+
+
+def test_plain_numpy_data_are_validated_without_validate_data(monkeypatch):
+    import skgd._validation as validation
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("validate_data called")
+
+    monkeypatch.setattr(validation, "validate_data", refuse)
+    X, y = _VALIDATION_INPUTS["float32, float y"]
+    model = GDRegressor().fit(X, y)
+    model.predict(X)
+    GDClassifier().fit(*_VALIDATION_INPUTS["Fortran X, string y"]).predict_proba(X)
+    with pytest.raises(AssertionError, match="validate_data called"):
+        model.predict(X.tolist())
