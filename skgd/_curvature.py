@@ -429,8 +429,44 @@ def grams(X, weights, fit_intercept, total_weight, centre=None):
     ``(n_samples, K)`` weights, of shape ``(K, n_cols, n_cols)``, host float64. (One wide
     product ``X^T [w_1 X, ..., w_K X]`` a row block in place of K symmetric ones took as
     long on 1 797 x 64 and 20 000 x 50 with 10 classes: twice the flops.)"""
+    n_cols = X.shape[1] + fit_intercept
+    if (type(X) is np.ndarray and type(weights) is np.ndarray
+            and n_cols <= OUTER_GRAMS_MAX_COLUMNS
+            and weights.shape[1] >= OUTER_GRAMS_MIN_OUTPUTS):
+        return _outer_grams(X, weights, fit_intercept, total_weight, centre)
     return np.stack([gram(X, weights[:, k], fit_intercept, total_weight, centre)
                      for k in range(weights.shape[1])])
+
+
+# Few columns and many classes: a class's Gram pass costs its calls (about 0.2 ms) more
+# than its arithmetic (2 000 classes of 4 columns: 8.4 s of a 20 s fit in 21 refits).
+# There the rows' outer products, a row block at a time, times the weights give every
+# class's matrix in one product: twice the flops of the symmetric passes, and no row of
+# weight 0 skipped. Default fits, 20 000 rows: 10 columns and 100 classes 0.99 -> 0.53 s,
+# 30 and 100 1.17 -> 1.05 s, 50 000 x 20 with 100 classes 1.70 -> 1.39 s, 3 000 x 10
+# with 1 000 1.72 -> 0.87 s; but 50 columns and 10 classes 0.105 -> 0.110 s, the digits
+# 36 -> 40 ms, 50 columns and 50 classes alike.
+OUTER_GRAMS_MAX_COLUMNS = 32
+OUTER_GRAMS_MIN_OUTPUTS = 16
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def _outer_grams(X, weights, fit_intercept, total_weight, centre):
+    """:func:`grams` of dense NumPy X of few columns, as ``weights^T`` times the rows'
+    flattened outer products ``x1_i x1_i^T``."""
+    n_cols = X.shape[1] + fit_intercept
+    total = np.zeros((weights.shape[1], n_cols * n_cols))
+    step = max(1, BLOCK_BYTES // (n_cols * n_cols * 8))
+    for start in range(0, X.shape[0], step):
+        block = X[start:start + step].astype(np.float64)
+        if centre is not None:
+            block -= centre
+        if fit_intercept:
+            block = np.column_stack([block, np.ones(block.shape[0])])
+        outer = (block[:, :, None] * block[:, None, :]).reshape(block.shape[0], -1)
+        total += weights[start:start + step].T @ outer
+    return _finite_or_raise(total.reshape(-1, n_cols, n_cols) / total_weight,
+                            "Gram matrix")
 
 
 @np.errstate(over="ignore", invalid="ignore")

@@ -1079,6 +1079,33 @@ def test_wide_dense_X_of_mostly_zeros_is_fitted_as_csr():
     assert_allclose(plain.predict_proba(dense), from_dense.predict_proba(dense), atol=1e-4)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("centred", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_many_classes_of_few_columns_get_their_grams_from_one_product(monkeypatch,
+                                                                      fit_intercept,
+                                                                      centred, dtype):
+    # 40 classes of 5 columns: the rows' outer products times the weights, every class's
+    # matrix at once, are each class's own Gram pass (rows of weight 0 included).
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(3000, 5)) * [1, 10, 0.1, 1, 1] + 3).astype(dtype)
+    weights = rng.random((3000, 40)) * (rng.random((3000, 40)) > 0.3)
+    centre = X.mean(axis=0).astype(np.float64) if centred else None
+    assert 5 + fit_intercept <= curvature.OUTER_GRAMS_MAX_COLUMNS
+    assert 40 >= curvature.OUTER_GRAMS_MIN_OUTPUTS
+    with monkeypatch.context() as patch:
+        # No Gram pass of a class: one product for all.
+        patch.setattr(curvature, "gram", None)
+        together = curvature.grams(X, weights, fit_intercept, 2500.0, centre)
+    each = np.stack([curvature.gram(X, weights[:, k], fit_intercept, 2500.0, centre)
+                     for k in range(40)])
+    assert together.shape == each.shape == (40, 5 + fit_intercept, 5 + fit_intercept)
+    assert_allclose(together, each, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                    atol=1e-12 * np.abs(each).max())
+    with pytest.raises(ValueError, match="Gram matrix of X overflows"):
+        curvature.grams(np.full((10, 3), 1e200), np.ones((10, 20)), True, 10.0)
+
+
 def _zipf_words(n_rows, n_cols, per_row, rng):
     """Counts of words drawn by Zipf's law from a vocabulary of ``n_cols``, as CSR: most
     columns never occur (a vectoriser fitted on more documents than the training rows)."""
