@@ -288,11 +288,11 @@ def without_empty_columns(X):
     over the columns kept: 200 rows of 1 000 000 Zipf-drawn columns use 2 531 of them.
     ``X'`` shares X's values and row pointers; only the column indices are new.
 
-    Only where more than ``FULL_MAX_COLUMNS`` columns are kept, and as many or as few
-    twice the rows as X has: "auto" picks the metric by the number of columns (see
-    :func:`resolve`), and X's choice is kept, step for step. (Of 6 000 columns, 709 kept
-    took the full metric: a weighted 400-row fit of 3 classes 74 epochs and 298 ms where
-    X's diagonal took 51 and 55 ms.)
+    Only where more than ``FULL_MAX_COLUMNS`` columns are kept and, if X has at least
+    twice as many columns as rows, so have the columns kept: "auto" picks the metric by
+    the number of columns (see :func:`resolve`), and X's choice is kept, step for step.
+    (Of 6 000 columns, 709 kept took the full metric: a weighted 400-row fit of 3
+    classes 74 epochs and 298 ms where X's diagonal took 51 and 55 ms.)
     """
     if not (sp.issparse(X) and X.format == "csr"):
         return X, None
