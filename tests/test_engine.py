@@ -1210,6 +1210,7 @@ def test_a_step_turned_down_right_after_a_refit_restarts_lbfgs_in_the_new_metric
     _, after = rule.update(Step(trial, grad, grad, trial, 5.0), start, state, 1.0,
                            Euclidean(), None)
     assert rule.rejected(after)
+    assert rule.query(start, after) is not None
     if restarts:
         assert after.pairs == ()
         assert_allclose(after.direction, -grad / 4.0)
