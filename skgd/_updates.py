@@ -420,13 +420,7 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, floor=None, **_):
                     length *= min(max(shrink, 0.1), 0.5)
                 else:
                     length *= 0.1
-                # Right after a refit the pairs were learned in the metric before it:
-                # where their step in the new one is turned down, the new metric's own
-                # step replaces them (one row a class, 2 000 x 3 with 2 000 classes:
-                # 30 epochs against 117, one in four turned down; the matrix's cells
-                # the same epochs).
-                after_refit = since == 1 and state.pairs and state.metric is not None
-                if length >= _SHORTEST and not after_refit:
+                if length >= _SHORTEST:
                     return state.point, state._replace(length=length, rejected=True,
                                                        since_refresh=since)
                 # The memory leads nowhere: start afresh at the accepted point.

@@ -1187,34 +1187,3 @@ def test_a_newton_step_past_the_stop_that_is_turned_down_ends_the_run_there():
     fresh = Stop(1e-5, 5, full_batch=True, epoch_rule=False,
                  decay=make_decay("constant"), rule=rule)
     assert not fresh.verdict(3, 0, None, True, "state", None).stop
-
-
-@pytest.mark.parametrize("since_refresh, restarts", [(0, True), (3, False)])
-def test_a_step_turned_down_right_after_a_refit_restarts_lbfgs_in_the_new_metric(
-        since_refresh, restarts):
-    # The memory's pairs were learned in the metric before the refit: where the first
-    # step of their recursion in the new one is turned down, the new metric's own step
-    # replaces them (one row a class, 2 000 x 3 with 2 000 classes: 30 epochs against
-    # 117, one in four of them turned down). A later step turned down backtracks.
-    rule = make_rule("lbfgs")
-    refitted = Euclidean()
-    refitted.direction = lambda grad: grad / 4.0
-    start, grad = np.zeros(3), np.array([1.0, -2.0, 0.5])
-    s, y = np.array([0.1, 0.0, 0.0]), np.array([0.3, 0.0, 0.0])
-    state = rule.init(start)._replace(
-        point=start, value=1.0, grad=grad, direction=-grad, slope=-float(grad @ grad),
-        length=1.0, pairs=((s, y, float(s @ y)),), metric=refitted,
-        since_refresh=since_refresh)
-    trial = rule.query(start, state)
-    # The objective rose there.
-    _, after = rule.update(Step(trial, grad, grad, trial, 5.0), start, state, 1.0,
-                           Euclidean(), None)
-    assert rule.rejected(after)
-    assert rule.query(start, after) is not None
-    if restarts:
-        assert after.pairs == ()
-        assert_allclose(after.direction, -grad / 4.0)
-        assert after.length == 1.0
-    else:
-        assert len(after.pairs) == 1
-        assert after.direction is state.direction and after.length < 1.0
