@@ -119,9 +119,26 @@ def _check_dense_y(y, name="y"):
                         "Use '.toarray()' to convert to a dense numpy array.")
 
 
+def _string_labels(y):
+    """``y``'s labels as a list where ``y`` is a 1-D object array of strings only (what
+    pandas gives for a column of text labels), else None. Such labels are classes
+    whatever they say, and hashing them sorts and indexes them in linear time, where
+    NumPy's sort and search of objects compare them pairwise: on 700 rows 0.44 ms
+    against 0.02 ms."""
+    if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype == object):
+        return None
+    labels = y.tolist()
+    return labels if all(type(label) is str for label in labels) else None
+
+
 def _check_labels(y):
     """scikit-learn's check of classification targets, whose sort of labels of mixed
-    types (``["a", 1]``, a missing value as None) fails with a bare TypeError: named."""
+    types (``["a", 1]``, a missing value as None) fails with a bare TypeError: named.
+    Integer, boolean and string labels in one dimension are always classes (binary or
+    multiclass): the check, 0.3 ms whatever their number, is skipped for them."""
+    if isinstance(y, np.ndarray) and y.ndim == 1 and (
+            y.dtype.kind in "iubUS" or _string_labels(y) is not None):
+        return
     try:
         check_classification_targets(y)
     except TypeError as error:
@@ -1565,11 +1582,8 @@ feature_names_in_ :
         return xp.astype(raw > 0, xp.int64) if raw.ndim == 1 else xp.argmax(raw, axis=1)
 
     def _encode_targets(self, y, sample_weight, partial, classes, resume):
-        # Integer and boolean labels in one dimension are always classes (binary or
-        # multiclass); scikit-learn's check of them takes 0.12 ms, a tenth of a fit of
-        # the iris. Other labels (floats, which may be continuous; objects) are checked.
-        if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iub"):
-            _check_labels(y)
+        _check_labels(y)
+        strings = _string_labels(y)
         if resume:
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(f"classes={classes!r} differs from the classes of the "
@@ -1581,8 +1595,10 @@ feature_names_in_ :
                                  "partial_fit: the labels of every batch to come, e.g. "
                                  "classes=np.unique(y_all).")
             all_classes = np.unique(classes)
-        else:
+        elif strings is None:
             all_classes = np.unique(y)
+        else:
+            all_classes = np.array(sorted(set(strings)), dtype=object)
         if partial:
             unseen = np.setdiff1d(np.unique(y), all_classes)
             if unseen.size:
@@ -1593,7 +1609,12 @@ feature_names_in_ :
                 f"GDClassifier needs samples of at least 2 classes; got only one class, "
                 f"{all_classes.tolist()[0]!r}.")
         # (A sort and a binary search: twice as fast as unique's return_inverse.)
-        y_index = np.searchsorted(all_classes, y)
+        if strings is None:
+            y_index = np.searchsorted(all_classes, y)
+        else:
+            position = {label: index for index, label in enumerate(all_classes.tolist())}
+            y_index = np.fromiter(map(position.__getitem__, strings), dtype=np.intp,
+                                  count=len(strings))
         if self.class_weight is not None:
             if partial and self.class_weight == "balanced":
                 raise ValueError("class_weight='balanced' needs all the data at once; for "

@@ -2100,8 +2100,10 @@ def _validation_outcome(check, estimator, X, y, reset, y_numeric):
         except Exception as error:
             return type(error), str(error)
     out = out if isinstance(out, tuple) else (out,)
+    names = getattr(estimator, "feature_names_in_", None)
     return ([np.asarray(a) for a in out], [a.dtype for a in out],
             getattr(estimator, "n_features_in_", None),
+            None if names is None else names.tolist(),
             [(w.category, str(w.message)) for w in caught])
 
 
@@ -2126,21 +2128,56 @@ _VALIDATION_INPUTS = {
     "no columns": (_X[:, :0], np.arange(6)),
     "list X": (_X.tolist(), list(range(6))),
     "big-endian X": (_X.astype(">f8"), np.arange(6)),
+    "object y of strings": (_X, np.array(list("abcabc"), dtype=object)),
+    "object y, None among strings": (_X, np.array(["a", None, "a", "b", "a", "b"],
+                                                  dtype=object)),
 }
 
 
-@pytest.mark.parametrize("name", list(_VALIDATION_INPUTS))
+def _frame_inputs():
+    """pandas inputs, as a table's columns and target come (built when asked: pandas is
+    a test dependency, not skgd's)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(_X, columns=list("uvw"))
+    labels = pd.Series(list("abcabc"), dtype=object)
+    return {
+        "DataFrame, Series of strings": (frame, labels),
+        "DataFrame of float32, int Series": (frame.astype(np.float32),
+                                             pd.Series(np.arange(6))),
+        "DataFrame, float Series": (frame, pd.Series(_X[:, 0])),
+        "DataFrame of mixed dtypes": (frame.astype({"u": np.float32}), labels),
+        "DataFrame of int columns": (frame.astype(int), labels),
+        "DataFrame of nullable floats": (frame.astype("Float64"), labels),
+        "DataFrame named by integers": (pd.DataFrame(_X), labels),
+        "DataFrame of other names": (pd.DataFrame(_X, columns=list("abc")), labels),
+        "DataFrame with NaN": (frame.where(frame < 1), labels),
+        "DataFrame, categorical Series": (frame, labels.astype("category")),
+        "DataFrame, Series with None": (frame, pd.Series(["a", None] * 3, dtype=object)),
+    }
+
+
+_FRAME_INPUTS = ["DataFrame, Series of strings", "DataFrame of float32, int Series",
+                 "DataFrame, float Series", "DataFrame of mixed dtypes",
+                 "DataFrame of int columns", "DataFrame of nullable floats",
+                 "DataFrame named by integers", "DataFrame of other names",
+                 "DataFrame with NaN", "DataFrame, categorical Series",
+                 "DataFrame, Series with None"]
+
+
+@pytest.mark.parametrize("name", [*_VALIDATION_INPUTS, *_FRAME_INPUTS])
 @pytest.mark.parametrize("Estimator, y_numeric", [(GDClassifier, False), (GDRegressor, True)])
 @pytest.mark.parametrize("state", ["new", "fitted", "fitted on 2 columns", "fitted with names"])
 def test_fast_validation_gives_what_validate_data_gives(name, Estimator, y_numeric, state):
-    # skgd._validation.validated answers plain NumPy inputs itself: every input,
-    # plain or not, gets what scikit-learn's validate_data gives or raises.
+    # skgd._validation.validated answers plain NumPy inputs and plain DataFrames itself:
+    # every input, plain or not, gets what scikit-learn's validate_data gives or raises
+    # (values, dtypes, n_features_in_, feature_names_in_, warnings).
     import pandas as pd
     from sklearn.utils.validation import validate_data
 
     from skgd._validation import validated
 
-    X, y = _VALIDATION_INPUTS[name]
+    X, y = {**_VALIDATION_INPUTS, **_frame_inputs()}[name]
     dtype = [np.float64, np.float32]
 
     def fast(estimator, X, y, reset, y_numeric):
@@ -2189,3 +2226,31 @@ def test_plain_numpy_data_are_validated_without_validate_data(monkeypatch):
     GDClassifier().fit(*_VALIDATION_INPUTS["Fortran X, string y"]).predict_proba(X)
     with pytest.raises(AssertionError, match="validate_data called"):
         model.predict(X.tolist())
+    # A table as pandas gives it: float columns named by strings, text labels.
+    frame, labels = _frame_inputs()["DataFrame, Series of strings"]
+    classifier = GDClassifier().fit(frame, labels)
+    assert classifier.feature_names_in_.tolist() == ["u", "v", "w"]
+    classifier.predict(frame)
+    with pytest.raises(AssertionError, match="validate_data called"):
+        classifier.predict(frame.to_numpy())  # scikit-learn warns of the missing names
+
+
+@pytest.mark.parametrize("kind", ["object", "str", "int"])
+def test_text_labels_are_the_classes_numpy_sorts(kind):
+    # Object arrays of strings (pandas' text columns) are sorted and indexed by hashing,
+    # not by NumPy's pairwise comparisons: the same classes_, in the same order, and the
+    # same fit as the labels' codes.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 3))
+    codes = rng.integers(0, 4, size=120)
+    names = np.array(["b", "a", "ä", "B"], dtype=object)
+    y = {"object": names[codes], "str": names[codes].astype(str), "int": codes}[kind]
+    model = GDClassifier(alpha=1e-2).fit(X, y)
+    assert_array_equal(model.classes_, np.unique(y))
+    assert model.classes_.dtype == np.unique(y).dtype
+    reference = GDClassifier(alpha=1e-2).fit(X, np.searchsorted(np.unique(y), y))
+    assert_allclose(model.coef_, reference.coef_, rtol=0, atol=0)
+    assert_array_equal(model.predict(X), model.classes_[reference.predict(X)])
+    # Labels given to partial_fit as strings are indexed the same way.
+    stream = GDClassifier(alpha=1e-2).partial_fit(X, y, classes=np.unique(y))
+    assert_array_equal(stream.classes_, np.unique(y))
