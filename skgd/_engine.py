@@ -345,6 +345,7 @@ def descent(
 
     rate_curve: list[float] = []
     scores: list[float] | None = [] if validation is not None else None
+    origin = params
     best_params = params
     relative = None
     converged = stopped = reverted = False
@@ -399,9 +400,14 @@ def descent(
 
         if validation is not None:
             assert scores is not None
-            score = float(validation(rule.model(params, rule_state)))
+            model = rule.model(params, rule_state)
+            score = float(validation(model))
             scores.append(score)
-            monitored = -score if not math.isnan(score) else math.inf
+            # The starting point is no candidate for the best: L-BFGS's first epoch only
+            # measures it (its first step is the next epoch's), and where no later epoch
+            # beat its score by tol (an accuracy of 1 on imbalanced classes), the fit
+            # returned the untrained start, every coefficient and intercept 0.
+            monitored = math.inf if math.isnan(score) or model is origin else -score
         else:
             monitored = objective
         if verbose:

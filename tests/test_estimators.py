@@ -598,6 +598,24 @@ def test_classifier_early_stopping_keeps_the_best_epoch(cancer):
     assert_allclose(model.intercept_, replay.intercept_, rtol=1e-12, atol=1e-14)
 
 
+def test_early_stopping_never_keeps_the_untrained_start():
+    # L-BFGS's first epoch measures the start (its first step is the next epoch's). Two
+    # positives in 100 rows: every epoch scores an accuracy of 1 on the held-out rows,
+    # none beats the first by tol, and the start itself (every coefficient and the
+    # intercept 0, probabilities of 1/2) was returned as the best.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4))
+    y = np.r_[np.ones(2, int), np.zeros(98, int)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GDClassifier(early_stopping=True, random_state=0).fit(X, y)
+    assert model.solver_ == "lbfgs"
+    assert np.all(np.asarray(model.validation_scores_) == 1.0)
+    # The class prior at least: the intercept of the training rows' log-odds.
+    assert model.intercept_[0] < -1.0
+    assert model.predict_proba(X)[:, 1].mean() < 0.25
+
+
 def test_regressor_early_stopping_scores_r2_on_the_held_out_rows(diabetes):
     X, y = diabetes
     model = GDRegressor(early_stopping=True, random_state=0, tol=1e-5).fit(X, y)
