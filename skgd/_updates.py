@@ -353,15 +353,24 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, floor=None, **_):
     def metric_step(state, grad, learning_rate, metric, rejected, forward=None, **fields):
         """A fresh start at the accepted point: the metric's own step, no memory.
         ``forward``: its prox point where the engine computed it already."""
-        direction = -learning_rate * metric.direction(grad)
+        # The rate is the step's length along the metric's direction (not part of the
+        # direction), so that the slope, hence the decrement the engine measures, and
+        # the shortest length tried are the metric's whatever the rate: with the rate
+        # in the direction, a rate of 1e10 divided the optimality by 1e10 (least
+        # squares stopped at 0.12 from the optimum, no warning), and at 1e20 the
+        # floor's length fell below the shortest, so every restart was turned down
+        # again (1 000 epochs at the start).
+        direction = -metric.direction(grad)
         slope = float(grad @ direction)
+        length = learning_rate
         if penalty is not None:
             if forward is None:
-                forward = metric.prox(penalty, state.point + direction, learning_rate,
-                                      state.point)
+                forward = metric.prox(penalty, state.point + learning_rate * direction,
+                                      learning_rate, state.point)
             direction = forward - state.point
             slope = float(grad @ direction) + float(penalty.value(forward)
                                                     - penalty.value(state.point))
+            length = 1.0
         # No step gains more than the value above the floor: where the metric's
         # quadratic model promises more at length 1 (-slope / 2), it underestimates the
         # curvature along the direction, and the step starts no longer than where a
@@ -371,8 +380,7 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, floor=None, **_):
         # landed where the losses saturate, and the secant pair it left misled L-BFGS
         # for the ten steps it stayed in the memory (44 epochs, against 16 from the
         # shorter step).
-        length = 1.0
-        if floor is not None and 0 < 2 * (state.value - floor) < -slope:
+        if floor is not None and 0 < 2 * (state.value - floor) < -slope * length:
             length = 2 * (state.value - floor) / -slope
         return state._replace(direction=direction, slope=slope,
                               length=length, pairs=(), rejected=rejected, **fields)

@@ -598,6 +598,26 @@ def test_classifier_early_stopping_keeps_the_best_epoch(cancer):
     assert_allclose(model.intercept_, replay.intercept_, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("learning_rate", [1e3, 1e10, 1e20, 1e300])
+def test_lbfgs_reaches_the_optimum_whatever_the_first_steps_rate(learning_rate):
+    # Under L-BFGS the rate scales the first step only, which its line search shortens:
+    # the fit is the default's. (With the rate inside the step's direction, the
+    # optimality was divided by it, and least squares stopped 0.12 from the optimum
+    # without a warning; at 1e20 every restart was turned down, 1 000 epochs at 0.)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4))
+    y = X @ [1.0, 2.0, 3.0, 4.0] + rng.normal(size=100)
+    labels = (X[:, 0] + rng.normal(size=100) > 0).astype(int)
+    for Estimator, target in ((GDRegressor, y), (GDClassifier, labels)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = Estimator(solver="lbfgs", learning_rate=learning_rate).fit(X, target)
+        reference = Estimator(solver="lbfgs").fit(X, target)
+        assert model.n_iter_ < 30
+        assert_allclose(model.coef_, reference.coef_, rtol=1e-9, atol=1e-12)
+        assert_allclose(model.intercept_, reference.intercept_, rtol=1e-9, atol=1e-12)
+
+
 def test_early_stopping_never_keeps_the_untrained_start():
     # L-BFGS's first epoch measures the start (its first step is the next epoch's). Two
     # positives in 100 rows: every epoch scores an accuracy of 1 on the held-out rows,
