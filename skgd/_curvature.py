@@ -2098,6 +2098,10 @@ def _refresh_epochs(objective, exact):
     return max(1, math.ceil((gradient / 2 + blocks) / gradient))
 
 
+# The most rows the weights are taken to stand for (see _rows).
+_MOST_ROWS = 2.0 ** 64
+
+
 def _rows(objective):
     """The rows the sample weights stand for, ``S / min s`` over the positive weights: a
     row of weight 2 counts as two rows, as repeating it does, and the weights' overall
@@ -2115,8 +2119,10 @@ def _rows(objective):
         weight = to_numpy(weight)
         smallest = float(np.min(weight, initial=np.inf, where=weight > 0))
     # No positive weight: the sum is 0, which the objective reports with its own error.
-    return objective.total_weight / smallest if math.isfinite(smallest) else \
-        objective.total_weight
+    # Weights 1e308 apart count as 1e308 rows and more: capped, so that the cost model's
+    # ratios stay finite (an infinite count made them NaN, a bare ValueError).
+    return min(objective.total_weight / smallest, _MOST_ROWS) if math.isfinite(smallest) \
+        else objective.total_weight
 
 
 def _jacobi_scale(objective, diagonal):

@@ -1225,6 +1225,19 @@ def test_sample_weights_whose_sum_would_overflow_fit_as_unit_weights(diabetes):
     assert_allclose(model.coef_, expected.coef_, rtol=1e-10)
 
 
+@pytest.mark.parametrize("Estimator", [GDClassifier, GDRegressor])
+def test_weights_1e308_apart_fit_as_their_ratios(cancer, Estimator):
+    # Weights 1e308 beside 1 are 1e308 rows and more to the cost model: capped (an
+    # infinite count made its ratios NaN, and the classifier raised a bare ValueError).
+    X, y = cancer
+    weight = np.ones(len(y))
+    weight[:2], weight[2] = 1e308, 1e-300
+    model = Estimator(alpha=1e-2).fit(X, y, sample_weight=weight)
+    scaled = Estimator(alpha=1e-2).fit(X, y, sample_weight=weight * 2.0 ** -900)
+    assert np.all(np.isfinite(model.coef_))
+    assert_allclose(model.coef_, scaled.coef_, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("scale", [1.0 / 442, 1e-200], ids=["sum-one", "tiny"])
 def test_positive_weights_with_a_small_sum_fit_as_unit_weights(diabetes, scale):
     # Only the weights' ratios matter: F divides by their sum.
