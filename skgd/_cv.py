@@ -452,6 +452,13 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 + "rows of positive weight (fewer splits"
                 + ("" if self._regression else ", a stratified splitter")
                 + "), or give more rows a positive weight.") from error
+        if len(test) and not np.sum(sample_weight[test]) > 0:
+            # Their scores would divide by a zero weight (a bare ZeroDivisionError).
+            raise ValueError(
+                f"{type(self).__name__}: the {len(test)} test rows of cv fold {index} all "
+                "have zero sample_weight, so the fold cannot be scored. Use a cv whose "
+                "test folds hold rows of positive weight (shuffled or fewer splits), or "
+                "give more rows a positive weight.")
         fold = {"index": index, "train": train, "test": test, "loss": loss, "shared": {},
                 "classes": getattr(encoder, "classes_", None),
                 "masked": base.batch_size is None or base.batch_size >= len(train)}

@@ -1095,3 +1095,15 @@ def test_a_fold_whose_training_rows_cannot_be_fitted_names_the_fold():
     with pytest.raises(ValueError, match=r"training rows of cv fold 0 cannot be fitted: "
                                          r"sample_weight sums to zero"):
         GDRegressorCV(alphas=[1e-2], cv=KFold(3)).fit(X, y, sample_weight=weight)
+
+
+@pytest.mark.parametrize("Search", [GDClassifierCV, GDRegressorCV])
+def test_a_fold_whose_test_rows_weigh_nothing_names_the_fold(Search):
+    # Its scores divided by a zero weight: a bare ZeroDivisionError (the classifier) or
+    # r2_score's "Sample weights must contain at least one non-zero number".
+    X, y = _regression() if Search is GDRegressorCV else _binary()
+    weight = np.ones(len(y))
+    weight[next(KFold(3).split(X))[1]] = 0.0
+    with pytest.raises(ValueError, match=r"test rows of cv fold 0 all have zero "
+                                         r"sample_weight"):
+        Search(alphas=[1e-2], cv=KFold(3)).fit(X, y, sample_weight=weight)
