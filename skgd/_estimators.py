@@ -160,6 +160,17 @@ def _targets_in(y, dtype, name="y"):
         raise ValueError(
             f"{name} has values beyond the range of {np.dtype(dtype).name}, the dtype of "
             f"X (largest {np.finfo(dtype).max:.3g}): pass X as float64, or rescale {name}.")
+    # Targets whose squares underflow leave the optimality nothing to measure: the fit
+    # stopped at once, every coefficient 0 (float64 targets of 1e-165, float32's 1e-25).
+    largest = float(np.max(np.abs(cast), initial=0.0))
+    limit = math.sqrt(np.finfo(dtype).tiny)
+    if 0 < largest < limit:
+        raise ValueError(
+            f"{name}'s largest magnitude is {largest:.3g}, below {limit:.3g}, where its "
+            f"squares underflow {np.dtype(dtype).name} (the dtype of X) and the fit cannot "
+            f"measure its progress: rescale {name} (e.g. {name} / np.abs({name}).max()) "
+            "and coef_ and intercept_ back by the same factor"
+            + (", or pass X as float64." if np.dtype(dtype) != np.float64 else "."))
     return cast
 
 

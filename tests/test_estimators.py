@@ -941,6 +941,11 @@ BAD_REGRESSOR_INPUT = {
     "3d-X": (lambda X, y: (X.reshape(len(y), -1, 2), y), "dim"),
     "y-beyond-float32-X": (lambda X, y: (X.astype(np.float32), y * 1e37),
                            "y has values beyond the range of float32"),
+    # Squares that underflow: the fit stopped at once, every coefficient 0.
+    "y-whose-squares-underflow": (lambda X, y: (X, y * 1e-170),
+                                  r"largest magnitude is .* squares underflow float64"),
+    "y-whose-squares-underflow-float32": (lambda X, y: (X.astype(np.float32), y * 1e-25),
+                                          r"underflow float32 .* or pass X as float64"),
 }
 
 
