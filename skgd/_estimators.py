@@ -1597,8 +1597,10 @@ feature_names_in_ :
         strings = _string_labels(y)
         if resume:
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-                raise ValueError(f"classes={classes!r} differs from the classes of the "
-                                 f"first partial_fit call, {self.classes_!r}.")
+                raise ValueError(f"classes={classes!r} differs from the model's classes_ "
+                                 f"{self.classes_!r}, fixed by fit or the first "
+                                 "partial_fit call; pass the same classes, or call fit "
+                                 "to start afresh.")
             all_classes = self.classes_
         elif partial:
             if classes is None:

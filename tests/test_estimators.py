@@ -485,6 +485,15 @@ def test_partial_fit_with_labels_outside_classes_raises(iris):
         GDClassifier().partial_fit(X, y, classes=[0, 1])
 
 
+def test_partial_fit_after_fit_names_the_classes_fit_fixed(iris):
+    # The error said "the classes of the first partial_fit call" after a fit.
+    X, y = iris
+    model = GDClassifier(max_iter=5, tol=None).fit(X, y)
+    with pytest.raises(ValueError, match=r"differs from the model's classes_ .* fixed by "
+                                         r"fit or the first partial_fit call"):
+        model.partial_fit(X, y, classes=[0, 1, 2, 3])
+
+
 @pytest.mark.parametrize("Estimator, data", [(GDRegressor, "diabetes"),
                                              (GDClassifier, "iris")],
                          ids=["regressor", "classifier"])
