@@ -281,7 +281,7 @@ def _axpy(vector):
     return scipy.linalg.blas.get_blas_funcs("axpy", (vector,))
 
 
-def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, floor=None, **_):
+def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, floor=None, first=1.0, **_):
     """Limited-memory BFGS in the metric, with a backtracking line search (full batch).
 
     The inverse Hessian is learnt from the last ``memory`` pairs of steps ``s`` and
@@ -463,10 +463,12 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, floor=None, **_):
                                     False, None if current is metric else current, since,
                                     state.polishing, reference, history)
         if not pairs:
+            # The first step's length is ``first`` times the rate (a learning rate set).
+            rate = learning_rate * first if state.point is None else learning_rate
             # In the engine's metric at its rate, the engine's prox point is this step's
             # (with L1, a solved prox the fewer).
-            same = current is metric and penalty is not None
-            return step.point, metric_step(accepted, step.grad, learning_rate, current,
+            same = current is metric and penalty is not None and rate == learning_rate
+            return step.point, metric_step(accepted, step.grad, rate, current,
                                            False, step.forward if same else None)
         direction = -two_loop(step.grad, pairs, current)
         slope = float(step.grad @ direction)

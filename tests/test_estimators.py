@@ -617,14 +617,22 @@ def test_lbfgs_reaches_the_optimum_whatever_the_first_steps_rate(learning_rate):
     X = rng.normal(size=(100, 4))
     y = X @ [1.0, 2.0, 3.0, 4.0] + rng.normal(size=100)
     labels = (X[:, 0] + rng.normal(size=100) > 0).astype(int)
+    # With L1 the optimality is the gradient mapping's, which shrank with the rate (at
+    # 1e10 least squares stopped 0.07 from the optimum, no warning): it is measured at
+    # the metric's own step. Without a preconditioner that step is 1/L.
+    settings = [{}, {"penalty": "l1", "alpha": 0.05}, {"preconditioner": None}]
     for Estimator, target in ((GDRegressor, y), (GDClassifier, labels)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            model = Estimator(solver="lbfgs", learning_rate=learning_rate).fit(X, target)
-        reference = Estimator(solver="lbfgs").fit(X, target)
-        assert model.n_iter_ < 30
-        assert_allclose(model.coef_, reference.coef_, rtol=1e-9, atol=1e-12)
-        assert_allclose(model.intercept_, reference.intercept_, rtol=1e-9, atol=1e-12)
+        for setting in settings:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                model = Estimator(solver="lbfgs", learning_rate=learning_rate,
+                                  **setting).fit(X, target)
+            reference = Estimator(solver="lbfgs", **setting).fit(X, target)
+            assert model.n_iter_ < 30
+            # (L-BFGS in the plain metric stops at tol, both fits within it.)
+            tol = 1e-9 if setting.get("preconditioner", "auto") else 1e-4
+            assert_allclose(model.coef_, reference.coef_, rtol=tol, atol=tol)
+            assert_allclose(model.intercept_, reference.intercept_, rtol=tol, atol=tol)
 
 
 def test_early_stopping_never_keeps_the_untrained_start():
