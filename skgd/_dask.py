@@ -47,7 +47,7 @@ from sklearn.utils.validation import _check_feature_names, _check_n_features, ch
 from . import _curvature
 from ._callbacks import _CallbackReport
 from ._validation import _check_class_weight, _check_weight_sum
-from .losses import LinearObjective, SquaredError
+from .losses import LinearObjective, SquaredError, _null_point
 
 # Partial sums combined per task of the reduction tree: its depth is log_8(chunks).
 _FAN_IN = 8
@@ -128,6 +128,16 @@ def _chunk_hessian_blocks(X, sample_weight, loss, y, w, fit_intercept, diagonal)
     blocks = (objective.hessian_block_diagonals(w) if diagonal
               else objective.hessian_blocks(w))
     return np.concatenate([[total], blocks.ravel() * total])
+
+
+def _chunk_target_moments(y, sample_weight):
+    """``[sum_i s_i, sum_i s_i y_i, sum_i s_i y_i^2]`` (a sum per target) over one
+    chunk, in float64."""
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight,
+                                                                      dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.concatenate([[weight.sum()], weight @ y, weight @ (y * y)])
 
 
 def _chunk_weight(X, sample_weight, fit_intercept):
@@ -248,6 +258,18 @@ class DaskLinearObjective:
     def init_params(self):
         """The zero vector in X's dtype."""
         return self._layout.init_params()
+
+    def null_params(self):
+        """Least squares' null model where far from the start, as
+        ``LinearObjective.null_params``: the targets' weighted sums from one execution."""
+        if not (self.fit_intercept and isinstance(self.loss_function, SquaredError)):
+            return None
+        parts = [dask.delayed(_chunk_target_moments, pure=True)(y, weight)
+                 for _, y, weight in self._chunks]
+        (sums,) = _compute(_tree_sum(parts))
+        total, mean = sums[0], sums[1:1 + self.n_outputs] / sums[0]
+        variance = sums[1 + self.n_outputs:] / total - mean ** 2
+        return _null_point(self._layout, mean) if np.any(mean ** 2 > variance) else None
 
     def l1_penalty(self):
         """The L1 term, applied on the client by its proximal step (or None)."""

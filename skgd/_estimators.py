@@ -625,6 +625,13 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             # problem at the origin (the zero model), not at its nearly optimal
             # starting point nor on an earlier batch; every call checks its result.
             reference_point=None if state is None else objective.init_params(),
+            # And a fresh fit of targets far off zero relative to their null model,
+            # where it stops by tol (not L-BFGS in least squares' Hessian: Newton's
+            # step, optimal at once).
+            null_point=objective.null_params() if (
+                state is None and not partial and self.tol is not None
+                and not (solver == "lbfgs" and getattr(metric, "exact", False)))
+            else None,
             last_batch=last_batch, streaming=partial,
             advice=self._divergence_advice(learning_rate, metric),
             verbose=self.verbose,

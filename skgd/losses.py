@@ -484,6 +484,25 @@ class LinearObjective:
         """The zero vector in X's dtype and on X's device, the engine's starting point."""
         return self.xp.zeros(self.n_params, dtype=self.X.dtype, device=self.device)
 
+    def null_params(self) -> Any:
+        """Least squares' null model where it lies far from the start (else None): zero
+        coefficients, the intercept the targets' weighted mean, where that mean is more
+        than a standard deviation from 0 for some target. The engine takes the start's
+        optimality relative to it too (see ``null_point`` in skgd._engine.descent)."""
+        if not (self.fit_intercept and isinstance(self.loss_function, SquaredError)):
+            return None
+        xp = self.xp
+        y = self.y if self.y.ndim == 2 else xp.reshape(self.y, (-1, 1))
+        weight = xp.reshape(xp.ones(y.shape[0], dtype=xp.float64, device=self.device)
+                            if self.sample_weight is None else
+                            xp.astype(self.sample_weight, xp.float64), (-1, 1))
+        y = xp.astype(y, xp.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = xp.sum(weight * y, axis=0) / self._total_weight
+            variance = xp.sum(weight * (y - mean) ** 2, axis=0) / self._total_weight
+            far = bool(xp.any(mean ** 2 > variance))
+        return _null_point(self, mean) if far else None
+
     # -- objective --------------------------------------------------------------------
     def loss_gradient(self, w: Any, rows: Any = None) -> tuple[float, Any]:
         """Return ``(F(w), dF/dw)``, reading X once.
@@ -765,6 +784,13 @@ class LinearObjective:
     def largest_row_norm(self, inverse_metric=None):
         """``max_i x1_i^T A x1_i`` (see :func:`skgd._curvature.largest_row_norm`)."""
         return _curvature.largest_row_norm(self.X, self.fit_intercept, inverse_metric)
+
+
+def _null_point(objective, mean):
+    """The objective's zero vector with ``mean`` (one per target) as its intercept."""
+    xp = objective.xp
+    params = objective.init_params()
+    return xp.concat([params[: objective.n_coef], xp.astype(mean, params.dtype)])
 
 
 def _mini_batch_scale(objective, n_rows):
