@@ -1261,6 +1261,21 @@ def test_targets_far_off_zero_stop_as_near_the_optimum_as_centred_ones(diabetes,
         assert error < 5e-3, (shift, error)
 
 
+@pytest.mark.parametrize("shift", [1e6, 1e12])
+def test_least_squares_newton_step_from_the_null_model_keeps_every_digit(diabetes, shift):
+    # The default fit (L-BFGS in least squares' Hessian) starts at the null model where
+    # the targets lie far off zero: Newton's step then solves for their deviations, as
+    # Ridge's centring does (from the origin, targets 1e12 off zero left the
+    # coefficients 1e-5 off, relative to the largest).
+    X, y = diabetes
+    target = y - y.mean() + shift
+    ridge = Ridge(alpha=len(y) * 1e-4).fit(X, target)
+    model = GDRegressor().fit(X, target)
+    assert model.n_iter_ == 2
+    assert_allclose(model.coef_, ridge.coef_, rtol=1e-10, atol=1e-10 * np.abs(ridge.coef_).max())
+    assert model.loss_curve_[0] < 0.5 * np.var(target) * 1.001
+
+
 def test_mini_batches_on_targets_far_off_zero_still_warn(diabetes):
     # Their end is measured against the null model too: the warning that a mini-batch
     # fit ended far from its optimum went missing from targets 100 standard deviations
