@@ -493,14 +493,17 @@ class LinearObjective:
             return None
         xp = self.xp
         y = self.y if self.y.ndim == 2 else xp.reshape(self.y, (-1, 1))
-        weight = xp.reshape(xp.ones(y.shape[0], dtype=xp.float64, device=self.device)
-                            if self.sample_weight is None else
-                            xp.astype(self.sample_weight, xp.float64), (-1, 1))
-        y = xp.astype(y, xp.float64)
         with np.errstate(over="ignore", invalid="ignore"):
-            mean = xp.sum(weight * y, axis=0) / self._total_weight
-            variance = xp.sum(weight * (y - mean) ** 2, axis=0) / self._total_weight
-            far = bool(xp.any(mean ** 2 > variance))
+            if self.sample_weight is None:
+                mean = xp.mean(y, axis=0)
+                deviation = y - mean
+                variance = xp.mean(deviation * deviation, axis=0)
+            else:
+                weight = xp.reshape(self.sample_weight, (-1, 1)) / self._total_weight
+                mean = xp.sum(weight * y, axis=0)
+                deviation = y - mean
+                variance = xp.sum(weight * (deviation * deviation), axis=0)
+            far = bool(xp.any(mean * mean > variance))
         return _null_point(self, mean) if far else None
 
     # -- objective --------------------------------------------------------------------
