@@ -15,9 +15,10 @@ def validated(estimator, X, y="no_validation", *, dtype, reset, multi_output=Fal
               y_numeric=False):
     """``validate_data(estimator, X, y, accept_sparse="csr", dtype=dtype, ...)``, and
     without its checks where their outcome is known: X a NumPy float array of finite
-    values and an estimator without feature names, or a pandas DataFrame of such values
-    (one float dtype) under string column names (the estimator's own, where fitted), and
-    (where given) 1-D targets of the same length, finite, of a plain dtype, or strings.
+    values and an estimator without feature names, or a pandas DataFrame of NumPy numeric
+    columns (finite) under string column names (the estimator's own, where fitted), and
+    (where given) 1-D targets of the same length, finite, of a plain dtype, or strings
+    (a NumPy array or a pandas Series).
     Those pass its checks unchanged, and it takes 0.1 to 0.3 ms on NumPy data (0.28 ms
     on 16 x 6 rows and their targets: a quarter of a small least-squares fit), 1.1 ms on
     a DataFrame of 700 x 9 and a Series of string labels. Everything else goes to it,
@@ -45,14 +46,18 @@ def _plain_values(estimator, X, reset):
     without a word; None where it may convert, warn or raise."""
     names = None
     if type(X) is not np.ndarray:
-        names = _frame_names(X)
-        if names is None:
+        frame = _frame(X)
+        if frame is None:
             return None
+        names, dtype = frame
         fitted = getattr(estimator, "feature_names_in_", None)
         if not reset and (fitted is None or not np.array_equal(fitted, names)):
             return None
-        # As validate_data takes a frame's values: a view where pandas has one block.
-        X = np.asarray(X)
+        # A frame's values, as validate_data takes them: a view where pandas has one
+        # float block, else converted to the columns' common float dtype (float64 for
+        # integers and booleans; to_numpy's conversion, 10x faster than NumPy's of
+        # the frame: 23 against 219 us on 700 x 4 of mixed dtypes).
+        X = X.to_numpy(dtype=dtype)
     elif hasattr(estimator, "feature_names_in_"):
         return None
     if (X.ndim == 2 and X.dtype in FLOATS and min(X.shape) >= 1
@@ -62,25 +67,32 @@ def _plain_values(estimator, X, reset):
     return None
 
 
-def _frame_names(X):
-    """The column names of a pandas DataFrame whose columns share one NumPy float dtype
-    and are named by strings (as ``feature_names_in_``), else None."""
+def _frame(X):
+    """``(column names, dtype of its values)`` of a pandas DataFrame of NumPy numeric
+    columns (floats, integers, booleans; no pandas extension dtype) named by strings
+    (as ``feature_names_in_``), else None. The dtype is validate_data's: the columns'
+    common dtype where it is float64 or float32, else float64."""
     pandas = sys.modules.get("pandas")
     if pandas is None or type(X) is not pandas.DataFrame or X.shape[1] == 0:
         return None
     dtypes = set(X.dtypes)
-    if len(dtypes) != 1 or next(iter(dtypes)) not in FLOATS:
+    if not all(isinstance(dtype, np.dtype) and dtype.kind in "biuf" for dtype in dtypes):
         return None
+    common = np.result_type(*dtypes)
     names = np.asarray(X.columns, dtype=object)
-    return names if all(type(name) is str for name in names) else None
+    if not all(type(name) is str for name in names):
+        return None
+    return names, common if common in FLOATS else np.dtype(np.float64)
 
 
 def _plain_targets(y, n_samples, y_numeric):
     """``y`` as validate_data would give it where it gives it unchanged (see
-    ``validated``), else None: a NumPy array, or a pandas Series of a NumPy dtype."""
+    ``validated``), else None: a NumPy array, or a pandas Series of such values."""
     pandas = sys.modules.get("pandas")
-    if (pandas is not None and type(y) is pandas.Series
-            and isinstance(y.dtype, np.dtype)):
+    if pandas is not None and type(y) is pandas.Series and isinstance(
+            y.dtype, (np.dtype, pandas.StringDtype)):
+        # As validate_data takes its values (pandas' text dtype: an object array; its
+        # nullable numbers it converts otherwise).
         y = np.asarray(y)
     if type(y) is not np.ndarray or y.ndim != 1 or y.shape[0] != n_samples:
         return None

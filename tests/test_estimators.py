@@ -2272,21 +2272,37 @@ def _frame_inputs():
         "DataFrame, float Series": (frame, pd.Series(_X[:, 0])),
         "DataFrame of mixed dtypes": (frame.astype({"u": np.float32}), labels),
         "DataFrame of int columns": (frame.astype(int), labels),
+        "DataFrame of int, bool and float columns": (
+            frame.astype({"u": np.int64, "v": bool}), labels),
+        "DataFrame of int8 and float32 columns": (
+            frame.astype({"u": np.int8, "v": np.float32, "w": np.float32}), labels),
+        "DataFrame of uint64 columns": (frame.abs().astype(np.uint64), labels),
+        "DataFrame of float16 columns": (frame.astype(np.float16), labels),
         "DataFrame of nullable floats": (frame.astype("Float64"), labels),
         "DataFrame named by integers": (pd.DataFrame(_X), labels),
         "DataFrame of other names": (pd.DataFrame(_X, columns=list("abc")), labels),
         "DataFrame with NaN": (frame.where(frame < 1), labels),
         "DataFrame, categorical Series": (frame, labels.astype("category")),
         "DataFrame, Series with None": (frame, pd.Series(["a", None] * 3, dtype=object)),
+        "DataFrame, text Series": (frame, pd.Series(list("abcabc"), dtype="string")),
+        "DataFrame, text Series with NA": (frame, pd.Series(["a", None] * 3,
+                                                             dtype="string")),
+        "DataFrame, Int64 Series": (frame, pd.Series(np.arange(6), dtype="Int64")),
+        "DataFrame, Int64 Series with NA": (frame, pd.Series([1, None] * 3, dtype="Int64")),
+        "DataFrame, boolean Series": (frame, pd.Series([True, False] * 3, dtype="boolean")),
     }
 
 
 _FRAME_INPUTS = ["DataFrame, Series of strings", "DataFrame of float32, int Series",
                  "DataFrame, float Series", "DataFrame of mixed dtypes",
-                 "DataFrame of int columns", "DataFrame of nullable floats",
+                 "DataFrame of int columns", "DataFrame of int, bool and float columns",
+                 "DataFrame of int8 and float32 columns", "DataFrame of uint64 columns",
+                 "DataFrame of float16 columns", "DataFrame of nullable floats",
                  "DataFrame named by integers", "DataFrame of other names",
                  "DataFrame with NaN", "DataFrame, categorical Series",
-                 "DataFrame, Series with None"]
+                 "DataFrame, Series with None", "DataFrame, text Series",
+                 "DataFrame, text Series with NA", "DataFrame, Int64 Series",
+                 "DataFrame, Int64 Series with NA", "DataFrame, boolean Series"]
 
 
 @pytest.mark.parametrize("name", [*_VALIDATION_INPUTS, *_FRAME_INPUTS])
