@@ -317,6 +317,9 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, floor=None, first=1.0, **
     penalties), where known: a step from the metric alone (no memory) starts no longer
     than one that its quadratic model says takes the objective to the floor.
 
+    ``first``: the first step's length, in multiples of the rate the engine gives (the
+    metric's own step): a learning rate the user set scales that step only.
+
     Once the engine's stopping rule is met, ``finish`` goes on with Newton's steps where
     the metric offers the Hessian at a small cost (``metric.newton(w)``, see
     :func:`skgd._curvature.full`): each takes the fit from an optimality of ``tol`` to
