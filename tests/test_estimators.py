@@ -2215,6 +2215,31 @@ def test_a_subclass_has_its_own_parameters(estimator):
     assert "extra" not in names and "tol" in names
 
 
+def test_a_setting_is_validated_once_and_an_invalid_one_always(monkeypatch, iris):
+    # scikit-learn's parameter validation depends on the values alone: a setting that
+    # passed is not checked again (0.1 ms a fit); one that failed fails every time, and
+    # equal values of another type (5 and 5.0) are another setting.
+    import sklearn.base
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = iris
+    checks = []
+    validate = sklearn.base.validate_parameter_constraints
+    monkeypatch.setattr(sklearn.base, "validate_parameter_constraints",
+                        lambda *args, **kwargs: checks.append(1) or validate(*args,
+                                                                             **kwargs))
+    GDClassifier(alpha=0.123, max_iter=5, tol=None).fit(X, y)
+    GDClassifier(alpha=0.123, max_iter=5, tol=None).fit(X, y)
+    assert len(checks) == 1
+    for _ in range(2):
+        with pytest.raises(InvalidParameterError, match="max_iter"):
+            GDClassifier(alpha=0.123, max_iter=5.0, tol=None).fit(X, y)
+    # Unhashable values (a dict of class weights) are checked every time.
+    for _ in range(2):
+        GDClassifier(alpha=0.123, max_iter=5, tol=None, class_weight={0: 2.0}).fit(X, y)
+    assert len(checks) == 5
+
+
 def _validation_outcome(check, estimator, X, y, reset, y_numeric):
     """What ``check`` gives (arrays, n_features_in_, warnings) or raises (type, text)."""
     with warnings.catch_warnings(record=True) as caught:
