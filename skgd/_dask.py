@@ -269,7 +269,7 @@ class DaskLinearObjective:
         (sums,) = _compute(_tree_sum(parts))
         total, mean = sums[0], sums[1:1 + self.n_outputs] / sums[0]
         variance = sums[1 + self.n_outputs:] / total - mean ** 2
-        return _null_point(self._layout, mean) if np.any(mean ** 2 > variance) else None
+        return _null_point(self._layout, mean, variance)
 
     def l1_penalty(self):
         """The L1 term, applied on the client by its proximal step (or None)."""

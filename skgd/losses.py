@@ -503,8 +503,7 @@ class LinearObjective:
                 mean = xp.sum(weight * y, axis=0)
                 deviation = y - mean
                 variance = xp.sum(weight * (deviation * deviation), axis=0)
-            far = bool(xp.any(mean * mean > variance))
-        return _null_point(self, mean) if far else None
+        return _null_point(self, mean, variance)
 
     # -- objective --------------------------------------------------------------------
     def loss_gradient(self, w: Any, rows: Any = None) -> tuple[float, Any]:
@@ -789,9 +788,14 @@ class LinearObjective:
         return _curvature.largest_row_norm(self.X, self.fit_intercept, inverse_metric)
 
 
-def _null_point(objective, mean):
-    """The objective's zero vector with ``mean`` (one per target) as its intercept."""
+def _null_point(objective, mean, variance):
+    """The objective's zero vector with the targets' ``mean`` (one per target) as its
+    intercept, where some mean lies more than a standard deviation off zero (else None:
+    the origin is near enough)."""
     xp = objective.xp
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not bool(xp.any(mean * mean > variance)):
+            return None
     params = objective.init_params()
     return xp.concat([params[: objective.n_coef], xp.astype(mean, params.dtype)])
 
