@@ -1683,8 +1683,8 @@ def _cholesky(objective, data, ridge):
     diagonal += ridge
     root = np.sqrt(np.maximum(diagonal, 0.0))
     root[~(root > 0)] = 1.0
-    scale = root[..., :, None] * root[..., None, :]
-    scaled = matrix / scale
+    # Divided by each root in turn: their product overflows at an L2 strength of 1e308.
+    scaled = matrix / root[..., :, None] / root[..., None, :]
     # The factorisation is the test: of definiteness, and of conditioning. A pivot below
     # sqrt(eps) (the scaled diagonal is 1) leaves an eigenvalue near the rounding of the
     # others (collinear columns, an L2 term tiny beside them), whose inverse LU would not
@@ -1702,7 +1702,8 @@ def _cholesky(objective, data, ridge):
         for index in np.ndindex(scaled.shape[:-2]):
             inverse[index] = _cholesky_inverse(scaled[index], pivot)
     inverse += np.swapaxes(inverse, -1, -2)
-    inverse /= 2 * scale
+    inverse /= 2 * root[..., :, None]
+    inverse /= root[..., None, :]
     return _on_device(objective, matrix), _on_device(objective, inverse)
 
 

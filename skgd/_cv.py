@@ -363,7 +363,7 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         candidates = self._candidates(alphas)
         cv = check_cv(self.cv, y, classifier=not self._regression)
         splits = list(cv.split(X, y, groups))
-        _check_splits(splits)
+        _check_splits(splits, X.shape[0])
         n_splits = len(splits)
 
         targets = {}
@@ -793,16 +793,38 @@ def _alpha_grid(base, X, y, sample_weight, n_alphas):
                                                    n_alphas)]
 
 
-def _check_splits(splits):
-    """Raise where a fold of ``cv`` has no training or no test rows: nothing to fit, or
-    nothing to score (GridSearchCV scores such a fold NaN, or fails on it)."""
+def _check_splits(splits, n_samples):
+    """Raise where ``cv`` gave no fold, or a fold whose training or test rows are none
+    (nothing to fit, or nothing to score: GridSearchCV scores such a fold NaN, or fails
+    on it) or are not rows of X: indices that are not integers (nor a boolean mask of
+    the rows), or beyond the last row."""
+    if not splits:
+        raise ValueError("cv gave no folds: pass a splitter, a number of folds (e.g. "
+                         "cv=5) or an iterable of (train, test) index arrays.")
     for k, (train, test) in enumerate(splits):
         for rows, name in ((train, "training"), (test, "test")):
-            if len(rows) == 0:
+            rows = np.asarray(rows)
+            mask = rows.dtype == bool
+            if rows.size == 0 or (mask and len(rows) == n_samples and not rows.any()):
                 raise ValueError(
                     f"cv gave fold {k} no {name} rows: each fold needs at least one "
                     "training and one test row. Check the splitter or the custom folds "
                     "passed as cv.")
+            if rows.ndim != 1 or not (mask or rows.dtype.kind in "iu"):
+                fault = f"an array of dtype {rows.dtype} and shape {rows.shape}"
+            elif mask and len(rows) != n_samples:
+                fault = f"a boolean mask of {len(rows)} rows"
+            elif not mask and rows.size and not (
+                    -n_samples <= int(rows.min()) and int(rows.max()) < n_samples):
+                fault = f"indices from {int(rows.min())} to {int(rows.max())}"
+            else:
+                fault = None
+            if fault is not None:
+                raise ValueError(
+                    f"cv gave fold {k} {name} rows that are not rows of X: {fault}, where "
+                    f"X has {n_samples} rows. Each fold needs integer indices below "
+                    f"{n_samples} or a boolean mask of {n_samples}; check the splitter "
+                    "or the custom folds passed as cv.")
 
 
 def _rank(scores):
@@ -1130,6 +1152,12 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
         tags.target_tags.multi_output = True
         return tags
 
+    def score(self, X: MatrixLike, y: Any, sample_weight: Any = None) -> float:
+        """R^2 of the refitted estimator's predictions (``RegressorMixin``'s); a search
+        made with ``refit=False`` keeps no model to score (AttributeError)."""
+        _refitted(self)
+        return super().score(X, y, sample_weight=sample_weight)
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
             groups: ArrayLike | None = None) -> Self:
@@ -1363,6 +1391,12 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
         self : GDClassifierCV
         """
         return self._fit(X, y, sample_weight, groups)
+
+    def score(self, X: MatrixLike, y: Any, sample_weight: Any = None) -> float:
+        """The accuracy of the refitted estimator's predictions (``ClassifierMixin``'s);
+        a search made with ``refit=False`` keeps no model to score (AttributeError)."""
+        _refitted(self)
+        return super().score(X, y, sample_weight=sample_weight)
 
     @available_if(_refitted)
     def decision_function(self, X: MatrixLike) -> Any:

@@ -418,8 +418,10 @@ def descent(
             # The starting point is no candidate for the best: L-BFGS's first epoch only
             # measures it (its first step is the next epoch's), and where no later epoch
             # beat its score by tol (an accuracy of 1 on imbalanced classes), the fit
-            # returned the untrained start, every coefficient and intercept 0.
-            monitored = math.inf if math.isnan(score) or model is origin else -score
+            # returned the untrained start, every coefficient and intercept 0. Nor is it
+            # a stall (with n_iter_no_change=1 that stopped the fit there).
+            monitored = None if model is origin else math.inf if math.isnan(score) \
+                else -score
         else:
             monitored = objective
         if verbose:
@@ -430,7 +432,7 @@ def descent(
                   + f"  {time.perf_counter() - start:.3f}s"
                   + (f"  validation score {scores[-1]:.6g}" if scores else ""))
 
-        if stop.monitor(monitored):
+        if monitored is not None and stop.monitor(monitored):
             best_params = rule.model(params, rule_state)
         if on_epoch_end is not None and on_epoch_end(epoch - 1,
                                                      rule.model(params, rule_state)):

@@ -154,13 +154,15 @@ def _check_labels(y, strings=None):
     types (``["a", 1]``, a missing value as None) fails with a bare TypeError: named.
     Integer, boolean and string labels in one dimension are always classes (binary or
     multiclass): the check, 0.3 ms whatever their number, is skipped for them
-    (``strings``: ``string_labels(y)`` where the caller has it)."""
+    (``strings``: ``string_labels(y)`` where the caller has it). Returns whether it
+    checked (a skipped check leaves :func:`_warn_many_classes` to the caller)."""
     if isinstance(y, np.ndarray) and y.ndim == 1 and (
             y.dtype.kind in "iubUS"
             or (strings if strings is not None else string_labels(y)) is not None):
-        return
+        return False
     try:
         check_classification_targets(y)
+        return True
     except TypeError as error:
         kinds = sorted({type(label).__name__ for label in np.asarray(y, dtype=object).ravel()})
         if len(kinds) < 2:
@@ -169,6 +171,15 @@ def _check_labels(y, strings=None):
             f"y holds labels of several types ({', '.join(kinds)}), which cannot be "
             "sorted into classes_. Give them one type, e.g. y.astype(str), and drop or "
             "label the rows whose label is missing (None, NaN).") from error
+
+
+def _warn_many_classes(n_samples, n_classes):
+    """scikit-learn's warning (from the check that :func:`_check_labels` skips) that
+    labels nearly one a row may be a regression target."""
+    if n_samples > 20 and n_classes > round(0.5 * n_samples):
+        warnings.warn("The number of unique classes is greater than 50% of the number of "
+                      "samples. `y` could represent a regression problem, not a "
+                      "classification problem.", UserWarning, stacklevel=4)
 
 
 def _targets_in(y, dtype, name="y"):
@@ -1635,7 +1646,7 @@ feature_names_in_ :
 
     def _encode_targets(self, y, sample_weight, partial, classes, resume):
         strings = string_labels(y)
-        _check_labels(y, strings)
+        checked = _check_labels(y, strings)
         if resume:
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(f"classes={classes!r} differs from the model's classes_ "
@@ -1653,6 +1664,8 @@ feature_names_in_ :
             all_classes = np.unique(y)
         else:
             all_classes = np.array(sorted(set(strings)), dtype=object)
+        if not (checked or partial or resume):
+            _warn_many_classes(len(y), len(all_classes))
         if partial:
             unseen = np.setdiff1d(np.unique(y), all_classes)
             if unseen.size:

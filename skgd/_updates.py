@@ -214,6 +214,9 @@ class QuasiNewtonState(NamedTuple):
     # ``_ends_before_a_refit_pays``).
     reference: float = 0.0
     history: tuple = ()
+    # Whether ``-slope`` estimates Newton's decrement: the direction came from the
+    # memory or a curvature metric, not from the plain metric alone (see ``decrement``).
+    curved: bool = True
 
 
 # Pairs L-BFGS remembers (scikit-learn's lbfgs and SciPy's default).
@@ -385,8 +388,8 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, floor=None, first=1.0, **
         # shorter step).
         if floor is not None and 0 < 2 * (state.value - floor) < -slope * length:
             length = 2 * (state.value - floor) / -slope
-        return state._replace(direction=direction, slope=slope,
-                              length=length, pairs=(), rejected=rejected, **fields)
+        return state._replace(direction=direction, slope=slope, length=length, pairs=(),
+                              rejected=rejected, curved=metric.name is not None, **fields)
 
     def update(step, params, state, learning_rate, metric, prox):
         value = float(step.value)
@@ -482,8 +485,11 @@ def lbfgs(memory=LBFGS_MEMORY, tol=None, penalty=None, floor=None, first=1.0, **
 
     def decrement(state, point):
         """``-grad . direction = grad^T H grad`` at the accepted point: the quasi-Newton
-        estimate of Newton's decrement."""
-        return -state.slope if state.point is point else None
+        estimate of Newton's decrement; None where the direction is the plain metric's
+        alone, ``grad . grad``, in the units of X's squared scale: with features of 1e6
+        it was the start's reference, 1e12 times the gauge's, and a fit stopped at once
+        with the intercept still 0."""
+        return -state.slope if state.point is point and state.curved else None
 
     def finish(state, metric):
         newton = getattr(metric, "newton", None)

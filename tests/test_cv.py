@@ -1029,6 +1029,34 @@ def test_a_fold_without_training_or_test_rows_is_a_clear_error(empty):
         GDRegressorCV(cv=splits).fit(X, y)
 
 
+@pytest.mark.parametrize("cv, match", [
+    ([], "cv gave no folds"),
+    ([(np.arange(20.0), np.arange(20.0, 30.0))], "fold 0 training rows that are not rows"),
+    ([(np.arange(20), np.arange(20, 31))], "fold 0 test rows .* indices from 20 to 30"),
+    ([(np.ones(29, bool), np.ones(30, bool))], "a boolean mask of 29 rows"),
+    ([(np.ones(30, bool), np.zeros(30, bool))], "fold 0 no test rows"),
+])
+def test_folds_that_are_not_rows_of_X_are_a_clear_error(cv, match):
+    # An empty cv, float indices and indices past the last row raised NumPy's bare
+    # "number sections must be larger than 0" and IndexErrors.
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    y = X @ [1.0, 2.0, 3.0] + rng.randn(30)
+    with pytest.raises(ValueError, match=match):
+        GDRegressorCV(cv=cv).fit(X, y)
+
+
+@pytest.mark.parametrize("Search", [GDRegressorCV, GDClassifierCV])
+def test_score_without_a_refit_says_why(Search):
+    X, y = _regression()
+    if Search is GDClassifierCV:
+        y = (y > np.median(y)).astype(int)
+    search = Search(refit=False).fit(X, y)
+    with pytest.raises(AttributeError, match="made with refit=False"):
+        search.score(X, y)
+    assert Search().fit(X, y).score(X, y) > 0.5
+
+
 def test_an_unknown_scoring_is_reported_before_the_search(monkeypatch):
     from skgd import _cv
 

@@ -19,7 +19,7 @@ from sklearn.datasets import (
     make_regression,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -651,6 +651,24 @@ def test_early_stopping_never_keeps_the_untrained_start():
     # The class prior at least: the intercept of the training rows' log-odds.
     assert model.intercept_[0] < -1.0
     assert model.predict_proba(X)[:, 1].mean() < 0.25
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_early_stopping_takes_a_step_before_a_stall_counts(Estimator):
+    # The start's score is no stall either: with n_iter_no_change=1 the first epoch
+    # (L-BFGS's measure of the start) counted as one, and the fit kept the zero model.
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    y = X @ [1.0, 2.0, 3.0] + rng.randn(40)
+    if Estimator is GDClassifier:
+        y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = Estimator(early_stopping=True, n_iter_no_change=1, random_state=0).fit(X, y)
+    assert model.solver_ == "lbfgs"
+    assert model.n_iter_ >= 2
+    assert np.abs(model.coef_).max() > 0.2
+    assert model.score(X, y) > 0.9
 
 
 def test_regressor_early_stopping_scores_r2_on_the_held_out_rows(diabetes):
@@ -1288,9 +1306,12 @@ def test_mini_batches_on_targets_far_off_zero_still_warn(diabetes):
 
 def test_sample_weights_whose_sum_would_overflow_fit_as_unit_weights(diabetes):
     # Only the weights' ratios matter: they are scaled by a power of 2 before any sum.
+    # (Converged fits: past its optimum, tol=None's L-BFGS steps on rounding noise, which
+    # moved 50 epochs' coefficients 1e-7 apart along the diabetes' collinear columns.)
     X, y = diabetes
-    expected = GDRegressor(max_iter=50, tol=None).fit(X, y)
-    model = GDRegressor(max_iter=50, tol=None).fit(X, y, np.full(len(y), 1e308))
+    expected = GDRegressor().fit(X, y)
+    model = GDRegressor().fit(X, y, np.full(len(y), 1e308))
+    assert model.n_iter_ == expected.n_iter_
     assert_allclose(model.coef_, expected.coef_, rtol=1e-10)
 
 
@@ -2419,3 +2440,56 @@ def test_text_labels_are_the_classes_numpy_sorts(kind):
     # Labels given to partial_fit as strings are indexed the same way.
     stream = GDClassifier(alpha=1e-2).partial_fit(X, y, classes=np.unique(y))
     assert_array_equal(stream.classes_, np.unique(y))
+
+
+@pytest.mark.parametrize("kind", ["int", "object", "float"])
+def test_labels_nearly_one_a_row_warn_as_scikit_learn_does(kind):
+    # The label check skipped for integer and text labels also gave scikit-learn's
+    # warning that such labels may be a regression target: it is given here, once.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    codes = np.arange(40) % 30
+    y = {"int": codes, "object": codes.astype(str).astype(object),
+         "float": codes.astype(float)}[kind]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        GDClassifier(max_iter=5).fit(X, y)
+    assert sum("50% of the number" in str(w.message) for w in record) == 1
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*50% of the number")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        GDClassifier(max_iter=5).fit(X, codes % 20)  # half the rows: no warning
+
+
+def test_lbfgs_in_the_plain_metric_is_free_of_the_features_scale():
+    # Without a preconditioner the first step's decrement is grad . grad, in X's squared
+    # units: as the reference of the optimality it was 1e12 times the gauge's on
+    # features of 1e6, and the fit stopped after one step with the intercept still 0.
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 4)
+    y = X @ [1.0, 2.0, 0.0, 1.0] + 1.0 + 0.3 * rng.randn(40)
+    labels = (X[:, 0] + 0.5 * rng.randn(40) > 0).astype(int)
+    for scale in (1.0, 1e6):
+        regressor = GDRegressor(alpha=0.0, preconditioner=None).fit(X * scale, y)
+        assert regressor.solver_ == "lbfgs"
+        exact = LinearRegression().fit(X * scale, y)
+        assert_allclose(regressor.intercept_, exact.intercept_, atol=1e-4)
+        classifier = GDClassifier(alpha=0.0, preconditioner=None).fit(X * scale, labels)
+        reference = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(
+            X * scale, labels)
+        assert_allclose(classifier.predict_proba(X * scale),
+                        reference.predict_proba(X * scale), atol=1e-3)
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_an_l2_strength_near_the_float_limit_shrinks_without_overflow(Estimator, iris):
+    # The Jacobi scale of the metric's factorisation multiplied two roots of the ridge:
+    # at alpha=1e308 their product overflowed (a RuntimeWarning), and the coefficients
+    # came out with the wrong signs.
+    X, y = iris
+    if Estimator is GDRegressor:
+        y = X @ [1.0, -2.0, 0.5, 3.0] + 1.0
+    huge = Estimator(alpha=1e308).fit(X, y)
+    large = Estimator(alpha=1e300).fit(X, y)
+    assert_allclose(np.ravel(huge.coef_) * 1e8, np.ravel(large.coef_), rtol=1e-3,
+                    atol=1e-3 * np.abs(large.coef_).max())
