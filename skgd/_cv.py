@@ -360,6 +360,11 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                           getattr(whole, "class_weight", None))
         if alphas is None:
             alphas = _alpha_grid(base, X, y, sample_weight, self.alphas)
+        if base.fit_intercept:
+            # As in the estimator's fit, X's columns far off zero are centred (see
+            # skgd._curvature.centred_far_off): the same models, hence the same scores,
+            # their intercepts aside. (Not y: a scorer may read the targets' scale.)
+            X = _curvature.centred_far_off(X)[0]
         candidates = self._candidates(alphas)
         cv = check_cv(self.cv, y, classifier=not self._regression)
         splits = list(cv.split(X, y, groups))

@@ -392,21 +392,46 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         if not partial and self.preconditioner == "auto" and self.batch_size is None:
             # Wide dense X of mostly zeros (one-hot columns) descends as CSR.
             X = _curvature.sparse_where_it_pays(X)
-        columns = None
+        columns = offsets = None
         if not (partial or held_out is not None or callbacks.active
                 or (self.warm_start and hasattr(self, "_engine_state"))):
             # A validation scorer and a callback see the model's coefficients each
-            # epoch, and a warm start continues them: all columns for these.
+            # epoch, and a warm start continues them: all columns, and X as it is, for
+            # these.
             X, columns = _curvature.without_empty_columns(X)
+            if self.fit_intercept and is_numpy(xp):
+                X, targets, offsets = _curvature.centred_far_off(
+                    X, y if self._regression else None)
+                y = targets if self._regression else y
         objective = LinearObjective(loss, X, y, sample_weight, alpha=alpha,
                                     l1_ratio=l1_ratio, fit_intercept=self.fit_intercept)
         validation = None if held_out is None else self._validation_score(objective,
                                                                           *held_out)
         self._descend(objective, validation, rng, callbacks, partial=partial, resume=resume)
+        if offsets is not None:
+            self._uncentre(*offsets)
         if columns is not None:
             self._widen(columns)
         if validation is not None:
             self._check_scored()
+
+    def _uncentre(self, x_offset, y_offset):
+        """Give a fit of centred data (see :func:`skgd._curvature.centred_far_off`) the
+        intercept of the data as given, ``y_offset - coef . x_offset``, in
+        ``intercept_`` and in the point a warm start or ``partial_fit`` continues from."""
+        coef = np.asarray(self.coef_)
+        intercept = np.asarray(self.intercept_)
+        shift = (np.asarray(y_offset) - coef.astype(np.float64) @ x_offset).astype(
+            intercept.dtype)
+        self.intercept_ = (intercept + shift)[()] if intercept.ndim == 0 else \
+            intercept + shift
+        state = self._engine_state
+        params = np.concatenate([state.params[:coef.size],
+                                 np.reshape(self.intercept_, -1).astype(state.params.dtype)])
+        # The rule's state (L-BFGS's pairs) and the metric are the centred data's: a later
+        # warm start or partial_fit starts them afresh.
+        self._engine_state = state._replace(params=params, rule_state=None)
+        self._rule_key = self._metric = None
 
     def _widen(self, columns):
         """Give a fit of X's non-empty ``columns`` alone (see

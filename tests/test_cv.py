@@ -1135,3 +1135,18 @@ def test_a_fold_whose_test_rows_weigh_nothing_names_the_fold(Search):
     with pytest.raises(ValueError, match=r"test rows of cv fold 0 all have zero "
                                          r"sample_weight"):
         Search(alphas=[1e-2], cv=KFold(3)).fit(X, y, sample_weight=weight)
+
+
+def test_a_column_far_off_zero_is_searched_as_centred():
+    # The folds' fits of sparse X with a column of 1e7 + N(0, 1) left its coefficient at
+    # 0 (see the estimator's test): their scores are those of the centred data's fits.
+    rng = np.random.RandomState(0)
+    X = rng.randn(90, 3)
+    y = X @ [1.0, 2.0, 3.0] + 0.5 * rng.randn(90)
+    far = X.copy()
+    far[:, 0] += 1e7
+    centred = GDRegressorCV(alphas=[1e-3, 1e-1], cv=3).fit(X, y)
+    search = GDRegressorCV(alphas=[1e-3, 1e-1], cv=3).fit(sp.csr_matrix(far), y)
+    assert_allclose(search.cv_results_["mean_test_score"],
+                    centred.cv_results_["mean_test_score"], rtol=1e-6)
+    assert_allclose(search.best_estimator_.coef_, centred.best_estimator_.coef_, rtol=1e-6)

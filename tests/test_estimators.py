@@ -2493,3 +2493,86 @@ def test_an_l2_strength_near_the_float_limit_shrinks_without_overflow(Estimator,
     large = Estimator(alpha=1e300).fit(X, y)
     assert_allclose(np.ravel(huge.coef_) * 1e8, np.ravel(large.coef_), rtol=1e-3,
                     atol=1e-3 * np.abs(large.coef_).max())
+
+
+def _far_off_column(offset, n=60):
+    rng = np.random.RandomState(0)
+    X = rng.randn(n, 3)
+    y = X @ [1.0, 2.0, 3.0] + 0.5 * rng.randn(n)
+    labels = (X @ [1.0, -1.0, 0.5] + 0.5 * rng.randn(n) > 0).astype(int)
+    X[:, 0] += offset
+    return X, y, labels
+
+
+@pytest.mark.parametrize("sparse, settings", [
+    (True, {}), (False, {"preconditioner": "diagonal"}), (False, {"solver": "gd"}),
+    (False, {"solver": "accelerated"}), (True, {"solver": "accelerated"}),
+    (False, {"dtype": np.float32}),
+])
+def test_a_column_far_off_zero_fits_as_centred(sparse, settings):
+    # Beside the intercept a column of 1e7 + N(0, 1) is nearly collinear with it: the
+    # metric's factorisation cut that direction out, and fits of sparse X, of the
+    # diagonal metric or of the bound stopped "converged" with its coefficient 0 (0.82
+    # in Ridge), no warning. The far columns are centred for the fit.
+    dtype = settings.get("dtype", np.float64)
+    offset = 1e3 if dtype == np.float32 else 1e5 if "preconditioner" in settings else 1e7
+    # At their default tol: the paths other than the default's stop less close.
+    rtol = 1e-6 if dtype == np.float64 and not settings else 1e-3
+    settings = {key: value for key, value in settings.items() if key != "dtype"}
+    X, y, labels = _far_off_column(offset)
+    X = X.astype(dtype)
+    data = sp.csr_matrix(X) if sparse else X
+    before = data.copy()
+    alpha = 0.01
+    ridge = Ridge(alpha=alpha * len(y)).fit(X.astype(np.float64), y)
+    model = GDRegressor(alpha=alpha, **settings).fit(data, y)
+    assert model.coef_.dtype == dtype
+    assert_allclose(model.coef_, ridge.coef_, rtol=rtol)
+    assert_allclose(model.predict(data), ridge.predict(X.astype(np.float64)),
+                    atol=rtol * np.abs(y).max())
+    # (lbfgs itself needs the column centred: the same objective, the intercept aside.)
+    centred = X.astype(np.float64) - X.astype(np.float64).mean(axis=0)
+    exact = LogisticRegression(C=1 / (alpha * len(y)), tol=1e-12, max_iter=10_000).fit(
+        centred, labels)
+    classifier = GDClassifier(alpha=alpha, **settings).fit(data, labels)
+    assert_allclose(classifier.predict_proba(data), exact.predict_proba(centred),
+                    atol=rtol)
+    # X as given, untouched.
+    assert_array_equal(data.toarray() if sparse else data,
+                       before.toarray() if sparse else before)
+
+
+@pytest.mark.parametrize("penalty, Exact", [("l1", "Lasso"), ("elasticnet", "ElasticNet")])
+def test_l1_fits_of_targets_far_off_zero_fit_as_centred(penalty, Exact):
+    # Lasso centres y; the fit from a far intercept stopped 1e-5 (targets 1e8 off zero)
+    # to 1e-3 (1e10) off its coefficients, no warning.
+    from sklearn import linear_model
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 4)
+    for offset in (1e8, 1e10):
+        y = offset + X[:, 0] + 0.5 * X[:, 1]
+        exact = getattr(linear_model, Exact)(alpha=0.05, l1_ratio=0.5, tol=1e-14,
+                                             max_iter=100_000) if Exact == "ElasticNet" \
+            else linear_model.Lasso(alpha=0.05, tol=1e-14, max_iter=100_000)
+        exact.fit(X, y)
+        model = GDRegressor(alpha=0.05, penalty=penalty, l1_ratio=0.5, tol=1e-10).fit(X, y)
+        assert_allclose(model.coef_, exact.coef_, rtol=1e-8, atol=1e-10)
+        assert_array_equal(model.coef_ == 0, exact.coef_ == 0)
+        assert model.intercept_ == pytest.approx(exact.intercept_, rel=1e-14)
+
+
+def test_a_centred_fit_continues_as_the_data_given():
+    # The intercept and the point a warm start or partial_fit continues from are the
+    # data's as given, not the centred data's.
+    X, y, _ = _far_off_column(1e7)
+    model = GDRegressor(alpha=0.01, warm_start=True).fit(X, y)
+    coef, intercept = model.coef_.copy(), model.intercept_
+    model.fit(X, y)
+    assert model.n_iter_ <= 3
+    assert_allclose(model.coef_, coef, rtol=1e-6)
+    assert model.intercept_ == pytest.approx(intercept, rel=1e-12)
+    stream = GDRegressor(alpha=0.01).fit(X, y)
+    before = stream.predict(X)
+    stream.partial_fit(X, y)
+    assert np.abs(stream.predict(X) - before).max() < 0.1 * np.std(y)
