@@ -417,7 +417,7 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
 
     def _uncentre(self, x_offset, y_offset):
         """Give a fit of centred data (see :func:`skgd._curvature.centred_far_off`) the
-        intercept of the data as given, ``y_offset - coef . x_offset``, in
+        intercept of the data as given, its own plus ``y_offset - coef . x_offset``, in
         ``intercept_`` and in the point a warm start or ``partial_fit`` continues from."""
         coef = np.asarray(self.coef_)
         intercept = np.asarray(self.intercept_)
