@@ -358,13 +358,15 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         whole = clone(base)
         _check_weight_sum(whole._encode_targets(y, sample_weight, False, None, False)[2],
                           getattr(whole, "class_weight", None))
-        if alphas is None:
-            alphas = _alpha_grid(base, X, y, sample_weight, self.alphas)
-        if base.fit_intercept:
+        if base.fit_intercept and not (base.average or base.solver == "adam"):
             # As in the estimator's fit, X's columns far off zero are centred (see
             # skgd._curvature.centred_far_off): the same models, hence the same scores,
-            # their intercepts aside. (Not y: a scorer may read the targets' scale.)
+            # their intercepts aside (and the grid's alpha_max, whose X^T r summed
+            # terms of the column's size that cancel: 1.65 where it is 0.43 with a
+            # column of 1e6 and targets of 1e11). Not y: a scorer may read its scale.
             X = _curvature.centred_far_off(X)[0]
+        if alphas is None:
+            alphas = _alpha_grid(base, X, y, sample_weight, self.alphas)
         candidates = self._candidates(alphas)
         cv = check_cv(self.cv, y, classifier=not self._regression)
         splits = list(cv.split(X, y, groups))

@@ -399,7 +399,10 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             # epoch, and a warm start continues them: all columns, and X as it is, for
             # these.
             X, columns = _curvature.without_empty_columns(X)
-            if self.fit_intercept and is_numpy(xp):
+            # (Not where partial_fit would continue a state of the centred data's, in
+            # the data as they come: the running average, Adam's step length.)
+            if self.fit_intercept and is_numpy(xp) and not (self.average
+                                                            or self.solver == "adam"):
                 X, targets, offsets = _curvature.centred_far_off(
                     X, y if self._regression else None)
                 y = targets if self._regression else y

@@ -1150,3 +1150,10 @@ def test_a_column_far_off_zero_is_searched_as_centred():
     assert_allclose(search.cv_results_["mean_test_score"],
                     centred.cv_results_["mean_test_score"], rtol=1e-6)
     assert_allclose(search.best_estimator_.coef_, centred.best_estimator_.coef_, rtol=1e-6)
+    # The grid of alphas=n too: its alpha_max summed X^T r over the column of 1e7 (with
+    # targets of 1e11, 1.65 where it is 0.43), and the scores followed it.
+    grid = GDRegressorCV(alphas=4, cv=3).fit(X, y + 1e11)
+    far_grid = GDRegressorCV(alphas=4, cv=3).fit(sp.csr_matrix(far), y + 1e11)
+    assert_allclose(far_grid.alphas_, grid.alphas_, rtol=1e-6)
+    assert_allclose(far_grid.cv_results_["mean_test_score"],
+                    grid.cv_results_["mean_test_score"], rtol=1e-5)

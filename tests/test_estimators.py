@@ -2576,3 +2576,26 @@ def test_a_centred_fit_continues_as_the_data_given():
     before = stream.predict(X)
     stream.partial_fit(X, y)
     assert np.abs(stream.predict(X) - before).max() < 0.1 * np.std(y)
+
+
+@pytest.mark.parametrize("settings", [{"average": True, "batch_size": 100},
+                                      {"solver": "adam"}])
+def test_fits_whose_state_partial_fit_continues_keep_far_columns_as_given(settings):
+    # A running average and Adam's step length belong to the coordinates they were
+    # built in: centred for the fit, they made the partial_fit that continued them on
+    # the data as given diverge (a DivergenceError; predictions 1e6 off). These fits
+    # take X as it is, and say where it is too far off to fit.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1000, 4))
+    labels = (X @ [1.0, -2.0, 0.5, 1.0] + rng.logistic(size=1000) > 0).astype(int)
+    X[:, 0] += 1e7
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GDClassifier(alpha=1e-4, random_state=0, **settings).fit(X, labels)
+        params = model._engine_state.params
+        if not settings.get("average"):
+            # The state partial_fit continues from is the model fit returned.
+            assert_allclose(X @ params[:4] + params[4], model.decision_function(X),
+                            rtol=1e-6, atol=1e-6)
+        model.partial_fit(X, labels)
+    assert np.all(np.isfinite(model.decision_function(X)))
