@@ -396,7 +396,8 @@ def descent(
         objective = float(objective)
         squared = float(optimality(step, rate)) if full_batch else 0.0
         if not loss_curve:
-            watch.first(objective, min(squared, null_squared))
+            watch.first(objective, min(squared, null_squared),
+                        start=full_batch and not streaming and reference_point is not None)
         epoch += 1
         loss_curve.append(objective)
         rate_curve.append(rate)

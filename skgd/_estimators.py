@@ -393,12 +393,13 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             # Wide dense X of mostly zeros (one-hot columns) descends as CSR.
             X = _curvature.sparse_where_it_pays(X)
         columns = offsets = None
-        if not (partial or held_out is not None or callbacks.active
-                or (self.warm_start and hasattr(self, "_engine_state"))):
+        warm = self.warm_start and hasattr(self, "_engine_state")
+        if not (partial or held_out is not None or callbacks.active):
             # A validation scorer and a callback see the model's coefficients each
-            # epoch, and a warm start continues them: all columns, and X as it is, for
-            # these.
-            X, columns = _curvature.without_empty_columns(X)
+            # epoch: all columns, and X as it is, for these; a warm start continues
+            # them: all columns.
+            if not warm:
+                X, columns = _curvature.without_empty_columns(X)
             # (Not where partial_fit would continue a state of the centred data's, in
             # the data as they come: the running average, Adam's step length.)
             if self.fit_intercept and is_numpy(xp) and not (self.average
@@ -406,6 +407,12 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 X, targets, offsets = _curvature.centred_far_off(
                     X, y if self._regression else None)
                 y = targets if self._regression else y
+            n_outputs = np.size(getattr(self, "intercept_", ()))
+            if warm and offsets is not None and self._engine_state.params.shape == (
+                    n_outputs * (X.shape[1] + 1),):
+                # The point a warm start continues from, in the centred coordinates.
+                self._engine_state = self._shifted(self._engine_state, *offsets,
+                                                   n_outputs, -1.0)
         objective = LinearObjective(loss, X, y, sample_weight, alpha=alpha,
                                     l1_ratio=l1_ratio, fit_intercept=self.fit_intercept)
         validation = None if held_out is None else self._validation_score(objective,
@@ -428,13 +435,24 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             intercept.dtype)
         self.intercept_ = (intercept + shift)[()] if intercept.ndim == 0 else \
             intercept + shift
-        state = self._engine_state
-        params = np.concatenate([state.params[:coef.size],
-                                 np.reshape(self.intercept_, -1).astype(state.params.dtype)])
-        # The rule's state (L-BFGS's pairs) and the metric are the centred data's: a later
-        # warm start or partial_fit starts them afresh.
-        self._engine_state = state._replace(params=params, rule_state=None)
+        self._engine_state = self._shifted(self._engine_state, x_offset, y_offset,
+                                           intercept.size)
         self._rule_key = self._metric = None
+
+    @staticmethod
+    def _shifted(state, x_offset, y_offset, n_outputs, sign=1.0):
+        """The engine ``state`` with its point's ``n_outputs`` intercepts moved by ``sign
+        (y_offset - coef . x_offset)`` (its own coefficients'): from the centred data's
+        coordinates to the data's as given (``sign=1``), or back. The rule's state
+        (L-BFGS's pairs) is the other coordinates': a later fit or partial_fit starts it
+        afresh."""
+        params = np.asarray(state.params)
+        n_coef = params.size - n_outputs
+        coef = params[:n_coef].astype(np.float64).reshape(n_outputs, -1)
+        shift = sign * (np.asarray(y_offset) - coef @ x_offset).reshape(-1)
+        moved = np.concatenate([params[:n_coef], (params[n_coef:] + shift).astype(
+            params.dtype)])
+        return state._replace(params=moved, rule_state=None)
 
     def _widen(self, columns):
         """Give a fit of X's non-empty ``columns`` alone (see

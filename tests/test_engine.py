@@ -880,17 +880,20 @@ def test_rises_are_counted_across_resumes_and_from_zero_in_a_fresh_descent():
         assert state.n_rises == n_rises
     with pytest.raises(DivergenceError, match="epoch 3"):
         _scripted_run([2.5], max_iter=1, state=state)
-    # A fresh descent counts from zero, also where its first epoch already rises (its
-    # reference measured at another point, as a warm start measures the origin).
-    def fresh(max_iter):
-        values = [1.0, *[2.5] * max_iter, 1.0]
+    # A fresh descent counts from zero. Its reference measured at another point (as a
+    # warm start measures the origin), a start above it is where rises are measured
+    # from, in the reference's units (a model of data that moved starts above the zero
+    # model, and its descent from there was reported as diverging).
+    def fresh(max_iter, later=2.5):
+        values = [1.0, 2.5, *[later] * (max_iter - 1), 1.0]
         return minimize(_Scripted(values).loss_gradient, np.ones(3), n_samples=1,
                         learning_rate=0.1, rule=make_rule("gd"), max_iter=max_iter,
                         tol=None, reference_point=np.zeros(3))
 
-    assert fresh(2).state.n_rises == 2
-    with pytest.raises(DivergenceError, match="epoch 2"):
-        fresh(3)
+    assert fresh(4).state.n_rises == 0
+    assert fresh(3, later=3.6).state.n_rises == 2
+    with pytest.raises(DivergenceError, match="rose from 2.5 at the start to 3.6"):
+        fresh(4, later=3.6)
 
 
 def test_an_objective_that_rises_by_more_than_1e4_times_its_size_raises_at_once():
