@@ -97,23 +97,17 @@ class Watch:
         error.loss_curve = list(self.loss_curve)
         return error
 
-    def first(self, objective, squared, start=False):
+    def first(self, objective, squared):
         """Take the first epoch's reads: the references where the run has none yet;
         where they were measured elsewhere and are exactly 0 (a zero model that fits the
         data exactly, as on a batch of zero targets, measured at a warm start or for a
         stream), rises are measured in units of the first epoch's objective instead,
-        the size of where the descent goes from. ``start``: that objective is the
-        starting point's (a warm start's full batch); where it is above the references'
-        (a model of data that have since moved, of labels that flipped), rises are
-        measured from it, in the references' units: a descent from there ran above
-        twice the zero model's for a few epochs and was reported as diverging."""
+        the size of where the descent goes from."""
         if self.references is None:
             self.references = references(objective, squared)
         elif self.references.objective == 0:
             self.references = self.references._replace(
                 scale=max(self.references.scale, abs(objective)))
-        elif start and objective > self.references.objective:
-            self.references = self.references._replace(objective=objective)
 
     def epoch(self, epoch, objective, squared, rate, n_samples):
         """Raise where the objective of ``epoch`` (0-based), a point the rule accepted,

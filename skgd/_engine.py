@@ -395,15 +395,25 @@ def descent(
         # the optimality at the point where the gradient was taken.
         objective = float(objective)
         squared = float(optimality(step, rate)) if full_batch else 0.0
+        restarted = False
         if not loss_curve:
-            watch.first(objective, min(squared, null_squared),
-                        start=full_batch and not streaming and reference_point is not None)
+            watch.first(objective, min(squared, null_squared))
+            if (full_batch and not streaming and reference_point is not None
+                    and objective > watch.references.objective):
+                # A warm start from a point worse than the zero model (a model of data
+                # that have since moved, of labels that flipped) starts afresh there:
+                # from its start, the descent ran above twice the zero model's for
+                # epochs and was reported as diverging, or crawled out of saturated
+                # predictions to max_iter, the objective 1 000 times the zero model's.
+                params = origin = reference_point
+                rule_state, restarted = rule.init(params), True
         epoch += 1
         loss_curve.append(objective)
         rate_curve.append(rate)
         # A line search that turned down this epoch's trial point stays where it was: the
-        # epoch stays in the record, and is neither a rise nor a stop.
-        reverted = rule.rejected(rule_state)
+        # epoch stays in the record, and is neither a rise nor a stop (as the start a
+        # warm start left).
+        reverted = restarted or rule.rejected(rule_state)
         if not reverted:
             watch.epoch(epoch - 1, objective, squared, rate, n_samples)
             if full_batch:
@@ -428,8 +438,10 @@ def descent(
         if verbose:
             print(f"epoch {epoch:>5}  objective {objective:.10g}  "
                   f"learning_rate {rate:.4g}"
-                  + (f"  optimality {relative:.3g}" if full_batch else "")
-                  + ("  (step rejected: the objective rose)" if reverted else "")
+                  + (f"  optimality {relative:.3g}" if full_batch and relative is not None
+                     else "")
+                  + ("  (above the zero model: restarted from it)" if restarted
+                     else "  (step rejected: the objective rose)" if reverted else "")
                   + f"  {time.perf_counter() - start:.3f}s"
                   + (f"  validation score {scores[-1]:.6g}" if scores else ""))
 

@@ -993,9 +993,13 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         # A warm start may move to another namespace or device; partial_fit may not.
         params = objective.xp.astype(
             move_to(previous.params, objective.xp, objective.device), objective.X.dtype)
-        if params.shape != (objective.n_params,):
+        coef = getattr(self, "coef_", None)
+        if params.shape != (objective.n_params,) or (coef is not None and (
+                np.shape(coef)[-1], np.size(self.intercept_)) != (objective.n_features,
+                                                                  objective.n_outputs)):
             # warm_start on data of another shape (features, targets or classes):
-            # nothing to continue from.
+            # nothing to continue from (also where the count of parameters is the
+            # same: 5 features and 2 classes, 1 feature and 3 classes).
             return None
         if resume and (self._rule_key, self._average) == (rule_key, self.average):
             # The running average, too, continues.
