@@ -354,6 +354,14 @@ def descent(
         value, squared, _ = yield from measure(
             params if reference_point is None else reference_point, learning_rate)
         watch.references = references(value, min(squared, null_squared))
+        if reference_point is not None and not (full_batch or streaming):
+            # A mini-batch warm start worse than the zero model starts afresh there, as a
+            # full batch's does after its first epoch (below), whose objective is its
+            # start's; a mini-batch epoch's is the mean over its moving points: one pass
+            # more measures the start.
+            if (yield from measure(params, learning_rate))[0] > value:
+                params = reference_point
+                rule_state = rule.init(params)
 
     rate_curve: list[float] = []
     scores: list[float] | None = [] if validation is not None else None

@@ -2654,6 +2654,24 @@ def test_a_warm_start_worse_than_the_zero_model_starts_from_it(cancer):
         model.fit(X, 1 - y)
 
 
+@pytest.mark.parametrize("batch_size", [50, 499])
+def test_a_mini_batch_warm_start_worse_than_the_zero_model_starts_from_it(batch_size):
+    # Its epochs' objective is the mean over moving points: measured at its start by
+    # one more pass. From its start (the model of X, refitted on 10 X) it ran above twice
+    # the zero model's and raised DivergenceError while the objective fell.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(500, 4))
+    y = X @ rng.normal(size=4) + 0.1 * rng.normal(size=500)
+    settings = dict(alpha=1e-3, batch_size=batch_size, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GDRegressor(warm_start=True, **settings).fit(X, y)
+        model.fit(10 * X, y)
+        cold = GDRegressor(**settings).fit(10 * X, y)
+    assert_allclose(model.coef_, cold.coef_, rtol=1e-12)
+    assert model.n_iter_ == cold.n_iter_
+
+
 def test_a_warm_start_of_another_shape_with_as_many_parameters_restarts():
     # Two classes of 5 features and three of 1 have 6 parameters each: the warm start
     # continued from the first model's, read as the second's, and ended 2.4 off.
