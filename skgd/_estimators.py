@@ -407,9 +407,10 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 X, targets, offsets = _curvature.centred_far_off(
                     X, y if self._regression else None)
                 y = targets if self._regression else y
-            n_outputs = np.size(getattr(self, "intercept_", ()))
-            if warm and offsets is not None and self._engine_state.params.shape == (
-                    n_outputs * (X.shape[1] + 1),):
+            n_outputs = math.prod(np.shape(getattr(self, "intercept_", ())))
+            if warm and offsets is not None and isinstance(
+                    self._engine_state.params, np.ndarray) and (
+                    self._engine_state.params.shape == (n_outputs * (X.shape[1] + 1),)):
                 # The point a warm start continues from, in the centred coordinates.
                 self._engine_state = self._shifted(self._engine_state, *offsets,
                                                    n_outputs, -1.0)
@@ -995,8 +996,8 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             move_to(previous.params, objective.xp, objective.device), objective.X.dtype)
         coef = getattr(self, "coef_", None)
         if params.shape != (objective.n_params,) or (coef is not None and (
-                np.shape(coef)[-1], np.size(self.intercept_)) != (objective.n_features,
-                                                                  objective.n_outputs)):
+                np.shape(coef)[-1], math.prod(np.shape(self.intercept_))) != (
+                    objective.n_features, objective.n_outputs)):
             # warm_start on data of another shape (features, targets or classes):
             # nothing to continue from (also where the count of parameters is the
             # same: 5 features and 2 classes, 1 feature and 3 classes).
