@@ -368,7 +368,9 @@ def centred_far_off(X, y=None):
         candidates = np.flatnonzero(counts >= 0.9 * sample.shape[0])
     else:
         candidates = np.flatnonzero(_far(*_moments(sample), dtype))
-    far = candidates[_far(*_moments(X, candidates), dtype)] if candidates.size else candidates
+    means, second = _moments(X, candidates)
+    kept = _far(means, second, dtype)
+    far, far_means = candidates[kept], means[kept]
     y_offset = None
     if y is not None and y.size:
         mean, second = _moments(y.reshape(n, -1))
@@ -378,7 +380,7 @@ def centred_far_off(X, y=None):
         return X, y, None
     x_offset = np.zeros(X.shape[1])
     if far.size:
-        x_offset[far] = _moments(X, far)[0]
+        x_offset[far] = far_means
         if sp.issparse(X):
             rows = np.repeat(np.arange(n), far.size)
             shift = sp.csr_matrix((np.tile(-x_offset[far], n).astype(dtype),
@@ -715,8 +717,7 @@ def column_centre(gram, dtype):
     # Rounding takes the spread below its value where the mean is far beyond it: the
     # test then holds all the more. (X whose squares overflow has no centre here: its
     # Gram matrix says what is wrong.)
-    spread = np.diagonal(gram)[:-1] / corner - means * means
-    if not np.any(means * means > spread * float(np.finfo(dtype).eps) ** -0.25):
+    if not np.any(_far(means, np.diagonal(gram)[:-1] / corner, dtype)):
         return None
     return means.astype(dtype)
 

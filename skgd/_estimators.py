@@ -173,6 +173,14 @@ def _check_labels(y, strings=None):
             "label the rows whose label is missing (None, NaN).") from error
 
 
+def _intercept_shift(coef, x_offset, y_offset):
+    """What a model of data centred by ``x_offset`` and ``y_offset`` (see
+    :func:`skgd._curvature.centred_far_off`) adds to its intercepts for the data as
+    given: ``y_offset - coef . x_offset``, host float64, flat (one per output)."""
+    coef = np.asarray(coef, dtype=np.float64)
+    return np.reshape(np.asarray(y_offset) - coef @ x_offset, -1)
+
+
 def _warn_many_classes(n_samples, n_classes):
     """scikit-learn's warning (from the check that :func:`_check_labels` skips) that
     labels nearly one a row may be a regression target."""
@@ -430,10 +438,9 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         """Give a fit of centred data (see :func:`skgd._curvature.centred_far_off`) the
         intercept of the data as given, its own plus ``y_offset - coef . x_offset``, in
         ``intercept_`` and in the point a warm start or ``partial_fit`` continues from."""
-        coef = np.asarray(self.coef_)
         intercept = np.asarray(self.intercept_)
-        shift = (np.asarray(y_offset) - coef.astype(np.float64) @ x_offset).astype(
-            intercept.dtype)
+        shift = _intercept_shift(self.coef_, x_offset, y_offset).reshape(
+            intercept.shape).astype(intercept.dtype)
         self.intercept_ = (intercept + shift)[()] if intercept.ndim == 0 else \
             intercept + shift
         self._engine_state = self._shifted(self._engine_state, x_offset, y_offset,
@@ -449,8 +456,8 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         afresh."""
         params = np.asarray(state.params)
         n_coef = params.size - n_outputs
-        coef = params[:n_coef].astype(np.float64).reshape(n_outputs, -1)
-        shift = sign * (np.asarray(y_offset) - coef @ x_offset).reshape(-1)
+        shift = sign * _intercept_shift(params[:n_coef].reshape(n_outputs, -1), x_offset,
+                                        y_offset)
         moved = np.concatenate([params[:n_coef], (params[n_coef:] + shift).astype(
             params.dtype)])
         return state._replace(params=moved, rule_state=None)
