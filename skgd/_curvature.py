@@ -1846,6 +1846,16 @@ def _class_shift(objective):
     return shift
 
 
+def class_centred(objective, params):
+    """``params`` with the coefficients and intercepts the classes share removed where
+    the objective is blind to them (the softmax without an L1 term, see :class:`Dense`):
+    the same loss, a smaller penalty. A start elsewhere (a warm start after Adam, whose
+    per-coordinate steps leave such an offset) stayed there: the metrics' steps keep
+    the offset, and their optimality does not see it."""
+    shift = _class_shift(objective)
+    return params if shift is None else shift.centre(params)
+
+
 def _centre(objective):
     """The centre L-BFGS's metrics of ``objective`` are taken about (see
     :func:`column_centre`), or None (also for objectives that have none: dask's). Asked

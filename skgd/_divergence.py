@@ -10,8 +10,9 @@ rising slowly (``_RISING_END``), with or without ``tol``, and one whose returned
 measured by one more pass where no epoch measured it, is far above its start (see
 :meth:`Watch.final`). A reference of exactly 0 measured elsewhere than the start takes
 the first epoch's objective as its unit; a stream (``streaming``) measures in its own
-units. An objective that is not finite at the starting point, before any step, is the
-data's fault and raises a plain ``ValueError``.
+units, and counts no rise below the model it was handed (see :meth:`Watch.began`). An
+objective that is not finite at the starting point, before any step, is the data's fault
+and raises a plain ``ValueError``.
 """
 
 from __future__ import annotations
@@ -79,17 +80,22 @@ class Watch:
     """
 
     def __init__(self, state_references, n_rises, stream, *, streaming, advice,
-                 loss_curve):
+                 loss_curve, elsewhere=False):
         self.references, self.n_rises, self.stream = state_references, n_rises, stream
         self.streaming, self.advice, self.loss_curve = streaming, advice, loss_curve
+        # The references are the zero model's, not the run's start (a warm start, a
+        # stream's later calls): the messages say so.
+        self.elsewhere = elsewhere
         # A stream's unit of objective (see _stream_rise), for the check at the end.
         self.unit = 0.0
 
     def error(self, epoch, value, rate, reason=None):
         """The :class:`DivergenceError` of the step of ``epoch`` at ``rate``."""
+        reference = self.references.objective
         reason = reason or ("became non-finite" if not math.isfinite(value) else
-                            f"rose from {self.references.objective:.6g} at the start to "
-                            f"{value:.6g}")
+                            f"rose to {value:.6g}, where the zero model's is "
+                            f"{reference:.6g}" if self.elsewhere else
+                            f"rose from {reference:.6g} at the start to {value:.6g}")
         error = DivergenceError(
             f"learning_rate={rate:.6g} (the step of epoch {epoch}) made the objective "
             f"diverge: it {reason}; {self.advice}")
@@ -109,6 +115,16 @@ class Watch:
             self.references = self.references._replace(
                 scale=max(self.references.scale, abs(objective)))
 
+    def began(self, objective):
+        """Take the objective at the model a stream was handed (by ``fit``), on its
+        first batch. A model worse there than the zero model (a fit on data whose labels
+        have since flipped) descends from there with a stable step, and one that diverges
+        rises above it: rises count only above it, until the stream first comes within
+        twice the zero model's objective."""
+        if self.streaming and self.stream[0] == 0:
+            rise = (objective - self.references.objective) / self.references.scale
+            self.stream = self.stream[:3] + (max(rise, 0.0),)
+
     def epoch(self, epoch, objective, squared, rate, n_samples):
         """Raise where the objective of ``epoch`` (0-based), a point the rule accepted,
         is not finite or has exploded, or has stayed above twice the reference for
@@ -126,6 +142,11 @@ class Watch:
                                                              references, objective)
             rise = (objective - references.objective) / max(references.scale, self.unit)
             counted = min(rise, mean_rise)
+            # Below where a stream began (see began), no rise counts until it has come
+            # within twice the zero model's objective.
+            ceiling = self.stream[3]
+            self.stream = self.stream[:3] + (0.0 if counted <= 1 else ceiling,)
+            counted = counted if counted > ceiling else 0.0
         self.n_rises = self.n_rises + 1 if counted > 1 else 0
         if rise > _EXPLOSION or self.n_rises >= _RISE_EPOCHS:
             raise self.error(epoch, objective, rate)
@@ -136,8 +157,9 @@ class Watch:
         if _rising_end(self.loss_curve, self.references):
             raise self.error(epoch, self.loss_curve[-1], rate, (
                 f"rose in each of the last {_RISING_END} epochs, from its best "
-                f"{min(self.loss_curve):.6g} to {self.loss_curve[-1]:.6g} (it was "
-                f"{self.references.objective:.6g} at the start)"))
+                f"{min(self.loss_curve):.6g} to {self.loss_curve[-1]:.6g} ("
+                + ("the zero model's is {:.6g})" if self.elsewhere else
+                   "it was {:.6g} at the start)").format(self.references.objective)))
 
     def final(self, epoch, value, squared, rate, full_batch):
         """Raise where the point a run returns, measured by one more pass after its last
@@ -189,9 +211,9 @@ def _stream_rise(stream, n_samples, references, objective):
     A batch of a few rows is a noisy sample: the model it meets may fit it worse than
     zero does although it fits the stream better (one row whose target is near 0). Its
     rows' share of the stream's means counts, not the batch alone."""
-    rows, zero, seen = stream
+    rows, zero, seen, ceiling = stream
     stream = (rows + n_samples, zero + n_samples * references.objective,
-              seen + n_samples * objective)
+              seen + n_samples * objective, ceiling)
     zero_mean, mean = stream[1] / stream[0], stream[2] / stream[0]
     scale = abs(zero_mean) if zero_mean else max(abs(mean), references.scale)
     return stream, (mean - zero_mean) / scale, scale

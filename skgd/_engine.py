@@ -69,9 +69,10 @@ class EngineState(NamedTuple):
     references: References | None = None
     # Consecutive epochs whose objective was above twice the reference.
     n_rises: int = 0
-    # A stream's record (see ``streaming``): rows seen, and the sums over its batches of
-    # rows times the zero model's objective and rows times the epoch's objective.
-    stream: tuple = (0, 0.0, 0.0)
+    # A stream's record (see ``streaming``): rows seen, the sums over its batches of rows
+    # times the zero model's objective and rows times the epoch's objective, and the rise
+    # it began at while it has not yet come within twice the zero model's (see Watch).
+    stream: tuple = (0, 0.0, 0.0, 0.0)
 
 
 class DescentResult(NamedTuple):
@@ -303,7 +304,7 @@ def descent(
     n_batches = -(-n_samples // (batch_size or n_samples))
     loss_curve: list[float] = []
     watch = Watch(state_references, n_rises, stream, streaming=streaming, advice=advice,
-                  loss_curve=loss_curve)
+                  loss_curve=loss_curve, elsewhere=reference_point is not None)
     stop = Stop(tol, n_iter_no_change, full_batch=full_batch,
                 epoch_rule=validation is not None or not full_batch, decay=decay, rule=rule,
                 dtype=params.dtype)
@@ -354,12 +355,15 @@ def descent(
         value, squared, _ = yield from measure(
             params if reference_point is None else reference_point, learning_rate)
         watch.references = references(value, min(squared, null_squared))
-        if reference_point is not None and not (full_batch or streaming):
+        if reference_point is not None and not full_batch:
             # A mini-batch warm start worse than the zero model starts afresh there, as a
             # full batch's does after its first epoch (below), whose objective is its
             # start's; a mini-batch epoch's is the mean over its moving points: one pass
-            # more measures the start.
-            if (yield from measure(params, learning_rate))[0] > value:
+            # more measures the start. A stream continues from it.
+            start = (yield from measure(params, learning_rate))[0]
+            if streaming:
+                watch.began(start)
+            elif start > value:
                 params = reference_point
                 rule_state = rule.init(params)
 
@@ -406,6 +410,8 @@ def descent(
         restarted = False
         if not loss_curve:
             watch.first(objective, min(squared, null_squared))
+            if full_batch and reference_point is not None:
+                watch.began(objective)
             if (full_batch and not streaming and reference_point is not None
                     and objective > watch.references.objective):
                 # A warm start from a point worse than the zero model (a model of data

@@ -1014,11 +1014,13 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             rule_state = previous.rule_state
         else:
             # A new fit, or a new rule, starts the momentum afresh on the old solution.
+            params = _curvature.class_centred(objective, params)
             rule_state = rule.init(params)
         # Each partial_fit call and each warm-started fit measures its own problem; the
         # count of epochs above twice the reference carries across partial_fit calls.
         return previous._replace(params=params, rule_state=rule_state, references=None,
-                                 **({} if resume else {"n_rises": 0, "stream": (0, 0.0, 0.0)}))
+                                 **({} if resume else {"n_rises": 0,
+                                                       "stream": (0, 0.0, 0.0, 0.0)}))
 
     def _check_continued(self):
         """Raise where ``partial_fit`` cannot continue the model: ``set_params`` changed

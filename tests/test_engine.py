@@ -1066,7 +1066,7 @@ def test_a_stream_counts_rises_of_its_objective_over_all_its_batches():
     # stream 2.5, 3, 3.25 times the zero model's: rises, the third raises.
     state = _streamed([[1.0, 1.0, 1.0], [1.0, 4.0, 1.0], [1.0, 4.0, 1.0]])
     assert state.n_rises == 2
-    assert state.stream == (3, 3.0, 9.0)
+    assert state.stream[:3] == (3, 3.0, 9.0)
     with pytest.raises(DivergenceError, match="epoch 3"):
         _streamed([[1.0, 1.0, 1.0], [1.0, 4.0, 1.0], [1.0, 4.0, 1.0], [1.0, 4.0, 1.0]])
 
@@ -1085,6 +1085,20 @@ def test_a_stream_s_early_transient_is_no_rise_once_its_batches_are_fitted():
     state = _streamed([[1.0, 1.0, 0.5], [1.0, 10.0, 5.0]] + [[1.0, 0.5, 0.5]] * 4)
     assert state.stream[2] / state.stream[1] > 2
     assert state.n_rises == 0
+
+
+def test_a_stream_handed_a_model_worse_than_zero_may_descend_from_it():
+    # The model meets the stream's first batch 10 times worse than zero (a fit on labels
+    # that have since flipped) and descends: five calls above twice the zero model's,
+    # none a rise (the rule raised at the third).
+    state = _streamed([[1.0, v, v] for v in (10.0, 8.0, 6.0, 4.0, 2.5)])
+    assert state.n_rises == 0
+    # One that rises above where it began diverges, at the third such call.
+    with pytest.raises(DivergenceError, match="epoch 3"):
+        _streamed([[1.0, v, v] for v in (10.0, 12.0, 13.0, 14.0)])
+    # Once it has come within twice the zero model's, rises count from there again.
+    with pytest.raises(DivergenceError, match="epoch 5"):
+        _streamed([[1.0, v, v] for v in (10.0, 5.0, 1.5, 3.0, 3.0, 3.0)])
 
 
 @pytest.mark.parametrize("end, raises", [(19.9, False), (20.1, True)])

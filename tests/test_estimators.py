@@ -2650,7 +2650,8 @@ def test_a_warm_start_worse_than_the_zero_model_starts_from_it(cancer):
     # A rate that diverges from zero still diverges from there.
     model = GDClassifier(alpha=1e-4, warm_start=True).fit(X, y)
     model.set_params(solver="gd", preconditioner=None, learning_rate=100)
-    with pytest.raises(DivergenceError):
+    # It started elsewhere: the message said "rose from 0.693147 at the start".
+    with pytest.raises(DivergenceError, match="where the zero model's is 0.693147;"):
         model.fit(X, 1 - y)
 
 
@@ -2670,6 +2671,57 @@ def test_a_mini_batch_warm_start_worse_than_the_zero_model_starts_from_it(batch_
         cold = GDRegressor(**settings).fit(10 * X, y)
     assert_allclose(model.coef_, cold.coef_, rtol=1e-12)
     assert model.n_iter_ == cold.n_iter_
+
+
+@pytest.mark.parametrize("batch_size", [None, 64])
+def test_partial_fit_descends_from_a_fitted_model_worse_than_the_zero_model(
+        cancer, batch_size):
+    # After a fit, partial_fit on labels that flipped starts 13 times the zero model's
+    # objective above it: it stayed above twice the zero model's for three calls while
+    # it fell, and raised DivergenceError.
+    X, y = cancer
+    settings = dict(alpha=1e-4, batch_size=batch_size, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GDClassifier(**settings).fit(X, y)
+    n_fit = len(model.loss_curve_)
+    for _ in range(30):
+        model.partial_fit(X, 1 - y)
+    stream = model.loss_curve_[n_fit:]
+    assert stream[0] > 5 * np.log(2) > 2 * np.log(2) > stream[-1]
+    assert model.score(X, 1 - y) > 0.9
+    # A rate that diverges still raises, and leaves the model as it was.
+    model = GDClassifier(solver="gd", preconditioner=None, learning_rate=1.0,
+                         max_iter=50, tol=None, **settings).fit(X, y)
+    model.set_params(learning_rate=1000)
+    coef = model.coef_.copy()
+    with pytest.raises(DivergenceError, match="where the zero model's is 0.693147;"), \
+            warnings.catch_warnings():
+        # Its calls before the error end worse than the zero model, and say so.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(10):
+            coef = model.coef_.copy()
+            model.partial_fit(X, 1 - y)
+    assert_array_equal(model.coef_, coef)
+
+
+def test_a_warm_start_after_adam_drops_the_offset_the_classes_share():
+    # Adam's per-coordinate steps leave the classes' coefficients summing to non-zero,
+    # which the softmax does not see and the penalty does: the warm-started default fit
+    # kept that offset (0.23 off LogisticRegression's coefficients) and reported
+    # optimality 2e-9.
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    model = GDClassifier(alpha=1e-3, solver="adam", learning_rate=0.1, max_iter=300,
+                         warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert np.abs(model.coef_.sum(axis=0)).max() > 0.1
+    model.set_params(solver="auto", learning_rate="auto", max_iter=1000).fit(X, y)
+    cold = GDClassifier(alpha=1e-3).fit(X, y)
+    assert_allclose(model.coef_, cold.coef_, atol=1e-6)
+    assert_allclose(model.coef_.sum(axis=0), 0, atol=1e-12)
 
 
 def test_a_warm_start_of_another_shape_with_as_many_parameters_restarts():
