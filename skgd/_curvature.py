@@ -343,8 +343,9 @@ def _moments(X, columns=None):
 
 def centred_far_off(X, y=None):
     """``(X', y', offsets)``: X with its columns far off zero centred, and least squares'
-    targets ``y`` likewise where they are (``offsets = (x_offset, y_offset)``, host
-    float64, zeros where nothing moved), or ``(X, y, None)`` where nothing is far off.
+    targets ``y`` (host, of any float dtype) likewise where they are (``offsets =
+    (x_offset, y_offset)``, host float64, zeros where nothing moved), or ``(X, y, None)``
+    where nothing is far off.
 
     "Far off": a squared mean more than ``eps^-1/4`` times the spread (a column of 1e5 +-
     1 in float64). With an intercept the fit of the centred data is the same fit (the
@@ -373,8 +374,10 @@ def centred_far_off(X, y=None):
     far, far_means = candidates[kept], means[kept]
     y_offset = None
     if y is not None and y.size:
+        # Far for the fit's dtype (X's): float64 targets, centred before their cast to
+        # float32, keep the digits the cast of the far-off values would round away.
         mean, second = _moments(y.reshape(n, -1))
-        if np.any(_far(mean, second, y.dtype)):
+        if np.any(_far(mean, second, dtype)):
             y_offset = mean.reshape(y.shape[1:])
     if not far.size and y_offset is None:
         return X, y, None

@@ -25,6 +25,7 @@ shared.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -41,7 +42,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_co
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import UNUSED, MetadataRouter, MethodMapping
 from sklearn.utils.metaestimators import available_if
@@ -61,6 +62,7 @@ from ._estimators import (
     _check_dense_y,
     _check_labels,
     _check_weight_sum,
+    _intercept_shift,
     _is_dask,
     _ParamNamesOnce,
     _take_rows,
@@ -86,6 +88,59 @@ if TYPE_CHECKING:
 
 # The estimator's parameters that the grid replaces.
 _GRID = ("alpha", "learning_rate")
+
+
+class _ScorerView(NamedTuple):
+    """The data as ``fit`` was given them, and how the fits' data differ from them, for
+    a ``scoring`` that is not the built-in one: it sees each fold's rows as given and a
+    model of them, as ``GridSearchCV``'s scorer sees its fold's estimator (it may read X
+    or predict other rows), not the fits' X without its empty columns and with its far
+    columns centred, nor least squares' centred targets."""
+
+    X: Any
+    y: Any
+    # X validated, of the columns the fits kept (None: all), and centred_far_off's
+    # offsets (or None).
+    X_kept: Any
+    columns: Any
+    offsets: Any
+    # Whether the scorer takes the test rows' sample_weight.
+    weighted: bool
+    n_features_in: int
+    feature_names_in: Any
+
+    def given(self, estimator):
+        """``estimator``, a fit of the fits' data, made a model of the data as given."""
+        if self.offsets is not None:
+            estimator._uncentre(*self.offsets)
+        estimator.n_features_in_ = self.n_features_in
+        if self.columns is not None:
+            estimator._widen(self.columns)
+        if self.feature_names_in is not None:
+            estimator.feature_names_in_ = self.feature_names_in
+        return estimator
+
+
+def _takes_sample_weight(scorer):
+    """Whether ``scorer`` (a callable, or scikit-learn's scorer object) accepts a
+    ``sample_weight`` keyword."""
+    try:
+        parameters = inspect.signature(scorer).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(parameter.name == "sample_weight" or parameter.kind is parameter.VAR_KEYWORD
+               for parameter in parameters)
+
+
+def _number(score, scoring):
+    """A scorer's score as a float, or a clear error where it returned something else
+    (as GridSearchCV's)."""
+    if isinstance(score, np.ndarray) and score.ndim == 0:
+        score = score[()]
+    if isinstance(score, Real):
+        return float(score)
+    raise ValueError(f"scoring={scoring!r} must return a number, got {score!r} "
+                     f"({type(score).__name__}) instead.")
 
 
 class _FoldFit:
@@ -351,30 +406,36 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         # The fits and their scores need no empty column (see the estimator's fit); the
         # refit and the callbacks take X whole.
         X_whole = X
-        X = _curvature.without_empty_columns(X)[0]
+        X, columns = _curvature.without_empty_columns(X)
+        X_kept = X
         sample_weight = _unit_scale(base._host_sample_weight(sample_weight, X.shape[0],
                                                              X.dtype))
         # The whole data's classes and weights, checked before any fold's (see _fold).
         whole = clone(base)
         _check_weight_sum(whole._encode_targets(y, sample_weight, False, None, False)[2],
                           getattr(whole, "class_weight", None))
+        offsets, y_fit = None, y
         if base.fit_intercept and not (base.average or base.solver == "adam"):
             # As in the estimator's fit, X's columns far off zero are centred (see
-            # skgd._curvature.centred_far_off): the same models, hence the same scores,
-            # their intercepts aside (and the grid's alpha_max, whose X^T r summed
-            # terms of the column's size that cancel: 1.65 where it is 0.43 with a
-            # column of 1e6 and targets of 1e11). Not y: a scorer may read its scale.
-            X = _curvature.centred_far_off(X)[0]
+            # skgd._curvature.centred_far_off), and least squares' targets: the same
+            # models, their intercepts aside, hence the same scores (and the grid's
+            # alpha_max, whose X^T r summed terms of the column's size that cancel: 1.65
+            # where it is 0.43 with a column of 1e6 and targets of 1e11). A scorer sees
+            # the data and models as given (see _ScorerView).
+            X, targets, offsets = _curvature.centred_far_off(
+                X, y if self._regression else None)
+            y_fit = targets if self._regression else y
         if alphas is None:
-            alphas = _alpha_grid(base, X, y, sample_weight, self.alphas)
+            alphas = _alpha_grid(base, X, y_fit, sample_weight, self.alphas)
         candidates = self._candidates(alphas)
         cv = check_cv(self.cv, y, classifier=not self._regression)
-        splits = list(cv.split(X, y, groups))
-        _check_splits(splits, X.shape[0])
+        splits = _check_splits(list(cv.split(X_input, y, groups)), X.shape[0])
         n_splits = len(splits)
+        view = self._scorer_view(X_input, y, X_kept, columns, offsets,
+                                 not np.all(sample_weight == 1))
 
         targets = {}
-        folds = [self._fold(k, base, X, y, sample_weight, train, test, targets)
+        folds = [self._fold(k, base, X, y_fit, sample_weight, train, test, targets)
                  for k, (train, test) in enumerate(splits)]
         weighted = not np.all(sample_weight == 1)
         tasks = _SearchTasks(self, context, len(candidates), n_splits, X_whole, y,
@@ -398,8 +459,8 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 fit.seconds = seconds / len(run_fits)
             fits += run_fits
 
-        results, curves, diverged, messages = self._results(candidates, folds, fits, X, y,
-                                                  sample_weight)
+        results, curves, diverged, messages = self._results(candidates, folds, fits, X,
+                                                            y_fit, sample_weight, view)
         if self.verbose:
             self._report(candidates, fits, results)
         self._warn(messages, len(fits))
@@ -559,7 +620,7 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         run_many([path.descents(tasks) for path in paths],
                  lambda requests: _answer(paths, requests, origins))
 
-    def _results(self, candidates, folds, fits, X, y, sample_weight):
+    def _results(self, candidates, folds, fits, X, y, sample_weight, view):
         """``cv_results_`` in GridSearchCV's layout, the loss curves and the messages of
         the fits that did not converge."""
         n_candidates, n_splits = len(candidates), len(folds)
@@ -568,11 +629,11 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         fit_times = np.zeros((n_candidates, n_splits))
         curves = [[None] * n_splits for _ in range(n_candidates)]
         diverged = np.zeros((n_candidates, n_splits), dtype=bool)
-        messages = []
+        messages, failures = [], []
         for k, fold in enumerate(folds):
             fold_fits = [fit for fit in fits if fit.fold is fold]
             start = time.perf_counter()
-            fold_scores = self._score(fold, fold_fits, X, y, sample_weight)
+            fold_scores = self._score(fold, fold_fits, X, y, sample_weight, view, failures)
             elapsed = (time.perf_counter() - start) / len(fold_fits)
             for fit, score in zip(fold_fits, fold_scores, strict=True):
                 i = fit.candidate
@@ -594,6 +655,7 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 + (" and these settings (a decay that raises the rate, the momentum): "
                    "add smaller float rates, or check the decay and momentum."
                    if "auto" in rates else ". Add smaller rates, or 'auto'."))
+        self._check_scoring_failures(failures, np.count_nonzero(~diverged))
         results = {
             "mean_fit_time": fit_times.mean(axis=1), "std_fit_time": fit_times.std(axis=1),
             "mean_score_time": score_times.mean(axis=1),
@@ -610,14 +672,18 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             results[f"split{k}_test_score"] = scores[:, k]
         # As GridSearchCV: the mean of a candidate with a failed fold is NaN, ranked last.
         mean = scores.mean(axis=1)
+        if not np.all(np.isfinite(mean)):
+            warnings.warn(f"One or more of the test scores are non-finite: {mean}",
+                          UserWarning, stacklevel=3)
         results["mean_test_score"] = mean
         results["std_test_score"] = scores.std(axis=1)
         results["rank_test_score"] = _rank(scores)
         results["n_diverged"] = diverged.sum(axis=1)
         return results, curves, diverged, messages
 
-    def _score(self, fold, fits, X, y, sample_weight):
-        """The test score of each fit of a fold (NaN for a diverged one), by ``scoring``.
+    def _score(self, fold, fits, X, y, sample_weight, view, failures):
+        """The test score of each fit of a fold (NaN for a diverged one, and for one whose
+        ``scoring`` raised: its error is added to ``failures``).
 
         Weighted by the sample weights of the test rows, where there are any (as
         ``LogisticRegressionCV`` scores; ``GridSearchCV`` passes no weights to its scorer),
@@ -633,24 +699,32 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         if self.scoring is None:
             # The raw predictions of many fits in one product, a block of test rows at a
             # time (no copy of the test rows), as many fits at once as keep them within
-            # a block's size.
+            # a block's size. Of X and y as given, with the intercepts of X as given (the
+            # estimator's predictions, as rounded in float32), and R^2 of the targets as
+            # given, not cast to float32 X's dtype (as RegressorMixin.score computes it).
             width = fitted[0][1].objective.n_outputs
-            y_test = self._test_targets(fold, y[test])
+            y_test = view.y[test] if self._regression else self._test_targets(fold,
+                                                                              y[test])
             step = max(1, BLOCK_BYTES // (len(test) * width * 8))
             for start in range(0, len(fitted), step):
                 chunk = fitted[start:start + step]
                 objectives = [fit.objective for _, fit in chunk]
                 coef, intercept = side_by_side(objectives,
                                                [fit.outcome.params for _, fit in chunk])
-                raw = _product(X, test, coef) + intercept
+                if view.offsets is not None:
+                    x_offset, y_offset = view.offsets
+                    shift = _intercept_shift(coef.T, x_offset, np.tile(
+                        np.broadcast_to(np.reshape(y_offset, -1), (width,)), len(chunk)))
+                    intercept = intercept + shift.astype(intercept.dtype)
+                raw = _product(view.X_kept, test, coef) + intercept
                 for position, (j, fit) in enumerate(chunk):
                     columns = raw[:, position * width:(position + 1) * width]
                     scores[j] = float(fit.estimator._score_raw(
                         columns[:, 0] if fit.objective.loss_function.raw_ndim == 1
                         else columns, y_test, weight))
             return scores
-        X_test = _take_rows(X, test)
         if self.scoring == "loss":
+            X_test = _take_rows(X, test)
             y_test = self._test_targets(fold, y[test])
             if not self._regression and np.any((y_test < 0) if weight is None
                                                else (y_test < 0) & (weight > 0)):
@@ -667,23 +741,59 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 w = fit.outcome.params
                 scores[j] = -(held_out.loss(w) + (0.0 if l1 is None else float(l1.value(w))))
             return scores
-        metadata = {} if weight is None else {"sample_weight": weight}
-        # As in the estimator's early stopping: a named scorer that needs a method the
-        # estimator lacks raises AttributeError, one that does not fit the task a
-        # ValueError (a callable's AttributeError is its own bug, and stays as it is).
-        unusable = ((ValueError, AttributeError) if isinstance(self.scoring, str)
-                    else ValueError)
+        # As GridSearchCV's scorer: the rows as given, and each fit as an estimator of
+        # them.
+        X_test, y_test = _safe_indexing(view.X, test), _safe_indexing(view.y, test)
+        metadata = {} if weight is None or not view.weighted else {"sample_weight": weight}
         for j, fit in fitted:
-            estimator = fit.estimator
-            estimator.n_features_in_ = X.shape[1]
+            estimator = view.given(fit.estimator)
             try:
-                scores[j] = float(check_scoring(estimator, scoring=self.scoring)(
-                    estimator, X_test, y[test], **metadata))
-            except unusable as error:
-                raise ValueError(estimator._unusable_scoring(
-                    error, data=f"test rows of cv fold {fold['index']}",
-                    prefix=type(self).__name__)) from error
+                score = check_scoring(estimator, scoring=self.scoring)(
+                    estimator, X_test, y_test, **metadata)
+            except Exception as error:  # noqa: BLE001 (GridSearchCV(error_score=nan)'s)
+                failures.append((fold["index"], estimator, error))
+                continue
+            scores[j] = _number(score, self.scoring)
         return scores
+
+    def _check_scoring_failures(self, failures, n_fitted):
+        """Score NaN the fits whose ``scoring`` raised, with a warning, as
+        ``GridSearchCV(error_score=np.nan)`` does (a fold of one class under the log
+        loss); where it raised on every fit, it cannot score this problem: raise."""
+        if not failures:
+            return
+        index, estimator, error = failures[0]
+        if len(failures) == n_fitted:
+            # As in the estimator's early stopping: a named scorer that needs a method
+            # the estimator lacks raises AttributeError, one that does not fit the task
+            # a ValueError; a callable's other errors are its own, and stay as they are.
+            if isinstance(error, ValueError) or (isinstance(self.scoring, str)
+                                                 and isinstance(error, AttributeError)):
+                raise ValueError(estimator._unusable_scoring(
+                    error, data="test rows of every cv fold",
+                    prefix=type(self).__name__)) from error
+            raise error
+        warnings.warn(
+            f"{type(self).__name__}: scoring={self.scoring!r} failed on {len(failures)} of "
+            f"the {n_fitted} fits that did not diverge; their test scores are NaN, as "
+            f"GridSearchCV(error_score=np.nan) sets them. The first, on cv fold {index}, "
+            f"said: {type(error).__name__}: {error}", UserWarning, stacklevel=4)
+
+    def _scorer_view(self, X, y, X_kept, columns, offsets, weighted):
+        """What ``scoring`` sees (see :class:`_ScorerView`); warns where it cannot take
+        the sample weights."""
+        takes = True
+        if weighted and self.scoring not in (None, "loss"):
+            takes = _takes_sample_weight(check_scoring(self._estimator(),
+                                                       scoring=self.scoring))
+            if not takes:
+                warnings.warn(
+                    f"{type(self).__name__}: scoring={self.scoring!r} takes no "
+                    "sample_weight argument: the test rows are scored unweighted (as "
+                    "GridSearchCV scores them). Accept sample_weight in the scorer to "
+                    "weigh them.", UserWarning, stacklevel=4)
+        return _ScorerView(X, y, X_kept, columns, offsets, takes,
+                           self.n_features_in_, getattr(self, "feature_names_in_", None))
 
     def _warn(self, messages, n_fits):
         if not messages:
@@ -751,7 +861,12 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         refitted estimator, fitted on X as it came, takes it as it comes."""
         self._best()
         self._check_namespace(X)
-        validated(self, X, dtype=[np.float64, np.float32], reset=False)
+        with warnings.catch_warnings():
+            # The refitted estimator warns of X's feature names, once (as
+            # GridSearchCV's best_estimator_ does).
+            warnings.filterwarnings("ignore", message="X (does not have valid|has) feature "
+                                    "names", category=UserWarning)
+            validated(self, X, dtype=[np.float64, np.float32], reset=False)
         return X
 
     @available_if(_refitted)
@@ -801,7 +916,10 @@ def _alpha_grid(base, X, y, sample_weight, n_alphas):
 
 
 def _check_splits(splits, n_samples):
-    """Raise where ``cv`` gave no fold, or a fold whose training or test rows are none
+    """The ``(train, test)`` row indices of ``cv``'s folds (a boolean mask as the rows
+    it selects: the passes read a fold's rows in blocks of indices).
+
+    Raise where ``cv`` gave no fold, or a fold whose training or test rows are none
     (nothing to fit, or nothing to score: GridSearchCV scores such a fold NaN, or fails
     on it) or are not rows of X: indices that are not integers (nor a boolean mask of
     the rows), or beyond the last row."""
@@ -832,6 +950,8 @@ def _check_splits(splits, n_samples):
                     f"X has {n_samples} rows. Each fold needs integer indices below "
                     f"{n_samples} or a boolean mask of {n_samples}; check the splitter "
                     "or the custom folds passed as cv.")
+    return [tuple(np.flatnonzero(rows) if np.asarray(rows).dtype == bool else rows
+                  for rows in split) for split in splits]
 
 
 def _rank(scores):

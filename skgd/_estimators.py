@@ -412,9 +412,12 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             # the data as they come: the running average, Adam's step length.)
             if self.fit_intercept and is_numpy(xp) and not (self.average
                                                             or self.solver == "adam"):
+                # The targets as given (float64), not as cast to float32 X's dtype: their
+                # centred values keep the digits the cast rounded (targets of 1e5).
                 X, targets, offsets = _curvature.centred_far_off(
-                    X, y if self._regression else None)
-                y = targets if self._regression else y
+                    X, labels if self._regression else None)
+                if self._regression and offsets is not None:
+                    y = targets.astype(host_dtype, copy=False)
             n_outputs = math.prod(np.shape(getattr(self, "intercept_", ())))
             if warm and offsets is not None and isinstance(
                     self._engine_state.params, np.ndarray) and (
@@ -592,11 +595,14 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         estimators' test folds)."""
         task = ("regression" if self._regression else
                 f"{len(self.classes_)}-class")
-        examples = ("'r2' or 'neg_mean_squared_error'" if self._regression else
-                    "'accuracy', 'neg_log_loss' or 'roc_auc'" if len(self.classes_) == 2
-                    else "'accuracy', 'neg_log_loss' or 'roc_auc_ovr'")
+        examples = (["r2", "neg_mean_squared_error"] if self._regression else
+                    ["accuracy", "neg_log_loss",
+                     "roc_auc" if len(self.classes_) == 2 else "roc_auc_ovr"])
+        # Not the one that failed (a log loss on a test fold of one class).
+        examples = [repr(name) for name in examples if name != self.scoring]
         return (f"{prefix}: scoring={self.scoring!r} cannot score the {data} of this "
-                f"{task} problem ({error}). Use a scorer that fits it, e.g. {examples}.")
+                f"{task} problem ({error}). Use a scorer that fits it, e.g. "
+                f"{', '.join(examples[:-1])} or {examples[-1]}.")
 
     def _check_scored(self):
         """Raise when no epoch got a finite validation score: the fit would be the start."""

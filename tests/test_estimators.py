@@ -2735,3 +2735,16 @@ def test_a_warm_start_of_another_shape_with_as_many_parameters_restarts():
     model.fit(X1, labels)
     cold = GDClassifier(alpha=1e-2).fit(X1, labels)
     assert_allclose(model.coef_, cold.coef_, rtol=1e-6)
+
+
+def test_float32_targets_far_off_zero_are_centred_before_their_cast():
+    # Targets of 1e5 cast to float32 keep steps of 0.008: centred after the cast, a
+    # signal of 0.05 a unit lost its third digit (coefficients 5e-3 off the float64
+    # fit's); centred before it, the float32 fit is the float64 fit's to float32.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = 1e5 + X @ [0.05, 0.02, 0.01] + 0.02 * rng.normal(size=300)
+    single = GDRegressor(alpha=1e-4).fit(X.astype(np.float32), y)
+    double = GDRegressor(alpha=1e-4).fit(X, y)
+    assert single.coef_.dtype == np.float32
+    assert_allclose(single.coef_, double.coef_, rtol=1e-4)
