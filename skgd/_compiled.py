@@ -137,6 +137,8 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, max_momentu
         theta, count = 1.0, 0
         if rule in (_MOMENTUM, _NESTEROV):
             first = np.array(rule_state.velocity, dtype=X.dtype, copy=True)
+            # The kernel's theta is the momentum's last rate (see _updates.gd).
+            theta = rule_state.rate
         elif rule == _ACCELERATED:
             first = np.array(rule_state.query, dtype=X.dtype, copy=True)
             theta = rule_state.theta
@@ -153,7 +155,7 @@ def epoch_runner(objective, solver, *, momentum=0.0, nesterov=False, max_momentu
             average=averages, n_updates=n_updates, average_start=average,
             n_averaged=n_averaged, rates=rates, **settings)
         if rule in (_MOMENTUM, _NESTEROV):
-            inner = MomentumState(first)
+            inner = MomentumState(first, theta)
         elif rule == _ACCELERATED:
             inner = AcceleratedState(first, theta)
         elif rule == _ADAM:

@@ -423,7 +423,7 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             # where it is 0.43 with a column of 1e6 and targets of 1e11). A scorer sees
             # the data and models as given (see _ScorerView).
             X, targets, offsets = _curvature.centred_far_off(
-                X, y if self._regression else None)
+                X, y.astype(np.float64, copy=False) if self._regression else None)
             y_fit = targets if self._regression else y
         if alphas is None:
             alphas = _alpha_grid(base, X, y_fit, sample_weight, self.alphas)

@@ -12,7 +12,8 @@ measured by one more pass where no epoch measured it, is far above its start (se
 the first epoch's objective as its unit; a stream (``streaming``) measures in its own
 units, and counts no rise below the model it was handed (see :meth:`Watch.began`). An
 objective that is not finite at the starting point, before any step, is the data's fault
-and raises a plain ``ValueError``.
+and raises a plain ``ValueError``; a finite one whose optimality measure is not, where
+the step's direction is finite, is the step's (see :meth:`Watch.overflow`).
 """
 
 from __future__ import annotations
@@ -91,17 +92,30 @@ class Watch:
 
     def error(self, epoch, value, rate, reason=None):
         """The :class:`DivergenceError` of the step of ``epoch`` at ``rate``."""
-        reference = self.references.objective
-        reason = reason or ("became non-finite" if not math.isfinite(value) else
-                            f"rose to {value:.6g}, where the zero model's is "
-                            f"{reference:.6g}" if self.elsewhere else
-                            f"rose from {reference:.6g} at the start to {value:.6g}")
+        if reason is None:
+            reference = self.references.objective
+            reason = ("became non-finite" if not math.isfinite(value) else
+                      f"rose to {value:.6g}, where the zero model's is {reference:.6g}"
+                      if self.elsewhere else
+                      f"rose from {reference:.6g} at the start to {value:.6g}")
         error = DivergenceError(
             f"learning_rate={rate:.6g} (the step of epoch {epoch}) made the objective "
             f"diverge: it {reason}; {self.advice}")
         # The record up to the divergence, for a search that draws its candidates.
         error.loss_curve = list(self.loss_curve)
         return error
+
+    def overflow(self, epoch, objective, rate, dtype):
+        """The :class:`DivergenceError` of a ``rate`` whose step overflows ``dtype`` from
+        the start (the zero model where the references are measured there), where the
+        objective, ``objective``, is finite (a rate above the dtype's largest number,
+        3.4e38 in float32): the optimality measure, which takes that step, is not finite
+        there, and the references cannot be taken. The data are not at fault, as
+        :func:`references` would say."""
+        start = "the zero model" if self.elsewhere else "the start"
+        return self.error(epoch, objective, rate, (
+            f"became non-finite a step from {start}, where it is {objective:.6g}: the "
+            f"step overflows {dtype}"))
 
     def first(self, objective, squared):
         """Take the first epoch's reads: the references where the run has none yet;

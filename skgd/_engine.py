@@ -323,7 +323,14 @@ def descent(
             if decrement is not None:
                 squared = max(float(squared), decrement)
             return squared
-        mapping = (step.point - step.forward) / rate
+        forward = step.forward
+        if rate != learning_rate:
+            # At the decayed rate the mapping shrank with it, to exactly 0 once the
+            # step fell below the rounding of the point: L1 fits "converged" at 4.4
+            # times Lasso's objective. It is measured at the fit's own rate.
+            rate = learning_rate
+            forward = prox(step.point - rate * step.direction, rate, step.point)
+        mapping = (step.point - forward) / rate
         return metric.inner(mapping, mapping)
 
     def measure(point, rate):
@@ -335,6 +342,15 @@ def descent(
         direction = metric.direction(grad)
         step = Step(point, grad, direction, prox(point - rate * direction, rate, point))
         return float(value), float(optimality(step, rate)), step
+
+    def check_start(value, squared, step, rate):
+        """Raise :meth:`Watch.overflow` where the gradient mapping's measure at the start
+        is not finite where the objective and the step's direction are: the step it
+        takes, ``rate`` times the direction, overflowed the parameters' dtype. (Without a
+        penalty the measure takes no step: a non-finite one is the data's.)"""
+        if (penalty is not None and math.isfinite(value) and not math.isfinite(squared)
+                and bool(xp.all(xp.isfinite(step.direction)))):
+            raise watch.overflow(epoch, value, rate, params.dtype)
 
     def epoch_rates(epoch):
         """The epoch's rate, and each update's where they differ (a per-update decay, a
@@ -352,8 +368,9 @@ def descent(
     if watch.references is None and null_point is not None:
         _, null_squared, _ = yield from measure(null_point, learning_rate)
     if watch.references is None and (not full_batch or reference_point is not None):
-        value, squared, _ = yield from measure(
+        value, squared, measured = yield from measure(
             params if reference_point is None else reference_point, learning_rate)
+        check_start(value, squared, measured, learning_rate)
         watch.references = references(value, min(squared, null_squared))
         if reference_point is not None and not full_batch:
             # A mini-batch warm start worse than the zero model starts afresh there, as a
@@ -409,6 +426,8 @@ def descent(
         squared = float(optimality(step, rate)) if full_batch else 0.0
         restarted = False
         if not loss_curve:
+            if full_batch:
+                check_start(objective, squared, step, rate)
             watch.first(objective, min(squared, null_squared))
             if full_batch and reference_point is not None:
                 watch.began(objective)

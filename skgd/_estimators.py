@@ -308,6 +308,13 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             raise ValueError(
                 f"decay={self.decay!r} multiplies the learning rate by decay_rate, so "
                 f"decay_rate={self.decay_rate} > 1 would grow it; use a value in (0, 1].")
+        if self.decay == "plateau" and self.decay_rate == 1:
+            # Its cuts would change nothing and never end the fit (as torch's
+            # ReduceLROnPlateau refuses a factor of 1).
+            raise ValueError(
+                "decay='plateau' multiplies the learning rate by decay_rate at each "
+                "plateau, so decay_rate=1 never lowers it and the fit never stops by its "
+                "rule; use a value below 1 (default 0.5), or decay='constant'.")
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight, *, partial, classes=None, validation_data=None):
@@ -415,7 +422,7 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 # The targets as given (float64), not as cast to float32 X's dtype: their
                 # centred values keep the digits the cast rounded (targets of 1e5).
                 X, targets, offsets = _curvature.centred_far_off(
-                    X, labels if self._regression else None)
+                    X, labels.astype(np.float64, copy=False) if self._regression else None)
                 if self._regression and offsets is not None:
                     y = targets.astype(host_dtype, copy=False)
             n_outputs = math.prod(np.shape(getattr(self, "intercept_", ())))
@@ -859,15 +866,13 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         """What a DivergenceError recommends, never the setting already in use.
 
         With momentum ``mu`` each gradient moves the point ``1 / (1 - mu)`` times its
-        step in all: a step that is safe alone coasts past the minimum, above all once
-        a decay has cut the rate under the momentum of earlier, larger steps. Where the
+        step in all: a step that is safe alone may coast past the minimum. Where the
         step alone is safe (a multiple of at most 1 of the safe step in a curvature
         metric), the momentum is the cause, and lowering it the advice.
         """
         momentum = self._momentum()[0]
         coasting = (f"momentum={momentum:g} moves the point {1 / (1 - momentum):.3g} "
-                    "times its step after each gradient, and a decay's smaller steps do "
-                    "not stop it coasting past the minimum")
+                    "times its step after each gradient, past the minimum")
         if self.learning_rate == "auto":
             return (f"learning_rate='auto' chose {learning_rate:.3g}; if the decay does "
                     f"not raise it, pass a smaller float learning_rate, e.g. "

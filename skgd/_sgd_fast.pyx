@@ -160,7 +160,8 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
 
     Returns ``(objective, theta, count, n_updates, n_averaged)``: the fraction-weighted
     sum of the batches' objectives at their query points, the accelerated rule's and
-    Adam's scalars, and the averaging's counts.
+    Adam's scalars (``theta`` is the momentum's last rate, 0 before any step, for the
+    momentum rules), and the averaging's counts.
     """
     cdef Py_ssize_t n_samples = y.shape[0]
     cdef Py_ssize_t n_coef = n_outputs * n_features
@@ -186,7 +187,7 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
     cdef floating threshold = <floating> (rate * l1)
     cdef floating b1 = <floating> beta1, b2 = <floating> beta2
     cdef floating c1 = <floating> (1 - beta1), c2 = <floating> (1 - beta2)
-    cdef floating eps = <floating> epsilon, adam_step, g, new, grad_scale, shift
+    cdef floating eps = <floating> epsilon, adam_step, g, new, grad_scale, shift, carried
     cdef double objective = 0.0, value, scale, loss_total, norm, inner
     cdef double next_theta, sample_weight_i
     cdef Py_ssize_t batch, start, stop, m, b, i, j, k
@@ -273,15 +274,19 @@ def epoch(floating[::1] params, floating[::1] first, floating[::1] second,
                 for j in range(n_prox):
                     w[j] = _soft_threshold(w[j], threshold)
             elif rule == MOMENTUM or rule == NESTEROV:
+                # theta is the last step's rate: the velocity counts in its units (as
+                # skgd._updates.gd's).
+                carried = <floating> (momentum * (rate / theta)) if theta > 0 else mu
                 for j in range(n_params):
                     g = (<floating> total_grad[j]) * grad_scale
                     if l2 != 0 and j < n_coef:
                         g = g + l2_f * point[j]
-                    new = w[j] + mu * v[j] - r * g
+                    new = w[j] + carried * v[j] - r * g
                     if j < n_prox:
                         new = _soft_threshold(new, threshold)
                     v[j] = new - w[j]
                     w[j] = new
+                theta = rate
             elif rule == ACCELERATED:
                 inner = 0.0
                 for j in range(n_params):

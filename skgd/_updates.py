@@ -82,14 +82,20 @@ class UpdateRule(NamedTuple):
 
 class MomentumState(NamedTuple):
     velocity: object
+    # The rate of the step that made it (0 before any).
+    rate: float = 0.0
 
 
 def gd(momentum=0.0, nesterov=False, **_):
     """Gradient descent ``x <- x - lr * M^-1 grad``, with optional heavy-ball momentum.
 
-    With momentum ``mu``: ``x_{k+1} = prox(x_k - lr * M^-1 grad + mu (x_k - x_{k-1}))``;
-    with ``nesterov=True`` the gradient is taken at the look-ahead
-    ``x_k + mu (x_k - x_{k-1})``.
+    With momentum ``mu``: ``x_{k+1} = prox(x_k - lr_k * M^-1 grad + mu (lr_k / lr_{k-1})
+    (x_k - x_{k-1}))``; with ``nesterov=True`` the gradient is taken at the look-ahead
+    ``x_k + mu (x_k - x_{k-1})``. The last step counts in units of its rate, as PyTorch's
+    and optax's momentum, kept in gradient units, counts it: a decay that cuts the rate
+    cuts the coasting too. At its last velocity the point coasted ``mu / (1 - mu)`` of it
+    past a cut: ``"auto"`` with ``momentum=0.9`` and ``decay="plateau"``, whose cuts
+    follow heavy ball's rises, ended 1.9 times above the zero model's objective.
     """
     if momentum == 0:
         return UpdateRule(
@@ -106,9 +112,10 @@ def gd(momentum=0.0, nesterov=False, **_):
         return params + momentum * state.velocity if nesterov else params
 
     def update(step, params, state, learning_rate, metric, prox):
-        new = prox(params + momentum * state.velocity - learning_rate * step.direction,
+        carried = momentum * (learning_rate / state.rate) if state.rate > 0 else momentum
+        new = prox(params + carried * state.velocity - learning_rate * step.direction,
                    learning_rate)
-        return new, MomentumState(new - params)
+        return new, MomentumState(new - params, learning_rate)
 
     return UpdateRule(init, query, update)
 

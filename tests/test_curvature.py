@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import approx_fprime
@@ -1398,6 +1399,70 @@ def test_a_stream_s_step_follows_its_largest_rows_and_its_scale():
     assert step.learning_rate == pytest.approx(1 / top, rel=1e-12)
     # A float rate in the plain metric is the step itself, and needs no pass.
     assert curvature.stream_step(one, metric, 0.01, stream=None) == ((0.01, 1.0), None)
+
+
+def _drifted_batches(seed=0, n_rows=60, n_features=5):
+    """A stream's first batch, standard normal rows, and a later one whose rows have
+    drifted along one direction: their curvature is concentrated there."""
+    rng = np.random.default_rng(seed)
+    first = rng.normal(size=(n_rows, n_features))
+    later = rng.normal(size=(n_rows, n_features)) + 2.0 * rng.normal(size=n_features)
+    return [LinearObjective(SquaredError(), X, X @ np.arange(n_features), alpha=0.0)
+            for X in (first, later)]
+
+
+@pytest.mark.parametrize("name", [None, "diagonal", "full"])
+def test_a_stream_s_step_keeps_to_the_bound_of_a_batch_whose_curvature_concentrated(name):
+    # The first batch fixes the metric and the stream's full-batch constant; the trace's
+    # ratio saw nothing of the drift (in the full metric the first batch's curvature is
+    # the identity: its top eigenvalue 1 / n_cols of its trace, the drifted batch's
+    # most of it). The call's step is at most that of a fit on its rows alone, 1 / L.
+    first, later = _drifted_batches()
+    metric = curvature.make_metric(name, first)
+    _, stream = curvature.stream_step(first, metric, "auto")
+    step, _ = curvature.stream_step(later, metric, "auto", stream=stream)
+    X1 = _unweighted_X1(later)
+    if name is None:
+        matrix = np.eye(X1.shape[1])
+    elif name == "diagonal":
+        matrix = np.diag(metric.weights)
+    else:
+        matrix = metric.matrix
+    own = scipy.linalg.eigh(X1.T @ X1 / len(X1), matrix, eigvals_only=True)[-1]
+    assert step.learning_rate <= 1 / own * (1 + 1e-12)
+    # Batches of 10 of its rows: at most a mini-batch fit's step on them, 1 / (2 L_10).
+    n = len(X1)
+    largest = np.max(np.sum(X1 @ np.linalg.inv(matrix) * X1, axis=1))
+    step, _ = curvature.stream_step(later, metric, "auto", batch_size=10, stream=stream)
+    bound = (n * 9 * own + (n - 10) * largest) / (10 * (n - 1))
+    assert step.learning_rate <= 1 / (2 * bound) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("preconditioner", ["auto", "diagonal", "full"])
+@pytest.mark.parametrize("stream", ["sorted by target", "drifting mean"])
+def test_partial_fit_at_the_auto_rate_descends_on_a_stream_whose_batches_change(
+        preconditioner, stream):
+    # learning_rate="auto" is the step that cannot diverge, on every batch: on rows that
+    # arrive sorted by their target, or whose mean drifts after the first batch, no call
+    # raises a DivergenceError, and the stream learns: the model ends far better than
+    # the zero model on all the rows.
+    rng = np.random.default_rng(7)
+    if stream == "sorted by target":
+        X, rows = rng.normal(size=(200, 5)), 20
+        y = X @ rng.normal(size=5) * 3 + 10
+        order = np.argsort(y)
+        X, y = X[order], y[order]
+    else:
+        X, rows = rng.normal(size=(400, 20)), 50
+        X[rows:] += 1.0
+        y = X @ rng.normal(size=20) + 1
+    model = GDRegressor(preconditioner=preconditioner, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(5):
+            for start in range(0, len(X), rows):
+                model.partial_fit(X[start:start + rows], y[start:start + rows])
+    assert np.mean((model.predict(X) - y) ** 2) < 0.25 * np.mean(y**2)
 
 
 def test_the_rows_that_weights_stand_for_do_not_depend_on_their_scale():

@@ -17,6 +17,7 @@ from skgd._curvature import Euclidean
 from skgd._decays import make_decay
 from skgd._engine import DivergenceError, minimize
 from skgd._updates import _REFIT_AFTER, UPDATE_RULES, Step, _ends_before_a_refit_pays
+from skgd.losses import _L1Penalty
 
 # id -> (update rule, its settings)
 RULES = {
@@ -574,6 +575,48 @@ def test_non_finite_final_parameters_raise_divergence_error():
         with pytest.raises(DivergenceError, match="learning_rate=1e\\+308"):
             minimize(loss_gradient, np.zeros(3), n_samples=1, learning_rate=1e308,
                      rule=make_rule("gd"), max_iter=1, tol=None)
+
+
+@pytest.mark.parametrize("batch_size", [None, 1], ids=["full-batch", "mini-batch"])
+def test_a_rate_whose_step_overflows_the_dtype_at_a_finite_start_raises_divergence(
+        batch_size):
+    # An L1 fit's optimality measure, the gradient mapping, takes the step lr * grad: a
+    # rate beyond float32's range overflows it at a start whose objective and gradient
+    # are finite. The rate is at fault, not the data (the ValueError of a non-finite
+    # start): a DivergenceError names it and the dtype.
+    target = np.full(3, 10.0, dtype=np.float32)
+
+    def loss_gradient(w, rows):
+        return float(0.5 * np.sum((w - target) ** 2)), w - target
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DivergenceError, match=r"learning_rate=1e\+39 \(the step of "
+                           r"epoch 0\).*where it is 150: the step overflows float32; "
+                           r"ADVICE$"):
+            minimize(loss_gradient, np.zeros(3, dtype=np.float32), n_samples=1,
+                     learning_rate=1e39, rule=make_rule("accelerated"),
+                     penalty=_L1Penalty(0.1, 3, np), batch_size=batch_size, max_iter=5,
+                     tol=None, advice="ADVICE")
+
+
+@pytest.mark.parametrize("Estimator", [skgd.GDRegressor, skgd.GDClassifier])
+def test_an_estimator_s_rate_beyond_float32_raises_divergence_and_keeps_the_model(
+        Estimator):
+    # The engine's rule above, through an estimator: an L1 fit of float32 X at a rate
+    # above float32's largest number raises the DivergenceError naming it, and the model
+    # fitted before stays as it was.
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(50, 4)).astype(np.float32)
+    y = X @ rng.normal(size=4) + 1
+    y = (y > 1).astype(int) if Estimator is skgd.GDClassifier else y
+    model = Estimator(max_iter=30).fit(X, y)
+    coef, intercept = model.coef_.copy(), model.intercept_.copy()
+    model.set_params(learning_rate=1e39, penalty="l1", solver="accelerated")
+    with pytest.raises(DivergenceError, match=r"learning_rate=1e\+39 .*overflows float32"):
+        model.fit(X, y)
+    assert_array_equal(model.coef_, coef)
+    assert_array_equal(model.intercept_, intercept)
 
 
 @pytest.mark.parametrize("tol", [None, 1e-8], ids=["tol=None", "tol=1e-8"])
