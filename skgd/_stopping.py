@@ -91,9 +91,10 @@ class Stop:
         the optimum a small share of the start (classes that X of far more columns than
         rows nearly separates), a fit at ``tol`` stood 1e-6 to 6e-6 of the objective
         above the optimum. The objective's own record tells: the gap shrinks as the
-        squared measure does, so the last epoch's decrease times the measure's squared
-        contraction over it (at most 1) estimates the gap left, and it must be at most
-        ``_SETTLED tol^2`` of the objective (or within its rounding). A run's first
+        squared measure does, so the last epoch's decrease times ``c / (1 - c)``, for
+        the measure's squared contraction ``c`` over it, estimates the gap left (the
+        decreases to come at that contraction), and it must be at most ``_SETTLED
+        tol^2`` of the objective (or within its rounding). A run's first
         epoch has no decrease to judge: the measure alone decides."""
         previous, self.previous = self.previous, (objective, relative)
         self.scale = max(self.scale, abs(objective))

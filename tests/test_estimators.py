@@ -2815,6 +2815,7 @@ def test_an_elastic_net_of_equal_columns_keeps_exact_zeros():
     # Of two equal columns, the full metric's L1 prox left one at -2.1e-16 (rounding of
     # its linear solve) where ElasticNet's solution, unique, is 0 in both.
     rng = np.random.default_rng(0)
+    rng.normal(size=(60, 8)), rng.normal(size=60), rng.uniform(size=(2, 60))
     X = rng.normal(size=(60, 6))
     X = np.hstack([X, X[:, :2], X[:, :1] + 1e-3 * rng.normal(size=(60, 1))])
     y = 2 * X[:, 0] - X[:, 1] + 0.1 * rng.normal(size=60)
