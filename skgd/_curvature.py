@@ -1215,6 +1215,11 @@ def quadratic_l1(matrix, v, tau, n_penalised, start=None, rounding=1e-12):
     elastic net's solve left one at -2e-16 where the solution is 0 (the L1 penalty's
     exact zeros).
     """
+    if not np.all(np.isfinite(v)):
+        # A step that overflowed has no prox point either: the search's comparisons of
+        # NaN ended at its start, a step of 0 that then "converged" (a partial_fit at
+        # learning_rate=1e39 in float32).
+        return v.copy()
     u = _prox_search(matrix, v, tau, n_penalised, start, rounding)
     size = max(float(np.abs(u).max(initial=0.0)), float(np.abs(v).max(initial=0.0)))
     tiny = np.flatnonzero((u != 0) & (np.abs(u) <= rounding * size)

@@ -2825,3 +2825,17 @@ def test_an_elastic_net_of_equal_columns_keeps_exact_zeros():
     reference = ElasticNet(tol=1e-12, max_iter=1000000, **settings).fit(X, y)
     assert_array_equal(model.coef_ == 0, reference.coef_ == 0)
     assert_allclose(model.coef_, reference.coef_, atol=1e-8)
+
+
+def test_a_step_that_overflows_the_full_metric_s_l1_prox_diverges():
+    # The prox's search compared NaNs and ended at its start: a step of 0 that
+    # "converged", no error (partial_fit at learning_rate=1e39 on float32 X).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4)).astype(np.float32)
+    y = X @ [1.0, 2.0, 0.0, -1.0] + 0.1 * rng.normal(size=100)
+    model = GDRegressor(penalty="l1", alpha=0.01, preconditioner="full").fit(X, y)
+    coef = model.coef_.copy()
+    model.set_params(learning_rate=1e39)
+    with pytest.raises(DivergenceError, match="overflows float32"):
+        model.partial_fit(X, y)
+    assert_array_equal(model.coef_, coef)
