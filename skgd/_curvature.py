@@ -1676,15 +1676,20 @@ class Dense:
         return float(np.max(np.abs(coef) @ np.abs(self.centre) + np.abs(intercept)))
 
     def prox(self, penalty, w, step, start=None):
-        """As :meth:`Full.prox`, on the whole flat vector (the coefficients first), in
-        float64 and back to ``w``'s dtype."""
+        """As :meth:`Full.prox`, on the whole flat vector (the coefficients first), on
+        the host in float64 and back to ``w``'s namespace, device and dtype."""
+        xp, device = get_namespace(w)
+        matrix = to_numpy(self.matrix)
+
+        def host(v):
+            return self._lifted(np.asarray(to_numpy(v), dtype=np.float64))
+
         solved = quadratic_l1(
-            self.matrix.astype(np.float64), self._lifted(w).astype(np.float64),
-            float(step) * penalty.strength, penalty.n_coef,
-            None if start is None else self._lifted(start).astype(np.float64),
-            _prox_rounding(self.matrix.dtype))
+            matrix.astype(np.float64), host(w), float(step) * penalty.strength,
+            penalty.n_coef, None if start is None else host(start),
+            _prox_rounding(matrix.dtype))
         solved = solved if self.centre is None else self._moved(solved, -1.0)
-        return solved.astype(w.dtype, copy=False)
+        return xp.asarray(solved, dtype=w.dtype, device=device)
 
 
 def _on_device(objective, array):

@@ -112,19 +112,22 @@ def _chunk_gram_product(X, sample_weight, basis, fit_intercept):
 def _chunk_local_hessian(X, sample_weight, loss, y, w, fit_intercept):
     """``[sum_i s_i, the data term's Hessian summed over the chunk]``, flat."""
     total = _weight_sum(X, sample_weight)
+    if total == 0:
+        # No objective of its own (it divides by the chunk's weight): no share.
+        return np.zeros(1 + w.size * w.size)
     objective = LinearObjective(loss, X, y, sample_weight, fit_intercept=fit_intercept)
-    hessian = objective.local_hessian(w) if total > 0 else np.zeros((w.size, w.size))
-    return np.concatenate([[total], hessian.ravel() * total])
+    return np.concatenate([[total], objective.local_hessian(w).ravel() * total])
 
 
 def _chunk_hessian_blocks(X, sample_weight, loss, y, w, fit_intercept, diagonal):
     """``[sum_i s_i, the Hessian's diagonal blocks]`` summed over one chunk (their
     diagonals where ``diagonal``), flat."""
     total = _weight_sum(X, sample_weight)
-    objective = LinearObjective(loss, X, y, sample_weight, fit_intercept=fit_intercept)
-    size = objective.n_outputs * (X.shape[1] + (1 if fit_intercept else 0))
     if total == 0:
-        return np.zeros(1 + (size if diagonal else size * (size // objective.n_outputs)))
+        # As _chunk_local_hessian: no objective, no share (w is every block's).
+        n_cols = X.shape[1] + (1 if fit_intercept else 0)
+        return np.zeros(1 + (w.size if diagonal else w.size * n_cols))
+    objective = LinearObjective(loss, X, y, sample_weight, fit_intercept=fit_intercept)
     blocks = (objective.hessian_block_diagonals(w) if diagonal
               else objective.hessian_blocks(w))
     return np.concatenate([[total], blocks.ravel() * total])
@@ -527,6 +530,13 @@ def _check_X(X):
             f"X is a dask array of SciPy sparse chunks ({type(X._meta).__name__}): skgd "
             "fits dense dask arrays. Densify the chunks, e.g. X.map_blocks(lambda block: "
             "block.toarray()), or fit the sparse matrix in memory.")
+    # As validate_data refuses them on NumPy arrays.
+    if X.dtype.kind == "c":
+        raise ValueError("Complex data not supported: X is a dask array of "
+                         f"{X.dtype}. Pass its real part, or split it into columns.")
+    if X.shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
+                         "minimum of 1 is required.")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     # Each task needs whole rows.
@@ -567,7 +577,19 @@ def _encode(estimator, X, y, sample_weight):
         stats["classes"] = da.unique(y, return_counts=True)
         if estimator.early_stopping:
             stats["labels"] = y
-    (stats,) = _compute(stats)
+    try:
+        (stats,) = _compute(stats)
+    except TypeError as error:
+        if not (classify and y.dtype == object):
+            raise
+        # As _check_labels names it: labels of several types do not sort.
+        kinds = sorted(set(y.map_blocks(
+            lambda block: np.array([type(v).__name__ for v in block], dtype=object),
+            dtype=object).compute()))
+        raise TypeError(
+            f"y holds labels of several types ({', '.join(kinds)}), which cannot be "
+            "sorted into classes_. Give them one type, e.g. y.astype(str), and drop or "
+            "label the rows whose label is missing (None, NaN).") from error
     failed = [check for check, passed in stats["checks"].items() if not passed]
     if failed:
         raise ValueError(f"Check failed: {failed[0]}. Remove or replace the NaN, infinite "

@@ -510,8 +510,11 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         the class weights) on the host, as ``_validation_split`` leaves them."""
         _check_dense_y(y_val, "y_val")
         xp, device = get_namespace(X)
+        # Checked in its own namespace, then moved to X's (validate_data takes the dtypes
+        # of the namespace of the array it checks).
+        own = input_namespace(X_val, get_config()["array_api_dispatch"])[0]
         X_val, y_val = validate_data(
-            self, X_val, y_val, accept_sparse="csr", dtype=[xp.float64, xp.float32],
+            self, X_val, y_val, accept_sparse="csr", dtype=[own.float64, own.float32],
             multi_output=self._regression, y_numeric=self._regression, reset=False)
         X_val = (X_val.astype(X.dtype, copy=False) if sp.issparse(X_val)
                  else xp.astype(move_to(X_val, xp, device), X.dtype, copy=False))
@@ -1112,6 +1115,12 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         self._check_same_namespace(X, method)
         xp, _ = get_namespace(self.coef_)
         X = validated(self, X, dtype=[xp.float64, xp.float32], reset=False)
+        if not is_numpy(xp) and X.dtype != self.coef_.dtype:
+            # NumPy promotes a product of float32 and float64; PyTorch's matmul raises.
+            dtype = xp.result_type(X.dtype, self.coef_.dtype)
+            X = xp.astype(X, dtype)
+            coef, intercept = xp.astype(self.coef_, dtype), xp.astype(self.intercept_, dtype)
+            return X @ _transposed(coef) + intercept
         # Underflow to 0 is harmless, also under a strict np.errstate.
         with np.errstate(under="ignore"):
             if sp.issparse(self.coef_):

@@ -184,13 +184,16 @@ class LossCurveDisplay:
         self.ax_validation_ = self.validation_line_ = None
         if show_validation and self.validation_scores is not None:
             self.ax_validation_ = _twin(ax, _VALIDATION_AXES, "validation score")
+            # Its own epochs: partial_fit after an early-stopped fit extends the
+            # training curve alone (see the user guide's training page).
             (self.validation_line_,) = self.ax_validation_.plot(
-                epochs, self.validation_scores, color=color,
+                epochs[:len(self.validation_scores)], self.validation_scores, color=color,
                 linestyle=_STYLES["validation score"], label=f"{label}: validation score")
         self.validation_loss_line_ = None
         if show_validation and self.validation_loss_curve is not None:
             (self.validation_loss_line_,) = ax.plot(
-                epochs, self.validation_loss_curve, color=color,
+                epochs[:len(self.validation_loss_curve)], self.validation_loss_curve,
+                color=color,
                 linestyle=_STYLES["validation objective"],
                 label=f"{label}: validation objective", gid=_VALIDATION_LOSS)
 
@@ -502,6 +505,9 @@ class SearchLossCurveDisplay:
                 f"{type(search).__name__} keeps none. Use SearchLossCurveDisplay."
                 "from_search(search, X, y), which refits each candidate.")
         check_is_fitted(search, "loss_curves_")
+        if isinstance(fold, bool) or not isinstance(fold, numbers.Integral):
+            raise TypeError(f"fold must be an int, the index of one of the search's "
+                            f"{search.n_splits_} folds; got {fold!r}.")
         if not 0 <= fold < search.n_splits_:
             raise ValueError(f"fold={fold} is not one of the search's {search.n_splits_} "
                              f"folds (0 to {search.n_splits_ - 1}).")

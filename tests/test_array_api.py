@@ -77,6 +77,10 @@ CASES = [
                  False, id="binary-l1"),
     pytest.param(GDClassifier(alpha=0.01, class_weight="balanced", max_iter=40, tol=None),
                  "multiclass", True, id="multiclass-balanced"),
+    # The softmax's Newton metric took its L1 prox with NumPy's methods on the device's
+    # arrays (an AttributeError).
+    pytest.param(GDClassifier(alpha=0.02, penalty="elasticnet", l1_ratio=0.5, max_iter=40,
+                              tol=None), "multiclass", False, id="multiclass-elasticnet"),
     pytest.param(GDClassifier(solver="adam", learning_rate=0.05, batch_size=10,
                               random_state=0, max_iter=6, tol=None, decay="cosine"),
                  "multiclass", False, id="multiclass-minibatch-adam"),
@@ -243,3 +247,27 @@ def test_without_dispatch_torch_input_is_converted_to_numpy():
                                                    torch.asarray(targets["regression"]))
     assert isinstance(model.coef_, np.ndarray)
     assert isinstance(model.predict(torch.asarray(X)), np.ndarray)
+
+
+@pytest.mark.array_api_dispatch
+@pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
+def test_other_dtypes_and_namespaces_of_x_are_taken_as_numpy_takes_them(name, device_name):
+    # Predicting float32 X with a float64 model raised PyTorch's "expected m1 and m2 to
+    # have the same dtype"; X_val in NumPy beside X on the device, a TypeError from
+    # scikit-learn's validation.
+    to_xp, xp, device = _namespace(name, device_name)
+    X, targets, _ = _data()
+    y = targets["multiclass"]
+    reference = GDClassifier(alpha=0.01).fit(X, y)
+    with config_context(array_api_dispatch=True):
+        model = GDClassifier(alpha=0.01).fit(to_xp(X), to_xp(y))
+        single = to_xp(X.astype(np.float32))
+        assert_allclose(to_numpy(model.predict_proba(single)),
+                        reference.predict_proba(X.astype(np.float32)), rtol=1e-6)
+        stopped = GDClassifier(early_stopping=True, random_state=0, max_iter=30)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stopped.fit(to_xp(X[:60]), to_xp(y[:60]), X_val=X[60:], y_val=y[60:])
+            on_host = GDClassifier(early_stopping=True, random_state=0, max_iter=30).fit(
+                X[:60], y[:60], X_val=X[60:], y_val=y[60:])
+    assert_allclose(stopped.validation_scores_, on_host.validation_scores_)

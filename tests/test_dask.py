@@ -353,3 +353,29 @@ def test_sparse_chunks_get_a_clear_error(cluster):
     _, (dX, dy, _) = _data()
     with pytest.raises(TypeError, match="SciPy sparse chunks .*csr_matrix.*toarray"):
         GDRegressor().fit(dX.map_blocks(sp.csr_matrix), dy)
+
+
+@pytest.mark.parametrize("preconditioner", ["auto", "diagonal"])
+def test_a_chunk_of_zero_weights_takes_no_share_of_the_metric(cluster, preconditioner):
+    # Its Hessian's task built the chunk's objective before checking its weight, and
+    # raised "sample_weight sums to 0.0" although the whole data weigh 75.
+    (X, y, sw), _ = _data(n_classes=3)
+    sw[:CHUNK] = 0.0
+    dX, dy, dsw = (da.from_array(a, chunks=CHUNK) for a in (X, y, sw))
+    numpy_model = GDClassifier(preconditioner=preconditioner).fit(X, y, sample_weight=sw)
+    dask_model = GDClassifier(preconditioner=preconditioner).fit(dX, dy, sample_weight=dsw)
+    assert _relative_gap(dask_model.coef_, numpy_model.coef_) <= 1e-8
+
+
+def test_x_and_y_that_numpy_refuses_are_refused(cluster):
+    # Complex X was fitted (its imaginary part dropped, with ComplexWarnings), X of no
+    # column fitted an empty model, and labels of two types raised NumPy's bare
+    # "'<' not supported between instances of 'int' and 'str'".
+    (X, y, _), _ = _data()
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        GDRegressor().fit(da.from_array(X + 0j, chunks=CHUNK), da.from_array(y, CHUNK))
+    with pytest.raises(ValueError, match="0 feature"):
+        GDRegressor().fit(da.from_array(X[:, :0], chunks=CHUNK), da.from_array(y, CHUNK))
+    labels = np.array([1, "a"] * (len(y) // 2), dtype=object)
+    with pytest.raises(TypeError, match=r"several types \(int, str\)"):
+        GDClassifier().fit(da.from_array(X, chunks=CHUNK), da.from_array(labels, CHUNK))

@@ -12,14 +12,20 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, scale
 
-from skgd import GDClassifier, GDRegressor, LossCurveDisplay, SearchLossCurveDisplay
+from skgd import (
+    GDClassifier,
+    GDClassifierCV,
+    GDRegressor,
+    LossCurveDisplay,
+    SearchLossCurveDisplay,
+)
 
 # No window: figures are only drawn in memory. pyplot picks its backend at the first
 # figure, so this still applies after the import above.
@@ -340,3 +346,26 @@ def test_from_cv_of_a_grid_search_says_to_use_from_search(edge_searches):
     _, grid, _, _ = edge_searches
     with pytest.raises(TypeError, match=r"GridSearchCV keeps none.*from_search"):
         SearchLossCurveDisplay.from_cv(grid)
+
+
+def test_validation_curves_after_partial_fit_keep_their_own_epochs():
+    # partial_fit after an early-stopped fit extends the training curve alone: the
+    # validation curves were drawn against its epochs (matplotlib's "x and y must have
+    # same first dimension").
+    X, y = load_iris(return_X_y=True)
+    model = GDClassifier(early_stopping=True, random_state=0, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+        model.partial_fit(X, y)
+    display = LossCurveDisplay.from_estimator(model)
+    assert len(display.validation_line_.get_xdata()) == len(model.validation_scores_)
+    assert len(display.line_.get_xdata()) == len(model.loss_curve_)
+
+
+@pytest.mark.parametrize("fold", [1.5, "1", None, True])
+def test_from_cv_names_a_fold_that_is_not_an_int(fold):
+    X, y = load_iris(return_X_y=True)
+    search = GDClassifierCV(alphas=[1e-3], cv=3).fit(X, y)
+    with pytest.raises(TypeError, match="fold must be an int"):
+        SearchLossCurveDisplay.from_cv(search, fold=fold)
