@@ -425,18 +425,19 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             X, targets, offsets = _curvature.centred_far_off(
                 X, y.astype(np.float64, copy=False) if self._regression else None)
             y_fit = targets if self._regression else y
-        if alphas is None:
-            alphas = _alpha_grid(base, X, y_fit, sample_weight, self.alphas)
-        candidates = self._candidates(alphas)
         cv = check_cv(self.cv, y, classifier=not self._regression)
         splits = _check_splits(list(cv.split(X_input, y, groups)), X.shape[0])
         n_splits = len(splits)
         view = self._scorer_view(X_input, y, X_kept, columns, offsets,
                                  not np.all(sample_weight == 1))
-
         targets = {}
         folds = [self._fold(k, base, X, y_fit, sample_weight, train, test, targets)
                  for k, (train, test) in enumerate(splits)]
+        # The grid after the folds' checks: theirs name what is wrong with the data (a
+        # fold of one class), where the grid's would say only that its top is 0.
+        if alphas is None:
+            alphas = _alpha_grid(base, X, y_fit, sample_weight, self.alphas)
+        candidates = self._candidates(alphas)
         weighted = not np.all(sample_weight == 1)
         tasks = _SearchTasks(self, context, len(candidates), n_splits, X_whole, y,
                              sample_weight if weighted else None)
@@ -563,8 +564,8 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 estimator = clone(base).set_params(**candidate, verbose=0)
                 if fold["masked"] and estimator.batch_size is not None:
                     # A batch as large as the fold's training rows: its own fit would be
-                    # full-batch.
-                    estimator.set_params(batch_size=None)
+                    # full-batch, without averaging.
+                    estimator.set_params(batch_size=None, average=False)
                 if fold["classes"] is not None:
                     estimator.classes_ = fold["classes"]
                 alpha, l1_ratio = estimator._penalty()
@@ -909,8 +910,9 @@ def _alpha_grid(base, X, y, sample_weight, n_alphas):
     if not alpha_max > 0:
         raise ValueError(
             f"alphas={n_alphas} spreads a grid below the alpha at which the solution is "
-            "zero, but the gradient at zero is 0 here (the targets are constant, or X is "
-            "zero): every alpha gives the same fit. Pass alphas as a list.")
+            "zero, but the gradient at zero is 0 here (the targets are constant, the rows "
+            "of positive weight all of one class, or X is zero): every alpha gives the "
+            "same fit. Pass alphas as a list.")
     return [float(alpha) for alpha in np.geomspace(alpha_max, alpha_max * _ALPHA_SPAN,
                                                    n_alphas)]
 

@@ -32,6 +32,7 @@ from sklearn.utils._array_api import get_namespace_and_device
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -171,6 +172,18 @@ def _check_labels(y, strings=None):
             f"y holds labels of several types ({', '.join(kinds)}), which cannot be "
             "sorted into classes_. Give them one type, e.g. y.astype(str), and drop or "
             "label the rows whose label is missing (None, NaN).") from error
+
+
+def _streams(estimator):
+    """Whether ``partial_fit`` can run: not with ``solver="lbfgs"``, whose line search
+    needs the full batch (the method is hidden, as MLPClassifier hides it for lbfgs; the
+    AttributeError says why)."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is not available with solver='lbfgs': its line search needs the "
+            "full-batch objective, which fit has. Use solver='accelerated' (or 'auto') "
+            "for partial_fit.")
+    return True
 
 
 def _intercept_shift(coef, x_offset, y_offset):
@@ -770,10 +783,13 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             raise ValueError(
                 "solver='lbfgs' searches a line on the full-batch objective: it needs "
                 "batch_size=None, runs in fit, not partial_fit, and with L1 needs the "
-                "full metric's exact prox (preconditioner='auto' or 'full', at most "
-                f"{_curvature.PROX_MAX_COLUMNS} columns). Use solver='accelerated' (or "
-                "'auto') for "
-                + ("L1 and elastic net on wider data." if penalty is not None
+                "full metric's exact prox (preconditioner='auto' or 'full'), which is "
+                f"taken where it pays: at most {_curvature.PROX_MAX_COLUMNS} columns "
+                "(times the classes, for three or more), and at most sqrt(24 n) of them "
+                f"for n rows (here {objective.n_features + objective.fit_intercept} "
+                f"columns, {objective.n_outputs} output(s), {objective.n_samples} rows). "
+                "Use solver='accelerated' (or 'auto') for "
+                + ("L1 and elastic net there." if penalty is not None
                    and full_batch and not partial else "mini-batches and partial_fit."))
         if self.solver != "auto":
             return self.solver
@@ -802,12 +818,16 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                                     penalty=penalty, floor=0.0, first=first)
         if not self.average:
             return rule
-        if not partial and (self.batch_size is None or self.batch_size >= n_samples):
+        if not partial and self.batch_size is None:
             raise ValueError(
                 f"average={self.average!r} averages the iterates of stochastic descent, "
-                f"but batch_size={self.batch_size!r} is the full batch of {n_samples} rows, "
-                "whose last iterate converges by itself; set batch_size below the number "
-                "of rows, or average=False.")
+                "but batch_size=None is the full batch, whose last iterate converges by "
+                "itself; set batch_size below the number of rows, or average=False.")
+        if not partial and self.batch_size >= n_samples:
+            # Data no larger than a batch (a small table, a CV fold) descend as the full
+            # batch, as the batch size says: no noise to average, and the last iterate
+            # converges (as MLPClassifier clips batch_size to the rows).
+            return rule
         return averaged(rule, start=int(self.average))
 
     def _store(self, result, *, objective, metric, learning_rate, partial, resume,
@@ -1274,7 +1294,10 @@ class GDRegressor(RegressorMixin, _BaseGD):
         ``learning_rate="auto"`` is then twice the last iterate's step (see
         ``learning_rate``).
         Mini-batch fits and ``partial_fit`` only (the running average is part of the
-        state ``partial_fit`` continues; a new fit or ``warm_start`` averages afresh);
+        state ``partial_fit`` continues; a new fit or ``warm_start`` averages afresh):
+        with ``batch_size=None`` it raises, and data no larger than a batch (a small
+        table, a CV fold) descend as the full batch, whose last iterate converges,
+        without averaging;
         ``loss_curve_`` stays the objective at the iterates, ``optimality_`` and early
         stopping's scores are the average's.
     max_iter : int, default=1000
@@ -1471,6 +1494,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
                          validation_data=self._check_validation_data(X_val, y_val,
                                                                      sample_weight_val))
 
+    @available_if(_streams)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: MatrixLike, y: ArrayLike,
                     sample_weight: ArrayLike | None = None) -> Self:
@@ -1661,6 +1685,7 @@ feature_names_in_ :
                          validation_data=self._check_validation_data(X_val, y_val,
                                                                      sample_weight_val))
 
+    @available_if(_streams)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: MatrixLike, y: ArrayLike, classes: ArrayLike | None = None,
                     sample_weight: ArrayLike | None = None) -> Self:

@@ -1,10 +1,17 @@
-"""scikit-learn's full estimator-check suite, with no expected failures."""
+"""scikit-learn's full estimator-check suite, with no expected failures: on the defaults,
+and on settings that users' own estimator checks met failing (a partial_fit that the
+solver never supports, averaging on data no larger than a batch)."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgd import GDClassifier, GDClassifierCV, GDRegressor, GDRegressorCV
 
 
-@parametrize_with_checks([GDRegressor(), GDClassifier(), GDRegressorCV(), GDClassifierCV()])
+@parametrize_with_checks([
+    GDRegressor(), GDClassifier(), GDRegressorCV(), GDClassifierCV(),
+    GDRegressor(solver="lbfgs"), GDClassifier(solver="lbfgs"),
+    GDRegressor(batch_size=64, average=True, random_state=0),
+    GDClassifier(batch_size=64, average=True, random_state=0),
+])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

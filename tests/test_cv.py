@@ -1291,3 +1291,14 @@ def test_a_search_warns_of_non_finite_mean_scores_and_of_feature_names_once():
         warnings.simplefilter("always")
         search.predict(X)
     assert len([w for w in record if "feature names" in str(w.message)]) == 1
+
+
+def test_a_grid_of_alphas_is_spread_after_the_folds_are_checked():
+    # alphas=int spread its grid first, and its "the gradient at zero is 0" came before
+    # the folds' own errors (one sample: 5 splits; one class).
+    X, y = _binary()
+    with pytest.raises(ValueError, match="n_splits=5 greater than the number of samples"):
+        GDRegressorCV(alphas=3).fit(X[:1], y[:1].astype(float))
+    weight = (y == 0).astype(float)
+    with pytest.raises(ValueError, match="class"):
+        GDClassifierCV(alphas=3, cv=3).fit(X, y, sample_weight=weight)

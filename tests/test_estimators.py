@@ -134,6 +134,12 @@ def test_lbfgs_outside_a_smooth_full_batch_fit_is_a_clear_error(cancer, settings
     X, y = cancer
     model = GDClassifier(solver="lbfgs", **settings)
     kwargs = {"classes": [0, 1]} if call == "partial_fit" else {}
+    if call == "partial_fit":
+        # Hidden, as MLPClassifier hides it for lbfgs; the error's cause says why.
+        with pytest.raises(AttributeError, match="no attribute 'partial_fit'") as info:
+            getattr(model, call)(X, y, **kwargs)
+        assert re.search("solver='lbfgs'.*solver='accelerated'", str(info.value.__cause__))
+        return
     with pytest.raises(ValueError, match="solver='lbfgs' searches a line.*solver='accelerated'"):
         getattr(model, call)(X, y, **kwargs)
 
@@ -2839,3 +2845,14 @@ def test_a_step_that_overflows_the_full_metric_s_l1_prox_diverges():
     with pytest.raises(DivergenceError, match="overflows float32"):
         model.partial_fit(X, y)
     assert_array_equal(model.coef_, coef)
+
+
+def test_lbfgs_has_no_partial_fit_and_says_when_it_takes_no_l1():
+    # partial_fit was there and always raised (three of scikit-learn's checks called
+    # it); the L1 refusal named 512 columns where the rows decided (4 rows, 10 columns).
+    assert not hasattr(GDClassifier(solver="lbfgs"), "partial_fit")
+    assert hasattr(GDClassifier(), "partial_fit")
+    X = np.random.default_rng(0).normal(size=(4, 10))
+    with pytest.raises(ValueError, match=r"sqrt\(24 n\) of them for n rows \(here 11 "
+                                         r"columns, 1 output\(s\), 4 rows\)"):
+        GDRegressor(solver="lbfgs", penalty="l1").fit(X, X[:, 0])
