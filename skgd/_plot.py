@@ -187,12 +187,12 @@ class LossCurveDisplay:
             # Its own epochs: partial_fit after an early-stopped fit extends the
             # training curve alone (see the user guide's training page).
             (self.validation_line_,) = self.ax_validation_.plot(
-                epochs[:len(self.validation_scores)], self.validation_scores, color=color,
+                epochs[:np.size(self.validation_scores)], self.validation_scores, color=color,
                 linestyle=_STYLES["validation score"], label=f"{label}: validation score")
         self.validation_loss_line_ = None
         if show_validation and self.validation_loss_curve is not None:
             (self.validation_loss_line_,) = ax.plot(
-                epochs[:len(self.validation_loss_curve)], self.validation_loss_curve,
+                epochs[:np.size(self.validation_loss_curve)], self.validation_loss_curve,
                 color=color,
                 linestyle=_STYLES["validation objective"],
                 label=f"{label}: validation objective", gid=_VALIDATION_LOSS)
