@@ -466,6 +466,10 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             self._report(candidates, fits, results)
         self._warn(messages, len(fits))
         self._warn_diverged(candidates, diverged, fits)
+        if not np.all(np.isfinite(results["mean_test_score"])):
+            # GridSearchCV's warning, after the one that says why.
+            warnings.warn("One or more of the test scores are non-finite: "
+                          f"{results['mean_test_score']}", UserWarning, stacklevel=3)
         best = int(np.argmin(results["rank_test_score"]))
         best_params = candidates[best]
         best_estimator = None
@@ -673,9 +677,6 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             results[f"split{k}_test_score"] = scores[:, k]
         # As GridSearchCV: the mean of a candidate with a failed fold is NaN, ranked last.
         mean = scores.mean(axis=1)
-        if not np.all(np.isfinite(mean)):
-            warnings.warn(f"One or more of the test scores are non-finite: {mean}",
-                          UserWarning, stacklevel=3)
         results["mean_test_score"] = mean
         results["std_test_score"] = scores.std(axis=1)
         results["rank_test_score"] = _rank(scores)

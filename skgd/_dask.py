@@ -575,6 +575,12 @@ def _encode(estimator, X, y, sample_weight):
              else sample_weight.sum(dtype=np.float64)}
     if classify:
         stats["classes"] = da.unique(y, return_counts=True)
+        if estimator.class_weight == "balanced" and sample_weight is not None:
+            # "balanced" counts the weights, as the NumPy fit does (see _class_weights).
+            stats["weighted"] = [
+                dask.delayed(_weighted_counts)(labels, weights)
+                for labels, weights in zip(y.to_delayed().ravel(),
+                                           sample_weight.to_delayed().ravel(), strict=True)]
         if estimator.early_stopping:
             stats["labels"] = y
     try:
@@ -612,8 +618,15 @@ def _encode(estimator, X, y, sample_weight):
                 compute_class_weight(estimator.class_weight, classes=classes, y=classes),
                 classes, estimator.class_weight)
         else:
-            # "balanced", from the counts: n_samples / (n_classes * bincount(y)).
-            per_class = X.shape[0] / (len(classes) * counts.astype(np.float64))
+            # "balanced": the weights' sum / (n_classes * each class's), as
+            # GDClassifier._class_weights (with no weights, the rows' counts).
+            if "weighted" in stats:
+                counts = np.zeros(len(classes))
+                for labels, sums in stats["weighted"]:
+                    np.add.at(counts, np.searchsorted(classes, labels), sums)
+            counts = counts.astype(np.float64)
+            per_class = np.divide(counts.sum(), len(classes) * counts,
+                                  out=np.zeros(len(classes)), where=counts > 0)
         per_class = per_class.astype(X.dtype)
         class_weight = y_index.map_blocks(lambda index: per_class[index], dtype=X.dtype)
         sample_weight = (class_weight if sample_weight is None
@@ -621,6 +634,13 @@ def _encode(estimator, X, y, sample_weight):
     if loss.raw_ndim == 1:
         y_index = y_index.astype(X.dtype)
     return loss, y_index, sample_weight, stats.get("labels")
+
+
+def _weighted_counts(labels, weights):
+    """``(labels, the sum of the weights of each)`` of one chunk (a task)."""
+    unique, index = np.unique(labels, return_inverse=True)
+    return unique, np.bincount(index.ravel(), weights=np.asarray(weights, np.float64),
+                               minlength=len(unique))
 
 
 def _validation_split(estimator, X, y, sample_weight, rng, stratify):

@@ -176,13 +176,18 @@ def _check_labels(y, strings=None):
 
 def _streams(estimator):
     """Whether ``partial_fit`` can run: not with ``solver="lbfgs"``, whose line search
-    needs the full batch (the method is hidden, as MLPClassifier hides it for lbfgs; the
-    AttributeError says why)."""
+    needs the full batch, nor with ``class_weight="balanced"``, which counts all the
+    classes at once (the method is hidden, as MLPClassifier hides it for lbfgs; the
+    AttributeError's cause says why)."""
     if estimator.solver == "lbfgs":
         raise AttributeError(
             "partial_fit is not available with solver='lbfgs': its line search needs the "
             "full-batch objective, which fit has. Use solver='accelerated' (or 'auto') "
             "for partial_fit.")
+    if getattr(estimator, "class_weight", None) == "balanced":
+        raise AttributeError(
+            "partial_fit is not available with class_weight='balanced', which needs all "
+            "the data at once; for partial_fit pass a dict of class weights.")
     return True
 
 
@@ -1572,8 +1577,10 @@ validation_fraction, scoring, warm_start, verbose :
         ``scoring=None`` is the accuracy.
     class_weight : dict, "balanced" or None, default=None
         Multiplies each sample's weight by the weight of its class; ``"balanced"`` uses
-        ``n_samples / (n_classes * np.bincount(y))``. Class weights must be finite and
-        non-negative.
+        ``n_samples / (n_classes * np.bincount(y))`` with the samples counted by their
+        ``sample_weight``, as ``LogisticRegression`` counts them (so that integer weights
+        are repeated rows; ``SGDClassifier`` counts rows). Class weights must be finite
+        and non-negative.
 
     Attributes
     ----------
@@ -1791,19 +1798,34 @@ feature_names_in_ :
             if partial and self.class_weight == "balanced":
                 raise ValueError("class_weight='balanced' needs all the data at once; for "
                                  "partial_fit pass a dict of class weights.")
-            sample_weight = sample_weight * self._class_weights(all_classes, y)[
-                y_index].astype(sample_weight.dtype)
+            per_class = self._class_weights(all_classes, y_index, sample_weight)
+            # Kept for the validation rows; a tuple, not an array of the host's namespace
+            # beside a fit's arrays on the device.
+            self._fitted_class_weight = tuple(per_class.tolist())
+            sample_weight = sample_weight * per_class[y_index].astype(sample_weight.dtype)
         self.classes_ = all_classes
         loss = self._loss_for(len(all_classes))
         if isinstance(loss, BinaryCrossEntropy):
             return loss, y_index.astype(sample_weight.dtype), sample_weight
         return loss, y_index, sample_weight
 
-    def _class_weights(self, classes, y):
-        """Checked weight of each class, in ``classes`` order (``y``: for "balanced")."""
-        return _check_class_weight(
-            compute_class_weight(self.class_weight, classes=classes, y=y), classes,
-            self.class_weight)
+    def _class_weights(self, classes, y_index, sample_weight):
+        """Checked weight of each class, in ``classes`` order. ``"balanced"``: the
+        weights' sum over ``n_classes`` times each class's sum, as LogisticRegression
+        counts the classes (``compute_class_weight`` with ``sample_weight``): integer
+        weights are repeated rows. (Counting rows, as SGDClassifier does, they were not:
+        the probabilities differed by 0.008, and scikit-learn's checks of the
+        equivalence failed.)"""
+        if self.class_weight == "balanced":
+            counts = np.bincount(y_index, weights=sample_weight.astype(np.float64),
+                                 minlength=len(classes))
+            # A class of no weight has no term to weigh (0, not the division's inf).
+            weights = np.divide(counts.sum(), len(classes) * counts,
+                                out=np.zeros(len(classes)), where=counts > 0)
+        else:
+            weights = compute_class_weight(self.class_weight, classes=classes,
+                                           y=classes)
+        return _check_class_weight(weights, classes, self.class_weight)
 
     def _encode_validation_targets(self, y_val, sample_weight_val, loss, labels):
         y_val = column_or_1d(y_val)
@@ -1813,9 +1835,9 @@ feature_names_in_ :
                              f"classes of y, {self.classes_!r}.")
         y_index = np.searchsorted(self.classes_, y_val)
         if self.class_weight is not None:
-            # The training data's class weights ("balanced": the training counts).
-            sample_weight_val = sample_weight_val * self._class_weights(
-                self.classes_, labels)[y_index].astype(sample_weight_val.dtype)
+            # The training data's class weights ("balanced": its weighted counts).
+            sample_weight_val = sample_weight_val * np.asarray(
+                self._fitted_class_weight, dtype=sample_weight_val.dtype)[y_index]
         if isinstance(loss, BinaryCrossEntropy):
             return y_index.astype(sample_weight_val.dtype), sample_weight_val
         return y_index, sample_weight_val
