@@ -46,7 +46,12 @@ from sklearn.utils.validation import _check_feature_names, _check_n_features, ch
 
 from . import _curvature
 from ._callbacks import _CallbackReport
-from ._validation import _check_class_weight, _check_weight_sum
+from ._validation import (
+    _balanced_class_weight,
+    _check_class_weight,
+    _check_weight_sum,
+    _mixed_labels,
+)
 from .losses import LinearObjective, SquaredError, _null_point
 
 # Partial sums combined per task of the reduction tree: its depth is log_8(chunks).
@@ -592,10 +597,7 @@ def _encode(estimator, X, y, sample_weight):
         kinds = sorted(set(y.map_blocks(
             lambda block: np.array([type(v).__name__ for v in block], dtype=object),
             dtype=object).compute()))
-        raise TypeError(
-            f"y holds labels of several types ({', '.join(kinds)}), which cannot be "
-            "sorted into classes_. Give them one type, e.g. y.astype(str), and drop or "
-            "label the rows whose label is missing (None, NaN).") from error
+        raise _mixed_labels(kinds) from error
     failed = [check for check, passed in stats["checks"].items() if not passed]
     if failed:
         raise ValueError(f"Check failed: {failed[0]}. Remove or replace the NaN, infinite "
@@ -624,9 +626,7 @@ def _encode(estimator, X, y, sample_weight):
                 counts = np.zeros(len(classes))
                 for labels, sums in stats["weighted"]:
                     np.add.at(counts, np.searchsorted(classes, labels), sums)
-            counts = counts.astype(np.float64)
-            per_class = np.divide(counts.sum(), len(classes) * counts,
-                                  out=np.zeros(len(classes)), where=counts > 0)
+            per_class = _balanced_class_weight(counts)
         per_class = per_class.astype(X.dtype)
         class_weight = y_index.map_blocks(lambda index: per_class[index], dtype=X.dtype)
         sample_weight = (class_weight if sample_weight is None

@@ -61,8 +61,10 @@ from ._typing import (
 )
 from ._updates import UPDATE_RULES, averaged
 from ._validation import (
+    _balanced_class_weight,
     _check_class_weight,
     _check_weight_sum,
+    _mixed_labels,
     _unit_scale,
     string_labels,
     validated,
@@ -168,10 +170,7 @@ def _check_labels(y, strings=None):
         kinds = sorted({type(label).__name__ for label in np.asarray(y, dtype=object).ravel()})
         if len(kinds) < 2:
             raise
-        raise TypeError(
-            f"y holds labels of several types ({', '.join(kinds)}), which cannot be "
-            "sorted into classes_. Give them one type, e.g. y.astype(str), and drop or "
-            "label the rows whose label is missing (None, NaN).") from error
+        raise _mixed_labels(kinds) from error
 
 
 def _streams(estimator):
@@ -1817,11 +1816,8 @@ feature_names_in_ :
         the probabilities differed by 0.008, and scikit-learn's checks of the
         equivalence failed.)"""
         if self.class_weight == "balanced":
-            counts = np.bincount(y_index, weights=sample_weight.astype(np.float64),
-                                 minlength=len(classes))
-            # A class of no weight has no term to weigh (0, not the division's inf).
-            weights = np.divide(counts.sum(), len(classes) * counts,
-                                out=np.zeros(len(classes)), where=counts > 0)
+            weights = _balanced_class_weight(np.bincount(
+                y_index, weights=sample_weight.astype(np.float64), minlength=len(classes)))
         else:
             weights = compute_class_weight(self.class_weight, classes=classes,
                                            y=classes)

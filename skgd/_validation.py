@@ -163,3 +163,20 @@ def _unit_scale(sample_weight):
         return sample_weight
     return np.ldexp(sample_weight, 1 - int(np.frexp(largest)[1])).astype(
         sample_weight.dtype, copy=False)
+
+
+def _balanced_class_weight(counts):
+    """``class_weight="balanced"`` of the classes' (weighted) ``counts``: their sum over
+    ``n_classes`` times each, as ``compute_class_weight`` counts them with
+    ``sample_weight``; a class of no weight has no term to weigh (0, not inf)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    return np.divide(counts.sum(), len(counts) * counts, out=np.zeros(len(counts)),
+                     where=counts > 0)
+
+
+def _mixed_labels(kinds):
+    """The TypeError of labels of several ``kinds`` (type names), which do not sort."""
+    return TypeError(
+        f"y holds labels of several types ({', '.join(kinds)}), which cannot be sorted "
+        "into classes_. Give them one type, e.g. y.astype(str), and drop or label the "
+        "rows whose label is missing (None, NaN).")
