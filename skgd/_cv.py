@@ -412,8 +412,8 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                                                              X.dtype))
         # The whole data's classes and weights, checked before any fold's (see _fold).
         whole = clone(base)
-        _check_weight_sum(whole._encode_targets(y, sample_weight, False, None, False)[2],
-                          getattr(whole, "class_weight", None))
+        whole_weight = whole._encode_targets(y, sample_weight, False, None, False)[2]
+        _check_weight_sum(whole_weight, getattr(whole, "class_weight", None))
         offsets, y_fit = None, y
         if base.fit_intercept and not (base.average or base.solver == "adam"):
             # As in the estimator's fit, X's columns far off zero are centred (see
@@ -431,7 +431,11 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         view = self._scorer_view(X_input, y, X_kept, columns, offsets,
                                  not np.all(sample_weight == 1))
         targets = {}
-        folds = [self._fold(k, base, X, y_fit, sample_weight, train, test, targets)
+        whole_weight = whole_weight.astype(X.dtype, copy=False)
+        grams = _curvature.FoldGrams(X, None if np.all(whole_weight == 1) else whole_weight,
+                                     base.fit_intercept)
+        folds = [self._fold(k, base, X, y_fit, sample_weight, train, test, targets,
+                            (grams, whole_weight))
                  for k, (train, test) in enumerate(splits)]
         # The grid after the folds' checks: theirs name what is wrong with the data (a
         # fold of one class), where the grid's would say only that its top is 0.
@@ -506,11 +510,13 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
     def _n_jobs(self):
         return 1 if self.n_jobs is None else effective_n_jobs(self.n_jobs)
 
-    def _fold(self, index, base, X, y, sample_weight, train, test, targets):
+    def _fold(self, index, base, X, y, sample_weight, train, test, targets, grams):
         """The data of one fold's fits: the targets and training weights over all rows of
         X (zero on the test rows; see the module docstring), or, for mini-batches, the
         training rows themselves. ``targets`` keeps the encoded targets of all rows, one
-        array for all folds that encode them alike (so that their fits share passes)."""
+        array for all folds that encode them alike (so that their fits share passes);
+        ``grams``: ``(FoldGrams, weights)`` of the whole data, whose Gram matrix serves
+        the folds that weight their training rows as it does."""
         encoder = clone(base)
         try:
             loss, y_train, weight_train = encoder._encode_targets(
@@ -541,8 +547,13 @@ class _BaseGDCV(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
             fold["weight"] = None if np.all(weight_train == 1) else weight_train
             return fold
         weight = np.zeros(X.shape[0], dtype=X.dtype)
-        weight[train] = weight_train
+        # A row the training indices repeat counts as often (as in GridSearchCV's copy).
+        np.add.at(weight, train, weight_train)
         fold["X"], fold["weight"] = X, weight
+        fold_grams, whole_weight = grams
+        if np.array_equal(weight[train], whole_weight[train]):
+            # Not where the weights are the fold's own (balanced classes).
+            fold["shared"]["fold_grams"] = fold_grams
         key = None if fold["classes"] is None else tuple(fold["classes"].tolist())
         if key not in targets:
             targets[key] = self._all_targets(y, fold["classes"], y_train.dtype)
@@ -1147,8 +1158,8 @@ class GDRegressorCV(RegressorMixin, _BaseGDCV):
     scoring : str, callable or None, default=None
         The test score of each fold: None is :meth:`score` (R^2), ``"loss"`` the
         objective on the test rows, negated; else a scikit-learn scorer name or
-        callable. With ``early_stopping=True`` the fits score their validation rows by it
-        too. Where ``fit`` gets sample weights, the test rows are scored with theirs.
+        callable. Where ``fit`` gets sample weights, the test rows are scored with
+        theirs.
     refit : bool, default=True
         Refit GDRegressor at the best setting on all the data, as ``best_estimator_``,
         which ``predict`` use.
@@ -1356,9 +1367,8 @@ class GDClassifierCV(ClassifierMixin, _BaseGDCV):
     scoring : str, callable or None, default=None
         The test score of each fold: None is :meth:`score` (accuracy), ``"loss"`` the
         objective on the test rows, negated (NaN on a fold whose test rows hold a label its
-        training rows lack); else a scikit-learn scorer name or callable. With
-        ``early_stopping=True`` the fits score their validation rows by it too. Where
-        ``fit`` gets sample weights, the test rows are scored with theirs.
+        training rows lack); else a scikit-learn scorer name or callable. Where ``fit``
+        gets sample weights, the test rows are scored with theirs.
     refit : bool, default=True
         Refit GDClassifier at the best setting on all the data, as ``best_estimator_``,
         which ``predict``, ``predict_proba``, ``predict_log_proba`` and ``decision_function`` use.

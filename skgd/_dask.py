@@ -31,6 +31,7 @@ This module imports dask; ``skgd`` imports it only when it meets a dask array.
 from __future__ import annotations
 
 import functools
+import math
 import time
 
 import dask
@@ -50,6 +51,7 @@ from ._validation import (
     _balanced_class_weight,
     _check_class_weight,
     _check_weight_sum,
+    _check_weighted_classes,
     _mixed_labels,
 )
 from .losses import LinearObjective, SquaredError, _null_point
@@ -424,7 +426,9 @@ def fit(estimator, X, y, sample_weight, *, partial, classes, validation_data, co
     if not estimator._regression and y.ndim != 1:
         raise ValueError(f"y has shape {y.shape}; GDClassifier takes 1-D class labels.")
     if sample_weight is not None:
-        sample_weight = _rows_like(X, sample_weight, "sample_weight").astype(X.dtype)
+        # float64 until _encode scales them (see _unit_scale): weights of 1e300 or 1e-50
+        # are fine in float32 X's dtype once scaled, not before.
+        sample_weight = _rows_like(X, sample_weight, "sample_weight").astype(np.float64)
         if sample_weight.ndim != 1:
             raise ValueError(f"sample_weight has shape {sample_weight.shape}; pass one "
                              "weight per sample, of shape (n_samples,).")
@@ -433,7 +437,25 @@ def fit(estimator, X, y, sample_weight, *, partial, classes, validation_data, co
     callbacks.begin_fit()
 
     rng = check_random_state(estimator.random_state)
-    loss, y, sample_weight, stratify = _encode(estimator, X, y, sample_weight)
+    # As the NumPy fit, X's columns far off zero are centred (and least squares' targets),
+    # except where a score or callback reads the model each epoch, and for the running
+    # average and Adam (see _BaseGD._fit_unsafe): a metric blind to such a column's spread
+    # stopped the fit as converged with its coefficient 0.
+    centre = estimator.fit_intercept and not (
+        estimator.early_stopping or callbacks.active or estimator.average
+        or estimator.solver == "adam")
+    loss, y, sample_weight, stratify, screen = _encode(estimator, X, y, sample_weight,
+                                                       centre)
+    offsets = None
+    if screen is not None:
+        X, y, offsets = _centred_far_off(X, y, *screen)
+        n_outputs = math.prod(np.shape(getattr(estimator, "intercept_", ())))
+        if (offsets is not None and estimator.warm_start
+                and hasattr(estimator, "_engine_state")
+                and estimator._engine_state.params.shape == (n_outputs * (X.shape[1] + 1),)):
+            # The point a warm start continues from, in the centred coordinates.
+            estimator._engine_state = estimator._shifted(estimator._engine_state, *offsets,
+                                                         n_outputs, -1.0)
     held_out = None
     if estimator.early_stopping:
         X, y, sample_weight, held_out = _validation_split(estimator, X, y, sample_weight,
@@ -446,6 +468,37 @@ def fit(estimator, X, y, sample_weight, *, partial, classes, validation_data, co
     validation = None if held_out is None else _validation_score(estimator, objective,
                                                                  *held_out)
     estimator._descend(objective, validation, rng, callbacks, partial=False, resume=False)
+    if offsets is not None:
+        estimator._uncentre(*offsets)
+
+
+def _centred_far_off(X, y, sample, targets):
+    """:func:`skgd._curvature.centred_far_off` on the cluster: X's columns far off zero
+    (screened on ``sample``, evenly spaced rows, then confirmed on all in one execution)
+    and least squares' targets (``targets``: their means and second moments, or None)
+    centred lazily, each task subtracting the offsets from its chunk."""
+    dtype = X.dtype
+    candidates = np.flatnonzero(_curvature._far(*_curvature._moments(sample), dtype))
+    x_offset = np.zeros(X.shape[1])
+    if candidates.size:
+        block = X[:, candidates]
+        sums, squares = _compute(block.sum(axis=0, dtype=np.float64),
+                                 (block * block).sum(axis=0, dtype=np.float64))
+        means, second = sums / X.shape[0], squares / X.shape[0]
+        far = _curvature._far(means, second, dtype)
+        x_offset[candidates[far]] = means[far]
+    y_offset = None
+    if targets is not None and np.any(_curvature._far(*targets, dtype)):
+        y_offset = targets[0].reshape(y.shape[1:])
+    if not x_offset.any() and y_offset is None:
+        return X, y, None
+    if x_offset.any():
+        X = X - x_offset.astype(dtype)
+    if y_offset is not None:
+        y = y - y_offset.astype(y.dtype)
+    else:
+        y_offset = np.zeros(y.shape[1:]) if targets is not None else 0.0
+    return X, y, (x_offset, y_offset)
 
 
 def _client():
@@ -561,31 +614,44 @@ def _rows_like(X, values, name):
     return values.rechunk({0: X.chunks[0], **{axis: -1 for axis in range(1, values.ndim)}})
 
 
-def _encode(estimator, X, y, sample_weight):
+def _encode(estimator, X, y, sample_weight, centre=False):
     """Check the data in one execution and encode the targets, as ``_encode_targets``.
 
-    Returns the loss, the encoded y, the weights (times the class weights) and, for a
-    stratified early-stopping split, the labels on the client (else None).
+    Returns the loss, the encoded y, the weights (times the class weights), for a
+    stratified early-stopping split the labels on the client (else None), and with
+    ``centre`` what :func:`_centred_far_off` screens: evenly spaced rows of X and least
+    squares' targets' means and second moments (else None).
     """
     classify = not estimator._regression
     checks = {"X is finite": da.isfinite(X).all()}
-    if not classify:
-        y = y.astype(X.dtype)
+    if not classify or y.dtype.kind == "f":
+        if not classify:
+            y = y.astype(X.dtype)
         checks["y is finite"] = da.isfinite(y).all()
     if sample_weight is not None:
         checks["sample_weight is finite"] = da.isfinite(sample_weight).all()
         checks["sample_weight is non-negative"] = (sample_weight >= 0).all()
     stats = {"checks": checks,
              "total": X.shape[0] if sample_weight is None
-             else sample_weight.sum(dtype=np.float64)}
+             else sample_weight.sum(dtype=np.float64),
+             "largest": None if sample_weight is None else sample_weight.max()}
+    if centre:
+        n = X.shape[0]
+        stats["sample"] = X[:: -(-n // _curvature.FAR_SCREEN_ROWS) if n else 1, :]
+        if not classify:
+            targets = y.reshape(n, -1)
+            stats["targets"] = (targets.mean(axis=0, dtype=np.float64),
+                                (targets * targets).mean(axis=0, dtype=np.float64))
     if classify:
+        if sample_weight is not None:
+            # Each class's weight: "balanced" counts it, as the NumPy fit does (see
+            # _class_weights), and a fit needs two classes of positive weight. One
+            # (labels, sums) pair a chunk, as an array of objects: delayed tasks on y's
+            # chunks, computed with da.unique in one call, came back as y's chunks.
+            stats["weighted"] = da.map_blocks(
+                _weighted_counts, y, sample_weight, dtype=object,
+                chunks=((1,) * y.numblocks[0],))
         stats["classes"] = da.unique(y, return_counts=True)
-        if estimator.class_weight == "balanced" and sample_weight is not None:
-            # "balanced" counts the weights, as the NumPy fit does (see _class_weights).
-            stats["weighted"] = [
-                dask.delayed(_weighted_counts)(labels, weights)
-                for labels, weights in zip(y.to_delayed().ravel(),
-                                           sample_weight.to_delayed().ravel(), strict=True)]
         if estimator.early_stopping:
             stats["labels"] = y
     try:
@@ -602,9 +668,20 @@ def _encode(estimator, X, y, sample_weight):
     if failed:
         raise ValueError(f"Check failed: {failed[0]}. Remove or replace the NaN, infinite "
                          "or negative values.")
-    _check_weight_sum(stats["total"])
+    total = stats["total"]
+    if sample_weight is not None:
+        # As _unit_scale: a power of 2 that keeps the weights' ratios to the last bit.
+        largest = float(stats["largest"])
+        # (An exponent, not a factor: 2^1064 of weights of 1e-320 overflows a float.)
+        exponent = 1 - math.frexp(largest)[1] if largest > 0 else 0
+        total = math.ldexp(total, exponent)
+        sample_weight = sample_weight.map_blocks(
+            lambda block: np.ldexp(block, exponent).astype(X.dtype), dtype=X.dtype)
+    _check_weight_sum(total)
+    screen = (stats["sample"], stats.get("targets")) if centre else None
     if not classify:
-        return SquaredError(None if y.ndim == 1 else y.shape[1]), y, sample_weight, None
+        return (SquaredError(None if y.ndim == 1 else y.shape[1]), y, sample_weight, None,
+                screen)
 
     classes, counts = stats["classes"]
     check_classification_targets(classes)
@@ -614,6 +691,12 @@ def _encode(estimator, X, y, sample_weight):
     estimator.classes_ = classes
     loss = estimator._loss_for(len(classes))
     y_index = y.map_blocks(lambda labels: np.searchsorted(classes, labels), dtype=np.intp)
+    counts = counts.astype(np.float64)
+    if "weighted" in stats:
+        counts = np.zeros(len(classes))
+        for labels, sums in stats["weighted"]:
+            np.add.at(counts, np.searchsorted(classes, labels), sums)
+    per_class = None
     if estimator.class_weight is not None:
         if isinstance(estimator.class_weight, dict):
             per_class = _check_class_weight(
@@ -622,25 +705,27 @@ def _encode(estimator, X, y, sample_weight):
         else:
             # "balanced": the weights' sum / (n_classes * each class's), as
             # GDClassifier._class_weights (with no weights, the rows' counts).
-            if "weighted" in stats:
-                counts = np.zeros(len(classes))
-                for labels, sums in stats["weighted"]:
-                    np.add.at(counts, np.searchsorted(classes, labels), sums)
             per_class = _balanced_class_weight(counts)
+    _check_weighted_classes(classes, counts if per_class is None else counts * per_class,
+                            estimator.class_weight)
+    if per_class is not None:
         per_class = per_class.astype(X.dtype)
         class_weight = y_index.map_blocks(lambda index: per_class[index], dtype=X.dtype)
         sample_weight = (class_weight if sample_weight is None
                          else sample_weight * class_weight)
     if loss.raw_ndim == 1:
         y_index = y_index.astype(X.dtype)
-    return loss, y_index, sample_weight, stats.get("labels")
+    return loss, y_index, sample_weight, stats.get("labels"), screen
 
 
 def _weighted_counts(labels, weights):
-    """``(labels, the sum of the weights of each)`` of one chunk (a task)."""
+    """``(labels, the sum of the weights of each)`` of one chunk (a task), in an array
+    of one object."""
     unique, index = np.unique(labels, return_inverse=True)
-    return unique, np.bincount(index.ravel(), weights=np.asarray(weights, np.float64),
-                               minlength=len(unique))
+    pair = np.empty(1, dtype=object)
+    pair[0] = (unique, np.bincount(index.ravel(), weights=np.asarray(weights, np.float64),
+                                   minlength=len(unique)))
+    return pair
 
 
 def _validation_split(estimator, X, y, sample_weight, rng, stratify):

@@ -47,6 +47,7 @@ from ._callbacks import _CallbackReport
 from ._decays import DECAYS, make_decay
 from ._engine import descent as engine_descent
 from ._engine import run
+from ._stopping import _SETTLED
 from ._typing import (
     ArrayLike,
     ClassWeight,
@@ -64,6 +65,7 @@ from ._validation import (
     _balanced_class_weight,
     _check_class_weight,
     _check_weight_sum,
+    _check_weighted_classes,
     _mixed_labels,
     _unit_scale,
     string_labels,
@@ -196,6 +198,21 @@ def _intercept_shift(coef, x_offset, y_offset):
     given: ``y_offset - coef . x_offset``, host float64, flat (one per output)."""
     coef = np.asarray(coef, dtype=np.float64)
     return np.reshape(np.asarray(y_offset) - coef @ x_offset, -1)
+
+
+def _warn_far_columns(X):
+    """Warn where a stream's first batch has columns far off zero: partial_fit takes X as
+    it comes (fit centres them, see skgd._curvature.centred_far_off), and its steps,
+    sized by such a column's curvature, leave the others where they start (a column of
+    1e7 + N(0, 1): R^2 0.000 after ten passes, 0.999 centred)."""
+    far = _curvature.far_columns(X)
+    if far.size:
+        warnings.warn(
+            f"Column(s) {far[:10].tolist()} of X lie far off zero (their mean far beyond "
+            "their spread): partial_fit takes X as it comes, and its steps, sized by "
+            "such a column's curvature, barely move the other coefficients. Centre or "
+            "standardise X before streaming it, e.g. with a StandardScaler fitted on a "
+            "first batch.", UserWarning, stacklevel=4)
 
 
 def _warn_many_classes(n_samples, n_classes):
@@ -393,6 +410,8 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         X, y = validated(self, X, y, dtype=[xp.float64, xp.float32],
                          multi_output=self._regression, y_numeric=self._regression,
                          reset=not resume)
+        if partial and not resume and self.fit_intercept:
+            _warn_far_columns(X)
         callbacks = _CallbackReport(self, context, X, y, sample_weight)
         callbacks.begin_fit()
         # Targets and weights are n numbers: checked and encoded on the host with NumPy,
@@ -434,18 +453,17 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 X, columns = _curvature.without_empty_columns(X)
             # (Not where partial_fit would continue a state of the centred data's, in
             # the data as they come: the running average, Adam's step length.)
-            if self.fit_intercept and is_numpy(xp) and not (self.average
-                                                            or self.solver == "adam"):
+            if self.fit_intercept and not (self.average or self.solver == "adam"):
                 # The targets as given (float64), not as cast to float32 X's dtype: their
                 # centred values keep the digits the cast rounded (targets of 1e5).
                 X, targets, offsets = _curvature.centred_far_off(
                     X, labels.astype(np.float64, copy=False) if self._regression else None)
                 if self._regression and offsets is not None:
-                    y = targets.astype(host_dtype, copy=False)
+                    y = move_to(targets.astype(host_dtype, copy=False), xp, device)
             n_outputs = math.prod(np.shape(getattr(self, "intercept_", ())))
-            if warm and offsets is not None and isinstance(
-                    self._engine_state.params, np.ndarray) and (
-                    self._engine_state.params.shape == (n_outputs * (X.shape[1] + 1),)):
+            if warm and offsets is not None and (
+                    tuple(self._engine_state.params.shape)
+                    == (n_outputs * (X.shape[1] + 1),)):
                 # The point a warm start continues from, in the centred coordinates.
                 self._engine_state = self._shifted(self._engine_state, *offsets,
                                                    n_outputs, -1.0)
@@ -465,11 +483,14 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         """Give a fit of centred data (see :func:`skgd._curvature.centred_far_off`) the
         intercept of the data as given, its own plus ``y_offset - coef . x_offset``, in
         ``intercept_`` and in the point a warm start or ``partial_fit`` continues from."""
-        intercept = np.asarray(self.intercept_)
-        shift = _intercept_shift(self.coef_, x_offset, y_offset).reshape(
+        xp, device = get_namespace(self.intercept_)
+        host = np.asarray if is_numpy(xp) else to_numpy
+        intercept = host(self.intercept_)
+        shift = _intercept_shift(host(self.coef_), x_offset, y_offset).reshape(
             intercept.shape).astype(intercept.dtype)
-        self.intercept_ = (intercept + shift)[()] if intercept.ndim == 0 else \
-            intercept + shift
+        moved = (intercept + shift)[()] if intercept.ndim == 0 else intercept + shift
+        # (An Array API fit's attributes stay in its namespace, on its device.)
+        self.intercept_ = moved if is_numpy(xp) else xp.asarray(moved, device=device)
         self._engine_state = self._shifted(self._engine_state, x_offset, y_offset,
                                            intercept.size)
         self._rule_key = self._metric = None
@@ -481,13 +502,15 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         coordinates to the data's as given (``sign=1``), or back. The rule's state
         (L-BFGS's pairs) is the other coordinates': a later fit or partial_fit starts it
         afresh."""
-        params = np.asarray(state.params)
+        xp, device = get_namespace(state.params)
+        params = np.asarray(state.params) if is_numpy(xp) else to_numpy(state.params)
         n_coef = params.size - n_outputs
         shift = sign * _intercept_shift(params[:n_coef].reshape(n_outputs, -1), x_offset,
                                         y_offset)
         moved = np.concatenate([params[:n_coef], (params[n_coef:] + shift).astype(
             params.dtype)])
-        return state._replace(params=moved, rule_state=None)
+        return state._replace(params=moved if is_numpy(xp)
+                              else xp.asarray(moved, device=device), rule_state=None)
 
     def _widen(self, columns):
         """Give a fit of X's non-empty ``columns`` alone (see
@@ -842,7 +865,8 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                 and not result.stopped):
             message = self._not_converged_message(result, objective.n_samples)
         elif not partial and result.converged:
-            message = self._far_message(result, objective)
+            message = (self._far_message(result, objective)
+                       or self._coordinate_message(result, objective))
         if not partial:
             message = self._unbounded_message(objective, result.params) or message
         worse = self._worse_than_zero_message(result, partial and resume)
@@ -979,6 +1003,30 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                    "Mini-batches at a constant rate stall at the noise of their "
                    "gradients: use a decaying rate (e.g. decay='inverse'), average=True, a "
                    "larger batch_size or batch_size=None."))
+
+    def _coordinate_message(self, result, objective):
+        """The warning of an L1 fit that stopped as converged where one coefficient's
+        own step still lowers the objective by more than the gap the stop allows, or
+        None (see skgd._curvature.coordinate_decrease). The full metric's L1 step is
+        solved in that metric, whose rounding can hide a direction: columns of 1e-6,
+        nearly equal, beside one of 1e3 stopped at zero coefficients 1.9 % above Lasso's
+        objective, their measure below tol (a helper's audit)."""
+        if objective.l1_penalty() is None or self.tol is None:
+            return None
+        decrease, index = _curvature.coordinate_decrease(objective, result.params)
+        value = abs(result.loss_curve[-1]) if result.loss_curve else 0.0
+        allowed = 10 * _SETTLED * self.tol ** 2 * value
+        if not decrease > max(allowed, 64 * np.finfo(np.float64).eps * value):
+            return None
+        where = (f"coefficient {index % objective.n_features} (of output "
+                 f"{index // objective.n_features})" if index < objective.n_coef
+                 else "the intercept")
+        return (f"{type(self).__name__} stopped as converged, but a step on {where} "
+                f"alone lowers the objective by {decrease:.3g} ({decrease / value:.2g} of "
+                "it): the fit is not at the optimum. Its metric's L1 step lost that "
+                "direction to rounding (X's columns may differ in scale by many orders of "
+                "magnitude, or be nearly collinear): standardise X, or use "
+                "preconditioner='diagonal'.")
 
     def _short_steps_advice(self, result, objective):
         """Why mini-batch steps left most of the gap, where a few rows set them, or None.
@@ -1554,7 +1602,26 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
     @staticmethod
     def _score_raw(raw, y, sample_weight):
-        return r2_score(y, raw, sample_weight=sample_weight)
+        if y.shape[0] < 2:
+            # r2_score's warning and NaN.
+            return r2_score(y, raw, sample_weight=sample_weight)
+        # r2_score's formula (force_finite, the outputs' plain mean) without its checks of
+        # targets that are ours: a score per fit and fold of a search, at 1-3 ms a call.
+        y = np.reshape(y, (y.shape[0], -1))
+        if y.dtype.kind != "f":
+            # Numeric strings and integers, as r2_score's check converts them.
+            y = y.astype(np.float64)
+        raw = np.reshape(raw, y.shape)
+        weight = 1.0 if sample_weight is None else sample_weight[:, None]
+        residual = y - raw
+        numerator = np.sum(weight * (residual * residual), axis=0)
+        spread = y - np.average(y, axis=0, weights=sample_weight)
+        denominator = np.sum(weight * (spread * spread), axis=0)
+        scores = np.ones(y.shape[1])
+        valid = (numerator != 0) & (denominator != 0)
+        scores[valid] = 1 - numerator[valid] / denominator[valid]
+        scores[(numerator != 0) & (denominator == 0)] = 0.0
+        return float(np.mean(scores))
 
 
 class GDClassifier(ClassifierMixin, _BaseGD):
@@ -1802,6 +1869,10 @@ feature_names_in_ :
             # beside a fit's arrays on the device.
             self._fitted_class_weight = tuple(per_class.tolist())
             sample_weight = sample_weight * per_class[y_index].astype(sample_weight.dtype)
+        if not partial:
+            _check_weighted_classes(all_classes, np.bincount(
+                y_index, weights=sample_weight.astype(np.float64, copy=False),
+                minlength=len(all_classes)), self.class_weight)
         self.classes_ = all_classes
         loss = self._loss_for(len(all_classes))
         if isinstance(loss, BinaryCrossEntropy):

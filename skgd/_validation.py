@@ -151,6 +151,22 @@ def _check_weight_sum(sample_weight, class_weight=None):
                          "ratios matter).")
 
 
+def _check_weighted_classes(classes, totals, class_weight=None):
+    """Raise unless the weights leave samples of at least 2 classes (``totals``: each
+    class's weight): a classifier of one class has no minimiser (its intercept grows
+    without bound), as for y of one class."""
+    kept = np.flatnonzero(np.asarray(totals) > 0)
+    # (No class at all: _check_weight_sum says that the weights sum to zero.)
+    if kept.size == 1:
+        name = ("sample_weight" if class_weight is None
+                else "sample_weight (times class_weight)")
+        raise ValueError(
+            f"{name} leaves samples of one class only, {classes.tolist()[kept[0]]!r}: a "
+            "classifier needs samples of at least 2 classes with a positive weight "
+            "(fitted to one, its intercept would grow without bound). Give samples of "
+            "another class a positive weight.")
+
+
 def _unit_scale(sample_weight):
     """``sample_weight`` times the power of 2 that brings its largest entry into [1, 2).
 

@@ -491,6 +491,11 @@ class LinearObjective:
         optimality relative to it too (see ``null_point`` in skgd._engine.descent)."""
         if not (self.fit_intercept and isinstance(self.loss_function, SquaredError)):
             return None
+        # The same for every alpha: a search's fits of a fold share it.
+        return _null_point(self, *self.once("target_moments", self._target_moments))
+
+    def _target_moments(self):
+        """The targets' weighted ``(mean, variance)``, one per target."""
         xp = self.xp
         y = self.y if self.y.ndim == 2 else xp.reshape(self.y, (-1, 1))
         with np.errstate(over="ignore", invalid="ignore"):
@@ -503,7 +508,7 @@ class LinearObjective:
                 mean = xp.sum(weight * y, axis=0)
                 deviation = y - mean
                 variance = xp.sum(weight * (deviation * deviation), axis=0)
-        return _null_point(self, mean, variance)
+        return mean, variance
 
     # -- objective --------------------------------------------------------------------
     def loss_gradient(self, w: Any, rows: Any = None) -> tuple[float, Any]:
@@ -632,10 +637,18 @@ class LinearObjective:
         key = "centred_gram" if centred else "gram"
         kept = self.__dict__.setdefault("_grams", {})
         if key not in kept:
-            kept[key] = self.once(key, lambda: _curvature.gram(
-                self.X, self.sample_weight, self.fit_intercept, self._total_weight,
-                self.column_centre if centred else None))
+            kept[key] = self.once(key, lambda: self._gram_pass(centred))
         return kept[key]
+
+    def _gram_pass(self, centred):
+        # A search's fold takes its Gram matrix from the whole data's where that pays
+        # (see skgd._curvature.FoldGrams), about 0 only.
+        folds = None if centred or self._shared is None else self._shared.get("fold_grams")
+        matrix = None if folds is None else folds.of(self.sample_weight, self._total_weight)
+        if matrix is not None:
+            return matrix
+        return _curvature.gram(self.X, self.sample_weight, self.fit_intercept,
+                               self._total_weight, self.column_centre if centred else None)
 
     @functools.cached_property
     def column_centre(self):

@@ -271,3 +271,26 @@ def test_other_dtypes_and_namespaces_of_x_are_taken_as_numpy_takes_them(name, de
             on_host = GDClassifier(early_stopping=True, random_state=0, max_iter=30).fit(
                 X[:60], y[:60], X_val=X[60:], y_val=y[60:])
     assert_allclose(stopped.validation_scores_, on_host.validation_scores_)
+
+
+@pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+@pytest.mark.parametrize(("centre", "spread", "dtype"),
+                         [(1013.0, 5.0, np.float32), (1e7, 1.0, np.float64)])
+def test_columns_far_off_zero_fit_as_on_numpy(name, device_name, Estimator, centre,
+                                              spread, dtype):
+    # As on NumPy, they are centred: a metric blind to their spread stopped the fit as
+    # converged with their coefficient 0 (an objective 96 times NumPy's; a helper's
+    # audit). A column of air pressures in hPa, in float32, is that far off.
+    to_xp, _, _ = _namespace(name, device_name)
+    X, targets, _ = _data(n_samples=300, n_features=4)
+    X[:, 0] = centre + spread * X[:, 0]
+    X = X.astype(dtype)
+    y = targets["regression" if Estimator is GDRegressor else "binary"]
+    expected = Estimator().fit(X, y)
+    with config_context(array_api_dispatch=True):
+        model = Estimator().fit(to_xp(X), to_xp(y))
+    assert_allclose(to_numpy(model.coef_), expected.coef_,
+                    rtol=1e-3 if dtype == np.float32 else 1e-6)
+    assert_allclose(to_numpy(model.intercept_), expected.intercept_,
+                    rtol=1e-3 if dtype == np.float32 else 1e-6)

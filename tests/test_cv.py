@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, make_classification
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_iris,
+    make_classification,
+    make_regression,
+)
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.model_selection import GridSearchCV, KFold, check_cv
 from sklearn.preprocessing import scale
@@ -1302,3 +1308,36 @@ def test_a_grid_of_alphas_is_spread_after_the_folds_are_checked():
     weight = (y == 0).astype(float)
     with pytest.raises(ValueError, match="class"):
         GDClassifierCV(alphas=3, cv=3).fit(X, y, sample_weight=weight)
+
+
+def test_folds_weighting_rows_as_the_whole_data_share_its_gram_matrix(monkeypatch):
+    # One Gram pass over X for the search, one over each fold's held-out rows: a fold's
+    # fits give GridSearchCV's scores with it as with their own pass.
+    X, y = make_regression(400, 8, noise=5.0, random_state=0)
+    weight = np.random.default_rng(0).uniform(0.5, 2.0, 400)
+    folds = list(KFold(4, shuffle=True, random_state=0).split(X))
+    grid = dict(alphas=[1e-3, 1e-1], cv=folds)
+    calls = []
+    of = curvature.FoldGrams.of
+    monkeypatch.setattr(curvature.FoldGrams, "of",
+                        lambda self, *args: calls.append(of(self, *args)) or calls[-1])
+    shared = GDRegressorCV(**grid).fit(X, y, sample_weight=weight)
+    assert len(calls) == 4 and all(matrix is not None for matrix in calls)
+    monkeypatch.setattr(curvature.FoldGrams, "of", lambda self, *args: None)
+    own = GDRegressorCV(**grid).fit(X, y, sample_weight=weight)
+    assert_allclose(shared.cv_results_["mean_test_score"],
+                    own.cv_results_["mean_test_score"], rtol=1e-12)
+    assert_allclose(shared.coef_, own.coef_, rtol=1e-10)
+
+
+def test_training_rows_a_split_repeats_count_as_often_as_in_grid_search():
+    # Bootstrap-style folds: GridSearchCV fits X[train], repeats included; the fold's
+    # weights counted a repeated row once (a helper's audit).
+    X, y = load_diabetes(return_X_y=True)
+    rows = np.arange(len(y))
+    train = np.r_[rows[rows % 3 != 0], rows[rows % 3 == 1]]
+    folds = [(train, rows[rows % 3 == 0])]
+    search = GDRegressorCV(alphas=[1e-2], cv=folds).fit(X, y)
+    grid = GridSearchCV(GDRegressor(), {"alpha": [1e-2]}, cv=folds).fit(X, y)
+    assert_allclose(search.cv_results_["split0_test_score"],
+                    grid.cv_results_["split0_test_score"], rtol=1e-8)

@@ -379,3 +379,54 @@ def test_x_and_y_that_numpy_refuses_are_refused(cluster):
     labels = np.array([1, "a"] * (len(y) // 2), dtype=object)
     with pytest.raises(TypeError, match=r"several types \(int, str\)"):
         GDClassifier().fit(da.from_array(X, chunks=CHUNK), da.from_array(labels, CHUNK))
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e-320), (np.float32, 1e300),
+                                          (np.float32, 1e-50)])
+def test_weights_of_any_scale_fit_as_on_numpy(cluster, dtype, scale):
+    # Only their ratios matter: scaled by a power of 2 before the cast to X's dtype, as on
+    # NumPy (they overflowed float32, or underflowed to a zero sum).
+    (X, y, _), _ = _data(n_classes=2)
+    X = X.astype(dtype)
+    weight = np.full(X.shape[0], scale)
+    expected = GDClassifier().fit(X, y, sample_weight=weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = GDClassifier().fit(da.from_array(X, chunks=CHUNK),
+                                   da.from_array(y, chunks=CHUNK),
+                                   sample_weight=da.from_array(weight, chunks=CHUNK))
+    assert _relative_gap(model.coef_, expected.coef_) <= 1e-5
+
+
+def test_nan_labels_raise_without_a_numpy_warning(cluster):
+    (X, _, _), (dX, _, _) = _data()
+    y = (X[:, 0] > 0).astype(float)
+    y[3] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="y is finite"):
+            GDClassifier().fit(dX, da.from_array(y, chunks=CHUNK))
+
+
+@pytest.mark.parametrize("dask", [False, True])
+def test_weights_that_leave_one_class_raise(cluster, dask):
+    # Its intercept would grow without bound: the fit stopped wherever tol said.
+    (X, y, _), (dX, dy, _) = _data(n_classes=3)
+    weight = (y == "cat").astype(float)
+    data = (dX, dy, da.from_array(weight, chunks=CHUNK)) if dask else (X, y, weight)
+    with pytest.raises(ValueError, match="one class only, 'cat'"):
+        GDClassifier().fit(data[0], data[1], sample_weight=data[2])
+    with pytest.raises(ValueError, match=r"\(times class_weight\) leaves samples of one"):
+        GDClassifier(class_weight={"ant": 0.0, "bee": 0.0}).fit(*data[:2])
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_columns_far_off_zero_fit_as_on_numpy(cluster, Estimator):
+    # Centred on the cluster as on NumPy: uncentred, the fit stopped as converged with
+    # the column's coefficient 0 (a helper's audit).
+    (X, y, _), _ = _data(n_classes=None if Estimator is GDRegressor else 2)
+    X[:, 0] = 1e7 + X[:, 0]
+    expected = Estimator().fit(X, y)
+    model = Estimator().fit(da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK))
+    assert _relative_gap(model.coef_, expected.coef_) <= 1e-6
+    assert _relative_gap(model.intercept_, expected.intercept_) <= 1e-6

@@ -2874,3 +2874,34 @@ def test_balanced_class_weights_count_the_sample_weights():
     repeated = GDClassifier(class_weight="balanced").fit(np.repeat(X, weight, axis=0),
                                                          np.repeat(y, weight))
     assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-8)
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_a_column_of_subnormal_squares_raises_without_a_numpy_warning(Estimator):
+    # Its metric's inverse overflows: skgd's error says so, not NumPy's warning first.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    X[:, 1] *= 1e-155
+    y = X[:, 0] + 3 * X[:, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="overflows the dtype of X"):
+            Estimator(alpha=0).fit(X, y if Estimator is GDRegressor else y > 0)
+
+
+@pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
+def test_a_stream_of_columns_far_off_zero_warns_on_its_first_batch(Estimator):
+    # partial_fit takes X as it comes: its steps, sized by the far column's curvature,
+    # left every coefficient at 0 after ten passes, without a word (a helper's audit).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, 2.0, 3.0]
+    y = y if Estimator is GDRegressor else y > 0
+    extra = {} if Estimator is GDRegressor else {"classes": [False, True]}
+    far = X.copy()
+    far[:, 0] += 1e7
+    with pytest.warns(UserWarning, match=r"Column\(s\) \[0\] of X lie far off zero"):
+        Estimator().partial_fit(far, y, **extra)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Estimator().partial_fit(X, y, **extra)

@@ -167,9 +167,15 @@ def test_classifier_fits_or_raises_divergence_and_predicts_probabilities(
     class_weight = data.draw(class_weights(n_classes))
     if isinstance(class_weight, list):
         class_weight = dict(zip(labels.tolist(), class_weight, strict=True))
-        if not any(class_weight[label] for label in np.unique(y).tolist()):
+        weighed = [label for label in np.unique(y).tolist() if class_weight[label]]
+        if not weighed:
             # Every sample weighs zero: nothing to fit.
             with pytest.raises(ValueError, match=r"\(times class_weight\) sums to zero"):
+                GDClassifier(class_weight=class_weight, **params).fit(X, y)
+            return
+        if len(weighed) == 1:
+            # One class left: its intercept would grow without bound.
+            with pytest.raises(ValueError, match="leaves samples of one class only"):
                 GDClassifier(class_weight=class_weight, **params).fit(X, y)
             return
 
