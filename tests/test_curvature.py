@@ -817,10 +817,11 @@ def test_one_hot_x_under_lbfgs_gets_the_full_metric_kept_sparse(monkeypatch):
     assert curvature.resolve("auto", words, learned=True) == "diagonal"
 
 
-def test_least_squares_on_one_hot_x_of_hundreds_of_columns_takes_the_sparse_metric():
-    # Beyond GRAM_MAX_COLUMNS and up to FULL_MAX_COLUMNS, least squares on one-hot X (a
-    # sparse Gram matrix) takes its Hessian as sparse factors; the cross-entropy, whose
-    # dense metric is refitted to Newton's, and X whose Gram matrix fills keep the dense.
+def test_one_hot_x_of_hundreds_of_columns_takes_the_sparse_metric():
+    # Beyond GRAM_MAX_COLUMNS and up to FULL_MAX_COLUMNS, L-BFGS on one-hot X (a sparse
+    # Gram matrix) takes its metric as sparse factors: least squares its Hessian, the
+    # cross-entropy the curvature at the start (the dense metric's refits to Newton's
+    # cost a 400-square factorisation each); X whose Gram matrix fills keeps the dense.
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 400, 3000)
     X = sp.hstack([sp.csr_matrix((np.ones(3000), (np.arange(3000), codes)),
@@ -830,7 +831,18 @@ def test_least_squares_on_one_hot_x_of_hundreds_of_columns_takes_the_sparse_metr
     least_squares = LinearObjective(SquaredError(), X, y, alpha=1e-3)
     assert isinstance(curvature.full(least_squares, local=True), curvature.SparseFull)
     classes = LinearObjective(BinaryCrossEntropy(), X, (y > 0) * 1.0, alpha=1e-3)
-    assert not isinstance(curvature.full(classes, local=True), curvature.SparseFull)
+    assert isinstance(curvature.full(classes, local=True), curvature.SparseFull)
+    assert not isinstance(curvature.full(classes), curvature.SparseFull)  # the bound
+    classifier = GDClassifier(alpha=1e-3).fit(X, y > 0)
+    exact = LogisticRegression(C=1 / (3000 * 1e-3), tol=1e-12, max_iter=10_000,
+                               solver="newton-cholesky").fit(X, y > 0)
+
+    def objective(model):
+        raw = X @ model.coef_.ravel() + model.intercept_[0]
+        return (np.mean(np.logaddexp(0, raw) - (y > 0) * raw)
+                + 1e-3 / 2 * np.sum(model.coef_ ** 2))
+
+    assert objective(classifier) <= objective(exact) * (1 + 1e-8)
     filled = sp.random(3000, 400, density=0.2, format="csr", random_state=1)
     dense_gram = LinearObjective(SquaredError(), filled, y, alpha=1e-3)
     assert not isinstance(curvature.full(dense_gram, local=True), curvature.SparseFull)
