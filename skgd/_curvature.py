@@ -754,7 +754,10 @@ def coordinate_decrease(objective, params):
     diagonal where no metric kept it."""
     grad = to_numpy(objective.loss_gradient(params)[1]).astype(np.float64)
     point = to_numpy(params).astype(np.float64)
-    diagonal = objective.loss_function.curvature * objective.gram_diagonal()
+    # The Gram matrix's diagonal where the fit's metric built the matrix (no pass).
+    kept = getattr(objective, "__dict__", {}).get("_grams", {}).get("gram")
+    diagonal = objective.loss_function.curvature * (
+        objective.gram_diagonal() if kept is None else np.diagonal(kept))
     n_features, n_outputs = objective.n_features, objective.n_outputs
     curvature = np.tile(diagonal[:n_features], n_outputs) + objective.l2_reg_strength
     strength = np.full(curvature.size, objective.alpha * objective.l1_ratio)
