@@ -2724,6 +2724,11 @@ def _sparse_gram_pays(objective):
     return objective.sparse_gram().nnz <= SPARSE_GRAM_MAX_NNZ * objective.X.nnz
 
 
+# The cross-entropy takes the sparse seed from 257 to 1024 columns (see
+# _sparse_factors_pay) with at most this many rows a column.
+SPARSE_SEED_MAX_ROWS_PER_COLUMN = 32
+
+
 def _sparse_factors_pay(objective):
     """Whether L-BFGS on sparse X of up to ``FULL_MAX_COLUMNS`` columns (and more than
     ``GRAM_MAX_COLUMNS``) takes its full metric sparse (:class:`SparseFull`), as beyond
@@ -2731,9 +2736,10 @@ def _sparse_factors_pay(objective):
     most ``SPARSE_GRAM_MAX_NNZ`` nonzeros per nonzero of X (least squares on baseball's
     14 165 x 951 CSR table of players one-hot: 0.16 of them, 22 ms against the dense
     metric's 65 ms, both in 2 epochs). Least squares loses nothing (its metric is the
-    Hessian); the cross-entropy its refits to the Hessian, which at these widths took
-    the same epochs where they were measured (one-hot tables of 400 to 1 000 levels and
-    2 to 5 classes: 1.4x to 7x faster, the same epochs and objective to 10 digits).
+    Hessian); the cross-entropy its refits to the Hessian, which at these widths and
+    with few rows a column (``SPARSE_SEED_MAX_ROWS_PER_COLUMN``) took the same epochs
+    where they were measured (one-hot tables of 400 to 1 000 levels and 2 to 9 classes:
+    1.1x to 7x faster, the same epochs and objective to 10 digits).
     The sparse product that counts them (about ``sum_i nnz_i^2``) is tried only where it
     costs less than the dense factorisation (``n_cols^3 / 3``), so a Gram matrix that
     does not pay costs at most that again.
@@ -2741,6 +2747,12 @@ def _sparse_factors_pay(objective):
     X = objective.X
     n_cols = objective.n_features + objective.fit_intercept
     if n_cols <= GRAM_MAX_COLUMNS or not isinstance(X, sp.csr_matrix | sp.csr_array):
+        return False
+    if (hasattr(objective.loss_function, "local_curvatures")
+            and objective.n_samples > SPARSE_SEED_MAX_ROWS_PER_COLUMN * n_cols):
+        # Many rows a column: the cross-entropy's curvature moves far from the start's,
+        # and the dense metric's refits pay (58 788 x 436, 135 rows a column: 23 epochs
+        # refitted, 110 in the sparse seed, 1.6 times the time; a helper's survey).
         return False
     pairs = float(np.sum(np.diff(X.indptr).astype(np.float64) ** 2))
     if pairs > n_cols**3 / 3:
