@@ -212,7 +212,7 @@ def _warn_far_columns(X):
             "their spread): partial_fit takes X as it comes, and its steps, sized by "
             "such a column's curvature, barely move the other coefficients. Centre or "
             "standardise X before streaming it, e.g. with a StandardScaler fitted on a "
-            "first batch.", UserWarning, stacklevel=4)
+            "first batch.", UserWarning, stacklevel=6)
 
 
 def _warn_many_classes(n_samples, n_classes):
@@ -1011,7 +1011,10 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         solved in that metric, whose rounding can hide a direction: columns of 1e-6,
         nearly equal, beside one of 1e3 stopped at zero coefficients 1.9 % above Lasso's
         objective, their measure below tol (a helper's audit)."""
-        if objective.l1_penalty() is None or self.tol is None:
+        mini_batch = self.batch_size is not None and self.batch_size < objective.n_samples
+        if (objective.l1_penalty() is None or self.tol is None or mini_batch
+                or self.early_stopping):
+            # (Stops by an epoch-level rule claim no optimality: see _far_message.)
             return None
         decrease, index = _curvature.coordinate_decrease(objective, result.params)
         value = abs(result.loss_curve[-1]) if result.loss_curve else 0.0

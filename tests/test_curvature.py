@@ -844,8 +844,8 @@ def test_one_hot_x_of_hundreds_of_columns_takes_the_sparse_metric():
 
     assert objective(classifier) <= objective(exact) * (1 + 1e-8)
     # With many rows a column the cross-entropy's refits pay: it keeps the dense metric.
-    many = sp.vstack([X] * 5, format="csr")
-    rows = LinearObjective(BinaryCrossEntropy(), many, np.tile(y > 0, 5) * 1.0, alpha=1e-3)
+    many = sp.vstack([X] * 9, format="csr")
+    rows = LinearObjective(BinaryCrossEntropy(), many, np.tile(y > 0, 9) * 1.0, alpha=1e-3)
     assert many.shape[0] > curvature.SPARSE_SEED_MAX_ROWS_PER_COLUMN * 404
     assert not isinstance(curvature.full(rows, local=True), curvature.SparseFull)
     filled = sp.random(3000, 400, density=0.2, format="csr", random_state=1)

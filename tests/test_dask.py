@@ -430,3 +430,16 @@ def test_columns_far_off_zero_fit_as_on_numpy(cluster, Estimator):
     model = Estimator().fit(da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK))
     assert _relative_gap(model.coef_, expected.coef_) <= 1e-6
     assert _relative_gap(model.intercept_, expected.intercept_) <= 1e-6
+
+
+@pytest.mark.parametrize("Estimator, penalty", [(GDRegressor, "l1"),
+                                                (GDClassifier, "elasticnet")])
+def test_l1_fits_that_converge_are_checked_and_match_numpy(cluster, Estimator, penalty):
+    # The L1 stop's coordinate check reads the objective's L1 strength from its penalty:
+    # the dask objective has no alpha (an AttributeError at every converged L1 fit).
+    (X, y, _), (dX, dy, _) = _data(n_classes=None if Estimator is GDRegressor else 2)
+    expected = Estimator(penalty=penalty, alpha=1e-2).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = Estimator(penalty=penalty, alpha=1e-2).fit(dX, dy)
+    assert _relative_gap(model.coef_, expected.coef_) <= 1e-6

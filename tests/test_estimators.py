@@ -2905,3 +2905,10 @@ def test_a_stream_of_columns_far_off_zero_warns_on_its_first_batch(Estimator):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Estimator().partial_fit(X, y, **extra)
+        # Nor a stream of one row a call, whose first has no spread, nor a constant
+        # column (a bias column of ones), which no spread measures.
+        ones = np.c_[X, np.ones(len(X))]
+        Estimator().partial_fit(ones, y, **extra)
+        model = Estimator()
+        for row in range(20):
+            model.partial_fit(X[row:row + 1], y[row:row + 1], **extra)
