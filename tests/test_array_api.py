@@ -273,6 +273,7 @@ def test_other_dtypes_and_namespaces_of_x_are_taken_as_numpy_takes_them(name, de
     assert_allclose(stopped.validation_scores_, on_host.validation_scores_)
 
 
+@pytest.mark.array_api_dispatch
 @pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
 @pytest.mark.parametrize("Estimator", [GDRegressor, GDClassifier])
 @pytest.mark.parametrize(("centre", "spread", "dtype"),
