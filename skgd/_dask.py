@@ -449,13 +449,8 @@ def fit(estimator, X, y, sample_weight, *, partial, classes, validation_data, co
     offsets = None
     if screen is not None:
         X, y, offsets = _centred_far_off(X, y, *screen)
-        n_outputs = math.prod(np.shape(getattr(estimator, "intercept_", ())))
-        if (offsets is not None and estimator.warm_start
-                and hasattr(estimator, "_engine_state")
-                and estimator._engine_state.params.shape == (n_outputs * (X.shape[1] + 1),)):
-            # The point a warm start continues from, in the centred coordinates.
-            estimator._engine_state = estimator._shifted(estimator._engine_state, *offsets,
-                                                         n_outputs, -1.0)
+        if offsets is not None and estimator.warm_start:
+            estimator._centre_warm_start(offsets, X.shape[1])
     held_out = None
     if estimator.early_stopping:
         X, y, sample_weight, held_out = _validation_split(estimator, X, y, sample_weight,
@@ -479,26 +474,22 @@ def _centred_far_off(X, y, sample, targets):
     centred lazily, each task subtracting the offsets from its chunk."""
     dtype = X.dtype
     candidates = np.flatnonzero(_curvature._far(*_curvature._moments(sample), dtype))
-    x_offset = np.zeros(X.shape[1])
+    moments = (np.zeros(0), np.zeros(0))
     if candidates.size:
         block = X[:, candidates]
         sums, squares = _compute(block.sum(axis=0, dtype=np.float64),
                                  (block * block).sum(axis=0, dtype=np.float64))
-        means, second = sums / X.shape[0], squares / X.shape[0]
-        far = _curvature._far(means, second, dtype)
-        x_offset[candidates[far]] = means[far]
-    y_offset = None
-    if targets is not None and np.any(_curvature._far(*targets, dtype)):
-        y_offset = targets[0].reshape(y.shape[1:])
-    if not x_offset.any() and y_offset is None:
+        moments = (sums / X.shape[0], squares / X.shape[0])
+    offsets = _curvature.far_offsets(X.shape[1], candidates, moments, targets,
+                                     None if targets is None else y.shape[1:], dtype)
+    if offsets is None:
         return X, y, None
+    x_offset, y_offset = offsets
     if x_offset.any():
         X = X - x_offset.astype(dtype)
-    if y_offset is not None:
+    if targets is not None and np.any(y_offset):
         y = y - y_offset.astype(y.dtype)
-    else:
-        y_offset = np.zeros(y.shape[1:]) if targets is not None else 0.0
-    return X, y, (x_offset, y_offset)
+    return X, y, offsets
 
 
 def _client():
@@ -624,9 +615,9 @@ def _encode(estimator, X, y, sample_weight, centre=False):
     """
     classify = not estimator._regression
     checks = {"X is finite": da.isfinite(X).all()}
-    if not classify or y.dtype.kind == "f":
-        if not classify:
-            y = y.astype(X.dtype)
+    if not classify:
+        y = y.astype(X.dtype)
+    if y.dtype.kind == "f":
         checks["y is finite"] = da.isfinite(y).all()
     if sample_weight is not None:
         checks["sample_weight is finite"] = da.isfinite(sample_weight).all()

@@ -460,13 +460,8 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
                     X, labels.astype(np.float64, copy=False) if self._regression else None)
                 if self._regression and offsets is not None:
                     y = move_to(targets.astype(host_dtype, copy=False), xp, device)
-            n_outputs = math.prod(np.shape(getattr(self, "intercept_", ())))
-            if warm and offsets is not None and (
-                    tuple(self._engine_state.params.shape)
-                    == (n_outputs * (X.shape[1] + 1),)):
-                # The point a warm start continues from, in the centred coordinates.
-                self._engine_state = self._shifted(self._engine_state, *offsets,
-                                                   n_outputs, -1.0)
+            if warm and offsets is not None:
+                self._centre_warm_start(offsets, X.shape[1])
         objective = LinearObjective(loss, X, y, sample_weight, alpha=alpha,
                                     l1_ratio=l1_ratio, fit_intercept=self.fit_intercept)
         validation = None if held_out is None else self._validation_score(objective,
@@ -494,6 +489,17 @@ class _BaseGD(_ParamNamesOnce, _CallbackSupport, BaseEstimator):
         self._engine_state = self._shifted(self._engine_state, x_offset, y_offset,
                                            intercept.size)
         self._rule_key = self._metric = None
+
+    def _centre_warm_start(self, offsets, n_features):
+        """Move the point a warm start continues from into the coordinates of data
+        centred by ``offsets`` (see :meth:`_shifted`), where it is a model of that many
+        features."""
+        if not hasattr(self, "_engine_state"):
+            return
+        n_outputs = math.prod(np.shape(getattr(self, "intercept_", ())))
+        if tuple(self._engine_state.params.shape) == (n_outputs * (n_features + 1),):
+            self._engine_state = self._shifted(self._engine_state, *offsets, n_outputs,
+                                               -1.0)
 
     @staticmethod
     def _shifted(state, x_offset, y_offset, n_outputs, sign=1.0):
