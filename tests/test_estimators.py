@@ -2912,3 +2912,18 @@ def test_a_stream_of_columns_far_off_zero_warns_on_its_first_batch(Estimator):
         model = Estimator()
         for row in range(20):
             model.partial_fit(X[row:row + 1], y[row:row + 1], **extra)
+
+
+@pytest.mark.parametrize("shape", [(50,), (50, 3)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_r2_without_r2_scores_checks_is_r2_score(shape, weighted):
+    # The search scores a fit and fold with it: r2_score's formula (force_finite, the
+    # outputs' mean) without its checks, to the last bit, constant targets included.
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=shape)
+    prediction = y + 0.3 * rng.normal(size=shape)
+    weight = rng.uniform(0.5, 2.0, 50) if weighted else None
+    for targets, raw in [(y, prediction), (np.ones(shape), prediction),
+                         (np.ones(shape), np.ones(shape)), (y.astype(str), prediction)]:
+        assert GDRegressor._score_raw(raw, targets, weight) == r2_score(
+            targets.astype(float), raw, sample_weight=weight)
